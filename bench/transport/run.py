@@ -1,0 +1,196 @@
+"""Run every candidate server against the load generator, one after the other, and print a table.
+
+Server pinned to CPU 0, load generator processes pinned to CPU 1 (2-core machine). Targets
+127.0.0.1 only; every run is bounded (connect + warm-up + window, then everything is stopped).
+
+    python bench/transport/run.py                      # all candidates, 100 and 1000 connections
+    python bench/transport/run.py --only picows --conns 1000 --window 10
+"""
+
+import argparse
+import array
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+CANDIDATES: dict[str, list[str]] = {
+    "websockets": ["srv_websockets.py"],
+    "websockets+uvloop": ["srv_websockets.py", "--uvloop"],
+    "aiohttp+uvloop": ["srv_aiohttp.py"],
+    "picows+uvloop": ["srv_picows.py"],
+    "uvicorn+ws-sansio": ["srv_asgi.py", "--ws", "websockets-sansio"],
+    "uvicorn+websockets": ["srv_asgi.py", "--ws", "websockets"],
+    "uvicorn+wsproto": ["srv_asgi.py", "--ws", "wsproto"],
+    "granian-asgi": ["srv_asgi.py", "--server", "granian"],
+}
+
+
+def tree(pid: int) -> list[int]:
+    """pid and all its descendants (granian and uvicorn may fork workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICK
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
+        except OSError:
+            continue
+    return total * PAGE / 2**20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on {port}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def run_one(name: str, conns: int, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
+    port = free_port()
+    cmd = ["taskset", "-c", "0", sys.executable, *CANDIDATES[name], "--port", str(port)]
+    server = subprocess.Popen(cmd, cwd=HERE)
+    gens: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_listening(port)
+        time.sleep(0.5)
+        spids = tree(server.pid)
+        rss_idle = rss_mib(spids)
+        now = time.time()
+        go = now + args.connect_time
+        start = go + args.warmup
+        end = start + args.window
+        per = conns // args.gen_procs
+        for g in range(args.gen_procs):
+            n = per if g < args.gen_procs - 1 else conns - per * (args.gen_procs - 1)
+            gcmd = ["taskset", "-c", "1", sys.executable, "loadgen.py"]
+            gcmd += ["--url", f"ws://127.0.0.1:{port}/ocpp", "--conns", str(n)]
+            gcmd += ["--id-base", str(g * per), "--out", str(tmp / f"{name}-{conns}-{g}")]
+            gcmd += ["--go", str(go), "--start", str(start), "--end", str(end)]
+            gens.append(subprocess.Popen(gcmd, cwd=HERE))
+        time.sleep(max(0.0, start - time.time()))
+        spids, gpids = tree(server.pid), [p for g in gens for p in tree(g.pid)]
+        s0, g0, t0 = cpu_seconds(spids), cpu_seconds(gpids), time.time()
+        time.sleep(max(0.0, end - time.time()))
+        s1, g1, t1 = cpu_seconds(spids), cpu_seconds(gpids), time.time()
+        rss_loaded = rss_mib(tree(server.pid))
+        for g in gens:
+            g.wait(30)
+    finally:
+        for g in gens:
+            if g.poll() is None:
+                stop(g)
+        stop(server)
+    count, connected, bad, lat = 0, 0, 0, array.array("d")
+    for g in range(args.gen_procs):
+        prefix = tmp / f"{name}-{conns}-{g}"
+        summary = json.loads(Path(f"{prefix}.json").read_text())
+        count += summary["count"]
+        connected += summary["connected"]
+        bad += summary["bad"]
+        lat.frombytes(Path(f"{prefix}.lat").read_bytes())
+    q = statistics.quantiles(lat, n=100) if len(lat) > 100 else [float("nan")] * 99
+    return {
+        "server": name,
+        "conns": connected,
+        "msg_s": count / args.window,
+        "p50_ms": q[49] * 1e3,
+        "p99_ms": q[98] * 1e3,
+        "srv_cpu": (s1 - s0) / (t1 - t0) * 100,
+        "gen_cpu": (g1 - g0) / (t1 - t0) * 100,
+        "rss_idle": rss_idle,
+        "rss_mib": rss_loaded,
+        "bad": bad,
+    }
+
+
+ROW = "| {server} | {conns} | {msg_s:,.0f} | {p50_ms:.2f} | {p99_ms:.2f} | {srv_cpu:.0f}% | "
+ROW += "{gen_cpu:.0f}% | {rss_idle:.0f} | {rss_mib:.0f} |"
+HEAD = (
+    "| server | conns | msg/s | p50 ms | p99 ms | server CPU | gen CPU | RSS idle MiB "
+    "| RSS loaded MiB |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
+    ap.add_argument("--conns", nargs="*", type=int, default=[100, 1000])
+    ap.add_argument("--gen-procs", type=int, default=2)
+    ap.add_argument("--connect-time", type=float, default=4.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--window", type=float, default=10.0)
+    ap.add_argument("--json", help="also write the rows to this file")
+    args = ap.parse_args()
+    assert args.window <= 60 and max(args.conns) <= 5000, "keep runs bounded"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for conns in args.conns:
+            for name in args.only:
+                row = run_one(name, conns, args, Path(tmp))
+                rows.append(row)
+                print(ROW.format(**row), file=sys.stderr, flush=True)
+    print(HEAD)
+    for row in rows:
+        print(ROW.format(**row))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from ocppd.cli import main
+
+main()

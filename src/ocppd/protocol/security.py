@@ -1,0 +1,136 @@
+"""The 22 payloads of the 11 actions of the OCPP 1.6 security extension (draft-06 schemas)."""
+
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ocppd.protocol.datatypes import CertificateHashData, Firmware, LogParameters
+from ocppd.protocol.enums import (
+    CertificateSignedStatus,
+    CertificateStatus,
+    CertificateUse,
+    DeleteCertificateStatus,
+    ExtendedMessageTrigger,
+    FirmwareStatusEnhanced,
+    GenericStatus,
+    GetInstalledCertificateStatus,
+    LogStatus,
+    LogType,
+    TriggerMessageStatus,
+    UpdateFirmwareStatus,
+    UploadLogStatus,
+)
+from ocppd.protocol.fields import (
+    CiString50,
+    CiString255,
+    DateTime,
+    Payload,
+    String5500,
+    String10000,
+)
+
+
+class CertificateSignedRequest(Payload):
+    certificate_chain: String10000
+
+
+class CertificateSignedResponse(Payload):
+    status: CertificateSignedStatus
+
+
+class DeleteCertificateRequest(Payload):
+    certificate_hash_data: CertificateHashData
+
+
+class DeleteCertificateResponse(Payload):
+    status: DeleteCertificateStatus
+
+
+class ExtendedTriggerMessageRequest(Payload):
+    requested_message: ExtendedMessageTrigger
+    connector_id: int | UnsetType = UNSET
+
+
+class ExtendedTriggerMessageResponse(Payload):
+    status: TriggerMessageStatus
+
+
+class GetInstalledCertificateIdsRequest(Payload):
+    certificate_type: CertificateUse
+
+
+class GetInstalledCertificateIdsResponse(Payload):
+    status: GetInstalledCertificateStatus
+    certificate_hash_data: (
+        Annotated[list[CertificateHashData], msgspec.Meta(min_length=1)] | UnsetType
+    ) = UNSET
+
+
+class GetLogRequest(Payload):
+    log: LogParameters
+    log_type: LogType
+    request_id: int
+    retries: int | UnsetType = UNSET
+    retry_interval: int | UnsetType = UNSET
+
+
+class GetLogResponse(Payload):
+    status: LogStatus
+    filename: CiString255 | UnsetType = UNSET
+
+
+class InstallCertificateRequest(Payload):
+    certificate_type: CertificateUse
+    certificate: String5500
+
+
+class InstallCertificateResponse(Payload):
+    status: CertificateStatus
+
+
+class LogStatusNotificationRequest(Payload):
+    status: UploadLogStatus
+    request_id: int | UnsetType = UNSET
+
+
+class LogStatusNotificationResponse(Payload):
+    pass
+
+
+class SecurityEventNotificationRequest(Payload):
+    type: CiString50
+    timestamp: DateTime
+    tech_info: CiString255 | UnsetType = UNSET
+
+
+class SecurityEventNotificationResponse(Payload):
+    pass
+
+
+class SignCertificateRequest(Payload):
+    csr: String5500
+
+
+class SignCertificateResponse(Payload):
+    status: GenericStatus
+
+
+class SignedFirmwareStatusNotificationRequest(Payload):
+    status: FirmwareStatusEnhanced
+    request_id: int | UnsetType = UNSET
+
+
+class SignedFirmwareStatusNotificationResponse(Payload):
+    pass
+
+
+class SignedUpdateFirmwareRequest(Payload):
+    request_id: int
+    firmware: Firmware
+    retries: int | UnsetType = UNSET
+    retry_interval: int | UnsetType = UNSET
+
+
+class SignedUpdateFirmwareResponse(Payload):
+    status: UpdateFirmwareStatus
