@@ -1,0 +1,218 @@
+"""An OCPP-J session over any transport: the asyncio layer around `RpcConnection`.
+
+The transport feeds received text to `receive` and gives `send`, a coroutine that writes
+text. Calls we make go out one at a time (`call` waits its turn); calls we receive are
+handled one at a time, in order, in a task of their own, so the two directions never wait
+for each other: a handler may itself `call` the peer.
+"""
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from ocppd.protocol.actions import Registry, Role
+from ocppd.protocol.errors import InternalError, OCPPError, PayloadError
+from ocppd.protocol.fields import Payload
+from ocppd.protocol.leniency import Repair
+from ocppd.rpc.connection import (
+    Dropped,
+    IncomingCall,
+    IncomingError,
+    IncomingResult,
+    Options,
+    Reply,
+    RpcConnection,
+    UniqueIds,
+)
+
+log = logging.getLogger("ocppd.rpc")
+
+Handler = Callable[[Any], Awaitable[Any] | Any]
+Send = Callable[[bytes], Awaitable[None]]
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+FrameObserver = Callable[[Direction, bytes | str], None]
+
+
+class CallTimeout(TimeoutError):
+    """The peer did not answer our call in time."""
+
+
+class SessionClosed(ConnectionError):
+    """The session was closed while a call waited for its answer."""
+
+
+class Session:
+    def __init__(
+        self,
+        role: Role,
+        send: Send,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        registry: Registry | None = None,
+        options: Options | None = None,
+        response_timeout: float = 30.0,
+        name: str = "",
+        ids: UniqueIds | None = None,
+        observer: FrameObserver | None = None,
+    ) -> None:
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.connection = RpcConnection(role, self.handlers.keys(), registry, options, ids)
+        self.response_timeout = response_timeout
+        self.name = name
+        self._send = send
+        self._observer = observer
+        self._call_lock = asyncio.Lock()
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._calls: deque[IncomingCall] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed: BaseException | None = None
+
+    def on(self, action: str) -> Callable[[Handler], Handler]:
+        """Register a handler for incoming calls of `action` (a decorator)."""
+
+        def register(handler: Handler) -> Handler:
+            self.handlers[action] = handler
+            return handler
+
+        return register
+
+    # Our calls
+
+    async def call(self, request: Payload, timeout: float | None = None) -> Any:
+        """Send `request` and return the peer's validated response payload.
+
+        Raises CallErrorReceived (the peer's CALLERROR), PayloadError (our request, or the
+        peer's response, is invalid), CallTimeout or SessionClosed.
+        """
+        async with self._call_lock:
+            if self._closed is not None:
+                raise SessionClosed(f"Session {self.name} is closed") from self._closed
+            unique_id, data = self.connection.start_call(request)
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiting[unique_id] = future
+            try:
+                await self._write(data)
+                wait = self.response_timeout if timeout is None else timeout
+                return await asyncio.wait_for(future, wait)
+            except TimeoutError:
+                raise CallTimeout(
+                    f"No answer to {type(request).__name__} {unique_id} within {wait} s"
+                ) from None
+            finally:
+                self._waiting.pop(unique_id, None)
+                self.connection.forget_call(unique_id)
+
+    # What the peer sends
+
+    async def receive(self, data: bytes | str) -> None:
+        """Feed one received text frame."""
+        if self._observer is not None:
+            self._observer(Direction.IN, data)
+        event = self.connection.receive(data)
+        if isinstance(event, IncomingCall):
+            if event.repairs:
+                self._log_repairs(event.spec.name, event.repairs, data)
+            self._calls.append(event)
+            if self._worker is None:
+                self._worker = asyncio.create_task(self._answer_calls())
+        elif isinstance(event, IncomingResult | IncomingError):
+            self._settle(event)
+        elif isinstance(event, Reply):
+            log.warning(
+                "%s: answered %s: %s in %r",
+                self.name,
+                event.error.code.value,
+                event.error.description,
+                _preview(data),
+            )
+            await self._write(event.data)
+        elif isinstance(event, Dropped):
+            log.warning("%s: dropped: %s", self.name, event.reason)
+
+    def _settle(self, event: IncomingResult | IncomingError) -> None:
+        future = self._waiting.get(event.unique_id)
+        if future is None or future.done():
+            log.warning("%s: late answer to %s dropped", self.name, event.unique_id)
+            return
+        if isinstance(event, IncomingResult):
+            if event.repairs:
+                self._log_repairs(event.spec.name, event.repairs, "")
+            future.set_result(event.payload)
+        else:
+            future.set_exception(event.error)
+
+    async def _answer_calls(self) -> None:
+        try:
+            while self._calls:
+                await self._answer(self._calls.popleft())
+        finally:
+            self._worker = None
+
+    async def _answer(self, call: IncomingCall) -> None:
+        handler = self.handlers[call.spec.name]
+        try:
+            response = handler(call.payload)
+            if inspect.isawaitable(response):
+                response = await response
+        except OCPPError as exc:
+            data = self.connection.error(call.unique_id, exc)
+        except Exception:
+            log.exception("%s: handler for %s failed", self.name, call.spec.name)
+            error = InternalError(f"Processing {call.spec.name} failed")
+            data = self.connection.error(call.unique_id, error)
+        else:
+            try:
+                data = self.connection.result(call.unique_id, response)
+            except (PayloadError, TypeError) as exc:
+                log.error(
+                    "%s: invalid %s response not sent (%s): %r",
+                    self.name,
+                    call.spec.name,
+                    exc,
+                    response,
+                )
+                error = InternalError(f"Central processing of {call.spec.name} failed")
+                data = self.connection.error(call.unique_id, error)
+        await self._write(data)
+
+    async def _write(self, data: bytes) -> None:
+        if self._observer is not None:
+            self._observer(Direction.OUT, data)
+        await self._send(data)
+
+    def _log_repairs(self, action: str, repairs: list[Repair], data: bytes | str) -> None:
+        rules = ", ".join(f"{r.rule.value} at {r.path}" for r in repairs)
+        log.warning("%s: tolerated in %s: %s; frame %r", self.name, action, rules, _preview(data))
+
+    # Lifetime
+
+    async def close(self, reason: BaseException | None = None) -> None:
+        """Fail the calls that wait for an answer and stop answering."""
+        self._closed = reason or SessionClosed(f"Session {self.name} closed")
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(SessionClosed(f"Session {self.name} closed"))
+        self._calls.clear()
+        worker = self._worker
+        if worker is not None and worker is not asyncio.current_task():
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+
+def _preview(data: bytes | str, limit: int = 300) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text if len(text) <= limit else text[:limit] + "..."
