@@ -1,4 +1,4 @@
-"""The `ocppd` command line."""
+"""The `ocppd` command line: one module per command."""
 
 import click
 
@@ -11,7 +11,12 @@ def main() -> None:
     """ocppd: an OCPP 1.6J central system and charge point simulator."""
 
 
-@main.command()
-def serve() -> None:
-    """Run the central system (arrives with the central system issue)."""
-    click.echo("ocppd serve: the central system arrives in a later step; nothing to run yet.")
+def _register() -> None:
+    from ocppd.cli.serve import serve
+    from ocppd.cli.simulate import simulate
+
+    main.add_command(serve)
+    main.add_command(simulate)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""WebSocket transports: the central system's server and the charge point's client."""
