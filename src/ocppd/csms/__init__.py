@@ -1,0 +1,1 @@
+"""The central system: what it stores, and how it answers what charge points send."""

@@ -1,0 +1,160 @@
+"""The tables of the central system (SQLAlchemy Core), for SQLite and PostgreSQL alike.
+
+Alembic migrations under `ocppd/csms/migrations/` create them; `tests/csms/test_models.py`
+checks that the migrations and these declarations agree.
+"""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = sa.DateTime(timezone=True)
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
+
+charge_points = sa.Table(
+    "charge_points",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    # What a BootNotification is answered with: Accepted, Pending or Rejected.
+    sa.Column("registration_status", sa.String(16), nullable=False, server_default="Accepted"),
+    sa.Column("auth_key_hash", sa.String(255)),
+    sa.Column("leniency_rules", sa.String(255), nullable=False, server_default=""),
+    sa.Column("vendor", sa.String(255)),
+    sa.Column("model", sa.String(255)),
+    sa.Column("charge_point_serial_number", sa.String(255)),
+    sa.Column("charge_box_serial_number", sa.String(255)),
+    sa.Column("firmware_version", sa.String(255)),
+    sa.Column("iccid", sa.String(255)),
+    sa.Column("imsi", sa.String(255)),
+    sa.Column("meter_type", sa.String(255)),
+    sa.Column("meter_serial_number", sa.String(255)),
+    sa.Column("booted_at", Timestamp),
+    sa.Column("last_heartbeat_at", Timestamp),
+    sa.Column("last_seen_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
+)
+
+connectors = sa.Table(
+    "connectors",
+    metadata,
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("connector_id", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=False),
+    sa.Column("info", sa.String(255)),
+    sa.Column("vendor_id", sa.String(255)),
+    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("status_at", Timestamp, nullable=False),
+)
+
+status_history = sa.Table(
+    "status_history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False, index=True),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("error_code", sa.String(64), nullable=False),
+    sa.Column("info", sa.String(255)),
+    sa.Column("vendor_id", sa.String(255)),
+    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+)
+
+id_tags = sa.Table(
+    "id_tags",
+    metadata,
+    # idTags are compared case-insensitively: `id_tag_key` is the folded form, unique.
+    sa.Column("id_tag", sa.String(20), primary_key=True),
+    sa.Column("id_tag_key", sa.String(20), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expiry_date", Timestamp),
+    sa.Column("parent_id_tag", sa.String(20)),
+    sa.Column("updated_at", Timestamp, nullable=False, server_default=sa.func.now()),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("id_tag", sa.String(255), nullable=False),
+    sa.Column("start_status", sa.String(16), nullable=False),
+    sa.Column("meter_start", sa.BigInteger, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("reservation_id", sa.Integer),
+    sa.Column("meter_stop", sa.BigInteger),
+    sa.Column("stopped_at", Timestamp),
+    sa.Column("stop_reason", sa.String(32)),
+    sa.Column("stop_id_tag", sa.String(255)),
+    sa.Column("energy_wh", sa.BigInteger),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index(
+        "ix_transactions_identity", "charge_point_id", "connector_id", "meter_start", "started_at"
+    ),
+    sa.Index("ix_transactions_id_tag", "id_tag"),
+)
+
+unmatched_stops = sa.Table(
+    "unmatched_stops",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),
+    sa.Column("id_tag", sa.String(255)),
+    sa.Column("meter_stop", sa.BigInteger, nullable=False),
+    sa.Column("stopped_at", Timestamp, nullable=False),
+    sa.Column("stop_reason", sa.String(32)),
+    sa.Column("received_at", Timestamp, nullable=False),
+)
+
+meter_values = sa.Table(
+    "meter_values",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, index=True),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("measurand", sa.String(64), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("context", sa.String(32), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("location", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(8)),
+    sa.Index("ix_meter_values_charge_point", "charge_point_id", "timestamp"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("message_type", sa.SmallInteger),
+    sa.Column("action", sa.String(64)),
+    sa.Column("unique_id", sa.String(64)),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Index("ix_messages_charge_point_at", "charge_point_id", "at"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    # The state of a charge point's current diagnostics or firmware job.
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
