@@ -1,0 +1,110 @@
+"""Group commit: many handlers' writes in one database transaction.
+
+A handler submits its writes and awaits the commit; only then does it answer the charge
+point, so nothing acknowledged is lost when the process dies. While one transaction
+commits, the next writes queue up and go together in the following one: under load a
+commit carries hundreds of messages, at rest it carries one. Rows for the same table are
+inserted with one executemany. If a batch fails, its writes are retried one by one, so a
+bad write fails alone.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = logging.getLogger("ocppd.csms.storage")
+
+Action = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+@dataclass
+class Write:
+    """Rows to insert, and an optional action that runs after them and returns a value."""
+
+    rows: list[tuple[sa.Table, dict[str, Any]]] = field(default_factory=list)
+    action: Action | None = None
+    done: asyncio.Future[Any] | None = None
+
+
+class GroupCommit:
+    def __init__(self, engine: AsyncEngine, max_batch: int = 2000) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.batches = 0
+        self.writes = 0
+        self._queue: asyncio.Queue[Write] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def commit(
+        self, rows: list[tuple[sa.Table, dict[str, Any]]], action: Action | None = None
+    ) -> Any:
+        """Insert `rows`, run `action`, and return its value once all is committed."""
+        write = Write(rows, action, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(write)
+        assert write.done is not None
+        return await write.done
+
+    def insert_later(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> None:
+        """Rows that nobody waits for (the log of frames sent): in the next commit."""
+        self._queue.put_nowait(Write(rows))
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[Write]) -> None:
+        try:
+            async with self.engine.begin() as connection:
+                results = await _apply(connection, batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("write failed")
+                _fail(batch[0])
+                return
+            log.warning("a batch of %d writes failed; retrying them one by one", len(batch))
+            for write in batch:
+                await self._commit([write])
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        for write, result in zip(batch, results, strict=True):
+            if write.done is not None and not write.done.done():
+                write.done.set_result(result)
+
+
+async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
+    by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    for write in batch:
+        for table, row in write.rows:
+            by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        await connection.execute(table.insert(), rows)
+    return [await write.action(connection) if write.action else None for write in batch]
+
+
+def _fail(write: Write) -> None:
+    if write.done is not None and not write.done.done():
+        write.done.set_exception(RuntimeError("the database refused this write"))

@@ -1,0 +1,95 @@
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.models import id_tags, messages
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def log_row(n: int) -> tuple[sa.Table, dict[str, Any]]:
+    return messages, {
+        "charge_point_id": "CP1",
+        "direction": "in",
+        "message_type": 2,
+        "action": "Heartbeat",
+        "unique_id": str(n),
+        "payload": "{}",
+        "at": NOW,
+    }
+
+
+async def count(engine: AsyncEngine, table: sa.Table) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+
+
+async def test_concurrent_writes_share_commits_and_all_land(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.start()
+    await asyncio.gather(*(writer.commit([log_row(n)]) for n in range(500)))
+    await writer.stop()
+    assert await count(engine, messages) == 500
+    assert writer.writes == 500
+    assert writer.batches < 500 / 5, "writes were not grouped"
+
+
+async def test_action_result_is_returned_after_commit(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.start()
+
+    async def insert_tag(connection: AsyncConnection) -> str:
+        await connection.execute(
+            id_tags.insert().values(id_tag="ABC", id_tag_key="abc", status="Accepted")
+        )
+        return "inserted"
+
+    assert await writer.commit([log_row(1)], insert_tag) == "inserted"
+    # Committed: another connection sees it.
+    assert await count(engine, id_tags) == 1
+    await writer.stop()
+
+
+async def test_a_failing_write_fails_alone(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.start()
+
+    async def duplicate(connection: AsyncConnection) -> None:
+        row = {"id_tag": "DUP", "id_tag_key": "dup", "status": "Accepted"}
+        await connection.execute(id_tags.insert().values(**row))
+        await connection.execute(id_tags.insert().values(**row))
+
+    results = await asyncio.gather(
+        *(writer.commit([log_row(n)]) for n in range(20)),
+        writer.commit([], duplicate),
+        *(writer.commit([log_row(n)]) for n in range(20, 40)),
+        return_exceptions=True,
+    )
+    await writer.stop()
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 1
+    assert await count(engine, messages) == 40
+    assert await count(engine, id_tags) == 0
+
+
+async def test_stop_commits_what_is_queued(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.start()
+    for n in range(50):
+        writer.insert_later([log_row(n)])
+    await writer.stop()
+    assert await count(engine, messages) == 50
+
+
+@pytest.mark.parametrize("size", [1])
+async def test_single_write_at_rest_is_committed_promptly(engine: AsyncEngine, size: int) -> None:
+    writer = GroupCommit(engine)
+    writer.start()
+    await asyncio.wait_for(writer.commit([log_row(n) for n in range(size)]), 5)
+    await writer.stop()
+    assert writer.batches == 1
