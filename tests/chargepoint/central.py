@@ -1,0 +1,213 @@
+"""A minimal central system written with the mobilityhouse `ocpp` package (a test-only peer).
+
+It is deliberately not ocppd: the simulator must work against any central system. It records
+every call it receives, in arrival order, so that tests can check what a station sent.
+"""
+
+import asyncio
+import base64
+import contextlib
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+BLOCKED_TAG = "BLOCKED"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class CallLog:
+    """The calls one identity sent, in arrival order, across all its connections."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self._arrived = asyncio.Condition()
+
+    async def record(self, action: str, payload: dict[str, Any]) -> None:
+        async with self._arrived:
+            self.received.append((action, payload))
+            self._arrived.notify_all()
+
+    def calls(self, action: str) -> list[dict[str, Any]]:
+        return [payload for name, payload in self.received if name == action]
+
+    async def wait_for(
+        self,
+        action: str,
+        count: int = 1,
+        where: Callable[[dict[str, Any]], bool] = lambda _: True,
+        timeout: float = 5,
+    ) -> list[dict[str, Any]]:
+        """The first `count` received `action` calls matching `where`, once they arrived."""
+
+        def matching() -> list[dict[str, Any]]:
+            return [payload for payload in self.calls(action) if where(payload)]
+
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(matching()) >= count)
+        return matching()[:count]
+
+
+class RecordingChargePoint(ChargePoint):
+    """The central system's view of one connected station: answers its calls, records them."""
+
+    def __init__(self, identity: str, connection: ServerConnection, central: "CentralSystem"):
+        super().__init__(identity, connection, response_timeout=5)
+        self.central = central
+        self.log = central.logs.setdefault(identity, CallLog())
+        self.calls = self.log.calls
+        self.wait_for = self.log.wait_for
+        self._record = self.log.record
+
+    @on(Action.boot_notification)
+    async def on_boot(self, **payload: Any) -> call_result.BootNotification:
+        await self._record("BootNotification", payload)
+        status = self.central.boot_statuses.pop(0) if self.central.boot_statuses else "Accepted"
+        return call_result.BootNotification(
+            current_time=now(), interval=self.central.interval, status=RegistrationStatus(status)
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **payload: Any) -> call_result.Heartbeat:
+        await self._record("Heartbeat", payload)
+        return call_result.Heartbeat(current_time=now())
+
+    @on(Action.status_notification)
+    async def on_status(self, **payload: Any) -> call_result.StatusNotification:
+        await self._record("StatusNotification", payload)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **payload: Any) -> call_result.Authorize:
+        await self._record("Authorize", {"id_tag": id_tag, **payload})
+        return call_result.Authorize(id_tag_info=_tag_info(id_tag))
+
+    @on(Action.start_transaction)
+    async def on_start(self, id_tag: str, **payload: Any) -> call_result.StartTransaction:
+        await self._record("StartTransaction", {"id_tag": id_tag, **payload})
+        return call_result.StartTransaction(
+            transaction_id=next(self.central.transaction_ids), id_tag_info=_tag_info(id_tag)
+        )
+
+    @on(Action.stop_transaction)
+    async def on_stop(self, **payload: Any) -> call_result.StopTransaction:
+        await self._record("StopTransaction", payload)
+        return call_result.StopTransaction()
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, **payload: Any) -> call_result.MeterValues:
+        await self._record("MeterValues", payload)
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, **payload: Any) -> call_result.DataTransfer:
+        await self._record("DataTransfer", payload)
+        return call_result.DataTransfer(status="Accepted")
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics(self, **payload: Any) -> call_result.DiagnosticsStatusNotification:
+        await self._record("DiagnosticsStatusNotification", payload)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware(self, **payload: Any) -> call_result.FirmwareStatusNotification:
+        await self._record("FirmwareStatusNotification", payload)
+        return call_result.FirmwareStatusNotification()
+
+
+def _tag_info(id_tag: str) -> IdTagInfo:
+    blocked = id_tag == BLOCKED_TAG
+    return IdTagInfo(
+        status=AuthorizationStatus.blocked if blocked else AuthorizationStatus.accepted
+    )
+
+
+class CentralSystem:
+    """Serves on 127.0.0.1 on a free port; `url` is the endpoint stations connect to."""
+
+    def __init__(
+        self,
+        *,
+        interval: int = 60,
+        boot_statuses: list[str] | None = None,
+        password: str | None = None,
+        subprotocols: list[str] | None = None,
+    ) -> None:
+        self.interval = interval
+        self.boot_statuses = list(boot_statuses or [])
+        """Answers to the next BootNotifications, then Accepted."""
+        self.password = password
+        self.subprotocols = ["ocpp1.6"] if subprotocols is None else subprotocols
+        self.stations: dict[str, RecordingChargePoint] = {}
+        """The latest connection of each identity."""
+        self.logs: dict[str, CallLog] = {}
+        self.transaction_ids = itertools.count(100)
+        self.connections = 0
+        self.paths: list[str] = []
+        self._joined = asyncio.Condition()
+        self._server: Server | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> "CentralSystem":
+        self._server = await serve(
+            self._serve,
+            "127.0.0.1",
+            0,
+            subprotocols=self.subprotocols or None,
+            process_request=self._check_auth,
+        )
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/ocpp"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def _check_auth(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.password is None:
+            return None
+        identity = unquote(request.path.rsplit("/", 1)[-1])
+        expected = base64.b64encode(f"{identity}:{self.password}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers = Headers({**response.headers, "WWW-Authenticate": "Basic"})
+            return response
+        return None
+
+    async def _serve(self, connection: ServerConnection) -> None:
+        path = connection.request.path if connection.request else ""
+        identity = unquote(path.rsplit("/", 1)[-1])
+        station = RecordingChargePoint(identity, connection, self)
+        async with self._joined:
+            self.paths.append(path)
+            self.stations[identity] = station
+            self.connections += 1
+            self._joined.notify_all()
+        with contextlib.suppress(ConnectionClosed):
+            await station.start()
+
+    async def station(self, identity: str, timeout: float = 5) -> RecordingChargePoint:
+        """The station `identity` once it has connected."""
+        async with asyncio.timeout(timeout), self._joined:
+            await self._joined.wait_for(lambda: identity in self.stations)
+        return self.stations[identity]
+
+    async def wait_connections(self, count: int, timeout: float = 5) -> None:
+        async with asyncio.timeout(timeout), self._joined:
+            await self._joined.wait_for(lambda: self.connections >= count)
