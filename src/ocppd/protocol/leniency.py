@@ -11,10 +11,11 @@ enum value, an empty list) are decoded through a placeholder and put back afterw
 what the charger sent is what gets stored.
 """
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -96,7 +97,9 @@ class Leniency:
                 if not self._apply(error, document, root, repairs, restores):
                     raise
                 continue
-            for tokens, original in restores:
+            # Innermost first: a later restore can lie inside an earlier placeholder
+            # (`meterValue: []` gets a placeholder whose own `sampledValue` is repaired).
+            for tokens, original in reversed(restores):
                 _set_attribute(payload, tokens, original)
             self.counts.update(repair.rule for repair in repairs)
             return payload, repairs
@@ -118,7 +121,7 @@ class Leniency:
         if parent is None or not _has(parent, key):
             return False
         value = parent[key]
-        outcome = self._choose(error, value, _type_at(root, tokens))
+        outcome = self._choose(error, value, _type_at(root, tokens), _is_required(root, tokens))
         if outcome is None:
             return False
         rule, action, replacement, restore = outcome
@@ -132,7 +135,7 @@ class Leniency:
         return True
 
     def _choose(
-        self, error: PayloadError, value: Any, expected: mi.Type | None
+        self, error: PayloadError, value: Any, expected: mi.Type | None, required: bool
     ) -> tuple[Rule, str, Any, bool] | None:
         """(rule, "drop" or "set", new value, restore the original afterwards) or None."""
         enabled = self.rules
@@ -143,8 +146,10 @@ class Leniency:
                 if (Rule.EXTRA_PROPERTIES in enabled)
                 else None
             )
-        if Rule.NULLS_AS_ABSENT in enabled and (
-            value is None or (value == "" and not isinstance(expected, mi.StrType))
+        if (
+            Rule.NULLS_AS_ABSENT in enabled
+            and not required
+            and (value is None or (value == "" and not isinstance(expected, mi.StrType)))
         ):
             return Rule.NULLS_AS_ABSENT, "drop", None, False
         if Rule.NUMBERS_AS_STRINGS in enabled and (number := _coerce_number(reason, value)):
@@ -189,6 +194,8 @@ def _coerce_number(reason: str, value: Any) -> tuple[Any] | None:
             number = float(value.strip())
         except ValueError:
             return None
+        if not math.isfinite(number):
+            return None  # "NaN" or "inf": JSON has no such number
         if expected == "float":
             return (number,)
         return (int(number),) if number.is_integer() else None
@@ -208,7 +215,7 @@ def _normalise_timestamp(text: str) -> str | None:
         zone = "Z"
     candidate = f"{date}T{time}{zone}"
     try:
-        datetime.fromisoformat(candidate.replace("Z", "+00:00")).astimezone(UTC)
+        datetime.fromisoformat(candidate.replace("Z", "+00:00"))
     except ValueError:
         return None
     return candidate
@@ -218,6 +225,15 @@ def _tokens(path: str) -> list[str | int]:
     if not path.startswith("$"):
         return []
     return [name if name else int(index) for name, index in _PATH_TOKEN.findall(path[1:])]
+
+
+def _is_required(root: mi.Type, tokens: list[str | int]) -> bool:
+    """Whether the path names a field that its object requires (list items are not fields)."""
+    parent = _type_at(root, tokens[:-1])
+    key = tokens[-1]
+    if not isinstance(key, str) or not isinstance(parent, mi.StructType):
+        return False
+    return any(f.required for f in parent.fields if f.encode_name == key)
 
 
 def _has(container: Any, key: str | int) -> bool:

@@ -97,13 +97,13 @@ class PayloadCodec(Generic[T]):
 
     def encode(self, payload: T) -> bytes:
         """The JSON of a payload that is valid; PayloadError (never a send) otherwise."""
-        data = _encoder.encode(payload)
+        data = _encode(payload)
         self.decode(data)
         return data
 
     def convert(self, value: Any) -> T:
         """A payload from plain Python data (a dict with camelCase keys), validated."""
-        return self.decode(_encoder.encode(value))
+        return self.decode(_encode(value))
 
     def _check_timestamps(self, data: bytes | str) -> None:
         document = _decode_json.decode(data)
@@ -123,6 +123,16 @@ def codec_for(payload_type: type[T]) -> PayloadCodec[T]:
     if codec is None:
         codec = _codecs[payload_type] = PayloadCodec(payload_type)
     return codec
+
+
+def _encode(value: Any) -> bytes:
+    """JSON of any value; PayloadError for one that JSON cannot hold (e.g. an `object()`)."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise PayloadError(
+            ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"Cannot be encoded: {exc}", "$"
+        ) from None
 
 
 def _as_bytes(data: bytes | str) -> bytes:
