@@ -18,7 +18,7 @@ from ocppd.protocol.errors import (
     PropertyConstraintViolation,
 )
 from ocppd.rpc.connection import Options
-from ocppd.rpc.session import CallTimeout, Direction, Session, SessionClosed
+from ocppd.rpc.session import CallTimeout, Direction, Session, SessionClosed, Traffic
 from tests.rpc.memory import Link
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -343,19 +343,26 @@ async def test_close_fails_waiting_calls(link: Link) -> None:
 
 
 async def test_observer_sees_every_frame_in_and_out(link: Link) -> None:
-    frames: list[tuple[Direction, bytes | str]] = []
-    cs = Session(
-        Role.CENTRAL_SYSTEM,
-        link.to_a.send,
-        name="cs",
-        observer=lambda direction, data: frames.append((direction, data)),
-    )
+    frames: list[Traffic] = []
+    cs = Session(Role.CENTRAL_SYSTEM, link.to_a.send, name="cs", observer=frames.append)
     cs.on("Heartbeat")(lambda _: m.HeartbeatResponse(current_time=NOW))
     cp = Session(Role.CHARGE_POINT, link.to_b.send, name="cp")
     link.attach(cp, cs)
     await cp.call(m.HeartbeatRequest())
-    assert [direction for direction, _ in frames] == [Direction.IN, Direction.OUT]
-    assert decoded(frames[1][1])[0] == 3
+    await link.to_b.send(b'[2,"bad","Heartbeat",{"x":1}]')
+    await link.to_b.send(b'[3,"nobody",{}]')
+    await asyncio.wait_for(link.to_a.queue.get(), 1)
+    await asyncio.sleep(0.01)
+    unique_id = decoded(frames[0].data)[1]
+    seen = [(f.direction, f.message_type, f.unique_id, f.action) for f in frames]
+    assert seen == [
+        (Direction.IN, 2, unique_id, "Heartbeat"),
+        (Direction.OUT, 3, unique_id, "Heartbeat"),
+        (Direction.IN, 2, "bad", "Heartbeat"),
+        (Direction.OUT, 4, "bad", "Heartbeat"),
+        (Direction.IN, None, None, None),
+    ]
+    assert decoded(frames[1].data)[0] == 3
 
 
 async def test_leniency_logs_what_it_let_through(

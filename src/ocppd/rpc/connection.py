@@ -55,6 +55,7 @@ class Reply:
     data: bytes
     error: OCPPError
     action: str | None = None
+    unique_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,8 @@ class RpcConnection:
             frame = parse_frame(data)
         except FrameError as exc:
             if exc.answerable and exc.unique_id is not None:
-                return Reply(encode_error(exc.unique_id, exc.code, exc.description), exc)
+                data = encode_error(exc.unique_id, exc.code, exc.description)
+                return Reply(data, exc, unique_id=exc.unique_id)
             return Dropped(f"{exc.description}: {_preview(data)}")
         if isinstance(frame, Call):
             return self._receive_call(frame)
@@ -170,15 +172,14 @@ class RpcConnection:
         try:
             payload, repairs = self.options.leniency.decode(spec.request_codec, call.payload)
         except PayloadError as exc:
-            return Reply(
-                encode_error(unique_id, exc.code, exc.description, exc.details), exc, call.action
-            )
+            data = encode_error(unique_id, exc.code, exc.description, exc.details)
+            return Reply(data, exc, call.action, unique_id)
         self._incoming[unique_id] = spec
         return IncomingCall(unique_id, spec, payload, repairs)
 
     def _refuse(self, unique_id: str, code: ErrorCode, description: str, action: str) -> Reply:
         error = OCPPError(description, code=code)
-        return Reply(encode_error(unique_id, code, description), error, action)
+        return Reply(encode_error(unique_id, code, description), error, action, unique_id)
 
     def _receive_result(self, result: CallResult) -> Event:
         spec = self._outgoing.pop(result.unique_id, None)

@@ -11,11 +11,12 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ocppd.protocol.actions import Registry, Role
-from ocppd.protocol.errors import InternalError, OCPPError, PayloadError
+from ocppd.protocol.actions import Registry, Role, spec_for_request
+from ocppd.protocol.errors import CallErrorReceived, InternalError, OCPPError, PayloadError
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Repair
 from ocppd.rpc.connection import (
@@ -40,7 +41,18 @@ class Direction(StrEnum):
     OUT = "out"
 
 
-FrameObserver = Callable[[Direction, bytes | str], None]
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """One frame in or out, with what the session knows of it (for logs and counters)."""
+
+    direction: Direction
+    data: bytes | str
+    message_type: int | None
+    unique_id: str | None
+    action: str | None
+
+
+FrameObserver = Callable[[Traffic], None]
 
 
 class CallTimeout(TimeoutError):
@@ -101,7 +113,7 @@ class Session:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._waiting[unique_id] = future
             try:
-                await self._write(data)
+                await self._write(data, 2, unique_id, spec_for_request(request).name)
                 wait = self.response_timeout if timeout is None else timeout
                 return await asyncio.wait_for(future, wait)
             except TimeoutError:
@@ -116,9 +128,9 @@ class Session:
 
     async def receive(self, data: bytes | str) -> None:
         """Feed one received text frame."""
-        if self._observer is not None:
-            self._observer(Direction.IN, data)
         event = self.connection.receive(data)
+        if self._observer is not None:
+            self._observe_received(data, event)
         if isinstance(event, IncomingCall):
             if event.repairs:
                 self._log_repairs(event.spec.name, event.repairs, data)
@@ -135,7 +147,7 @@ class Session:
                 event.error.description,
                 _preview(data),
             )
-            await self._write(event.data)
+            await self._write(event.data, 4, event.unique_id, event.action)
         elif isinstance(event, Dropped):
             log.warning("%s: dropped: %s", self.name, event.reason)
 
@@ -160,16 +172,19 @@ class Session:
 
     async def _answer(self, call: IncomingCall) -> None:
         handler = self.handlers[call.spec.name]
+        message_type = 3
         try:
             response = handler(call.payload)
             if inspect.isawaitable(response):
                 response = await response
         except OCPPError as exc:
             data = self.connection.error(call.unique_id, exc)
+            message_type = 4
         except Exception:
             log.exception("%s: handler for %s failed", self.name, call.spec.name)
             error = InternalError(f"Processing {call.spec.name} failed")
             data = self.connection.error(call.unique_id, error)
+            message_type = 4
         else:
             try:
                 data = self.connection.result(call.unique_id, response)
@@ -181,14 +196,33 @@ class Session:
                     exc,
                     response,
                 )
-                error = InternalError(f"Central processing of {call.spec.name} failed")
+                error = InternalError(f"Processing {call.spec.name} failed")
                 data = self.connection.error(call.unique_id, error)
-        await self._write(data)
+                message_type = 4
+        await self._write(data, message_type, call.unique_id, call.spec.name)
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(
+        self, data: bytes, message_type: int, unique_id: str | None, action: str | None
+    ) -> None:
         if self._observer is not None:
-            self._observer(Direction.OUT, data)
+            self._observer(Traffic(Direction.OUT, data, message_type, unique_id, action))
         await self._send(data)
+
+    def _observe_received(self, data: bytes | str, event: object) -> None:
+        assert self._observer is not None
+        known: tuple[int | None, str | None, str | None]
+        if isinstance(event, IncomingCall):
+            known = (2, event.unique_id, event.spec.name)
+        elif isinstance(event, IncomingResult):
+            known = (3, event.unique_id, event.spec.name)
+        elif isinstance(event, IncomingError):
+            kind = 4 if isinstance(event.error, CallErrorReceived) else 3
+            known = (kind, event.unique_id, event.spec.name)
+        elif isinstance(event, Reply):
+            known = (2, event.unique_id, event.action)
+        else:
+            known = (None, None, None)
+        self._observer(Traffic(Direction.IN, data, *known))
 
     def _log_repairs(self, action: str, repairs: list[Repair], data: bytes | str) -> None:
         rules = ", ".join(f"{r.rule.value} at {r.path}" for r in repairs)
