@@ -1,0 +1,52 @@
+"""Settings of the central system: flags, `OCPPD_*` environment variables or a TOML file."""
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class RegistrationPolicy(StrEnum):
+    OPEN = "open"
+    """Any identity may connect; an unknown one is registered (Accepted) on first connect."""
+    KNOWN = "known"
+    """Only registered identities may connect; others get HTTP 404 before the upgrade."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: Path = Path("data")
+    database: str = ""
+    """SQLAlchemy URL; empty = SQLite in `data_dir`."""
+    path_prefix: str = "/ocpp"
+    heartbeat_interval: int = 300
+    registration: RegistrationPolicy = RegistrationPolicy.KNOWN
+    response_timeout: float = 30.0
+    max_frame_size: int = 1024 * 1024
+    ping_interval: float = 60.0
+    """Seconds between WebSocket pings; a peer that misses a pong is dropped. 0 = off."""
+    basic_auth: bool = False
+    """Require HTTP Basic auth (security profile 1) from every charge point."""
+    message_retention_days: int = 30
+    log_format: str = "text"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    extensions: frozenset[str] = field(default_factory=frozenset)
+
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """The `[serve]` table of a TOML file (or the whole file when it has none)."""
+    with path.open("rb") as file:
+        document = tomllib.load(file)
+    table = document.get("serve", document)
+    known = {f.name for f in fields(Settings)}
+    unknown = set(table) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+    return dict(table)

@@ -1,0 +1,126 @@
+"""Transactions: starts (with duplicate detection), stops (never refused), energy."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.csms.clock import as_utc
+from ocppd.csms.id_tags import tag_key
+from ocppd.csms.models import transactions, unmatched_stops
+from ocppd.protocol.datatypes import IdTagInfo
+from ocppd.protocol.enums import AuthorizationStatus
+from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
+
+# PostgreSQL BIGINT; a charger can send any JSON integer, the database cannot store it.
+MAX_STORED_INTEGER = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    transaction_id: int
+    id_tag_info: IdTagInfo
+    created: bool
+
+
+async def find_duplicate_start(
+    connection: AsyncConnection, charge_point_id: str, request: StartTransactionRequest
+) -> tuple[int, str] | None:
+    """(id, answered status) of a start already stored with the same identity."""
+    row = (
+        await connection.execute(
+            sa.select(transactions.c.id, transactions.c.start_status).where(
+                transactions.c.charge_point_id == charge_point_id,
+                transactions.c.connector_id == request.connector_id,
+                transactions.c.meter_start == request.meter_start,
+                transactions.c.started_at == as_utc(request.timestamp),
+                sa.func.lower(transactions.c.id_tag) == tag_key(request.id_tag),
+            )
+        )
+    ).first()
+    return None if row is None else (int(row.id), str(row.start_status))
+
+
+async def tag_in_running_transaction(
+    connection: AsyncConnection, id_tags: list[str], excluding_charge_point: str | None = None
+) -> bool:
+    keys = [tag_key(tag) for tag in id_tags]
+    query = sa.select(transactions.c.id).where(
+        sa.func.lower(transactions.c.id_tag).in_(keys), transactions.c.stopped_at.is_(None)
+    )
+    return (await connection.execute(query.limit(1))).first() is not None
+
+
+async def insert_start(
+    connection: AsyncConnection,
+    charge_point_id: str,
+    request: StartTransactionRequest,
+    status: AuthorizationStatus,
+    received_at: datetime,
+) -> int:
+    reservation = None if request.reservation_id is UNSET else request.reservation_id
+    result = await connection.execute(
+        transactions.insert()
+        .values(
+            charge_point_id=charge_point_id,
+            connector_id=request.connector_id,
+            id_tag=request.id_tag,
+            start_status=status.value,
+            meter_start=request.meter_start,
+            started_at=as_utc(request.timestamp),
+            reservation_id=reservation,
+            received_at=received_at,
+        )
+        .returning(transactions.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def record_stop(
+    connection: AsyncConnection,
+    charge_point_id: str,
+    request: StopTransactionRequest,
+    received_at: datetime,
+) -> bool:
+    """Close the transaction; an unknown id is recorded as an unmatched stop. True if known."""
+    reason = "Local" if request.reason is UNSET else str(request.reason)
+    stop_tag = None if request.id_tag is UNSET else request.id_tag
+    stopped_at = as_utc(request.timestamp)
+    if 0 < request.transaction_id <= MAX_STORED_INTEGER:
+        row = (
+            await connection.execute(
+                sa.select(transactions.c.meter_start).where(
+                    transactions.c.id == request.transaction_id,
+                    transactions.c.charge_point_id == charge_point_id,
+                )
+            )
+        ).first()
+        if row is not None:
+            await connection.execute(
+                transactions.update()
+                .where(transactions.c.id == request.transaction_id)
+                .values(
+                    meter_stop=request.meter_stop,
+                    stopped_at=stopped_at,
+                    stop_reason=reason,
+                    stop_id_tag=stop_tag,
+                    energy_wh=max(0, request.meter_stop - int(row.meter_start)),
+                )
+            )
+            return True
+    await connection.execute(
+        unmatched_stops.insert().values(
+            charge_point_id=charge_point_id,
+            transaction_id=max(
+                -MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)
+            ),
+            id_tag=stop_tag,
+            meter_stop=request.meter_stop,
+            stopped_at=stopped_at,
+            stop_reason=reason,
+            received_at=received_at,
+        )
+    )
+    return False
