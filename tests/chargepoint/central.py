@@ -8,7 +8,8 @@ import asyncio
 import base64
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -22,6 +23,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from ocppd.chargepoint import Clock, Station
 
 BLOCKED_TAG = "BLOCKED"
 
@@ -211,3 +214,17 @@ class CentralSystem:
     async def wait_connections(self, count: int, timeout: float = 5) -> None:
         async with asyncio.timeout(timeout), self._joined:
             await self._joined.wait_for(lambda: self.connections >= count)
+
+
+FAST = 1000.0
+"""Simulated seconds per real second: a 10 s interval lasts 10 ms."""
+
+
+@asynccontextmanager
+async def running(
+    identity: str = "CP1", *, central: dict[str, Any] | None = None, **station: Any
+) -> AsyncIterator[tuple[CentralSystem, Station]]:
+    """A central system, and a station on it (not started) with a fast clock."""
+    station.setdefault("clock", Clock(speed=FAST))
+    async with CentralSystem(**(central or {})) as cs, Station(cs.url, identity, **station) as cp:
+        yield cs, cp

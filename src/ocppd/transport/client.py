@@ -33,7 +33,7 @@ class SubprotocolRefused(InvalidHandshake):
     """The central system completed the handshake without agreeing to `ocpp1.6`."""
 
 
-ConnectError = OSError | InvalidHandshake | TimeoutError
+CONNECT_ERRORS = (OSError, InvalidHandshake, TimeoutError)
 """What `connect` raises when no connection could be opened (a station retries on these)."""
 
 

@@ -1,0 +1,411 @@
+"""The answers of a station to every command of the central system (section 3, CS -> CP).
+
+Each handler decides and changes the station's state at once, answers, and leaves what
+follows (StatusNotifications, a triggered message, a StopTransaction) to run after the
+answer: `station.spawn` starts it in a task of its own, which first runs once the handler
+has returned and the session has written the answer.
+"""
+
+import contextlib
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from msgspec import UNSET
+
+from ocppd.chargepoint.connectors import Connector, Reservation
+from ocppd.protocol import messages as m
+from ocppd.protocol.enums import (
+    AvailabilityStatus,
+    AvailabilityType,
+    CancelReservationStatus,
+    ChargingProfilePurposeType,
+    ChargingProfileStatus,
+    ChargingRateUnitType,
+    ClearCacheStatus,
+    DataTransferStatus,
+    DiagnosticsStatus,
+    FirmwareStatus,
+    GetCompositeScheduleStatus,
+    MessageTrigger,
+    Reason,
+    RegistrationStatus,
+    RemoteStartStopStatus,
+    ReservationStatus,
+    ResetStatus,
+    TriggerMessageStatus,
+    UnlockStatus,
+)
+from ocppd.protocol.errors import OCPPError, PropertyConstraintViolation
+from ocppd.rpc.session import CallTimeout, Handler, SessionClosed
+
+if TYPE_CHECKING:
+    from ocppd.chargepoint.station import Station
+
+ECHO_MESSAGE = "Echo"
+"""The one DataTransfer message the simulator knows, for its own vendorId: echoes `data`."""
+FILE_TRANSFER_SECONDS = 10
+
+
+class Commands:
+    def __init__(self, station: "Station") -> None:
+        self.station = station
+
+    def handlers(self) -> dict[str, Handler]:
+        """A handler per action, counting what the central system sends."""
+        table: dict[str, Handler] = {
+            "CancelReservation": self.cancel_reservation,
+            "ChangeAvailability": self.change_availability,
+            "ChangeConfiguration": self.change_configuration,
+            "ClearCache": self.clear_cache,
+            "ClearChargingProfile": self.clear_charging_profile,
+            "DataTransfer": self.data_transfer,
+            "GetCompositeSchedule": self.get_composite_schedule,
+            "GetConfiguration": self.get_configuration,
+            "GetDiagnostics": self.get_diagnostics,
+            "GetLocalListVersion": self.get_local_list_version,
+            "RemoteStartTransaction": self.remote_start_transaction,
+            "RemoteStopTransaction": self.remote_stop_transaction,
+            "ReserveNow": self.reserve_now,
+            "Reset": self.reset,
+            "SendLocalList": self.send_local_list,
+            "SetChargingProfile": self.set_charging_profile,
+            "TriggerMessage": self.trigger_message,
+            "UnlockConnector": self.unlock_connector,
+            "UpdateFirmware": self.update_firmware,
+        }
+        return {action: self._counted(action, handler) for action, handler in table.items()}
+
+    def _counted(self, action: str, handler: Handler) -> Handler:
+        def handle(request: Any) -> Any:
+            self.station.stats.received[action] += 1
+            return handler(request)
+
+        return handle
+
+    def _connector(self, connector_id: int) -> Connector | None:
+        return self.station.connectors.get(connector_id)
+
+    def _report_later(self) -> None:
+        self.station.spawn(self.station.report())
+
+    # Transactions
+
+    def remote_start_transaction(
+        self, request: m.RemoteStartTransactionRequest
+    ) -> m.RemoteStartTransactionResponse:
+        station = self.station
+        if request.connector_id is UNSET:
+            # No connector named: the first one free for the tag (a charger may also refuse).
+            free = [c for c in station.connectors.values() if self._startable(c, request.id_tag)]
+            connector = free[0] if free else None
+        else:
+            connector = self._connector(request.connector_id)
+        profile = None if request.charging_profile is UNSET else request.charging_profile
+        refused = (
+            connector is None
+            or not self._startable(connector, request.id_tag)
+            or (
+                profile is not None
+                and profile.charging_profile_purpose is not ChargingProfilePurposeType.TX_PROFILE
+            )
+        )
+        if refused or connector is None:
+            return m.RemoteStartTransactionResponse(status=RemoteStartStopStatus.REJECTED)
+        station.remote_start(connector, request.id_tag, profile)
+        return m.RemoteStartTransactionResponse(status=RemoteStartStopStatus.ACCEPTED)
+
+    def _startable(self, connector: Connector, id_tag: str) -> bool:
+        return (
+            connector.available_for
+            and connector.waiting_tag is None
+            and not connector.finishing
+            and (connector.reservation is None or connector.reservation.admits(id_tag))
+        )
+
+    def remote_stop_transaction(
+        self, request: m.RemoteStopTransactionRequest
+    ) -> m.RemoteStopTransactionResponse:
+        connector = self.station.transaction(request.transaction_id)
+        if connector is None:
+            return m.RemoteStopTransactionResponse(status=RemoteStartStopStatus.REJECTED)
+        self.station.end_transaction(connector, Reason.REMOTE)
+        self._report_later()
+        return m.RemoteStopTransactionResponse(status=RemoteStartStopStatus.ACCEPTED)
+
+    def unlock_connector(self, request: m.UnlockConnectorRequest) -> m.UnlockConnectorResponse:
+        connector = self._connector(request.connector_id)
+        if connector is None:
+            return m.UnlockConnectorResponse(status=UnlockStatus.NOT_SUPPORTED)
+        if connector.transaction is not None:
+            self.station.end_transaction(connector, Reason.UNLOCK_COMMAND)
+            self._report_later()
+        return m.UnlockConnectorResponse(status=UnlockStatus.UNLOCKED)
+
+    # Availability and reset
+
+    def change_availability(
+        self, request: m.ChangeAvailabilityRequest
+    ) -> m.ChangeAvailabilityResponse:
+        station = self.station
+        operative = request.type is AvailabilityType.OPERATIVE
+        if request.connector_id == 0:
+            targets = list(station.connectors.values())
+            station.station.operative = operative
+            station.changed(station.station)
+        else:
+            connector = self._connector(request.connector_id)
+            if connector is None:
+                return m.ChangeAvailabilityResponse(status=AvailabilityStatus.REJECTED)
+            targets = [connector]
+        scheduled = False
+        for connector in targets:
+            # Inoperative waits for a running transaction to end (derive() applies it then).
+            scheduled |= not operative and connector.transaction is not None
+            connector.operative = operative
+            station.changed(connector)
+        self._report_later()
+        status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
+        return m.ChangeAvailabilityResponse(status=status)
+
+    def reset(self, request: m.ResetRequest) -> m.ResetResponse:
+        self.station.reset(request.type)
+        return m.ResetResponse(status=ResetStatus.ACCEPTED)
+
+    # Configuration
+
+    def change_configuration(
+        self, request: m.ChangeConfigurationRequest
+    ) -> m.ChangeConfigurationResponse:
+        status = self.station.configuration.change(request.key, request.value)
+        return m.ChangeConfigurationResponse(status=status)
+
+    def get_configuration(self, request: m.GetConfigurationRequest) -> m.GetConfigurationResponse:
+        keys = [] if request.key is UNSET else request.key
+        known, unknown = self.station.configuration.get(keys)
+        return m.GetConfigurationResponse(
+            configuration_key=known, unknown_key=unknown if unknown else UNSET
+        )
+
+    # Authorization
+
+    def clear_cache(self, _: m.ClearCacheRequest) -> m.ClearCacheResponse:
+        self.station.authorizations.clear_cache()
+        return m.ClearCacheResponse(status=ClearCacheStatus.ACCEPTED)
+
+    def get_local_list_version(
+        self, _: m.GetLocalListVersionRequest
+    ) -> m.GetLocalListVersionResponse:
+        version = self.station.authorizations.local_list.version
+        return m.GetLocalListVersionResponse(list_version=version)
+
+    def send_local_list(self, request: m.SendLocalListRequest) -> m.SendLocalListResponse:
+        station = self.station
+        status = station.authorizations.local_list.update(request, station.configuration)
+        return m.SendLocalListResponse(status=status)
+
+    # Reservations
+
+    def reserve_now(self, request: m.ReserveNowRequest) -> m.ReserveNowResponse:
+        station = self.station
+        if request.connector_id == 0:
+            supported = station.configuration.get_bool("ReserveConnectorZeroSupported")
+            free = any(c.available_for for c in station.connectors.values())
+            if not supported:
+                return m.ReserveNowResponse(status=ReservationStatus.REJECTED)
+            if not free:
+                return m.ReserveNowResponse(status=ReservationStatus.OCCUPIED)
+        else:
+            connector = self._connector(request.connector_id)
+            if connector is None:
+                return m.ReserveNowResponse(status=ReservationStatus.REJECTED)
+            status = self._reservable(connector, request.reservation_id)
+            if status is not ReservationStatus.ACCEPTED:
+                return m.ReserveNowResponse(status=status)
+        parent = None if request.parent_id_tag is UNSET else request.parent_id_tag
+        reservation = Reservation(
+            request.reservation_id,
+            request.connector_id,
+            request.id_tag,
+            request.expiry_date,
+            parent,
+        )
+        station.reserve(reservation)
+        self._report_later()
+        return m.ReserveNowResponse(status=ReservationStatus.ACCEPTED)
+
+    def _reservable(self, connector: Connector, reservation_id: int) -> ReservationStatus:
+        if connector.fault is not None:
+            return ReservationStatus.FAULTED
+        if not connector.operative:
+            return ReservationStatus.UNAVAILABLE
+        held = connector.reservation
+        busy = connector.transaction is not None or connector.plugged or connector.waiting_tag
+        if busy or (held is not None and held.reservation_id != reservation_id):
+            return ReservationStatus.OCCUPIED
+        return ReservationStatus.ACCEPTED
+
+    def cancel_reservation(
+        self, request: m.CancelReservationRequest
+    ) -> m.CancelReservationResponse:
+        if not self.station.cancel_reservation(request.reservation_id):
+            return m.CancelReservationResponse(status=CancelReservationStatus.REJECTED)
+        self._report_later()
+        return m.CancelReservationResponse(status=CancelReservationStatus.ACCEPTED)
+
+    # Smart charging
+
+    def set_charging_profile(
+        self, request: m.SetChargingProfileRequest
+    ) -> m.SetChargingProfileResponse:
+        station = self.station
+        connector_id = request.connector_id
+        if connector_id != 0 and connector_id not in station.connectors:
+            raise PropertyConstraintViolation(f"No connector {connector_id}")
+        running = station.connectors[connector_id].transaction if connector_id else None
+        tx_id = running.transaction_id if running is not None else None
+        status = station.profiles.install(
+            connector_id, request.cs_charging_profiles, station.clock.now(), tx_id
+        )
+        if status is ChargingProfileStatus.ACCEPTED:
+            self._apply_limits()
+        return m.SetChargingProfileResponse(status=status)
+
+    def clear_charging_profile(
+        self, request: m.ClearChargingProfileRequest
+    ) -> m.ClearChargingProfileResponse:
+        def given(value: Any) -> Any:
+            return None if value is UNSET else value
+
+        status = self.station.profiles.clear(
+            given(request.id),
+            given(request.connector_id),
+            given(request.charging_profile_purpose),
+            given(request.stack_level),
+        )
+        self._apply_limits()
+        return m.ClearChargingProfileResponse(status=status)
+
+    def _apply_limits(self) -> None:
+        """A new limit applies at once to the charging connectors."""
+        for connector in self.station.connectors.values():
+            if connector.transaction is not None:
+                self.station.apply_power(connector)
+                self.station.changed(connector)
+        self._report_later()
+
+    def get_composite_schedule(
+        self, request: m.GetCompositeScheduleRequest
+    ) -> m.GetCompositeScheduleResponse:
+        station = self.station
+        connector_id = request.connector_id
+        if connector_id != 0 and connector_id not in station.connectors:
+            return m.GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)
+        unit = (
+            ChargingRateUnitType.A
+            if request.charging_rate_unit is UNSET
+            else request.charging_rate_unit
+        )
+        now = station.clock.now()
+        running = station.connectors[connector_id].transaction if connector_id else None
+        hardware = station.model.max_power_w * (1 if connector_id else len(station.connectors))
+        schedule = station.profiles.composite(
+            connector_id,
+            now,
+            request.duration,
+            unit,
+            running.started_at if running is not None else None,
+            hardware,
+        )
+        return m.GetCompositeScheduleResponse(
+            status=GetCompositeScheduleStatus.ACCEPTED,
+            connector_id=connector_id,
+            schedule_start=now,
+            charging_schedule=schedule,
+        )
+
+    # Messages on demand
+
+    def trigger_message(self, request: m.TriggerMessageRequest) -> m.TriggerMessageResponse:
+        station = self.station
+        connector_id = None if request.connector_id is UNSET else request.connector_id
+        if connector_id not in (None, 0) and connector_id not in station.connectors:
+            return m.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+        send = {
+            MessageTrigger.HEARTBEAT: lambda: station.call(m.HeartbeatRequest()),
+            MessageTrigger.STATUS_NOTIFICATION: lambda: station.send_status(connector_id),
+            MessageTrigger.METER_VALUES: lambda: station.send_meter_values(connector_id or None),
+            MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION: lambda: station.call(
+                m.DiagnosticsStatusNotificationRequest(status=station.diagnostics_status)
+            ),
+            MessageTrigger.FIRMWARE_STATUS_NOTIFICATION: lambda: station.call(
+                m.FirmwareStatusNotificationRequest(status=station.firmware_status)
+            ),
+            MessageTrigger.BOOT_NOTIFICATION: station.send_boot,
+        }[request.requested_message]
+        if request.requested_message is MessageTrigger.BOOT_NOTIFICATION and (
+            station.registration is RegistrationStatus.ACCEPTED
+        ):
+            # After an Accepted boot the CS shall not trigger one; a charger may refuse.
+            return m.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+        station.spawn(_quietly(send()))
+        return m.TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
+
+    def data_transfer(self, request: m.DataTransferRequest) -> m.DataTransferResponse:
+        if request.vendor_id != self.station.model.vendor:
+            return m.DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
+        if request.message_id != ECHO_MESSAGE:
+            return m.DataTransferResponse(status=DataTransferStatus.UNKNOWN_MESSAGE_ID)
+        return m.DataTransferResponse(status=DataTransferStatus.ACCEPTED, data=request.data)
+
+    # Files
+
+    def get_diagnostics(self, request: m.GetDiagnosticsRequest) -> m.GetDiagnosticsResponse:
+        station = self.station
+        stamp = station.clock.now().strftime("%Y%m%dT%H%M%SZ")
+        file_name = f"diagnostics-{station.identity}-{stamp}.log"[:255]
+        station.spawn(self._upload())
+        return m.GetDiagnosticsResponse(file_name=file_name)
+
+    async def _upload(self) -> None:
+        """The status sequence of an upload. Nothing is transferred yet: the HTTP/FTP
+        upload to `location` is still to be written (issue 5)."""
+        station = self.station
+        for status, wait in (
+            (DiagnosticsStatus.UPLOADING, FILE_TRANSFER_SECONDS),
+            (DiagnosticsStatus.UPLOADED, 0),
+        ):
+            station.diagnostics_status = status
+            await station.try_call(m.DiagnosticsStatusNotificationRequest(status=status))
+            await station.clock.sleep(wait)
+        station.diagnostics_status = DiagnosticsStatus.IDLE
+
+    def update_firmware(self, request: m.UpdateFirmwareRequest) -> m.UpdateFirmwareResponse:
+        self.station.spawn(self._update(request))
+        return m.UpdateFirmwareResponse()
+
+    async def _update(self, request: m.UpdateFirmwareRequest) -> None:
+        """Download at retrieveDate, install once no transaction runs, reboot, report
+        Installed after the boot. Nothing is downloaded yet (issue 5)."""
+        station = self.station
+        wait = (request.retrieve_date - station.clock.now()).total_seconds()
+        await station.clock.sleep(wait)
+        for status in (FirmwareStatus.DOWNLOADING, FirmwareStatus.DOWNLOADED):
+            await self._firmware_status(status)
+            await station.clock.sleep(FILE_TRANSFER_SECONDS)
+        while station.transactions_running:
+            await station.clock.sleep(timedelta(minutes=1).total_seconds())
+        await self._firmware_status(FirmwareStatus.INSTALLING)
+        await station.clock.sleep(FILE_TRANSFER_SECONDS)
+        station.firmware_status = FirmwareStatus.INSTALLED
+        station.after_boot(m.FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED))
+        station.request_reboot()
+
+    async def _firmware_status(self, status: FirmwareStatus) -> None:
+        self.station.firmware_status = status
+        await self.station.try_call(m.FirmwareStatusNotificationRequest(status=status))
+
+
+async def _quietly(awaitable: Any) -> None:
+    """A triggered message: its failure is counted by the station, nothing else to do."""
+    with contextlib.suppress(CallTimeout, OCPPError, SessionClosed):
+        await awaitable

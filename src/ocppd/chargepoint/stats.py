@@ -1,0 +1,53 @@
+"""What stations did, counted: calls sent and received by action, errors, latencies.
+
+One `Stats` per station, merged for the summary of a run.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Stats:
+    sent: Counter[str] = field(default_factory=Counter)
+    """Calls the station sent, by action."""
+    received: Counter[str] = field(default_factory=Counter)
+    """Calls the central system sent, by action."""
+    errors: Counter[str] = field(default_factory=Counter)
+    """By kind: `CallError <Action> <code>`, `Timeout <Action>`, `connect <reason>`..."""
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    """Seconds from a call to its answer, by action."""
+    connections: int = 0
+
+    def answered(self, action: str, seconds: float) -> None:
+        self.latencies.setdefault(action, []).append(seconds)
+
+    def merge(self, other: "Stats") -> None:
+        self.sent.update(other.sent)
+        self.received.update(other.received)
+        self.errors.update(other.errors)
+        for action, values in other.latencies.items():
+            self.latencies.setdefault(action, []).extend(values)
+        self.connections += other.connections
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "connections": self.connections,
+            "sent": dict(sorted(self.sent.items())),
+            "received": dict(sorted(self.received.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "latency_ms": {
+                action: _percentiles(values) for action, values in sorted(self.latencies.items())
+            },
+        }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(fraction: float) -> float:
+        index = min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))
+        return round(ordered[index] * 1000, 2)
+
+    return {"p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}

@@ -1,0 +1,135 @@
+"""Transactions and the delivery of transaction-related messages (behaviour notes section 5).
+
+StartTransaction, StopTransaction and the periodic MeterValues of a transaction go through
+`TransactionMessages`: sent in chronological order, one at a time, kept while the station is
+offline, retried `TransactionMessageAttempts` times with `TransactionMessageRetryInterval` x n
+between attempts, then discarded. A message is built when it is sent, not when it is queued,
+so a MeterValues queued before the StartTransaction answer still carries the transactionId.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ocppd.chargepoint.clock import Clock
+from ocppd.chargepoint.configuration import Configuration
+from ocppd.protocol.datatypes import MeterValue
+from ocppd.protocol.enums import Reason
+from ocppd.protocol.errors import OCPPError
+from ocppd.protocol.fields import Payload
+from ocppd.rpc.session import CallTimeout
+
+log = logging.getLogger("ocppd.chargepoint")
+
+NO_TRANSACTION_ID = -1
+"""What a charge point that never received a transactionId sends instead (errata)."""
+
+
+@dataclass
+class Transaction:
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: datetime
+    reservation_id: int | None = None
+    transaction_id: int | None = None
+    """Set by the StartTransaction answer; None while it has not arrived."""
+    parent_id_tag: str | None = None
+    energy_cut: bool = False
+    """The CS did not accept the tag and StopTransactionOnInvalidId is false."""
+    samples: list[MeterValue] = field(default_factory=list)
+    """The StopTxnSampledData readings, sent as transactionData with the stop."""
+
+    @property
+    def wire_id(self) -> int:
+        return self.transaction_id if self.transaction_id is not None else NO_TRANSACTION_ID
+
+    def keep_sample(self, sample: MeterValue, limit: int) -> None:
+        """Add a reading for transactionData; beyond `limit`, thin out the middle first
+        (StopTransactionMaxMeterValues), keeping the first and the latest."""
+        self.samples.append(sample)
+        while limit >= 2 and len(self.samples) > limit:
+            del self.samples[len(self.samples) // 2]
+
+
+@dataclass
+class Stopped:
+    transaction: Transaction
+    meter_stop: int
+    stopped_at: datetime
+    reason: Reason
+    id_tag: str | None
+
+
+Call = Callable[[Payload], Awaitable[Any]]
+
+
+@dataclass(eq=False)
+class QueuedMessage:
+    build: Callable[[], Payload]
+    result: asyncio.Future[Any]
+    attempts: int = 0
+
+
+class TransactionMessages:
+    """The queue of transaction-related messages of one station; it outlives connections."""
+
+    def __init__(self, clock: Clock, configuration: Configuration) -> None:
+        self.clock = clock
+        self.configuration = configuration
+        self._queue: deque[QueuedMessage] = deque()
+        self._queued = asyncio.Event()
+        self.discarded = 0
+
+    def put(self, build: Callable[[], Payload]) -> asyncio.Future[Any]:
+        """Queue a message; the future gets its answer once delivered, or the last error
+        once discarded. Nobody has to await it."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # An unobserved discarded message is normal (the station goes on): no warning.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.append(QueuedMessage(build, future))
+        self._queued.set()
+        return future
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    async def drain(self) -> None:
+        """Return when nothing is left to deliver."""
+        while self._queue:
+            await asyncio.wait({self._queue[-1].result})
+
+    async def deliver(self, call: Call) -> None:
+        """Send queued messages with `call`, in order, until cancelled or the connection
+        closes (SessionClosed): the message in flight then stays first in the queue."""
+        while True:
+            while not self._queue:
+                self._queued.clear()
+                await self._queued.wait()
+            message = self._queue[0]
+            try:
+                answer = await call(message.build())
+            except (CallTimeout, OCPPError) as exc:
+                # A CALLERROR, a timeout or an invalid answer: a failure to process.
+                await self._failed(message, exc)
+                continue
+            self._queue.popleft()
+            if not message.result.done():
+                message.result.set_result(answer)
+
+    async def _failed(self, message: QueuedMessage, error: Exception) -> None:
+        message.attempts += 1
+        attempts = self.configuration.get_int("TransactionMessageAttempts")
+        if message.attempts >= max(attempts, 1):
+            log.warning("transaction message discarded after %d attempts: %r", attempts, error)
+            self._queue.popleft()
+            self.discarded += 1
+            if not message.result.done():
+                message.result.set_exception(error)
+            return
+        interval = self.configuration.get_int("TransactionMessageRetryInterval")
+        await self.clock.sleep(interval * message.attempts)

@@ -1,0 +1,59 @@
+"""Boot, heartbeat and the first status notifications, against a mobilityhouse CS."""
+
+import asyncio
+
+import pytest
+from ocpp.v16 import call as cs_call
+
+from ocppd.chargepoint import ChargerModel, Station
+from tests.chargepoint.central import CentralSystem, running
+
+
+async def test_boot_then_status_of_every_connector(central: CentralSystem) -> None:
+    model = ChargerModel(vendor="Acme", model="Wall", serial_number="S1", connectors=2)
+    async with Station(central.url, "CP1", model=model) as station:
+        answer = await station.boot()
+        assert answer.status == "Accepted"
+        cs = await central.station("CP1")
+        boot = (await cs.wait_for("BootNotification"))[0]
+        assert boot["charge_point_vendor"] == "Acme"
+        assert boot["charge_point_serial_number"] == "S1"
+        statuses = await cs.wait_for("StatusNotification", count=3)
+        assert [(s["connector_id"], s["status"], s["error_code"]) for s in statuses] == [
+            (0, "Available", "NoError"),
+            (1, "Available", "NoError"),
+            (2, "Available", "NoError"),
+        ]
+        assert station.configuration.get_int("HeartbeatInterval") == central.interval
+
+
+async def test_heartbeats_at_the_interval() -> None:
+    async with running(central={"interval": 10}) as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await cs.wait_for("Heartbeat", count=3, timeout=2)  # 10 s at x1000: 10 ms each
+
+
+async def test_pending_then_accepted_retries_after_the_interval() -> None:
+    pending = {"interval": 30, "boot_statuses": ["Pending", "Pending"]}
+    async with running(central=pending) as (central, station):
+        first = await station.boot()
+        assert first.status == "Pending"
+        await station.wait_accepted(timeout=2)
+        cs = await central.station("CP1")
+        assert len(cs.calls("BootNotification")) == 3
+        # Nothing but boots before the acceptance; then the statuses.
+        assert [a for a, _ in cs.log.received][:3] == ["BootNotification"] * 3
+
+
+async def test_rejected_station_is_silent_until_the_interval() -> None:
+    rejected = {"interval": 300, "boot_statuses": ["Rejected"]}
+    async with running(central=rejected) as (central, station):
+        first = await station.boot()
+        assert first.status == "Rejected"
+        cs = await central.station("CP1")
+        cs._response_timeout = 0.05  # 300 s of silence last 300 ms
+        with pytest.raises(asyncio.TimeoutError):
+            await cs.call(cs_call.GetConfiguration())
+        await station.wait_accepted(timeout=2)
+        assert len(cs.calls("BootNotification")) == 2
