@@ -1,0 +1,158 @@
+"""The central system: admits charge points, runs a session per connection, stores all.
+
+It knows nothing of WebSockets: the transport asks `admit` before upgrading, then hands each
+accepted connection to `open_session` and its frames to the session.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ocppd.csms import registration
+from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
+from ocppd.csms.clock import Clock, utc_now
+from ocppd.csms.database import create_engine, upgrade
+from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.message_log import MessageLog
+from ocppd.csms.settings import RegistrationPolicy, Settings
+from ocppd.protocol.actions import Registry, Role
+from ocppd.protocol.fields import Payload
+from ocppd.protocol.leniency import Leniency
+from ocppd.rpc.connection import Options
+from ocppd.rpc.session import Send, Session
+
+log = logging.getLogger("ocppd.csms")
+
+MAX_IDENTITY_LENGTH = 255
+
+Close = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a connection is refused before the upgrade: an HTTP status and a reason."""
+
+    status: int
+    reason: str
+
+
+@dataclass
+class Connection:
+    identity: str
+    session: Session
+    handler: ChargePointHandler
+    close: Close
+    connected_at: datetime
+    leniency: Leniency = field(default_factory=Leniency)
+
+
+class NotConnected(LookupError):
+    """No charge point with that identity is connected."""
+
+
+class CentralSystem:
+    def __init__(
+        self, settings: Settings, clock: Clock = utc_now, engine: AsyncEngine | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = engine if engine is not None else create_engine(settings.database_url())
+        self.writer = GroupCommit(self.engine)
+        self.message_log = MessageLog(self.writer, clock)
+        self.registry = Registry(settings.extensions)
+        self.data_transfer: dict[str, DataTransferHandler] = {}
+        self.connections: dict[str, Connection] = {}
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await upgrade(self.engine)
+        self.writer.start()
+        retention = timedelta(days=self.settings.message_retention_days)
+        self._background.append(asyncio.create_task(self.message_log.keep_pruning(retention)))
+
+    async def stop(self) -> None:
+        """Close every connection (1001, going away), then flush what is queued."""
+        await asyncio.gather(
+            *(
+                c.close(1001, "central system shutting down")
+                for c in list(self.connections.values())
+            ),
+            return_exceptions=True,
+        )
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.writer.stop()
+        await self.engine.dispose()
+
+    # Admission, before the WebSocket upgrade
+
+    async def admit(
+        self, identity: str, password: str | None
+    ) -> registration.ChargePointRecord | Refusal:
+        if not identity:
+            return Refusal(404, "no charge point identity in the path")
+        if len(identity) > MAX_IDENTITY_LENGTH:
+            return Refusal(404, f"identity longer than {MAX_IDENTITY_LENGTH} characters")
+        async with self.engine.connect() as connection:
+            record = await registration.load(connection, identity)
+        if record is None:
+            if self.settings.registration is not RegistrationPolicy.OPEN:
+                return Refusal(404, f"unknown charge point {identity!r}")
+            async with self.engine.begin() as connection:
+                await registration.register(connection, identity)
+                record = await registration.load(connection, identity)
+            assert record is not None
+        if self.settings.basic_auth or record.auth_key_hash:
+            if password is None:
+                return Refusal(401, "HTTP Basic authentication required")
+            if record.auth_key_hash is None or not registration.key_matches(
+                password, record.auth_key_hash
+            ):
+                return Refusal(401, "wrong AuthorizationKey")
+        return record
+
+    # Connections
+
+    async def open_session(
+        self, record: registration.ChargePointRecord, send: Send, close: Close
+    ) -> Connection:
+        """The session for a newly accepted connection; an older one of the same identity is
+        closed (its close cannot tear down the new one: see `connection_closed`)."""
+        previous = self.connections.get(record.id)
+        handler = ChargePointHandler(self, record)
+        leniency = Leniency(record.leniency_rules)
+        session = Session(
+            Role.CENTRAL_SYSTEM,
+            send,
+            handlers=handler.handlers(),
+            registry=self.registry,
+            options=Options(leniency=leniency),
+            response_timeout=self.settings.response_timeout,
+            name=record.id,
+            observer=self.message_log.observer(record.id),
+        )
+        connection = Connection(record.id, session, handler, close, self.clock(), leniency)
+        self.connections[record.id] = connection
+        if previous is not None:
+            log.info("%s: a new connection replaces the old one", record.id)
+            await previous.session.close()
+            await previous.close(1000, "replaced by a new connection")
+        return connection
+
+    async def connection_closed(self, connection: Connection) -> None:
+        if self.connections.get(connection.identity) is connection:
+            del self.connections[connection.identity]
+        await connection.session.close()
+
+    async def call(self, identity: str, request: Payload, timeout: float | None = None) -> Any:
+        """Send a request to a connected charge point and return its response."""
+        connection = self.connections.get(identity)
+        if connection is None:
+            raise NotConnected(identity)
+        return await connection.session.call(request, timeout)

@@ -1,0 +1,283 @@
+"""How the central system answers one connected charge point: a handler per action.
+
+Every handler stores what it acknowledges through the group commit and answers only once it
+is committed. Before an accepted (or pending) BootNotification, a charge point gets
+SecurityError for anything but BootNotification (errata); pending ones may send what the
+central system triggers.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.csms import transactions as tx
+from ocppd.csms.clock import as_utc
+from ocppd.csms.id_tags import id_tag_info
+from ocppd.csms.meter_values import meter_value_rows
+from ocppd.csms.models import charge_points, connectors, jobs, status_history, transactions
+from ocppd.csms.registration import ChargePointRecord
+from ocppd.csms.upsert import upsert
+from ocppd.protocol import messages as m
+from ocppd.protocol.datatypes import IdTagInfo
+from ocppd.protocol.enums import (
+    AuthorizationStatus,
+    DataTransferStatus,
+    RegistrationStatus,
+)
+from ocppd.protocol.errors import SecurityError
+from ocppd.rpc.session import Handler
+
+if TYPE_CHECKING:
+    from ocppd.csms.central_system import CentralSystem
+
+BOOT_RETRY_INTERVAL = 60
+"""Seconds a Pending or Rejected charge point waits before its next BootNotification."""
+
+DataTransferHandler = Callable[[str, m.DataTransferRequest], Awaitable[m.DataTransferResponse]]
+
+
+class ChargePointHandler:
+    def __init__(self, system: "CentralSystem", record: ChargePointRecord) -> None:
+        self.system = system
+        self.id = record.id
+        self.record = record
+        # A plain reconnect needs no new BootNotification: what was answered last time holds.
+        self.registration: RegistrationStatus | None = (
+            record.registration_status if record.booted_at is not None else None
+        )
+
+    def handlers(self) -> dict[str, Handler]:
+        own: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            "Authorize": self.authorize,
+            "BootNotification": self.boot_notification,
+            "DataTransfer": self.data_transfer,
+            "DiagnosticsStatusNotification": self.diagnostics_status,
+            "FirmwareStatusNotification": self.firmware_status,
+            "Heartbeat": self.heartbeat,
+            "MeterValues": self.meter_values,
+            "StartTransaction": self.start_transaction,
+            "StatusNotification": self.status_notification,
+            "StopTransaction": self.stop_transaction,
+        }
+        return {
+            action: handler if action == "BootNotification" else self._gated(action, handler)
+            for action, handler in own.items()
+        }
+
+    def _gated(self, action: str, handler: Callable[[Any], Awaitable[Any]]) -> Handler:
+        async def gated(request: Any) -> Any:
+            if self.registration not in (RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING):
+                raise SecurityError(
+                    f"{action} before an accepted BootNotification"
+                    if self.registration is None
+                    else f"{action} from a charge point whose boot was rejected"
+                )
+            return await handler(request)
+
+        return gated
+
+    def _now(self) -> datetime:
+        return self.system.clock()
+
+    async def _commit(
+        self,
+        rows: list[tuple[sa.Table, dict[str, Any]]],
+        action: Callable[[AsyncConnection], Awaitable[Any]] | None = None,
+    ) -> Any:
+        return await self.system.writer.commit(rows, action)
+
+    # Boot and liveness
+
+    async def boot_notification(
+        self, request: m.BootNotificationRequest
+    ) -> m.BootNotificationResponse:
+        now = self._now()
+        status = self.record.registration_status
+        details = {
+            "vendor": request.charge_point_vendor,
+            "model": request.charge_point_model,
+            "booted_at": now,
+            "last_heartbeat_at": now,
+        }
+        for name in (
+            "charge_point_serial_number",
+            "charge_box_serial_number",
+            "firmware_version",
+            "iccid",
+            "imsi",
+            "meter_type",
+            "meter_serial_number",
+        ):
+            value = getattr(request, name)
+            details[name] = None if value is UNSET else value
+
+        async def store(connection: AsyncConnection) -> None:
+            await connection.execute(
+                charge_points.update().where(charge_points.c.id == self.id).values(**details)
+            )
+
+        await self._commit([], store)
+        self.registration = status
+        self.record.booted_at = now
+        interval = (
+            self.system.settings.heartbeat_interval
+            if status is RegistrationStatus.ACCEPTED
+            else BOOT_RETRY_INTERVAL
+        )
+        return m.BootNotificationResponse(status=status, current_time=now, interval=interval)
+
+    async def heartbeat(self, _: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        now = self._now()
+
+        async def store(connection: AsyncConnection) -> None:
+            await connection.execute(
+                charge_points.update()
+                .where(charge_points.c.id == self.id)
+                .values(last_heartbeat_at=now)
+            )
+
+        await self._commit([], store)
+        return m.HeartbeatResponse(current_time=now)
+
+    async def status_notification(
+        self, request: m.StatusNotificationRequest
+    ) -> m.StatusNotificationResponse:
+        now = self._now()
+        at = now if request.timestamp is UNSET else as_utc(request.timestamp)
+        values = {
+            "charge_point_id": self.id,
+            "connector_id": request.connector_id,
+            "status": str(request.status),
+            "error_code": str(request.error_code),
+            "info": _optional(request.info),
+            "vendor_id": _optional(request.vendor_id),
+            "vendor_error_code": _optional(request.vendor_error_code),
+        }
+
+        async def store(connection: AsyncConnection) -> None:
+            await upsert(
+                connection,
+                connectors,
+                {**values, "status_at": at},
+                ["charge_point_id", "connector_id"],
+            )
+
+        history = {**values, "timestamp": at, "received_at": now}
+        await self._commit([(status_history, history)], store)
+        return m.StatusNotificationResponse()
+
+    # Authorization and transactions
+
+    async def authorize(self, request: m.AuthorizeRequest) -> m.AuthorizeResponse:
+        async with self.system.engine.connect() as connection:
+            info = await id_tag_info(connection, request.id_tag, self._now())
+        return m.AuthorizeResponse(id_tag_info=info)
+
+    async def start_transaction(
+        self, request: m.StartTransactionRequest
+    ) -> m.StartTransactionResponse:
+        now = self._now()
+
+        async def store(connection: AsyncConnection) -> tuple[int, IdTagInfo]:
+            info = await id_tag_info(connection, request.id_tag, now)
+            duplicate = await tx.find_duplicate_start(connection, self.id, request)
+            if duplicate is not None:
+                # A retransmission: the same id, and nothing new (MicroOcpp#237).
+                transaction_id, answered = duplicate
+                info.status = AuthorizationStatus(answered)
+                return transaction_id, info
+            if info.status is AuthorizationStatus.ACCEPTED and await tx.tag_in_running_transaction(
+                connection, [request.id_tag]
+            ):
+                info.status = AuthorizationStatus.CONCURRENT_TX
+            transaction_id = await tx.insert_start(connection, self.id, request, info.status, now)
+            return transaction_id, info
+
+        transaction_id, info = await self._commit([], store)
+        return m.StartTransactionResponse(id_tag_info=info, transaction_id=transaction_id)
+
+    async def stop_transaction(
+        self, request: m.StopTransactionRequest
+    ) -> m.StopTransactionResponse:
+        now = self._now()
+        known_id = (
+            request.transaction_id if 0 < request.transaction_id <= tx.MAX_STORED_INTEGER else None
+        )
+        rows = []
+        if request.transaction_data is not UNSET:
+            connector = await self._connector_of(known_id)
+            rows = meter_value_rows(self.id, connector, known_id, request.transaction_data)
+
+        async def store(connection: AsyncConnection) -> IdTagInfo | None:
+            await tx.record_stop(connection, self.id, request, now)
+            if request.id_tag is UNSET:
+                return None
+            return await id_tag_info(connection, request.id_tag, now)
+
+        info = await self._commit(rows, store)
+        return (
+            m.StopTransactionResponse()
+            if info is None
+            else m.StopTransactionResponse(id_tag_info=info)
+        )
+
+    async def _connector_of(self, transaction_id: int | None) -> int:
+        if transaction_id is None:
+            return 0
+        async with self.system.engine.connect() as connection:
+            connector = await connection.scalar(
+                sa.select(transactions.c.connector_id).where(transactions.c.id == transaction_id)
+            )
+        return 0 if connector is None else int(connector)
+
+    async def meter_values(self, request: m.MeterValuesRequest) -> m.MeterValuesResponse:
+        transaction_id = (
+            request.transaction_id
+            if request.transaction_id is not UNSET
+            and abs(request.transaction_id) <= tx.MAX_STORED_INTEGER
+            else None
+        )
+        rows = meter_value_rows(self.id, request.connector_id, transaction_id, request.meter_value)
+        await self._commit(rows)
+        return m.MeterValuesResponse()
+
+    # Vendor extensions and job notifications
+
+    async def data_transfer(self, request: m.DataTransferRequest) -> m.DataTransferResponse:
+        vendor = self.system.data_transfer.get(request.vendor_id)
+        if vendor is None:
+            return m.DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
+        return await vendor(self.id, request)
+
+    async def diagnostics_status(
+        self, request: m.DiagnosticsStatusNotificationRequest
+    ) -> m.DiagnosticsStatusNotificationResponse:
+        await self._job("diagnostics", str(request.status))
+        return m.DiagnosticsStatusNotificationResponse()
+
+    async def firmware_status(
+        self, request: m.FirmwareStatusNotificationRequest
+    ) -> m.FirmwareStatusNotificationResponse:
+        await self._job("firmware", str(request.status))
+        return m.FirmwareStatusNotificationResponse()
+
+    async def _job(self, kind: str, status: str) -> None:
+        values = {
+            "charge_point_id": self.id,
+            "kind": kind,
+            "status": status,
+            "updated_at": self._now(),
+        }
+
+        async def store(connection: AsyncConnection) -> None:
+            await upsert(connection, jobs, values, ["charge_point_id", "kind"])
+
+        await self._commit([], store)
+
+
+def _optional(value: Any) -> Any:
+    return None if value is UNSET else value

@@ -1,0 +1,60 @@
+"""The message log: every frame in and out, stored with its charge point, and kept for a while."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from ocppd.csms.clock import Clock
+from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.models import messages
+from ocppd.rpc.session import Traffic
+
+log = logging.getLogger("ocppd.csms.message_log")
+
+
+class MessageLog:
+    def __init__(self, writer: GroupCommit, clock: Clock) -> None:
+        self.writer = writer
+        self.clock = clock
+
+    def observer(self, charge_point_id: str) -> "FrameRecorder":
+        return FrameRecorder(self, charge_point_id)
+
+    async def prune(self, retention: timedelta) -> int:
+        """Delete frames older than `retention`; how many went."""
+        cutoff = self.clock() - retention
+        async with self.writer.engine.begin() as connection:
+            result = await connection.execute(messages.delete().where(messages.c.at < cutoff))
+        return int(result.rowcount or 0)
+
+    async def keep_pruning(self, retention: timedelta, every: float = 3600.0) -> None:
+        while True:
+            try:
+                deleted = await self.prune(retention)
+                if deleted:
+                    log.info("message log: %d frames older than %s deleted", deleted, retention)
+            except Exception:
+                log.exception("message log pruning failed")
+            await asyncio.sleep(every)
+
+
+class FrameRecorder:
+    """A session observer that logs one charge point's frames (in the next group commit)."""
+
+    def __init__(self, message_log: MessageLog, charge_point_id: str) -> None:
+        self.message_log = message_log
+        self.charge_point_id = charge_point_id
+
+    def __call__(self, traffic: Traffic) -> None:
+        data = traffic.data
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        row = {
+            "charge_point_id": self.charge_point_id,
+            "direction": traffic.direction.value,
+            "message_type": traffic.message_type,
+            "action": traffic.action,
+            "unique_id": None if traffic.unique_id is None else traffic.unique_id[:64],
+            "payload": text,
+            "at": self.message_log.clock(),
+        }
+        self.message_log.writer.insert_later([(messages, row)])
