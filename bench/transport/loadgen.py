@@ -60,6 +60,7 @@ class Client(WSListener):
 async def run(args: argparse.Namespace) -> tuple[dict[str, object], array.array[float]]:
     offset = time.time() - time.perf_counter()  # Unix time -> perf_counter time
     stats = Stats(args.start - offset, args.end - offset)
+    t0 = time.time()
     sem = asyncio.Semaphore(64)  # bounded connect burst, stays under the listen backlog
     headers = {"Sec-WebSocket-Protocol": "ocpp1.6"}
 
@@ -76,7 +77,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, object], array.array[
 
     results = await asyncio.gather(*(connect(i) for i in range(args.conns)))
     clients = [c for c in results if c is not None]
-    connected_at = time.time()
+    connect_s = time.time() - t0
     await asyncio.sleep(max(0.0, args.go - time.time()))
     for c in clients:
         c.kick()
@@ -86,7 +87,8 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, object], array.array[
             c.transport.disconnect(graceful=False)
     summary = {
         "connected": len(clients),
-        "connected_late": connected_at > args.go,
+        "connect_s": round(connect_s, 2),
+        "connected_late": t0 + connect_s > args.go,
         "count": stats.count,
         "bad": stats.bad,
     }

@@ -75,6 +75,23 @@ def rss_mib(pids: list[int]) -> float:
     return total * PAGE / 2**20
 
 
+def core_times() -> list[tuple[int, int]]:
+    """(busy, total) jiffies for cpu0 and cpu1: includes softirq time charged to no process."""
+    out = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(("cpu0 ", "cpu1 ")):
+            v = [int(x) for x in line.split()[1:9]]
+            idle = v[3] + v[4]  # idle + iowait
+            out.append((sum(v) - idle, sum(v)))
+    return out
+
+
+def busy(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> list[float]:
+    return [
+        100 * (b1 - b0) / max(1, t1 - t0) for (b0, t0), (b1, t1) in zip(before, after, strict=True)
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,9 +142,9 @@ def run_one(name: str, conns: int, args: argparse.Namespace, tmp: Path) -> dict[
             gens.append(subprocess.Popen(gcmd, cwd=HERE))
         time.sleep(max(0.0, start - time.time()))
         spids, gpids = tree(server.pid), [p for g in gens for p in tree(g.pid)]
-        s0, g0, t0 = cpu_seconds(spids), cpu_seconds(gpids), time.time()
+        s0, g0, t0, c0 = cpu_seconds(spids), cpu_seconds(gpids), time.time(), core_times()
         time.sleep(max(0.0, end - time.time()))
-        s1, g1, t1 = cpu_seconds(spids), cpu_seconds(gpids), time.time()
+        s1, g1, t1, c1 = cpu_seconds(spids), cpu_seconds(gpids), time.time(), core_times()
         rss_loaded = rss_mib(tree(server.pid))
         for g in gens:
             g.wait(30)
@@ -143,6 +160,11 @@ def run_one(name: str, conns: int, args: argparse.Namespace, tmp: Path) -> dict[
         count += summary["count"]
         connected += summary["connected"]
         bad += summary["bad"]
+        if summary["connected_late"]:
+            print(
+                f"warning: {name} {conns}: connecting took {summary['connect_s']} s",
+                file=sys.stderr,
+            )
         lat.frombytes(Path(f"{prefix}.lat").read_bytes())
     q = statistics.quantiles(lat, n=100) if len(lat) > 100 else [float("nan")] * 99
     return {
@@ -152,19 +174,31 @@ def run_one(name: str, conns: int, args: argparse.Namespace, tmp: Path) -> dict[
         "p50_ms": q[49] * 1e3,
         "p99_ms": q[98] * 1e3,
         "srv_cpu": (s1 - s0) / (t1 - t0) * 100,
+        "us_msg": (s1 - s0) / max(1, count) * 1e6,
         "gen_cpu": (g1 - g0) / (t1 - t0) * 100,
+        "core0": busy(c0, c1)[0],
+        "core1": busy(c0, c1)[1],
         "rss_idle": rss_idle,
         "rss_mib": rss_loaded,
         "bad": bad,
     }
 
 
-ROW = "| {server} | {conns} | {msg_s:,.0f} | {p50_ms:.2f} | {p99_ms:.2f} | {srv_cpu:.0f}% | "
-ROW += "{gen_cpu:.0f}% | {rss_idle:.0f} | {rss_mib:.0f} |"
-HEAD = (
-    "| server | conns | msg/s | p50 ms | p99 ms | server CPU | gen CPU | RSS idle MiB "
-    "| RSS loaded MiB |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|"
-)
+COLUMNS = [
+    ("server", "{server}"),
+    ("conns", "{conns}"),
+    ("msg/s", "{msg_s:,.0f}"),
+    ("p50 ms", "{p50_ms:.2f}"),
+    ("p99 ms", "{p99_ms:.2f}"),
+    ("server CPU", "{srv_cpu:.0f}%"),
+    ("server CPU µs/msg", "{us_msg:.1f}"),
+    ("gen CPU", "{gen_cpu:.0f}%"),
+    ("core0 / core1 busy", "{core0:.0f}% / {core1:.0f}%"),
+    ("RSS idle MiB", "{rss_idle:.0f}"),
+    ("RSS loaded MiB", "{rss_mib:.0f}"),
+]
+ROW = "| " + " | ".join(fmt for _, fmt in COLUMNS) + " |"
+HEAD = "| " + " | ".join(name for name, _ in COLUMNS) + " |\n|---" + "|--:" * 10 + "|"
 
 
 def main() -> None:
