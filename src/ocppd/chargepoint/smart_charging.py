@@ -134,15 +134,17 @@ class ChargingProfiles:
         `sharing` connectors that charge.
         """
         station = self._prevailing(Purpose.CHARGE_POINT_MAX_PROFILE, {0}, at, tx_start)
+        if connector_id == 0:
+            return station  # the station as a whole: only its own maximum
         if station is not None:
             station /= max(sharing, 1)
-        tx = None
-        if tx_start is not None:
-            tx = self._prevailing(Purpose.TX_PROFILE, {connector_id}, at, tx_start)
-            if tx is None:
-                tx = self._prevailing(Purpose.TX_DEFAULT_PROFILE, {connector_id}, at, tx_start)
-            if tx is None:
-                tx = self._prevailing(Purpose.TX_DEFAULT_PROFILE, {0}, at, tx_start)
+        # Without a transaction (tx_start None) the Tx limits are those a transaction
+        # starting now would get; Relative profiles then have no start and do not apply.
+        tx = self._prevailing(Purpose.TX_PROFILE, {connector_id}, at, tx_start)
+        if tx is None:
+            tx = self._prevailing(Purpose.TX_DEFAULT_PROFILE, {connector_id}, at, tx_start)
+        if tx is None:
+            tx = self._prevailing(Purpose.TX_DEFAULT_PROFILE, {0}, at, tx_start)
         limits = [limit for limit in (station, tx) if limit is not None]
         return min(limits) if limits else None
 

@@ -239,12 +239,14 @@ class Station:
             self.client = None
             if work.done() and not work.cancelled() and work.exception() is not None:
                 log.error("%s: connection work failed", self.identity, exc_info=work.exception())
+            # Close first: whatever waits on the connection then ends by itself, even
+            # where Python 3.11's wait_for loses a cancellation that races an answer.
+            await client.close()
             tasks = [*watch, *self._connection_tasks.values()]
             self._connection_tasks.clear()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await client.close()
 
     async def _work(self, client: ChargePointClient) -> None:
         try:
@@ -426,7 +428,12 @@ class Station:
         if connector.transaction is not None:
             self.apply_power(connector)  # back after an EV-side disconnect
         elif connector.waiting_tag is not None and connector.available_for:
-            transaction = self._begin(connector, connector.waiting_tag)
+            transaction, started = self._begin(connector, connector.waiting_tag)
+            self.changed(connector)
+            await self.report()
+            if self.online:
+                await asyncio.wait({started})
+            return transaction
         self.changed(connector)
         await self.report()
         return transaction
@@ -493,9 +500,12 @@ class Station:
             self.spawn(self._connection_timeout(connector, id_tag))
             await self.report()
             return None
-        transaction = self._begin(connector, id_tag)
+        transaction, started = self._begin(connector, id_tag)
         self.changed(connector)
         await self.report()
+        if self.online:
+            # The caller gets the transaction with its id, once the CS has answered.
+            await asyncio.wait({started})
         return transaction
 
     def _may_use(self, connector: Connector, id_tag: str) -> bool:
@@ -554,7 +564,10 @@ class Station:
 
     # Transactions
 
-    def _begin(self, connector: Connector, id_tag: str) -> Transaction:
+    def _begin(
+        self, connector: Connector, id_tag: str
+    ) -> tuple[Transaction, "asyncio.Future[Any]"]:
+        """Start a transaction now; the future gets the StartTransaction answer."""
         now = self.clock.now()
         reservation = self._consume_reservation(connector, id_tag)
         transaction = Transaction(
@@ -582,7 +595,7 @@ class Station:
         self._samplers[connector.connector_id] = asyncio.create_task(
             self._sample(connector, transaction)
         )
-        return transaction
+        return transaction, started
 
     def _consume_reservation(self, connector: Connector, id_tag: str) -> Reservation | None:
         """The reservation this transaction uses up, if any (on the connector, or on 0)."""
