@@ -1,9 +1,100 @@
-"""`ocppd simulate`: virtual charge points."""
+"""`ocppd simulate`: virtual charge points against a central system."""
+
+import asyncio
+import json
+import signal
+import ssl
+from typing import Any
 
 import click
 
+from ocppd.chargepoint.fleet import Fleet, identities
+from ocppd.chargepoint.scenarios import SCENARIOS
+from ocppd.chargepoint.station import ChargerModel
+from ocppd.transport.client import ClientOptions
+
 
 @click.command()
-def simulate() -> None:
-    """Run simulated charge points (arrives with the simulator issue)."""
-    click.echo("ocppd simulate: the simulator arrives in a later step; nothing to run yet.")
+@click.option("--url", required=True, help="The central system's endpoint, e.g. ws://host/ocpp.")
+@click.option("--id", "identity", default="CP1", show_default=True, help="Charge point identity.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--id-pattern",
+    default=None,
+    help="Identities of --count stations, formatted with n = 1..count: 'CP{n:04d}'.",
+)
+@click.option(
+    "--scenario",
+    type=click.Choice(sorted(SCENARIOS)),
+    default="idle",
+    show_default=True,
+)
+@click.option("--duration", type=float, default=None, help="Seconds to run; default: Ctrl-C.")
+@click.option("--connectors", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--speed",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Simulated seconds per real second.",
+)
+@click.option("--password", default=None, help="Basic auth password (security profiles 1, 2).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--vendor", default="ocppd", show_default=True)
+@click.option("--model", "model_name", default="Simulator", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def simulate(
+    url: str,
+    identity: str,
+    count: int,
+    id_pattern: str | None,
+    scenario: str,
+    duration: float | None,
+    connectors: int,
+    speed: float,
+    password: str | None,
+    ca_file: str | None,
+    vendor: str,
+    model_name: str,
+    as_json: bool,
+) -> None:
+    """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
+    try:
+        names = identities(count, identity, id_pattern)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--id-pattern") from None
+    tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    fleet = Fleet(
+        url,
+        names,
+        SCENARIOS[scenario],
+        model=ChargerModel(vendor=vendor, model=model_name, connectors=connectors),
+        client_options=ClientOptions(password=password, ssl=tls),
+        speed=speed,
+    )
+    asyncio.run(_run(fleet, duration))
+    summary = fleet.summary()
+    click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+
+
+async def _run(fleet: Fleet, duration: float | None) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, fleet.stop)  # end cleanly, with a summary
+    await fleet.run(duration)
+
+
+def _text(summary: dict[str, Any]) -> str:
+    lines = [
+        f"stations {summary['stations']}, accepted {summary['accepted']}, "
+        f"connections {summary['connections']}"
+    ]
+    for title in ("sent", "received", "errors"):
+        counts = summary[title]
+        lines.append(f"{title}:" + ("" if counts else " none"))
+        lines += [f"  {name:<40} {number:>8}" for name, number in counts.items()]
+    if summary["latency_ms"]:
+        lines.append("latency ms (p50 / p95 / p99 / max):")
+        for action, p in summary["latency_ms"].items():
+            lines.append(f"  {action:<40} {p['p50']:>8} {p['p95']:>8} {p['p99']:>8} {p['max']:>8}")
+    return "\n".join(lines)

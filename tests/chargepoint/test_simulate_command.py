@@ -1,0 +1,63 @@
+"""`ocppd simulate` end to end: a real process against the test central system."""
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+from ocppd.chargepoint.fleet import identities
+from tests.chargepoint.central import CentralSystem
+
+
+async def simulate(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ocppd",
+        "simulate",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_three_stations_charge_and_report_a_summary() -> None:
+    async with CentralSystem(interval=10) as central:
+        code, out, err = await simulate(
+            "--url", central.url, "--count", "3", "--id-pattern", "CP{n:04d}",
+            "--scenario", "charge-session", "--duration", "1", "--speed", "200", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        summary = json.loads(out)
+        assert summary["stations"] == summary["accepted"] == 3
+        assert summary["sent"]["BootNotification"] == 3
+        assert summary["sent"]["StartTransaction"] == summary["sent"]["StopTransaction"] == 3
+        assert summary["errors"] == {}
+        assert sorted(central.logs) == ["CP0001", "CP0002", "CP0003"]
+        for log in central.logs.values():
+            # The last stop went out before the station left.
+            assert [a for a, _ in log.received if "Transaction" in a] == [
+                "StartTransaction",
+                "StopTransaction",
+            ]
+
+
+async def test_text_summary_and_connection_errors_counted() -> None:
+    async with CentralSystem() as central:
+        url = central.url
+    code, out, err = await simulate("--url", url, "--duration", "0.5")
+    assert code == 0, err
+    assert "stations 1, accepted 0, connections 0" in out
+    assert "connect ConnectionRefusedError" in out
+
+
+def test_identities() -> None:
+    assert identities(1, "CP1", None) == ["CP1"]
+    assert identities(3, "CP", "CP{n:04d}") == ["CP0001", "CP0002", "CP0003"]
+    assert identities(2, "Site", None) == ["Site-1", "Site-2"]
+    with pytest.raises(ValueError, match="distinct"):
+        identities(2, "CP", "CP")
