@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
@@ -109,6 +110,9 @@ class RecordingChargePoint(ChargePoint):
     @on(Action.stop_transaction)
     async def on_stop(self, **payload: Any) -> call_result.StopTransaction:
         await self._record("StopTransaction", payload)
+        if self.central.failing_stops > 0:
+            self.central.failing_stops -= 1
+            raise InternalError(description="database unavailable")
         return call_result.StopTransaction()
 
     @on(Action.meter_values)
@@ -159,6 +163,8 @@ class CentralSystem:
         """The latest connection of each identity."""
         self.logs: dict[str, CallLog] = {}
         self.transaction_ids = itertools.count(100)
+        self.failing_stops = 0
+        """How many StopTransactions to answer with a CALLERROR before accepting."""
         self.connections = 0
         self.paths: list[str] = []
         self._joined = asyncio.Condition()

@@ -2,7 +2,7 @@
 
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
-from ocppd.chargepoint.station import ChargerModel, Station, StationNotReady
+from ocppd.chargepoint.station import ChargerModel, Station
 from ocppd.chargepoint.stats import Stats
 
-__all__ = ["ChargerModel", "Clock", "Configuration", "Station", "StationNotReady", "Stats"]
+__all__ = ["ChargerModel", "Clock", "Configuration", "Station", "Stats"]

@@ -78,10 +78,6 @@ class ChargerModel:
     max_power_w: float = 22_080.0
 
 
-class StationNotReady(RuntimeError):
-    """A step that needs the central system was asked of a station not accepted by it."""
-
-
 class Station:
     def __init__(
         self,
@@ -205,11 +201,16 @@ class Station:
                 self.stats.errors[f"connect {_describe(exc)}"] += 1
                 await self.clock.sleep(_backoff(failures))
                 continue
-            failures = 0
             self.stats.connections += 1
             await self._connected(client)
             if self._reboot_pending:
                 await self._reboot()
+                failures = 0
+            elif self._may_connect.is_set():
+                # Closed by the CS or the network: back off too, more so if it never
+                # accepted us, so that a refusing CS is not hammered.
+                failures = 0 if self.registration is RegistrationStatus.ACCEPTED else failures + 1
+                await self.clock.sleep(_backoff(max(failures, 1)))
 
     def _connect_options(self) -> ClientOptions:
         ping = self.configuration.get_int("WebSocketPingInterval")
@@ -308,7 +309,10 @@ class Station:
         self.last_boot = answer
         self._boot_answered.set()
         if answer.status is RegistrationStatus.ACCEPTED:
-            self.clock.set(answer.current_time)
+            if self.clock.speed == 1:
+                # A real charger takes the CS's time. A faster clock keeps its own, or a
+                # reboot would send it back in time.
+                self.clock.set(answer.current_time)
             if answer.interval > 0:
                 self.configuration.set("HeartbeatInterval", str(answer.interval))
             # After a boot every connector is reported, changed or not (errata).
@@ -424,19 +428,13 @@ class Station:
         connector.finishing = False
         connector.ev_suspended = False
         connector.info = None
-        transaction = None
         if connector.transaction is not None:
             self.apply_power(connector)  # back after an EV-side disconnect
         elif connector.waiting_tag is not None and connector.available_for:
-            transaction, started = self._begin(connector, connector.waiting_tag)
-            self.changed(connector)
-            await self.report()
-            if self.online:
-                await asyncio.wait({started})
-            return transaction
+            return await self._start_now(connector, connector.waiting_tag)
         self.changed(connector)
         await self.report()
-        return transaction
+        return None
 
     async def unplug(self, connector_id: int) -> None:
         connector = self.connector(connector_id)
@@ -500,6 +498,9 @@ class Station:
             self.spawn(self._connection_timeout(connector, id_tag))
             await self.report()
             return None
+        return await self._start_now(connector, id_tag)
+
+    async def _start_now(self, connector: Connector, id_tag: str) -> Transaction:
         transaction, started = self._begin(connector, id_tag)
         self.changed(connector)
         await self.report()
