@@ -27,7 +27,7 @@ class LocalList:
         items = request.local_authorization_list or []
         if len(items) > configuration.get_int("SendLocalListMaxLength"):
             return UpdateStatus.FAILED
-        differential = request.update_type is UpdateType.DIFFERENTIAL
+        differential = request.update_type == UpdateType.DIFFERENTIAL
         if differential and request.list_version <= self.version:
             return UpdateStatus.VERSION_MISMATCH
         entries = dict(self.entries) if differential else {}

@@ -106,7 +106,7 @@ class Commands:
             or not self._startable(connector, request.id_tag)
             or (
                 profile is not None
-                and profile.charging_profile_purpose is not ChargingProfilePurposeType.TX_PROFILE
+                and profile.charging_profile_purpose != ChargingProfilePurposeType.TX_PROFILE
             )
         )
         if refused or connector is None:
@@ -147,7 +147,7 @@ class Commands:
         self, request: m.ChangeAvailabilityRequest
     ) -> m.ChangeAvailabilityResponse:
         station = self.station
-        operative = request.type is AvailabilityType.OPERATIVE
+        operative = request.type == AvailabilityType.OPERATIVE
         if request.connector_id == 0:
             targets = list(station.connectors.values())
             station.station.operative = operative
@@ -342,8 +342,8 @@ class Commands:
             ),
             MessageTrigger.BOOT_NOTIFICATION: station.send_boot,
         }[request.requested_message]
-        if request.requested_message is MessageTrigger.BOOT_NOTIFICATION and (
-            station.registration is RegistrationStatus.ACCEPTED
+        if request.requested_message == MessageTrigger.BOOT_NOTIFICATION and (
+            station.registration == RegistrationStatus.ACCEPTED
         ):
             # After an Accepted boot the CS shall not trigger one; a charger may refuse.
             return m.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)

@@ -63,7 +63,7 @@ class ChargingProfiles:
         kept = [old for old in self.installed if not _replaced_by(old, connector_id, profile)]
         if len(kept) >= self.configuration.get_int("MaxChargingProfilesInstalled"):
             return ChargingProfileStatus.REJECTED
-        tx = transaction_id if profile.charging_profile_purpose is Purpose.TX_PROFILE else None
+        tx = transaction_id if profile.charging_profile_purpose == Purpose.TX_PROFILE else None
         self.installed = [*kept, Installed(connector_id, profile, now, tx)]
         return ChargingProfileStatus.ACCEPTED
 
@@ -73,9 +73,9 @@ class ChargingProfiles:
         schedule = profile.charging_schedule
         allowed = self.configuration.get_list("ChargingScheduleAllowedChargingRateUnit")
         purpose = profile.charging_profile_purpose
-        if purpose is Purpose.CHARGE_POINT_MAX_PROFILE and connector_id != 0:
+        if purpose == Purpose.CHARGE_POINT_MAX_PROFILE and connector_id != 0:
             return False
-        if purpose is Purpose.TX_PROFILE:
+        if purpose == Purpose.TX_PROFILE:
             if connector_id == 0 or transaction_id is None:
                 return False  # a TxProfile needs a running transaction on its connector
             if profile.transaction_id not in (UNSET, transaction_id):
@@ -118,7 +118,7 @@ class ChargingProfiles:
             item
             for item in self.installed
             if not (
-                item.profile.charging_profile_purpose is Purpose.TX_PROFILE
+                item.profile.charging_profile_purpose == Purpose.TX_PROFILE
                 and item.connector_id == connector_id
             )
         ]
@@ -155,7 +155,7 @@ class ChargingProfiles:
         candidates = [
             item
             for item in self.installed
-            if item.profile.charging_profile_purpose is purpose and item.connector_id in connectors
+            if item.profile.charging_profile_purpose == purpose and item.connector_id in connectors
         ]
         for item in sorted(candidates, key=lambda i: -i.profile.stack_level):
             limit = self._limit_of(item, at, tx_start)
@@ -180,7 +180,7 @@ class ChargingProfiles:
         return self._to_watts(schedule.charging_rate_unit, period)
 
     def _to_watts(self, unit: ChargingRateUnitType, period: ChargingSchedulePeriod) -> float:
-        if unit is ChargingRateUnitType.W:
+        if unit == ChargingRateUnitType.W:
             return period.limit
         phases = DEFAULT_PHASES if period.number_phases is UNSET else period.number_phases
         return period.limit * self.voltage * phases  # A is per phase
@@ -200,7 +200,7 @@ class ChargingProfiles:
             at = start + timedelta(seconds=offset)
             limit = self.limit_w(connector_id, at, tx_start)
             watts = unconstrained_w if limit is None else limit
-            value = watts if unit is ChargingRateUnitType.W else watts / (self.voltage * 3)
+            value = watts if unit == ChargingRateUnitType.W else watts / (self.voltage * 3)
             value = math.floor(value * 10) / 10  # one decimal, rounded down: never above
             if not periods or periods[-1].limit != value:
                 periods.append(ChargingSchedulePeriod(start_period=offset, limit=value))
@@ -235,7 +235,7 @@ def _replaced_by(old: Installed, connector_id: int, new: ChargingProfile) -> boo
     return (
         old.connector_id == connector_id
         and old.profile.stack_level == new.stack_level
-        and old.profile.charging_profile_purpose is new.charging_profile_purpose
+        and old.profile.charging_profile_purpose == new.charging_profile_purpose
     )
 
 
@@ -243,10 +243,10 @@ def _schedule_start(item: Installed, at: datetime, tx_start: datetime | None) ->
     """When the schedule in force at `at` began (the latest recurrence for Recurring)."""
     profile = item.profile
     declared = profile.charging_schedule.start_schedule
-    if profile.charging_profile_kind is ChargingProfileKindType.RELATIVE:
+    if profile.charging_profile_kind == ChargingProfileKindType.RELATIVE:
         return tx_start
     origin = item.received_at if declared is UNSET else declared
-    if profile.charging_profile_kind is ChargingProfileKindType.ABSOLUTE:
+    if profile.charging_profile_kind == ChargingProfileKindType.ABSOLUTE:
         return origin
     period = _recurrence(profile)
     return origin + period * math.floor((at - origin) / period)
@@ -259,7 +259,7 @@ def _schedule_starts(
     first = _schedule_start(item, start, tx_start)
     if first is None:
         return []
-    if item.profile.charging_profile_kind is not ChargingProfileKindType.RECURRING:
+    if item.profile.charging_profile_kind != ChargingProfileKindType.RECURRING:
         return [first]
     period = _recurrence(item.profile)
     starts = [first]

@@ -168,7 +168,7 @@ class Station:
     @property
     def online(self) -> bool:
         """Connected and accepted: the station may send what it wants."""
-        return self.client is not None and self.registration is RegistrationStatus.ACCEPTED
+        return self.client is not None and self.registration == RegistrationStatus.ACCEPTED
 
     def go_offline(self) -> None:
         """Lose the connection and stay away until `go_online` (an offline period)."""
@@ -209,7 +209,7 @@ class Station:
             elif self._may_connect.is_set():
                 # Closed by the CS or the network: back off too, more so if it never
                 # accepted us, so that a refusing CS is not hammered.
-                failures = 0 if self.registration is RegistrationStatus.ACCEPTED else failures + 1
+                failures = 0 if self.registration == RegistrationStatus.ACCEPTED else failures + 1
                 await self.clock.sleep(_backoff(max(failures, 1)))
 
     def _connect_options(self) -> ClientOptions:
@@ -251,7 +251,7 @@ class Station:
 
     async def _work(self, client: ChargePointClient) -> None:
         try:
-            if self.registration is not RegistrationStatus.ACCEPTED:
+            if self.registration != RegistrationStatus.ACCEPTED:
                 await self._boot_until_accepted(client)
             else:
                 self._collapse_outbox()  # back from offline: only the current states
@@ -289,12 +289,12 @@ class Station:
             except (CallTimeout, OCPPError):
                 await self.clock.sleep(DEFAULT_RETRY_SECONDS)
                 continue
-            if answer.status is RegistrationStatus.ACCEPTED:
+            if answer.status == RegistrationStatus.ACCEPTED:
                 return
             wait = answer.interval if answer.interval > 0 else DEFAULT_RETRY_SECONDS
             # Rejected: silent until the interval expires. Pending: the CS may provision
             # the station meanwhile, and a triggered boot may be Accepted before then.
-            client.muted = answer.status is RegistrationStatus.REJECTED
+            client.muted = answer.status == RegistrationStatus.REJECTED
             try:
                 await asyncio.wait_for(self._accepted.wait(), self.clock.real_seconds(wait))
                 return
@@ -308,7 +308,7 @@ class Station:
         self.registration = answer.status
         self.last_boot = answer
         self._boot_answered.set()
-        if answer.status is RegistrationStatus.ACCEPTED:
+        if answer.status == RegistrationStatus.ACCEPTED:
             if self.clock.speed == 1:
                 # A real charger takes the CS's time. A faster clock keeps its own, or a
                 # reboot would send it back in time.
@@ -456,7 +456,7 @@ class Station:
         (LocalPreAuthorize, or offline), else by asking the central system."""
         now = self.clock.now()
         known = self.authorizations.known(id_tag, now, self.configuration)
-        accepted = known is not None and known.status is AuthorizationStatus.ACCEPTED
+        accepted = known is not None and known.status == AuthorizationStatus.ACCEPTED
         if accepted and self.configuration.get_bool("LocalPreAuthorize"):
             assert known is not None
             return known
@@ -485,7 +485,7 @@ class Station:
         if not connector.available_for or not self._may_use(connector, id_tag):
             return None
         info = await self.authorize(id_tag)
-        if info.status is not AuthorizationStatus.ACCEPTED:
+        if info.status != AuthorizationStatus.ACCEPTED:
             return None
         return await self.present(connector, id_tag)
 
@@ -626,7 +626,7 @@ class Station:
                 connector.connector_id, profile, self.clock.now(), answer.transaction_id
             )
             self.apply_power(connector)
-        if info.status is not AuthorizationStatus.ACCEPTED and connector.transaction is transaction:
+        if info.status != AuthorizationStatus.ACCEPTED and connector.transaction is transaction:
             self._refused_during_transaction(connector, transaction)
         self.spawn(self.report())
 
@@ -782,7 +782,7 @@ class Station:
     async def _remote_start(self, connector: Connector, id_tag: str) -> None:
         if self.configuration.get_bool("AuthorizeRemoteTxRequests"):
             info = await self.authorize(id_tag)
-            if info.status is not AuthorizationStatus.ACCEPTED:
+            if info.status != AuthorizationStatus.ACCEPTED:
                 self._pending_profiles.pop(connector.connector_id, None)
                 return
         # Otherwise the CS validates the tag when it answers StartTransaction.
@@ -791,11 +791,11 @@ class Station:
 
     def reset(self, reset_type: ResetType) -> None:
         """Stop every transaction (the stops stay queued), then reboot."""
-        reason = Reason.HARD_RESET if reset_type is ResetType.HARD else Reason.SOFT_RESET
+        reason = Reason.HARD_RESET if reset_type == ResetType.HARD else Reason.SOFT_RESET
         for connector in self.connectors.values():
             if connector.transaction is not None:
                 self.end_transaction(connector, reason)
-        self.spawn(self._restart(graceful=reset_type is ResetType.SOFT))
+        self.spawn(self._restart(graceful=reset_type == ResetType.SOFT))
 
     async def _restart(self, graceful: bool) -> None:
         await self.report()
