@@ -57,3 +57,17 @@ async def test_rejected_station_is_silent_until_the_interval() -> None:
             await cs.call(cs_call.GetConfiguration())
         await station.wait_accepted(timeout=2)
         assert len(cs.calls("BootNotification")) == 2
+
+
+async def test_pending_station_answers_and_a_triggered_boot_accepts_it() -> None:
+    pending = {"interval": 3000, "boot_statuses": ["Pending"]}  # 3 s of waiting at x1000
+    async with running(central=pending) as (central, station):
+        assert (await station.boot()).status == "Pending"
+        cs = await central.station("CP1")
+        answer = await cs.call(cs_call.GetConfiguration(key=["NumberOfConnectors"]))
+        assert answer.configuration_key[0]["value"] == "2"
+        assert cs.calls("StatusNotification") == []  # nothing unasked while Pending
+        trigger = await cs.call(cs_call.TriggerMessage(requested_message="BootNotification"))
+        assert trigger.status == "Accepted"
+        await station.wait_accepted(timeout=1)
+        await cs.wait_for("StatusNotification", count=3)

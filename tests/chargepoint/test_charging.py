@@ -92,3 +92,24 @@ async def test_unplugging_stops_the_transaction_when_configured() -> None:
         stop = (await cs.wait_for("StopTransaction"))[0]
         assert stop["reason"] == "EVDisconnected"
         assert statuses(cs, 1)[-2:] == ["Charging", "Available"]
+
+
+async def test_a_second_session_after_finishing_passes_through_preparing() -> None:
+    async with running() as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await station.plug_in(1)
+        await station.start_transaction(1, "TAG1")
+        await station.stop_transaction(1)
+        second = await station.start_transaction(1, "TAG1")
+        assert second is not None
+        assert statuses(cs, 1) == [
+            "Available",
+            "Preparing",
+            "Charging",
+            "Finishing",
+            "Preparing",
+            "Charging",
+        ]
+        starts = cs.calls("StartTransaction")
+        assert starts[1]["meter_start"] >= starts[0]["meter_start"]  # one register, rising

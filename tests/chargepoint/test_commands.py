@@ -199,7 +199,13 @@ async def test_change_availability_is_scheduled_during_a_transaction(
     assert await station.start_transaction(1, "TAG1") is None
     back = await cs.call(call.ChangeAvailability(connector_id=0, type="Operative"))
     assert back.status == "Accepted"
-    await cs.wait_for("StatusNotification", where=lambda s: s["status"] == "Finishing")
+    # The EV is still plugged in: a new session may begin.
+    await cs.wait_for(
+        "StatusNotification",
+        count=2,  # the first was at plug-in
+        where=lambda s: s["connector_id"] == 1 and s["status"] == "Preparing",
+    )
+    assert status_of(cs, 1)[-2:] == ["Unavailable", "Preparing"]
     assert (
         await cs.call(call.ChangeAvailability(connector_id=3, type="Operative"))
     ).status == "Rejected"

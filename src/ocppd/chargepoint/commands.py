@@ -118,7 +118,6 @@ class Commands:
         return (
             connector.available_for
             and connector.waiting_tag is None
-            and not connector.finishing
             and (connector.reservation is None or connector.reservation.admits(id_tag))
         )
 
@@ -162,6 +161,7 @@ class Commands:
             # Inoperative waits for a running transaction to end (derive() applies it then).
             scheduled |= not operative and connector.transaction is not None
             connector.operative = operative
+            connector.finishing = connector.finishing and operative
             station.changed(connector)
         self._report_later()
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED

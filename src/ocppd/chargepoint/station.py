@@ -501,6 +501,10 @@ class Station:
         return await self._start_now(connector, id_tag)
 
     async def _start_now(self, connector: Connector, id_tag: str) -> Transaction:
+        if connector.finishing:
+            # A new transaction after Finishing passes through Preparing (section 7).
+            connector.finishing = False
+            self.changed(connector)
         transaction, started = self._begin(connector, id_tag)
         self.changed(connector)
         await self.report()
@@ -650,7 +654,9 @@ class Station:
         self._keep_stop_sample(connector, transaction, ReadingContext.TRANSACTION_END)
         meter_stop = connector.meter.energy_wh
         connector.transaction = None
-        connector.finishing = connector.plugged
+        # Finishing only if the connector stays operative: an Unavailable one ends the
+        # session outright (Unavailable -> Finishing is not a transition of section 7).
+        connector.finishing = connector.plugged and connector.operative
         connector.ev_suspended = False
         connector.info = None
         connector.meter.set_power(now, 0, 0)
