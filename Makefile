@@ -31,7 +31,7 @@ pytest: setup
 test: lint typecheck pytest
 
 serve: setup
-	$(VENV)/bin/ocppd serve
+	$(VENV)/bin/ocppd serve --registration open
 
 bench: setup
 	$(VENV)/bin/python bench/protocol.py

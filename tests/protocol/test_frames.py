@@ -109,3 +109,10 @@ def test_round_trip_of_encoded_frames() -> None:
     frame = parse_frame(encode_call('id"with quote', "Heartbeat", b"{}"))
     assert isinstance(frame, Call)
     assert frame.unique_id == 'id"with quote'
+
+
+def test_bytes_that_are_not_utf8_are_a_frame_error() -> None:
+    # Inside the payload they are found when the payload is decoded (FormationViolation).
+    with pytest.raises(FrameError) as caught:
+        parse_frame(b'[2,"1","Auth\xffrize",{}]')
+    assert "not valid JSON" in caught.value.description

@@ -825,15 +825,10 @@ def test_deviations_are_narrow() -> None:
     assert error.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="ocppd bug: PayloadCodec.decode lets msgspec's UnicodeDecodeError escape",
-)
 @pytest.mark.parametrize("data", [b'{"idTag":"\xff"}', b'{"idTag":"\xed\xa0\x80"}'])
 def test_bytes_that_are_not_utf8_are_a_payload_error(data: bytes) -> None:
     """JSON text is UTF-8 (RFC 8259 section 8.1): other bytes are a FormationViolation, like
-    any malformed JSON. ocppd lets msgspec's UnicodeDecodeError escape instead."""
+    any malformed JSON."""
     verdict = oracle("Authorize.json", data)
     assert verdict.codes() == {("$", ErrorCode.FORMATION_VIOLATION)}
     check_agreement("Authorize.json", data)

@@ -391,3 +391,33 @@ async def test_leniency_logs_what_it_let_through(
     assert received[0].timestamp == datetime(2023, 10, 19, 15, 28, 7, tzinfo=UTC)
     assert leniency.counts[Rule.TIMESTAMPS_WITHOUT_ZONE] == 1
     assert "timestamps_without_zone at $.timestamp" in caplog.text
+
+
+async def test_a_flood_of_calls_is_answered_in_order_with_bounded_queue(link: Link) -> None:
+    cs = Session(Role.CENTRAL_SYSTEM, link.to_a.send, name="cs", max_queued_calls=5)
+    cs.on("Heartbeat")(lambda _: m.HeartbeatResponse(current_time=NOW))
+    link.attach(None, cs)
+    for i in range(200):
+        await link.to_b.send(msgspec.json.encode([2, f"u{i}", "Heartbeat", {}]))
+    answers = [decoded(await asyncio.wait_for(link.to_a.queue.get(), 2)) for _ in range(200)]
+    assert [a[1] for a in answers] == [f"u{i}" for i in range(200)]
+    assert len(cs._calls) == 0
+
+
+async def test_receive_waits_while_the_queue_is_full(link: Link) -> None:
+    cs = Session(Role.CENTRAL_SYSTEM, link.to_a.send, name="cs", max_queued_calls=2)
+    release = asyncio.Event()
+
+    async def slow(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        await release.wait()
+        return m.HeartbeatResponse(current_time=NOW)
+
+    cs.on("Heartbeat")(slow)
+    await cs.receive(b'[2,"a","Heartbeat",{}]')  # taken by the worker at once
+    await asyncio.sleep(0)
+    await cs.receive(b'[2,"b","Heartbeat",{}]')
+    blocked = asyncio.create_task(cs.receive(b'[2,"c","Heartbeat",{}]'))
+    await asyncio.sleep(0.02)
+    assert not blocked.done(), "a full queue must stop the reader"
+    release.set()
+    await asyncio.wait_for(blocked, 1)

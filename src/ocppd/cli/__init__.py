@@ -12,10 +12,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ocppd.cli.serve import serve
+    from ocppd.cli.charge_points import charge_point
+    from ocppd.cli.serve import db, serve
     from ocppd.cli.simulate import simulate
 
     main.add_command(serve)
+    main.add_command(db)
+    main.add_command(charge_point)
     main.add_command(simulate)
 
 

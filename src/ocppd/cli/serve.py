@@ -1,9 +1,146 @@
-"""`ocppd serve`: the central system."""
+"""`ocppd serve` and `ocppd db upgrade`: the central system and its database.
+
+Every option can come from a flag, an `OCPPD_<NAME>` environment variable, or a TOML file
+given with `--config` (its `[serve]` table), in that order of precedence.
+"""
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
 
 import click
 
+from ocppd.csms.settings import RegistrationPolicy, Settings, load_toml
+
+
+def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
+    if path is not None:
+        try:
+            table = load_toml(path)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(str(exc)) from None
+        ctx.default_map = {
+            **(ctx.default_map or {}),
+            **{k.replace("-", "_"): v for k, v in table.items()},
+        }
+    return path
+
+
+def _option(name: str, **kwargs: Any) -> Any:
+    envvar = "OCPPD_" + name.split("/")[0].upper().replace("-", "_")
+    return click.option(f"--{name}", envvar=envvar, show_envvar=True, show_default=True, **kwargs)
+
+
+def settings_options(func: Any) -> Any:
+    defaults = Settings()
+    options = [
+        click.option(
+            "--config",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            callback=_load_config,
+            is_eager=True,
+            expose_value=False,
+            help="TOML file with a [serve] table of these settings.",
+        ),
+        _option("host", default=defaults.host),
+        _option("port", type=click.IntRange(0, 65535), default=defaults.port),
+        _option(
+            "data-dir", type=click.Path(file_okay=False, path_type=Path), default=defaults.data_dir
+        ),
+        _option("database", default="", help="Database URL; empty = SQLite in the data dir."),
+        _option("path-prefix", default=defaults.path_prefix),
+        _option("heartbeat-interval", type=click.IntRange(1), default=defaults.heartbeat_interval),
+        _option(
+            "registration",
+            type=click.Choice([p.value for p in RegistrationPolicy]),
+            default=defaults.registration.value,
+        ),
+        _option("response-timeout", type=click.FloatRange(0.1), default=defaults.response_timeout),
+        _option("max-frame-size", type=click.IntRange(1024), default=defaults.max_frame_size),
+        _option("ping-interval", type=click.FloatRange(0), default=defaults.ping_interval),
+        _option("basic-auth/--no-basic-auth", default=defaults.basic_auth),
+        _option("message-retention-days", type=click.IntRange(1), default=30),
+        _option("log-format", type=click.Choice(["text", "json"]), default="text"),
+        _option("tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        _option("tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def to_settings(values: dict[str, Any]) -> Settings:
+    values = dict(values)
+    if bool(values.get("tls_cert")) != bool(values.get("tls_key")):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    values["registration"] = RegistrationPolicy(values["registration"])
+    return Settings(**values)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(log_format: str) -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
 
 @click.command()
-def serve() -> None:
-    """Run the central system (arrives with the central system issue)."""
-    click.echo("ocppd serve: the central system arrives in a later step; nothing to run yet.")
+@settings_options
+def serve(**values: Any) -> None:
+    """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}."""
+    from ocppd.csms.service import Service
+
+    settings = to_settings(values)
+    configure_logging(settings.log_format)
+    click.echo(
+        f"ocppd: OCPP 1.6J on ws://{settings.host}:{settings.port}{settings.path_prefix}/<id>, "
+        f"database {settings.database_url()}, registration {settings.registration.value}"
+    )
+    asyncio.run(Service(settings).run())
+
+
+@click.group()
+def db() -> None:
+    """The central system's database."""
+
+
+@db.command()
+@click.option("--database", envvar="OCPPD_DATABASE", default="", help="Database URL.")
+@click.option(
+    "--data-dir", envvar="OCPPD_DATA_DIR", type=click.Path(path_type=Path), default=Path("data")
+)
+def upgrade(database: str, data_dir: Path) -> None:
+    """Apply the database migrations."""
+    from ocppd.csms.database import create_engine
+    from ocppd.csms.database import upgrade as apply
+
+    url = Settings(database=database, data_dir=data_dir).database_url()
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            await apply(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    click.echo(f"database {url} is up to date")

@@ -6,7 +6,6 @@ accepted connection to `open_session` and its frames to the session.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,20 +24,11 @@ from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Leniency
 from ocppd.rpc.connection import Options
 from ocppd.rpc.session import Send, Session
+from ocppd.transport.server import Close, Refusal
 
 log = logging.getLogger("ocppd.csms")
 
 MAX_IDENTITY_LENGTH = 255
-
-Close = Callable[[int, str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a connection is refused before the upgrade: an HTTP status and a reason."""
-
-    status: int
-    reason: str
 
 
 @dataclass
@@ -49,6 +39,9 @@ class Connection:
     close: Close
     connected_at: datetime
     leniency: Leniency = field(default_factory=Leniency)
+
+    async def receive(self, data: str) -> None:
+        await self.session.receive(data)
 
 
 class NotConnected(LookupError):
@@ -123,7 +116,7 @@ class CentralSystem:
         self, record: registration.ChargePointRecord, send: Send, close: Close
     ) -> Connection:
         """The session for a newly accepted connection; an older one of the same identity is
-        closed (its close cannot tear down the new one: see `connection_closed`)."""
+        closed (its close cannot tear down the new one: see `closed`)."""
         previous = self.connections.get(record.id)
         handler = ChargePointHandler(self, record)
         leniency = Leniency(record.leniency_rules)
@@ -145,7 +138,15 @@ class CentralSystem:
             await previous.close(1000, "replaced by a new connection")
         return connection
 
-    async def connection_closed(self, connection: Connection) -> None:
+    async def open(
+        self, admitted: registration.ChargePointRecord, send: Send, close: Close
+    ) -> Connection:
+        return await self.open_session(admitted, send, close)
+
+    async def closed(self, connection: Connection, code: int) -> None:
+        """The socket is gone. Only the current connection of an identity is forgotten, so a
+        replaced connection closing late cannot tear down its successor."""
+        log.info("%s: disconnected (%d)", connection.identity, code)
         if self.connections.get(connection.identity) is connection:
             del self.connections[connection.identity]
         await connection.session.close()

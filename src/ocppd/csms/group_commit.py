@@ -51,6 +51,10 @@ class GroupCommit:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        await self._queue.join()
+
     async def commit(
         self, rows: list[tuple[sa.Table, dict[str, Any]]], action: Action | None = None
     ) -> Any:

@@ -107,7 +107,7 @@ def parse_frame(data: bytes | str) -> Frame:
     """The frame in `data`, or FrameError saying what is wrong with it."""
     try:
         frame: Call | _ResultFrame | CallError = _frame_decoder.decode(data)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError):
         return _parse_irregular(data)
     if isinstance(frame, _ResultFrame):
         return _result(frame)
@@ -132,7 +132,7 @@ def _parse_irregular(data: bytes | str) -> Frame:
     """Explain precisely why `data` is not a frame (the slow path, errors only)."""
     try:
         value = _any_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise FrameError(f"Frame is not valid JSON: {exc}") from None
     if not isinstance(value, list):
         raise FrameError(f"Frame must be a JSON array, got {type(value).__name__}")

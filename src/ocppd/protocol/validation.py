@@ -82,6 +82,10 @@ class PayloadCodec(Generic[T]):
             return self._decoder.decode(data)
         except msgspec.MsgspecError as exc:
             raise error_from_msgspec(exc) from None
+        except UnicodeDecodeError as exc:  # JSON text is UTF-8 (RFC 8259 section 8.1)
+            raise PayloadError(
+                ErrorCode.FORMATION_VIOLATION, f"Invalid UTF-8: {exc}", "$"
+            ) from None
 
     def encode(self, payload: T) -> bytes:
         """The JSON of a payload that is valid; PayloadError (never a send) otherwise."""

@@ -76,6 +76,7 @@ class Session:
         name: str = "",
         ids: UniqueIds | None = None,
         observer: FrameObserver | None = None,
+        max_queued_calls: int = 100,
     ) -> None:
         self.handlers: dict[str, Handler] = dict(handlers or {})
         self.connection = RpcConnection(role, self.handlers.keys(), registry, options, ids)
@@ -86,6 +87,11 @@ class Session:
         self._call_lock = asyncio.Lock()
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._calls: deque[IncomingCall] = deque()
+        # A peer may send calls faster than they are answered (OCPP allows one at a time):
+        # past this many, `receive` waits, which stops reading from the socket.
+        self.max_queued_calls = max_queued_calls
+        self._room = asyncio.Event()
+        self._room.set()
         self._worker: asyncio.Task[None] | None = None
         self._closed: BaseException | None = None
 
@@ -137,6 +143,9 @@ class Session:
             self._calls.append(event)
             if self._worker is None:
                 self._worker = asyncio.create_task(self._answer_calls())
+            if len(self._calls) >= self.max_queued_calls:
+                self._room.clear()
+                await self._room.wait()
         elif isinstance(event, IncomingResult | IncomingError):
             self._settle(event)
         elif isinstance(event, Reply):
@@ -166,9 +175,13 @@ class Session:
     async def _answer_calls(self) -> None:
         try:
             while self._calls:
-                await self._answer(self._calls.popleft())
+                call = self._calls.popleft()
+                if len(self._calls) < self.max_queued_calls:
+                    self._room.set()
+                await self._answer(call)
         finally:
             self._worker = None
+            self._room.set()
 
     async def _answer(self, call: IncomingCall) -> None:
         handler = self.handlers[call.spec.name]
@@ -237,6 +250,7 @@ class Session:
             if not future.done():
                 future.set_exception(SessionClosed(f"Session {self.name} closed"))
         self._calls.clear()
+        self._room.set()
         worker = self._worker
         if worker is not None and worker is not asyncio.current_task():
             worker.cancel()

@@ -1,0 +1,96 @@
+"""`ocppd serve` as a running service: uvicorn, the OCPP endpoint and the central system.
+
+On SIGTERM or SIGINT the charge points are closed first with 1001 (going away), what is
+queued is committed, and only then does uvicorn stop.
+"""
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import uvicorn
+
+from ocppd.csms.central_system import CentralSystem
+from ocppd.csms.settings import Settings
+from ocppd.transport.server import ASGIApp, OcppApp
+
+log = logging.getLogger("ocppd.csms.service")
+
+
+def build_app(system: CentralSystem, fallback: ASGIApp | None = None) -> OcppApp:
+    return OcppApp(system, system.settings.path_prefix, fallback)
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    ping = settings.ping_interval or None
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        http="httptools",
+        loop="uvloop",
+        ws_max_size=settings.max_frame_size,
+        ws_per_message_deflate=False,
+        ws_ping_interval=ping,
+        ws_ping_timeout=ping,
+        lifespan="off",
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+    )
+
+
+class Service:
+    """The central system behind uvicorn, started and stopped together."""
+
+    def __init__(self, settings: Settings, fallback: ASGIApp | None = None) -> None:
+        self.settings = settings
+        self.system = CentralSystem(settings)
+        self.server = _GracefulServer(uvicorn_config(build_app(self.system, fallback), settings))
+        self.server.before_exit = self._close_charge_points
+
+    async def run(self) -> None:
+        await self.system.start()
+        try:
+            await self.server.serve()
+        finally:
+            await self.system.stop()
+
+    async def _close_charge_points(self) -> None:
+        count = len(self.system.connections)
+        await asyncio.gather(
+            *(
+                c.close(1001, "central system shutting down")
+                for c in self.system.connections.values()
+            ),
+            return_exceptions=True,
+        )
+        await self.system.writer.flush()
+        log.info("closed %d charge point connections with 1001", count)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        servers = getattr(self.server, "servers", [])
+        return int(servers[0].sockets[0].getsockname()[1]) if servers else self.settings.port
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn closes WebSockets with 1012; charge points are closed with 1001 first."""
+
+    before_exit: Any = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if (
+            self.should_exit
+            or self.before_exit is None
+            or sig not in (signal.SIGINT, signal.SIGTERM)
+        ):
+            super().handle_exit(sig, frame)
+            return
+        task = asyncio.get_running_loop().create_task(self.before_exit())
+        task.add_done_callback(lambda _: super(_GracefulServer, self).handle_exit(sig, frame))

@@ -1,0 +1,188 @@
+"""The central system's side of OCPP-J: an ASGI application for `<prefix>/<identity>`.
+
+Served by uvicorn (decision 0001) on the same port as the HTTP API: WebSocket requests under
+the OCPP path prefix come here, everything else goes to `fallback` (the API and dashboard).
+Before the upgrade it reads the identity from the last path segment (percent-decoded) and
+HTTP Basic credentials, and lets the `Endpoint` admit or refuse (401, 404) the charge point.
+"""
+
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+log = logging.getLogger("ocppd.transport.server")
+
+SUBPROTOCOL = "ocpp1.6"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+SendMessage = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, SendMessage], Awaitable[None]]
+SendText = Callable[[bytes], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a connection is refused before the upgrade: an HTTP status and a reason."""
+
+    status: int
+    reason: str
+
+
+class Peer(Protocol):
+    """What the endpoint hands back for an accepted connection."""
+
+    async def receive(self, data: str) -> None: ...
+
+
+class Endpoint(Protocol):
+    async def admit(self, identity: str, password: str | None) -> Any: ...
+
+    async def open(self, admitted: Any, send: SendText, close: Close) -> Peer: ...
+
+    async def closed(self, peer: Any, code: int) -> None: ...
+
+
+class OcppApp:
+    def __init__(
+        self, endpoint: Endpoint, path_prefix: str = "/ocpp", fallback: ASGIApp | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.prefix = path_prefix.rstrip("/") + "/"
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith(self.prefix):
+            await self._websocket(scope, receive, send)
+        elif self.fallback is not None:
+            await self.fallback(scope, receive, send)
+        elif scope["type"] == "http":
+            await _http_response(send, 404, "not found")
+        elif scope["type"] == "websocket":
+            await receive()
+            await _deny(send, 404, "not an OCPP endpoint")
+        elif scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        identity = _identity(scope, self.prefix)
+        user, password = _basic_credentials(scope)
+        if user is not None and user != identity:
+            await _deny(send, 401, "Basic auth user must be the charge point identity")
+            return
+        admitted = await self.endpoint.admit(identity, password)
+        if isinstance(admitted, Refusal):
+            log.info("refused %r: %d %s", identity, admitted.status, admitted.reason)
+            await _deny(send, admitted.status, admitted.reason)
+            return
+        if SUBPROTOCOL not in scope.get("subprotocols", []):
+            # OCPP-J: complete the handshake without the header, then close at once.
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1002, "reason": "ocpp1.6 required"})
+            log.info("%s offered no ocpp1.6 subprotocol: closed", identity)
+            return
+        await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
+        await self._run(identity, admitted, receive, send)
+
+    async def _run(self, identity: str, admitted: Any, receive: Receive, send: SendMessage) -> None:
+        closed = False
+
+        async def send_text(data: bytes) -> None:
+            if not closed:
+                await send({"type": "websocket.send", "text": data.decode()})
+
+        async def close(code: int, reason: str) -> None:
+            nonlocal closed
+            if not closed:
+                closed = True
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+
+        peer = await self.endpoint.open(admitted, send_text, close)
+        code = 1000
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    code = message.get("code", 1005)
+                    if code == 1009:
+                        log.warning("%s: frame over the size limit; connection closed", identity)
+                    break
+                text = message.get("text")
+                if text is None:
+                    log.warning("%s: binary frame refused (OCPP-J is text)", identity)
+                    await close(1003, "OCPP-J frames are text")
+                    code = 1003
+                    break
+                await peer.receive(text)
+        finally:
+            closed = True
+            await self.endpoint.closed(peer, code)
+
+
+def _identity(scope: Scope, prefix: str) -> str:
+    raw = scope.get("raw_path") or scope["path"].encode()
+    rest = raw.decode("latin-1")[len(prefix) :]
+    if "/" in rest:
+        return ""  # `<prefix>/<identity>`: exactly one segment
+    return unquote(rest)
+
+
+def _basic_credentials(scope: Scope) -> tuple[str | None, str | None]:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization" and value[:6].lower() == b"basic ":
+            try:
+                decoded = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return None, None
+            user, _, password = decoded.partition(":")
+            return user, password
+    return None, None
+
+
+async def _deny(send: SendMessage, status: int, reason: str) -> None:
+    body = reason.encode()
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+async def _http_response(send: SendMessage, status: int, text: str) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: SendMessage) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
