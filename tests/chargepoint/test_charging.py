@@ -1,6 +1,7 @@
 """A charge session seen from the central system: what it received, with which values."""
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 from ocppd.chargepoint import ChargerModel
@@ -113,3 +114,29 @@ async def test_a_second_session_after_finishing_passes_through_preparing() -> No
         ]
         starts = cs.calls("StartTransaction")
         assert starts[1]["meter_start"] >= starts[0]["meter_start"]  # one register, rising
+
+
+async def test_clock_aligned_meter_values_for_every_connector() -> None:
+    configuration = {"ClockAlignedDataInterval": "60", "MeterValueSampleInterval": "0"}
+    async with running(configuration=configuration) as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await station.plug_in(2)
+        transaction = await station.start_transaction(2, "TAG2")
+        assert transaction is not None
+
+        def aligned(connector_id: int) -> Any:
+            def matches(payload: dict[str, Any]) -> bool:
+                sampled = payload["meter_value"][0]["sampled_value"][0]
+                return (
+                    payload["connector_id"] == connector_id and sampled["context"] == "Sample.Clock"
+                )
+
+            return matches
+
+        idle = (await cs.wait_for("MeterValues", where=aligned(1)))[0]
+        assert "transaction_id" not in idle
+        charging = (await cs.wait_for("MeterValues", where=aligned(2)))[0]
+        assert charging["transaction_id"] == transaction.transaction_id
+        stamp = datetime.fromisoformat(charging["meter_value"][0]["timestamp"])
+        assert (stamp.second, stamp.microsecond) == (0, 0)  # on the minute

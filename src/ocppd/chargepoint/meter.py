@@ -34,7 +34,9 @@ class Meter:
 
     def advance(self, now: datetime) -> None:
         """Book the energy drawn at the current power since the last change."""
-        if self._since is not None and now > self._since:
+        if self._since is not None and now <= self._since:
+            return  # a reading stamped a moment ago (a clock-aligned one): nothing to book
+        if self._since is not None:
             hours = (now - self._since).total_seconds() / 3600
             energy = self.power_w * hours
             self.register_wh += energy

@@ -25,6 +25,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec import UNSET
@@ -136,6 +137,7 @@ class Station:
         """Connect and keep connected, in the background, until `stop`."""
         if self._life is None:
             self._life = asyncio.create_task(self._live(), name=f"station {self.identity}")
+            self.spawn(self._clock_aligned(), name=f"aligned {self.identity}")
 
     async def stop(self) -> None:
         """Stop at once, as a power cut would: nothing more is sent."""
@@ -724,6 +726,42 @@ class Station:
                 self.transaction_messages.put(_with_id_when_sent(request, transaction))
             self._keep_stop_sample(connector, transaction, ReadingContext.SAMPLE_PERIODIC)
             await self.report()
+
+    async def _clock_aligned(self) -> None:
+        """MeterValuesAlignedData at every multiple of ClockAlignedDataInterval since
+        midnight (UTC), for every connector; those of a transaction are queued with it."""
+        while True:
+            interval = self.configuration.get_int("ClockAlignedDataInterval")
+            if interval <= 0:
+                await self.clock.sleep(DEFAULT_RETRY_SECONDS)
+                continue
+            now = self.clock.now()
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            elapsed = (now - midnight).total_seconds()
+            wait = interval - elapsed % interval
+            await self.clock.sleep(wait)
+            # Stamped at the boundary, as a charger does, whatever the timer's jitter.
+            boundary = now + timedelta(seconds=wait)
+            for connector in self.connectors.values():
+                await self._send_aligned(connector, boundary)
+
+    async def _send_aligned(self, connector: Connector, now: datetime) -> None:
+        measurands = self.configuration.get_list("MeterValuesAlignedData")
+        sample = connector.meter.sample(now, measurands, ReadingContext.SAMPLE_CLOCK)
+        transaction = connector.transaction
+        if transaction is not None:
+            stop_data = self.configuration.get_list("StopTxnAlignedData")
+            stop_sample = connector.meter.sample(now, stop_data, ReadingContext.SAMPLE_CLOCK)
+            if stop_sample is not None:
+                limit = self.configuration.get_int("StopTransactionMaxMeterValues")
+                transaction.keep_sample(stop_sample, limit)
+        if sample is None:
+            return
+        request = m.MeterValuesRequest(connector_id=connector.connector_id, meter_value=[sample])
+        if transaction is not None:
+            self.transaction_messages.put(_with_id_when_sent(request, transaction))
+        elif self.online:
+            await self.try_call(request)
 
     def _keep_stop_sample(
         self, connector: Connector, transaction: Transaction, context: ReadingContext
