@@ -28,11 +28,13 @@ from ocppd.protocol.enums import (
     DataTransferStatus,
     RegistrationStatus,
 )
-from ocppd.protocol.errors import SecurityError
+from ocppd.protocol.errors import PropertyConstraintViolation, SecurityError
 from ocppd.rpc.session import Handler
 
 if TYPE_CHECKING:
     from ocppd.csms.central_system import CentralSystem
+
+MAX_CONNECTOR_ID = 2**31 - 1
 
 BOOT_RETRY_INTERVAL = 60
 """Seconds a Pending or Rejected charge point waits before its next BootNotification."""
@@ -146,6 +148,7 @@ class ChargePointHandler:
     async def status_notification(
         self, request: m.StatusNotificationRequest
     ) -> m.StatusNotificationResponse:
+        check_connector(request.connector_id)
         now = self._now()
         at = now if request.timestamp is UNSET else as_utc(request.timestamp)
         values = {
@@ -180,6 +183,7 @@ class ChargePointHandler:
     async def start_transaction(
         self, request: m.StartTransactionRequest
     ) -> m.StartTransactionResponse:
+        check_connector(request.connector_id)
         now = self._now()
 
         async def store(connection: AsyncConnection) -> tuple[int, IdTagInfo]:
@@ -235,6 +239,7 @@ class ChargePointHandler:
         return 0 if connector is None else int(connector)
 
     async def meter_values(self, request: m.MeterValuesRequest) -> m.MeterValuesResponse:
+        check_connector(request.connector_id)
         transaction_id = (
             request.transaction_id
             if request.transaction_id is not UNSET
@@ -277,6 +282,13 @@ class ChargePointHandler:
             await upsert(connection, jobs, values, ["charge_point_id", "kind"])
 
         await self._commit([], store)
+
+
+def check_connector(connector_id: int) -> None:
+    if not 0 <= connector_id <= MAX_CONNECTOR_ID:
+        raise PropertyConstraintViolation(
+            f"connectorId {connector_id} is not a connector", {"connectorId": connector_id}
+        )
 
 
 def _optional(value: Any) -> Any:

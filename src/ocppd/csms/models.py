@@ -89,7 +89,8 @@ transactions = sa.Table(
     sa.Column("connector_id", sa.Integer, nullable=False),
     sa.Column("id_tag", sa.String(255), nullable=False),
     sa.Column("start_status", sa.String(16), nullable=False),
-    sa.Column("meter_start", sa.BigInteger, nullable=False),
+    # NULL when the charger sent a reading no BIGINT holds (the message is still answered).
+    sa.Column("meter_start", sa.BigInteger),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("reservation_id", sa.Integer),
     sa.Column("meter_stop", sa.BigInteger),
@@ -111,7 +112,7 @@ unmatched_stops = sa.Table(
     sa.Column("charge_point_id", sa.String(255), nullable=False),
     sa.Column("transaction_id", sa.BigInteger, nullable=False),
     sa.Column("id_tag", sa.String(255)),
-    sa.Column("meter_stop", sa.BigInteger, nullable=False),
+    sa.Column("meter_stop", sa.BigInteger),
     sa.Column("stopped_at", Timestamp, nullable=False),
     sa.Column("stop_reason", sa.String(32)),
     sa.Column("received_at", Timestamp, nullable=False),

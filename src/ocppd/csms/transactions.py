@@ -18,6 +18,11 @@ from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequ
 MAX_STORED_INTEGER = 2**63 - 1
 
 
+def storable(number: int) -> int | None:
+    """`number` if a BIGINT column holds it, else None (stored as unknown, never refused)."""
+    return number if -MAX_STORED_INTEGER <= number <= MAX_STORED_INTEGER else None
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     transaction_id: int
@@ -29,6 +34,8 @@ async def find_duplicate_start(
     connection: AsyncConnection, charge_point_id: str, request: StartTransactionRequest
 ) -> tuple[int, str] | None:
     """(id, answered status) of a start already stored with the same identity."""
+    if storable(request.meter_start) is None:
+        return None
     row = (
         await connection.execute(
             sa.select(transactions.c.id, transactions.c.start_status).where(
@@ -68,7 +75,7 @@ async def insert_start(
             connector_id=request.connector_id,
             id_tag=request.id_tag,
             start_status=status.value,
-            meter_start=request.meter_start,
+            meter_start=storable(request.meter_start),
             started_at=as_utc(request.timestamp),
             reservation_id=reservation,
             received_at=received_at,
@@ -98,15 +105,19 @@ async def record_stop(
             )
         ).first()
         if row is not None:
+            meter_stop = storable(request.meter_stop)
+            energy = None
+            if meter_stop is not None and row.meter_start is not None:
+                energy = storable(max(0, meter_stop - int(row.meter_start)))
             await connection.execute(
                 transactions.update()
                 .where(transactions.c.id == request.transaction_id)
                 .values(
-                    meter_stop=request.meter_stop,
+                    meter_stop=meter_stop,
                     stopped_at=stopped_at,
                     stop_reason=reason,
                     stop_id_tag=stop_tag,
-                    energy_wh=max(0, request.meter_stop - int(row.meter_start)),
+                    energy_wh=energy,
                 )
             )
             return True
@@ -117,7 +128,7 @@ async def record_stop(
                 -MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)
             ),
             id_tag=stop_tag,
-            meter_stop=request.meter_stop,
+            meter_stop=storable(request.meter_stop),
             stopped_at=stopped_at,
             stop_reason=reason,
             received_at=received_at,

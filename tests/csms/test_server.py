@@ -1,0 +1,248 @@
+"""The central system over real WebSockets: admission, the connection, bad input."""
+
+import asyncio
+import base64
+import socket
+from typing import Any
+
+import msgspec
+import pytest
+import sqlalchemy as sa
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ocppd.csms import models, registration
+from ocppd.csms.central_system import CentralSystem
+from tests.csms.conftest import RunningServer
+
+BOOT = b'[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+
+
+async def register(system: CentralSystem, identity: str, **options: Any) -> None:
+    async with system.engine.begin() as connection:
+        await registration.register(connection, identity, **options)
+
+
+def open_socket(server: RunningServer, identity: str, **kwargs: Any) -> Any:
+    kwargs.setdefault("subprotocols", ["ocpp1.6"])
+    return connect(server.url(identity), open_timeout=5, **kwargs)
+
+
+async def ask(ws: ClientConnection, frame: bytes | str) -> Any:
+    await ws.send(frame if isinstance(frame, str) else frame.decode())
+    return msgspec.json.decode(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def test_boot_and_heartbeat_over_a_real_socket(server: RunningServer) -> None:
+    await register(server.system, "CP 1")
+    async with open_socket(server, "CP%201") as ws:
+        assert ws.subprotocol == "ocpp1.6"
+        boot = await ask(ws, BOOT)
+        assert boot[:2] == [3, "b1"] and boot[2]["status"] == "Accepted"
+        beat = await ask(ws, '[2,"h1","Heartbeat",{}]')
+        assert beat[:2] == [3, "h1"]
+        assert "CP 1" in server.system.connections
+    async with server.system.engine.connect() as connection:
+        vendor = await connection.scalar(
+            sa.select(models.charge_points.c.vendor).where(models.charge_points.c.id == "CP 1")
+        )
+    assert vendor == "V"
+
+
+async def test_unknown_identity_gets_404_before_the_upgrade(server: RunningServer) -> None:
+    with pytest.raises(InvalidStatus) as caught:
+        async with open_socket(server, "NOBODY"):
+            pass
+    assert caught.value.response.status_code == 404
+
+
+async def test_empty_or_nested_identity_is_refused(server: RunningServer) -> None:
+    for path in ["", "a/b"]:
+        with pytest.raises(InvalidStatus) as caught:
+            async with open_socket(server, path):
+                pass
+        assert caught.value.response.status_code == 404
+
+
+async def test_open_registration_admits_new_identities(server: RunningServer) -> None:
+    from ocppd.csms.settings import RegistrationPolicy
+
+    server.system.settings.registration = RegistrationPolicy.OPEN
+    async with open_socket(server, "NEWCOMER") as ws:
+        assert (await ask(ws, BOOT))[0] == 3
+
+
+async def test_no_ocpp_subprotocol_completes_the_handshake_then_closes(
+    server: RunningServer,
+) -> None:
+    await register(server.system, "CP1")
+    async with connect(server.url("CP1"), subprotocols=["ocpp2.0.1"]) as ws:
+        assert ws.subprotocol is None
+        with pytest.raises(ConnectionClosed) as caught:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert caught.value.rcvd is not None and caught.value.rcvd.code == 1002
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def test_basic_auth_per_charge_point(server: RunningServer) -> None:
+    key = "00112233445566778899aabbccddeeff"
+    await register(server.system, "SECURE", auth_key=key)
+    for headers in [{}, basic("SECURE", "wrong"), basic("OTHER", key)]:
+        with pytest.raises(InvalidStatus) as caught:
+            async with open_socket(server, "SECURE", additional_headers=headers):
+                pass
+        assert caught.value.response.status_code == 401
+    async with open_socket(server, "SECURE", additional_headers=basic("SECURE", key)) as ws:
+        assert (await ask(ws, BOOT))[0] == 3
+
+
+async def test_basic_auth_required_globally(server: RunningServer) -> None:
+    server.system.settings.basic_auth = True
+    await register(server.system, "NOKEY")
+    with pytest.raises(InvalidStatus) as caught:
+        async with open_socket(server, "NOKEY", additional_headers=basic("NOKEY", "x")):
+            pass
+    assert caught.value.response.status_code == 401
+
+
+async def test_new_connection_replaces_the_old_one(server: RunningServer) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as first:
+        await ask(first, BOOT)
+        async with open_socket(server, "CP1") as second:
+            with pytest.raises(ConnectionClosed) as caught:
+                await asyncio.wait_for(first.recv(), 5)
+            assert caught.value.rcvd is not None and caught.value.rcvd.code == 1000
+            # The old socket's close did not tear down the new session.
+            await asyncio.sleep(0.05)
+            assert (await ask(second, '[2,"h","Heartbeat",{}]'))[0] == 3
+            assert server.system.connections["CP1"].session.closed is False
+
+
+async def test_bad_input_is_answered_and_the_connection_survives(server: RunningServer) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ask(ws, BOOT)
+        await ws.send("not json at all")
+        await ws.send('[9,"x",{}]')
+        assert (await ask(ws, '[2,"a","Heartbeat"]'))[:3] == [4, "a", "FormationViolation"]
+        assert (await ask(ws, '[2,"b","Teleport",{}]'))[:3] == [4, "b", "NotImplemented"]
+        assert (await ask(ws, '[2,"c","Reset",{"type":"Soft"}]'))[:3] == [4, "c", "NotSupported"]
+        assert (await ask(ws, '[2,"d","Authorize",{}]'))[:3] == [4, "d", "ProtocolError"]
+        answer = await ask(ws, '[2,"e","Authorize",{"idTag":"x","extra":1}]')
+        assert answer[:3] == [4, "e", "FormationViolation"]
+        long_id = "i" * 37
+        assert (await ask(ws, f'[2,"{long_id}","Heartbeat",{{}}]'))[:3] == [
+            4,
+            long_id,
+            "FormationViolation",
+        ]
+        assert (await ask(ws, '[2,"f","Heartbeat",{}]'))[:2] == [3, "f"]
+
+
+async def test_binary_frames_close_the_connection(server: RunningServer) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ws.send(BOOT)  # bytes: a binary frame
+        with pytest.raises(ConnectionClosed) as caught:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert caught.value.rcvd is not None and caught.value.rcvd.code == 1003
+
+
+async def test_oversized_frame_closes_only_that_connection(server: RunningServer) -> None:
+    await register(server.system, "BIG")
+    await register(server.system, "SMALL")
+    limit = server.system.settings.max_frame_size
+    async with open_socket(server, "BIG") as big, open_socket(server, "SMALL") as small:
+        await ask(small, BOOT)
+        await big.send('[2,"x","DataTransfer",{"vendorId":"v","data":"' + "x" * limit + '"}]')
+        with pytest.raises(ConnectionClosed) as caught:
+            await asyncio.wait_for(big.recv(), 5)
+        assert caught.value.rcvd is not None and caught.value.rcvd.code == 1009
+        assert (await ask(small, '[2,"h","Heartbeat",{}]'))[0] == 3
+
+
+async def test_a_flood_of_calls_is_all_answered(server: RunningServer) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ask(ws, BOOT)
+        for i in range(300):
+            await ws.send(f'[2,"{i}","Heartbeat",{{}}]')
+        answers = [msgspec.json.decode(await asyncio.wait_for(ws.recv(), 10)) for _ in range(300)]
+    assert [a[1] for a in answers] == [str(i) for i in range(300)]
+    assert all(a[0] == 3 for a in answers)
+
+
+async def test_a_client_that_never_reads_does_not_stall_others(server: RunningServer) -> None:
+    await register(server.system, "DEAF")
+    await register(server.system, "CP1")
+    deaf = socket.create_connection(("127.0.0.1", server.port))
+    deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(b"0123456789abcdef").decode()
+    deaf.sendall(
+        (
+            f"GET /ocpp/DEAF HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        ).encode()
+    )
+    deaf.setblocking(False)
+    frame = _masked_text_frame(BOOT.decode())
+    beat = _masked_text_frame('[2,"h","Heartbeat",{}]')
+    try:
+        loop = asyncio.get_running_loop()
+        for sent in range(2000):  # bounded: keep writing calls, never read an answer
+            try:
+                await asyncio.wait_for(loop.sock_sendall(deaf, frame if sent == 0 else beat), 1)
+            except (OSError, TimeoutError):
+                break
+        async with open_socket(server, "CP1") as ws:
+            assert (await ask(ws, BOOT))[0] == 3
+            assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[0] == 3
+    finally:
+        deaf.close()
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_stored_data_survives_bad_input(server: RunningServer) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ask(ws, BOOT)
+        start = (
+            '[2,"s","StartTransaction",{"connectorId":1,"idTag":"T","meterStart":0,'
+            '"timestamp":"2026-01-01T00:00:00Z"}]'
+        )
+        started = await ask(ws, start)
+        await ws.send('[2,"junk","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":5}]}]')
+        await ws.recv()
+        huge = 2**70
+        answer = await ask(
+            ws,
+            f'[2,"t","StopTransaction",{{"meterStop":{huge},'
+            f'"timestamp":"2026-01-01T01:00:00Z","transactionId":{started[2]["transactionId"]}}}]',
+        )
+        assert answer[0] == 3  # a stop is never refused; the absurd reading is kept as unknown
+        bad_connector = await ask(
+            ws,
+            '[2,"c","StatusNotification",{"connectorId":99999999999,"errorCode":"NoError",'
+            '"status":"Available"}]',
+        )
+        assert bad_connector[:3] == [4, "c", "PropertyConstraintViolation"]
+        assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[0] == 3
+    await server.system.writer.flush()
+    async with server.system.engine.connect() as connection:
+        [row] = (await connection.execute(sa.select(models.transactions))).mappings()
+    assert row["meter_start"] == 0
+    assert row["meter_stop"] is None
+    assert row["stopped_at"] is not None
