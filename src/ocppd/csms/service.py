@@ -80,7 +80,12 @@ class Service:
 
 
 class _GracefulServer(uvicorn.Server):
-    """uvicorn closes WebSockets with 1012; charge points are closed with 1001 first."""
+    """uvicorn closes WebSockets with 1012; charge points are closed with 1001 first.
+
+    The first SIGTERM/SIGINT closes the charge points, flushes the writes, then stops the
+    server, and the process exits 0 after `CentralSystem.stop` (uvicorn would re-raise the
+    signal and skip it). A second signal forces the exit, as with plain uvicorn.
+    """
 
     before_exit: Any = None
 
@@ -93,4 +98,4 @@ class _GracefulServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         task = asyncio.get_running_loop().create_task(self.before_exit())
-        task.add_done_callback(lambda _: super(_GracefulServer, self).handle_exit(sig, frame))
+        task.add_done_callback(lambda _: setattr(self, "should_exit", True))
