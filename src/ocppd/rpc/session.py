@@ -121,7 +121,10 @@ class Session:
             try:
                 await self._write(data, 2, unique_id, spec_for_request(request).name)
                 wait = self.response_timeout if timeout is None else timeout
-                return await asyncio.wait_for(future, wait)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives together with the answer.
+                async with asyncio.timeout(wait):
+                    return await future
             except TimeoutError:
                 raise CallTimeout(
                     f"No answer to {type(request).__name__} {unique_id} within {wait} s"
