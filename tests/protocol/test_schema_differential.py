@@ -834,16 +834,24 @@ def test_bytes_that_are_not_utf8_are_a_payload_error(data: bytes) -> None:
     check_agreement("Authorize.json", data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ocppd bug: validation.py reads a field name from msgspec's message up to a backtick",
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x`y",
+        pytest.param(
+            "x` - at `$.idTag",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="known limit: a name that imitates msgspec's path suffix is ambiguous",
+            ),
+        ),
+    ],
 )
-@pytest.mark.parametrize("name", ["x`y", "x` - at `$.idTag"])
 def test_an_extra_property_is_named_whatever_its_name(name: str) -> None:
     """The path of an unknown property is that property, even with a backtick in its name.
-    ocppd parses the path out of msgspec's message, where a backtick ends the name: `x`y`
-    is reported at `$.idTagInfo.x`, and `x` - at `$.idTag` at `$.idTagInfo.idTag.x`."""
+    ocppd reads the path out of msgspec's message; a name that itself ends in
+    `` - at `$...`` cannot be told from msgspec's own path suffix."""
     data = json.dumps({"idTagInfo": {"status": "Accepted", name: 1}}).encode()
     assert oracle("AuthorizeResponse.json", data).codes() == {
         (f"$.idTagInfo.{name}", ErrorCode.FORMATION_VIOLATION)
