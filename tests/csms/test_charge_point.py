@@ -415,3 +415,24 @@ async def test_many_charge_points_at_once(central_system: CentralSystem) -> None
     assert all(r["energy_wh"] == 100 for r in stored)
     for link in links:
         await link.close()
+
+
+async def test_group_policy_makes_a_fleet_one_transaction_at_a_time(
+    central_system: CentralSystem, charger: Charger
+) -> None:
+    from ocppd.csms.settings import ConcurrencyScope
+
+    await boot(charger)
+    await add_tag(central_system, "CARD-A", "Accepted", parent_id_tag="FLEET")
+    await add_tag(central_system, "CARD-B", "Accepted", parent_id_tag="fleet")
+    await add_tag(central_system, "SOLO", "Accepted")
+    await charger.session.call(start_request(id_tag="CARD-A"))
+    other = await charger.session.call(start_request(id_tag="CARD-B", connector_id=2))
+    assert other.id_tag_info.status is AuthorizationStatus.ACCEPTED  # per tag: fine
+    central_system.settings.concurrent_tx = ConcurrencyScope.GROUP
+    third = await charger.session.call(
+        start_request(id_tag="card-b", connector_id=3, meter_start=7)
+    )
+    assert third.id_tag_info.status is AuthorizationStatus.CONCURRENT_TX
+    solo = await charger.session.call(start_request(id_tag="SOLO", connector_id=4))
+    assert solo.id_tag_info.status is AuthorizationStatus.ACCEPTED

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ocppd.csms.settings import RegistrationPolicy, Settings, load_toml
+from ocppd.csms.settings import ConcurrencyScope, RegistrationPolicy, Settings, load_toml
 
 
 def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
@@ -61,6 +61,12 @@ def settings_options(func: Any) -> Any:
         _option("max-frame-size", type=click.IntRange(1024), default=defaults.max_frame_size),
         _option("ping-interval", type=click.FloatRange(0), default=defaults.ping_interval),
         _option("basic-auth/--no-basic-auth", default=defaults.basic_auth),
+        _option(
+            "concurrent-tx",
+            type=click.Choice([c.value for c in ConcurrencyScope]),
+            default=defaults.concurrent_tx.value,
+            help="ConcurrentTx for the same tag, or for any tag of its parentIdTag group.",
+        ),
         _option("message-retention-days", type=click.IntRange(1), default=30),
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
         _option("tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
@@ -76,6 +82,7 @@ def to_settings(values: dict[str, Any]) -> Settings:
     if bool(values.get("tls_cert")) != bool(values.get("tls_key")):
         raise click.UsageError("--tls-cert and --tls-key go together")
     values["registration"] = RegistrationPolicy(values["registration"])
+    values["concurrent_tx"] = ConcurrencyScope(values["concurrent_tx"])
     return Settings(**values)
 
 

@@ -20,6 +20,7 @@ from ocppd.csms.id_tags import id_tag_info
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import charge_points, connectors, jobs, status_history, transactions
 from ocppd.csms.registration import ChargePointRecord
+from ocppd.csms.settings import ConcurrencyScope
 from ocppd.csms.upsert import upsert
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import IdTagInfo
@@ -195,7 +196,7 @@ class ChargePointHandler:
                 info.status = AuthorizationStatus(answered)
                 return transaction_id, info
             if info.status is AuthorizationStatus.ACCEPTED and await tx.tag_in_running_transaction(
-                connection, [request.id_tag]
+                connection, await self._concurrency_group(connection, request.id_tag)
             ):
                 info.status = AuthorizationStatus.CONCURRENT_TX
             transaction_id = await tx.insert_start(connection, self.id, request, info.status, now)
@@ -203,6 +204,11 @@ class ChargePointHandler:
 
         transaction_id, info = await self._commit([], store)
         return m.StartTransactionResponse(id_tag_info=info, transaction_id=transaction_id)
+
+    async def _concurrency_group(self, connection: AsyncConnection, id_tag: str) -> list[str]:
+        if self.system.settings.concurrent_tx is ConcurrencyScope.GROUP:
+            return await tx.group_of(connection, id_tag)
+        return [id_tag]
 
     async def stop_transaction(
         self, request: m.StopTransactionRequest

@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any
 
 
+class ConcurrencyScope(StrEnum):
+    TAG = "tag"
+    """ConcurrentTx when the same idTag is already in a running transaction."""
+    GROUP = "group"
+    """... or any tag of its group (the same parentIdTag) is (one car per fleet card group)."""
+
+
 class RegistrationPolicy(StrEnum):
     OPEN = "open"
     """Any identity may connect; an unknown one is registered (Accepted) on first connect."""
@@ -30,6 +37,7 @@ class Settings:
     """Seconds between WebSocket pings; a peer that misses a pong is dropped. 0 = off."""
     basic_auth: bool = False
     """Require HTTP Basic auth (security profile 1) from every charge point."""
+    concurrent_tx: ConcurrencyScope = ConcurrencyScope.TAG
     message_retention_days: int = 30
     log_format: str = "text"
     tls_cert: Path | None = None

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
-from ocppd.csms.models import transactions, unmatched_stops
+from ocppd.csms.models import id_tags, transactions, unmatched_stops
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -50,14 +50,25 @@ async def find_duplicate_start(
     return None if row is None else (int(row.id), str(row.start_status))
 
 
-async def tag_in_running_transaction(
-    connection: AsyncConnection, id_tags: list[str], excluding_charge_point: str | None = None
-) -> bool:
+async def tag_in_running_transaction(connection: AsyncConnection, id_tags: list[str]) -> bool:
     keys = [tag_key(tag) for tag in id_tags]
     query = sa.select(transactions.c.id).where(
         sa.func.lower(transactions.c.id_tag).in_(keys), transactions.c.stopped_at.is_(None)
     )
     return (await connection.execute(query.limit(1))).first() is not None
+
+
+async def group_of(connection: AsyncConnection, id_tag: str) -> list[str]:
+    """The tag and every tag that shares its parentIdTag (just the tag when it has none)."""
+    parent = await connection.scalar(
+        sa.select(id_tags.c.parent_id_tag).where(id_tags.c.id_tag_key == tag_key(id_tag))
+    )
+    if not parent:
+        return [id_tag]
+    members = await connection.scalars(
+        sa.select(id_tags.c.id_tag).where(sa.func.lower(id_tags.c.parent_id_tag) == tag_key(parent))
+    )
+    return [id_tag, *members]
 
 
 async def insert_start(
