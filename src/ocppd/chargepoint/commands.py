@@ -164,6 +164,7 @@ class Commands:
             connector.finishing = connector.finishing and operative
             station.changed(connector)
         self._report_later()
+        station.dirty()  # Unavailable persists across reboots
         status = AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED
         return m.ChangeAvailabilityResponse(status=status)
 
@@ -177,6 +178,7 @@ class Commands:
         self, request: m.ChangeConfigurationRequest
     ) -> m.ChangeConfigurationResponse:
         status = self.station.configuration.change(request.key, request.value)
+        self.station.dirty()
         return m.ChangeConfigurationResponse(status=status)
 
     def get_configuration(self, request: m.GetConfigurationRequest) -> m.GetConfigurationResponse:
@@ -190,6 +192,7 @@ class Commands:
 
     def clear_cache(self, _: m.ClearCacheRequest) -> m.ClearCacheResponse:
         self.station.authorizations.clear_cache()
+        self.station.dirty()
         return m.ClearCacheResponse(status=ClearCacheStatus.ACCEPTED)
 
     def get_local_list_version(
@@ -201,6 +204,7 @@ class Commands:
     def send_local_list(self, request: m.SendLocalListRequest) -> m.SendLocalListResponse:
         station = self.station
         status = station.authorizations.local_list.update(request, station.configuration)
+        station.dirty()
         return m.SendLocalListResponse(status=status)
 
     # Reservations
@@ -268,6 +272,7 @@ class Commands:
         )
         if status is ChargingProfileStatus.ACCEPTED:
             self._apply_limits()
+            station.dirty()
         return m.SetChargingProfileResponse(status=status)
 
     def clear_charging_profile(
@@ -283,6 +288,7 @@ class Commands:
             given(request.stack_level),
         )
         self._apply_limits()
+        self.station.dirty()
         return m.ClearChargingProfileResponse(status=status)
 
     def _apply_limits(self) -> None:

@@ -212,6 +212,10 @@ class Configuration:
         value = self._values[self._spec(key).name]
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def values(self) -> dict[str, str]:
+        """Every key's value, as stored (for the state file)."""
+        return dict(self._values)
+
     def _spec(self, key: str) -> KeySpec:
         spec = self._specs.get(key.lower())
         if spec is None:

@@ -7,6 +7,7 @@ stop the transactions they run, let the stops out for a moment, and disconnect.
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ocppd.chargepoint.clock import Clock
@@ -40,6 +41,8 @@ class Fleet:
     model: ChargerModel = field(default_factory=ChargerModel)
     client_options: ClientOptions = field(default_factory=ClientOptions)
     speed: float = 1.0
+    state_dir: Path | None = None
+    """Each station keeps its state file there (`<identity>.json`) across runs."""
     stations: list[Station] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +53,7 @@ class Fleet:
                 model=self.model,
                 clock=Clock(speed=self.speed),
                 client_options=self.client_options,
+                state_dir=self.state_dir,
             )
             for name in self.names
         ]

@@ -23,32 +23,34 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
 from ocppd import __version__
+from ocppd.chargepoint import state
 from ocppd.chargepoint.authorization import Authorizations
+from ocppd.chargepoint.charging import Charging
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
 from ocppd.chargepoint.meter import Meter
-from ocppd.chargepoint.smart_charging import ChargingProfiles
+from ocppd.chargepoint.smart_charging import ChargingProfiles, Installed
 from ocppd.chargepoint.stats import Stats
-from ocppd.chargepoint.transactions import Transaction, TransactionMessages
+from ocppd.chargepoint.transactions import QueuedMessage, Transaction, TransactionMessages
 from ocppd.protocol import messages as m
-from ocppd.protocol.actions import spec_for_request
-from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo
+from ocppd.protocol.actions import Registry, spec_for_request
+from ocppd.protocol.datatypes import ChargingProfile
 from ocppd.protocol.enums import (
-    AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
     DiagnosticsStatus,
     FirmwareStatus,
-    ReadingContext,
     Reason,
     RegistrationStatus,
     ResetType,
@@ -65,6 +67,9 @@ DEFAULT_RETRY_SECONDS = 60
 """The wait before the next BootNotification when the CS answers interval 0."""
 REBOOT_SECONDS = 5
 MAX_BACKOFF_SECONDS = 60
+SAVE_DELAY_SECONDS = 0.2
+"""Real seconds between a change (other than a queued message) and its write to disk."""
+_REGISTRY = Registry()
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class ChargerModel:
     max_power_w: float = 22_080.0
 
 
-class Station:
+class Station(Charging):
     def __init__(
         self,
         url: str,
@@ -89,7 +94,10 @@ class Station:
         clock: Clock | None = None,
         client_options: ClientOptions | None = None,
         configuration: dict[str, str] | None = None,
+        state_dir: Path | str | None = None,
     ) -> None:
+        """`state_dir`: where the station keeps its state file (`<identity>.json`), read
+        at once if it exists; None = nothing survives the Station object."""
         self.url = url
         self.identity = identity
         self.model = model if model is not None else ChargerModel()
@@ -106,6 +114,7 @@ class Station:
         self.profiles = ChargingProfiles(self.configuration)
         self.reservations: dict[int, Reservation] = {}
         self.transaction_messages = TransactionMessages(self.clock, self.configuration)
+        self.firmware_version = self.model.firmware_version
         self.stats = Stats()
         self.ids = UniqueIds()  # the station's own: ids stay unique across its connections
         self.registration: RegistrationStatus | None = None
@@ -127,6 +136,14 @@ class Station:
         self._connection_tasks: dict[str, asyncio.Task[None]] = {}
         self._samplers: dict[int, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._next_local_id = 1
+        self._save_handle: asyncio.TimerHandle | None = None
+        self.state_file = None if state_dir is None else state.state_path(Path(state_dir), identity)
+        if self.state_file is not None:
+            saved = state.load(self.state_file)
+            if saved is not None:
+                self._restore(saved)
+            self.transaction_messages.on_change = self.save
         from ocppd.chargepoint.commands import Commands  # the commands use the station
 
         self.handlers = Commands(self).handlers()
@@ -139,8 +156,15 @@ class Station:
             self._life = asyncio.create_task(self._live(), name=f"station {self.identity}")
             self.spawn(self._clock_aligned(), name=f"aligned {self.identity}")
 
-    async def stop(self) -> None:
-        """Stop at once, as a power cut would: nothing more is sent."""
+    async def stop(self, save: bool = True) -> None:
+        """Stop at once, as a power cut would: nothing more is sent. `save=False` leaves
+        the state file as it is (a killed simulator: only what was written survives)."""
+        if save:
+            self.save()
+        elif self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        self.transaction_messages.on_change = None
         tasks = [self._life, *self._samplers.values(), *self._background]
         for task in tasks:
             if task is not None:
@@ -281,7 +305,7 @@ class Station:
             charge_point_vendor=model.vendor,
             charge_point_model=model.model,
             charge_point_serial_number=model.serial_number or UNSET,
-            firmware_version=model.firmware_version,
+            firmware_version=self.firmware_version,
         )
 
     async def _boot_until_accepted(self, client: ChargePointClient) -> None:
@@ -421,371 +445,6 @@ class Station:
         for connector in connectors:
             await self.try_call(self._status_request(connector))
 
-    # The driver's steps
-
-    async def plug_in(self, connector_id: int) -> Transaction | None:
-        """The EV is plugged in; a transaction starts if a tag was presented before."""
-        connector = self.connector(connector_id)
-        connector.plugged = True
-        connector.finishing = False
-        connector.ev_suspended = False
-        connector.info = None
-        if connector.transaction is not None:
-            self.apply_power(connector)  # back after an EV-side disconnect
-        elif connector.waiting_tag is not None and connector.available_for:
-            return await self._start_now(connector, connector.waiting_tag)
-        self.changed(connector)
-        await self.report()
-        return None
-
-    async def unplug(self, connector_id: int) -> None:
-        connector = self.connector(connector_id)
-        connector.plugged = False
-        connector.finishing = False
-        if connector.transaction is not None:
-            if self.configuration.get_bool("StopTransactionOnEVSideDisconnect"):
-                self.end_transaction(connector, Reason.EV_DISCONNECTED)
-            else:
-                # The transaction goes on, the cable stays locked: SuspendedEV.
-                connector.ev_suspended = True
-                connector.info = "EV side disconnected"
-                self.apply_power(connector)
-        self.changed(connector)
-        await self.report()
-
-    async def authorize(self, id_tag: str) -> IdTagInfo:
-        """What the station decides for a presented tag: from the local list or cache
-        (LocalPreAuthorize, or offline), else by asking the central system."""
-        now = self.clock.now()
-        known = self.authorizations.known(id_tag, now, self.configuration)
-        accepted = known is not None and known.status == AuthorizationStatus.ACCEPTED
-        if accepted and self.configuration.get_bool("LocalPreAuthorize"):
-            assert known is not None
-            return known
-        if self.online:
-            try:
-                answer: m.AuthorizeResponse = await self.call(m.AuthorizeRequest(id_tag=id_tag))
-            except (CallTimeout, OCPPError, SessionClosed):
-                pass  # unanswered: decide as when offline
-            else:
-                self.authorizations.remember(id_tag, answer.id_tag_info, self.configuration)
-                return answer.id_tag_info
-        return self._offline_decision(known)
-
-    def _offline_decision(self, known: IdTagInfo | None) -> IdTagInfo:
-        if known is not None and self.configuration.get_bool("LocalAuthorizeOffline"):
-            return known
-        if known is None and self.configuration.get_bool("AllowOfflineTxForUnknownId"):
-            return IdTagInfo(status=AuthorizationStatus.ACCEPTED)
-        return IdTagInfo(status=AuthorizationStatus.INVALID)
-
-    async def start_transaction(self, connector_id: int, id_tag: str) -> Transaction | None:
-        """The driver presents `id_tag` at the connector. If it is accepted and the EV is
-        plugged in, the transaction starts (returned once the CS has answered, when online);
-        if not plugged in yet, it starts on plug-in. None when it does not start now."""
-        connector = self.connector(connector_id)
-        if not connector.available_for or not self._may_use(connector, id_tag):
-            return None
-        info = await self.authorize(id_tag)
-        if info.status != AuthorizationStatus.ACCEPTED:
-            return None
-        return await self.present(connector, id_tag)
-
-    async def present(self, connector: Connector, id_tag: str) -> Transaction | None:
-        """An authorized tag at `connector`: start now, or once the EV is plugged in."""
-        if not connector.plugged:
-            connector.waiting_tag = id_tag
-            connector.finishing = False
-            self.changed(connector)
-            self.spawn(self._connection_timeout(connector, id_tag))
-            await self.report()
-            return None
-        return await self._start_now(connector, id_tag)
-
-    async def _start_now(self, connector: Connector, id_tag: str) -> Transaction:
-        if connector.finishing:
-            # A new transaction after Finishing passes through Preparing (section 7).
-            connector.finishing = False
-            self.changed(connector)
-        transaction, started = self._begin(connector, id_tag)
-        self.changed(connector)
-        await self.report()
-        if self.online:
-            # The caller gets the transaction with its id, once the CS has answered.
-            await asyncio.wait({started})
-        return transaction
-
-    def _may_use(self, connector: Connector, id_tag: str) -> bool:
-        """A reserved connector serves only its tag; a reservation on connector 0 keeps
-        one connector free for its tag."""
-        if connector.reservation is not None:
-            return connector.reservation.admits(id_tag)
-        free = [c for c in self.connectors.values() if c.available_for and c.reservation is None]
-        for reservation in self.reservations.values():
-            if reservation.connector_id == 0 and not reservation.admits(id_tag) and len(free) <= 1:
-                return False
-        return True
-
-    async def _connection_timeout(self, connector: Connector, id_tag: str) -> None:
-        """ConnectionTimeOut: a presented tag expires if no EV is plugged in meanwhile."""
-        await self.clock.sleep(self.configuration.get_int("ConnectionTimeOut"))
-        if connector.waiting_tag == id_tag and connector.transaction is None:
-            connector.waiting_tag = None
-            self.changed(connector)
-            await self.report()
-
-    async def stop_transaction(
-        self, connector_id: int, reason: Reason = Reason.LOCAL, id_tag: str | None = None
-    ) -> m.StopTransactionResponse | None:
-        """Stop the transaction on the connector; the CS's answer once delivered (None if
-        there was no transaction, or the stop is still queued because the station is offline)."""
-        connector = self.connector(connector_id)
-        if connector.transaction is None:
-            return None
-        delivered = self.end_transaction(connector, reason, id_tag)
-        await self.report()
-        if not self.online:
-            return None
-        answer: m.StopTransactionResponse = await delivered
-        return answer
-
-    async def suspend(self, connector_id: int, by_ev: bool = True) -> None:
-        """The EV stops drawing (SuspendedEV); `resume` lets it draw again."""
-        connector = self.connector(connector_id)
-        connector.ev_suspended = by_ev
-        self.apply_power(connector)
-        self.changed(connector)
-        await self.report()
-
-    async def resume(self, connector_id: int) -> None:
-        await self.suspend(connector_id, by_ev=False)
-
-    async def set_fault(self, connector_id: int, error: ChargePointErrorCode | None) -> None:
-        """A fault (None clears it): the connector goes Faulted and back."""
-        connector: Connector | StationConnector = (
-            self.station if connector_id == 0 else self.connector(connector_id)
-        )
-        connector.fault = error
-        self.changed(connector)
-        await self.report()
-
-    # Transactions
-
-    def _begin(
-        self, connector: Connector, id_tag: str
-    ) -> tuple[Transaction, "asyncio.Future[Any]"]:
-        """Start a transaction now; the future gets the StartTransaction answer."""
-        now = self.clock.now()
-        reservation = self._consume_reservation(connector, id_tag)
-        transaction = Transaction(
-            connector_id=connector.connector_id,
-            id_tag=id_tag,
-            meter_start=connector.meter.energy_wh,
-            started_at=now,
-            reservation_id=reservation.reservation_id if reservation else None,
-        )
-        connector.transaction = transaction
-        connector.waiting_tag = None
-        connector.finishing = False
-        self.apply_power(connector)
-        self._keep_stop_sample(connector, transaction, ReadingContext.TRANSACTION_BEGIN)
-        profile = self._pending_profiles.pop(connector.connector_id, None)
-        request = m.StartTransactionRequest(
-            connector_id=connector.connector_id,
-            id_tag=id_tag,
-            meter_start=transaction.meter_start,
-            timestamp=now,
-            reservation_id=UNSET if reservation is None else reservation.reservation_id,
-        )
-        started = self.transaction_messages.put(lambda: request)
-        started.add_done_callback(lambda f: self._started(connector, transaction, profile, f))
-        self._samplers[connector.connector_id] = asyncio.create_task(
-            self._sample(connector, transaction)
-        )
-        return transaction, started
-
-    def _consume_reservation(self, connector: Connector, id_tag: str) -> Reservation | None:
-        """The reservation this transaction uses up, if any (on the connector, or on 0)."""
-        candidates = [connector.reservation] if connector.reservation else []
-        candidates += [r for r in self.reservations.values() if r.connector_id == 0]
-        for reservation in candidates:
-            if reservation is not None and reservation.admits(id_tag):
-                self.cancel_reservation(reservation.reservation_id)
-                return reservation
-        return None
-
-    def _started(
-        self,
-        connector: Connector,
-        transaction: Transaction,
-        profile: ChargingProfile | None,
-        answered: "asyncio.Future[m.StartTransactionResponse]",
-    ) -> None:
-        if answered.cancelled() or answered.exception() is not None:
-            return  # discarded after its attempts: the transaction goes on without an id
-        answer = answered.result()
-        transaction.transaction_id = answer.transaction_id
-        info = answer.id_tag_info
-        self.authorizations.remember(transaction.id_tag, info, self.configuration)
-        if profile is not None and connector.transaction is transaction:
-            self.profiles.install(
-                connector.connector_id, profile, self.clock.now(), answer.transaction_id
-            )
-            self.apply_power(connector)
-        if info.status != AuthorizationStatus.ACCEPTED and connector.transaction is transaction:
-            self._refused_during_transaction(connector, transaction)
-        self.spawn(self.report())
-
-    def _refused_during_transaction(self, connector: Connector, transaction: Transaction) -> None:
-        """The CS did not accept the tag after all (section 3, StartTransaction)."""
-        if self.configuration.get_bool("StopTransactionOnInvalidId"):
-            self.end_transaction(connector, Reason.DE_AUTHORIZED)
-        else:
-            # MaxEnergyOnInvalidId is not metered yet: energy is cut at once.
-            transaction.energy_cut = True
-            self.apply_power(connector)
-            self.changed(connector)
-
-    def end_transaction(
-        self, connector: Connector, reason: Reason, id_tag: str | None = None
-    ) -> "asyncio.Future[Any]":
-        """Stop the connector's transaction now; the future gets the CS's answer."""
-        transaction = connector.transaction
-        assert transaction is not None
-        now = self.clock.now()
-        self._keep_stop_sample(connector, transaction, ReadingContext.TRANSACTION_END)
-        meter_stop = connector.meter.energy_wh
-        connector.transaction = None
-        # Finishing only if the connector stays operative: an Unavailable one ends the
-        # session outright (Unavailable -> Finishing is not a transition of section 7).
-        connector.finishing = connector.plugged and connector.operative
-        connector.ev_suspended = False
-        connector.info = None
-        connector.meter.set_power(now, 0, 0)
-        sampler = self._samplers.pop(connector.connector_id, None)
-        if sampler is not None:
-            sampler.cancel()
-        self.profiles.transaction_ended(connector.connector_id)
-        self.changed(connector)
-
-        def stop_request() -> m.StopTransactionRequest:
-            # Built when sent: by then the StartTransaction answer may have given the id.
-            return m.StopTransactionRequest(
-                meter_stop=meter_stop,
-                timestamp=now,
-                transaction_id=transaction.wire_id,
-                id_tag=id_tag or UNSET,
-                reason=reason,
-                transaction_data=transaction.samples or UNSET,
-            )
-
-        return self.transaction_messages.put(stop_request)
-
-    def transaction(self, transaction_id: int) -> Connector | None:
-        """The connector whose running transaction has this id."""
-        for connector in self.connectors.values():
-            running = connector.transaction
-            if running is not None and running.transaction_id == transaction_id:
-                return connector
-        return None
-
-    def apply_power(self, connector: Connector) -> None:
-        """Set the power the EV draws: the charging limit in force, unless suspended."""
-        now = self.clock.now()
-        transaction = connector.transaction
-        if transaction is None:
-            connector.meter.set_power(now, 0, 0)
-            return
-        charging = sum(1 for c in self.connectors.values() if c.transaction is not None)
-        limit = self.profiles.limit_w(connector.connector_id, now, transaction.started_at, charging)
-        offered = connector.meter.max_power_w if limit is None else limit
-        if transaction.energy_cut:
-            offered = 0
-        full = connector.meter.soc_percent >= 100
-        drawn = 0 if connector.ev_suspended or full else offered
-        connector.meter.set_power(now, drawn, offered)
-
-    async def _sample(self, connector: Connector, transaction: Transaction) -> None:
-        """MeterValues every MeterValueSampleInterval while the transaction runs. The
-        interval is read again after each sample, so a change applies from the next one."""
-        while connector.transaction is transaction:
-            interval = self.configuration.get_int("MeterValueSampleInterval")
-            await self.clock.sleep(interval if interval > 0 else DEFAULT_RETRY_SECONDS)
-            if interval <= 0 or connector.transaction is not transaction:
-                continue
-            self.apply_power(connector)  # limits change with time
-            self.changed(connector)
-            measurands = self.configuration.get_list("MeterValuesSampledData")
-            sample = connector.meter.sample(
-                self.clock.now(), measurands, ReadingContext.SAMPLE_PERIODIC
-            )
-            if sample is not None:
-                request = m.MeterValuesRequest(
-                    connector_id=connector.connector_id, meter_value=[sample]
-                )
-                self.transaction_messages.put(_with_id_when_sent(request, transaction))
-            self._keep_stop_sample(connector, transaction, ReadingContext.SAMPLE_PERIODIC)
-            await self.report()
-
-    async def _clock_aligned(self) -> None:
-        """MeterValuesAlignedData at every multiple of ClockAlignedDataInterval since
-        midnight (UTC), for every connector; those of a transaction are queued with it."""
-        while True:
-            interval = self.configuration.get_int("ClockAlignedDataInterval")
-            if interval <= 0:
-                await self.clock.sleep(DEFAULT_RETRY_SECONDS)
-                continue
-            now = self.clock.now()
-            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            elapsed = (now - midnight).total_seconds()
-            wait = interval - elapsed % interval
-            await self.clock.sleep(wait)
-            # Stamped at the boundary, as a charger does, whatever the timer's jitter.
-            boundary = now + timedelta(seconds=wait)
-            for connector in self.connectors.values():
-                await self._send_aligned(connector, boundary)
-
-    async def _send_aligned(self, connector: Connector, now: datetime) -> None:
-        measurands = self.configuration.get_list("MeterValuesAlignedData")
-        sample = connector.meter.sample(now, measurands, ReadingContext.SAMPLE_CLOCK)
-        transaction = connector.transaction
-        if transaction is not None:
-            stop_data = self.configuration.get_list("StopTxnAlignedData")
-            stop_sample = connector.meter.sample(now, stop_data, ReadingContext.SAMPLE_CLOCK)
-            if stop_sample is not None:
-                limit = self.configuration.get_int("StopTransactionMaxMeterValues")
-                transaction.keep_sample(stop_sample, limit)
-        if sample is None:
-            return
-        request = m.MeterValuesRequest(connector_id=connector.connector_id, meter_value=[sample])
-        if transaction is not None:
-            self.transaction_messages.put(_with_id_when_sent(request, transaction))
-        elif self.online:
-            await self.try_call(request)
-
-    def _keep_stop_sample(
-        self, connector: Connector, transaction: Transaction, context: ReadingContext
-    ) -> None:
-        measurands = self.configuration.get_list("StopTxnSampledData")
-        sample = connector.meter.sample(self.clock.now(), measurands, context)
-        if sample is not None:
-            limit = self.configuration.get_int("StopTransactionMaxMeterValues")
-            transaction.keep_sample(sample, limit)
-
-    async def send_meter_values(self, connector_id: int | None) -> None:
-        """A triggered MeterValues: the latest values of MeterValuesSampledData."""
-        measurands = self.configuration.get_list("MeterValuesSampledData")
-        ids = list(self.connectors) if connector_id is None else [connector_id]
-        for n in ids:
-            connector = self.connector(n)
-            sample = connector.meter.sample(self.clock.now(), measurands, ReadingContext.TRIGGER)
-            if sample is None:
-                continue
-            request = m.MeterValuesRequest(connector_id=n, meter_value=[sample])
-            if connector.transaction is not None:
-                request = _with_id(request, connector.transaction)
-            await self.try_call(request)
-
     # Reservations
 
     def reserve(self, reservation: Reservation) -> None:
@@ -814,24 +473,7 @@ class Station:
             self.cancel_reservation(reservation.reservation_id)
             await self.report()
 
-    # Remote start, reset, firmware
-
-    def remote_start(
-        self, connector: Connector, id_tag: str, profile: ChargingProfile | None
-    ) -> None:
-        if profile is not None:
-            self._pending_profiles[connector.connector_id] = profile
-        self.spawn(self._remote_start(connector, id_tag))
-
-    async def _remote_start(self, connector: Connector, id_tag: str) -> None:
-        if self.configuration.get_bool("AuthorizeRemoteTxRequests"):
-            info = await self.authorize(id_tag)
-            if info.status != AuthorizationStatus.ACCEPTED:
-                self._pending_profiles.pop(connector.connector_id, None)
-                return
-        # Otherwise the CS validates the tag when it answers StartTransaction.
-        if connector.available_for:
-            await self.present(connector, id_tag)
+    # Reset and firmware
 
     def reset(self, reset_type: ResetType) -> None:
         """Stop every transaction (the stops stay queued), then reboot."""
@@ -873,27 +515,112 @@ class Station:
         self._reboot_pending = True
         self._hang_up.set()
 
-    @property
-    def transactions_running(self) -> bool:
-        return any(c.transaction is not None for c in self.connectors.values())
-
     def connector_status(self, connector_id: int) -> ChargePointStatus:
         return self.station.status if connector_id == 0 else self.connector(connector_id).status
 
+    # The state file
 
-def _with_id(request: m.MeterValuesRequest, transaction: Transaction) -> m.MeterValuesRequest:
-    return m.MeterValuesRequest(
-        connector_id=request.connector_id,
-        meter_value=request.meter_value,
-        transaction_id=transaction.wire_id,
-    )
+    def new_transaction_id(self) -> int:
+        """A local number for a new transaction (the CS's transactionId comes later)."""
+        number = self._next_local_id
+        self._next_local_id += 1
+        return number
 
+    def dirty(self) -> None:
+        """Something worth keeping changed: written to the state file in a moment."""
+        if self.state_file is None or self._save_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._save_handle = loop.call_later(SAVE_DELAY_SECONDS, self.save)
 
-def _with_id_when_sent(
-    request: m.MeterValuesRequest, transaction: Transaction
-) -> Callable[[], m.MeterValuesRequest]:
-    """Queued before the StartTransaction answer, sent with the id it brought."""
-    return lambda: _with_id(request, transaction)
+    def save(self) -> None:
+        """Write the state file now (nothing without a state directory)."""
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        if self.state_file is not None:
+            state.save(self.state_file, self.snapshot())
+
+    def snapshot(self) -> state.StationState:
+        """What the state file holds (see `state.py`)."""
+        now = self.clock.now()
+        messages = self.transaction_messages.messages()
+        transactions: dict[int, Transaction] = {}
+        for message in messages:
+            if message.transaction is not None:
+                transactions[message.transaction.local_id] = message.transaction
+        connectors = {}
+        for n, connector in self.connectors.items():
+            connector.meter.advance(now)
+            running = connector.transaction
+            if running is not None:
+                transactions[running.local_id] = running
+            connectors[n] = state.SavedConnector(
+                operative=connector.operative,
+                register_wh=connector.meter.register_wh,
+                transaction=None if running is None else running.local_id,
+            )
+        local_list = self.authorizations.local_list
+        return state.StationState(
+            identity=self.identity,
+            saved_at=now,
+            firmware_version=self.firmware_version,
+            configuration=self.configuration.values(),
+            local_list_version=local_list.version,
+            local_list=dict(local_list.entries),
+            cache=dict(self.authorizations.cache),
+            profiles=[
+                state.SavedProfile(
+                    item.connector_id, item.profile, item.received_at, item.transaction_id
+                )
+                for item in self.profiles.installed
+            ],
+            station_operative=self.station.operative,
+            connectors=connectors,
+            transactions=[_saved_transaction(t) for t in transactions.values()],
+            queue=[_saved_message(message) for message in messages],
+            next_local_id=self._next_local_id,
+        )
+
+    def _restore(self, saved: state.StationState) -> None:
+        """Take the state of the file; transactions that were running end with PowerLoss."""
+        for key, value in saved.configuration.items():
+            with contextlib.suppress(KeyError, ValueError):  # a key of another version
+                self.configuration.set(key, value)
+        if saved.firmware_version is not None:
+            self.firmware_version = saved.firmware_version
+        self.authorizations.local_list.version = saved.local_list_version
+        self.authorizations.local_list.entries = dict(saved.local_list)
+        self.authorizations.cache = dict(saved.cache)
+        self.profiles.installed = [
+            Installed(p.connector_id, p.profile, p.received_at, p.transaction_id)
+            for p in saved.profiles
+        ]
+        self.station.operative = saved.station_operative
+        transactions = {t.local_id: _transaction(t) for t in saved.transactions}
+        queue = [_queued_message(message, transactions) for message in saved.queue]
+        self._next_local_id = saved.next_local_id
+        power_lost = False
+        for n, kept in saved.connectors.items():
+            connector = self.connectors.get(n)
+            if connector is None:
+                continue
+            connector.operative = kept.operative
+            connector.meter.register_wh = kept.register_wh
+            running = transactions.get(kept.transaction) if kept.transaction else None
+            if running is not None:
+                queue.append(_power_loss_stop(running, int(kept.register_wh), saved.saved_at))
+                self.profiles.transaction_ended(n)
+                power_lost = True
+        for each in self._all_connectors():
+            each.update()
+        self.transaction_messages.restore(queue)
+        if power_lost:
+            self.save()  # the stops are queued: on disk before anything else happens
 
 
 def _backoff(failures: int) -> float:
@@ -906,3 +633,65 @@ def _backoff(failures: int) -> float:
 def _describe(exc: BaseException) -> str:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return f"HTTP {status}" if status is not None else type(exc).__name__
+
+
+def _saved_transaction(t: Transaction) -> state.SavedTransaction:
+    return state.SavedTransaction(
+        local_id=t.local_id,
+        connector_id=t.connector_id,
+        id_tag=t.id_tag,
+        meter_start=t.meter_start,
+        started_at=t.started_at,
+        reservation_id=t.reservation_id,
+        transaction_id=t.transaction_id,
+        parent_id_tag=t.parent_id_tag,
+        energy_cut=t.energy_cut,
+        samples=list(t.samples),
+    )
+
+
+def _transaction(t: state.SavedTransaction) -> Transaction:
+    return Transaction(
+        local_id=t.local_id,
+        connector_id=t.connector_id,
+        id_tag=t.id_tag,
+        meter_start=t.meter_start,
+        started_at=t.started_at,
+        reservation_id=t.reservation_id,
+        transaction_id=t.transaction_id,
+        parent_id_tag=t.parent_id_tag,
+        energy_cut=t.energy_cut,
+        samples=list(t.samples),
+    )
+
+
+def _saved_message(message: QueuedMessage) -> state.SavedMessage:
+    return state.SavedMessage(
+        action=spec_for_request(message.request).name,
+        payload=msgspec.Raw(msgspec.json.encode(message.request)),
+        transaction=None if message.transaction is None else message.transaction.local_id,
+        attempts=message.attempts,
+    )
+
+
+def _queued_message(
+    saved: state.SavedMessage, transactions: dict[int, Transaction]
+) -> QueuedMessage:
+    spec = _REGISTRY.get(saved.action)
+    if spec is None:
+        raise ValueError(f"Unknown action {saved.action!r} in a state file")
+    request = spec.request_codec.decode(bytes(saved.payload))
+    transaction = None if saved.transaction is None else transactions.get(saved.transaction)
+    return QueuedMessage(request, transaction, saved.attempts)
+
+
+def _power_loss_stop(transaction: Transaction, meter_stop: int, at: datetime) -> QueuedMessage:
+    """The stop of a transaction that was running when the simulator went down."""
+    request = m.StopTransactionRequest(
+        meter_stop=max(meter_stop, transaction.meter_start),
+        timestamp=at,
+        transaction_id=transaction.wire_id,
+        reason=Reason.POWER_LOSS,
+        transaction_data=list(transaction.samples) or UNSET,
+    )
+    return QueuedMessage(request, transaction)

@@ -3,8 +3,13 @@
 StartTransaction, StopTransaction and the periodic MeterValues of a transaction go through
 `TransactionMessages`: sent in chronological order, one at a time, kept while the station is
 offline, retried `TransactionMessageAttempts` times with `TransactionMessageRetryInterval` x n
-between attempts, then discarded. A message is built when it is sent, not when it is queued,
-so a MeterValues queued before the StartTransaction answer still carries the transactionId.
+between attempts, then discarded. A queued message names its transaction: the transactionId
+is put in when it is sent, so a MeterValues queued before the StartTransaction answer still
+carries the id that answer brought.
+
+The queue is data (requests, not closures), so that the station can write it to its state
+file: `on_change` is called, synchronously, after every put and every removal, and a message
+counts as queued once that call has returned (see `state.py`).
 """
 
 import asyncio
@@ -15,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
+from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import MeterValue
-from ocppd.protocol.enums import Reason
 from ocppd.protocol.errors import OCPPError
 from ocppd.protocol.fields import Payload
 from ocppd.rpc.session import CallTimeout
@@ -29,12 +36,14 @@ NO_TRANSACTION_ID = -1
 """What a charge point that never received a transactionId sends instead (errata)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Transaction:
     connector_id: int
     id_tag: str
     meter_start: int
     started_at: datetime
+    local_id: int = 0
+    """The station's own number for it: how the state file refers to it."""
     reservation_id: int | None = None
     transaction_id: int | None = None
     """Set by the StartTransaction answer; None while it has not arrived."""
@@ -56,23 +65,32 @@ class Transaction:
             del self.samples[len(self.samples) // 2]
 
 
-@dataclass
-class Stopped:
-    transaction: Transaction
-    meter_stop: int
-    stopped_at: datetime
-    reason: Reason
-    id_tag: str | None
-
-
 Call = Callable[[Payload], Awaitable[Any]]
 
 
 @dataclass(eq=False)
 class QueuedMessage:
-    build: Callable[[], Payload]
-    result: asyncio.Future[Any]
+    request: Payload
+    transaction: Transaction | None = None
+    """Whose transactionId goes into the request when it is sent (not for a start)."""
     attempts: int = 0
+    _result: "asyncio.Future[Any] | None" = None
+
+    def build(self) -> Payload:
+        transaction = self.transaction
+        if transaction is None or isinstance(self.request, m.StartTransactionRequest):
+            return self.request
+        return msgspec.structs.replace(self.request, transaction_id=transaction.wire_id)
+
+    @property
+    def result(self) -> "asyncio.Future[Any]":
+        """The answer once delivered, or the last error once discarded. A message restored
+        from the state file gets its future when first asked, inside the event loop."""
+        if self._result is None:
+            self._result = asyncio.get_running_loop().create_future()
+            # An unobserved discarded message is normal (the station goes on): no warning.
+            self._result.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return self._result
 
 
 class TransactionMessages:
@@ -84,16 +102,32 @@ class TransactionMessages:
         self._queue: deque[QueuedMessage] = deque()
         self._queued = asyncio.Event()
         self.discarded = 0
+        self.on_change: Callable[[], None] | None = None
+        """Called after every put and removal (the station saves its state there)."""
 
-    def put(self, build: Callable[[], Payload]) -> asyncio.Future[Any]:
+    def put(self, request: Payload, transaction: Transaction | None = None) -> asyncio.Future[Any]:
         """Queue a message; the future gets its answer once delivered, or the last error
         once discarded. Nobody has to await it."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        # An unobserved discarded message is normal (the station goes on): no warning.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._queue.append(QueuedMessage(build, future))
-        self._queued.set()
+        message = QueuedMessage(request, transaction)
+        future = message.result
+        self._queue.append(message)
+        self._changed()
         return future
+
+    def restore(self, messages: list[QueuedMessage]) -> None:
+        """Put back what the state file held, before anything new."""
+        self._queue.extendleft(reversed(messages))
+        if self._queue:
+            self._queued.set()
+
+    def messages(self) -> list[QueuedMessage]:
+        return list(self._queue)
+
+    def _changed(self) -> None:
+        if self._queue:
+            self._queued.set()
+        if self.on_change is not None:
+            self.on_change()
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -117,7 +151,12 @@ class TransactionMessages:
                 # A CALLERROR, a timeout or an invalid answer: a failure to process.
                 await self._failed(message, exc)
                 continue
+            if isinstance(answer, m.StartTransactionResponse) and message.transaction:
+                # Here, not in a callback of the future: a message restored from the state
+                # file has nobody waiting, and the next messages need the id.
+                message.transaction.transaction_id = answer.transaction_id
             self._queue.popleft()
+            self._changed()
             if not message.result.done():
                 message.result.set_result(answer)
 
@@ -128,8 +167,11 @@ class TransactionMessages:
             log.warning("transaction message discarded after %d attempts: %r", attempts, error)
             self._queue.popleft()
             self.discarded += 1
+            self._changed()
             if not message.result.done():
                 message.result.set_exception(error)
             return
+        if self.on_change is not None:
+            self.on_change()  # the attempts made so far survive a restart
         interval = self.configuration.get_int("TransactionMessageRetryInterval")
         await self.clock.sleep(interval * message.attempts)

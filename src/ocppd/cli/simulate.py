@@ -4,6 +4,7 @@ import asyncio
 import json
 import signal
 import ssl
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,6 +43,12 @@ from ocppd.transport.client import ClientOptions
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--vendor", default="ocppd", show_default=True)
 @click.option("--model", "model_name", default="Simulator", show_default=True)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep each station's state (configuration, local list, queued messages) here across runs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def simulate(
     url: str,
@@ -56,6 +63,7 @@ def simulate(
     ca_file: str | None,
     vendor: str,
     model_name: str,
+    state_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
@@ -71,6 +79,7 @@ def simulate(
         model=ChargerModel(vendor=vendor, model=model_name, connectors=connectors),
         client_options=ClientOptions(password=password, ssl=tls),
         speed=speed,
+        state_dir=state_dir,
     )
     asyncio.run(_run(fleet, duration))
     summary = fleet.summary()

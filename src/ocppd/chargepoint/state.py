@@ -1,0 +1,118 @@
+"""What a station keeps across a restart of the simulator: a small JSON file per station.
+
+A charger keeps in flash what its operator and its central system gave it: the
+configuration, the local list and the cache, the charging profiles (errata: they persist
+across reboots), the availability of its connectors (it persists too), the meter register,
+and the queue of transaction messages (section 5: an unconfirmed StopTransaction stays
+queued across a reset). `StationState` is that file; `load` and `save` read and write it.
+
+Writes are atomic (a temporary file in the same directory, then a rename), so a simulator
+killed in the middle of a write leaves the previous state whole. A transaction message is
+written before `TransactionMessages.put` returns: once queued, it survives a kill. Other
+changes are written a moment later (see `Station.dirty`). Running transactions are saved
+with the queue; a restarted station stops them as a charger does after a power cut
+(reason PowerLoss, the last saved meter reading and time).
+"""
+
+import contextlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo, MeterValue
+
+FORMAT = 1
+
+
+class SavedTransaction(msgspec.Struct, omit_defaults=True):
+    local_id: int
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: datetime
+    reservation_id: int | None = None
+    transaction_id: int | None = None
+    parent_id_tag: str | None = None
+    energy_cut: bool = False
+    samples: list[MeterValue] = []
+
+
+class SavedMessage(msgspec.Struct, omit_defaults=True):
+    action: str
+    payload: msgspec.Raw
+    """The request as it travels on the wire (the transactionId is put in when sent)."""
+    transaction: int | None = None
+    """The local id of the transaction whose transactionId the message carries."""
+    attempts: int = 0
+
+
+class SavedConnector(msgspec.Struct, omit_defaults=True):
+    operative: bool = True
+    register_wh: float = 0.0
+    transaction: int | None = None
+    """The local id of the transaction running on it when saved."""
+
+
+class SavedProfile(msgspec.Struct, omit_defaults=True):
+    connector_id: int
+    profile: ChargingProfile
+    received_at: datetime
+    transaction_id: int | None = None
+
+
+class StationState(msgspec.Struct, omit_defaults=True):
+    identity: str
+    saved_at: datetime
+    format: int = FORMAT
+    firmware_version: str | None = None
+    configuration: dict[str, str] = {}
+    local_list_version: int = 0
+    local_list: dict[str, IdTagInfo] = {}
+    cache: dict[str, IdTagInfo] = {}
+    profiles: list[SavedProfile] = []
+    station_operative: bool = True
+    connectors: dict[int, SavedConnector] = {}
+    transactions: list[SavedTransaction] = []
+    """Those the queue refers to, and those running."""
+    queue: list[SavedMessage] = []
+    next_local_id: int = 1
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(StationState)
+
+
+def state_path(directory: Path, identity: str) -> Path:
+    """The file of station `identity` in `directory` (the identity made safe as a name)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):02X}" for c in identity)
+    return directory / f"{safe}.json"
+
+
+def load(path: Path) -> StationState | None:
+    """The state saved at `path`, or None when there is none yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{path}: not a station state file ({exc})") from None
+
+
+def save(path: Path, state: StationState) -> None:
+    """Write `state` to `path` atomically: the old file or the new one, never half."""
+    data = _encoder.encode(state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
