@@ -159,3 +159,14 @@ jobs = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    # Bearer tokens of the HTTP API. Only a hash is kept: the token is shown once, at creation.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
+)

@@ -7,6 +7,7 @@ queued is committed, and only then does uvicorn stop.
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -47,9 +48,18 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
 class Service:
     """The central system behind uvicorn, started and stopped together."""
 
-    def __init__(self, settings: Settings, fallback: ASGIApp | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fallback: ASGIApp | None = None,
+        make_fallback: Callable[[CentralSystem], ASGIApp] | None = None,
+    ) -> None:
+        """`make_fallback` builds the HTTP side from the central system (the API, whose
+        module csms must not import: the command line passes it)."""
         self.settings = settings
         self.system = CentralSystem(settings)
+        if make_fallback is not None:
+            fallback = make_fallback(self.system)
         self.server = _GracefulServer(uvicorn_config(build_app(self.system, fallback), settings))
         self.server.before_exit = self._close_charge_points
 

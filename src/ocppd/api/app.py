@@ -1,0 +1,73 @@
+"""The API application: Litestar under /api/v1, OpenAPI at /api/v1/openapi.json and
+interactive docs at /api/v1/docs (decision 0003).
+
+It is the `fallback` of the OCPP ASGI app, so it shares the port, the process and the
+`CentralSystem` (its database and its live connections) with the OCPP endpoint.
+"""
+
+from typing import cast
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from ocppd import __version__
+from ocppd.api import charge_points, commands, id_tags, messages, problems, tokens, transactions
+from ocppd.api.auth import authorized
+from ocppd.api.system import PROVIDE
+from ocppd.csms.central_system import CentralSystem
+from ocppd.transport.server import ASGIApp
+
+PREFIX = "/api/v1"
+
+
+def create_app(system: CentralSystem) -> Litestar:
+    api = Router(
+        PREFIX,
+        route_handlers=[
+            charge_points.list_charge_points,
+            charge_points.get_charge_point,
+            charge_points.put_charge_point,
+            charge_points.patch_charge_point,
+            charge_points.delete_charge_point,
+            id_tags.list_id_tags,
+            id_tags.get_id_tag,
+            id_tags.put_id_tag,
+            id_tags.delete_id_tag,
+            transactions.list_transactions,
+            transactions.get_transaction,
+            messages.list_messages,
+            *tokens.ROUTES,
+            *commands.ROUTES,
+        ],
+        guards=[authorized],
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[api],
+        dependencies=PROVIDE,
+        state=State({"system": system}),
+        exception_handlers=problems.HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="ocppd",
+            version=__version__,
+            description="Operate OCPP 1.6J charge points: registration, id tags, "
+            "transactions, the message log, and every command a central system sends.",
+            path=PREFIX,
+            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+        # ocppd configures logging itself; Litestar's default would reconfigure the root logger.
+        logging_config=None,
+        debug=False,
+    )
+
+
+def fallback(system: CentralSystem) -> ASGIApp:
+    """The API as the OCPP app's fallback (`Service(make_fallback=...)`)."""
+    # Litestar types its ASGI scope as TypedDicts; the transport takes plain mappings.
+    return cast(ASGIApp, create_app(system))

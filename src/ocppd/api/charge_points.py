@@ -1,0 +1,256 @@
+"""Charge points: registration (admin) and what the central system knows of each one.
+
+A charge point's view joins its registration, its last BootNotification, its last
+heartbeat, the status of each connector, and whether it is connected right now.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Response, delete, get, patch, put
+from litestar.params import FromQuery, JSONBody, PathParameter
+from msgspec import UNSET, UnsetType
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.api.auth import needs
+from ocppd.api.pages import Cursor, Limit, next_cursor
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.system import System
+from ocppd.api.tokens import Role
+from ocppd.csms import registration
+from ocppd.csms.central_system import MAX_IDENTITY_LENGTH
+from ocppd.csms.clock import as_utc
+from ocppd.csms.models import charge_points, connectors
+from ocppd.protocol.enums import RegistrationStatus
+from ocppd.protocol.leniency import Rule
+
+ChargePointId = Annotated[str, PathParameter(min_length=1, max_length=MAX_IDENTITY_LENGTH)]
+
+
+class Connector(msgspec.Struct, rename="camel", kw_only=True):
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: datetime
+
+
+class Boot(msgspec.Struct, rename="camel", kw_only=True):
+    """What the last BootNotification said."""
+
+    charge_point_vendor: str | None
+    charge_point_model: str | None
+    charge_point_serial_number: str | None
+    charge_box_serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    timestamp: datetime
+
+
+class ChargePoint(msgspec.Struct, rename="camel", kw_only=True):
+    charge_point_id: str
+    registration_status: RegistrationStatus
+    basic_auth: bool
+    """Whether it must present an AuthorizationKey (HTTP Basic)."""
+    tolerate: list[Rule]
+    connected: bool
+    connected_at: datetime | None
+    boot: Boot | None
+    last_heartbeat: datetime | None
+    connectors: list[Connector]
+    created_at: datetime
+
+
+class ChargePointPage(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[ChargePoint]
+    next_cursor: str | None
+
+
+class Registration(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """PUT: the whole registration. An absent authorizationKey means no Basic auth."""
+
+    registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
+    authorization_key: str | None = None
+    tolerate: list[Rule] = msgspec.field(default_factory=list)
+
+
+class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """PATCH: only the fields given change; `authorizationKey: null` removes the key."""
+
+    registration_status: RegistrationStatus | UnsetType = UNSET
+    authorization_key: str | UnsetType | None = UNSET
+    tolerate: list[Rule] | UnsetType = UNSET
+
+
+@get("/charge-points", tags=["charge points"])
+async def list_charge_points(
+    system: System,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    connected: FromQuery[bool | None] = None,
+) -> ChargePointPage:
+    """Charge points by identity, with connection state, boot details and connectors."""
+    query = sa.select(charge_points).order_by(charge_points.c.id).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(charge_points.c.id > cursor)
+    if connected is not None:
+        online = charge_points.c.id.in_(list(system.connections))
+        query = query.where(online if connected else ~online)
+    async with system.engine.connect() as db:
+        rows = (await db.execute(query)).all()
+        items = await _views(db, system, rows[:limit])
+    return ChargePointPage(items=items, next_cursor=next_cursor([r.id for r in rows], limit))
+
+
+@get("/charge-points/{charge_point_id:str}", tags=["charge points"])
+async def get_charge_point(system: System, charge_point_id: ChargePointId) -> ChargePoint:
+    async with system.engine.connect() as db:
+        return await _view(db, system, charge_point_id)
+
+
+@put("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+async def put_charge_point(
+    system: System, charge_point_id: ChargePointId, data: JSONBody[Registration]
+) -> Response[ChargePoint]:
+    """Register a charge point, or replace its registration (201 when new)."""
+    async with system.engine.begin() as db:
+        existed = await registration.load(db, charge_point_id) is not None
+        await registration.register(
+            db,
+            charge_point_id,
+            data.registration_status,
+            data.authorization_key,
+            frozenset(data.tolerate),
+        )
+        view = await _view(db, system, charge_point_id)
+    _update_live(system, charge_point_id, data.registration_status)
+    return Response(view, status_code=200 if existed else 201)
+
+
+@patch("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+async def patch_charge_point(
+    system: System, charge_point_id: ChargePointId, data: JSONBody[RegistrationChange]
+) -> ChargePoint:
+    values: dict[str, Any] = {}
+    if data.registration_status is not UNSET:
+        values["registration_status"] = data.registration_status.value
+    if data.authorization_key is not UNSET:
+        key = data.authorization_key
+        values["auth_key_hash"] = registration.hash_key(key) if key else None
+    if data.tolerate is not UNSET:
+        values["leniency_rules"] = ",".join(sorted(set(data.tolerate)))
+    async with system.engine.begin() as db:
+        if await registration.load(db, charge_point_id) is None:
+            raise _unknown(charge_point_id)
+        if values:
+            await db.execute(
+                charge_points.update().where(charge_points.c.id == charge_point_id).values(values)
+            )
+        view = await _view(db, system, charge_point_id)
+    if data.registration_status is not UNSET:
+        _update_live(system, charge_point_id, data.registration_status)
+    return view
+
+
+@delete("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+async def delete_charge_point(system: System, charge_point_id: ChargePointId) -> None:
+    """Forget a charge point (its transactions and message log stay); a connected one is
+    disconnected."""
+    async with system.engine.begin() as db:
+        await db.execute(connectors.delete().where(connectors.c.charge_point_id == charge_point_id))
+        deleted = await db.execute(
+            charge_points.delete().where(charge_points.c.id == charge_point_id)
+        )
+    if not deleted.rowcount:
+        raise _unknown(charge_point_id)
+    connection = system.connections.get(charge_point_id)
+    if connection is not None:
+        await connection.close(1008, "charge point deleted")
+
+
+def _unknown(charge_point_id: str) -> ProblemException:
+    return ProblemException(Problem(status=404, error=f"unknown charge point {charge_point_id!r}"))
+
+
+def _update_live(system: System, charge_point_id: str, status: RegistrationStatus) -> None:
+    # A connected charge point's next BootNotification is answered with the new status.
+    connection = system.connections.get(charge_point_id)
+    if connection is not None:
+        connection.handler.record.registration_status = status
+
+
+async def _view(db: AsyncConnection, system: System, charge_point_id: str) -> ChargePoint:
+    row = (
+        await db.execute(sa.select(charge_points).where(charge_points.c.id == charge_point_id))
+    ).first()
+    if row is None:
+        raise _unknown(charge_point_id)
+    return (await _views(db, system, [row]))[0]
+
+
+async def _views(db: AsyncConnection, system: System, rows: Sequence[Any]) -> list[ChargePoint]:
+    ids = [row.id for row in rows]
+    by_charge_point: dict[str, list[Connector]] = {i: [] for i in ids}
+    if ids:
+        found = await db.execute(
+            sa.select(connectors)
+            .where(connectors.c.charge_point_id.in_(ids))
+            .order_by(connectors.c.charge_point_id, connectors.c.connector_id)
+        )
+        for c in found:
+            by_charge_point[c.charge_point_id].append(
+                Connector(
+                    connector_id=c.connector_id,
+                    status=c.status,
+                    error_code=c.error_code,
+                    info=c.info,
+                    vendor_id=c.vendor_id,
+                    vendor_error_code=c.vendor_error_code,
+                    timestamp=_utc(c.status_at),
+                )
+            )
+    return [_charge_point(row, system, by_charge_point[row.id]) for row in rows]
+
+
+def _charge_point(row: Any, system: System, connector_list: list[Connector]) -> ChargePoint:
+    live = system.connections.get(row.id)
+    boot = None
+    if row.booted_at is not None:
+        boot = Boot(
+            charge_point_vendor=row.vendor,
+            charge_point_model=row.model,
+            charge_point_serial_number=row.charge_point_serial_number,
+            charge_box_serial_number=row.charge_box_serial_number,
+            firmware_version=row.firmware_version,
+            iccid=row.iccid,
+            imsi=row.imsi,
+            meter_type=row.meter_type,
+            meter_serial_number=row.meter_serial_number,
+            timestamp=_utc(row.booted_at),
+        )
+    return ChargePoint(
+        charge_point_id=row.id,
+        registration_status=RegistrationStatus(row.registration_status),
+        basic_auth=row.auth_key_hash is not None,
+        tolerate=sorted(registration.parse_rules(row.leniency_rules)),
+        connected=live is not None,
+        connected_at=None if live is None else live.connected_at,
+        boot=boot,
+        last_heartbeat=as_utc(row.last_heartbeat_at),
+        connectors=connector_list,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    utc = as_utc(value)
+    assert utc is not None
+    return utc

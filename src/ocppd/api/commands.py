@@ -1,0 +1,140 @@
+"""Commands: POST /charge-points/{id}/commands/{Action}, one route per action a central
+system sends, with that action's request as the body and the charge point's response as
+the answer.
+
+The body is decoded by the protocol's own codec (the one that checks what a charger sends),
+so an invalid request is refused with 400, naming the field, before anything is sent. Then:
+unknown charge point 404, not connected 409, a CALLERROR 502, no answer in time 504.
+"""
+
+from typing import Annotated, Any
+
+from litestar import post
+from litestar.dto import MsgspecDTO
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, QueryParameter
+
+from ocppd.api.auth import needs
+from ocppd.api.charge_points import ChargePointId
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.system import System
+from ocppd.api.tokens import Role
+from ocppd.csms import registration
+from ocppd.csms.central_system import NotConnected
+from ocppd.protocol.actions import CORE, ActionSpec
+from ocppd.protocol.actions import Role as Sender
+from ocppd.protocol.errors import CallErrorReceived, PayloadError
+from ocppd.rpc.session import CallTimeout, SessionClosed
+
+ACTIONS: list[ActionSpec] = [spec for spec in CORE.values() if spec.sent_by(Sender.CENTRAL_SYSTEM)]
+
+Timeout = Annotated[
+    float | None,
+    QueryParameter(
+        gt=0,
+        le=600,
+        description="Seconds to wait for the answer; default: the server's response timeout.",
+    ),
+]
+
+_ERRORS = {
+    400: ResponseSpec(Problem, description="Invalid payload: the field and the reason"),
+    404: ResponseSpec(Problem, description="Unknown charge point"),
+    409: ResponseSpec(Problem, description="The charge point is not connected"),
+    502: ResponseSpec(Problem, description="The charge point answered with a CALLERROR"),
+    504: ResponseSpec(Problem, description="The charge point did not answer in time"),
+}
+
+
+async def send(system: System, charge_point_id: str, request: Any, timeout: float | None) -> Any:
+    """The charge point's response to `request`, or a ProblemException saying why not."""
+    if charge_point_id not in system.connections:
+        async with system.engine.connect() as db:
+            known = await registration.load(db, charge_point_id) is not None
+        if not known:
+            raise _problem(404, f"unknown charge point {charge_point_id!r}")
+        raise _problem(409, f"charge point {charge_point_id!r} is not connected")
+    try:
+        return await system.call(charge_point_id, request, timeout)
+    except (NotConnected, SessionClosed):
+        raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None
+    except CallErrorReceived as error:
+        raise ProblemException(
+            Problem(
+                status=502,
+                error=f"the charge point answered {error.wire_code}",
+                code=error.wire_code,
+                description=error.description,
+                details=error.details,
+            )
+        ) from None
+    except PayloadError as error:
+        # Our request was checked before it left: this is the charge point's answer.
+        raise ProblemException(
+            Problem(
+                status=502,
+                error=f"invalid response from the charge point: {error.description}",
+                field=error.path,
+                reason=error.reason,
+                code=error.code.value,
+            )
+        ) from None
+    except CallTimeout as error:
+        raise _problem(504, str(error)) from None
+
+
+def _problem(status: int, error: str) -> ProblemException:
+    return ProblemException(Problem(status=status, error=error))
+
+
+def _body(spec: ActionSpec) -> type[MsgspecDTO[Any]]:
+    """A DTO that decodes with the protocol codec and documents the request type as-is
+    (camelCase names, as on the wire)."""
+
+    def decode_bytes(self: Any, value: bytes) -> Any:
+        return spec.request_codec.decode(value)
+
+    def create_openapi_schema(
+        cls: Any, field_definition: Any, handler_id: str, schema_creator: Any
+    ) -> Any:
+        return schema_creator.for_field_definition(field_definition)
+
+    dto: Any = MsgspecDTO
+    return type(
+        f"{spec.name}Body",
+        (dto[spec.request],),
+        {"decode_bytes": decode_bytes, "create_openapi_schema": classmethod(create_openapi_schema)},
+    )
+
+
+def _route(spec: ActionSpec) -> HTTPRouteHandler:
+    async def command(
+        system: System, charge_point_id: ChargePointId, data: Any, timeout: Timeout = None
+    ) -> Any:
+        return await send(system, charge_point_id, data, timeout)
+
+    # The types are known at run time only; Litestar reads them from the annotations.
+    body: Any = JSONBody
+    command.__annotations__ = {
+        **command.__annotations__,
+        "data": body[spec.request],
+        "return": spec.response,
+    }
+    command.__name__ = command.__qualname__ = spec.name
+    return post(
+        f"/charge-points/{{charge_point_id:str}}/commands/{spec.name}",
+        dto=_body(spec),
+        return_dto=None,
+        status_code=200,
+        opt=needs(Role.OPERATOR),
+        tags=["commands"],
+        operation_id=spec.name,
+        summary=spec.name,
+        description=f"Send {spec.name} to a connected charge point; the answer is its "
+        f"{spec.name}.conf payload.",
+        responses=_ERRORS,
+    )(command)
+
+
+ROUTES: list[HTTPRouteHandler] = [_route(spec) for spec in ACTIONS]

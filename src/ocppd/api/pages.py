@@ -1,0 +1,20 @@
+"""Pagination of lists that grow: `limit` and an opaque `cursor`, `nextCursor` in the answer.
+
+Keyset pagination (the cursor is the sort key of the last item) stays cheap deep into a long
+message log, where an OFFSET would scan every skipped row.
+"""
+
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Items per page (1-1000).")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(description="`nextCursor` of the previous page; absent for the first page."),
+]
+
+
+def next_cursor(keys: list[str], limit: int) -> str | None:
+    """The cursor after a page fetched with `limit + 1` rows (None: it was the last page)."""
+    return keys[limit - 1] if len(keys) > limit else None

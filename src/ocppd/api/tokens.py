@@ -1,0 +1,121 @@
+"""Bearer tokens of the API and their roles: viewer < operator < admin.
+
+A token is 32 random bytes, shown once. Only its SHA-256 is stored: with that much entropy
+neither a salt nor a slow hash adds anything, and an unsalted digest can be looked up by
+index on every request.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+import sqlalchemy as sa
+from litestar import delete, get, post
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.system import System
+from ocppd.csms.clock import as_utc, utc_now
+from ocppd.csms.models import api_tokens
+
+PREFIX = "ocppd_"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    """Reads everything."""
+    OPERATOR = "operator"
+    """Also sends commands and manages id tags."""
+    ADMIN = "admin"
+    """Also registers charge points and manages tokens."""
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: "Role") -> bool:
+        return self.rank >= needed.rank
+
+
+class Token(msgspec.Struct, rename="camel", kw_only=True):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class NewToken(Token, kw_only=True):
+    token: str
+    """The secret itself: shown this once, never again."""
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create(connection: AsyncConnection, role: Role, name: str = "") -> NewToken:
+    secret = PREFIX + secrets.token_urlsafe(32)
+    now = utc_now()
+    token_id = await connection.scalar(
+        api_tokens.insert()
+        .values(name=name, role=role.value, token_hash=digest(secret), created_at=now)
+        .returning(api_tokens.c.id)
+    )
+    return NewToken(id=int(token_id), name=name, role=role, created_at=now, token=secret)
+
+
+async def role_of(connection: AsyncConnection, token: str) -> Role | None:
+    """The role a presented token grants, or None for a token we never issued."""
+    role = await connection.scalar(
+        sa.select(api_tokens.c.role).where(api_tokens.c.token_hash == digest(token))
+    )
+    return None if role is None else Role(role)
+
+
+async def listed(connection: AsyncConnection) -> list[Token]:
+    now = utc_now()  # stands in for a created_at that cannot be NULL, for the type checker
+    rows = await connection.execute(
+        sa.select(
+            api_tokens.c.id, api_tokens.c.name, api_tokens.c.role, api_tokens.c.created_at
+        ).order_by(api_tokens.c.id)
+    )
+    return [
+        Token(id=r.id, name=r.name, role=Role(r.role), created_at=as_utc(r.created_at) or now)
+        for r in rows
+    ]
+
+
+async def revoke(connection: AsyncConnection, token_id: int) -> bool:
+    result = await connection.execute(api_tokens.delete().where(api_tokens.c.id == token_id))
+    return bool(result.rowcount)
+
+
+class TokenRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    role: Role
+    name: str = ""
+
+
+@post("/tokens", tags=["tokens"], opt={"role": Role.ADMIN})
+async def create_token(system: System, data: JSONBody[TokenRequest]) -> NewToken:
+    """A new token; the `token` field is the secret, shown this once."""
+    async with system.engine.begin() as db:
+        return await create(db, data.role, data.name)
+
+
+@get("/tokens", tags=["tokens"], opt={"role": Role.ADMIN})
+async def list_tokens(system: System) -> list[Token]:
+    async with system.engine.connect() as db:
+        return await listed(db)
+
+
+@delete("/tokens/{token_id:int}", tags=["tokens"], opt={"role": Role.ADMIN})
+async def revoke_token(system: System, token_id: FromPath[int]) -> None:
+    async with system.engine.begin() as db:
+        if not await revoke(db, token_id):
+            raise ProblemException(Problem(status=404, error=f"unknown token {token_id}"))
+
+
+ROUTES = [create_token, list_tokens, revoke_token]

@@ -1,0 +1,221 @@
+"""Every command a central system sends, over real HTTP, to a charge point on a real socket."""
+
+import asyncio
+
+import pytest
+
+from ocppd.api.commands import ACTIONS
+from ocppd.api.tokens import Role
+from tests.api.conftest import Api, CallError, Silent, charge_point
+
+PROFILE = {
+    "chargingProfileId": 1,
+    "stackLevel": 0,
+    "chargingProfilePurpose": "TxDefaultProfile",
+    "chargingProfileKind": "Absolute",
+    "chargingSchedule": {
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+    },
+}
+
+# action: (request body, what the charge point answers)
+COMMANDS = {
+    "CancelReservation": ({"reservationId": 7}, {"status": "Accepted"}),
+    "ChangeAvailability": ({"connectorId": 1, "type": "Inoperative"}, {"status": "Scheduled"}),
+    "ChangeConfiguration": (
+        {"key": "HeartbeatInterval", "value": "60"},
+        {"status": "RebootRequired"},
+    ),
+    "ClearCache": ({}, {"status": "Accepted"}),
+    "ClearChargingProfile": ({"id": 1}, {"status": "Unknown"}),
+    "DataTransfer": (
+        {"vendorId": "com.example", "messageId": "Ping", "data": "x"},
+        {"status": "Accepted", "data": "pong"},
+    ),
+    "GetCompositeSchedule": (
+        {"connectorId": 1, "duration": 3600, "chargingRateUnit": "W"},
+        {
+            "status": "Accepted",
+            "connectorId": 1,
+            "scheduleStart": "2026-11-25T12:00:00Z",
+            "chargingSchedule": {
+                "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000.0}],
+            },
+        },
+    ),
+    "GetConfiguration": (
+        {"key": ["HeartbeatInterval", "Nope"]},
+        {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            "unknownKey": ["Nope"],
+        },
+    ),
+    "GetDiagnostics": (
+        {"location": "ftp://example.com/upload", "retries": 2},
+        {"fileName": "diag.zip"},
+    ),
+    "GetLocalListVersion": ({}, {"listVersion": 3}),
+    "RemoteStartTransaction": (
+        {
+            "idTag": "TAG1",
+            "connectorId": 1,
+            "chargingProfile": {**PROFILE, "chargingProfilePurpose": "TxProfile"},
+        },
+        {"status": "Accepted"},
+    ),
+    "RemoteStopTransaction": ({"transactionId": 42}, {"status": "Rejected"}),
+    "ReserveNow": (
+        {
+            "connectorId": 0,
+            "expiryDate": "2026-11-25T13:00:00Z",
+            "idTag": "TAG1",
+            "reservationId": 9,
+        },
+        {"status": "Occupied"},
+    ),
+    "Reset": ({"type": "Soft"}, {"status": "Accepted"}),
+    "SendLocalList": (
+        {
+            "listVersion": 4,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "TAG1", "idTagInfo": {"status": "Accepted"}}],
+        },
+        {"status": "Accepted"},
+    ),
+    "SetChargingProfile": (
+        {"connectorId": 1, "csChargingProfiles": PROFILE},
+        {"status": "Accepted"},
+    ),
+    "TriggerMessage": (
+        {"requestedMessage": "StatusNotification", "connectorId": 1},
+        {"status": "Accepted"},
+    ),
+    "UnlockConnector": ({"connectorId": 1}, {"status": "Unlocked"}),
+    "UpdateFirmware": (
+        {"location": "https://example.com/fw.bin", "retrieveDate": "2026-11-26T00:00:00Z"},
+        {},
+    ),
+}
+
+
+def test_the_table_covers_every_action_a_central_system_sends() -> None:
+    assert sorted(COMMANDS) == sorted(spec.name for spec in ACTIONS)
+    assert len(COMMANDS) == 19
+
+
+async def test_every_command_reaches_the_charge_point_and_returns_its_answer(api: Api) -> None:
+    client = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        for action, (request, response) in COMMANDS.items():
+            cp.replies[action] = response
+            answer = await client("POST", f"/charge-points/CP1/commands/{action}", request)
+            assert (answer.status, answer.body) == (200, response), action
+            assert cp.received[-1] == (action, request), action
+    assert [action for action, _ in cp.received] == list(COMMANDS)
+
+
+async def test_invalid_payload_is_400_with_field_and_reason_and_nothing_is_sent(
+    api: Api,
+) -> None:
+    client = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cases = [
+            ("Reset", {"type": "Hard!"}, "$.type", "PropertyConstraintViolation"),
+            ("Reset", {}, "$.type", "ProtocolError"),
+            ("Reset", {"type": "Soft", "extra": 1}, "$.extra", "FormationViolation"),
+            ("UnlockConnector", {"connectorId": "1"}, "$.connectorId", "TypeConstraintViolation"),
+            (
+                "ChangeConfiguration",
+                {"key": "k" * 51, "value": "v"},
+                "$.key",
+                "TypeConstraintViolation",
+            ),
+            (
+                "SetChargingProfile",
+                {"connectorId": 1, "csChargingProfiles": {**PROFILE, "chargingProfileKind": "X"}},
+                "$.csChargingProfiles.chargingProfileKind",
+                "PropertyConstraintViolation",
+            ),
+        ]
+        for action, body, path, code in cases:
+            answer = await client("POST", f"/charge-points/CP1/commands/{action}", body)
+            assert answer.status == 400, (action, body, answer.body)
+            assert answer.body["field"] == path, answer.body
+            assert answer.body["code"] == code, answer.body
+            assert answer.body["reason"]
+        broken = await client("POST", "/charge-points/CP1/commands/Reset", raw=b"{not json")
+        assert broken.status == 400 and broken.body["field"] == "$"
+        await asyncio.sleep(0.05)
+    assert cp.received == []
+
+
+async def test_invalid_payload_is_refused_even_for_an_unknown_charge_point(api: Api) -> None:
+    answer = await api.client(Role.OPERATOR)(
+        "POST", "/charge-points/NOBODY/commands/Reset", {"type": "Nope"}
+    )
+    assert answer.status == 400
+
+
+async def test_unknown_charge_point_is_404(api: Api) -> None:
+    answer = await api.client(Role.OPERATOR)(
+        "POST", "/charge-points/NOBODY/commands/Reset", {"type": "Soft"}
+    )
+    assert answer.status == 404 and "NOBODY" in answer.body["error"]
+
+
+async def test_registered_but_not_connected_is_409(api: Api) -> None:
+    async with charge_point(api, "CP2"):
+        pass
+    answer = await api.client(Role.OPERATOR)(
+        "POST", "/charge-points/CP2/commands/Reset", {"type": "Soft"}
+    )
+    assert answer.status == 409
+
+
+async def test_callerror_from_the_charge_point_is_502_with_code_description_details(
+    api: Api,
+) -> None:
+    async with charge_point(api) as cp:
+        cp.replies["Reset"] = CallError("NotSupported", "no resets here", {"why": "firmware"})
+        answer = await api.client(Role.OPERATOR)(
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Hard"}
+        )
+    assert answer.status == 502
+    assert answer.body["code"] == "NotSupported"
+    assert answer.body["description"] == "no resets here"
+    assert answer.body["details"] == {"why": "firmware"}
+
+
+async def test_invalid_answer_from_the_charge_point_is_502_with_the_field(api: Api) -> None:
+    async with charge_point(api) as cp:
+        cp.replies["Reset"] = {"status": "Maybe"}
+        answer = await api.client(Role.OPERATOR)(
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Hard"}
+        )
+    assert answer.status == 502 and answer.body["field"] == "$.status"
+
+
+async def test_no_answer_in_time_is_504_and_the_next_command_still_works(api: Api) -> None:
+    client = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["Reset"] = Silent()
+        answer = await client(
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, timeout=0.2
+        )
+        assert answer.status == 504
+        cp.replies["Reset"] = {"status": "Accepted"}
+        again = await client("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        assert (again.status, again.body) == (200, {"status": "Accepted"})
+
+
+async def test_a_charge_point_action_is_not_a_command(api: Api) -> None:
+    answer = await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/Heartbeat", {})
+    assert answer.status in (404, 405)
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER])
+async def test_commands_need_the_operator_role(api: Api, role: Role) -> None:
+    answer = await api.client(role)("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+    assert answer.status == 403
