@@ -329,21 +329,6 @@ async def test_charging_profiles_limit_the_power(
     assert (await cs.call(call.ClearChargingProfile(id=4))).status == "Unknown"
 
 
-async def test_diagnostics_and_firmware_report_their_progress(
-    booted: tuple[RecordingChargePoint, Station],
-) -> None:
-    cs, _ = booted
-    answer = await cs.call(call.GetDiagnostics(location="ftp://example.invalid/up"))
-    assert answer.file_name.startswith("diagnostics-CP1-")
-    uploads = await cs.wait_for("DiagnosticsStatusNotification", count=2)
-    assert [u["status"] for u in uploads] == ["Uploading", "Uploaded"]
-    await cs.call(call.UpdateFirmware(location="http://example.invalid/fw", retrieve_date=later(0)))
-    await cs.log.wait_for("FirmwareStatusNotification", count=4)
-    firmware = [f["status"] for f in cs.log.calls("FirmwareStatusNotification")]
-    assert firmware == ["Downloading", "Downloaded", "Installing", "Installed"]
-    assert len(cs.log.calls("BootNotification")) == 2  # it rebooted to install
-
-
 async def test_unknown_central_system_fields_are_not_our_business(central: CentralSystem) -> None:
     """Nothing but boot is sent before the station is accepted (section 3)."""
     async with Station(central.url, "CP9") as station:

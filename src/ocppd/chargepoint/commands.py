@@ -7,11 +7,16 @@ has returned and the session has written the answer.
 """
 
 import contextlib
+import json
+import logging
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from msgspec import UNSET
 
+from ocppd.chargepoint import files
 from ocppd.chargepoint.connectors import Connector, Reservation
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import (
@@ -40,6 +45,8 @@ from ocppd.rpc.session import CallTimeout, Handler, SessionClosed
 
 if TYPE_CHECKING:
     from ocppd.chargepoint.station import Station
+
+log = logging.getLogger("ocppd.chargepoint")
 
 ECHO_MESSAGE = "Echo"
 """The one DataTransfer message the simulator knows, for its own vendorId: echoes `data`."""
@@ -366,42 +373,84 @@ class Commands:
     # Files
 
     def get_diagnostics(self, request: m.GetDiagnosticsRequest) -> m.GetDiagnosticsResponse:
+        files.check_location(request.location)  # else CALLERROR NotSupported
         station = self.station
         stamp = station.clock.now().strftime("%Y%m%dT%H%M%SZ")
-        file_name = f"diagnostics-{station.identity}-{stamp}.log"[:255]
-        station.spawn(self._upload())
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station.identity)
+        file_name = f"diagnostics-{safe}-{stamp}.log"[:255]
+        station.spawn(self._upload(request, file_name))
         return m.GetDiagnosticsResponse(file_name=file_name)
 
-    async def _upload(self) -> None:
-        """The status sequence of an upload. Nothing is transferred yet: the HTTP/FTP
-        upload to `location` is still to be written (issue 5)."""
+    async def _upload(self, request: m.GetDiagnosticsRequest, file_name: str) -> None:
+        """Uploading, the file sent to the location (retried `retries` times), then
+        Uploaded or UploadFailed."""
         station = self.station
-        for status, wait in (
-            (DiagnosticsStatus.UPLOADING, FILE_TRANSFER_SECONDS),
-            (DiagnosticsStatus.UPLOADED, 0),
-        ):
-            station.diagnostics_status = status
-            await station.try_call(m.DiagnosticsStatusNotificationRequest(status=status))
-            await station.clock.sleep(wait)
+        await self._diagnostics_status(DiagnosticsStatus.UPLOADING)
+        data = diagnostics_file(station, request)
+        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
+        interval = 0 if request.retry_interval is UNSET else request.retry_interval
+        uploaded = False
+        for attempt in range(attempts):
+            try:
+                await files.upload(request.location, file_name, data, station.file_transfer)
+            except files.TransferFailed as exc:
+                station.stats.errors["upload failed"] += 1
+                log.info("%s: diagnostics upload failed: %s", station.identity, exc)
+                if attempt + 1 < attempts:
+                    await station.clock.sleep(interval)
+            else:
+                uploaded = True
+                break
+        final = DiagnosticsStatus.UPLOADED if uploaded else DiagnosticsStatus.UPLOAD_FAILED
+        await self._diagnostics_status(final)
         station.diagnostics_status = DiagnosticsStatus.IDLE
 
+    async def _diagnostics_status(self, status: DiagnosticsStatus) -> None:
+        self.station.diagnostics_status = status
+        await self.station.try_call(m.DiagnosticsStatusNotificationRequest(status=status))
+
     def update_firmware(self, request: m.UpdateFirmwareRequest) -> m.UpdateFirmwareResponse:
+        files.check_location(request.location)  # else CALLERROR NotSupported
         self.station.spawn(self._update(request))
         return m.UpdateFirmwareResponse()
 
     async def _update(self, request: m.UpdateFirmwareRequest) -> None:
-        """Download at retrieveDate, install once no transaction runs, reboot, report
-        Installed after the boot. Nothing is downloaded yet (issue 5)."""
+        """Download at retrieveDate (retried `retries` times), install once no transaction
+        runs, reboot, report Installed after the boot. The new firmware's version is the
+        file's name without its extension (`ocppd-2.0.bin` -> `ocppd-2.0`)."""
         station = self.station
         wait = (request.retrieve_date - station.clock.now()).total_seconds()
         await station.clock.sleep(wait)
-        for status in (FirmwareStatus.DOWNLOADING, FirmwareStatus.DOWNLOADED):
-            await self._firmware_status(status)
-            await station.clock.sleep(FILE_TRANSFER_SECONDS)
+        await self._firmware_status(FirmwareStatus.DOWNLOADING)
+        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
+        interval = 0 if request.retry_interval is UNSET else request.retry_interval
+        image: bytes | None = None
+        for attempt in range(attempts):
+            try:
+                image = await files.download(request.location, station.file_transfer)
+            except files.TransferFailed as exc:
+                station.stats.errors["download failed"] += 1
+                log.info("%s: firmware download failed: %s", station.identity, exc)
+                if attempt + 1 < attempts:
+                    await station.clock.sleep(interval)
+            else:
+                break
+        if image is None:
+            await self._firmware_status(FirmwareStatus.DOWNLOAD_FAILED)
+            station.firmware_status = FirmwareStatus.IDLE
+            return
+        await self._firmware_status(FirmwareStatus.DOWNLOADED)
+        station.firmware_image = image
         while station.transactions_running:
             await station.clock.sleep(timedelta(minutes=1).total_seconds())
         await self._firmware_status(FirmwareStatus.INSTALLING)
         await station.clock.sleep(FILE_TRANSFER_SECONDS)
+        if not image:
+            await self._firmware_status(FirmwareStatus.INSTALLATION_FAILED)
+            station.firmware_status = FirmwareStatus.IDLE
+            return
+        station.firmware_version = firmware_version(request.location)
+        station.dirty()
         station.firmware_status = FirmwareStatus.INSTALLED
         station.after_boot(m.FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED))
         station.request_reboot()
@@ -409,6 +458,39 @@ class Commands:
     async def _firmware_status(self, status: FirmwareStatus) -> None:
         self.station.firmware_status = status
         await self.station.try_call(m.FirmwareStatusNotificationRequest(status=status))
+
+
+def firmware_version(location: str) -> str:
+    name = PurePosixPath(unquote(urlsplit(location).path)).name
+    stem = name.split(".")[0] if name.count(".") == 1 else name.rsplit(".", 1)[0]
+    return (stem or "unknown")[:50]
+
+
+def diagnostics_file(station: "Station", request: m.GetDiagnosticsRequest) -> bytes:
+    """What the station uploads: who it is, its configuration, its connectors, its counts."""
+    window = ["" if t is UNSET else t.isoformat() for t in (request.start_time, request.stop_time)]
+    lines = [
+        f"identity: {station.identity}",
+        f"vendor: {station.model.vendor}",
+        f"model: {station.model.model}",
+        f"firmware: {station.firmware_version}",
+        f"time: {station.clock.now().isoformat()}",
+        f"window: {window[0]} .. {window[1]}",
+        f"registration: {station.registration}",
+        f"queued transaction messages: {len(station.transaction_messages)}",
+        "",
+        "[connectors]",
+        f"0: {station.station.status}",
+        *(f"{n}: {c.status} {c.meter.energy_wh} Wh" for n, c in station.connectors.items()),
+        "",
+        "[configuration]",
+        *(f"{key}={value}" for key, value in sorted(station.configuration.values().items())),
+        "",
+        "[counts]",
+        json.dumps(station.stats.summary(), sort_keys=True),
+        "",
+    ]
+    return "\n".join(lines).encode()
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -39,6 +39,7 @@ from ocppd.chargepoint.charging import Charging
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
+from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.smart_charging import ChargingProfiles, Installed
 from ocppd.chargepoint.stats import Stats
@@ -95,6 +96,7 @@ class Station(Charging):
         client_options: ClientOptions | None = None,
         configuration: dict[str, str] | None = None,
         state_dir: Path | str | None = None,
+        file_transfer: TransferOptions | None = None,
     ) -> None:
         """`state_dir`: where the station keeps its state file (`<identity>.json`), read
         at once if it exists; None = nothing survives the Station object."""
@@ -115,6 +117,9 @@ class Station(Charging):
         self.reservations: dict[int, Reservation] = {}
         self.transaction_messages = TransactionMessages(self.clock, self.configuration)
         self.firmware_version = self.model.firmware_version
+        self.firmware_image: bytes | None = None
+        """The last image downloaded by UpdateFirmware."""
+        self.file_transfer = file_transfer if file_transfer is not None else TransferOptions()
         self.stats = Stats()
         self.ids = UniqueIds()  # the station's own: ids stay unique across its connections
         self.registration: RegistrationStatus | None = None
