@@ -200,11 +200,14 @@ class Charging:
         await self.suspend(connector_id, by_ev=False)
 
     async def set_fault(self, connector_id: int, error: ChargePointErrorCode | None) -> None:
-        """A fault (None clears it): the connector goes Faulted and back."""
+        """A fault (None clears it): the connector goes Faulted and back. A fault stops the
+        transaction running on the connector (reason Other)."""
         connector: Connector | StationConnector = (
             self.station if connector_id == 0 else self.connector(connector_id)
         )
         connector.fault = error
+        if error is not None and isinstance(connector, Connector) and connector.transaction:
+            self.end_transaction(connector, Reason.OTHER)  # reported Faulted, not Finishing
         self.changed(connector)
         await self.report()
 
@@ -342,8 +345,12 @@ class Charging:
         offered = connector.meter.max_power_w if limit is None else limit
         if transaction.energy_cut:
             offered = 0
-        full = connector.meter.soc_percent >= 100
-        drawn = 0 if connector.ev_suspended or full else offered
+        meter = connector.meter
+        if meter.soc_percent >= 100 and not connector.ev_suspended:
+            connector.ev_suspended = True  # a full battery takes nothing: SuspendedEV
+        drawn = 0 if connector.ev_suspended else offered
+        if meter.ev_max_power_w is not None:
+            drawn = min(drawn, meter.ev_max_power_w)
         connector.meter.set_power(now, drawn, offered)
 
     async def _sample(self, connector: Connector, transaction: Transaction) -> None:

@@ -26,6 +26,8 @@ class Meter:
     battery_wh: float = 60_000.0
     soc_percent: float = 30.0
     """The EV's state of charge, rising with the energy it takes."""
+    ev_max_power_w: float | None = None
+    """What the EV takes at most (its on-board charger); None = whatever is offered."""
     register_wh: float = 0.0
     power_w: float = 0.0
     offered_w: float = 0.0

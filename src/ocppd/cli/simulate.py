@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ocppd.chargepoint.fleet import Fleet, identities
-from ocppd.chargepoint.scenarios import SCENARIOS
+from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
 from ocppd.chargepoint.station import ChargerModel
 from ocppd.transport.client import ClientOptions
 
@@ -26,9 +26,9 @@ from ocppd.transport.client import ClientOptions
 )
 @click.option(
     "--scenario",
-    type=click.Choice(sorted(SCENARIOS)),
     default="idle",
     show_default=True,
+    help=f"A built-in ({', '.join(SCENARIOS)}) or a TOML file of steps.",
 )
 @click.option("--duration", type=float, default=None, help="Seconds to run; default: Ctrl-C.")
 @click.option("--connectors", default=2, show_default=True, type=click.IntRange(min=1))
@@ -71,11 +71,15 @@ def simulate(
         names = identities(count, identity, id_pattern)
     except (ValueError, KeyError, IndexError) as exc:
         raise click.BadParameter(str(exc), param_hint="--id-pattern") from None
+    try:
+        driver = scenario_named(scenario)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
     tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
     fleet = Fleet(
         url,
         names,
-        SCENARIOS[scenario],
+        driver,
         model=ChargerModel(vendor=vendor, model=model_name, connectors=connectors),
         client_options=ClientOptions(password=password, ssl=tls),
         speed=speed,
