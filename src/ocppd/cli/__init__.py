@@ -13,13 +13,19 @@ def main() -> None:
 
 def _register() -> None:
     from ocppd.cli.charge_points import charge_point
+    from ocppd.cli.operate import call, charge_points, transactions
     from ocppd.cli.serve import db, serve
     from ocppd.cli.simulate import simulate
+    from ocppd.cli.tokens import token
 
     main.add_command(serve)
     main.add_command(db)
     main.add_command(charge_point)
     main.add_command(simulate)
+    main.add_command(token)
+    main.add_command(call)
+    main.add_command(charge_points)
+    main.add_command(transactions)
 
 
 _register()

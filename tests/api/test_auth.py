@@ -1,0 +1,78 @@
+"""Bearer tokens and roles: viewer < operator < admin; 401 without a valid token, 403 below
+the role a route needs."""
+
+import asyncio
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ocppd.api.tokens import Role
+from tests.api.conftest import Api
+
+# (method, path, body, the least role that may)
+ROUTES = [
+    ("GET", "/charge-points", None, Role.VIEWER),
+    ("GET", "/transactions", None, Role.VIEWER),
+    ("GET", "/messages", None, Role.VIEWER),
+    ("GET", "/id-tags", None, Role.VIEWER),
+    ("PUT", "/id-tags/TAG1", {"status": "Accepted"}, Role.OPERATOR),
+    ("POST", "/charge-points/CPX/commands/ClearCache", {}, Role.OPERATOR),
+    ("PUT", "/charge-points/CPX", {}, Role.ADMIN),
+    ("GET", "/tokens", None, Role.ADMIN),
+]
+
+
+async def test_no_token_or_an_unknown_one_is_401_with_a_challenge(api: Api) -> None:
+    for client in (api.client(None), api.client(token="ocppd_not-a-token")):
+        for method, path, body, _ in ROUTES:
+            answer = await client(method, path, body)
+            assert answer.status == 401, (method, path)
+    basic = urllib.request.Request(
+        f"{api.url}/api/v1/charge-points", headers={"Authorization": "Basic dXNlcjpwYXNz"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        await asyncio.to_thread(urllib.request.urlopen, basic, timeout=5)
+    assert refused.value.code == 401  # a scheme other than Bearer is no token
+    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_each_role_reaches_what_it_may_and_gets_403_above(api: Api) -> None:
+    rank = list(Role)
+    for role in Role:
+        client = api.client(role)
+        for method, path, body, needed in ROUTES:
+            answer = await client(method, path, body)
+            if rank.index(role) < rank.index(needed):
+                assert answer.status == 403, (role, method, path, answer.body)
+                assert needed.value in answer.body["error"]
+            else:
+                assert answer.status not in (401, 403), (role, method, path, answer.body)
+
+
+async def test_admins_issue_list_and_revoke_tokens(api: Api) -> None:
+    admin = api.client(Role.ADMIN)
+    created = await admin("POST", "/tokens", {"role": "viewer", "name": "dashboard"})
+    assert created.status == 201
+    secret = created.body["token"]
+    assert created.body["role"] == "viewer" and secret.startswith("ocppd_")
+    viewer = api.client(token=secret)
+    assert (await viewer("GET", "/charge-points")).status == 200
+    listed = await admin("GET", "/tokens")
+    assert "dashboard" in [t["name"] for t in listed.body]
+    assert all("token" not in t for t in listed.body)  # secrets are never shown again
+    assert (await admin("DELETE", f"/tokens/{created.body['id']}")).status == 204
+    assert (await viewer("GET", "/charge-points")).status == 401
+    assert (await admin("DELETE", f"/tokens/{created.body['id']}")).status == 404
+
+
+async def test_tokens_are_stored_hashed(api: Api) -> None:
+    import sqlalchemy as sa
+
+    from ocppd.csms.models import api_tokens
+
+    async with api.system.engine.connect() as db:
+        stored = (await db.execute(sa.select(api_tokens.c.token_hash))).scalars().all()
+    for secret in api.tokens.values():
+        assert secret not in stored
+        assert all(secret not in value for value in stored)

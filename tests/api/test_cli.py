@@ -1,0 +1,119 @@
+"""The command line against the API: `ocppd token create`, `ocppd call`, `ocppd charge-points`,
+`ocppd transactions`; once against a real `ocppd serve` process."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+from click.testing import CliRunner, Result
+from websockets.asyncio.client import connect
+
+from ocppd.api.tokens import Role
+from ocppd.cli import main
+from tests.api.conftest import Api, charge_point
+from tests.cli.test_serve import BOOT, start_server
+
+
+async def ocppd(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ocppd",
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_serve_token_create_and_call_end_to_end(tmp_path: Path) -> None:
+    process, port = start_server(tmp_path)
+    try:
+        data = ["--data-dir", str(tmp_path / "data")]
+        code, token, _ = await ocppd("token", "create", "--role", "operator", *data)
+        assert code == 0 and token.strip().startswith("ocppd_")
+        env = {"OCPPD_URL": f"http://127.0.0.1:{port}", "OCPPD_TOKEN": token.strip()}
+        async with connect(f"ws://127.0.0.1:{port}/ocpp/CP1", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+            await ws.send(BOOT)
+            await ws.recv()
+
+            async def answer_reset() -> list[object]:
+                frame = msgspec.json.decode(await ws.recv())
+                await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+                return list(frame)
+
+            answering = asyncio.create_task(answer_reset())
+            code, out, err = await ocppd("call", "CP1", "Reset", '{"type": "Soft"}', env=env)
+            assert (code, json.loads(out)) == (0, {"status": "Accepted"}), err
+            assert (await answering)[2:] == ["Reset", {"type": "Soft"}]
+        code, out, err = await ocppd("call", "CP1", "Reset", '{"type": "Soft"}', env=env)
+        assert code == 1 and "409" in err
+        no_token = {**env, "OCPPD_TOKEN": ""}
+        code, out, err = await ocppd("call", "CP1", "Reset", '{"type": "Soft"}', env=no_token)
+        assert code == 1 and "401" in err
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 20)
+
+
+def invoke(api: Api, role: Role, *args: str) -> Result:
+    env = {"OCPPD_URL": api.url, "OCPPD_TOKEN": api.tokens[role]}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+async def test_call_shows_errors_with_their_details(api: Api) -> None:
+    async with charge_point(api):
+        invalid = await asyncio.to_thread(
+            invoke, api, Role.OPERATOR, "call", "CP1", "Reset", '{"type": 1}'
+        )
+        assert invalid.exit_code == 1
+        assert "400" in invalid.output and "$.type" in invalid.output
+        low = await asyncio.to_thread(invoke, api, Role.VIEWER, "call", "CP1", "ClearCache")
+        assert low.exit_code == 1 and "403" in low.output
+        bad_json = await asyncio.to_thread(invoke, api, Role.OPERATOR, "call", "CP1", "Reset", "{")
+        assert bad_json.exit_code == 2 and "not JSON" in bad_json.output
+
+
+async def test_listings(api: Api) -> None:
+    async with charge_point(api, "CP1") as cp:
+        await cp.ask(
+            "StatusNotification", {"connectorId": 1, "status": "Charging", "errorCode": "NoError"}
+        )
+        started = await cp.ask(
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": "TAG1",
+                "meterStart": 0,
+                "timestamp": "2026-11-25T11:00:00Z",
+            },
+        )
+        listed = await asyncio.to_thread(invoke, api, Role.VIEWER, "charge-points")
+        assert listed.exit_code == 0, listed.output
+        lines = listed.output.splitlines()
+        assert lines[0].split() == [
+            "ID",
+            "CONNECTION",
+            "REGISTRATION",
+            "CONNECTORS",
+            "LAST",
+            "HEARTBEAT",
+        ]
+        assert lines[1].split()[:4] == ["CP1", "online", "Accepted", "1:Charging"]
+        as_json = await asyncio.to_thread(invoke, api, Role.VIEWER, "charge-points", "--json")
+        assert json.loads(as_json.output)["items"][0]["chargePointId"] == "CP1"
+    running = await asyncio.to_thread(
+        invoke, api, Role.VIEWER, "transactions", "--charge-point", "CP1", "--active"
+    )
+    assert running.exit_code == 0, running.output
+    row = running.output.splitlines()[1].split()
+    assert row[:4] == [str(started["transactionId"]), "CP1", "1", "TAG1"] and "running" in row
+    finished = await asyncio.to_thread(invoke, api, Role.VIEWER, "transactions", "--finished")
+    assert len(finished.output.splitlines()) == 1  # the header only
