@@ -17,6 +17,7 @@ from ocppd.chargepoint.authorization import Authorizations
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
+from ocppd.chargepoint.quirks import Quirk
 from ocppd.chargepoint.smart_charging import ChargingProfiles
 from ocppd.chargepoint.transactions import Transaction, TransactionMessages
 from ocppd.protocol import messages as m
@@ -46,6 +47,7 @@ class Charging:
         transaction_messages: TransactionMessages
         _pending_profiles: dict[int, ChargingProfile]
         _samplers: dict[int, asyncio.Task[None]]
+        quirks: frozenset[Quirk]
 
         @property
         def online(self) -> bool: ...
@@ -227,6 +229,8 @@ class Charging:
             started_at=now,
             reservation_id=reservation.reservation_id if reservation else None,
         )
+        if not self.online and Quirk.MINUS_ONE_AFTER_OFFLINE_START in self.quirks:
+            transaction.id_ignored = True
         connector.transaction = transaction
         connector.waiting_tag = None
         connector.finishing = False

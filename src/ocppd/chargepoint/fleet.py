@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ocppd.chargepoint.clock import Clock
+from ocppd.chargepoint.files import TransferOptions
+from ocppd.chargepoint.quirks import Quirk
 from ocppd.chargepoint.scenarios import Scenario
 from ocppd.chargepoint.station import ChargerModel, Station
 from ocppd.chargepoint.stats import Stats
@@ -42,6 +44,8 @@ class Fleet:
     client_options: ClientOptions = field(default_factory=ClientOptions)
     speed: float = 1.0
     state_dir: Path | None = None
+    quirks: frozenset[Quirk] = frozenset()
+    file_transfer: TransferOptions = field(default_factory=TransferOptions)
     """Each station keeps its state file there (`<identity>.json`) across runs."""
     stations: list[Station] = field(init=False)
 
@@ -54,6 +58,8 @@ class Fleet:
                 clock=Clock(speed=self.speed),
                 client_options=self.client_options,
                 state_dir=self.state_dir,
+                quirks=self.quirks,
+                file_transfer=self.file_transfer,
             )
             for name in self.names
         ]

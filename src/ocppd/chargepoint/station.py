@@ -20,6 +20,7 @@ report the consequences after the answer, in the order a charger would.
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -41,6 +42,7 @@ from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
 from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.meter import Meter
+from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
 from ocppd.chargepoint.smart_charging import ChargingProfiles, Installed
 from ocppd.chargepoint.stats import Stats
 from ocppd.chargepoint.transactions import QueuedMessage, Transaction, TransactionMessages
@@ -97,6 +99,7 @@ class Station(Charging):
         configuration: dict[str, str] | None = None,
         state_dir: Path | str | None = None,
         file_transfer: TransferOptions | None = None,
+        quirks: frozenset[Quirk] = frozenset(),
     ) -> None:
         """`state_dir`: where the station keeps its state file (`<identity>.json`), read
         at once if it exists; None = nothing survives the Station object."""
@@ -117,6 +120,8 @@ class Station(Charging):
         self.reservations: dict[int, Reservation] = {}
         self.transaction_messages = TransactionMessages(self.clock, self.configuration)
         self.firmware_version = self.model.firmware_version
+        self.quirks = frozenset(quirks)
+        """How this station departs from the specification (`quirks.py`); none by default."""
         self.firmware_image: bytes | None = None
         """The last image downloaded by UpdateFirmware."""
         self.file_transfer = file_transfer if file_transfer is not None else TransferOptions()
@@ -245,14 +250,13 @@ class Station(Charging):
 
     def _connect_options(self) -> ClientOptions:
         ping = self.configuration.get_int("WebSocketPingInterval")
-        options = self.client_options
-        return ClientOptions(
-            password=options.password,
-            ssl=options.ssl,
-            max_message_size=options.max_message_size,
+        outgoing = self.client_options.outgoing
+        if outgoing is None and self.quirks:
+            outgoing = QuirkRewriter(self.quirks)
+        return dataclasses.replace(
+            self.client_options,
             ping_interval=self.clock.real_seconds(ping) if ping > 0 else None,
-            open_timeout=options.open_timeout,
-            response_timeout=options.response_timeout,
+            outgoing=outgoing,
         )
 
     async def _connected(self, client: ChargePointClient) -> None:

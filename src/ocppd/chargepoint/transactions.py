@@ -53,9 +53,14 @@ class Transaction:
     samples: list[MeterValue] = field(default_factory=list)
     """The StopTxnSampledData readings, sent as transactionData with the stop."""
 
+    id_ignored: bool = False
+    """A quirk: the station sends -1 though it has the id (`quirks.py`)."""
+
     @property
     def wire_id(self) -> int:
-        return self.transaction_id if self.transaction_id is not None else NO_TRANSACTION_ID
+        if self.transaction_id is None or self.id_ignored:
+            return NO_TRANSACTION_ID
+        return self.transaction_id
 
     def keep_sample(self, sample: MeterValue, limit: int) -> None:
         """Add a reading for transactionData; beyond `limit`, thin out the middle first

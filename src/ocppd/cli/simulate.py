@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
+from ocppd.chargepoint.files import TransferOptions, UploadMethod
 from ocppd.chargepoint.fleet import Fleet, identities
+from ocppd.chargepoint.quirks import Quirk, parse_quirks
 from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
 from ocppd.chargepoint.station import ChargerModel
 from ocppd.transport.client import ClientOptions
@@ -49,6 +51,19 @@ from ocppd.transport.client import ClientOptions
     default=None,
     help="Keep each station's state (configuration, local list, queued messages) here across runs.",
 )
+@click.option(
+    "--quirks",
+    default="",
+    help="Behave like non-conforming chargers: a comma-separated list of "
+    f"{', '.join(q.value for q in Quirk)}, or all.",
+)
+@click.option(
+    "--upload-method",
+    type=click.Choice(["PUT", "POST"]),
+    default="PUT",
+    show_default=True,
+    help="GetDiagnostics: PUT <location>/<fileName>, or POST multipart to <location>.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def simulate(
     url: str,
@@ -64,6 +79,8 @@ def simulate(
     vendor: str,
     model_name: str,
     state_dir: Path | None,
+    quirks: str,
+    upload_method: UploadMethod,
     as_json: bool,
 ) -> None:
     """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
@@ -75,6 +92,10 @@ def simulate(
         driver = scenario_named(scenario)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenario") from None
+    try:
+        persona = parse_quirks(quirks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--quirks") from None
     tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
     fleet = Fleet(
         url,
@@ -84,6 +105,8 @@ def simulate(
         client_options=ClientOptions(password=password, ssl=tls),
         speed=speed,
         state_dir=state_dir,
+        quirks=persona,
+        file_transfer=TransferOptions(upload_method=upload_method, ssl=tls),
     )
     asyncio.run(_run(fleet, duration))
     summary = fleet.summary()

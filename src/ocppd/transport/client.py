@@ -9,7 +9,7 @@ closes. Reconnecting (with backoff) is the station's job, not the transport's: a
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ssl import SSLContext
 from typing import Any
@@ -52,6 +52,9 @@ class ClientOptions:
     open_timeout: float = 10.0
     response_timeout: float = 30.0
     """How long a call waits for its answer (the `MessageTimeout` of the errata)."""
+    outgoing: Callable[[bytes], list[bytes]] | None = None
+    """Turns each frame the session sends into the frames written (a quirk persona bends
+    them, after the session has validated them); None = as they are."""
 
 
 def station_url(url: str, identity: str) -> str:
@@ -153,8 +156,15 @@ async def connect(
         await websocket.close(1002, "ocpp1.6 required")
         raise SubprotocolRefused(f"{url} did not agree to {SUBPROTOCOL}")
 
+    rewrite = options.outgoing
+
     async def send(data: bytes) -> None:
-        await websocket.send(data, text=True)  # frames are UTF-8 JSON: text, not binary
+        # Frames are UTF-8 JSON: text, not binary.
+        if rewrite is None:
+            await websocket.send(data, text=True)
+            return
+        for frame in rewrite(data):
+            await websocket.send(frame, text=True)
 
     session = Session(
         Role.CHARGE_POINT,
