@@ -56,3 +56,10 @@ async def test_interactive_docs_are_served(api: Api) -> None:
     status, content_type, body = await fetch(f"{api.url}{PREFIX}/docs")
     assert status == 200 and content_type.startswith("text/html")
     assert b"swagger" in body.lower()
+
+
+async def test_unknown_api_paths_are_json_404s(api: Api) -> None:
+    client = api.client()
+    for path in ["/nope", "/charge-points/a%2Fb", "/charge-points/CP1/commands/Nope"]:
+        answer = await client("GET", path)
+        assert answer.status == 404 and answer.body["status"] == 404, path

@@ -1,13 +1,13 @@
 """The API application: Litestar under /api/v1, OpenAPI at /api/v1/openapi.json and
-interactive docs at /api/v1/docs (decision 0003).
+Swagger UI at /api/v1/docs (decision 0003).
 
 It is the `fallback` of the OCPP ASGI app, so it shares the port, the process and the
 `CentralSystem` (its database and its live connections) with the OCPP endpoint.
 """
 
-from typing import cast
+from typing import Any, cast
 
-from litestar import Litestar, Router
+from litestar import Litestar, MediaType, Request, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -15,12 +15,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ocppd import __version__
 from ocppd.api import charge_points, commands, id_tags, messages, problems, tokens, transactions
-from ocppd.api.auth import authorized
+from ocppd.api.auth import RoleCache, authorized
 from ocppd.api.system import PROVIDE
 from ocppd.csms.central_system import CentralSystem
 from ocppd.transport.server import ASGIApp
 
 PREFIX = "/api/v1"
+DOCS = PREFIX + "/docs"
+
+
+@get(PREFIX + "/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
+async def openapi_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return request.app.openapi_schema.to_schema()
 
 
 def create_app(system: CentralSystem) -> Litestar:
@@ -46,17 +52,19 @@ def create_app(system: CentralSystem) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, openapi_document],
         dependencies=PROVIDE,
-        state=State({"system": system}),
+        state=State({"system": system, "roles": RoleCache()}),
         exception_handlers=problems.HANDLERS,
         openapi_config=OpenAPIConfig(
             title="ocppd",
             version=__version__,
             description="Operate OCPP 1.6J charge points: registration, id tags, "
             "transactions, the message log, and every command a central system sends.",
-            path=PREFIX,
-            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            # The docs' controller answers every GET under its path (HTML 404s included), so it
+            # lives under /docs and /openapi.json is served below: other API paths keep JSON.
+            path=DOCS,
+            render_plugins=[SwaggerRenderPlugin()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),

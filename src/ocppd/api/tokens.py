@@ -13,6 +13,7 @@ from enum import StrEnum
 import msgspec
 import sqlalchemy as sa
 from litestar import delete, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -112,10 +113,11 @@ async def list_tokens(system: System) -> list[Token]:
 
 
 @delete("/tokens/{token_id:int}", tags=["tokens"], opt={"role": Role.ADMIN})
-async def revoke_token(system: System, token_id: FromPath[int]) -> None:
+async def revoke_token(system: System, state: State, token_id: FromPath[int]) -> None:
     async with system.engine.begin() as db:
         if not await revoke(db, token_id):
             raise ProblemException(Problem(status=404, error=f"unknown token {token_id}"))
+    state.roles.clear()  # the remembered roles (ocppd.api.auth): revoked means now
 
 
 ROUTES = [create_token, list_tokens, revoke_token]
