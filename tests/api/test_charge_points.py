@@ -107,8 +107,20 @@ async def test_list_pages_through_every_charge_point_and_filters_by_connection(
     async with charge_point(api, "CP3"):
         online = (await admin("GET", "/charge-points", connected=True)).body["items"]
         offline = (await admin("GET", "/charge-points", connected=False)).body["items"]
+        paged: list[str] = []
+        cursor = None
+        while True:
+            page = (
+                await admin("GET", "/charge-points", connected=False, limit=2, cursor=cursor)
+            ).body
+            paged += [cp["chargePointId"] for cp in page["items"]]
+            if (cursor := page["nextCursor"]) is None:
+                break
+        online_page = (await admin("GET", "/charge-points", connected=True, limit=1)).body
     assert [cp["chargePointId"] for cp in online] == ["CP3"]
     assert len(offline) == 6
+    assert paged == [f"CP{n}" for n in range(7) if n != 3]
+    assert online_page == {"items": online, "nextCursor": None}
     assert (await admin("GET", "/charge-points", limit=0)).status == 400
     assert (await admin("GET", "/charge-points", limit=1001)).status == 400
 

@@ -98,16 +98,33 @@ async def list_charge_points(
     connected: FromQuery[bool | None] = None,
 ) -> ChargePointPage:
     """Charge points by identity, with connection state, boot details and connectors."""
-    query = sa.select(charge_points).order_by(charge_points.c.id).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(charge_points.c.id > cursor)
-    if connected is not None:
-        online = charge_points.c.id.in_(list(system.connections))
-        query = query.where(online if connected else ~online)
+    # Connections live in memory, not in the database: the filter is applied here rather than
+    # as an IN list of every connected identity (tens of thousands of bound parameters).
     async with system.engine.connect() as db:
-        rows = (await db.execute(query)).all()
+        if connected:
+            wanted = sorted(i for i in system.connections if cursor is None or i > cursor)
+            rows = await _rows(db, cursor, limit + 1, charge_points.c.id.in_(wanted[: limit + 1]))
+        else:
+            rows = []
+            after = cursor
+            while len(rows) <= limit:
+                batch = await _rows(db, after, limit + 1)
+                if not batch:
+                    break
+                rows += [r for r in batch if connected is None or r.id not in system.connections]
+                after = batch[-1].id
+            rows = rows[: limit + 1]
         items = await _views(db, system, rows[:limit])
     return ChargePointPage(items=items, next_cursor=next_cursor([r.id for r in rows], limit))
+
+
+async def _rows(
+    db: AsyncConnection, after: str | None, limit: int, *where: sa.ColumnElement[bool]
+) -> list[Any]:
+    query = sa.select(charge_points).where(*where).order_by(charge_points.c.id).limit(limit)
+    if after is not None:
+        query = query.where(charge_points.c.id > after)
+    return list((await db.execute(query)).all())
 
 
 @get("/charge-points/{charge_point_id:str}", tags=["charge points"])
@@ -164,16 +181,17 @@ async def patch_charge_point(
 async def delete_charge_point(system: System, charge_point_id: ChargePointId) -> None:
     """Forget a charge point (its transactions and message log stay); a connected one is
     disconnected."""
-    async with system.engine.begin() as db:
-        await db.execute(connectors.delete().where(connectors.c.charge_point_id == charge_point_id))
-        deleted = await db.execute(
-            charge_points.delete().where(charge_points.c.id == charge_point_id)
-        )
-    if not deleted.rowcount:
-        raise _unknown(charge_point_id)
+    async with system.engine.connect() as db:
+        if await registration.load(db, charge_point_id) is None:
+            raise _unknown(charge_point_id)
+    # Disconnect first, so that what it sends meanwhile cannot recreate its connector rows.
     connection = system.connections.get(charge_point_id)
     if connection is not None:
         await connection.close(1008, "charge point deleted")
+        await connection.session.close()
+    async with system.engine.begin() as db:
+        await db.execute(connectors.delete().where(connectors.c.charge_point_id == charge_point_id))
+        await db.execute(charge_points.delete().where(charge_points.c.id == charge_point_id))
 
 
 def _unknown(charge_point_id: str) -> ProblemException:

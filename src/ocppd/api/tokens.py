@@ -77,16 +77,17 @@ async def role_of(connection: AsyncConnection, token: str) -> Role | None:
 
 
 async def listed(connection: AsyncConnection) -> list[Token]:
-    now = utc_now()  # stands in for a created_at that cannot be NULL, for the type checker
     rows = await connection.execute(
         sa.select(
             api_tokens.c.id, api_tokens.c.name, api_tokens.c.role, api_tokens.c.created_at
         ).order_by(api_tokens.c.id)
     )
-    return [
-        Token(id=r.id, name=r.name, role=Role(r.role), created_at=as_utc(r.created_at) or now)
-        for r in rows
-    ]
+    found = []
+    for row in rows:
+        created_at = as_utc(row.created_at)
+        assert created_at is not None  # NOT NULL
+        found.append(Token(id=row.id, name=row.name, role=Role(row.role), created_at=created_at))
+    return found
 
 
 async def revoke(connection: AsyncConnection, token_id: int) -> bool:
