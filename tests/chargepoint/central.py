@@ -137,9 +137,11 @@ class RecordingChargePoint(ChargePoint):
 
 
 def _tag_info(id_tag: str) -> IdTagInfo:
+    """Accepted, except BLOCKED; the tags GROUP-* share the parentIdTag GROUP."""
     blocked = id_tag == BLOCKED_TAG
     return IdTagInfo(
-        status=AuthorizationStatus.blocked if blocked else AuthorizationStatus.accepted
+        status=AuthorizationStatus.blocked if blocked else AuthorizationStatus.accepted,
+        parent_id_tag="GROUP" if id_tag.startswith("GROUP-") else None,
     )
 
 

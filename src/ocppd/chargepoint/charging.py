@@ -74,9 +74,22 @@ class Charging:
             self.apply_power(connector)  # back after an EV-side disconnect
         elif connector.waiting_tag is not None and connector.available_for:
             return await self._start_now(connector, connector.waiting_tag)
+        else:
+            connector.plugged_at = self.clock.now()
+            self.spawn(self._plugged_timeout(connector, connector.plugged_at))
         self.changed(connector)
         await self.report()
         return None
+
+    async def _plugged_timeout(self, connector: Connector, plugged_at: datetime) -> None:
+        """ConnectionTimeOut with the EV plugged in but no tag presented: Preparing ends,
+        in Finishing while the plug stays in (errata, section 7)."""
+        await self.clock.sleep(self.configuration.get_int("ConnectionTimeOut"))
+        idle = connector.transaction is None and connector.waiting_tag is None
+        if connector.plugged and connector.plugged_at == plugged_at and idle:
+            connector.finishing = connector.operative
+            self.changed(connector)
+            await self.report()
 
     async def unplug(self, connector_id: int) -> None:
         connector = self.connector(connector_id)
@@ -130,7 +143,11 @@ class Charging:
         info = await self.authorize(id_tag)
         if info.status != AuthorizationStatus.ACCEPTED:
             return None
-        return await self.present(connector, id_tag)
+        transaction = await self.present(connector, id_tag)
+        if transaction is not None and transaction.parent_id_tag is None:
+            parent = info.parent_id_tag
+            transaction.parent_id_tag = None if parent is UNSET else parent
+        return transaction
 
     async def present(self, connector: Connector, id_tag: str) -> Transaction | None:
         """An authorized tag at `connector`: start now, or once the EV is plugged in."""
@@ -181,8 +198,23 @@ class Charging:
         """Stop the transaction on the connector; the CS's answer once delivered (None if
         there was no transaction, or the stop is still queued because the station is offline)."""
         connector = self.connector(connector_id)
-        if connector.transaction is None:
+        running = connector.transaction
+        if running is None:
             return None
+        if id_tag is not None and id_tag.lower() != running.id_tag.lower():
+            # Another tag: authorized first (section 3), and only a tag of the same group
+            # (parentIdTag) may stop it.
+            info = await self.authorize(id_tag)
+            parent = None if info.parent_id_tag is UNSET else info.parent_id_tag
+            same_group = (
+                parent is not None
+                and running.parent_id_tag is not None
+                and parent.lower() == running.parent_id_tag.lower()
+            )
+            if info.status != AuthorizationStatus.ACCEPTED or not same_group:
+                return None
+            if connector.transaction is not running:
+                return None  # it ended meanwhile
         delivered = self.end_transaction(connector, reason, id_tag)
         await self.report()
         if not self.online:
@@ -291,10 +323,30 @@ class Charging:
         if self.configuration.get_bool("StopTransactionOnInvalidId"):
             self.end_transaction(connector, Reason.DE_AUTHORIZED)
         else:
-            # MaxEnergyOnInvalidId is not metered yet: energy is cut at once.
-            transaction.energy_cut = True
+            # Energy goes on up to MaxEnergyOnInvalidId more, then is cut.
+            allowance = self.configuration.get_int("MaxEnergyOnInvalidId")
+            connector.meter.advance(self.clock.now())
+            transaction.energy_limit_wh = connector.meter.register_wh + allowance
             self.apply_power(connector)
             self.changed(connector)
+            if not transaction.energy_cut:
+                self.spawn(self._cut_energy_at_limit(connector, transaction))
+
+    async def _cut_energy_at_limit(self, connector: Connector, transaction: Transaction) -> None:
+        """Wait until the transaction has drawn its MaxEnergyOnInvalidId, then cut it."""
+        while connector.transaction is transaction and not transaction.energy_cut:
+            limit = transaction.energy_limit_wh
+            assert limit is not None
+            meter = connector.meter
+            meter.advance(self.clock.now())
+            left_wh = limit - meter.register_wh
+            power = meter.power_w
+            wait = DEFAULT_INTERVAL_SECONDS if power <= 0 else left_wh / power * 3600
+            await self.clock.sleep(min(max(wait, 0), DEFAULT_INTERVAL_SECONDS))
+            if connector.transaction is transaction:
+                self.apply_power(connector)
+                self.changed(connector)
+                await self.report()
 
     def end_transaction(
         self, connector: Connector, reason: Reason, id_tag: str | None = None
@@ -347,9 +399,13 @@ class Charging:
         charging = sum(1 for c in self.connectors.values() if c.transaction is not None)
         limit = self.profiles.limit_w(connector.connector_id, now, transaction.started_at, charging)
         offered = connector.meter.max_power_w if limit is None else limit
+        meter = connector.meter
+        meter.advance(now)
+        cap = transaction.energy_limit_wh
+        if cap is not None and meter.register_wh >= cap - 0.01:
+            transaction.energy_cut = True  # MaxEnergyOnInvalidId drawn
         if transaction.energy_cut:
             offered = 0
-        meter = connector.meter
         if meter.soc_percent >= 100 and not connector.ev_suspended:
             connector.ev_suspended = True  # a full battery takes nothing: SuspendedEV
         drawn = 0 if connector.ev_suspended else offered

@@ -40,7 +40,11 @@ from ocppd.protocol.enums import (
     TriggerMessageStatus,
     UnlockStatus,
 )
-from ocppd.protocol.errors import OCPPError, PropertyConstraintViolation
+from ocppd.protocol.errors import (
+    OccurenceConstraintViolation,
+    OCPPError,
+    PropertyConstraintViolation,
+)
 from ocppd.rpc.session import CallTimeout, Handler, SessionClosed
 
 if TYPE_CHECKING:
@@ -190,6 +194,9 @@ class Commands:
 
     def get_configuration(self, request: m.GetConfigurationRequest) -> m.GetConfigurationResponse:
         keys = [] if request.key is UNSET else request.key
+        most = self.station.configuration.get_int("GetConfigurationMaxKeys")
+        if len(keys) > most:
+            raise OccurenceConstraintViolation(f"At most {most} keys per GetConfiguration")
         known, unknown = self.station.configuration.get(keys)
         return m.GetConfigurationResponse(
             configuration_key=known, unknown_key=unknown if unknown else UNSET

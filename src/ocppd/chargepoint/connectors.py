@@ -71,6 +71,8 @@ class Connector:
     fault: ChargePointErrorCode | None = None
     plugged: bool = False
     """An EV is connected."""
+    plugged_at: datetime | None = None
+    """When it was last plugged in (ConnectionTimeOut runs from there)."""
     waiting_tag: str | None = None
     """A tag authorized before the EV was plugged in: the transaction starts on plug-in."""
     finishing: bool = False

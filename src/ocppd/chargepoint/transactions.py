@@ -50,6 +50,8 @@ class Transaction:
     parent_id_tag: str | None = None
     energy_cut: bool = False
     """The CS did not accept the tag and StopTransactionOnInvalidId is false."""
+    energy_limit_wh: float | None = None
+    """The register at which energy is cut: MaxEnergyOnInvalidId after the refusal."""
     samples: list[MeterValue] = field(default_factory=list)
     """The StopTxnSampledData readings, sent as transactionData with the stop."""
 
