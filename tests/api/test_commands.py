@@ -210,6 +210,19 @@ async def test_no_answer_in_time_is_504_and_the_next_command_still_works(api: Ap
         assert (again.status, again.body) == (200, {"status": "Accepted"})
 
 
+async def test_a_charge_point_that_leaves_before_answering_is_409(api: Api) -> None:
+    async with charge_point(api) as cp:
+        cp.replies["Reset"] = Silent()
+        pending = asyncio.create_task(
+            api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        )
+        while not cp.received:
+            await asyncio.sleep(0.01)
+        await cp.ws.close()
+        answer = await pending
+    assert answer.status == 409 and "disconnected" in answer.body["error"]
+
+
 async def test_a_charge_point_action_is_not_a_command(api: Api) -> None:
     answer = await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/Heartbeat", {})
     assert answer.status in (404, 405)

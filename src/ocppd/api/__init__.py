@@ -1,1 +1,11 @@
-"""The operators' HTTP API under /api/v1 (Litestar), served as the OCPP app's fallback."""
+"""The operators' HTTP API under /api/v1 (Litestar, decision 0003), served as the OCPP app's
+fallback on the same port.
+
+One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer tokens, roles),
+`problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
+CentralSystem), `charge_points`, `id_tags`, `transactions`, `messages`, `commands`.
+
+Not yet (issue 4): the event stream under /api/v1/events; reservations, local authorization
+lists, stored configuration, diagnostics and firmware jobs as resources with their flows (the
+commands themselves already pass through unchanged).
+"""
