@@ -95,6 +95,7 @@ class FakeChargePoint:
         self.ws = ws
         self.replies: dict[str, Reply] = {}
         self.received: list[tuple[str, dict[str, Any]]] = []
+        self.called = asyncio.Event()
         self._results: asyncio.Queue[Any] = asyncio.Queue()
         self._next_id = 0
 
@@ -113,6 +114,7 @@ class FakeChargePoint:
                 continue
             _, unique_id, action, payload = frame
             self.received.append((action, payload))
+            self.called.set()
             reply = self.replies.get(action, {})
             if callable(reply):
                 reply = reply(payload)

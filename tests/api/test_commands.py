@@ -216,8 +216,7 @@ async def test_a_charge_point_that_leaves_before_answering_is_409(api: Api) -> N
         pending = asyncio.create_task(
             api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
         )
-        while not cp.received:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(cp.called.wait(), 5)
         await cp.ws.close()
         answer = await pending
     assert answer.status == 409 and "disconnected" in answer.body["error"]
