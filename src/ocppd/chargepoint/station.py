@@ -278,6 +278,9 @@ class Station(Charging):
             # Close first: whatever waits on the connection then ends by itself, even
             # where Python 3.11's wait_for loses a cancellation that races an answer.
             await client.close()
+            # One turn of the loop: the calls the close failed see their SessionClosed
+            # before they are cancelled (else their futures log "never retrieved").
+            await asyncio.sleep(0)
             tasks = [*watch, *self._connection_tasks.values()]
             self._connection_tasks.clear()
             for task in tasks:

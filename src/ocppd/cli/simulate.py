@@ -12,9 +12,10 @@ import click
 from ocppd.chargepoint.files import TransferOptions, UploadMethod
 from ocppd.chargepoint.fleet import Fleet, identities
 from ocppd.chargepoint.quirks import Quirk, parse_quirks
+from ocppd.chargepoint.replay import read_recording, replay
 from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
 from ocppd.chargepoint.station import ChargerModel
-from ocppd.transport.client import ClientOptions
+from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
 
 
 @click.command()
@@ -64,6 +65,20 @@ from ocppd.transport.client import ClientOptions
     show_default=True,
     help="GetDiagnostics: PUT <location>/<fileName>, or POST multipart to <location>.",
 )
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Send the charge point's calls of a JSON-lines recording (frames, or message log "
+    "rows) as station --id, instead of a scenario.",
+)
+@click.option(
+    "--replay-speed",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Replay N times faster than recorded; 0 = as fast as the answers come.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def simulate(
     url: str,
@@ -81,6 +96,8 @@ def simulate(
     state_dir: Path | None,
     quirks: str,
     upload_method: UploadMethod,
+    replay: Path | None,
+    replay_speed: float,
     as_json: bool,
 ) -> None:
     """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
@@ -97,6 +114,9 @@ def simulate(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--quirks") from None
     tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    if replay is not None:
+        _replay(url, identity, replay, replay_speed, ClientOptions(password=password, ssl=tls))
+        return
     fleet = Fleet(
         url,
         names,
@@ -111,6 +131,19 @@ def simulate(
     asyncio.run(_run(fleet, duration))
     summary = fleet.summary()
     click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+
+
+def _replay(url: str, identity: str, path: Path, speed: float, options: ClientOptions) -> None:
+    try:
+        calls, skipped = read_recording(path)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--replay") from None
+    try:
+        result = asyncio.run(replay(url, identity, calls, speed=speed or None, options=options))
+    except CONNECT_ERRORS as exc:
+        raise click.ClickException(f"Cannot connect to {url}: {exc}") from None
+    result.skipped = skipped
+    click.echo(json.dumps(result.summary(), indent=2))
 
 
 async def _run(fleet: Fleet, duration: float | None) -> None:
