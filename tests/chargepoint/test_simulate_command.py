@@ -61,3 +61,29 @@ def test_identities() -> None:
     assert identities(2, "Site", None) == ["Site-1", "Site-2"]
     with pytest.raises(ValueError, match="distinct"):
         identities(2, "CP", "CP")
+
+
+async def test_workers_share_the_stations_and_their_counts_are_merged() -> None:
+    async with CentralSystem(interval=10) as central:
+        code, out, err = await simulate(
+            "--url", central.url, "--count", "4", "--id-pattern", "W{n}", "--workers", "2",
+            "--scenario", "charge-session", "--duration", "1.5", "--speed", "200", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["workers"], summary["stations"], summary["accepted"]) == (2, 4, 4)
+    assert summary["sent"]["BootNotification"] == 4
+    assert summary["sent"]["StartTransaction"] == summary["sent"]["StopTransaction"] == 4
+    assert summary["latency_ms"]["BootNotification"]["max"] > 0
+    assert sorted(central.logs) == ["W1", "W2", "W3", "W4"]
+
+
+async def test_the_live_view_shows_the_stations() -> None:
+    async with CentralSystem() as central:
+        code, out, err = await simulate(
+            "--url", central.url, "--id", "LIVE1", "--live", "--duration", "1.6",
+        )  # fmt: skip
+    assert code == 0, err
+    assert "online 1/1" in err
+    assert "LIVE1" in err and "Available Available" in err
+    assert "stations 1, accepted 1" in out

@@ -31,6 +31,33 @@ class Stats:
             self.latencies.setdefault(action, []).extend(values)
         self.connections += other.connections
 
+    def export(self) -> dict[str, Any]:
+        """Everything, as JSON data another process can merge (`imported`): latencies as
+        counts per 0.1 ms."""
+        latencies = {}
+        for action, values in self.latencies.items():
+            buckets = Counter(round(value * 1000, 1) for value in values)
+            latencies[action] = sorted(buckets.items())
+        return {
+            "connections": self.connections,
+            "sent": dict(self.sent),
+            "received": dict(self.received),
+            "errors": dict(self.errors),
+            "latencies": latencies,
+        }
+
+    @classmethod
+    def imported(cls, data: dict[str, Any]) -> "Stats":
+        stats = cls(
+            sent=Counter(data["sent"]),
+            received=Counter(data["received"]),
+            errors=Counter(data["errors"]),
+            connections=data["connections"],
+        )
+        for action, buckets in data["latencies"].items():
+            stats.latencies[action] = [ms / 1000 for ms, n in buckets for _ in range(n)]
+        return stats
+
     def summary(self) -> dict[str, Any]:
         return {
             "connections": self.connections,

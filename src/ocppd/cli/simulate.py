@@ -4,6 +4,10 @@ import asyncio
 import json
 import signal
 import ssl
+import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from ocppd.chargepoint.quirks import Quirk, parse_quirks
 from ocppd.chargepoint.replay import read_recording, replay
 from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
 from ocppd.chargepoint.station import ChargerModel
+from ocppd.chargepoint.stats import Stats
 from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
 
 
@@ -79,6 +84,19 @@ from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
     show_default=True,
     help="Replay N times faster than recorded; 0 = as fast as the answers come.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Share the stations among this many processes (one event loop, one CPU each).",
+)
+@click.option("--worker", default=None, hidden=True, help="i/N: run the i-th share (internal).")
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="A table of stations refreshed while it runs; default: on a terminal, without --json.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def simulate(
     url: str,
@@ -98,6 +116,9 @@ def simulate(
     upload_method: UploadMethod,
     replay: Path | None,
     replay_speed: float,
+    workers: int,
+    worker: str | None,
+    live: bool | None,
     as_json: bool,
 ) -> None:
     """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
@@ -117,6 +138,15 @@ def simulate(
     if replay is not None:
         _replay(url, identity, replay, replay_speed, ClientOptions(password=password, ssl=tls))
         return
+    if workers > 1 and worker is None:
+        summary = _with_workers(workers, len(names))
+        click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+        return
+    if worker is not None:
+        index, total = _share(worker)
+        names = names[index::total]
+    if live is None:
+        live = worker is None and not as_json and sys.stderr.isatty()
     fleet = Fleet(
         url,
         names,
@@ -128,9 +158,75 @@ def simulate(
         quirks=persona,
         file_transfer=TransferOptions(upload_method=upload_method, ssl=tls),
     )
-    asyncio.run(_run(fleet, duration))
+    asyncio.run(_run(fleet, duration, live))
+    if worker is not None:
+        # For the parent process: the raw counts, merged there with the other shares.
+        accepted = fleet.summary()["accepted"]
+        share = {"stations": len(names), "accepted": accepted, "stats": fleet.stats().export()}
+        click.echo(json.dumps(share))
+        return
     summary = fleet.summary()
     click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+
+
+def _share(worker: str) -> tuple[int, int]:
+    try:
+        index, total = (int(part) for part in worker.split("/"))
+    except ValueError:
+        raise click.BadParameter("i/N", param_hint="--worker") from None
+    if not 0 <= index < total:
+        raise click.BadParameter("i/N with 0 <= i < N", param_hint="--worker")
+    return index, total
+
+
+def _worker_arguments() -> list[str]:
+    """This command's own arguments, without --workers: what each worker runs."""
+    args = sys.argv[sys.argv.index("simulate") + 1 :] if "simulate" in sys.argv else []
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
+
+
+def _with_workers(workers: int, stations: int) -> dict[str, Any]:
+    """Run the shares in `workers` processes (`--worker i/N`); their counts merged."""
+    workers = min(workers, stations)
+    arguments = _worker_arguments()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ocppd", "simulate", *arguments, "--worker", f"{i}/{workers}"],
+            stdout=subprocess.PIPE,
+        )
+        for i in range(workers)
+    ]
+
+    def forward(signum: int, _: Any) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        outputs = [process.communicate()[0] for process in processes]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    total = Stats()
+    summary: dict[str, Any] = {"stations": 0, "accepted": 0, "workers": workers}
+    for process, output in zip(processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise click.ClickException(f"A worker failed (exit {process.returncode})")
+        share = json.loads(output)
+        summary["stations"] += share["stations"]
+        summary["accepted"] += share["accepted"]
+        total.merge(Stats.imported(share["stats"]))
+    return {**summary, **total.summary()}
 
 
 def _replay(url: str, identity: str, path: Path, speed: float, options: ClientOptions) -> None:
@@ -146,17 +242,62 @@ def _replay(url: str, identity: str, path: Path, speed: float, options: ClientOp
     click.echo(json.dumps(result.summary(), indent=2))
 
 
-async def _run(fleet: Fleet, duration: float | None) -> None:
+async def _run(fleet: Fleet, duration: float | None, live: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, fleet.stop)  # end cleanly, with a summary
-    await fleet.run(duration)
+    view = asyncio.create_task(_live_view(fleet)) if live else None
+    try:
+        await fleet.run(duration)
+    finally:
+        if view is not None:
+            view.cancel()
+            await asyncio.gather(view, return_exceptions=True)
+
+
+LIVE_SECONDS = 1.0
+LIVE_ROWS = 15
+
+
+async def _live_view(fleet: Fleet) -> None:
+    """A plain table on stderr, redrawn every second: totals, then the first stations."""
+    started = time.monotonic()
+    previous = 0
+    while True:
+        await asyncio.sleep(LIVE_SECONDS)
+        stations = fleet.stations
+        sent = sum(sum(s.stats.sent.values()) for s in stations)
+        received = sum(sum(s.stats.received.values()) for s in stations)
+        errors = sum(sum(s.stats.errors.values()) for s in stations)
+        statuses = Counter(c.status.value for s in stations for c in s.connectors.values())
+        lines = [
+            f"ocppd simulate  {time.monotonic() - started:,.0f} s  "
+            f"online {sum(1 for s in stations if s.online)}/{len(stations)}  "
+            f"sent {sent:,} ({(sent - previous) / LIVE_SECONDS:,.0f}/s)  "
+            f"received {received:,}  errors {errors:,}",
+            "connectors: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+            "",
+            f"{'station':<24} {'online':<7} {'connectors':<40} {'queued':>6} {'sent':>8}",
+        ]
+        for station in stations[:LIVE_ROWS]:
+            connectors = " ".join(c.status.value for c in station.connectors.values())
+            lines.append(
+                f"{station.identity[:24]:<24} {('yes' if station.online else 'no'):<7} "
+                f"{connectors[:40]:<40} {len(station.transaction_messages):>6} "
+                f"{sum(station.stats.sent.values()):>8}"
+            )
+        if len(stations) > LIVE_ROWS:
+            lines.append(f"... and {len(stations) - LIVE_ROWS} more")
+        previous = sent
+        sys.stderr.write("\x1b[H\x1b[2J" + "\n".join(lines) + "\n")
+        sys.stderr.flush()
 
 
 def _text(summary: dict[str, Any]) -> str:
+    workers = f", workers {summary['workers']}" if "workers" in summary else ""
     lines = [
         f"stations {summary['stations']}, accepted {summary['accepted']}, "
-        f"connections {summary['connections']}"
+        f"connections {summary['connections']}{workers}"
     ]
     for title in ("sent", "received", "errors"):
         counts = summary[title]
