@@ -36,9 +36,7 @@ async def test_openapi_json_documents_every_route(api: Api) -> None:
     assert len(routes) >= 19 + 15
     assert routes <= documented, sorted(routes - documented)
     for spec in ACTIONS:
-        operation = paths[f"{PREFIX}/charge-points/{{charge_point_id}}/commands/{spec.name}"][
-            "post"
-        ]
+        operation = paths[f"{PREFIX}/charge-points/{{chargePointId}}/commands/{spec.name}"]["post"]
         body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
         assert "$ref" in body_schema or body_schema.get("type") == "object", spec.name
         assert {"200", "400", "404", "409", "502", "504"} <= set(operation["responses"])

@@ -27,7 +27,9 @@ from ocppd.csms.models import charge_points, connectors
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
 
-ChargePointId = Annotated[str, PathParameter(min_length=1, max_length=MAX_IDENTITY_LENGTH)]
+ChargePointId = Annotated[
+    str, PathParameter(name="chargePointId", min_length=1, max_length=MAX_IDENTITY_LENGTH)
+]
 
 
 class Connector(msgspec.Struct, rename="camel", kw_only=True):
@@ -127,13 +129,13 @@ async def _rows(
     return list((await db.execute(query)).all())
 
 
-@get("/charge-points/{charge_point_id:str}", tags=["charge points"])
+@get("/charge-points/{chargePointId:str}", tags=["charge points"])
 async def get_charge_point(system: System, charge_point_id: ChargePointId) -> ChargePoint:
     async with system.engine.connect() as db:
         return await _view(db, system, charge_point_id)
 
 
-@put("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@put("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
 async def put_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[Registration]
 ) -> Response[ChargePoint]:
@@ -152,7 +154,7 @@ async def put_charge_point(
     return Response(view, status_code=200 if existed else 201)
 
 
-@patch("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@patch("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
 async def patch_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[RegistrationChange]
 ) -> ChargePoint:
@@ -177,7 +179,7 @@ async def patch_charge_point(
     return view
 
 
-@delete("/charge-points/{charge_point_id:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@delete("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
 async def delete_charge_point(system: System, charge_point_id: ChargePointId) -> None:
     """Forget a charge point (its transactions and message log stay); a connected one is
     disconnected."""

@@ -123,7 +123,7 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
     }
     command.__name__ = command.__qualname__ = spec.name
     return post(
-        f"/charge-points/{{charge_point_id:str}}/commands/{spec.name}",
+        f"/charge-points/{{chargePointId:str}}/commands/{spec.name}",
         dto=_body(spec),
         return_dto=None,
         status_code=200,

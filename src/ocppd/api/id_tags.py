@@ -24,7 +24,7 @@ from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import id_tags
 from ocppd.protocol.fields import DateTime, IdToken
 
-IdTagParameter = Annotated[str, PathParameter(min_length=1, max_length=20)]
+IdTagParameter = Annotated[str, PathParameter(name="idTag", min_length=1, max_length=20)]
 
 
 class StoredStatus(StrEnum):
@@ -75,13 +75,13 @@ async def list_id_tags(
     )
 
 
-@get("/id-tags/{id_tag:str}", tags=["id tags"])
+@get("/id-tags/{idTag:str}", tags=["id tags"])
 async def get_id_tag(system: System, id_tag: IdTagParameter) -> IdTag:
     async with system.engine.connect() as db:
         return await _load(db, id_tag)
 
 
-@put("/id-tags/{id_tag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
+@put("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
 async def put_id_tag(
     system: System, id_tag: IdTagParameter, data: JSONBody[IdTagInfo]
 ) -> Response[IdTag]:
@@ -105,7 +105,7 @@ async def put_id_tag(
     return Response(view, status_code=200 if updated.rowcount else 201)
 
 
-@delete("/id-tags/{id_tag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
+@delete("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
 async def delete_id_tag(system: System, id_tag: IdTagParameter) -> None:
     async with system.engine.begin() as db:
         deleted = await db.execute(id_tags.delete().where(id_tags.c.id_tag_key == tag_key(id_tag)))

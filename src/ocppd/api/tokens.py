@@ -9,12 +9,13 @@ import hashlib
 import secrets
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 import sqlalchemy as sa
 from litestar import delete, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.problems import Problem, ProblemException
@@ -113,8 +114,10 @@ async def list_tokens(system: System) -> list[Token]:
         return await listed(db)
 
 
-@delete("/tokens/{token_id:int}", tags=["tokens"], opt={"role": Role.ADMIN})
-async def revoke_token(system: System, state: State, token_id: FromPath[int]) -> None:
+@delete("/tokens/{tokenId:int}", tags=["tokens"], opt={"role": Role.ADMIN})
+async def revoke_token(
+    system: System, state: State, token_id: Annotated[int, PathParameter(name="tokenId")]
+) -> None:
     async with system.engine.begin() as db:
         if not await revoke(db, token_id):
             raise ProblemException(Problem(status=404, error=f"unknown token {token_id}"))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 import sqlalchemy as sa
 from litestar import get
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 
 from ocppd.api.pages import Cursor, Limit, next_cursor
 from ocppd.api.problems import Problem, ProblemException
@@ -103,8 +103,10 @@ async def list_transactions(
     )
 
 
-@get("/transactions/{transaction_id:int}", tags=["transactions"])
-async def get_transaction(system: System, transaction_id: FromPath[int]) -> TransactionDetail:
+@get("/transactions/{transactionId:int}", tags=["transactions"])
+async def get_transaction(
+    system: System, transaction_id: Annotated[int, PathParameter(name="transactionId")]
+) -> TransactionDetail:
     """A transaction with all its meter values, grouped by timestamp as a charger sends them."""
     async with system.engine.connect() as db:
         row = (
