@@ -94,3 +94,19 @@ async def test_a_full_battery_suspends_the_ev() -> None:
         await cs.wait_for("StatusNotification", where=lambda s: s["status"] == "SuspendedEV")
         assert station.connector(1).meter.power_w == 0
         assert station.connector(1).meter.soc_percent == 100
+
+
+async def test_a_status_shorter_than_minimum_status_duration_is_not_reported() -> None:
+    configuration = {"MinimumStatusDuration": "60"}
+    async with running(configuration=configuration, clock=Clock(speed=200)) as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await station.plug_in(1)
+        await station.start_transaction(1, "TAG1")  # Preparing lasted a moment
+        await cs.wait_for(
+            "StatusNotification",
+            where=lambda s: s["connector_id"] == 1 and s["status"] == "Charging",
+            timeout=5,
+        )
+        # Available (the boot reports every connector at once), then no Preparing.
+        assert statuses(cs.calls("StatusNotification")) == ["Available", "Charging"]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from ocppd import __version__
 from ocppd.chargepoint import state
@@ -135,6 +135,10 @@ class Station(Charging):
         self._pending_profiles: dict[int, ChargingProfile] = {}
         self._outbox: list[m.StatusNotificationRequest] = []
         self._report_lock = asyncio.Lock()
+        self._report_timer: asyncio.Task[None] | None = None
+        self._current_states = 0
+        """How many entries at the head of the outbox are current states (after a boot or
+        an offline period): sent at once, whatever MinimumStatusDuration says."""
         self._boot_answered = asyncio.Event()
         self._accepted = asyncio.Event()
         self._may_connect = asyncio.Event()
@@ -175,7 +179,7 @@ class Station(Charging):
             self._save_handle.cancel()
             self._save_handle = None
         self.transaction_messages.on_change = None
-        tasks = [self._life, *self._samplers.values(), *self._background]
+        tasks = [self._life, self._report_timer, *self._samplers.values(), *self._background]
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -357,6 +361,7 @@ class Station(Charging):
             for connector in self._all_connectors():
                 connector.update()
             self._outbox = [self._status_request(c) for c in self._all_connectors()]
+            self._current_states = len(self._outbox)
             self._accepted.set()
         return answer
 
@@ -434,11 +439,22 @@ class Station(Charging):
     def _collapse_outbox(self) -> None:
         latest = {request.connector_id: request for request in self._outbox}
         self._outbox = sorted(latest.values(), key=lambda r: r.connector_id)
+        self._current_states = len(self._outbox)
 
     async def report(self) -> None:
-        """Send the queued StatusNotifications, in order, while online."""
+        """Send the queued StatusNotifications, in order, while online. With
+        MinimumStatusDuration, a status is sent once it has lasted that long, and one
+        that changed again sooner is not sent at all."""
         async with self._report_lock:
             while self._outbox and self.online:
+                wait = 0.0 if self._current_states else self._too_recent(self._outbox[0])
+                if wait is None:
+                    self._outbox.pop(0)  # it did not last: never reported
+                    continue
+                if wait > 0:
+                    if self._report_timer is None or self._report_timer.done():
+                        self._report_timer = asyncio.create_task(self._report_after(wait))
+                    return
                 try:
                     await self.call(self._outbox[0])
                 except (CallTimeout, OCPPError):
@@ -446,6 +462,27 @@ class Station(Charging):
                 except SessionClosed:
                     return
                 self._outbox.pop(0)
+                self._current_states = max(0, self._current_states - 1)
+
+    def _too_recent(self, request: m.StatusNotificationRequest) -> float | None:
+        """Seconds until `request` has lasted MinimumStatusDuration (0: send it now), or
+        None when a newer status of its connector replaced it sooner."""
+        minimum = self.configuration.get_int("MinimumStatusDuration")
+        since = request.timestamp
+        if minimum <= 0 or isinstance(since, UnsetType):
+            return 0
+        for later in self._outbox:
+            if later.connector_id == request.connector_id and later is not request:
+                until = later.timestamp
+                lasted = None if isinstance(until, UnsetType) else (until - since)
+                if lasted is not None and lasted.total_seconds() < minimum:
+                    return None
+                return 0
+        return max(0.0, minimum - (self.clock.now() - since).total_seconds())
+
+    async def _report_after(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        await self.report()
 
     async def send_status(self, connector_id: int | None) -> None:
         """StatusNotification of the current state (a trigger): one connector, or all."""
@@ -514,6 +551,7 @@ class Station(Charging):
         self.registration = None
         self._accepted.clear()
         self._outbox.clear()
+        self._current_states = 0
         for connector in self.connectors.values():
             connector.waiting_tag = None
             connector.update()
