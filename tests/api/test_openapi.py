@@ -41,6 +41,12 @@ async def test_openapi_json_documents_every_route(api: Api) -> None:
         assert "$ref" in body_schema or body_schema.get("type") == "object", spec.name
         assert {"200", "400", "404", "409", "502", "504"} <= set(operation["responses"])
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in paths.items():
+        for method, operation in item.items():
+            assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            assert operation["security"] == [{"bearer": []}], (method, path)
+    problem = paths[f"{PREFIX}/transactions/{{transactionId}}"]["get"]["responses"]["404"]
+    assert problem["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
 
 
 async def test_schemas_use_the_wire_names(api: Api) -> None:

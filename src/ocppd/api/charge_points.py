@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration
@@ -92,7 +92,7 @@ class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     tolerate: list[Rule] | UnsetType = UNSET
 
 
-@get("/charge-points", tags=["charge points"])
+@get("/charge-points", tags=["charge points"], responses=documented())
 async def list_charge_points(
     system: System,
     limit: Limit = 100,
@@ -129,13 +129,18 @@ async def _rows(
     return list((await db.execute(query)).all())
 
 
-@get("/charge-points/{chargePointId:str}", tags=["charge points"])
+@get("/charge-points/{chargePointId:str}", tags=["charge points"], responses=documented(404))
 async def get_charge_point(system: System, charge_point_id: ChargePointId) -> ChargePoint:
     async with system.engine.connect() as db:
         return await _view(db, system, charge_point_id)
 
 
-@put("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@put(
+    "/charge-points/{chargePointId:str}",
+    tags=["charge points"],
+    opt=needs(Role.ADMIN),
+    responses=documented(),
+)
 async def put_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[Registration]
 ) -> Response[ChargePoint]:
@@ -154,7 +159,12 @@ async def put_charge_point(
     return Response(view, status_code=200 if existed else 201)
 
 
-@patch("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@patch(
+    "/charge-points/{chargePointId:str}",
+    tags=["charge points"],
+    opt=needs(Role.ADMIN),
+    responses=documented(404),
+)
 async def patch_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[RegistrationChange]
 ) -> ChargePoint:
@@ -179,7 +189,12 @@ async def patch_charge_point(
     return view
 
 
-@delete("/charge-points/{chargePointId:str}", tags=["charge points"], opt=needs(Role.ADMIN))
+@delete(
+    "/charge-points/{chargePointId:str}",
+    tags=["charge points"],
+    opt=needs(Role.ADMIN),
+    responses=documented(404),
+)
 async def delete_charge_point(system: System, charge_point_id: ChargePointId) -> None:
     """Forget a charge point (its transactions and message log stay); a connected one is
     disconnected."""

@@ -12,12 +12,11 @@ from typing import Annotated, Any
 from litestar import post
 from litestar.dto import MsgspecDTO
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration
@@ -37,14 +36,6 @@ Timeout = Annotated[
         description="Seconds to wait for the answer; default: the server's response timeout.",
     ),
 ]
-
-_ERRORS = {
-    400: ResponseSpec(Problem, description="Invalid payload: the field and the reason"),
-    404: ResponseSpec(Problem, description="Unknown charge point"),
-    409: ResponseSpec(Problem, description="The charge point is not connected"),
-    502: ResponseSpec(Problem, description="The charge point answered with a CALLERROR"),
-    504: ResponseSpec(Problem, description="The charge point did not answer in time"),
-}
 
 
 async def send(system: System, charge_point_id: str, request: Any, timeout: float | None) -> Any:
@@ -133,7 +124,7 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
         summary=spec.name,
         description=f"Send {spec.name} to a connected charge point; the answer is its "
         f"{spec.name}.conf payload.",
-        responses=_ERRORS,
+        responses=documented(404, 409, 502, 504),
     )(command)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms.clock import as_utc
@@ -55,7 +55,7 @@ class IdTagPage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-@get("/id-tags", tags=["id tags"])
+@get("/id-tags", tags=["id tags"], responses=documented())
 async def list_id_tags(
     system: System,
     limit: Limit = 100,
@@ -75,13 +75,13 @@ async def list_id_tags(
     )
 
 
-@get("/id-tags/{idTag:str}", tags=["id tags"])
+@get("/id-tags/{idTag:str}", tags=["id tags"], responses=documented(404))
 async def get_id_tag(system: System, id_tag: IdTagParameter) -> IdTag:
     async with system.engine.connect() as db:
         return await _load(db, id_tag)
 
 
-@put("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
+@put("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR), responses=documented())
 async def put_id_tag(
     system: System, id_tag: IdTagParameter, data: JSONBody[IdTagInfo]
 ) -> Response[IdTag]:
@@ -105,7 +105,9 @@ async def put_id_tag(
     return Response(view, status_code=200 if updated.rowcount else 201)
 
 
-@delete("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR))
+@delete(
+    "/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR), responses=documented(404)
+)
 async def delete_id_tag(system: System, id_tag: IdTagParameter) -> None:
     async with system.engine.begin() as db:
         deleted = await db.execute(id_tags.delete().where(id_tags.c.id_tag_key == tag_key(id_tag)))

@@ -13,7 +13,7 @@ from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import messages
@@ -38,7 +38,7 @@ class MessagePage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-@get("/messages", tags=["messages"])
+@get("/messages", tags=["messages"], responses=documented())
 async def list_messages(
     system: System,
     limit: Limit = 100,

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from ocppd.protocol.errors import PayloadError
 
@@ -34,6 +35,26 @@ class ProblemException(HTTPException):
     def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=problem.status, detail=problem.error, headers=headers)
         self.problem = problem
+
+
+MEANINGS = {
+    400: "Invalid request: the field and the reason",
+    401: "No bearer token, or one never issued",
+    403: "The token's role is below what the route needs",
+    404: "Not found",
+    409: "The charge point is not connected",
+    502: "The charge point answered with a CALLERROR (code, description, details), or with "
+    "an invalid response (field, reason)",
+    504: "The charge point did not answer in time",
+}
+
+
+def documented(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI entries of the Problems a route answers with (401 and 403: every route)."""
+    return {
+        status: ResponseSpec(Problem, description=MEANINGS[status])
+        for status in sorted({400, 401, 403, *statuses})
+    }
 
 
 def respond(problem: Problem, headers: dict[str, str] | None = None) -> Response[Problem]:

@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc, utc_now
 from ocppd.csms.models import api_tokens
@@ -101,20 +101,22 @@ class TokenRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     name: str = ""
 
 
-@post("/tokens", tags=["tokens"], opt={"role": Role.ADMIN})
+@post("/tokens", tags=["tokens"], opt={"role": Role.ADMIN}, responses=documented())
 async def create_token(system: System, data: JSONBody[TokenRequest]) -> NewToken:
     """A new token; the `token` field is the secret, shown this once."""
     async with system.engine.begin() as db:
         return await create(db, data.role, data.name)
 
 
-@get("/tokens", tags=["tokens"], opt={"role": Role.ADMIN})
+@get("/tokens", tags=["tokens"], opt={"role": Role.ADMIN}, responses=documented())
 async def list_tokens(system: System) -> list[Token]:
     async with system.engine.connect() as db:
         return await listed(db)
 
 
-@delete("/tokens/{tokenId:int}", tags=["tokens"], opt={"role": Role.ADMIN})
+@delete(
+    "/tokens/{tokenId:int}", tags=["tokens"], opt={"role": Role.ADMIN}, responses=documented(404)
+)
 async def revoke_token(
     system: System, state: State, token_id: Annotated[int, PathParameter(name="tokenId")]
 ) -> None:

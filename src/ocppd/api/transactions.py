@@ -13,7 +13,7 @@ from litestar import get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
@@ -64,7 +64,7 @@ class TransactionPage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-@get("/transactions", tags=["transactions"])
+@get("/transactions", tags=["transactions"], responses=documented())
 async def list_transactions(
     system: System,
     limit: Limit = 100,
@@ -103,7 +103,7 @@ async def list_transactions(
     )
 
 
-@get("/transactions/{transactionId:int}", tags=["transactions"])
+@get("/transactions/{transactionId:int}", tags=["transactions"], responses=documented(404))
 async def get_transaction(
     system: System, transaction_id: Annotated[int, PathParameter(name="transactionId")]
 ) -> TransactionDetail:
