@@ -145,3 +145,8 @@ async def test_clock_aligned_meter_values_for_every_connector() -> None:
         assert charging["transaction_id"] == transaction.transaction_id
         stamp = datetime.fromisoformat(charging["meter_value"][0]["timestamp"])
         assert (stamp.second, stamp.microsecond) == (0, 0)  # on the minute
+        # Connector 0, the main meter: what both connectors drew, without a transaction.
+        main = (await cs.wait_for("MeterValues", where=aligned(0)))[0]
+        assert "transaction_id" not in main
+        [register] = [int(v["value"]) for v in main["meter_value"][0]["sampled_value"]]
+        assert 0 <= register <= sum(c.meter.energy_wh for c in station.connectors.values())

@@ -17,6 +17,7 @@ from ocppd.chargepoint.authorization import Authorizations
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
+from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk
 from ocppd.chargepoint.smart_charging import ChargingProfiles
 from ocppd.chargepoint.transactions import Transaction, TransactionMessages
@@ -25,6 +26,7 @@ from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo
 from ocppd.protocol.enums import (
     AuthorizationStatus,
     ChargePointErrorCode,
+    Measurand,
     ReadingContext,
     Reason,
 )
@@ -450,8 +452,33 @@ class Charging:
             await self.clock.sleep(wait)
             # Stamped at the boundary, as a charger does, whatever the timer's jitter.
             boundary = now + timedelta(seconds=wait)
+            await self._send_main_meter(boundary)
             for connector in self.connectors.values():
                 await self._send_aligned(connector, boundary)
+
+    def main_meter(self, now: datetime) -> Meter:
+        """Connector 0: the station's main meter, what all its connectors draw together."""
+        meters = [c.meter for c in self.connectors.values()]
+        for meter in meters:
+            meter.advance(now)
+        return Meter(
+            max_power_w=sum(m.max_power_w for m in meters),
+            register_wh=sum(m.register_wh for m in meters),
+            power_w=sum(m.power_w for m in meters),
+            offered_w=sum(m.offered_w for m in meters),
+        )
+
+    async def _send_main_meter(self, now: datetime) -> None:
+        """The main meter's clock-aligned reading: connector 0, never with a transactionId
+        (section 3, MeterValues); the EV's SoC is not its to read."""
+        measurands = [
+            name
+            for name in self.configuration.get_list("MeterValuesAlignedData")
+            if name != Measurand.SOC
+        ]
+        sample = self.main_meter(now).sample(now, measurands, ReadingContext.SAMPLE_CLOCK)
+        if sample is not None and self.online:
+            await self.try_call(m.MeterValuesRequest(connector_id=0, meter_value=[sample]))
 
     async def _send_aligned(self, connector: Connector, now: datetime) -> None:
         measurands = self.configuration.get_list("MeterValuesAlignedData")
