@@ -64,6 +64,7 @@ async def test_admins_issue_list_and_revoke_tokens(api: Api) -> None:
     assert (await admin("DELETE", f"/tokens/{created.body['id']}")).status == 204
     assert (await viewer("GET", "/charge-points")).status == 401
     assert (await admin("DELETE", f"/tokens/{created.body['id']}")).status == 404
+    assert (await admin("DELETE", "/tokens/" + "9" * 30)).status == 400
 
 
 async def test_tokens_are_stored_hashed(api: Api) -> None:

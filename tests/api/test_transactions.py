@@ -102,6 +102,9 @@ async def test_filters_and_pages(api: Api) -> None:
     assert [t["transactionId"] for t in page["items"]] == [t3, t2]
     assert await ids(cursor=page["nextCursor"]) == [t1]
     assert (await viewer("GET", "/transactions", cursor="x")).status == 400
+    assert (await viewer("GET", "/transactions", cursor="9" * 30)).status == 400
+    assert (await viewer("GET", "/messages", cursor="9" * 30)).status == 400
+    assert (await viewer("GET", "/transactions/" + "9" * 30)).status == 400
     assert (await viewer("GET", "/transactions", since="yesterday")).status == 400
 
 

@@ -17,6 +17,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import messages
+from ocppd.csms.transactions import MAX_STORED_INTEGER
 
 
 class Message(msgspec.Struct, rename="camel", kw_only=True):
@@ -52,7 +53,7 @@ async def list_messages(
     m = messages.c
     query = sa.select(messages).order_by(m.id.desc()).limit(limit + 1)
     if cursor is not None:
-        if not cursor.isdigit():
+        if not cursor.isdigit() or int(cursor) > MAX_STORED_INTEGER:
             raise ProblemException(
                 Problem(status=400, error="invalid cursor", field="cursor", reason="not a number")
             )

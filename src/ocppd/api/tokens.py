@@ -118,7 +118,9 @@ async def list_tokens(system: System) -> list[Token]:
     "/tokens/{tokenId:int}", tags=["tokens"], opt={"role": Role.ADMIN}, responses=documented(404)
 )
 async def revoke_token(
-    system: System, state: State, token_id: Annotated[int, PathParameter(name="tokenId")]
+    system: System,
+    state: State,
+    token_id: Annotated[int, PathParameter(name="tokenId", ge=1, le=2**63 - 1)],
 ) -> None:
     async with system.engine.begin() as db:
         if not await revoke(db, token_id):

@@ -18,6 +18,7 @@ from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import meter_values, transactions
+from ocppd.csms.transactions import MAX_STORED_INTEGER
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -105,7 +106,10 @@ async def list_transactions(
 
 @get("/transactions/{transactionId:int}", tags=["transactions"], responses=documented(404))
 async def get_transaction(
-    system: System, transaction_id: Annotated[int, PathParameter(name="transactionId")]
+    system: System,
+    transaction_id: Annotated[
+        int, PathParameter(name="transactionId", ge=1, le=MAX_STORED_INTEGER)
+    ],
 ) -> TransactionDetail:
     """A transaction with all its meter values, grouped by timestamp as a charger sends them."""
     async with system.engine.connect() as db:
@@ -126,7 +130,7 @@ async def get_transaction(
         energy = await _running_energy(db, [row] if row.stopped_at is None else [])
     grouped: dict[datetime, list[SampledValue]] = {}
     for sample in samples:
-        grouped.setdefault(_utc(sample.timestamp), []).append(
+        grouped.setdefault(_aware(sample.timestamp), []).append(
             SampledValue(
                 value=sample.value,
                 context=sample.context,
@@ -188,7 +192,7 @@ def _transaction(row: Any, running_energy: int | None) -> Transaction:
         id_tag=row.id_tag,
         start_status=row.start_status,
         meter_start=row.meter_start,
-        started_at=_utc(row.started_at),
+        started_at=_aware(row.started_at),
         reservation_id=row.reservation_id,
         active=active,
         meter_stop=row.meter_stop,
@@ -200,12 +204,12 @@ def _transaction(row: Any, running_energy: int | None) -> Transaction:
 
 
 def _cursor(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
+    """A page's cursor: a transaction id (bounded, or the database refuses the query)."""
+    if not text.isdigit() or int(text) > MAX_STORED_INTEGER:
         raise ProblemException(
-            Problem(status=400, error="invalid cursor", field="cursor", reason="not a number")
-        ) from None
+            Problem(status=400, error="invalid cursor", field="cursor", reason="not an id")
+        )
+    return int(text)
 
 
 def _aware(value: datetime) -> datetime:
@@ -213,7 +217,3 @@ def _aware(value: datetime) -> datetime:
     utc = as_utc(value)
     assert utc is not None
     return utc
-
-
-def _utc(value: datetime) -> datetime:
-    return _aware(value)
