@@ -1,8 +1,10 @@
 """The state file: a station killed and started again keeps what a charger keeps in flash,
 and loses nothing it had queued (issue 5)."""
 
+import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from ocppd.chargepoint import Clock, Station
 from ocppd.chargepoint.state import load, state_path
 from ocppd.protocol.enums import ChargePointStatus
 from tests.chargepoint.central import FAST, CentralSystem
+from tests.chargepoint.test_simulate_command import simulate
 
 
 def station(url: str, state_dir: Path, **options: object) -> Station:
@@ -113,3 +116,54 @@ async def test_the_state_file_is_json_written_atomically(tmp_path: Path) -> None
         path.write_text("{not json")
         with pytest.raises(ValueError, match="not a station state file"):
             station(central.url, tmp_path)
+
+
+KILLED_SESSION = """
+[configuration]
+MeterValueSampleInterval = "60"
+
+[[steps]]
+do = "plug-in"
+
+[[steps]]
+do = "authorize"
+
+[[steps]]
+do = "offline"
+minutes = 600
+"""
+
+
+async def test_ocppd_simulate_killed_with_sigkill_loses_nothing_queued(tmp_path: Path) -> None:
+    scenario = tmp_path / "session.toml"
+    scenario.write_text(KILLED_SESSION)
+    state_dir = tmp_path / "state"
+    async with CentralSystem() as central:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ocppd", "simulate", "--url", central.url, "--id", "KILLED",
+            "--scenario", str(scenario), "--speed", "1000", "--state-dir", str(state_dir),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        cs = await central.station("KILLED", timeout=10)
+        start = (await cs.log.wait_for("StartTransaction", timeout=10))[0]
+        await asyncio.sleep(1.5)  # offline: MeterValues queue up, each written at once
+        process.kill()  # SIGKILL: nothing is flushed on the way out
+        await process.wait()
+        saved = load(state_path(state_dir, "KILLED"))
+        assert saved is not None
+        queued = [message.action for message in saved.queue]
+        assert len(queued) >= 10 and set(queued) == {"MeterValues"}
+        assert cs.log.calls("MeterValues") == []  # nothing of it reached the CS
+
+        code, _, err = await simulate(
+            "--url", central.url, "--id", "KILLED", "--state-dir", str(state_dir),
+            "--duration", "2", "--speed", "1000",
+        )  # fmt: skip
+        assert code == 0, err
+        samples = cs.log.calls("MeterValues")
+        assert len(samples) >= len(queued)
+        transaction_id = (await cs.log.wait_for("StopTransaction"))[0]["transaction_id"]
+        assert {s["transaction_id"] for s in samples[: len(queued)]} == {transaction_id}
+        assert cs.log.calls("StopTransaction")[0]["reason"] == "PowerLoss"
+        assert len(cs.log.calls("StartTransaction")) == 1
+        assert start["id_tag"] == "TAG-KILLED"

@@ -82,3 +82,23 @@ async def test_an_oversized_message_closes_the_connection() -> None:
         assert client.websocket.protocol.close_sent is not None
         assert client.websocket.protocol.close_sent.code == 1009
         assert client.session.closed
+
+
+async def test_outgoing_frames_can_be_rewritten_after_validation() -> None:
+    """The hook of quirk personas: what the session sends is turned into other frames."""
+    seen: list[bytes] = []
+
+    def twice_with_a_serial(frame: bytes) -> list[bytes]:
+        seen.append(frame)
+        bent = frame.replace(b'"chargePointModel":"Sim"', b'"chargePointModel":"Sim2"')
+        return [bent, bent.replace(b'[2,"', b'[2,"again-')]
+
+    async with CentralSystem() as central:
+        options = ClientOptions(outgoing=twice_with_a_serial)
+        async with await connect(central.url, "BENT", options=options) as client:
+            boot = await client.session.call(BOOT)
+            assert boot.status is RegistrationStatus.ACCEPTED
+            station = await central.station("BENT")
+            boots = await station.wait_for("BootNotification", count=2)
+    assert [b["charge_point_model"] for b in boots] == ["Sim2", "Sim2"]
+    assert len(seen) == 1  # the session sent one frame; two went out
