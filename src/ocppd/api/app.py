@@ -62,7 +62,8 @@ def create_app(system: CentralSystem) -> Litestar:
             description="Operate OCPP 1.6J charge points: registration, id tags, "
             "transactions, the message log, and every command a central system sends.",
             # The docs' controller answers every GET under its path (HTML 404s included), so it
-            # lives under /docs and /openapi.json is served below: other API paths keep JSON.
+            # lives under /docs and `openapi_document` serves /openapi.json: other API paths
+            # keep their JSON 404s.
             path=DOCS,
             render_plugins=[SwaggerRenderPlugin()],
             components=Components(
