@@ -21,8 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 import msgspec
+from msgspec import UNSET
 
+from ocppd.chargepoint.transactions import QueuedMessage, Transaction
+from ocppd.protocol import messages as m
+from ocppd.protocol.actions import Registry, spec_for_request
 from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo, MeterValue
+from ocppd.protocol.enums import Reason
 
 FORMAT = 1
 
@@ -81,6 +86,7 @@ class StationState(msgspec.Struct, omit_defaults=True):
     next_local_id: int = 1
 
 
+_REGISTRY = Registry()
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(StationState)
 
@@ -116,3 +122,63 @@ def save(path: Path, state: StationState) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def saved_transaction(t: Transaction) -> SavedTransaction:
+    return SavedTransaction(
+        local_id=t.local_id,
+        connector_id=t.connector_id,
+        id_tag=t.id_tag,
+        meter_start=t.meter_start,
+        started_at=t.started_at,
+        reservation_id=t.reservation_id,
+        transaction_id=t.transaction_id,
+        parent_id_tag=t.parent_id_tag,
+        energy_cut=t.energy_cut,
+        samples=list(t.samples),
+    )
+
+
+def restored_transaction(t: SavedTransaction) -> Transaction:
+    return Transaction(
+        local_id=t.local_id,
+        connector_id=t.connector_id,
+        id_tag=t.id_tag,
+        meter_start=t.meter_start,
+        started_at=t.started_at,
+        reservation_id=t.reservation_id,
+        transaction_id=t.transaction_id,
+        parent_id_tag=t.parent_id_tag,
+        energy_cut=t.energy_cut,
+        samples=list(t.samples),
+    )
+
+
+def saved_message(message: QueuedMessage) -> SavedMessage:
+    return SavedMessage(
+        action=spec_for_request(message.request).name,
+        payload=msgspec.Raw(msgspec.json.encode(message.request)),
+        transaction=None if message.transaction is None else message.transaction.local_id,
+        attempts=message.attempts,
+    )
+
+
+def restored_message(saved: SavedMessage, transactions: dict[int, Transaction]) -> QueuedMessage:
+    spec = _REGISTRY.get(saved.action)
+    if spec is None:
+        raise ValueError(f"Unknown action {saved.action!r} in a state file")
+    request = spec.request_codec.decode(bytes(saved.payload))
+    transaction = None if saved.transaction is None else transactions.get(saved.transaction)
+    return QueuedMessage(request, transaction, saved.attempts)
+
+
+def power_loss_stop(transaction: Transaction, meter_stop: int, at: datetime) -> QueuedMessage:
+    """The stop of a transaction that was running when the simulator went down."""
+    request = m.StopTransactionRequest(
+        meter_stop=max(meter_stop, transaction.meter_start),
+        timestamp=at,
+        transaction_id=transaction.wire_id,
+        reason=Reason.POWER_LOSS,
+        transaction_data=list(transaction.samples) or UNSET,
+    )
+    return QueuedMessage(request, transaction)

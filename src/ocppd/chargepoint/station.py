@@ -16,6 +16,12 @@ delivers transaction messages in order, and answers the central system's command
 State changes are synchronous (the facts of a connector, the queue of messages); sending
 is asynchronous. So a command handler changes the state, answers, and lets the station
 report the consequences after the answer, in the order a charger would.
+
+The station is split by concern: this module is its life with the central system (the
+connection, boot, heartbeats, status reports, reservations, reset) and its state file
+(`state.py`, with `state_dir`); `charging.py` the driver's steps, transactions and meter
+values; `commands.py` the answers to the central system; `files.py` diagnostics and firmware
+transfers; `quirks.py` the departures from the specification a persona makes.
 """
 
 import asyncio
@@ -26,11 +32,9 @@ import random
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
 from ocppd import __version__
@@ -45,9 +49,9 @@ from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
 from ocppd.chargepoint.smart_charging import ChargingProfiles, Installed
 from ocppd.chargepoint.stats import Stats
-from ocppd.chargepoint.transactions import QueuedMessage, Transaction, TransactionMessages
+from ocppd.chargepoint.transactions import Transaction, TransactionMessages
 from ocppd.protocol import messages as m
-from ocppd.protocol.actions import Registry, spec_for_request
+from ocppd.protocol.actions import spec_for_request
 from ocppd.protocol.datatypes import ChargingProfile
 from ocppd.protocol.enums import (
     ChargePointErrorCode,
@@ -72,7 +76,6 @@ REBOOT_SECONDS = 5
 MAX_BACKOFF_SECONDS = 60
 SAVE_DELAY_SECONDS = 0.2
 """Real seconds between a change (other than a queued message) and its write to disk."""
-_REGISTRY = Registry()
 
 
 @dataclass(frozen=True)
@@ -631,8 +634,8 @@ class Station(Charging):
             ],
             station_operative=self.station.operative,
             connectors=connectors,
-            transactions=[_saved_transaction(t) for t in transactions.values()],
-            queue=[_saved_message(message) for message in messages],
+            transactions=[state.saved_transaction(t) for t in transactions.values()],
+            queue=[state.saved_message(message) for message in messages],
             next_local_id=self._next_local_id,
         )
 
@@ -651,8 +654,8 @@ class Station(Charging):
             for p in saved.profiles
         ]
         self.station.operative = saved.station_operative
-        transactions = {t.local_id: _transaction(t) for t in saved.transactions}
-        queue = [_queued_message(message, transactions) for message in saved.queue]
+        transactions = {t.local_id: state.restored_transaction(t) for t in saved.transactions}
+        queue = [state.restored_message(message, transactions) for message in saved.queue]
         self._next_local_id = saved.next_local_id
         power_lost = False
         for n, kept in saved.connectors.items():
@@ -663,7 +666,7 @@ class Station(Charging):
             connector.meter.register_wh = kept.register_wh
             running = transactions.get(kept.transaction) if kept.transaction else None
             if running is not None:
-                queue.append(_power_loss_stop(running, int(kept.register_wh), saved.saved_at))
+                queue.append(state.power_loss_stop(running, int(kept.register_wh), saved.saved_at))
                 self.profiles.transaction_ended(n)
                 power_lost = True
         for each in self._all_connectors():
@@ -683,65 +686,3 @@ def _backoff(failures: int) -> float:
 def _describe(exc: BaseException) -> str:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return f"HTTP {status}" if status is not None else type(exc).__name__
-
-
-def _saved_transaction(t: Transaction) -> state.SavedTransaction:
-    return state.SavedTransaction(
-        local_id=t.local_id,
-        connector_id=t.connector_id,
-        id_tag=t.id_tag,
-        meter_start=t.meter_start,
-        started_at=t.started_at,
-        reservation_id=t.reservation_id,
-        transaction_id=t.transaction_id,
-        parent_id_tag=t.parent_id_tag,
-        energy_cut=t.energy_cut,
-        samples=list(t.samples),
-    )
-
-
-def _transaction(t: state.SavedTransaction) -> Transaction:
-    return Transaction(
-        local_id=t.local_id,
-        connector_id=t.connector_id,
-        id_tag=t.id_tag,
-        meter_start=t.meter_start,
-        started_at=t.started_at,
-        reservation_id=t.reservation_id,
-        transaction_id=t.transaction_id,
-        parent_id_tag=t.parent_id_tag,
-        energy_cut=t.energy_cut,
-        samples=list(t.samples),
-    )
-
-
-def _saved_message(message: QueuedMessage) -> state.SavedMessage:
-    return state.SavedMessage(
-        action=spec_for_request(message.request).name,
-        payload=msgspec.Raw(msgspec.json.encode(message.request)),
-        transaction=None if message.transaction is None else message.transaction.local_id,
-        attempts=message.attempts,
-    )
-
-
-def _queued_message(
-    saved: state.SavedMessage, transactions: dict[int, Transaction]
-) -> QueuedMessage:
-    spec = _REGISTRY.get(saved.action)
-    if spec is None:
-        raise ValueError(f"Unknown action {saved.action!r} in a state file")
-    request = spec.request_codec.decode(bytes(saved.payload))
-    transaction = None if saved.transaction is None else transactions.get(saved.transaction)
-    return QueuedMessage(request, transaction, saved.attempts)
-
-
-def _power_loss_stop(transaction: Transaction, meter_stop: int, at: datetime) -> QueuedMessage:
-    """The stop of a transaction that was running when the simulator went down."""
-    request = m.StopTransactionRequest(
-        meter_stop=max(meter_stop, transaction.meter_start),
-        timestamp=at,
-        transaction_id=transaction.wire_id,
-        reason=Reason.POWER_LOSS,
-        transaction_data=list(transaction.samples) or UNSET,
-    )
-    return QueuedMessage(request, transaction)
