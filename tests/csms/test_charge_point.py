@@ -436,3 +436,27 @@ async def test_group_policy_makes_a_fleet_one_transaction_at_a_time(
     assert third.id_tag_info.status is AuthorizationStatus.CONCURRENT_TX
     solo = await charger.session.call(start_request(id_tag="SOLO", connector_id=4))
     assert solo.id_tag_info.status is AuthorizationStatus.ACCEPTED
+
+
+async def test_authorization_key_is_never_in_the_message_log(
+    central_system: CentralSystem, charger: Charger
+) -> None:
+    from ocppd.protocol.enums import ConfigurationStatus
+
+    await boot(charger)
+    secret = "00112233445566778899aabbccddeeff"
+
+    @charger.session.on("ChangeConfiguration")
+    def change(_: m.ChangeConfigurationRequest) -> m.ChangeConfigurationResponse:
+        return m.ChangeConfigurationResponse(status=ConfigurationStatus.ACCEPTED)
+
+    await central_system.call(
+        "CP1", m.ChangeConfigurationRequest(key="AuthorizationKey", value=secret)
+    )
+    await central_system.call(
+        "CP1", m.ChangeConfigurationRequest(key="HeartbeatInterval", value="60")
+    )
+    logged = [r["payload"] for r in await rows(central_system, models.messages)]
+    assert not any(secret in payload for payload in logged)
+    assert any('"<redacted>"' in payload for payload in logged)
+    assert any('"60"' in payload for payload in logged)

@@ -421,3 +421,15 @@ async def test_receive_waits_while_the_queue_is_full(link: Link) -> None:
     assert not blocked.done(), "a full queue must stop the reader"
     release.set()
     await asyncio.wait_for(blocked, 1)
+
+
+async def test_timeout_counts_the_wait_behind_earlier_calls(link: Link) -> None:
+    cp = Session(Role.CHARGE_POINT, link.to_b.send, name="cp", response_timeout=5)
+    link.attach(cp, None)
+    first = asyncio.create_task(cp.call(m.HeartbeatRequest()))
+    await asyncio.wait_for(link.to_b.queue.get(), 1)  # sent, never answered
+    with pytest.raises(CallTimeout, match="not sent"):
+        await cp.call(m.HeartbeatRequest(), timeout=0.05)
+    assert link.to_b.queue.empty()
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)

@@ -15,7 +15,8 @@ from ocppd.protocol.enums import AuthorizationStatus
 
 
 def tag_key(id_tag: str) -> str:
-    return id_tag.casefold()
+    """The folded form of an idTag: `lower()`, as SQL's lower() folds the ASCII of idTags."""
+    return id_tag.lower()
 
 
 async def id_tag_info(connection: AsyncConnection, id_tag: str, now: datetime) -> IdTagInfo:

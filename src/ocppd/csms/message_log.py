@@ -4,6 +4,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+import msgspec
+
 from ocppd.csms.clock import Clock
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.models import messages
@@ -48,6 +50,8 @@ class FrameRecorder:
     def __call__(self, traffic: Traffic) -> None:
         data = traffic.data
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if traffic.action == "ChangeConfiguration" and traffic.message_type == 2:
+            text = redact_authorization_key(text)
         row = {
             "charge_point_id": self.charge_point_id,
             "direction": traffic.direction.value,
@@ -58,3 +62,20 @@ class FrameRecorder:
             "at": self.message_log.clock(),
         }
         self.message_log.writer.insert_later([(messages, row)])
+
+
+REDACTED = "<redacted>"
+
+
+def redact_authorization_key(frame: str) -> str:
+    """The frame with the value of a ChangeConfiguration(AuthorizationKey) hidden: the key is
+    write-only and is never logged (security white paper)."""
+    try:
+        call = msgspec.json.decode(frame)
+        payload = call[3]
+        if str(payload.get("key", "")).lower() != "authorizationkey":
+            return frame
+    except (msgspec.DecodeError, IndexError, TypeError, AttributeError):
+        return frame
+    payload["value"] = REDACTED
+    return msgspec.json.encode(call).decode()

@@ -109,29 +109,44 @@ class Session:
     async def call(self, request: Payload, timeout: float | None = None) -> Any:
         """Send `request` and return the peer's validated response payload.
 
+        `timeout` (default: the session's response timeout) counts from this call, including
+        the wait for earlier calls to be answered (one outstanding call at a time).
+
         Raises CallErrorReceived (the peer's CALLERROR), PayloadError (our request, or the
         peer's response, is invalid), CallTimeout or SessionClosed.
         """
-        async with self._call_lock:
-            if self._closed is not None:
-                raise SessionClosed(f"Session {self.name} is closed") from self._closed
-            unique_id, data = self.connection.start_call(request)
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._waiting[unique_id] = future
-            try:
-                await self._write(data, 2, unique_id, spec_for_request(request).name)
-                wait = self.response_timeout if timeout is None else timeout
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that arrives together with the answer.
-                async with asyncio.timeout(wait):
-                    return await future
-            except TimeoutError:
-                raise CallTimeout(
-                    f"No answer to {type(request).__name__} {unique_id} within {wait} s"
-                ) from None
-            finally:
-                self._waiting.pop(unique_id, None)
-                self.connection.forget_call(unique_id)
+        name = spec_for_request(request).name
+        wait = self.response_timeout if timeout is None else timeout
+        deadline = asyncio.get_running_loop().time() + wait
+        try:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that arrives together with the answer.
+            async with asyncio.timeout_at(deadline):
+                await self._call_lock.acquire()
+        except TimeoutError:
+            raise CallTimeout(
+                f"{name} not sent: earlier calls were still unanswered after {wait} s"
+            ) from None
+        try:
+            return await self._send_call(request, name, deadline, wait)
+        finally:
+            self._call_lock.release()
+
+    async def _send_call(self, request: Payload, name: str, deadline: float, wait: float) -> Any:
+        if self._closed is not None:
+            raise SessionClosed(f"Session {self.name} is closed") from self._closed
+        unique_id, data = self.connection.start_call(request)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[unique_id] = future
+        try:
+            await self._write(data, 2, unique_id, name)
+            async with asyncio.timeout_at(deadline):
+                return await future
+        except TimeoutError:
+            raise CallTimeout(f"No answer to {name} {unique_id} within {wait} s") from None
+        finally:
+            self._waiting.pop(unique_id, None)
+            self.connection.forget_call(unique_id)
 
     # What the peer sends
 
