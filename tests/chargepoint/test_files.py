@@ -206,3 +206,29 @@ def test_firmware_version_from_the_file_name() -> None:
     assert firmware_version("https://h/fw/v3.1.4.tar") == "v3.1.4"
     assert firmware_version("https://h/fw/image") == "image"
     assert firmware_version("https://h/") == "unknown"
+
+
+async def test_firmware_waits_for_the_session_with_idle_connectors_unavailable(
+    http: FileServer,
+) -> None:
+    http.files["/fw/ocppd-3.0.bin"] = b"image"
+    async with running(model=ChargerModel(connectors=2)) as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await station.plug_in(1)
+        await station.start_transaction(1, "TAG1")
+        location = f"{http.url}/fw/ocppd-3.0.bin"
+        await cs.call(call.UpdateFirmware(location=location, retrieve_date=later(0)))
+        await cs.log.wait_for("FirmwareStatusNotification", count=2)  # Downloaded
+        await cs.wait_for(
+            "StatusNotification",
+            where=lambda s: (s["connector_id"], s["status"]) == (2, "Unavailable"),
+        )
+        assert station.connector(1).status == "Charging"  # the session goes on
+        assert await station.start_transaction(2, "TAG2") is None  # no new one
+        await station.stop_transaction(1)
+        await cs.log.wait_for("FirmwareStatusNotification", count=4)  # Installed, rebooted
+        after = cs.log.calls("StatusNotification")
+        of_1 = [s["status"] for s in after if s["connector_id"] == 1]
+        assert of_1[-2:] == ["Unavailable", "Preparing"]  # the EV is still plugged in
+        assert [s["status"] for s in after if s["connector_id"] == 2][-1] == "Available"

@@ -49,7 +49,10 @@ async def test_a_killed_station_keeps_its_state_and_loses_nothing_queued(tmp_pat
         assert len(queued) >= 4
         await first.stop(save=False)  # killed: only what was on disk survives
 
+        on_disk = load(state_path(tmp_path, "CP 1"))
+        assert on_disk is not None
         second = station(central.url, tmp_path)
+        assert second.clock.now() >= on_disk.saved_at  # a fast clock does not go back
         assert [message.build() for message in second.transaction_messages.messages()] == queued
         assert second.configuration.get_int("LightIntensity") == 17
         assert second.configuration.get_int("MeterValueSampleInterval") == 10

@@ -362,7 +362,7 @@ class Charging:
         connector.transaction = None
         # Finishing only if the connector stays operative: an Unavailable one ends the
         # session outright (Unavailable -> Finishing is not a transition of section 7).
-        connector.finishing = connector.plugged and connector.operative
+        connector.finishing = connector.plugged and connector.operative and not connector.installing
         connector.ev_suspended = False
         connector.info = None
         connector.meter.set_power(now, 0, 0)

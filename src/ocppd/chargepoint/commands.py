@@ -448,6 +448,9 @@ class Commands:
             return
         await self._firmware_status(FirmwareStatus.DOWNLOADED)
         station.firmware_image = image
+        # It cannot charge while installing: idle connectors go Unavailable at once, the
+        # others when their session ends (section 3, UpdateFirmware).
+        self._installing(True)
         while station.transactions_running:
             await station.clock.sleep(timedelta(minutes=1).total_seconds())
         await self._firmware_status(FirmwareStatus.INSTALLING)
@@ -455,12 +458,19 @@ class Commands:
         if not image:
             await self._firmware_status(FirmwareStatus.INSTALLATION_FAILED)
             station.firmware_status = FirmwareStatus.IDLE
+            self._installing(False)
             return
         station.firmware_version = firmware_version(request.location)
         station.dirty()
         station.firmware_status = FirmwareStatus.INSTALLED
         station.after_boot(m.FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED))
         station.request_reboot()
+
+    def _installing(self, installing: bool) -> None:
+        for connector in self.station.connectors.values():
+            connector.installing = installing
+            self.station.changed(connector)
+        self._report_later()
 
     async def _firmware_status(self, status: FirmwareStatus) -> None:
         self.station.firmware_status = status

@@ -78,6 +78,8 @@ class Connector:
     finishing: bool = False
     """The transaction ended with the EV still plugged in."""
     ev_suspended: bool = False
+    installing: bool = False
+    """A firmware update waits to install: no new transaction here until the reboot."""
     info: str | None = None
     reservation: Reservation | None = None
     transaction: Transaction | None = None
@@ -96,7 +98,7 @@ class Connector:
             if self.evse_suspended:  # when both suspend, SuspendedEVSE is reported
                 return S.SUSPENDED_EVSE
             return S.SUSPENDED_EV if self.ev_suspended else S.CHARGING
-        if not self.operative:
+        if not self.operative or self.installing:
             return S.UNAVAILABLE
         if self.plugged and self.finishing:
             return S.FINISHING
@@ -124,7 +126,12 @@ class Connector:
     @property
     def available_for(self) -> bool:
         """Could a new transaction start here."""
-        return self.fault is None and self.operative and self.transaction is None
+        return (
+            self.fault is None
+            and self.operative
+            and not self.installing
+            and self.transaction is None
+        )
 
 
 @dataclass

@@ -557,6 +557,7 @@ class Station(Charging):
         self._current_states = 0
         for connector in self.connectors.values():
             connector.waiting_tag = None
+            connector.installing = False  # installed, or not: it charges again
             connector.update()
         await self.clock.sleep(REBOOT_SECONDS)
 
@@ -641,6 +642,10 @@ class Station(Charging):
 
     def _restore(self, saved: state.StationState) -> None:
         """Take the state of the file; transactions that were running end with PowerLoss."""
+        if saved.saved_at > self.clock.now():
+            # A fast clock ran ahead of real time before the restart: time goes on from
+            # there, never back (queued messages keep their order in time).
+            self.clock.set(saved.saved_at)
         for key, value in saved.configuration.items():
             with contextlib.suppress(KeyError, ValueError):  # a key of another version
                 self.configuration.set(key, value)
