@@ -266,6 +266,7 @@ class Charging:
         if not self.online and Quirk.MINUS_ONE_AFTER_OFFLINE_START in self.quirks:
             transaction.id_ignored = True
         connector.transaction = transaction
+        connector.plugged_at = None  # a session began: ConnectionTimeOut is over
         connector.waiting_tag = None
         connector.finishing = False
         self.apply_power(connector)
