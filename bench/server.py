@@ -1,0 +1,864 @@
+"""Figures for the central system (issue 3): `ocppd serve` under simulated charge points.
+
+    .venv/bin/python bench/server.py            # full run, ~10 min, prints Markdown tables
+    .venv/bin/python bench/server.py --quick    # smoke run, well under a minute
+
+Servers, each one process pinned to CPU 0 (`taskset -c 0`):
+  ocppd-sqlite  `ocppd serve --registration open --data-dir <tmp>`
+  ocppd-pg      `ocppd serve --registration open --database postgresql://.../<fresh db>`
+  peer          `bench/server_peer.py`: mobilityhouse `ocpp` + websockets, stores nothing
+  bare          `bench/server_bare.py`: ocppd's WebSocket stack, parse + fixed reply (ceiling)
+Load generators (`bench/server_loadgen.py`) run in separate processes pinned to CPU 1. The
+PostgreSQL server is not pinned (it is not ours): its backends for the bench database are
+measured and shown separately.
+
+Scenarios:
+  load    N connections (100, 1000), one CALL outstanding each, a realistic cycle (Heartbeat,
+          StatusNotification, StartTransaction, MeterValues x6 with 4 sampled values,
+          StopTransaction with transactionData); BootNotification once at connect.
+  paced   1000 connections, each sending one message a second.
+  idle    10,000 connections, booted and then idle: server RSS per connection.
+  storm   the same 10,000 chargers reconnecting at once, each booting and delivering a queued
+          StartTransaction and StopTransaction; the database is checked afterwards.
+
+Targets only 127.0.0.1; every phase has a deadline and every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PG_ADMIN = ["-h", "127.0.0.1", "-U", "postgres"]
+PG_URL = "postgresql://postgres@127.0.0.1:5432/"
+
+
+# /proc
+
+
+def tree(pid: int) -> list[int]:
+    """pid and its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
+        except OSError:
+            continue
+    return total * PAGE / 2**20
+
+
+def pg_cpu_seconds() -> float:
+    """CPU of the whole PostgreSQL server: the postmaster, its live children, and (through the
+    postmaster's cutime/cstime) the backends that already exited (pool overflow churn)."""
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                text = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if "(postgres)" in text:
+                stats[int(entry)] = text.rsplit(")", 1)[1].split()
+    total = 0
+    for fields in stats.values():
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:  # the postmaster: add its reaped children
+            total += int(fields[13]) + int(fields[14])
+    return total / TICK
+
+
+def core_busy() -> list[tuple[int, int]]:
+    out = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(("cpu0 ", "cpu1 ")):
+            v = [int(x) for x in line.split()[1:9]]
+            out.append((sum(v) - v[3] - v[4], sum(v)))
+    return out
+
+
+def busy_pct(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> str:
+    return " / ".join(
+        f"{100 * (b1 - b0) / max(1, t1 - t0):.0f}%" for (b0, t0), (b1, t1) in zip(a, b, strict=True)
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on {port}")
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# Servers
+
+
+@dataclass
+class Server:
+    kind: str  # ocppd-sqlite | ocppd-pg | peer | bare
+    tmp: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    dbname: str = ""
+    data_dir: Path | None = None
+    src: Path | None = None  # ocppd sources to run (default: the installed working tree)
+
+    @property
+    def ocppd(self) -> bool:
+        return self.kind.startswith("ocppd")
+
+    @property
+    def base(self) -> str:
+        """ocppd-pg+uvloop -> ocppd-pg"""
+        return self.kind.split("+")[0]
+
+    def start(self) -> None:
+        py = sys.executable
+        if self.kind == "peer":
+            cmd = [py, str(HERE / "server_peer.py"), "--port", str(self.port)]
+        elif self.kind == "bare":
+            cmd = [py, str(HERE / "server_bare.py"), "--port", str(self.port)]
+        else:
+            # Variants, to measure a change before making it in src/:
+            #   +uvloop  `ocppd serve` calls asyncio.run(), so it runs on the stdlib loop
+            #            whatever uvicorn's `loop` says; this installs uvloop's policy first.
+            #   +gc      gc.set_threshold(50_000, 50, 1000): fewer collections of a big heap.
+            cmd = [py, "-m", "ocppd"]
+            variants = self.kind.split("+")[1:]
+            if variants:
+                boot = []
+                if "uvloop" in variants:
+                    boot.append("import uvloop; uvloop.install()")
+                if "gc" in variants:
+                    boot.append("import gc; gc.set_threshold(50_000, 50, 1000)")
+                boot.append("from ocppd.cli import main; main()")
+                cmd = [py, "-c", "; ".join(boot)]
+            cmd += ["serve", "--registration", "open"]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            if self.base == "ocppd-pg":
+                self.dbname = f"ocppd_bench_{os.getpid()}_{self.port}"
+                subprocess.run(["createdb", *PG_ADMIN, self.dbname], check=True)
+                cmd += ["--database", PG_URL + self.dbname]
+            else:
+                self.data_dir = Path(tempfile.mkdtemp(prefix="sqlite-", dir=self.tmp))
+                cmd += ["--data-dir", str(self.data_dir)]
+        log = (self.tmp / f"{self.kind}-{self.port}.log").open("wb")
+        env = dict(os.environ)
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", "0", *cmd], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        wait_listening(self.port, self.proc)
+        time.sleep(0.5)
+
+    def pids(self) -> list[int]:
+        assert self.proc is not None
+        return tree(self.proc.pid)
+
+    def db_cpu(self) -> float:
+        return pg_cpu_seconds() if self.dbname else 0.0
+
+    def commits(self) -> int:
+        """Transactions committed in the bench database so far (PostgreSQL only)."""
+        if not self.dbname:
+            return 0
+        rows = self.sql(f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{self.dbname}'")
+        return int(rows[0][0])
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        if self.dbname:
+            out = subprocess.run(
+                ["psql", *PG_ADMIN, "-d", self.dbname, "-tA", "-F", "\t", "-c", query],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            return [tuple(line.split("\t")) for line in out.splitlines() if line]
+        assert self.data_dir is not None
+        with sqlite3.connect(self.data_dir / "ocppd.db", timeout=30) as db:
+            return [tuple(str(v) for v in row) for row in db.execute(query).fetchall()]
+
+    def add_id_tags(self, count: int) -> None:
+        """Accepted id tags TAG000000.. (the chargers' tags), written straight into the table."""
+        if self.dbname:
+            self.sql(
+                "INSERT INTO id_tags (id_tag, id_tag_key, status) SELECT "
+                "'TAG' || lpad(i::text, 6, '0'), 'tag' || lpad(i::text, 6, '0'), 'Accepted' "
+                f"FROM generate_series(0, {count - 1}) AS i"
+            )
+        elif self.data_dir is not None:
+            with sqlite3.connect(self.data_dir / "ocppd.db", timeout=30) as db:
+                db.executemany(
+                    "INSERT INTO id_tags (id_tag, id_tag_key, status) VALUES (?, ?, 'Accepted')",
+                    [(f"TAG{i:06d}", f"tag{i:06d}") for i in range(count)],
+                )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+        if self.dbname:
+            subprocess.run(["dropdb", *PG_ADMIN, "--force", self.dbname], check=False)
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def log_errors(self) -> int:
+        text = (self.tmp / f"{self.kind}-{self.port}.log").read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if " ERROR " in line or "Traceback" in line)
+
+
+# Load generators
+
+
+class Generators:
+    def __init__(self, server: Server, conns: int, procs: int, mode: str, **extra: Any) -> None:
+        self.outs = []
+        self.procs: list[subprocess.Popen[str]] = []
+        per = -(-conns // procs)
+        for g in range(procs):
+            n = min(per, conns - g * per)
+            if n <= 0:
+                break
+            out = server.tmp / f"lat-{server.kind}-{server.port}-{mode}-{g}.bin"
+            self.outs.append(out)
+            cmd = ["taskset", "-c", "1", sys.executable, str(HERE / "server_loadgen.py")]
+            cmd += ["--port", str(server.port), "--conns", str(n), "--id-base", str(g * per)]
+            cmd += ["--mode", mode, "--out", str(out)]
+            for key, value in extra.items():
+                cmd += [f"--{key.replace('_', '-')}", str(value)]
+            self.procs.append(
+                subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+
+    def pids(self) -> list[int]:
+        return [p for proc in self.procs for p in tree(proc.pid)]
+
+    def read_all(self, timeout: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        out = []
+        for proc in self.procs:
+            assert proc.stdout is not None
+            os.set_blocking(proc.stdout.fileno(), True)
+            line = ""
+            while not line and time.monotonic() < deadline:
+                line = _readline(proc, deadline - time.monotonic())
+                if proc.poll() is not None and not line:
+                    break
+            if not line:
+                raise RuntimeError("a load generator did not report in time")
+            out.append(json.loads(line))
+        return out
+
+    def send(self, command: dict[str, Any]) -> None:
+        for proc in self.procs:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(command) + "\n")
+            proc.stdin.flush()
+
+    def latencies(self) -> array.array[float]:
+        lat = array.array("d")
+        for out in self.outs:
+            if out.exists():
+                lat.frombytes(out.read_bytes())
+        return lat
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            stop(proc, 5)
+
+
+def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
+    import select
+
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], max(0.0, timeout))
+    return proc.stdout.readline() if ready else ""
+
+
+def quantiles(lat: array.array[float]) -> tuple[float, float, float]:
+    if len(lat) < 100:
+        return float("nan"), float("nan"), float("nan")
+    q = statistics.quantiles(lat, n=1000)
+    return q[499] * 1e3, q[989] * 1e3, max(lat) * 1e3
+
+
+# Scenarios
+
+
+def run_load(
+    kind: str,
+    conns: int,
+    args: argparse.Namespace,
+    tmp: Path,
+    mode: str = "load",
+    cycle: str = "",
+) -> dict[str, Any]:
+    server = Server(kind, tmp, src=args.src)
+    gens: Generators | None = None
+    try:
+        server.start()
+        if server.ocppd:
+            server.add_id_tags(conns)
+        rss_idle = rss_mib(server.pids())
+        extra = {"cycle": cycle} if cycle else {}
+        gens = Generators(server, conns, args.gen_procs, mode, **extra)
+        ready = gens.read_all(args.connect_deadline + 30)
+        connected = sum(r["connected"] for r in ready)
+        window = args.paced_window if mode == "paced" else args.window
+        go = time.time() + 0.3
+        start = go + args.warmup
+        end = start + window
+        gens.send({"go": go, "start": start, "end": end})
+        time.sleep(max(0.0, start - time.time()))
+        spids, gpids = server.pids(), gens.pids()
+        x0 = server.commits()
+        s0, g0, d0, c0, t0 = (
+            cpu_seconds(spids),
+            cpu_seconds(gpids),
+            server.db_cpu(),
+            core_busy(),
+            time.time(),
+        )
+        time.sleep(max(0.0, end - time.time()))
+        s1, g1, d1, c1, t1 = (
+            cpu_seconds(spids),
+            cpu_seconds(gpids),
+            server.db_cpu(),
+            core_busy(),
+            time.time(),
+        )
+        rss_loaded = rss_mib(server.pids())
+        x1 = server.commits()
+        done = gens.read_all(window + 60)
+        lat = gens.latencies()
+        row: dict[str, Any] = {
+            "server": kind,
+            "cycle": cycle,
+            "mode": mode,
+            "conns": connected,
+            "connect_s": max(r["connect_s"] for r in ready),
+            "answered": sum(d["answered"] for d in done),
+            "answered_total": sum(d["answered_total"] for d in done),
+            "errors": sum(d["errors"] for d in done),
+            "error_samples": [s for d in done for s in d["error_samples"]][:3],
+            "by_action": _merge([d["by_action"] for d in done]),
+            "window": t1 - t0,
+            "srv_cpu": (s1 - s0) / (t1 - t0) * 100,
+            "gen_cpu": (g1 - g0) / (t1 - t0) * 100,
+            "db_cpu": (d1 - d0) / (t1 - t0) * 100,
+            "srv_s": s1 - s0,
+            "gen_s": g1 - g0,
+            "cores": busy_pct(c0, c1),
+            "other_cpu": _other(c0, c1, (s1 - s0) + (g1 - g0) + (d1 - d0), t1 - t0),
+            "rss_idle": rss_idle,
+            "rss": rss_loaded,
+        }
+        row["msg_s"] = row["answered"] / window
+        row["commits_s"] = (x1 - x0) / (t1 - t0) if server.dbname else float("nan")
+        row["p50"], row["p99"], row["max"] = quantiles(lat)
+        row["us_msg"] = row["srv_s"] / max(1, row["answered"]) * 1e6
+        row["gen_us_msg"] = row["gen_s"] / max(1, row["answered"]) * 1e6
+        if server.ocppd:
+            time.sleep(1.0)  # frames out are logged in the next commit
+            row.update(stored_counts(server, row["answered_total"]))
+            row["server_log_errors"] = server.log_errors()
+        return row
+    finally:
+        if gens is not None:
+            gens.stop()
+        server.stop()
+
+
+def _other(
+    c0: list[tuple[int, int]], c1: list[tuple[int, int]], ours: float, seconds: float
+) -> float:
+    """Busy CPU (both cores, % of one core) not used by server, generators or PostgreSQL:
+    kernel loopback work charged to no process, and anything else running on the machine."""
+    busy = sum(b1 - b0 for (b0, _), (b1, _) in zip(c0, c1, strict=True)) / TICK
+    return (busy - ours) / seconds * 100
+
+
+def _merge(dicts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def stored_counts(server: Server, answered: int) -> dict[str, Any]:
+    frames = int(server.sql("SELECT count(*) FROM messages")[0][0])
+    meter = int(server.sql("SELECT count(*) FROM meter_values")[0][0])
+    return {"frames_stored": frames, "frames_expected": 2 * answered, "meter_rows": meter}
+
+
+def run_idle_storm(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """10,000 idle connections (RSS per connection), then all of them reconnecting at once."""
+    n = args.idle_conns
+    server = Server(kind, tmp, src=args.src)
+    gens: Generators | None = None
+    row: dict[str, Any] = {"server": kind, "conns": n}
+    try:
+        server.start()
+        server.add_id_tags(n)
+        time.sleep(1.0)
+        rss0 = rss_mib(server.pids())
+        gens = Generators(
+            server, n, args.idle_procs, "idle", connect_deadline=args.connect_deadline
+        )
+        ready = gens.read_all(args.connect_deadline + 30)
+        row["idle_connected"] = sum(r["connected"] for r in ready)
+        row["idle_connect_s"] = max(r["connect_s"] for r in ready)
+        row["idle_failed_connects"] = sum(r["failed_connects"] for r in ready)
+        gens.send({"go": 0, "start": 0, "end": 0})
+        time.sleep(args.idle_settle)
+        rss1 = rss_mib(server.pids())
+        s0 = cpu_seconds(server.pids())
+        time.sleep(2.0)
+        row["idle_cpu"] = (cpu_seconds(server.pids()) - s0) / 2.0 * 100
+        row["rss_before"], row["rss_idle"] = rss0, rss1
+        row["kib_per_conn"] = (rss1 - rss0) * 1024 / max(1, row["idle_connected"])
+        gens.send({"stop": True})
+        done = gens.read_all(60)
+        row["idle_open_at_end"] = sum(d["open_at_end"] for d in done)
+        row["idle_errors"] = sum(d["errors"] for d in done)
+        gens.stop()
+        time.sleep(2.0)  # the server sees the disconnects
+
+        # The storm: every charger at once (no connect limit), Boot + queued Start/Stop.
+        gens = Generators(
+            server,
+            n,
+            args.idle_procs,
+            "storm",
+            connect_deadline=args.storm_deadline,
+            connect_limit=0,
+        )
+        gens.read_all(30)
+        go = time.time() + 1.0
+        s0, d0 = cpu_seconds(server.pids()), server.db_cpu()
+        gens.send({"go": go})
+        done = gens.read_all(args.storm_deadline + 60)
+        s1, d1 = cpu_seconds(server.pids()), server.db_cpu()
+        row["storm_wall_s"] = time.time() - go
+        completed = sum(d["storm_completed"] for d in done)
+        lasts = [d["storm_last"] for d in done if d["storm_last"]]
+        row["storm_completed"] = completed
+        row["storm_s"] = (max(lasts) - go) if lasts else float("nan")
+        row["storm_errors"] = sum(d["errors"] for d in done)
+        row["storm_error_samples"] = [s for d in done for s in d["error_samples"]][:3]
+        row["storm_connect_attempts"] = sum(d["connect_attempts"] for d in done)
+        row["storm_failed_connects"] = sum(d["failed_connects"] for d in done)
+        row["storm_srv_cpu_s"] = s1 - s0
+        row["storm_db_cpu_s"] = d1 - d0
+        row["storm_rss"] = rss_mib(server.pids())
+        time.sleep(2.0)  # frames out are logged in the next commit
+        if server.ocppd:
+            row.update(storm_check(server, n))
+            row["server_log_errors"] = server.log_errors()
+        else:  # nothing stored: only what the chargers saw
+            row.update(dict.fromkeys(NOT_STORED, 0), server_log_errors=0, stored=False)
+        return row
+    finally:
+        if gens is not None:
+            gens.stop()
+        server.stop()
+
+
+NOT_STORED = [
+    "db_transactions_closed",
+    "db_transactions",
+    "db_stop_meter_rows",
+    "db_booted",
+    "db_frames",
+    "db_frames_expected",
+    "db_unmatched_stops",
+]
+
+
+def storm_check(server: Server, n: int) -> dict[str, Any]:
+    """What the database holds after the storm (the idle phase booted each charger once)."""
+    q = server.sql
+    return {
+        "db_transactions_closed": int(
+            q(
+                "SELECT count(*) FROM transactions WHERE stopped_at IS NOT NULL "
+                "AND energy_wh = 5230 AND start_status = 'Accepted'"
+            )[0][0]
+        ),
+        "db_transactions": int(q("SELECT count(*) FROM transactions")[0][0]),
+        "db_stop_meter_rows": int(
+            q("SELECT count(*) FROM meter_values WHERE context = 'Transaction.End'")[0][0]
+        ),
+        "db_booted": int(q("SELECT count(*) FROM charge_points WHERE booted_at IS NOT NULL")[0][0]),
+        "db_frames": int(q("SELECT count(*) FROM messages")[0][0]),
+        "db_frames_expected": n * 8,  # (2 boots + start + stop) x (in + out)
+        "db_unmatched_stops": int(q("SELECT count(*) FROM unmatched_stops")[0][0]),
+    }
+
+
+# Output
+
+
+def fmt(v: Any, spec: str = ",.0f") -> str:
+    if isinstance(v, float) and v != v:
+        return "n/a"
+    return format(v, spec)
+
+
+def load_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| server | conns | msg/s | p50 ms | p99 ms | errors | server CPU | server µs/msg "
+        "| gen CPU (2 procs) | PG CPU | other CPU | cores 0 / 1 busy | RSS MiB idle→loaded "
+        "| frames stored / exchanged | meter rows |\n|---" + "|--:" * 14 + "|"
+    )
+    lines = [head]
+    for r in rows:
+        stored = (
+            f"{r['frames_stored']:,} / {r['frames_expected']:,}" if "frames_stored" in r else "-"
+        )
+        lines.append(
+            f"| {r['server']} | {r['conns']:,} | {fmt(r['msg_s'])} | {fmt(r['p50'], '.1f')} "
+            f"| {fmt(r['p99'], '.1f')} | {r['errors']} | {r['srv_cpu']:.0f}% "
+            f"| {r['us_msg']:.0f} | {r['gen_cpu']:.0f}% ({r['gen_us_msg']:.0f} µs/msg) "
+            f"| {r['db_cpu']:.0f}% | {r['other_cpu']:.0f}% | {r['cores']} "
+            f"| {r['rss_idle']:.0f}→{r['rss']:.0f} "
+            f"| {stored} | {r.get('meter_rows', '-')} |"
+        )
+    return "\n".join(lines)
+
+
+def paced_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| server | conns | msg/s | p50 ms | p99 ms | max ms | errors | server CPU "
+        "| PG CPU | frames stored / exchanged |\n|---" + "|--:" * 9 + "|"
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['server']} | {r['conns']:,} | {fmt(r['msg_s'])} | {fmt(r['p50'], '.1f')} "
+            f"| {fmt(r['p99'], '.1f')} | {fmt(r['max'], '.1f')} | {r['errors']} "
+            f"| {r['srv_cpu']:.0f}% | {r['db_cpu']:.0f}% "
+            f"| {r['frames_stored']:,} / {r['frames_expected']:,} |"
+        )
+    return "\n".join(lines)
+
+
+PER_ACTION = {
+    "Heartbeat": "Heartbeat",
+    "StatusNotification": "StatusNotification:Charging",
+    "MeterValues (4 values)": "MeterValues",
+    "Start+StopTransaction": "StartTransaction,StopTransaction",
+}
+
+
+def per_action_table(rows: list[dict[str, Any]]) -> str:
+    kinds = list(dict.fromkeys(r["server"] for r in rows))
+    lines = [
+        "| action | "
+        + " | ".join(f"{k} msg/s | {k} µs/msg" for k in kinds)
+        + " |\n|---"
+        + "|--:" * (2 * len(kinds))
+        + "|"
+    ]
+    for label, cycle in PER_ACTION.items():
+        cells = []
+        for k in kinds:
+            r = next((r for r in rows if r["server"] == k and r["cycle"] == cycle), None)
+            cells += ["-", "-"] if r is None else [fmt(r["msg_s"]), f"{r['us_msg']:.0f}"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def storm_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| server | idle conns | RSS MiB before→idle | KiB per conn | idle CPU "
+        "| storm: drained | storm s | errors | connect retries | server CPU s "
+        "| PG CPU s | transactions closed / total | Stop meter rows | frames stored / expected "
+        "|\n|---" + "|--:" * 13 + "|"
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['server']} | {r['idle_connected']:,} | {r['rss_before']:.0f}→"
+            f"{r['rss_idle']:.0f} | {r['kib_per_conn']:.1f} | {r['idle_cpu']:.0f}% "
+            f"| {r['storm_completed']:,} / {r['conns']:,} | {fmt(r['storm_s'], '.1f')} "
+            f"| {r['storm_errors']} | {r['storm_failed_connects']:,} "
+            f"| {r['storm_srv_cpu_s']:.1f} | {r['storm_db_cpu_s']:.1f} "
+            + (
+                f"| {r['db_transactions_closed']:,} / {r['db_transactions']:,} "
+                f"| {r['db_stop_meter_rows']:,} "
+                f"| {r['db_frames']:,} / {r['db_frames_expected']:,} |"
+                if r.get("stored", True)
+                else "| (stores nothing) | - | - |"
+            )
+        )
+    return "\n".join(lines)
+
+
+def verdicts(load: list[dict[str, Any]], paced: list[dict[str, Any]], storm: list[Any]) -> str:
+    out = []
+
+    def find(kind: str, conns: int) -> dict[str, Any] | None:
+        for r in load:
+            if r["server"] == kind and r["conns"] >= conns * 0.99:
+                return r
+        return None
+
+    pg, peer, bare = find("ocppd-pg", 1000), find("peer", 1000), find("bare", 1000)
+    if pg and peer:
+        ratio = pg["msg_s"] / max(1.0, peer["msg_s"])
+        out.append(
+            f"- ocppd-pg / peer at 1,000 conns: {ratio:.1f}x (target >= 10x): "
+            f"{'MET' if ratio >= 10 else 'NOT MET'}"
+        )
+    if pg and bare:
+        ratio = pg["msg_s"] / max(1.0, bare["msg_s"])
+        out.append(
+            f"- ocppd-pg / bare ceiling at 1,000 conns: {ratio:.2f} (target >= 0.5): "
+            f"{'MET' if ratio >= 0.5 else 'NOT MET'}"
+        )
+    for r in paced:
+        out.append(
+            f"- paced p99, {r['server']}, {r['conns']:,} conns x 1 msg/s: {fmt(r['p99'], '.1f')} ms"
+            f" (target < 20 ms): {'MET' if r['p99'] < 20 else 'NOT MET'}"
+        )
+    for r in storm:
+        if not r["server"].startswith("ocppd"):
+            continue  # a reference, not a target
+        ok = r["kib_per_conn"] < 20
+        out.append(
+            f"- idle, {r['server']}: {r['kib_per_conn']:.1f} KiB per connection "
+            f"(target < 20): {'MET' if ok else 'NOT MET'}"
+        )
+        drained = (
+            r["storm_completed"] == r["conns"]
+            and (r["db_transactions_closed"] == r["conns"] or not r.get("stored", True))
+            and r["storm_errors"] == 0
+        )
+        out.append(
+            f"- storm, {r['server']}: {r['storm_completed']:,}/{r['conns']:,} chargers done in "
+            f"{fmt(r['storm_s'], '.1f')} s, {r['db_transactions_closed']:,} closed transactions "
+            f"in the database: {'DRAINED' if drained else 'NOT DRAINED'}"
+        )
+    errors = sum(r["errors"] for r in load + paced)
+    out.append(f"- CALLERRORs or bad replies in load and paced runs: {errors}")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a short smoke run")
+    ap.add_argument("--servers", nargs="*", default=["ocppd-sqlite", "ocppd-pg", "peer", "bare"])
+    ap.add_argument("--conns", nargs="*", type=int, default=[100, 1000])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["load", "paced", "storm"])
+    ap.add_argument("--paced-servers", nargs="*", default=["ocppd-sqlite", "ocppd-pg"])
+    ap.add_argument("--storm-servers", nargs="*", default=["ocppd-pg", "ocppd-sqlite"])
+    ap.add_argument(
+        "--per-action",
+        nargs="*",
+        default=[],
+        metavar="SERVER",
+        help="also load these servers with one action at a time (cost per action)",
+    )
+    ap.add_argument("--mix", default="", help="load cycle, e.g. MeterValues (default: CYCLE)")
+    ap.add_argument("--gen-procs", type=int, default=2)
+    ap.add_argument("--idle-procs", type=int, default=4)
+    ap.add_argument("--idle-conns", type=int, default=10_000)
+    ap.add_argument("--window", type=float, default=10.0)
+    ap.add_argument("--paced-window", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--idle-settle", type=float, default=5.0)
+    ap.add_argument("--connect-deadline", type=float, default=120.0)
+    ap.add_argument("--storm-deadline", type=float, default=180.0)
+    ap.add_argument(
+        "--at",
+        metavar="REV",
+        help="run ocppd as committed at REV (git archive of src/), not the working tree",
+    )
+    ap.add_argument("--json", help="also write every row to this file")
+    args = ap.parse_args()
+    if args.quick:
+        args.window, args.paced_window, args.warmup, args.idle_settle = 2.0, 3.0, 1.0, 1.0
+        args.conns = [c for c in args.conns if c <= 100] or [100]
+        args.idle_conns = min(args.idle_conns, 500)
+        args.storm_servers = args.storm_servers[:1]
+        args.connect_deadline, args.storm_deadline = 20.0, 30.0
+    assert args.window <= 60 and args.paced_window <= 120 and args.idle_conns <= 16_000
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the children
+    paced_conns = 100 if args.quick else 1000
+    started = time.time()
+    load_rows: list[dict[str, Any]] = []
+    paced_rows: list[dict[str, Any]] = []
+    storm_rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ocppd-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        args.src = None
+        revision = "working tree"
+        if args.at:
+            commit = subprocess.run(
+                ["git", "rev-parse", "--short", args.at],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            archive = subprocess.run(
+                ["git", "archive", commit, "src"], cwd=ROOT, check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+            args.src = tmp / "src"
+            revision = f"commit {commit}"
+        if "load" not in args.skip:
+            for conns in args.conns:
+                for kind in args.servers:
+                    row = run_load(kind, conns, args, tmp, cycle=args.mix)
+                    load_rows.append(row)
+                    print(load_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+        per_action: list[dict[str, Any]] = []
+        if args.per_action:
+            for kind in args.per_action:
+                for cycle in PER_ACTION.values():
+                    row = run_load(kind, max(args.conns), args, tmp, cycle=cycle)
+                    per_action.append(row)
+                    print(load_table([row]).splitlines()[-1], cycle, file=sys.stderr, flush=True)
+        if "paced" not in args.skip:
+            for kind in args.paced_servers:
+                row = run_load(kind, paced_conns, args, tmp, mode="paced")
+                paced_rows.append(row)
+                print(paced_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+        if "storm" not in args.skip:
+            for kind in args.storm_servers:
+                row = run_idle_storm(kind, args, tmp)
+                storm_rows.append(row)
+                print(storm_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(
+        f"# bench/server.py {'--quick ' if args.quick else ''}"
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
+        f"{time.time() - started:.0f} s, ocppd from the {revision})\n"
+    )
+    print(
+        f"Server pinned to CPU 0; {args.gen_procs} load generator processes pinned to CPU 1; "
+        f"PostgreSQL unpinned. Window {args.window:.0f} s after {args.warmup:.0f} s warm-up.\n"
+    )
+    if load_rows:
+        print("## Load: one CALL outstanding per connection\n")
+        print(load_table(load_rows) + "\n")
+        for r in load_rows:
+            extra = ""
+            if r.get("server_log_errors"):
+                extra = f", server log errors {r['server_log_errors']}"
+            if r.get("commits_s", float("nan")) == r.get("commits_s"):
+                extra += (
+                    f", PostgreSQL commits/s {r['commits_s']:,.0f} "
+                    f"({r['answered'] / max(1.0, r['commits_s'] * r['window']):.0f} messages each)"
+                )
+            print(
+                f"- {r['server']} {r['conns']}: connect+boot {r['connect_s']} s, "
+                f"mix {r['by_action']}{extra}"
+                + (f", error samples {r['error_samples']}" if r["errors"] else "")
+            )
+        print()
+    if per_action:
+        print(f"## Cost per action alone ({max(args.conns):,} connections)\n")
+        print(per_action_table(per_action) + "\n")
+    if paced_rows:
+        print(
+            f"## Paced: {paced_conns:,} connections x 1 message a second "
+            f"({args.paced_window:.0f} s window)\n"
+        )
+        print(paced_table(paced_rows) + "\n")
+    if storm_rows:
+        print(
+            f"## Idle ({args.idle_conns:,} connections, {args.idle_procs} generator processes) "
+            "and reconnect storm\n"
+        )
+        print(storm_table(storm_rows) + "\n")
+        for r in storm_rows:
+            print(
+                f"- {r['server']}: idle connect {r['idle_connect_s']} s "
+                f"({r['idle_failed_connects']} failed attempts), still open at end "
+                f"{r['idle_open_at_end']:,}; storm connect attempts "
+                f"{r['storm_connect_attempts']:,}, unmatched stops {r['db_unmatched_stops']}, "
+                f"booted {r['db_booted']:,}, server log errors {r['server_log_errors']}"
+                + (f", error samples {r['storm_error_samples']}" if r["storm_errors"] else "")
+            )
+        print()
+    print("## Targets\n")
+    print(verdicts(load_rows, paced_rows, storm_rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(load_rows + paced_rows + storm_rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
