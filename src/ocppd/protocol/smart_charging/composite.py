@@ -131,6 +131,10 @@ def _combine(
     return min(watts), phases
 
 
+def _same(these: list[Segment], those: list[Segment]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
 def compose(
     installed: Iterable[InstalledProfile],
     connector_id: int,
@@ -163,6 +167,7 @@ def compose(
     bounds = sorted(edges)
     cursors = [[0] * len(tier) for tier in tiers]
     intervals: list[Interval] = []
+    previous: list[Segment] = []
     for left, right in itertools.pairwise(bounds):
         prevailing: list[Segment] = []
         for tier, cursor in zip(tiers, cursors, strict=True):
@@ -174,8 +179,12 @@ def compose(
                 if position < len(found) and found[position].start <= left:
                     prevailing.append(found[position])
                     break
-        limit, phases = _combine(prevailing, unit, electrical)
         last = intervals[-1] if intervals else None
+        if last is not None and _same(prevailing, previous):  # nothing changes
+            intervals[-1] = Interval(last.start, right, last.limit, last.number_phases)
+            continue
+        previous = prevailing
+        limit, phases = _combine(prevailing, unit, electrical)
         if last is not None and last.limit == limit and last.number_phases == phases:
             intervals[-1] = Interval(last.start, right, limit, phases)
         else:
