@@ -1,7 +1,13 @@
 """Figures for the central system (issue 3): `ocppd serve` under simulated charge points.
 
-    .venv/bin/python bench/server.py            # full run, ~10 min, prints Markdown tables
-    .venv/bin/python bench/server.py --quick    # smoke run, well under a minute
+    .venv/bin/python bench/server.py --at HEAD  # full run, ~8 min, prints Markdown tables
+    .venv/bin/python bench/server.py --quick    # smoke run, about a minute
+    # the cost of each action alone, and variants measured before changing src/:
+    .venv/bin/python bench/server.py --skip paced storm --conns 1000 \
+        --servers ocppd-pg ocppd-pg+uvloop ocppd-pg+gc --per-action bare ocppd-pg
+
+`--at REV` runs ocppd as committed (a `git archive` of src/ on PYTHONPATH), so edits in
+progress in the working tree do not end up in the figures.
 
 Servers, each one process pinned to CPU 0 (`taskset -c 0`):
   ocppd-sqlite  `ocppd serve --registration open --data-dir <tmp>`
