@@ -71,3 +71,22 @@ async def test_simulate_replays_a_file(tmp_path: Path) -> None:
     summary = json.loads(out)
     assert summary["sent"] == 4 and summary["skipped"] == 2
     assert summary["answered"]["Heartbeat"] == 1
+
+
+def test_a_page_of_the_message_log_api_is_replayed_oldest_first(tmp_path: Path) -> None:
+    def item(frame: list[object], at: str) -> dict[str, object]:
+        return {"id": 1, "chargePointId": "CP1", "direction": "in", "frame": frame, "at": at}
+
+    page = {
+        "items": [  # the API lists the newest first
+            item([2, "h1", "Heartbeat", {}], "2026-01-01T10:00:30Z"),
+            item([3, "b1", {"status": "Accepted"}], "2026-01-01T10:00:01Z"),
+            item(BOOT, "2026-01-01T10:00:00Z"),
+        ],
+        "nextCursor": None,
+    }
+    path = tmp_path / "page.jsonl"
+    path.write_text(json.dumps(page) + "\n")
+    calls, skipped = read_recording(path)
+    assert [c.action for c in calls] == ["BootNotification", "Heartbeat"]
+    assert skipped == 1

@@ -1,9 +1,12 @@
 """Replay: a recorded exchange sent again as a station, with its timing or faster.
 
 The recording is a JSON-lines file. Each line is either a bare OCPP-J frame
-(`[2,"id","Action",{...}]`) or an object with the frame in `payload` (text or array) and,
-optionally, its time in `at` (RFC 3339): the rows of ocppd's message log export have that
-shape (`{"direction": "in", "payload": "[2,...]", "at": "..."}`). Lines that are not a CALL
+(`[2,"id","Action",{...}]`), or an object with the frame in `frame` or `payload` (as JSON or
+as text) and, optionally, its time in `at` (RFC 3339) - the items of ocppd's message log
+(`GET /api/v1/messages`: `{"direction": "in", "frame": [2,...], "at": "..."}`, or rows of
+its table, `payload` as text) - or a whole page of that API (`{"items": [...]}`). When every
+call has a time they are replayed in the order of time (the API lists newest first). Lines
+that are not a CALL
 of an action a charge point sends (results, errors, the central system's own calls) are
 skipped: those come live from the central system, which the replaying station answers as a
 simulated station would.
@@ -59,7 +62,8 @@ class ReplayResult:
 
 
 class _Line(msgspec.Struct):
-    payload: Any
+    frame: Any = None
+    payload: Any = None
     at: datetime | None = None
 
 
@@ -74,19 +78,28 @@ def read_recording(path: Path | str) -> tuple[list[RecordedCall], int]:
                 continue
             try:
                 line = msgspec.json.decode(raw)
-                at = None
-                if isinstance(line, dict):
-                    record = msgspec.convert(line, _Line, strict=False)
-                    line, at = record.payload, record.at
-                frame = msgspec.json.decode(line) if isinstance(line, str | bytes) else line
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                entries = line["items"] if isinstance(line, dict) and "items" in line else [line]
+                for entry in entries:
+                    call = _call_of(entry)
+                    if call is None:
+                        skipped += 1
+                    else:
+                        calls.append(call)
+            except (msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: {exc}") from None
-            call = _charge_point_call(frame, at)
-            if call is None:
-                skipped += 1
-            else:
-                calls.append(call)
+    if calls and all(call.at is not None for call in calls):
+        calls.sort(key=lambda call: call.at)  # type: ignore[arg-type, return-value]
     return calls, skipped
+
+
+def _call_of(entry: Any) -> RecordedCall | None:
+    at = None
+    if isinstance(entry, dict):
+        record = msgspec.convert(entry, _Line, strict=False)
+        entry = record.frame if record.frame is not None else record.payload
+        at = record.at
+    frame = msgspec.json.decode(entry) if isinstance(entry, str | bytes) else entry
+    return _charge_point_call(frame, at)
 
 
 def _charge_point_call(frame: Any, at: datetime | None) -> RecordedCall | None:
