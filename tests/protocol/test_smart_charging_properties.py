@@ -279,3 +279,100 @@ def test_the_reported_schedule_holds_the_limit_of_each_whole_second(
         assert real - 0.1 - 1e-6 <= period.limit <= real + 1e-6  # float noise of A x V
         phases = 3 if period.number_phases is UNSET else period.number_phases
         assert interval.number_phases in (None, phases)
+
+
+# An oracle: the notes' rules evaluated at one instant, profile by profile, written apart
+# from the timeline code.
+
+RECURRENCE_S = {"Daily": 24 * HOUR, "Weekly": 7 * 24 * HOUR}
+
+
+def limit_of(
+    item: InstalledProfile, t: datetime, relative_start: datetime
+) -> tuple[str, float, int | None] | None:
+    p, schedule = item.profile, item.profile.charging_schedule
+    valid_from = item.received_at if p.valid_from is UNSET else p.valid_from
+    if t < valid_from or (p.valid_to is not UNSET and t >= p.valid_to):
+        return None
+    origin = item.received_at if schedule.start_schedule is UNSET else schedule.start_schedule
+    length = None if schedule.duration is UNSET else schedule.duration
+    if p.charging_profile_kind == RELATIVE:
+        origin = relative_start
+    elif p.charging_profile_kind == RECURRING:
+        every = RECURRENCE_S[str(p.recurrency_kind)]
+        runs = math.floor((t - origin).total_seconds() / every)
+        origin += timedelta(seconds=every * runs)
+        length = every if length is None else min(length, every)
+    offset = (t - origin).total_seconds()
+    if offset < 0 or (length is not None and offset >= length):
+        return None
+    started = [q for q in schedule.charging_schedule_period if q.start_period <= offset]
+    if not started:
+        return None
+    period = max(started, key=lambda q: q.start_period)
+    phases = None if period.number_phases is UNSET else period.number_phases
+    return str(schedule.charging_rate_unit), period.limit, phases
+
+
+def oracle(
+    installed: list[InstalledProfile],
+    t: datetime,
+    relative_start: datetime,
+    unit: str,
+    electrical: Electrical,
+) -> tuple[float | None, int | None]:
+    def prevailing(
+        purpose: ChargingProfilePurposeType, connector_id: int
+    ) -> tuple[str, float, int | None] | None:
+        ranked = sorted(
+            (
+                (item.profile.stack_level, index, item)
+                for index, item in enumerate(installed)
+                if item.profile.charging_profile_purpose == purpose
+                and item.connector_id == connector_id
+            ),
+            key=lambda entry: entry[:2],
+            reverse=True,
+        )
+        for _, _, item in ranked:
+            found = limit_of(item, t, relative_start)
+            if found is not None:
+                return found
+        return None
+
+    tx = prevailing(TX, 1) or prevailing(DEFAULT, 1) or prevailing(DEFAULT, 0)
+    limits = [found for found in (prevailing(MAX, 0), tx) if found is not None]
+    if not limits:
+        return None, None
+    n = min(min(3 if phases is None else phases, electrical.phases) for _, _, phases in limits)
+    per_phase = electrical.voltage * n
+    amps = min(limit if u == A else limit / per_phase for u, limit, _ in limits)
+    power = min(limit * per_phase if u == A else limit for u, limit, _ in limits)
+    return (amps if unit == A else power), n
+
+
+@settings(max_examples=200)
+@given(profile_lists, windows, tx_starts, units, electricals, st.lists(offsets, max_size=5))
+def test_the_composite_agrees_with_the_rules_at_every_instant(
+    installed: list[InstalledProfile],
+    window: tuple[datetime, datetime],
+    tx_start: datetime | None,
+    unit: str,
+    electrical: Electrical,
+    extra: list[int],
+) -> None:
+    start, end = window
+    composite = compose(installed, 1, start, end, unit, tx_start=tx_start, electrical=electrical)  # type: ignore[arg-type]
+    relative_start = start if tx_start is None else tx_start
+    probes = {i.start for i in composite.intervals}
+    probes |= {i.end - timedelta(microseconds=1) for i in composite.intervals}
+    span = (end - start).total_seconds()
+    probes |= {start + timedelta(seconds=abs(s) % span) for s in extra}
+    for t in sorted(probes):
+        interval = composite.at(t)
+        limit, phases = oracle(installed, t, relative_start, unit, electrical)
+        assert interval.number_phases == phases, t
+        if limit is None or interval.limit is None:
+            assert interval.limit is limit is None, t
+        else:
+            assert math.isclose(interval.limit, limit, rel_tol=1e-12, abs_tol=1e-9), t
