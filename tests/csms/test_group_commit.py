@@ -93,3 +93,33 @@ async def test_single_write_at_rest_is_committed_promptly(engine: AsyncEngine, s
     await asyncio.wait_for(writer.commit([log_row(n) for n in range(size)]), 5)
     await writer.stop()
     assert writer.batches == 1
+
+
+async def test_upserts_of_a_batch_go_together_and_the_latest_wins(engine: AsyncEngine) -> None:
+    from ocppd.csms.group_commit import Upsert
+    from ocppd.csms.models import connectors
+
+    writer = GroupCommit(engine)
+    writer.start()
+
+    def status(connector: int, value: str) -> Upsert:
+        row = {
+            "charge_point_id": "CP1",
+            "connector_id": connector,
+            "status": value,
+            "error_code": "NoError",
+            "status_at": NOW,
+        }
+        return Upsert(connectors, ("charge_point_id", "connector_id"), row)
+
+    await asyncio.gather(
+        writer.commit([], upserts=[status(1, "Available")]),
+        writer.commit([], upserts=[status(1, "Charging"), status(2, "Faulted")]),
+    )
+    await writer.commit([], upserts=[status(2, "Available")])
+    await writer.stop()
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(sa.select(connectors.c.connector_id, connectors.c.status))
+        ).all()
+    assert sorted(rows) == [(1, "Charging"), (2, "Available")]

@@ -116,7 +116,7 @@ def serve(**values: Any) -> None:
     """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}, the HTTP
     API at http://HOST:PORT/api/v1."""
     from ocppd.api.app import fallback
-    from ocppd.csms.service import Service
+    from ocppd.csms.service import Service, run
 
     settings = to_settings(values)
     configure_logging(settings.log_format)
@@ -124,7 +124,7 @@ def serve(**values: Any) -> None:
         f"ocppd: OCPP 1.6J on ws://{settings.host}:{settings.port}{settings.path_prefix}/<id>, "
         f"database {settings.database_url()}, registration {settings.registration.value}"
     )
-    asyncio.run(Service(settings, make_fallback=fallback).run())
+    run(Service(settings, make_fallback=fallback))
 
 
 @click.group()

@@ -16,12 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms import transactions as tx
 from ocppd.csms.clock import as_utc
+from ocppd.csms.group_commit import Upsert
 from ocppd.csms.id_tags import id_tag_info
 from ocppd.csms.meter_values import meter_value_rows
-from ocppd.csms.models import charge_points, connectors, jobs, status_history, transactions
+from ocppd.csms.models import (
+    charge_points,
+    connectors,
+    jobs,
+    status_history,
+    transactions,
+)
+from ocppd.csms.models import meter_values as meter_value_table
 from ocppd.csms.registration import ChargePointRecord
 from ocppd.csms.settings import ConcurrencyScope
-from ocppd.csms.upsert import upsert
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import (
@@ -135,15 +142,8 @@ class ChargePointHandler:
 
     async def heartbeat(self, _: m.HeartbeatRequest) -> m.HeartbeatResponse:
         now = self._now()
-
-        async def store(connection: AsyncConnection) -> None:
-            await connection.execute(
-                charge_points.update()
-                .where(charge_points.c.id == self.id)
-                .values(last_heartbeat_at=now)
-            )
-
-        await self._commit([], store)
+        liveness = Upsert(charge_points, ("id",), {"id": self.id, "last_heartbeat_at": now})
+        await self.system.writer.commit([], upserts=[liveness])
         return m.HeartbeatResponse(current_time=now)
 
     async def status_notification(
@@ -162,16 +162,11 @@ class ChargePointHandler:
             "vendor_error_code": _optional(request.vendor_error_code),
         }
 
-        async def store(connection: AsyncConnection) -> None:
-            await upsert(
-                connection,
-                connectors,
-                {**values, "status_at": at},
-                ["charge_point_id", "connector_id"],
-            )
-
+        current = Upsert(
+            connectors, ("charge_point_id", "connector_id"), {**values, "status_at": at}
+        )
         history = {**values, "timestamp": at, "received_at": now}
-        await self._commit([(status_history, history)], store)
+        await self.system.writer.commit([(status_history, history)], upserts=[current])
         return m.StatusNotificationResponse()
 
     # Authorization and transactions
@@ -214,35 +209,24 @@ class ChargePointHandler:
         self, request: m.StopTransactionRequest
     ) -> m.StopTransactionResponse:
         now = self._now()
-        known_id = (
-            request.transaction_id if 0 < request.transaction_id <= tx.MAX_STORED_INTEGER else None
-        )
-        rows = []
-        if request.transaction_data is not UNSET:
-            connector = await self._connector_of(known_id)
-            rows = meter_value_rows(self.id, connector, known_id, request.transaction_data)
+        known_id = tx.storable(request.transaction_id)
+        if known_id is not None and known_id <= 0:
+            known_id = None
 
         async def store(connection: AsyncConnection) -> IdTagInfo | None:
             await tx.record_stop(connection, self.id, request, now)
+            if request.transaction_data is not UNSET and request.transaction_data:
+                connector = await _connector_of(connection, known_id)
+                rows = meter_value_rows(self.id, connector, known_id, request.transaction_data)
+                await connection.execute(meter_value_table.insert(), [row for _, row in rows])
             if request.id_tag is UNSET:
                 return None
             return await id_tag_info(connection, request.id_tag, now)
 
-        info = await self._commit(rows, store)
-        return (
-            m.StopTransactionResponse()
-            if info is None
-            else m.StopTransactionResponse(id_tag_info=info)
-        )
-
-    async def _connector_of(self, transaction_id: int | None) -> int:
-        if transaction_id is None:
-            return 0
-        async with self.system.engine.connect() as connection:
-            connector = await connection.scalar(
-                sa.select(transactions.c.connector_id).where(transactions.c.id == transaction_id)
-            )
-        return 0 if connector is None else int(connector)
+        info = await self._commit([], store)
+        if info is None:
+            return m.StopTransactionResponse()
+        return m.StopTransactionResponse(id_tag_info=info)
 
     async def meter_values(self, request: m.MeterValuesRequest) -> m.MeterValuesResponse:
         check_connector(request.connector_id)
@@ -283,11 +267,19 @@ class ChargePointHandler:
             "status": status,
             "updated_at": self._now(),
         }
+        await self.system.writer.commit(
+            [], upserts=[Upsert(jobs, ("charge_point_id", "kind"), values)]
+        )
 
-        async def store(connection: AsyncConnection) -> None:
-            await upsert(connection, jobs, values, ["charge_point_id", "kind"])
 
-        await self._commit([], store)
+async def _connector_of(connection: AsyncConnection, transaction_id: int | None) -> int:
+    """The connector of a known transaction (meter values of a stop carry none); 0 if unknown."""
+    if transaction_id is None:
+        return 0
+    connector = await connection.scalar(
+        sa.select(transactions.c.connector_id).where(transactions.c.id == transaction_id)
+    )
+    return 0 if connector is None else int(connector)
 
 
 def check_connector(connector_id: int) -> None:

@@ -31,7 +31,12 @@ def create_engine(url: str, search_path: str | None = None) -> AsyncEngine:
     connect_args: dict[str, object] = {}
     if search_path is not None:
         connect_args["server_settings"] = {"search_path": search_path}
-    engine = create_async_engine(async_url(url), connect_args=connect_args)
+    pool: dict[str, int] = {}
+    if not async_url(url).startswith("sqlite"):
+        # Reads outside the group commit (admission, Authorize, the API) come in bursts; a
+        # pool that is too small opens and closes connections all the time (decision 0002).
+        pool = {"pool_size": 20, "max_overflow": 20}
+    engine = create_async_engine(async_url(url), connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
     return engine

@@ -15,20 +15,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger("ocppd.csms.storage")
 
 Action = Callable[[AsyncConnection], Awaitable[Any]]
+Rows = list[tuple[sa.Table, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """Insert `values` into `table`, or update the row with the same `keys` to them."""
+
+    table: sa.Table
+    keys: tuple[str, ...]
+    values: dict[str, Any]
 
 
 @dataclass
 class Write:
-    """Rows to insert, and an optional action that runs after them and returns a value."""
+    """Rows to insert, rows to upsert, and an optional action that runs after them and
+    returns a value. Rows and upserts of a batch go in one statement per table and shape;
+    an action's statements are its own, so they cost per message: keep them for what needs a
+    read or a returned value."""
 
-    rows: list[tuple[sa.Table, dict[str, Any]]] = field(default_factory=list)
+    rows: Rows = field(default_factory=list)
     action: Action | None = None
     done: asyncio.Future[Any] | None = None
+    upserts: list[Upsert] = field(default_factory=list)
 
 
 class GroupCommit:
@@ -56,15 +71,17 @@ class GroupCommit:
         await self._queue.join()
 
     async def commit(
-        self, rows: list[tuple[sa.Table, dict[str, Any]]], action: Action | None = None
+        self, rows: Rows, action: Action | None = None, upserts: list[Upsert] | None = None
     ) -> Any:
-        """Insert `rows`, run `action`, and return its value once all is committed."""
-        write = Write(rows, action, asyncio.get_running_loop().create_future())
+        """Insert `rows`, upsert `upserts`, run `action`, and return its value once all is
+        committed."""
+        future = asyncio.get_running_loop().create_future()
+        write = Write(rows, action, future, upserts or [])
         self._queue.put_nowait(write)
         assert write.done is not None
         return await write.done
 
-    def insert_later(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> None:
+    def insert_later(self, rows: Rows) -> None:
         """Rows that nobody waits for (the log of frames sent): in the next commit."""
         self._queue.put_nowait(Write(rows))
 
@@ -101,12 +118,30 @@ class GroupCommit:
 
 async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
     by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], dict[Any, dict[str, Any]]] = {}
     for write in batch:
         for table, row in write.rows:
             by_table.setdefault(table, []).append(row)
+        for upsert in write.upserts:
+            shape = (upsert.table, upsert.keys, tuple(sorted(upsert.values)))
+            key = tuple(upsert.values[name] for name in upsert.keys)
+            upserts.setdefault(shape, {})[key] = upsert.values  # the latest wins
     for table, rows in by_table.items():
         await connection.execute(table.insert(), rows)
+    for (table, keys, columns), latest in upserts.items():
+        await connection.execute(
+            _upsert_statement(connection, table, keys, columns), list(latest.values())
+        )
     return [await write.action(connection) if write.action else None for write in batch]
+
+
+def _upsert_statement(
+    connection: AsyncConnection, table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
+    updates = {name: statement.excluded[name] for name in columns if name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
 
 
 def _fail(write: Write) -> None:

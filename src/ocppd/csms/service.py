@@ -5,6 +5,7 @@ queued is committed, and only then does uvicorn stop.
 """
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class Service:
 
     async def run(self) -> None:
         await self.system.start()
+        settle_garbage_collector()
         try:
             await self.server.serve()
         finally:
@@ -87,6 +89,26 @@ class Service:
         """The port actually bound (useful with port 0)."""
         servers = getattr(self.server, "servers", [])
         return int(servers[0].sockets[0].getsockname()[1]) if servers else self.settings.port
+
+
+def settle_garbage_collector() -> None:
+    """Move what start-up allocated out of the collector's sight, and collect less often:
+    a busy server allocates many short-lived objects, and full collections over a large heap
+    cost it (measured in decision 0002: 521 -> 469 us of CPU per message)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def run(service: Service) -> None:
+    """Run on uvloop where it is installed (uvicorn's `loop=` is ignored under asyncio.run)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(service.run())
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(service.run())
 
 
 class _GracefulServer(uvicorn.Server):

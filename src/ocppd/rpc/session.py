@@ -147,6 +147,8 @@ class Session:
         finally:
             self._waiting.pop(unique_id, None)
             self.connection.forget_call(unique_id)
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: no "exception was never retrieved" at exit
 
     # What the peer sends
 
