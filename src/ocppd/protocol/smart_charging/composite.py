@@ -9,13 +9,19 @@ At each instant (notes section 6, Composite):
 - connector 0: the prevailing ChargePointMaxProfile alone (the station's own limit; the sum of
   the connectors' draws is left to site load management).
 - No profile in force: unconstrained (limit None).
+- Every TxProfile installed on the connector counts (a connector has one transaction, and its
+  TxProfiles go when it ends: `profiles.end_transaction`); their transactionId is not compared.
+- Local limits (the hardware's maximum, a cable) are not part of it: the caller applies them,
+  or passes the hardware maximum to `to_charging_schedule` for unconstrained intervals.
+- Boundaries are exact instants (datetime arithmetic, microseconds), not whole seconds.
 
 Units: A is per phase, W is the total. A period runs on min(its numberPhases (absent: 3), the
 phases the connector is wired for) phases: a numberPhases that is too high is used as given,
 without rescaling. Limits in different units or phase counts combine per phase: the result
 runs on the fewest phases any limit in force allows, at the lowest current per phase any of
 them allows (a W limit giving W / (voltage x phases)); in W that is current x voltage x phases.
-So the composite never exceeds any limit in force, in amps per phase nor in watts.
+So the composite never exceeds an A limit in force (per phase, or as power on its phases) nor a
+W limit in force (in total).
 
 `to_charging_schedule` reports a composite as GetCompositeSchedule does: periods relative to
 the window's start in whole seconds (each boundary rounded up, so a period holds the limit in
