@@ -16,6 +16,7 @@ from ocppd.protocol.smart_charging import (
     composite_schedule,
     install,
     limit_at,
+    segments,
     to_charging_schedule,
 )
 from tests.protocol.smart_charging_cases import (
@@ -271,3 +272,32 @@ def test_a_change_within_a_second_reports_the_limit_in_force_at_the_second() -> 
         ChargingSchedulePeriod(start_period=0, limit=16),
         ChargingSchedulePeriod(start_period=1, limit=6),
     ]
+
+
+def test_the_segments_of_one_profile() -> None:
+    item = on(
+        1,
+        profile(
+            DEFAULT,
+            [(0, 8), (HOUR, 6, 1)],
+            kind=RECURRING,
+            recurrency=DAILY,
+            start=at(-24),
+            duration=2 * HOUR,
+            unit=A,
+        ),
+    )
+    found = segments(item, at(-1), at(25.5), None)
+    assert [(s.start, s.end, s.limit, s.number_phases) for s in found] == [
+        (at(0), at(1), 8, None),
+        (at(1), at(2), 6, 1),
+        (at(24), at(25), 8, None),
+        (at(25), at(25.5), 6, 1),
+    ]
+    assert segments(item, at(3), at(20), None) == []
+
+
+def test_an_instant_outside_the_composite() -> None:
+    composite = composite_schedule([], 1, T0, 10, A)
+    with pytest.raises(ValueError, match="outside"):
+        composite.at(at(seconds=10))
