@@ -149,33 +149,19 @@ def _basic_credentials(scope: Scope) -> tuple[str | None, str | None]:
 
 
 async def _deny(send: SendMessage, status: int, reason: str) -> None:
-    body = reason.encode()
-    await send(
-        {
-            "type": "websocket.http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "websocket.http.response.body", "body": body})
+    """An HTTP answer instead of the WebSocket upgrade (the ASGI websocket.http.response)."""
+    await _plain_text(send, "websocket.http.response", status, reason)
 
 
 async def _http_response(send: SendMessage, status: int, text: str) -> None:
+    await _plain_text(send, "http.response", status, text)
+
+
+async def _plain_text(send: SendMessage, kind: str, status: int, text: str) -> None:
     body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    await send({"type": f"{kind}.start", "status": status, "headers": headers})
+    await send({"type": f"{kind}.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: SendMessage) -> None:
