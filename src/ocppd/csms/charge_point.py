@@ -24,7 +24,6 @@ from ocppd.csms.models import (
     connectors,
     jobs,
     status_history,
-    transactions,
 )
 from ocppd.csms.models import meter_values as meter_value_table
 from ocppd.csms.registration import ChargePointRecord
@@ -214,10 +213,12 @@ class ChargePointHandler:
             known_id = None
 
         async def store(connection: AsyncConnection) -> IdTagInfo | None:
-            await tx.record_stop(connection, self.id, request, now)
+            connector = await tx.record_stop(connection, self.id, request, now)
             if request.transaction_data is not UNSET and request.transaction_data:
-                connector = await _connector_of(connection, known_id)
-                rows = meter_value_rows(self.id, connector, known_id, request.transaction_data)
+                transaction = known_id if connector is not None else None
+                rows = meter_value_rows(
+                    self.id, connector or 0, transaction, request.transaction_data
+                )
                 await connection.execute(meter_value_table.insert(), [row for _, row in rows])
             if request.id_tag is UNSET:
                 return None
@@ -270,16 +271,6 @@ class ChargePointHandler:
         await self.system.writer.commit(
             [], upserts=[Upsert(jobs, ("charge_point_id", "kind"), values)]
         )
-
-
-async def _connector_of(connection: AsyncConnection, transaction_id: int | None) -> int:
-    """The connector of a known transaction (meter values of a stop carry none); 0 if unknown."""
-    if transaction_id is None:
-        return 0
-    connector = await connection.scalar(
-        sa.select(transactions.c.connector_id).where(transactions.c.id == transaction_id)
-    )
-    return 0 if connector is None else int(connector)
 
 
 def check_connector(connector_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from msgspec import UNSET
@@ -96,42 +97,41 @@ async def insert_start(
     return int(result.scalar_one())
 
 
+# Energy is computed in the database only for readings within +-2**61 Wh, so that the
+# difference always fits a BIGINT (a real meter is below 2**40).
+_ENERGY_BOUND = 2**61
+
+
 async def record_stop(
     connection: AsyncConnection,
     charge_point_id: str,
     request: StopTransactionRequest,
     received_at: datetime,
-) -> bool:
-    """Close the transaction; an unknown id is recorded as an unmatched stop. True if known."""
+) -> int | None:
+    """Close the transaction in one statement and return its connector; an unknown id is
+    recorded as an unmatched stop (None)."""
     reason = "Local" if request.reason is UNSET else str(request.reason)
     stop_tag = None if request.id_tag is UNSET else request.id_tag
     stopped_at = as_utc(request.timestamp)
+    meter_stop = storable(request.meter_stop)
     if 0 < request.transaction_id <= MAX_STORED_INTEGER:
-        row = (
-            await connection.execute(
-                sa.select(transactions.c.meter_start).where(
-                    transactions.c.id == request.transaction_id,
-                    transactions.c.charge_point_id == charge_point_id,
-                )
+        connector = await connection.scalar(
+            transactions.update()
+            .where(
+                transactions.c.id == request.transaction_id,
+                transactions.c.charge_point_id == charge_point_id,
             )
-        ).first()
-        if row is not None:
-            meter_stop = storable(request.meter_stop)
-            energy = None
-            if meter_stop is not None and row.meter_start is not None:
-                energy = storable(max(0, meter_stop - int(row.meter_start)))
-            await connection.execute(
-                transactions.update()
-                .where(transactions.c.id == request.transaction_id)
-                .values(
-                    meter_stop=meter_stop,
-                    stopped_at=stopped_at,
-                    stop_reason=reason,
-                    stop_id_tag=stop_tag,
-                    energy_wh=energy,
-                )
+            .values(
+                meter_stop=meter_stop,
+                stopped_at=stopped_at,
+                stop_reason=reason,
+                stop_id_tag=stop_tag,
+                energy_wh=_energy(meter_stop),
             )
-            return True
+            .returning(transactions.c.connector_id)
+        )
+        if connector is not None:
+            return int(connector)
     await connection.execute(
         unmatched_stops.insert().values(
             charge_point_id=charge_point_id,
@@ -139,10 +139,23 @@ async def record_stop(
                 -MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)
             ),
             id_tag=stop_tag,
-            meter_stop=storable(request.meter_stop),
+            meter_stop=meter_stop,
             stopped_at=stopped_at,
             stop_reason=reason,
             received_at=received_at,
         )
     )
-    return False
+    return None
+
+
+def _energy(meter_stop: int | None) -> Any:
+    """SQL for max(0, meter_stop - meter_start), NULL when either reading is unknown."""
+    if meter_stop is None or abs(meter_stop) > _ENERGY_BOUND:
+        return None
+    start = transactions.c.meter_start
+    used = sa.literal(meter_stop, sa.BigInteger) - start
+    return sa.case(
+        (sa.or_(start.is_(None), start > _ENERGY_BOUND, start < -_ENERGY_BOUND), None),
+        (used < 0, 0),
+        else_=used,
+    )
