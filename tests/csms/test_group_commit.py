@@ -123,3 +123,13 @@ async def test_upserts_of_a_batch_go_together_and_the_latest_wins(engine: AsyncE
             await connection.execute(sa.select(connectors.c.connector_id, connectors.c.status))
         ).all()
     assert sorted(rows) == [(1, "Charging"), (2, "Available")]
+
+
+async def test_batches_overlap_where_the_database_allows(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    expected = 1 if engine.dialect.name == "sqlite" else 4
+    assert writer._slots._value == expected
+    writer.start()
+    await asyncio.gather(*(writer.commit([log_row(n)]) for n in range(300)))
+    await writer.stop()
+    assert await count(engine, messages) == 300

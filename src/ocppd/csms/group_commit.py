@@ -47,9 +47,19 @@ class Write:
 
 
 class GroupCommit:
-    def __init__(self, engine: AsyncEngine, max_batch: int = 2000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, max_batch: int = 2000, in_flight: int | None = None
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        # Commits in flight at once. A charge point has one call outstanding and is answered
+        # after its commit, so its writes are never in two batches at once; batches can overlap
+        # where the database allows concurrent writers (PostgreSQL), hiding the commit's
+        # flush to disk. SQLite has one writer: one batch at a time.
+        if in_flight is None:
+            in_flight = 1 if engine.dialect.name == "sqlite" else 4
+        self._slots = asyncio.Semaphore(in_flight)
+        self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.writes = 0
         self._queue: asyncio.Queue[Write] = asyncio.Queue()
@@ -87,14 +97,26 @@ class GroupCommit:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            await self._slots.acquire()
+            try:
+                batch = [await self._queue.get()]
+            except BaseException:
+                self._slots.release()
+                raise
+            # Everything queued while the slot was busy goes in this batch.
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                await self._commit(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            task = asyncio.create_task(self._commit_batch(batch))
+            self._committing.add(task)
+            task.add_done_callback(self._committing.discard)
+
+    async def _commit_batch(self, batch: list[Write]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
+            for _ in batch:
+                self._queue.task_done()
 
     async def _commit(self, batch: list[Write]) -> None:
         try:
