@@ -3,9 +3,11 @@ fallback on the same port.
 
 One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer tokens, roles),
 `problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
-CentralSystem), `charge_points`, `id_tags`, `transactions`, `messages`, `commands`.
+CentralSystem), `charge_points`, `id_tags`, `transactions`, `messages`, `commands` (one route
+per action), `sending` (one request and its failures), and the flows that keep what a
+command's answer says: `reservations`.
 
-Not yet (issue 4): the event stream under /api/v1/events; reservations, local authorization
-lists, stored configuration, diagnostics and firmware jobs as resources with their flows (the
-commands themselves already pass through unchanged).
+Not yet (issue 4): the event stream under /api/v1/events; local authorization lists, stored
+configuration, diagnostics and firmware jobs as resources with their flows (those commands
+already pass through unchanged).
 """

@@ -14,7 +14,16 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from ocppd import __version__
-from ocppd.api import charge_points, commands, id_tags, messages, problems, tokens, transactions
+from ocppd.api import (
+    charge_points,
+    commands,
+    id_tags,
+    messages,
+    problems,
+    reservations,
+    tokens,
+    transactions,
+)
 from ocppd.api.auth import RoleCache, authorized
 from ocppd.api.system import PROVIDE
 from ocppd.csms.central_system import CentralSystem
@@ -45,6 +54,7 @@ def create_app(system: CentralSystem) -> Litestar:
             transactions.list_transactions,
             transactions.get_transaction,
             messages.list_messages,
+            *reservations.ROUTES,
             *tokens.ROUTES,
             *commands.ROUTES,
         ],

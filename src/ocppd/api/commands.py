@@ -4,7 +4,9 @@ the answer.
 
 The body is decoded by the protocol's own codec (the one that checks what a charger sends),
 so an invalid request is refused with 400, naming the field, before anything is sent. Then:
-unknown charge point 404, not connected 409, a CALLERROR 502, no answer in time 504.
+unknown charge point 404, not connected 409, a CALLERROR 502, no answer in time 504 (see
+`sending`). An answer is stored by the action's follow-up, if it has one (reservations,
+configuration, local lists), before the route returns it.
 """
 
 from typing import Annotated, Any
@@ -14,17 +16,18 @@ from litestar.dto import MsgspecDTO
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, QueryParameter
 
+from ocppd.api import reservations
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import documented
+from ocppd.api.sending import FollowUp, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
-from ocppd.csms import registration
-from ocppd.csms.central_system import NotConnected
 from ocppd.protocol.actions import CORE, ActionSpec
 from ocppd.protocol.actions import Role as Sender
-from ocppd.protocol.errors import CallErrorReceived, PayloadError
-from ocppd.rpc.session import CallTimeout, SessionClosed
+
+# What the central system keeps of a command's answer (the flows behind the commands).
+FOLLOW_UPS: dict[str, FollowUp] = {**reservations.FOLLOW_UPS}
 
 ACTIONS: list[ActionSpec] = [spec for spec in CORE.values() if spec.sent_by(Sender.CENTRAL_SYSTEM)]
 
@@ -36,47 +39,6 @@ Timeout = Annotated[
         description="Seconds to wait for the answer; default: the server's response timeout.",
     ),
 ]
-
-
-async def send(system: System, charge_point_id: str, request: Any, timeout: float | None) -> Any:
-    """The charge point's response to `request`, or a ProblemException saying why not."""
-    if charge_point_id not in system.connections:
-        async with system.engine.connect() as db:
-            known = await registration.load(db, charge_point_id) is not None
-        if not known:
-            raise _problem(404, f"unknown charge point {charge_point_id!r}")
-        raise _problem(409, f"charge point {charge_point_id!r} is not connected")
-    try:
-        return await system.call(charge_point_id, request, timeout)
-    except (NotConnected, SessionClosed):
-        raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None
-    except CallErrorReceived as error:
-        raise ProblemException(
-            Problem(
-                status=502,
-                error=f"the charge point answered {error.wire_code}",
-                code=error.wire_code,
-                description=error.description,
-                details=error.details,
-            )
-        ) from None
-    except PayloadError as error:
-        # Our request was checked before it left: this is the charge point's answer.
-        raise ProblemException(
-            Problem(
-                status=502,
-                error=f"invalid response from the charge point: {error.description}",
-                field=error.path,
-                reason=error.reason,
-                code=error.code.value,
-            )
-        ) from None
-    except CallTimeout as error:
-        raise _problem(504, str(error)) from None
-
-
-def _problem(status: int, error: str) -> ProblemException:
-    return ProblemException(Problem(status=status, error=error))
 
 
 def _body(spec: ActionSpec) -> type[MsgspecDTO[Any]]:
@@ -103,7 +65,11 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
     async def command(
         system: System, charge_point_id: ChargePointId, data: Any, timeout: Timeout = None
     ) -> Any:
-        return await send(system, charge_point_id, data, timeout)
+        response = await send(system, charge_point_id, data, timeout)
+        follow_up = FOLLOW_UPS.get(spec.name)
+        if follow_up is not None:
+            await follow_up(system, charge_point_id, data, response)
+        return response
 
     # The types are known at run time only; Litestar reads them from the annotations.
     body: Any = JSONBody

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ocppd.csms import reservations
 from ocppd.csms import transactions as tx
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Upsert
@@ -194,6 +195,10 @@ class ChargePointHandler:
             ):
                 info.status = AuthorizationStatus.CONCURRENT_TX
             transaction_id = await tx.insert_start(connection, self.id, request, info.status, now)
+            if request.reservation_id is not UNSET:
+                await reservations.mark_used(
+                    connection, self.id, request.reservation_id, transaction_id, now
+                )
             return transaction_id, info
 
         transaction_id, info = await self._commit([], store)

@@ -170,3 +170,23 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    # ReserveNow as sent, with the charger's answer. Operators choose reservationIds; one id
+    # names one reservation (a ReserveNow with the same id replaces it). It ends when a
+    # StartTransaction carries its id (Used) or a CancelReservation is Accepted (Cancelled);
+    # past its expiryDate it is Expired (derived when read, nothing runs at expiry).
+    sa.Column("reservation_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("charge_point_id", sa.String(255), nullable=False, index=True),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("id_tag", sa.String(20), nullable=False),
+    sa.Column("parent_id_tag", sa.String(20)),
+    sa.Column("expiry_date", Timestamp, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reserved_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("end_reason", sa.String(16)),
+    sa.Column("transaction_id", sa.BigInteger),
+)

@@ -1,0 +1,57 @@
+"""Sending one request to a connected charge point, with every way it can fail mapped to a
+Problem: unknown charge point 404, not connected 409, a CALLERROR or an invalid answer 502,
+no answer in time 504."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.system import System
+from ocppd.csms import registration
+from ocppd.csms.central_system import CentralSystem, NotConnected
+from ocppd.protocol.errors import CallErrorReceived, PayloadError
+from ocppd.rpc.session import CallTimeout, SessionClosed
+
+FollowUp = Callable[[CentralSystem, str, Any, Any], Awaitable[None]]
+"""What the central system keeps of an answer: (system, charge point, request, response)."""
+
+
+async def send(system: System, charge_point_id: str, request: Any, timeout: float | None) -> Any:
+    """The charge point's response to `request`, or a ProblemException saying why not."""
+    if charge_point_id not in system.connections:
+        async with system.engine.connect() as db:
+            known = await registration.load(db, charge_point_id) is not None
+        if not known:
+            raise _problem(404, f"unknown charge point {charge_point_id!r}")
+        raise _problem(409, f"charge point {charge_point_id!r} is not connected")
+    try:
+        return await system.call(charge_point_id, request, timeout)
+    except (NotConnected, SessionClosed):
+        raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None
+    except CallErrorReceived as error:
+        raise ProblemException(
+            Problem(
+                status=502,
+                error=f"the charge point answered {error.wire_code}",
+                code=error.wire_code,
+                description=error.description,
+                details=error.details,
+            )
+        ) from None
+    except PayloadError as error:
+        # Our request was checked before it left: this is the charge point's answer.
+        raise ProblemException(
+            Problem(
+                status=502,
+                error=f"invalid response from the charge point: {error.description}",
+                field=error.path,
+                reason=error.reason,
+                code=error.code.value,
+            )
+        ) from None
+    except CallTimeout as error:
+        raise _problem(504, str(error)) from None
+
+
+def _problem(status: int, error: str) -> ProblemException:
+    return ProblemException(Problem(status=status, error=error))

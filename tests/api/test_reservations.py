@@ -1,0 +1,114 @@
+"""Reservations end to end: ReserveNow over HTTP to a charge point on a real socket, then
+used by a StartTransaction, cancelled, expired, or not accepted."""
+
+from typing import Any
+
+from ocppd.api.tokens import Role
+from tests.api.conftest import Api, charge_point
+
+# The clock of the tests stands at 2026-11-25T12:00:00Z.
+LATER = "2026-11-25T13:00:00Z"
+EARLIER = "2026-11-25T11:00:00Z"
+
+
+def reserve(reservation_id: int, connector: int = 1, expiry: str = LATER) -> dict[str, Any]:
+    return {
+        "connectorId": connector,
+        "expiryDate": expiry,
+        "idTag": "TAG1",
+        "reservationId": reservation_id,
+    }
+
+
+async def test_a_reservation_used_by_a_start_cancelled_expired_or_refused(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    viewer = api.client(Role.VIEWER)
+    async with charge_point(api) as cp:
+        cp.replies["ReserveNow"] = {"status": "Accepted"}
+        for reservation_id, connector, expiry in [(1, 0, LATER), (2, 2, LATER), (3, 1, EARLIER)]:
+            answer = await operator(
+                "POST",
+                "/charge-points/CP1/commands/ReserveNow",
+                reserve(reservation_id, connector, expiry),
+            )
+            assert answer.body == {"status": "Accepted"}
+        cp.replies["ReserveNow"] = {"status": "Occupied"}
+        await operator("POST", "/charge-points/CP1/commands/ReserveNow", reserve(4))
+
+        first = await viewer("GET", "/reservations/1")
+        assert first.status == 200
+        assert first.body["connectorId"] == 0 and first.body["state"] == "Active"
+        assert first.body["expiryDate"] == "2026-11-25T13:00:00Z"
+
+        started = await cp.ask(
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": "TAG1",
+                "meterStart": 0,
+                "timestamp": "2026-11-25T12:00:00Z",
+                "reservationId": 1,
+            },
+        )
+        cp.replies["CancelReservation"] = {"status": "Accepted"}
+        await operator(
+            "POST", "/charge-points/CP1/commands/CancelReservation", {"reservationId": 2}
+        )
+
+    used = (await viewer("GET", "/reservations/1")).body
+    assert (used["state"], used["transactionId"]) == ("Used", started["transactionId"])
+    assert used["endedAt"] == "2026-11-25T12:00:00Z"
+    states = {
+        item["reservationId"]: (item["state"], item["status"])
+        for item in (await viewer("GET", "/reservations")).body["items"]
+    }
+    assert states == {
+        1: ("Used", "Accepted"),
+        2: ("Cancelled", "Accepted"),
+        3: ("Expired", "Accepted"),
+        4: ("NotReserved", "Occupied"),
+    }
+    for state, expected in [("Used", [1]), ("Expired", [3]), ("Active", [])]:
+        page = (await viewer("GET", "/reservations", state=state)).body
+        assert [item["reservationId"] for item in page["items"]] == expected, state
+
+
+async def test_the_same_reservation_id_replaces_it_and_a_rejected_cancel_keeps_it(
+    api: Api,
+) -> None:
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["ReserveNow"] = {"status": "Accepted"}
+        await operator("POST", "/charge-points/CP1/commands/ReserveNow", reserve(5, 1))
+        await operator("POST", "/charge-points/CP1/commands/ReserveNow", reserve(5, 2))
+        cp.replies["CancelReservation"] = {"status": "Rejected"}
+        await operator(
+            "POST", "/charge-points/CP1/commands/CancelReservation", {"reservationId": 5}
+        )
+    reservation = (await api.client(Role.VIEWER)("GET", "/reservations/5")).body
+    assert (reservation["connectorId"], reservation["state"]) == (2, "Active")
+
+
+async def test_filters_pages_and_unknown_ids(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    viewer = api.client(Role.VIEWER)
+    for identity in ("CP1", "CP2"):
+        async with charge_point(api, identity) as cp:
+            cp.replies["ReserveNow"] = {"status": "Accepted"}
+            for n in range(3):
+                reservation_id = n + (10 if identity == "CP1" else 20)
+                await operator(
+                    "POST",
+                    f"/charge-points/{identity}/commands/ReserveNow",
+                    reserve(reservation_id),
+                )
+    page = (await viewer("GET", "/reservations", chargePointId="CP2", limit=2)).body
+    assert [item["reservationId"] for item in page["items"]] == [22, 21]
+    rest = (
+        await viewer("GET", "/reservations", chargePointId="CP2", cursor=page["nextCursor"])
+    ).body
+    assert [item["reservationId"] for item in rest["items"]] == [20] and rest["nextCursor"] is None
+    assert len((await viewer("GET", "/reservations", idTag="tag1")).body["items"]) == 6
+    assert (await viewer("GET", "/reservations/99")).status == 404
+    assert (await viewer("GET", "/reservations", state="Nope")).status == 400
+    assert (await viewer("GET", "/reservations", cursor="x")).status == 400
