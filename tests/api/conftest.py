@@ -128,12 +128,16 @@ class FakeChargePoint:
 
 
 @contextlib.asynccontextmanager
-async def charge_point(api: Api, identity: str = "CP1") -> AsyncIterator[FakeChargePoint]:
-    """A registered, connected and accepted charge point."""
+async def charge_point(
+    api: Api, identity: str = "CP1", headers: dict[str, str] | None = None
+) -> AsyncIterator[FakeChargePoint]:
+    """A registered, connected and accepted charge point (`headers`: of the upgrade request)."""
     async with api.system.engine.begin() as db:
         if await registration.load(db, identity) is None:
             await registration.register(db, identity)
-    async with connect(api.ws_url(identity), subprotocols=["ocpp1.6"], open_timeout=5) as ws:
+    async with connect(
+        api.ws_url(identity), subprotocols=["ocpp1.6"], open_timeout=5, additional_headers=headers
+    ) as ws:
         cp = FakeChargePoint(ws)
         task = asyncio.create_task(cp.serve())
         boot = await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})

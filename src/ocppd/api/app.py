@@ -17,6 +17,7 @@ from ocppd import __version__
 from ocppd.api import (
     charge_points,
     commands,
+    configuration,
     id_tags,
     messages,
     problems,
@@ -55,6 +56,7 @@ def create_app(system: CentralSystem) -> Litestar:
             transactions.get_transaction,
             messages.list_messages,
             *reservations.ROUTES,
+            *configuration.ROUTES,
             *tokens.ROUTES,
             *commands.ROUTES,
         ],

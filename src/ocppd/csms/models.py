@@ -190,3 +190,19 @@ reservations = sa.Table(
     sa.Column("end_reason", sa.String(16)),
     sa.Column("transaction_id", sa.BigInteger),
 )
+
+configuration = sa.Table(
+    "configuration",
+    metadata,
+    # A charge point's configuration as its GetConfiguration answers said, kept in step by
+    # ChangeConfiguration answers. `known` is false for a key it reported unknown (or answered
+    # NotSupported). The AuthorizationKey's value is never kept (write-only).
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("known", sa.Boolean, nullable=False),
+    sa.Column("readonly", sa.Boolean),
+    sa.Column("value", sa.String(500)),
+    # Changed with RebootRequired: `value` is what applies after the next reboot.
+    sa.Column("reboot_required", sa.Boolean, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
