@@ -53,11 +53,12 @@ class GroupCommit:
         self.engine = engine
         self.max_batch = max_batch
         # Commits in flight at once. A charge point has one call outstanding and is answered
-        # after its commit, so its writes are never in two batches at once; batches can overlap
-        # where the database allows concurrent writers (PostgreSQL), hiding the commit's
-        # flush to disk. SQLite has one writer: one batch at a time.
+        # after its commit, so its writes are never in two batches at once; batches could
+        # overlap where the database allows concurrent writers (PostgreSQL). Not yet shown to
+        # help (decision 0002: measured only on a loaded machine), so one at a time for now;
+        # SQLite has one writer anyway.
         if in_flight is None:
-            in_flight = 1 if engine.dialect.name == "sqlite" else 4
+            in_flight = 1
         self._slots = asyncio.Semaphore(in_flight)
         self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
