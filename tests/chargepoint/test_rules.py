@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from msgspec import UNSET
 
 from ocppd.chargepoint.authorization import Authorizations, LocalList
 from ocppd.chargepoint.configuration import STANDARD_KEYS, Configuration
@@ -17,7 +18,7 @@ from ocppd.protocol.datatypes import (
     ChargingSchedulePeriod,
     IdTagInfo,
 )
-from ocppd.protocol.enums import ChargePointErrorCode, ChargePointStatus
+from ocppd.protocol.enums import ChargePointErrorCode, ChargePointStatus, ChargingRateUnitType
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -141,12 +142,15 @@ def test_stack_levels_durations_and_the_composite() -> None:
     assert profiles.install(0, station_max, T0) == "Accepted"
     assert profiles.limit_w(1, T0 + timedelta(seconds=700), T0) == 5_000
     assert profiles.limit_w(1, T0 + timedelta(seconds=700), T0, sharing=2) == 2_500
-    composite = profiles.composite(1, T0, 1800, "W", T0, 22_080)  # type: ignore[arg-type]
+    watts, amps_unit = ChargingRateUnitType.W, ChargingRateUnitType.A
+    composite = profiles.composite(1, T0, 1800, watts, T0, 22_080).charging_schedule
+    assert composite is not UNSET
     assert [(p.start_period, p.limit) for p in composite.charging_schedule_period] == [
         (0, 4_000),
         (600, 5_000),
     ]
-    amps = profiles.composite(1, T0, 300, "A", T0, 22_080)  # type: ignore[arg-type]
+    amps = profiles.composite(1, T0, 300, amps_unit, T0, 22_080).charging_schedule
+    assert amps is not UNSET
     assert amps.charging_schedule_period[0].limit == 5.7  # 4 kW / 690 V, rounded down
 
 
@@ -174,17 +178,60 @@ def test_profiles_beyond_the_capabilities_are_rejected() -> None:
     assert profiles.install(1, tx, T0, transaction_id=None) == "Rejected"
     assert profiles.install(1, tx, T0, transaction_id=5) == "Accepted"
     profiles.transaction_ended(1)
-    assert profiles.installed == []
+    assert profiles.installed == ()
+
+
+def test_relative_profile_on_an_idle_connector_starts_now() -> None:
+    profiles = ChargingProfiles(Configuration(connectors=1))
+    relative = schedule_profile(
+        "TxDefaultProfile", [(0, 3_000), (600, 7_000)], kind="Relative", start=None
+    )
+    assert profiles.install(1, relative, T0) == "Accepted"
+    later = T0 + timedelta(hours=1)
+    assert profiles.limit_w(1, later, None) == 3_000  # a transaction starting now
+    assert profiles.limit_w(1, later + timedelta(seconds=700), later) == 7_000
+    idle = profiles.composite(1, later, 900, ChargingRateUnitType.W, None, 22_080)
+    assert idle.charging_schedule is not UNSET
+    periods = idle.charging_schedule.charging_schedule_period
+    assert [(p.start_period, p.limit) for p in periods] == [(0, 3_000), (600, 7_000)]
+
+
+def test_single_phase_amps_are_reported_with_their_phases() -> None:
+    profiles = ChargingProfiles(Configuration(connectors=1))
+    one_phase = schedule_profile("TxDefaultProfile", [(0, 16)], unit="A")
+    one_phase.charging_schedule.charging_schedule_period[0].number_phases = 1
+    assert profiles.install(1, one_phase, T0) == "Accepted"
+    assert profiles.limit_w(1, T0, T0) == 16 * 230
+    answer = profiles.composite(1, T0, 60, ChargingRateUnitType.A, T0, 22_080)
+    assert answer.charging_schedule is not UNSET
+    period = answer.charging_schedule.charging_schedule_period[0]
+    assert (period.limit, period.number_phases) == (16, 1)
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        schedule_profile("TxDefaultProfile", [(0, 1)], kind="Recurring"),  # no recurrencyKind
+        schedule_profile("TxDefaultProfile", [(0, 1)], recurrency="Daily"),  # not Recurring
+        schedule_profile("TxDefaultProfile", [(0, 1)], kind="Relative"),  # with startSchedule
+        schedule_profile("TxDefaultProfile", [(0, 1), (60, 2), (60, 3)]),  # not increasing
+        schedule_profile("TxDefaultProfile", [(0, 1)], stack_level=-1),
+    ],
+)
+def test_malformed_profiles_are_rejected(malformed: ChargingProfile) -> None:
+    profiles = ChargingProfiles(Configuration(connectors=1))
+    assert profiles.install(1, malformed, T0) == "Rejected"
+    assert profiles.installed == ()
 
 
 @pytest.mark.parametrize(
     ("clear", "left"),
     [
         ({}, []),
-        ({"profile_id": 2}, [1, 3]),
+        ({"id": 2}, [1, 3]),
         ({"connector_id": 0}, [2]),
-        ({"purpose": "TxDefaultProfile", "stack_level": 1}, [1, 3]),
-        ({"profile_id": 9, "connector_id": 0}, [1, 2, 3]),  # the id alone decides
+        ({"charging_profile_purpose": "TxDefaultProfile", "stack_level": 1}, [1, 3]),
+        ({"id": 9, "connector_id": 0}, [1, 2, 3]),  # the id alone decides
     ],
 )
 def test_clear_charging_profile(clear: dict[str, object], left: list[int]) -> None:
@@ -194,7 +241,7 @@ def test_clear_charging_profile(clear: dict[str, object], left: list[int]) -> No
         1, schedule_profile("TxDefaultProfile", [(0, 1)], profile_id=2, stack_level=1), T0
     )
     profiles.install(0, schedule_profile("ChargePointMaxProfile", [(0, 1)], profile_id=3), T0)
-    profiles.clear(**clear)  # type: ignore[arg-type]
+    profiles.clear(m.ClearChargingProfileRequest(**clear))  # type: ignore[arg-type]
     assert [item.profile.charging_profile_id for item in profiles.installed] == left
 
 

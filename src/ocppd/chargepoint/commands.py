@@ -292,15 +292,7 @@ class Commands:
     def clear_charging_profile(
         self, request: m.ClearChargingProfileRequest
     ) -> m.ClearChargingProfileResponse:
-        def given(value: Any) -> Any:
-            return None if value is UNSET else value
-
-        status = self.station.profiles.clear(
-            given(request.id),
-            given(request.connector_id),
-            given(request.charging_profile_purpose),
-            given(request.stack_level),
-        )
+        status = self.station.profiles.clear(request)
         self._apply_limits()
         self.station.dirty()
         return m.ClearChargingProfileResponse(status=status)
@@ -328,19 +320,13 @@ class Commands:
         now = station.clock.now()
         running = station.connectors[connector_id].transaction if connector_id else None
         hardware = station.model.max_power_w * (1 if connector_id else len(station.connectors))
-        schedule = station.profiles.composite(
+        return station.profiles.composite(
             connector_id,
             now,
             request.duration,
             unit,
             running.started_at if running is not None else None,
             hardware,
-        )
-        return m.GetCompositeScheduleResponse(
-            status=GetCompositeScheduleStatus.ACCEPTED,
-            connector_id=connector_id,
-            schedule_start=now,
-            charging_schedule=schedule,
         )
 
     # Messages on demand

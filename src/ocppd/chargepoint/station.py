@@ -47,7 +47,7 @@ from ocppd.chargepoint.connectors import Connector, Reservation, StationConnecto
 from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
-from ocppd.chargepoint.smart_charging import ChargingProfiles, Installed
+from ocppd.chargepoint.smart_charging import ChargingProfiles
 from ocppd.chargepoint.stats import Stats
 from ocppd.chargepoint.transactions import Transaction, TransactionMessages
 from ocppd.protocol import messages as m
@@ -64,6 +64,7 @@ from ocppd.protocol.enums import (
 )
 from ocppd.protocol.errors import CallErrorReceived, OCPPError, PayloadError
 from ocppd.protocol.fields import Payload
+from ocppd.protocol.smart_charging import InstalledProfile
 from ocppd.rpc.connection import UniqueIds
 from ocppd.rpc.session import CallTimeout, SessionClosed
 from ocppd.transport.client import CONNECT_ERRORS, ChargePointClient, ClientOptions, connect
@@ -654,10 +655,10 @@ class Station(Charging):
         self.authorizations.local_list.version = saved.local_list_version
         self.authorizations.local_list.entries = dict(saved.local_list)
         self.authorizations.cache = dict(saved.cache)
-        self.profiles.installed = [
-            Installed(p.connector_id, p.profile, p.received_at, p.transaction_id)
+        self.profiles.installed = tuple(
+            InstalledProfile(p.connector_id, p.profile, p.received_at, p.transaction_id)
             for p in saved.profiles
-        ]
+        )
         self.station.operative = saved.station_operative
         transactions = {t.local_id: state.restored_transaction(t) for t in saved.transactions}
         queue = [state.restored_message(message, transactions) for message in saved.queue]
