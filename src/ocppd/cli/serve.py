@@ -114,9 +114,9 @@ def configure_logging(log_format: str) -> None:
 @settings_options
 def serve(**values: Any) -> None:
     """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}, the HTTP
-    API at http://HOST:PORT/api/v1."""
-    from ocppd.api.app import fallback
+    API at http://HOST:PORT/api/v1, the dashboard at http://HOST:PORT/."""
     from ocppd.csms.service import Service, run
+    from ocppd.web.routing import fallback
 
     settings = to_settings(values)
     configure_logging(settings.log_format)

@@ -1,0 +1,33 @@
+"""One ASGI app for the HTTP side of the port: `/api` and below to the API, the rest (and
+lifespan events) to the dashboard, whose own lifespan is trivial, so the API's lifespan runs.
+"""
+
+from ocppd.csms.central_system import CentralSystem
+from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
+
+API_PREFIX = "/api"
+
+
+def route(api: ASGIApp, web: ASGIApp) -> ASGIApp:
+    """`/api...` to `api`, everything else to `web`; lifespan events to `api`."""
+
+    async def router(scope: Scope, receive: Receive, send: SendMessage) -> None:
+        if scope["type"] == "lifespan" or is_api(scope["path"]):
+            await api(scope, receive, send)
+        else:
+            await web(scope, receive, send)
+
+    return router
+
+
+def is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def fallback(system: CentralSystem) -> ASGIApp:
+    """The OCPP app's fallback for `ocppd serve`: the API and the dashboard on one port."""
+    from ocppd.api.app import fallback as api_fallback
+    from ocppd.web.app import app
+
+    api = api_fallback(system)
+    return route(api, app(api))

@@ -1,0 +1,100 @@
+"""The dashboard over real HTTP, assembled as `ocppd serve` does: pages, fragments read
+through the API with the caller's token, static files, and the router beside the API."""
+
+import asyncio
+import json
+from urllib.parse import quote
+
+from ocppd.api.tokens import Role
+from ocppd.csms import registration
+from tests.api.conftest import Api, charge_point
+from tests.web.conftest import fetch
+
+
+async def test_pages_need_no_token_and_carry_a_strict_policy(served: Api) -> None:
+    for path in ("/", "/login", "/charge-points/CP1", "/?q=x&state=charging"):
+        page = await asyncio.to_thread(fetch, served.url + path)
+        assert page.status == 200, path
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "script-src 'self';" in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "no-store"
+    js = await asyncio.to_thread(fetch, served.url + "/static/app.js")
+    assert js.status == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "startLiveUpdates" in js.text
+    css = await asyncio.to_thread(fetch, served.url + "/static/app.css")
+    assert css.status == 200 and "@media" in css.text
+    missing = await asyncio.to_thread(fetch, served.url + "/static/../pyproject.toml")
+    assert missing.status == 404
+
+
+async def test_the_api_keeps_its_paths_and_answers(served: Api) -> None:
+    answer = await asyncio.to_thread(fetch, served.url + "/api/v1/charge-points")
+    assert answer.status == 401
+    assert json.loads(answer.text)["error"] == "a bearer token is required"
+    answer = await asyncio.to_thread(
+        fetch, served.url + "/api/v1/nothing", served.tokens[Role.VIEWER]
+    )
+    assert answer.status == 404 and answer.headers["content-type"].startswith("application/")
+    spec = await asyncio.to_thread(fetch, served.url + "/api/v1/openapi.json")
+    assert spec.status == 200
+
+
+async def test_fragments_need_a_token_like_the_api(served: Api) -> None:
+    for path in ("/fragments/overview", "/fragments/charge-points/CP1"):
+        page = await asyncio.to_thread(fetch, served.url + path)
+        assert page.status == 401 and "a bearer token is required" in page.text
+        page = await asyncio.to_thread(fetch, served.url + path, "not-a-token")
+        assert page.status == 401 and "unknown token" in page.text
+
+
+async def test_the_overview_and_a_charge_point_from_a_live_connection(served: Api) -> None:
+    hostile = "<b>CP\"'&1"
+    async with charge_point(served, hostile) as cp:
+        await cp.ask(
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Charging"},
+        )
+        await cp.ask("Heartbeat", {})
+        await asyncio.sleep(0.2)  # the message log is written by the group commit
+        viewer = served.tokens[Role.VIEWER]
+        overview = await asyncio.to_thread(fetch, served.url + "/fragments/overview", viewer)
+        assert overview.status == 200
+        assert "&lt;b&gt;CP&quot;&#x27;&amp;1" in overview.text and "<b>" not in overview.text
+        assert '<dd id="count-connected">1</dd>' in overview.text
+        assert '<dd id="count-charging">1</dd>' in overview.text
+        assert 'class="badge s-charging"' in overview.text
+        assert f'href="/charge-points/{quote(hostile, safe="")}"' in overview.text
+
+        path = "/fragments/charge-points/" + quote(hostile, safe="")
+        page = await asyncio.to_thread(fetch, served.url + path, viewer)
+        assert page.status == 200
+        assert "<b>" not in page.text
+        assert "BootNotification" in page.text and "StatusNotification" in page.text
+        assert "&quot;chargePointVendor&quot;: &quot;V&quot;" in page.text
+
+        shell = await asyncio.to_thread(
+            fetch, served.url + "/charge-points/" + quote(hostile, safe="")
+        )
+        assert 'data-charge-point-id="&lt;b&gt;CP&quot;&#x27;&amp;1"' in shell.text
+
+    filtered = await asyncio.to_thread(
+        fetch, served.url + "/fragments/overview?state=connected", served.tokens[Role.VIEWER]
+    )
+    assert "No charge point matches the filter." in filtered.text
+
+
+async def test_an_unknown_charge_point(served: Api) -> None:
+    page = await asyncio.to_thread(
+        fetch, served.url + "/fragments/charge-points/NOPE", served.tokens[Role.VIEWER]
+    )
+    assert page.status == 404 and "unknown charge point" in page.text
+
+
+async def test_many_charge_points_are_read_page_by_page(served: Api) -> None:
+    async with served.system.engine.begin() as db:
+        for i in range(1003):
+            await registration.register(db, f"CP{i:04}")
+    page = await asyncio.to_thread(
+        fetch, served.url + "/fragments/overview", served.tokens[Role.VIEWER]
+    )
+    assert '<dd id="count-all">1003</dd>' in page.text
