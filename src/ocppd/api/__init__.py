@@ -5,9 +5,9 @@ One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer t
 `problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `messages`, `commands` (one route
 per action), `sending` (one request and its failures), and the flows that keep what a
-command's answer says: `reservations`, `configuration`.
+command's answer says: `reservations`, `configuration`, `local_lists`.
 
-Not yet (issue 4): the event stream under /api/v1/events; local authorization lists,
-diagnostics and firmware jobs as resources with their flows (those commands already pass
-through unchanged).
+Not yet (issue 4): the event stream under /api/v1/events; diagnostics and firmware jobs as
+resources with their flows (an upload location for GetDiagnostics, firmware files served to
+chargers; those commands already pass through unchanged); SendLocalListMaxLength.
 """

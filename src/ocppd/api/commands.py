@@ -16,7 +16,7 @@ from litestar.dto import MsgspecDTO
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, QueryParameter
 
-from ocppd.api import configuration, reservations
+from ocppd.api import configuration, local_lists, reservations
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.problems import documented
@@ -27,7 +27,11 @@ from ocppd.protocol.actions import CORE, ActionSpec
 from ocppd.protocol.actions import Role as Sender
 
 # What the central system keeps of a command's answer (the flows behind the commands).
-FOLLOW_UPS: dict[str, FollowUp] = {**reservations.FOLLOW_UPS, **configuration.FOLLOW_UPS}
+FOLLOW_UPS: dict[str, FollowUp] = {
+    **reservations.FOLLOW_UPS,
+    **configuration.FOLLOW_UPS,
+    **local_lists.FOLLOW_UPS,
+}
 
 ACTIONS: list[ActionSpec] = [spec for spec in CORE.values() if spec.sent_by(Sender.CENTRAL_SYSTEM)]
 

@@ -206,3 +206,33 @@ configuration = sa.Table(
     sa.Column("reboot_required", sa.Boolean, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+local_lists = sa.Table(
+    "local_lists",
+    metadata,
+    # Per charge point: the last SendLocalList sent and its answer, the last version it
+    # acknowledged (Accepted), and the last version GetLocalListVersion reported.
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("sent_version", sa.BigInteger),
+    sa.Column("sent_update_type", sa.String(16)),
+    sa.Column("sent_at", Timestamp),
+    sa.Column("status", sa.String(16)),
+    sa.Column("acknowledged_version", sa.BigInteger),
+    # After Failed or VersionMismatch (or a reported version not the acknowledged one) the
+    # next list is Full.
+    sa.Column("needs_full", sa.Boolean, nullable=False),
+    sa.Column("reported_version", sa.BigInteger),
+    sa.Column("reported_at", Timestamp),
+)
+
+local_list_entries = sa.Table(
+    "local_list_entries",
+    metadata,
+    # The list a charge point holds as of its acknowledged version: what a Differential is
+    # computed against.
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("id_tag", sa.String(20), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expiry_date", Timestamp),
+    sa.Column("parent_id_tag", sa.String(20)),
+)
