@@ -5,9 +5,11 @@ One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer t
 `problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `messages`, `commands` (one route
 per action), `sending` (one request and its failures), and the flows that keep what a
-command's answer says: `reservations`, `configuration`, `local_lists`.
+command's answer says: `reservations`, `configuration`, `local_lists`; `events` (the
+server-sent event stream, fed by `ocppd.csms.events`).
 
-Not yet (issue 4): the event stream under /api/v1/events; diagnostics and firmware jobs as
-resources with their flows (an upload location for GetDiagnostics, firmware files served to
-chargers; those commands already pass through unchanged); SendLocalListMaxLength.
+Not yet (issue 4): diagnostics and firmware jobs as resources with their flows (an upload
+location for GetDiagnostics, firmware files served to chargers; those commands already pass
+through unchanged); SendLocalListMaxLength; a reservation ended by its connector going
+Faulted or Unavailable (it stays Active until used, cancelled or expired).
 """

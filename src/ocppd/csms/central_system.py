@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import registration
 from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
+from ocppd.csms.events import EventBus
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import RegistrationPolicy, Settings
@@ -60,6 +62,7 @@ class CentralSystem:
         self.registry = Registry(settings.extensions)
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}
+        self.events = EventBus()
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -82,6 +85,7 @@ class CentralSystem:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.writer.stop()
         await self.engine.dispose()
+        self.events.close()
 
     # Admission, before the WebSocket upgrade
 
@@ -132,6 +136,7 @@ class CentralSystem:
         )
         connection = Connection(record.id, session, handler, close, self.clock(), leniency)
         self.connections[record.id] = connection
+        self.events.publish("Connected", record.id, connection.connected_at)
         if previous is not None:
             log.info("%s: a new connection replaces the old one", record.id)
             await previous.session.close()
@@ -149,6 +154,7 @@ class CentralSystem:
         log.info("%s: disconnected (%d)", connection.identity, code)
         if self.connections.get(connection.identity) is connection:
             del self.connections[connection.identity]
+            self.events.publish("Disconnected", connection.identity, self.clock(), code=code)
         await connection.session.close()
 
     async def call(self, identity: str, request: Payload, timeout: float | None = None) -> Any:
@@ -156,4 +162,20 @@ class CentralSystem:
         connection = self.connections.get(identity)
         if connection is None:
             raise NotConnected(identity)
-        return await connection.session.call(request, timeout)
+        action = type(request).__name__.removesuffix("Request")
+        try:
+            response = await connection.session.call(request, timeout)
+        except Exception as error:
+            self.events.publish(
+                "CommandFailed", identity, self.clock(), action=action, error=str(error)
+            )
+            raise
+        if self.events.active:
+            self.events.publish(
+                "CommandResult",
+                identity,
+                self.clock(),
+                action=action,
+                response=msgspec.to_builtins(response),
+            )
+        return response

@@ -132,6 +132,7 @@ class ChargePointHandler:
 
         await self._commit([], store)
         self.registration = status
+        self.system.events.publish("BootNotification", self.id, now, status=str(status))
         self.record.booted_at = now
         interval = (
             self.system.settings.heartbeat_interval
@@ -167,6 +168,15 @@ class ChargePointHandler:
         )
         history = {**values, "timestamp": at, "received_at": now}
         await self.system.writer.commit([(status_history, history)], upserts=[current])
+        self.system.events.publish(
+            "StatusNotification",
+            self.id,
+            now,
+            connectorId=request.connector_id,
+            status=values["status"],
+            errorCode=values["error_code"],
+            timestamp=at,
+        )
         return m.StatusNotificationResponse()
 
     # Authorization and transactions
@@ -202,6 +212,15 @@ class ChargePointHandler:
             return transaction_id, info
 
         transaction_id, info = await self._commit([], store)
+        self.system.events.publish(
+            "TransactionStarted",
+            self.id,
+            now,
+            transactionId=transaction_id,
+            connectorId=request.connector_id,
+            idTag=request.id_tag,
+            status=str(info.status),
+        )
         return m.StartTransactionResponse(id_tag_info=info, transaction_id=transaction_id)
 
     async def _concurrency_group(self, connection: AsyncConnection, id_tag: str) -> list[str]:
@@ -230,6 +249,13 @@ class ChargePointHandler:
             return await id_tag_info(connection, request.id_tag, now)
 
         info = await self._commit([], store)
+        self.system.events.publish(
+            "TransactionStopped",
+            self.id,
+            now,
+            transactionId=request.transaction_id,
+            reason="Local" if request.reason is UNSET else str(request.reason),
+        )
         if info is None:
             return m.StopTransactionResponse()
         return m.StopTransactionResponse(id_tag_info=info)
@@ -244,6 +270,15 @@ class ChargePointHandler:
         )
         rows = meter_value_rows(self.id, request.connector_id, transaction_id, request.meter_value)
         await self._commit(rows)
+        if self.system.events.active:
+            self.system.events.publish(
+                "MeterValues",
+                self.id,
+                self._now(),
+                connectorId=request.connector_id,
+                transactionId=transaction_id,
+                sampledValues=len(rows),
+            )
         return m.MeterValuesResponse()
 
     # Vendor extensions and job notifications

@@ -1,0 +1,61 @@
+"""The live event stream: server-sent events at /api/v1/events (viewer role).
+
+Each event is `event: <type>` with `data: {"type", "chargePointId", "at", ...}`: Connected,
+Disconnected, BootNotification, StatusNotification, TransactionStarted, TransactionStopped,
+MeterValues, CommandResult (the action and the charge point's response), CommandFailed (the
+action and why). `?chargePointId=` keeps one charge point's events. A comment line every
+KEEPALIVE seconds keeps idle proxies from closing the stream. A client too slow to keep up is
+disconnected (the bus ends its subscription) and may reconnect; events in between are lost.
+"""
+
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get
+from litestar.params import QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from ocppd.api.problems import documented
+from ocppd.api.system import System
+from ocppd.csms.events import Event, Subscription
+
+KEEPALIVE = 15.0
+
+
+def _message(event: Event) -> ServerSentEventMessage:
+    data = {"type": event.type, "chargePointId": event.charge_point_id, "at": event.at}
+    return ServerSentEventMessage(
+        data=msgspec.json.encode({**data, **event.data}).decode(), event=event.type
+    )
+
+
+async def _stream(
+    subscription: Subscription, charge_point_id: str | None
+) -> AsyncGenerator[Any, None]:
+    try:
+        # Sent at once, so a client knows the subscription is in place.
+        yield ServerSentEventMessage(comment="subscribed", data=None)
+        while True:
+            try:
+                event = await subscription.next(KEEPALIVE)
+            except StopAsyncIteration:
+                return
+            if event is None:
+                yield ServerSentEventMessage(comment="keepalive", data=None)
+            elif charge_point_id is None or event.charge_point_id == charge_point_id:
+                yield _message(event)
+    finally:
+        subscription.close()
+
+
+@get("/events", tags=["events"], responses=documented())
+async def events(
+    system: System,
+    charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,
+) -> ServerSentEvent:
+    """Server-sent events (text/event-stream) of what happens in the central system."""
+    return ServerSentEvent(_stream(system.events.subscribe(), charge_point_id))
+
+
+ROUTES = [events]

@@ -1,0 +1,101 @@
+"""What happens in the central system, as it happens: an in-process publish/subscribe bus.
+
+The central system publishes (connections, boots, status changes, transactions, meter
+values, command results); edges such as the API's event stream subscribe. Publishing never
+waits: with no subscriber it costs a length check, and a subscriber that falls more than
+`max_queued` events behind is ended (`overflowed`) rather than slowing the charge points down
+or silently missing events; it can subscribe again.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+MAX_QUEUED = 10_000
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    """Connected, Disconnected, BootNotification, StatusNotification, TransactionStarted,
+    TransactionStopped, MeterValues, CommandResult, CommandFailed."""
+    charge_point_id: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+_END = object()
+
+
+class Subscription:
+    def __init__(self, bus: "EventBus", max_queued: int) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queued + 1)
+        self._max = max_queued
+        self.overflowed = False
+
+    def _put(self, event: Event) -> None:
+        if self._queue.qsize() >= self._max:
+            self.overflowed = True
+            self._end()
+            return
+        self._queue.put_nowait(event)
+
+    def _end(self) -> None:
+        self._bus._subscribers.discard(self)
+        self._queue.put_nowait(_END)
+
+    async def next(self, timeout: float | None = None) -> Event | None:
+        """The next event; None when none came within `timeout` seconds. Raises
+        StopAsyncIteration once the subscription has ended."""
+        try:
+            item = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+        if item is _END:
+            self._queue.put_nowait(_END)
+            raise StopAsyncIteration
+        event: Event = item
+        return event
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            event = await self.next()
+            if event is not None:
+                return event
+
+    def close(self) -> None:
+        if self in self._bus._subscribers:
+            self._end()
+
+
+class EventBus:
+    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
+        self.max_queued = max_queued
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self, self.max_queued)
+        self._subscribers.add(subscription)
+        return subscription
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subscribers)
+
+    def publish(self, type: str, charge_point_id: str, at: datetime, **data: Any) -> None:
+        if not self._subscribers:
+            return
+        event = Event(type, charge_point_id, at, data)
+        for subscription in list(self._subscribers):
+            subscription._put(event)
+
+    def close(self) -> None:
+        """End every subscription (the central system stops)."""
+        for subscription in list(self._subscribers):
+            subscription._end()
