@@ -155,3 +155,37 @@ async def test_dead_peer_is_dropped_by_pings(
     mute.close()
     assert b"101 Switching Protocols" in received
     assert time.monotonic() < deadline, "the server kept a peer that never answered pings"
+
+
+async def test_sigterm_ends_open_event_streams(
+    tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+) -> None:
+    process, port = start_server(tmp_path)
+    stop_later.append(process)
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "ocppd",
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = created.stdout.strip().split()[-1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    assert b"200" in await asyncio.wait_for(reader.readline(), 10)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    writer.close()

@@ -73,6 +73,8 @@ class Service:
             await self.system.stop()
 
     async def _close_charge_points(self) -> None:
+        # Open event streams would keep uvicorn waiting: end them first.
+        self.system.events.close()
         count = len(self.system.connections)
         await asyncio.gather(
             *(

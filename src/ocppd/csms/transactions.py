@@ -80,6 +80,8 @@ async def insert_start(
     received_at: datetime,
 ) -> int:
     reservation = None if request.reservation_id is UNSET else request.reservation_id
+    if reservation is not None and not -(2**31) <= reservation < 2**31:
+        reservation = None  # the column is an INTEGER; a start is answered all the same
     result = await connection.execute(
         transactions.insert()
         .values(
