@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from ocppd.api import tokens
@@ -18,8 +17,8 @@ from ocppd.api.tokens import Role
 from ocppd.cli.api_client import Answer, ApiClient
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
-from ocppd.csms.service import build_app, uvicorn_config
 from tests.csms.conftest import FixedClock, central_system, clock, engine  # noqa: F401
+from tests.servers import serving
 
 __all__ = ["Api", "FakeChargePoint", "central_system", "clock", "engine"]
 
@@ -70,21 +69,15 @@ class Api:
 
 @pytest.fixture
 async def api(central_system: CentralSystem) -> AsyncIterator[Api]:
-    settings = central_system.settings
-    settings.port = 0
-    settings.ping_interval = 0
     app = create_app(central_system)
-    server = uvicorn.Server(uvicorn_config(build_app(central_system, app), settings))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    async with central_system.engine.begin() as db:
-        issued = {role: (await tokens.create(db, role, role.value)).token for role in Role}
-    yield Api(central_system, server.servers[0].sockets[0].getsockname()[1], app, issued)
-    server.should_exit = True
-    await task
+    async with serving(central_system, app) as port:
+        yield Api(central_system, port, app, await issue_tokens(central_system))
+
+
+async def issue_tokens(system: CentralSystem) -> dict[Role, str]:
+    """A token of each role."""
+    async with system.engine.begin() as db:
+        return {role: (await tokens.create(db, role, role.value)).token for role in Role}
 
 
 class FakeChargePoint:

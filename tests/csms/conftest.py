@@ -1,17 +1,15 @@
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms.central_system import CentralSystem
-from ocppd.csms.service import build_app, uvicorn_config
 from ocppd.csms.settings import Settings
 from tests.databases import engine_for
+from tests.servers import serving
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,16 +52,5 @@ class RunningServer:
 @pytest.fixture
 async def server(central_system: CentralSystem) -> AsyncIterator[RunningServer]:
     """`central_system` behind uvicorn on a free port of 127.0.0.1, as `ocppd serve` runs it."""
-    settings = central_system.settings
-    settings.port = 0
-    settings.ping_interval = 0
-    server = uvicorn.Server(uvicorn_config(build_app(central_system), settings))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield RunningServer(central_system, port)
-    server.should_exit = True
-    await task
+    async with serving(central_system) as port:
+        yield RunningServer(central_system, port)

@@ -2,7 +2,6 @@
 with a token of each role; charge points are played by real WebSocket clients
 (`tests.api.conftest.charge_point`)."""
 
-import asyncio
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -11,17 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.api import tokens
-from ocppd.api.tokens import Role
 from ocppd.csms.central_system import CentralSystem
-from ocppd.csms.service import build_app, uvicorn_config
 from ocppd.web.routing import fallback
-from tests.api.conftest import Api
+from tests.api.conftest import Api, issue_tokens
 from tests.csms.conftest import FixedClock, central_system, clock  # noqa: F401
 from tests.databases import engine_for
+from tests.servers import serving
 
 __all__ = ["Page", "central_system", "clock", "engine", "fetch"]
 
@@ -59,21 +55,9 @@ def fetch(url: str, token: str | None = None) -> Page:
 
 @pytest.fixture
 async def served(central_system: CentralSystem) -> AsyncIterator[Api]:
-    settings = central_system.settings
-    settings.port = 0
-    settings.ping_interval = 0
     app = fallback(central_system)
-    server = uvicorn.Server(uvicorn_config(build_app(central_system, app), settings))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    async with central_system.engine.begin() as db:
-        issued = {role: (await tokens.create(db, role, role.value)).token for role in Role}
-    yield Api(central_system, server.servers[0].sockets[0].getsockname()[1], app, issued)
-    server.should_exit = True
-    await task
+    async with serving(central_system, app) as port:
+        yield Api(central_system, port, app, await issue_tokens(central_system))
 
 
 _SCREENSHOTS: list[Path] = []
