@@ -50,54 +50,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from processes import TICK, cpu_seconds, free_port, rss_mib, tree
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TICK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 PG_ADMIN = ["-h", "127.0.0.1", "-U", "postgres"]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/"
 
 
 # /proc
-
-
-def tree(pid: int) -> list[int]:
-    """pid and its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
-
-
-def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
-        except OSError:
-            continue
-    return total * PAGE / 2**20
 
 
 def pg_cpu_seconds() -> float:
@@ -133,12 +94,6 @@ def busy_pct(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> str:
     return " / ".join(
         f"{100 * (b1 - b0) / max(1, t1 - t0):.0f}%" for (b0, t0), (b1, t1) in zip(a, b, strict=True)
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

@@ -10,7 +10,6 @@ Server pinned to CPU 0, load generator processes pinned to CPU 1 (2-core machine
 import argparse
 import array
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -19,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from processes import cpu_seconds, free_port, rss_mib, tree
+
 HERE = Path(__file__).resolve().parent
-TICK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 CANDIDATES: dict[str, list[str]] = {
     "websockets": ["srv_websockets.py"],
@@ -33,46 +33,6 @@ CANDIDATES: dict[str, list[str]] = {
     "uvicorn+wsproto": ["srv_asgi.py", "--ws", "wsproto"],
     "granian-asgi": ["srv_asgi.py", "--server", "granian"],
 }
-
-
-def tree(pid: int) -> list[int]:
-    """pid and all its descendants (granian and uvicorn may fork workers)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            parents.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, []))
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / TICK
-
-
-def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for p in pids:
-        try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
-        except OSError:
-            continue
-    return total * PAGE / 2**20
 
 
 def core_times() -> list[tuple[int, int]]:
@@ -90,12 +50,6 @@ def busy(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> list[fl
     return [
         100 * (b1 - b0) / max(1, t1 - t0) for (b0, t0), (b1, t1) in zip(before, after, strict=True)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_listening(port: int, timeout: float = 15.0) -> None:
