@@ -19,6 +19,7 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -125,33 +126,18 @@ def save(path: Path, state: StationState) -> None:
 
 
 def saved_transaction(t: Transaction) -> SavedTransaction:
-    return SavedTransaction(
-        local_id=t.local_id,
-        connector_id=t.connector_id,
-        id_tag=t.id_tag,
-        meter_start=t.meter_start,
-        started_at=t.started_at,
-        reservation_id=t.reservation_id,
-        transaction_id=t.transaction_id,
-        parent_id_tag=t.parent_id_tag,
-        energy_cut=t.energy_cut,
-        samples=list(t.samples),
-    )
+    """What the state file keeps of a transaction: the fields SavedTransaction declares."""
+    return SavedTransaction(**_copied(t, SavedTransaction.__struct_fields__))
 
 
 def restored_transaction(t: SavedTransaction) -> Transaction:
-    return Transaction(
-        local_id=t.local_id,
-        connector_id=t.connector_id,
-        id_tag=t.id_tag,
-        meter_start=t.meter_start,
-        started_at=t.started_at,
-        reservation_id=t.reservation_id,
-        transaction_id=t.transaction_id,
-        parent_id_tag=t.parent_id_tag,
-        energy_cut=t.energy_cut,
-        samples=list(t.samples),
-    )
+    return Transaction(**_copied(t, SavedTransaction.__struct_fields__))
+
+
+def _copied(source: object, names: tuple[str, ...]) -> dict[str, Any]:
+    values = {name: getattr(source, name) for name in names}
+    values["samples"] = list(values["samples"])  # the saved and the live list stay apart
+    return values
 
 
 def saved_message(message: QueuedMessage) -> SavedMessage:
