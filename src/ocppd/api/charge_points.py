@@ -249,7 +249,7 @@ async def _views(db: AsyncConnection, system: System, rows: Sequence[Any]) -> li
                     info=c.info,
                     vendor_id=c.vendor_id,
                     vendor_error_code=c.vendor_error_code,
-                    timestamp=_utc(c.status_at),
+                    timestamp=as_utc(c.status_at),
                 )
             )
     return [_charge_point(row, system, by_charge_point[row.id]) for row in rows]
@@ -269,7 +269,7 @@ def _charge_point(row: Any, system: System, connector_list: list[Connector]) -> 
             imsi=row.imsi,
             meter_type=row.meter_type,
             meter_serial_number=row.meter_serial_number,
-            timestamp=_utc(row.booted_at),
+            timestamp=as_utc(row.booted_at),
         )
     return ChargePoint(
         charge_point_id=row.id,
@@ -281,11 +281,5 @@ def _charge_point(row: Any, system: System, connector_list: list[Connector]) -> 
         boot=boot,
         last_heartbeat=as_utc(row.last_heartbeat_at),
         connectors=connector_list,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
     )
-
-
-def _utc(value: datetime) -> datetime:
-    utc = as_utc(value)
-    assert utc is not None
-    return utc

@@ -180,7 +180,7 @@ async def get_configuration(system: System, charge_point_id: ChargePointId) -> C
                 readonly=row.readonly,
                 value=row.value,
                 reboot_required=row.reboot_required,
-                updated_at=_aware(row.updated_at),
+                updated_at=as_utc(row.updated_at),
             )
             for row in rows
             if row.known
@@ -190,9 +190,3 @@ async def get_configuration(system: System, charge_point_id: ChargePointId) -> C
 
 
 ROUTES = [get_configuration]
-
-
-def _aware(value: datetime) -> datetime:
-    utc = as_utc(value)
-    assert utc is not None
-    return utc

@@ -12,12 +12,11 @@ import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
-from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.problems import documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import messages
-from ocppd.csms.transactions import MAX_STORED_INTEGER
 
 
 class Message(msgspec.Struct, rename="camel", kw_only=True):
@@ -53,11 +52,7 @@ async def list_messages(
     m = messages.c
     query = sa.select(messages).order_by(m.id.desc()).limit(limit + 1)
     if cursor is not None:
-        if not cursor.isdigit() or int(cursor) > MAX_STORED_INTEGER:
-            raise ProblemException(
-                Problem(status=400, error="invalid cursor", field="cursor", reason="not a number")
-            )
-        query = query.where(m.id < int(cursor))
+        query = query.where(m.id < id_cursor(cursor))
     if charge_point_id is not None:
         query = query.where(m.charge_point_id == charge_point_id)
     if action is not None:

@@ -8,6 +8,9 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.csms.transactions import MAX_STORED_INTEGER
+
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Items per page (1-1000).")]
 Cursor = Annotated[
     str | None,
@@ -18,3 +21,16 @@ Cursor = Annotated[
 def next_cursor(keys: list[str], limit: int) -> str | None:
     """The cursor after a page fetched with `limit + 1` rows (None: it was the last page)."""
     return keys[limit - 1] if len(keys) > limit else None
+
+
+def id_cursor(text: str) -> int:
+    """A cursor that is an integer id: bounded, or the database refuses the query (400)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = MAX_STORED_INTEGER + 1
+    if abs(value) > MAX_STORED_INTEGER:
+        raise ProblemException(
+            Problem(status=400, error="invalid cursor", field="cursor", reason="not an id")
+        )
+    return value

@@ -20,7 +20,7 @@ from litestar.params import PathParameter, QueryParameter
 from msgspec import UNSET
 from sqlalchemy.sql import ColumnElement
 
-from ocppd.api.pages import Cursor, Limit, next_cursor
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp
 from ocppd.api.system import System
@@ -131,7 +131,7 @@ async def list_reservations(
     r = reservations.c
     query = sa.select(reservations).order_by(r.reservation_id.desc()).limit(limit + 1)
     if cursor is not None:
-        query = query.where(r.reservation_id < _cursor(cursor))
+        query = query.where(r.reservation_id < id_cursor(cursor))
     if charge_point_id is not None:
         query = query.where(r.charge_point_id == charge_point_id)
     if id_tag is not None:
@@ -213,15 +213,3 @@ def _reservation(row: Any, now: datetime) -> Reservation:
         ended_at=as_utc(row.ended_at),
         transaction_id=row.transaction_id,
     )
-
-
-def _cursor(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = MAX_STORED_INTEGER + 1
-    if abs(value) > MAX_STORED_INTEGER:
-        raise ProblemException(
-            Problem(status=400, error="invalid cursor", field="cursor", reason="not an id")
-        )
-    return value

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
-from ocppd.api.pages import Cursor, Limit, next_cursor
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
@@ -84,7 +84,7 @@ async def list_transactions(
     t = transactions.c
     query = sa.select(transactions).order_by(t.id.desc()).limit(limit + 1)
     if cursor is not None:
-        query = query.where(t.id < _cursor(cursor))
+        query = query.where(t.id < id_cursor(cursor))
     if charge_point_id is not None:
         query = query.where(t.charge_point_id == charge_point_id)
     if id_tag is not None:
@@ -92,9 +92,9 @@ async def list_transactions(
     if active is not None:
         query = query.where(t.stopped_at.is_(None) if active else t.stopped_at.is_not(None))
     if since is not None:
-        query = query.where(sa.or_(t.stopped_at.is_(None), t.stopped_at >= _aware(since)))
+        query = query.where(sa.or_(t.stopped_at.is_(None), t.stopped_at >= as_utc(since)))
     if until is not None:
-        query = query.where(t.started_at < _aware(until))
+        query = query.where(t.started_at < as_utc(until))
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
         energy = await _running_energy(db, [r for r in rows[:limit] if r.stopped_at is None])
@@ -130,7 +130,7 @@ async def get_transaction(
         energy = await _running_energy(db, [row] if row.stopped_at is None else [])
     grouped: dict[datetime, list[SampledValue]] = {}
     for sample in samples:
-        grouped.setdefault(_aware(sample.timestamp), []).append(
+        grouped.setdefault(as_utc(sample.timestamp), []).append(
             SampledValue(
                 value=sample.value,
                 context=sample.context,
@@ -192,7 +192,7 @@ def _transaction(row: Any, running_energy: int | None) -> Transaction:
         id_tag=row.id_tag,
         start_status=row.start_status,
         meter_start=row.meter_start,
-        started_at=_aware(row.started_at),
+        started_at=as_utc(row.started_at),
         reservation_id=row.reservation_id,
         active=active,
         meter_stop=row.meter_stop,
@@ -201,19 +201,3 @@ def _transaction(row: Any, running_energy: int | None) -> Transaction:
         stop_id_tag=row.stop_id_tag,
         energy_wh=running_energy if active else row.energy_wh,
     )
-
-
-def _cursor(text: str) -> int:
-    """A page's cursor: a transaction id (bounded, or the database refuses the query)."""
-    if not text.isdigit() or int(text) > MAX_STORED_INTEGER:
-        raise ProblemException(
-            Problem(status=400, error="invalid cursor", field="cursor", reason="not an id")
-        )
-    return int(text)
-
-
-def _aware(value: datetime) -> datetime:
-    """Query times without a zone are taken as UTC, as everything is stored."""
-    utc = as_utc(value)
-    assert utc is not None
-    return utc
