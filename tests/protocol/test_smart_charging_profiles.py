@@ -5,6 +5,7 @@ from msgspec import UNSET
 from ocppd.protocol.messages import ClearChargingProfileRequest
 from ocppd.protocol.smart_charging import (
     Capabilities,
+    check_capabilities,
     check_profile,
     clear,
     end_transaction,
@@ -104,6 +105,21 @@ def test_capabilities_from_the_configuration() -> None:
         "MaxChargingProfilesInstalled": "3",
     }
     assert Capabilities.from_configuration(both).allowed_units == {A, W}
+
+
+def test_a_key_never_read_or_unreadable_is_not_checked() -> None:
+    partial = Capabilities.from_configuration(
+        {"chargeprofilemaxstacklevel": " 2 ", "ChargingScheduleMaxPeriods": "many"}
+    )
+    assert partial == Capabilities(2, None, None, None)
+    many = [profile(TX, [(0, 8)], level=2, profile_id=n) for n in range(10, 40)]
+    huge = profile(DEFAULT, [(n * 60, 6) for n in range(100)], level=2, unit=W)
+    assert check_capabilities(partial, 1, huge, [on(1, p) for p in many]) is None
+    assert check_capabilities(partial, 1, profile(DEFAULT, [(0, 8)], level=3), []) == (
+        "stackLevel 3 exceeds ChargeProfileMaxStackLevel 2"
+    )
+    nothing = Capabilities.from_configuration({})
+    assert nothing == Capabilities(None, None, None, None)
 
 
 def reason(connector_id: int, item: object, running: int | None = None) -> str | None:

@@ -71,6 +71,18 @@ def settings_options(func: Any) -> Any:
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
         _option("tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
         _option("tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        _option(
+            "voltage",
+            type=click.FloatRange(1, 1000),
+            default=defaults.voltage,
+            help="Volts per phase, to convert charging limits between A and W.",
+        ),
+        _option(
+            "phases",
+            type=click.IntRange(1, 3),
+            default=defaults.phases,
+            help="Phases a connector is wired for, to convert charging limits between A and W.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

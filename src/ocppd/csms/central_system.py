@@ -6,6 +6,7 @@ accepted connection to `open_session` and its frames to the session.
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms import registration
+from ocppd.csms import charging_profiles, registration
 from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
@@ -50,6 +51,13 @@ class NotConnected(LookupError):
     """No charge point with that identity is connected."""
 
 
+Check = Callable[[str, Any], Awaitable[None]]
+"""Before a request goes out: (charge point, request); raises (e.g. ProfileRefused) when the
+charge point would refuse it, and then nothing is sent."""
+Recorder = Callable[[str, Any, Any, datetime], Awaitable[None]]
+"""What the central system keeps of an answer: (charge point, request, response, sent at)."""
+
+
 class CentralSystem:
     def __init__(
         self, settings: Settings, clock: Clock = utc_now, engine: AsyncEngine | None = None
@@ -63,6 +71,9 @@ class CentralSystem:
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}
         self.events = EventBus()
+        self.checks: dict[str, list[Check]] = {}
+        self.recorders: dict[str, list[Recorder]] = {}
+        self.charging_profiles = charging_profiles.ChargingProfiles(self)
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -158,11 +169,15 @@ class CentralSystem:
         await connection.session.close()
 
     async def call(self, identity: str, request: Payload, timeout: float | None = None) -> Any:
-        """Send a request to a connected charge point and return its response."""
+        """Send a request to a connected charge point and return its response, once the
+        action's checks passed and its recorders stored the answer."""
         connection = self.connections.get(identity)
         if connection is None:
             raise NotConnected(identity)
         action = type(request).__name__.removesuffix("Request")
+        for check in self.checks.get(action, ()):
+            await check(identity, request)
+        sent_at = self.clock()
         try:
             response = await connection.session.call(request, timeout)
         except Exception as error:
@@ -178,4 +193,6 @@ class CentralSystem:
                 action=action,
                 response=msgspec.to_builtins(response),
             )
+        for record in self.recorders.get(action, ()):
+            await record(identity, request, response, sent_at)
         return response

@@ -236,3 +236,51 @@ local_list_entries = sa.Table(
     sa.Column("expiry_date", Timestamp),
     sa.Column("parent_id_tag", sa.String(20)),
 )
+
+charging_profiles = sa.Table(
+    "charging_profiles",
+    metadata,
+    # The profiles a charge point holds as its answers said (csms/charging_profiles.py). `id`
+    # is the order of installation (a replacement is a new row): equal stack levels prevail
+    # by it. `profile` is the ChargingProfile as sent (JSON); the other columns repeat its
+    # fields for filtering. A TxProfile belongs to `transaction_id`; NULL = the transaction
+    # a RemoteStartTransaction (of `id_tag`) will start, bound when read.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("charging_profile_id", sa.BigInteger, nullable=False),
+    sa.Column("stack_level", sa.BigInteger, nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("recurrency_kind", sa.String(16)),
+    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("valid_from", Timestamp),
+    sa.Column("valid_to", Timestamp),
+    sa.Column("transaction_id", sa.BigInteger),
+    sa.Column("id_tag", sa.String(20)),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("installed_at", Timestamp, nullable=False),
+    sa.Index("ix_charging_profiles_charge_point", "charge_point_id", "connector_id"),
+)
+
+composite_checks = sa.Table(
+    "composite_checks",
+    metadata,
+    # A GetCompositeSchedule answer compared with ocppd's prediction from `charging_profiles`.
+    # `matches` false: from `mismatch_at` the charger reported `reported_limit` where ocppd
+    # predicted `predicted_limit` (NULL = unconstrained).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("checked_at", Timestamp, nullable=False),
+    sa.Column("schedule_start", Timestamp, nullable=False),
+    sa.Column("duration", sa.BigInteger, nullable=False),
+    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("matches", sa.Boolean, nullable=False),
+    sa.Column("mismatch_at", Timestamp),
+    sa.Column("predicted_limit", sa.Float),
+    sa.Column("reported_limit", sa.Float),
+    sa.Column("reported", sa.Text, nullable=False),
+    sa.Column("predicted", sa.Text, nullable=False),
+    sa.Index("ix_composite_checks_charge_point", "charge_point_id", "connector_id", "id"),
+)

@@ -43,6 +43,10 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     extensions: frozenset[str] = field(default_factory=frozenset)
+    voltage: float = 230.0
+    """Volts per phase: how charging limits convert between A (per phase) and W (total)."""
+    phases: int = 3
+    """Phases a connector is wired for, for the same conversion."""
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"

@@ -14,6 +14,9 @@ Choices:
   ChargePointMaxProfile is on connector 0; a TxProfile is on a connector with a running
   transaction (and its transactionId, when given, is that one).
 - An Absolute or Recurring profile without startSchedule is accepted: it starts on receipt.
+- A key that is absent or does not parse (a central system that never read it, a charger
+  reporting garbage) is None: that limit is not checked. Keys are matched case-insensitively
+  (CiString50).
 """
 
 import itertools
@@ -38,25 +41,36 @@ UNIT_NAMES = {"current": ChargingRateUnitType.A, "power": ChargingRateUnitType.W
 class Capabilities:
     """The SmartCharging configuration keys of a charge point."""
 
-    max_stack_level: int
-    allowed_units: frozenset[ChargingRateUnitType]
-    max_periods: int
-    max_installed: int
+    max_stack_level: int | None
+    allowed_units: frozenset[ChargingRateUnitType] | None
+    max_periods: int | None
+    max_installed: int | None
+    """None: not known, not checked."""
 
     @classmethod
-    def from_configuration(cls, values: Mapping[str, str]) -> "Capabilities":
+    def from_configuration(cls, values: Mapping[str, str | None]) -> "Capabilities":
         """From the keys' values as GetConfiguration reports them (unknown unit names ignored)."""
-        units = values["ChargingScheduleAllowedChargingRateUnit"]
+        folded = {key.lower(): value for key, value in values.items()}
+        units = folded.get("chargingscheduleallowedchargingrateunit")
         return cls(
-            max_stack_level=int(values["ChargeProfileMaxStackLevel"]),
-            allowed_units=frozenset(
+            max_stack_level=_integer(folded.get("chargeprofilemaxstacklevel")),
+            allowed_units=None
+            if units is None
+            else frozenset(
                 UNIT_NAMES[name.strip().lower()]
                 for name in units.split(",")
                 if name.strip().lower() in UNIT_NAMES
             ),
-            max_periods=int(values["ChargingScheduleMaxPeriods"]),
-            max_installed=int(values["MaxChargingProfilesInstalled"]),
+            max_periods=_integer(folded.get("chargingschedulemaxperiods")),
+            max_installed=_integer(folded.get("maxchargingprofilesinstalled")),
         )
+
+
+def _integer(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value.strip())
+    except ValueError:
+        return None
 
 
 def check_structure(connector_id: int, profile: ChargingProfile) -> str | None:
@@ -112,16 +126,16 @@ def check_capabilities(
 ) -> str | None:
     """The configuration keys: stack level, unit, number of periods, installed profiles."""
     schedule = profile.charging_schedule
-    if profile.stack_level > capabilities.max_stack_level:
-        return (
-            f"stackLevel {profile.stack_level} exceeds ChargeProfileMaxStackLevel "
-            f"{capabilities.max_stack_level}"
-        )
-    if schedule.charging_rate_unit not in capabilities.allowed_units:
+    max_level, units = capabilities.max_stack_level, capabilities.allowed_units
+    if max_level is not None and profile.stack_level > max_level:
+        return f"stackLevel {profile.stack_level} exceeds ChargeProfileMaxStackLevel {max_level}"
+    if units is not None and schedule.charging_rate_unit not in units:
         return f"unit {schedule.charging_rate_unit} not in ChargingScheduleAllowedChargingRateUnit"
-    periods = len(schedule.charging_schedule_period)
-    if periods > capabilities.max_periods:
-        return f"{periods} periods exceed ChargingScheduleMaxPeriods {capabilities.max_periods}"
+    periods, max_periods = len(schedule.charging_schedule_period), capabilities.max_periods
+    if max_periods is not None and periods > max_periods:
+        return f"{periods} periods exceed ChargingScheduleMaxPeriods {max_periods}"
+    if capabilities.max_installed is None:
+        return None
     kept = sum(1 for old in installed if not replaces(connector_id, profile, old))
     if kept + 1 > capabilities.max_installed:
         return (
