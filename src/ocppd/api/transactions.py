@@ -104,29 +104,14 @@ async def list_transactions(
     )
 
 
+TransactionId = Annotated[int, PathParameter(name="transactionId", ge=1, le=MAX_STORED_INTEGER)]
+
+
 @get("/transactions/{transactionId:int}", tags=["transactions"], responses=documented(404))
-async def get_transaction(
-    system: System,
-    transaction_id: Annotated[
-        int, PathParameter(name="transactionId", ge=1, le=MAX_STORED_INTEGER)
-    ],
-) -> TransactionDetail:
+async def get_transaction(system: System, transaction_id: TransactionId) -> TransactionDetail:
     """A transaction with all its meter values, grouped by timestamp as a charger sends them."""
     async with system.engine.connect() as db:
-        row = (
-            await db.execute(sa.select(transactions).where(transactions.c.id == transaction_id))
-        ).first()
-        if row is None:
-            raise ProblemException(
-                Problem(status=404, error=f"unknown transaction {transaction_id}")
-            )
-        samples = (
-            await db.execute(
-                sa.select(meter_values)
-                .where(meter_values.c.transaction_id == transaction_id)
-                .order_by(meter_values.c.timestamp, meter_values.c.id)
-            )
-        ).all()
+        row, samples = await load(db, transaction_id)
         energy = await _running_energy(db, [row] if row.stopped_at is None else [])
     grouped: dict[datetime, list[SampledValue]] = {}
     for sample in samples:
@@ -148,6 +133,23 @@ async def get_transaction(
             MeterValue(timestamp=at, sampled_value=values) for at, values in grouped.items()
         ],
     )
+
+
+async def load(db: Any, transaction_id: int) -> tuple[Any, list[Any]]:
+    """A transaction's row and its meter value rows (by timestamp), or 404."""
+    row = (
+        await db.execute(sa.select(transactions).where(transactions.c.id == transaction_id))
+    ).first()
+    if row is None:
+        raise ProblemException(Problem(status=404, error=f"unknown transaction {transaction_id}"))
+    samples = (
+        await db.execute(
+            sa.select(meter_values)
+            .where(meter_values.c.transaction_id == transaction_id)
+            .order_by(meter_values.c.timestamp, meter_values.c.id)
+        )
+    ).all()
+    return row, list(samples)
 
 
 async def _running_energy(db: Any, rows: list[Any]) -> dict[int, int]:
