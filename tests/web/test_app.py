@@ -12,7 +12,16 @@ from tests.web.conftest import fetch
 
 
 async def test_pages_need_no_token_and_carry_a_strict_policy(served: Api) -> None:
-    for path in ("/", "/login", "/charge-points/CP1", "/?q=x&state=charging"):
+    for path in (
+        "/",
+        "/login",
+        "/charge-points/CP1",
+        "/?q=x&state=charging",
+        "/transactions",
+        "/transactions/7",
+        "/id-tags",
+        "/reservations",
+    ):
         page = await asyncio.to_thread(fetch, served.url + path)
         assert page.status == 200, path
         assert page.headers["content-type"] == "text/html; charset=utf-8"
@@ -23,8 +32,9 @@ async def test_pages_need_no_token_and_carry_a_strict_policy(served: Api) -> Non
     assert "startLiveUpdates" in js.text
     css = await asyncio.to_thread(fetch, served.url + "/static/app.css")
     assert css.status == 200 and "@media" in css.text
-    missing = await asyncio.to_thread(fetch, served.url + "/static/../pyproject.toml")
-    assert missing.status == 404
+    for path in ("/static/../pyproject.toml", "/transactions/0", "/transactions/x", "/nope"):
+        missing = await asyncio.to_thread(fetch, served.url + path)
+        assert missing.status == 404, path
 
 
 async def test_the_api_keeps_its_paths_and_answers(served: Api) -> None:
@@ -40,7 +50,16 @@ async def test_the_api_keeps_its_paths_and_answers(served: Api) -> None:
 
 
 async def test_fragments_need_a_token_like_the_api(served: Api) -> None:
-    for path in ("/fragments/overview", "/fragments/charge-points/CP1"):
+    for path in (
+        "/fragments/overview",
+        "/fragments/charge-points/CP1",
+        "/fragments/charge-points/CP1/messages",
+        "/fragments/charge-points/CP1/configuration",
+        "/fragments/transactions",
+        "/fragments/transactions/1",
+        "/fragments/id-tags",
+        "/fragments/reservations",
+    ):
         page = await asyncio.to_thread(fetch, served.url + path)
         assert page.status == 401 and "a bearer token is required" in page.text
         page = await asyncio.to_thread(fetch, served.url + path, "not-a-token")
@@ -68,9 +87,15 @@ async def test_the_overview_and_a_charge_point_from_a_live_connection(served: Ap
         path = "/fragments/charge-points/" + quote(hostile, safe="")
         page = await asyncio.to_thread(fetch, served.url + path, viewer)
         assert page.status == 200
-        assert "<b>" not in page.text
-        assert "BootNotification" in page.text and "StatusNotification" in page.text
-        assert "&quot;chargePointVendor&quot;: &quot;V&quot;" in page.text
+        assert "<b>" not in page.text and 'class="badge s-charging"' in page.text
+        log = await asyncio.to_thread(fetch, served.url + path + "/messages", viewer)
+        assert "BootNotification" in log.text and "StatusNotification" in log.text
+        assert "&quot;chargePointVendor&quot;: &quot;V&quot;" in log.text
+        only = await asyncio.to_thread(
+            fetch, served.url + path + "/messages?action=Heartbeat&direction=in", viewer
+        )
+        assert "Heartbeat" in only.text and "BootNotification" not in only.text
+        assert only.text.count("<li") == 1
 
         shell = await asyncio.to_thread(
             fetch, served.url + "/charge-points/" + quote(hostile, safe="")

@@ -1,19 +1,36 @@
 """End to end in a real headless Chromium (Debian's `chromium`, driven by Playwright for
-Python; never `playwright install`): log in with a token, see a charge point online, press
-Reset and read its answer. Screenshots go to SCREENSHOTS (printed in the test summary).
+Python; never `playwright install`) against the central system as `ocppd serve` assembles it,
+with a charge point played by ocppd's own simulator (`Station`).
+
+One operator's session: log in, watch the charger come online (pushed by the event stream,
+no reload), create and block id tags, start a remote transaction and watch its meter values
+arrive, read and change the configuration, filter the message log, open the transaction's
+chart and export its CSV, stop it, reserve and cancel; then a viewer sees no commands.
+Screenshots go to SCREENSHOTS (printed in the test summary).
 
 Skips with a message when /usr/bin/chromium is missing, except under CI (CI=true), where
 `.ci/run` installs it and the test must run.
 """
 
+import asyncio
 import os
+import re
 import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
-from tests.api.conftest import Api, charge_point
+from ocppd.chargepoint.station import Station
+from ocppd.csms import registration
+from ocppd.csms.central_system import CentralSystem
+from ocppd.csms.settings import Settings
+from ocppd.web.routing import fallback
+from tests.api.conftest import Api, issue_tokens
+from tests.servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -28,6 +45,7 @@ SCREENSHOTS = Path(
     os.environ.get("OCPPD_SCREENSHOTS") or Path(tempfile.gettempdir()) / "ocppd-screenshots"
 )
 TIMEOUT_MS = 10_000
+CHARGER = "SIM-1"
 
 
 @pytest.fixture
@@ -41,8 +59,28 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-async def test_log_in_see_a_charger_online_and_reset_it(
-    served: Api, chromium_path: Path, record_screenshots: list[Path]
+@pytest.fixture
+async def live(engine: AsyncEngine) -> AsyncIterator[Api]:
+    """`ocppd serve` on a free port, on the wall clock (the charts need real time)."""
+    system = CentralSystem(Settings(), engine=engine)
+    await system.start()
+    try:
+        async with system.engine.begin() as db:
+            await registration.register(db, CHARGER)
+        app = fallback(system)
+        async with serving(system, app) as port:
+            yield Api(system, port, app, await issue_tokens(system))
+    finally:
+        await system.stop()
+
+
+def utc_field(at: datetime) -> str:
+    """A datetime-local value: the dashboard's time fields are UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+async def test_an_operators_session_in_a_real_browser(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -53,79 +91,213 @@ async def test_log_in_see_a_charger_online_and_reset_it(
         record_screenshots.append(path)
         return str(path)
 
-    async with (
-        charge_point(served, "CP-E2E") as cp,
-        async_playwright() as playwright,
-    ):
-        cp.replies["Reset"] = {"status": "Accepted"}
-        await cp.ask(
-            "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
-        )
-        await cp.ask(
-            "StatusNotification", {"connectorId": 2, "errorCode": "NoError", "status": "Charging"}
-        )
+    station = Station(
+        live.ws_url("").removesuffix("/"),
+        CHARGER,
+        configuration={"MeterValueSampleInterval": "1"},
+    )
+    async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             problems: list[str] = []
-            page.on(
-                "console",
-                lambda m: problems.append(m.text) if m.type == "error" else None,
-            )
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            url = live.url
 
             # Not signed in: the overview sends us to the login form.
-            await page.goto(served.url + "/")
-            await expect(page).to_have_url(served.url + "/login?next=%2F")
+            await page.goto(url + "/")
+            await expect(page).to_have_url(url + "/login?next=%2F")
             await page.get_by_label("API token").fill("wrong")
             await page.get_by_role("button", name="Sign in").click()
             await expect(page.get_by_role("alert")).to_have_text("This token is not valid.")
-            await page.get_by_label("API token").fill(served.tokens[Role.OPERATOR])
-            await page.screenshot(path=shot("1-login"))
+            await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
+            await page.screenshot(path=shot("01-login"))
             await page.keyboard.press("Enter")
 
-            # The overview: the charger is online, its connectors coloured by status.
-            await expect(page).to_have_url(served.url + "/")
-            row = page.locator('tr[data-charge-point-id="CP-E2E"]')
+            # The overview: the charger is registered, offline; it comes online live.
+            await expect(page).to_have_url(url + "/")
+            await expect(page.locator("#role")).to_have_text("operator · operator")
+            await expect(page.locator("#stream")).to_have_text("Live")
+            row = page.locator(f'tr[data-charge-point-id="{CHARGER}"]')
+            await expect(row.locator(".badge.offline")).to_have_text("Offline")
+            await page.evaluate("window.notReloaded = true")
+            station.start()
+            await station.wait_accepted()
             await expect(row.locator(".badge.online")).to_have_text("Online")
-            await expect(row.locator(".badge.s-charging")).to_have_text("Charging")
+            await expect(row.locator(".badge.s-available")).to_have_count(3)  # 0, 1, 2
             await expect(page.locator("#count-connected")).to_have_text("1")
-            await expect(page.locator("#count-charging")).to_have_text("1")
-            await page.screenshot(path=shot("2-overview"), full_page=True)
+            assert await page.evaluate("window.notReloaded") is True
+            await page.screenshot(path=shot("02-overview"), full_page=True)
 
-            # Search narrows the list as one types, and keeps the filter in the URL.
-            await page.get_by_label("Search").fill("nothing-like-it")
-            await expect(page.get_by_text("No charge point matches the filter.")).to_be_visible()
-            await page.get_by_label("Search").fill("e2e")
-            await expect(row).to_be_visible()
-            await expect(page).to_have_url(served.url + "/?q=e2e")
+            # Id tags: create two, block one.
+            await (
+                page.get_by_role("navigation", name="Main")
+                .get_by_role("link", name="Id tags")
+                .click()
+            )
+            create = page.locator("#tag-new")
+            for tag in ("TAG1", "BAD1"):
+                await create.get_by_label("Id tag", exact=True).fill(tag)
+                await create.get_by_role("button", name="Save").click()
+                await expect(page.locator("#live")).to_contain_text(tag)
+            bad = page.locator("#live tr", has_text="BAD1")
+            await bad.get_by_role("button", name="Block").click()
+            await expect(bad.locator(".badge")).to_have_text("Blocked")
+            await page.screenshot(path=shot("03-id-tags"), full_page=True)
 
-            # The charge point's page: boot details, connectors, the message log, Reset.
-            await row.get_by_role("link", name="CP-E2E").click()
-            await expect(page).to_have_url(served.url + "/charge-points/CP-E2E")
+            # The charge point: plug in, start remotely, watch the meter values arrive.
+            await page.goto(url + "/charge-points/" + CHARGER)
             await expect(page.locator("#connection")).to_have_text("Online")
-            log = page.locator(".log")
-            await expect(log.get_by_text("BootNotification").first).to_be_visible()
-            await log.locator("summary").last.click()
-            await expect(log.locator("pre").last).to_contain_text('"chargePointVendor": "V"')
-            reset = page.locator('form[data-command="Reset"]')
-            await reset.get_by_label("Type").select_option("Hard")
-            await reset.get_by_role("button", name="Reset").click()
-            answer = page.locator("#answer")
-            await expect(answer).to_contain_text("the charger answered")
-            await expect(answer).to_contain_text('"status": "Accepted"')
-            assert ("Reset", {"type": "Hard"}) in cp.received
-            # The outgoing Reset shows up in the log by the next refresh.
-            await expect(log.get_by_text("Reset").first).to_be_visible()
-            await page.screenshot(path=shot("3-charge-point-reset"), full_page=True)
+            await station.plug_in(1)
+            start = page.locator("#cmd-RemoteStartTransaction")
+            await start.get_by_label("Id tag", exact=True).fill("TAG1")
+            await start.get_by_label("Connector (optional)").fill("1")
+            await start.get_by_role("button", name="Start").click()
+            await expect(start.locator("output")).to_contain_text('"status": "Accepted"')
+            running = page.locator(".running")
+            await expect(running).to_contain_text("TAG1")
+            await expect(running).to_contain_text("Energy.Active.Import.Register")
+            first = await running.locator("time").last.get_attribute("datetime")
+            await expect(running.locator("time").last).not_to_have_attribute(
+                "datetime", first or ""
+            )
+            await page.screenshot(path=shot("04-charge-point-charging"), full_page=True)
 
-            # A phone: the same page, stacked.
+            # Configuration: read it from the charger, change a key in the table.
+            await page.locator("#cfg-read").get_by_role("button", name="Read from charger").click()
+            configuration = page.locator("#configuration")
+            key_row = configuration.locator("tr", has_text="HeartbeatInterval")
+            await expect(key_row).to_be_visible()
+            await key_row.get_by_label("New value of HeartbeatInterval").fill("120")
+            await key_row.get_by_role("button", name="Save").click()
+            await expect(key_row.locator("output")).to_contain_text('"status": "Accepted"')
+            assert station.configuration.get_int("HeartbeatInterval") == 120
+            await expect(key_row.get_by_label("New value of HeartbeatInterval")).to_have_value(
+                "120"
+            )
+
+            # The message log, filtered by action, with each frame's JSON.
+            await page.locator("#log-filters-action").select_option("ChangeConfiguration")
+            log = page.locator("#messages")
+            await expect(log.locator("li")).to_have_count(2)
+            await log.locator("summary").first.click()
+            await expect(log.locator("pre").first).to_contain_text('"Accepted"')
+            await log.locator("summary").last.click()
+            await expect(log.locator("pre").last).to_contain_text('"HeartbeatInterval"')
+            await expect(page).to_have_url(re.compile(r"\?action=ChangeConfiguration$"))
+            await page.screenshot(path=shot("05-charge-point-log"), full_page=True)
+
+            # The transaction: its chart grows, its CSV downloads, then stop it.
+            await running.get_by_role("link").first.click()
+            await expect(page.locator("#chart-power")).to_be_visible()
+            await expect(page.locator("#chart-energy")).to_be_visible()
+            before = await page.locator("#chart-energy circle").count()
+            await expect(page.locator("#chart-energy circle")).not_to_have_count(before)
+            async with page.expect_download() as downloading:
+                await page.get_by_role("button", name="Export meter values (CSV)").click()
+            download = await downloading.value
+            csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
+            assert csv_text.startswith("transactionId,chargePointId,connectorId,timestamp")
+            assert "Energy.Active.Import.Register" in csv_text
+            await page.screenshot(path=shot("06-transaction-chart"), full_page=True)
+            await page.get_by_role("button", name="Remote stop").click()
+            await expect(page.locator("#live")).to_contain_text("Stopped")
+            await expect(page.locator("#live")).to_contain_text("Remote")
+
+            # The transactions list, filtered.
+            await (
+                page.get_by_role("navigation", name="Main")
+                .get_by_role("link", name="Transactions")
+                .click()
+            )
+            await page.locator("#tx-filters-state").select_option("stopped")
+            await expect(page.locator("#live tbody tr")).to_have_count(1)
+            await expect(page.locator("#live")).to_contain_text("TAG1")
+            await page.screenshot(path=shot("07-transactions"), full_page=True)
+
+            # Reservations: reserve connector 2, then cancel it.
+            await (
+                page.get_by_role("navigation", name="Main")
+                .get_by_role("link", name="Reservations")
+                .click()
+            )
+            reserve = page.locator("#reserve")
+            await expect(reserve.get_by_label("Reservation id")).to_have_value("1")
+            await reserve.get_by_label("Charge point").fill(CHARGER)
+            await reserve.get_by_label("Connector").fill("2")
+            expiry = utc_field(datetime.now(UTC) + timedelta(hours=1))
+            await reserve.get_by_label("Expiry date").fill(expiry)
+            await reserve.get_by_label("Id tag", exact=True).fill("TAG1")
+            await reserve.get_by_role("button", name="Reserve").click()
+            await expect(reserve.locator("output")).to_contain_text('"status": "Accepted"')
+            reservation = page.locator("#live tbody tr").first
+            await expect(reservation.locator(".badge")).to_have_text("Active")
+            await page.screenshot(path=shot("08-reservations"), full_page=True)
+            await reservation.get_by_role("button", name="Cancel").click()
+            await expect(reservation.locator(".badge")).to_have_text("Cancelled")
+
+            # A viewer: the same pages, no command.
+            await page.get_by_role("button", name="Sign out").click()
+            await page.get_by_label("API token").fill(live.tokens[Role.VIEWER])
+            await page.keyboard.press("Enter")
+            await expect(page).to_have_url(url + "/")
+            await page.goto(url + "/charge-points/" + CHARGER)
+            await expect(page.locator("#role")).to_have_text("viewer · viewer")
+            await expect(page.locator("#configuration tr").first).to_be_visible()
+            await expect(page.locator("form[data-api]:visible")).to_have_count(0)
+            await expect(page.locator("#commands-title")).to_be_hidden()
+            await page.screenshot(path=shot("09-charge-point-viewer"), full_page=True)
+
+            # A phone.
             await page.set_viewport_size({"width": 390, "height": 844})
-            await page.goto(served.url + "/")
+            await page.goto(url + "/")
             await expect(page.locator(".badge.online")).to_be_visible()
-            await page.screenshot(path=shot("4-overview-phone"), full_page=True)
+            await page.screenshot(path=shot("10-overview-phone"), full_page=True)
+            await page.goto(url + "/transactions/1")
+            await expect(page.locator("#chart-power")).to_be_visible()
+            await page.screenshot(path=shot("11-transaction-phone"), full_page=True)
 
             # The one expected failure: the wrong token's 401 at the login.
-            assert [p for p in problems if "status of 401" not in p] == []
+            assert [p for p in problems if "status of 401" not in p] == [], problems
         finally:
             await browser.close()
+            await station.stop()
+
+
+async def test_forms_show_the_apis_refusal_on_the_field(live: Api, chromium_path: Path) -> None:
+    """What the browser lets through and the API refuses (400) is shown on the form, with the
+    field marked; the page and the server carry on."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    station = Station(live.ws_url("").removesuffix("/"), CHARGER)
+    station.start()
+    await station.wait_accepted()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(live.url + "/login")
+            await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
+            await page.keyboard.press("Enter")
+            await expect(page).to_have_url(live.url + "/")
+            await page.goto(live.url + "/charge-points/" + CHARGER)
+            await page.get_by_text("Smart charging", exact=True).click()  # unfold the group
+            form = page.locator("#cmd-SetChargingProfile")
+            profile = form.get_by_label("Charging profile (JSON)")
+            await form.get_by_label("Connector").fill("1")
+            await profile.fill('{"chargingProfileId": 1}')
+            await form.get_by_role("button", name="Set profile").click()
+            answer = form.locator("output")
+            await expect(answer).to_contain_text("HTTP 400")
+            await expect(profile).to_have_attribute("aria-invalid", "true")
+            await profile.fill("{not json")
+            await form.get_by_role("button", name="Set profile").click()
+            await expect(answer).to_contain_text("not valid JSON")
+            # Nothing invalid reached the charger.
+            assert station.stats.received["SetChargingProfile"] == 0
+        finally:
+            await browser.close()
+            await station.stop()

@@ -1,12 +1,15 @@
-"""The pages' HTML without a browser: structure, filters, and escaping of everything that a
-charge point, an operator or a URL controls."""
+"""The pages' HTML without a browser: structure, filters, forms, charts, and escaping of
+everything that a charge point, an operator or a URL controls."""
 
+from collections import Counter
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 
-from ocppd.web import pages
+from ocppd.web import charge_point, commands, id_tags, overview, reservations, transactions
+from ocppd.web.layout import STATIC_VERSION, login_page
+from ocppd.web.markup import charge_point_href
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -16,6 +19,7 @@ HOSTILE = [
     "a&amp;b",
     "CP/../../api?x=1#y",
 ]
+HARMLESS = "plain"
 
 
 class Parsed(HTMLParser):
@@ -34,19 +38,24 @@ class Parsed(HTMLParser):
     def handle_data(self, data: str) -> None:
         self.text.append(data)
 
-    def names(self) -> set[str]:
-        return {tag for tag, _ in self.tags}
+    def names(self) -> Counter[str]:
+        return Counter(tag for tag, _ in self.tags)
 
     def attributes(self) -> set[str]:
         return {name for _, attrs in self.tags for name in attrs}
 
+    def joined(self) -> str:
+        return " ".join("".join(self.text).split())
 
-def assert_inert(html: str, hostile: str) -> Parsed:
+
+def assert_inert(html: str, hostile: str, baseline: str) -> Parsed:
+    """`html` (rendered with `hostile`) has exactly the elements of `baseline` (the same
+    render with a harmless value), no event handler, one script (ours), and `hostile` as text
+    or as an attribute value."""
     parsed = Parsed(html)
-    assert not {"img", "svg", "textarea", "iframe"} & parsed.names()
-    assert [attrs for tag, attrs in parsed.tags if tag == "script"] == [
-        {"src": f"/static/app.js?v={pages.STATIC_VERSION}", "defer": None}
-    ] or "script" not in parsed.names()
+    assert parsed.names() == Parsed(baseline).names()
+    scripts = [attrs for tag, attrs in parsed.tags if tag == "script"]
+    assert scripts in ([], [{"src": f"/static/app.js?v={STATIC_VERSION}", "defer": None}])
     assert not {a for a in parsed.attributes() if a.startswith("on")}
     assert hostile in "".join(parsed.text) or any(
         hostile in (v or "") for _, attrs in parsed.tags for v in attrs.values()
@@ -54,7 +63,7 @@ def assert_inert(html: str, hostile: str) -> Parsed:
     return parsed
 
 
-def charge_point(identity: str, **overrides: Any) -> dict[str, Any]:
+def a_charge_point(identity: str, **overrides: Any) -> dict[str, Any]:
     return {
         "chargePointId": identity,
         "registrationStatus": "Accepted",
@@ -79,73 +88,197 @@ def charge_point(identity: str, **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+def a_transaction(value: str = "7.2", **overrides: Any) -> dict[str, Any]:
+    return {
+        "transactionId": 7,
+        "chargePointId": "CP1",
+        "connectorId": 1,
+        "idTag": "TAG1",
+        "startStatus": "Accepted",
+        "meterStart": 1000,
+        "startedAt": "2026-11-25T10:00:00Z",
+        "reservationId": None,
+        "active": True,
+        "meterStop": None,
+        "stoppedAt": None,
+        "reason": None,
+        "stopIdTag": None,
+        "energyWh": 2000,
+        "meterValues": [
+            {
+                "timestamp": f"2026-11-25T10:{minute:02}:00Z",
+                "sampledValue": [
+                    {
+                        "value": str(1000 + minute * 100),
+                        "context": "Sample.Periodic",
+                        "format": "Raw",
+                        "measurand": "Energy.Active.Import.Register",
+                        "location": "Outlet",
+                        "unit": "Wh",
+                    },
+                    {
+                        "value": value,
+                        "context": "Sample.Periodic",
+                        "format": "Raw",
+                        "measurand": "Power.Active.Import",
+                        "location": "Outlet",
+                        "unit": "kW",
+                    },
+                ],
+            }
+            for minute in (0, 10, 20)
+        ],
+    } | overrides
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_a_hostile_identity_stays_text_on_the_charge_point_page(hostile: str) -> None:
-    html = pages.charge_point_page(hostile)
-    parsed = assert_inert(html, hostile)
+    html = charge_point.charge_point_page(hostile, hostile, hostile)
+    parsed = assert_inert(html, hostile, charge_point.charge_point_page(HARMLESS))
     body = next(attrs for tag, attrs in parsed.tags if tag == "body")
     assert body["data-charge-point-id"] == hostile
     h1 = html.split('<h1 class="cp-id">')[1].split("</h1>")[0]
     assert "<" not in h1
+    # Every API path of the page keeps the identity in one segment.
+    apis = [attrs["data-api"] or "" for _, attrs in parsed.tags if "data-api" in attrs]
+    assert apis and all(a.startswith(charge_point_href(hostile)) for a in apis)
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_a_hostile_identity_stays_text_in_the_overview(hostile: str) -> None:
-    html = pages.overview_fragment([charge_point(hostile)])
-    parsed = assert_inert(html, hostile)
+    html = overview.overview_fragment([a_charge_point(hostile)])
+    parsed = assert_inert(html, hostile, overview.overview_fragment([a_charge_point(HARMLESS)]))
     links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
-    # One path segment, whatever the identity holds.
-    assert links == [pages.charge_point_href(hostile)]
+    assert links == [charge_point_href(hostile)]
     assert links[0].count("/") == 2 and "?" not in links[0] and "#" not in links[0]
 
 
-@pytest.mark.parametrize("hostile", HOSTILE)
-def test_hostile_boot_fields_connectors_and_frames_stay_text(hostile: str) -> None:
-    cp = charge_point(
+def hostile_charge_point(value: str) -> dict[str, Any]:
+    return a_charge_point(
         "CP1",
-        registrationStatus=hostile,
-        boot={key: hostile for key, _ in pages.BOOT_FIELDS} | {"timestamp": hostile},
+        registrationStatus=value,
+        boot={key: value for key, _ in charge_point.BOOT_FIELDS} | {"timestamp": value},
         connectors=[
             {
-                "connectorId": hostile,
-                "status": hostile,
-                "errorCode": hostile,
-                "info": hostile,
-                "timestamp": hostile,
+                "connectorId": value,
+                "status": value,
+                "errorCode": value,
+                "info": value,
+                "timestamp": value,
             }
         ],
-        lastHeartbeat=hostile,
+        lastHeartbeat=value,
     )
-    messages = [
+
+
+def hostile_messages(value: str) -> list[dict[str, Any]]:
+    return [
         {
-            "id": hostile,
+            "id": value,
             "direction": "in",
             "messageType": 2,
-            "action": hostile,
-            "frame": [2, hostile, hostile, {"vendorErrorCode": hostile, hostile: [hostile]}],
-            "at": hostile,
+            "action": value,
+            "frame": [2, value, value, {"vendorErrorCode": value, value: [value]}],
+            "at": value,
         },
         {
             "id": 2,
             "direction": "in",
             "messageType": None,
             "action": None,
-            "frame": hostile,
+            "frame": value,
             "at": "2026-11-25T12:00:00Z",
         },
     ]
-    html = pages.charge_point_fragment(cp, messages)
-    parsed = assert_inert(html, hostile)
-    # An unknown status gets the neutral colour, not a class named after it.
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_boot_fields_connectors_readings_and_frames_stay_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        running = a_transaction(value, idTag=value)
+        running["meterValues"][0]["sampledValue"][0] |= {"measurand": value, "phase": value}
+        return charge_point.charge_point_fragment(
+            hostile_charge_point(value), [running]
+        ) + charge_point.messages_fragment(hostile_messages(value), 50)
+
+    parsed = assert_inert(render(hostile), hostile, render(HARMLESS))
     classes = {attrs.get("class") for _, attrs in parsed.tags}
+    # An unknown status gets the neutral colour, not a class named after it.
     assert "badge s-unknown" in classes
     assert all(hostile not in (c or "") for c in classes)
 
 
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_configuration_stays_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        found = {
+            "configurationKey": [
+                {
+                    "key": value,
+                    "readonly": False,
+                    "value": value,
+                    "rebootRequired": True,
+                    "updatedAt": "2026-11-25T12:00:00Z",
+                },
+                {
+                    "key": "K2",
+                    "readonly": True,
+                    "value": value,
+                    "rebootRequired": False,
+                    "updatedAt": value,
+                },
+            ],
+            "unknownKey": [value],
+        }
+        return charge_point.configuration_fragment(value, found)
+
+    parsed = assert_inert(render(hostile), hostile, render(HARMLESS))
+    inputs = [attrs for tag, attrs in parsed.tags if tag == "input"]
+    assert {
+        "type": "hidden",
+        "id": "cfg-0-key",
+        "name": "key",
+        "data-type": "text",
+        "value": hostile,
+    } in inputs
+    assert any(a.get("name") == "value" and a.get("value") == hostile for a in inputs)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_transactions_id_tags_and_reservations_stay_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        tx = a_transaction(value, chargePointId=value, idTag=value, reason=value)
+        tag = {
+            "idTag": value,
+            "status": value,
+            "expiryDate": value,
+            "parentIdTag": value,
+            "updatedAt": value,
+        }
+        reservation = {
+            "reservationId": 3,
+            "chargePointId": value,
+            "connectorId": value,
+            "idTag": value,
+            "expiryDate": value,
+            "state": "Active",
+            "status": value,
+            "transactionId": None,
+        }
+        return (
+            transactions.list_fragment([tx])
+            + transactions.detail_fragment(tx)
+            + id_tags.fragment([tag])
+            + reservations.fragment([reservation], 4)
+        )
+
+    assert_inert(render(hostile), hostile, render(HARMLESS))
+
+
 def test_overview_counts_and_colours() -> None:
     cps = [
-        charge_point("A"),
-        charge_point(
+        a_charge_point("A"),
+        a_charge_point(
             "B",
             connected=False,
             connectors=[
@@ -157,10 +290,10 @@ def test_overview_counts_and_colours() -> None:
                 }
             ],
         ),
-        charge_point("C", connectors=[]),
+        a_charge_point("C", connectors=[]),
     ]
-    parsed = Parsed(pages.overview_fragment(cps))
-    text = " ".join("".join(parsed.text).split())
+    parsed = Parsed(overview.overview_fragment(cps))
+    text = parsed.joined()
     assert "Charge points3 Connected2 Charging1 Faulted1" in text
     badges = [
         attrs["class"]
@@ -193,11 +326,11 @@ def test_overview_counts_and_colours() -> None:
 )
 def test_filters(query: str, state: str, shown: list[str]) -> None:
     cps = [
-        charge_point("A"),
-        charge_point("B", connected=False, connectors=[{"connectorId": 1, "status": "Faulted"}]),
-        charge_point("C", connectors=[]),
+        a_charge_point("A"),
+        a_charge_point("B", connected=False, connectors=[{"connectorId": 1, "status": "Faulted"}]),
+        a_charge_point("C", connectors=[]),
     ]
-    parsed = Parsed(pages.overview_fragment(cps, query, state))
+    parsed = Parsed(overview.overview_fragment(cps, query, state))
     rows = [
         attrs["data-charge-point-id"]
         for tag, attrs in parsed.tags
@@ -210,33 +343,122 @@ def test_filters(query: str, state: str, shown: list[str]) -> None:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_the_filter_form_keeps_a_hostile_query_as_a_value(hostile: str) -> None:
-    parsed = assert_inert(pages.overview_page(hostile, hostile), hostile)
-    search = next(attrs for tag, attrs in parsed.tags if attrs.get("id") == "q")
+    parsed = assert_inert(
+        overview.overview_page(hostile, hostile), hostile, overview.overview_page(HARMLESS)
+    )
+    search = next(attrs for tag, attrs in parsed.tags if attrs.get("id") == "filters-q")
     assert search["value"] == hostile
     selected = [attrs for tag, attrs in parsed.tags if tag == "option" and "selected" in attrs]
-    assert selected == []  # an unknown state selects nothing
+    assert selected == [{"value": "", "selected": None}]  # an unknown state selects "All"
 
 
-def test_every_control_has_a_label() -> None:
-    for html in (pages.login_page(), pages.overview_page(), pages.charge_point_page("CP1")):
+def every_page() -> list[str]:
+    return [
+        login_page(),
+        overview.overview_page(),
+        charge_point.charge_point_page("CP1"),
+        transactions.list_page({}),
+        transactions.detail_page(7),
+        id_tags.page(),
+        reservations.page({}),
+    ]
+
+
+def every_fragment() -> list[str]:
+    return [
+        charge_point.charge_point_fragment(a_charge_point("CP1"), [a_transaction()]),
+        charge_point.configuration_fragment(
+            "CP1",
+            {
+                "configurationKey": [
+                    {"key": "A", "readonly": False, "value": "1", "rebootRequired": False},
+                    {"key": "B", "readonly": False, "value": "2", "rebootRequired": False},
+                ]
+            },
+        ),
+        transactions.detail_fragment(a_transaction()),
+        id_tags.fragment(
+            [{"idTag": "T1", "status": "Accepted"}, {"idTag": "T2", "status": "Blocked"}]
+        ),
+        reservations.fragment([{"reservationId": 1, "chargePointId": "CP1", "state": "Active"}], 2),
+    ]
+
+
+def test_every_control_has_a_label_and_ids_are_unique() -> None:
+    for html in every_page() + every_fragment():
         parsed = Parsed(html)
         labelled = {attrs["for"] for tag, attrs in parsed.tags if tag == "label"}
         controls = {
-            attrs["id"] for tag, attrs in parsed.tags if tag in ("input", "select", "textarea")
+            attrs["id"]
+            for tag, attrs in parsed.tags
+            if tag in ("input", "select", "textarea") and attrs.get("type") != "hidden"
         }
         assert controls <= labelled, controls - labelled
         ids = [attrs["id"] for _, attrs in parsed.tags if "id" in attrs]
-        assert len(ids) == len(set(ids)), "duplicate ids"
+        assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
 
 
-def test_the_command_forms() -> None:
-    parsed = Parsed(pages.charge_point_page("CP1"))
-    commands = [attrs["data-command"] for tag, attrs in parsed.tags if tag == "form"]
-    assert commands == [
-        "Reset",
-        "UnlockConnector",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ChangeAvailability",
-        "TriggerMessage",
+def test_a_form_for_every_command_built_from_its_request_type() -> None:
+    parsed = Parsed(charge_point.charge_point_page("CP 1/a"))
+    forms = {attrs["id"]: attrs for tag, attrs in parsed.tags if tag == "form"}
+    sent = {f.removeprefix("cmd-") for f in forms if f.startswith("cmd-")}
+    assert sent | {"GetConfiguration", "ChangeConfiguration"} == commands.every_action()
+    assert forms["cmd-Reset"]["data-api"] == "/charge-points/CP%201%2Fa/commands/Reset"
+    assert forms["cmd-SendLocalList"]["data-api"] == "/charge-points/CP%201%2Fa/local-list"
+    # Operators' forms start hidden; the script shows them when the token's role allows.
+    assert all(
+        "hidden" in f and f["data-needs"] == "operator" for f in forms.values() if "data-api" in f
+    )
+    controls = {attrs.get("id"): attrs for _, attrs in parsed.tags}
+    # The request types' constraints, as the API's codec checks them.
+    assert controls["cmd-RemoteStartTransaction-idTag"]["maxlength"] == "20"
+    assert "required" in controls["cmd-RemoteStartTransaction-idTag"]
+    assert "required" not in controls["cmd-RemoteStartTransaction-connectorId"]
+    assert controls["cmd-RemoteStartTransaction-connectorId"]["data-type"] == "int"
+    assert controls["cmd-ReserveNow-expiryDate"]["data-type"] == "datetime"
+    assert controls["cmd-SetChargingProfile-csChargingProfiles"]["data-type"] == "json"
+    assert controls["cfg-change-key"]["maxlength"] == "50"
+    assert controls["cfg-change-value"]["maxlength"] == "500"
+    assert controls["cfg-read-key"]["data-type"] == "list"
+    options = [
+        attrs["value"]
+        for tag, attrs in parsed.tags
+        if tag == "option" and parsed.tags.index((tag, attrs)) > 0
     ]
+    assert {"Hard", "Soft", "Operative", "Inoperative", "ChargePointMaxProfile"} <= set(options)
+
+
+def test_the_chart_follows_the_readings() -> None:
+    html = transactions.detail_fragment(a_transaction())
+    parsed = Parsed(html)
+    lines = [attrs["points"] for tag, attrs in parsed.tags if tag == "polyline"]
+    assert len(lines) == 2  # power and energy
+    power = [tuple(map(float, p.split(","))) for p in (lines[0] or "").split()]
+    energy = [tuple(map(float, p.split(","))) for p in (lines[1] or "").split()]
+    assert len(power) == len(energy) == 3
+    # Evenly spaced in time, left to right; constant power is flat, energy rises.
+    xs = [x for x, _ in energy]
+    assert xs[0] < xs[1] < xs[2] and abs((xs[1] - xs[0]) - (xs[2] - xs[1])) < 0.2
+    assert len({y for _, y in power}) == 1
+    assert energy[0][1] > energy[1][1] > energy[2][1]  # SVG y grows downwards
+    assert "3 readings from 2026-11-25 10:00:00 to 10:20:00 UTC" in Parsed(html).joined()
+
+
+def test_power_is_derived_from_energy_when_the_charger_sends_none() -> None:
+    tx = a_transaction()
+    for group in tx["meterValues"]:
+        group["sampledValue"] = group["sampledValue"][:1]
+    power, energy = transactions.series(tx["meterValues"], tx["meterStart"])
+    assert [round(v, 3) for _, v in energy] == [0.0, 1.0, 2.0]
+    # 1 kWh every 10 minutes: 6 kW, at the end of each interval.
+    assert [round(v, 3) for _, v in power] == [6.0, 6.0]
+
+
+def test_unreadable_readings_are_skipped_not_fatal() -> None:
+    tx = a_transaction("not a number")
+    tx["meterValues"].append({"timestamp": "garbage", "sampledValue": [{"value": "1"}]})
+    tx["meterValues"].append({"timestamp": "2026-11-25T10:30:00Z", "sampledValue": []})
+    power, energy = transactions.series(tx["meterValues"], tx["meterStart"])
+    assert power and len(energy) == 3
+    assert "<svg" in transactions.detail_fragment(tx)
+    assert "No meter values yet." in transactions.detail_fragment(a_transaction(meterValues=[]))

@@ -1,19 +1,26 @@
 """The operators' dashboard, served under `/` by `ocppd serve` (issue 7).
 
-Server-rendered HTML from plain Python strings (`pages`, every value escaped; no template
-engine, so no jinja2 dependency for a handful of small pages), a small vanilla script
-(`static/app.js`) and a style sheet written here; no build step, no third-party front-end code.
+Server-rendered HTML from plain Python strings (every value escaped in `markup`; no template
+engine), a small vanilla script (`static/app.js`) and a style sheet written here; no build
+step, no third-party front-end code. Charts are SVG drawn by `chart`.
 
 The dashboard uses the HTTP API and its bearer tokens like any other client: the token typed
 on the login page stays in the tab's sessionStorage and goes out as `Authorization: Bearer`;
-the data arrives as HTML fragments rendered from the API's JSON (`app`), and commands are
-POSTed by the script straight to `/api/v1/charge-points/{id}/commands/{Action}`.
+the data arrives as HTML fragments rendered from the API's JSON (`app`), and what an operator
+changes (commands, configuration, id tags, reservations) the script sends to the API itself,
+through forms declared in `forms` (fields typed and bounded from the protocol's request types).
+`GET /api/v1/me` tells the script the token's role: a viewer sees no command forms.
 
-Live updates poll the fragments every few seconds; `static/app.js` has the hook
-(`startLiveUpdates`) where the API's event stream (`/api/v1/events`) will replace polling.
+Live updates: the script reads the API's event stream (`/api/v1/events`, with fetch so the
+token goes in a header) and refreshes the regions an event concerns; a slow 30 s refresh
+catches what the bus does not publish (heartbeats); a lost stream is retried with backoff.
 
-Not yet: transactions, id tags, reservations, configuration, smart charging pages; meter
-values; filtering the message log by action; the remaining commands.
+Modules: `app` (routes, the in-process API reads), `layout` (the frame, live regions),
+`markup` (escaping and small pieces), `forms`, `commands`, `overview`, `charge_point`,
+`transactions`, `chart`, `id_tags`, `reservations`.
+
+Not yet: smart charging (installed profiles, the composite schedule, a site's limit and
+share) and diagnostics/firmware job pages, waiting for their API routes.
 """
 
 from ocppd.web.app import app

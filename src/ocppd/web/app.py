@@ -1,19 +1,21 @@
 """The dashboard's ASGI application, served under `/` next to the API (see `routing`).
 
 Routes (GET only):
-- `/login`, `/`, `/charge-points/{id}`: page shells, no data and no token needed.
-- `/fragments/overview`, `/fragments/charge-points/{id}`: the data as HTML, for the page's
-  script. They need the operator's bearer token and get their data from the API app itself,
-  in process (an ASGI call with the same Authorization header), so the dashboard sees and may
-  do exactly what the token may through the API.
+- pages: `/login`, `/`, `/charge-points/{id}`, `/transactions`, `/transactions/{n}`,
+  `/id-tags`, `/reservations`: shells without data, no token needed.
+- fragments under `/fragments/...`: the data as HTML, for the page's script. They need the
+  operator's bearer token and get their data from the API app itself, in process (an ASGI
+  call with the same Authorization header), so the dashboard sees exactly what the token may
+  see through the API; what it changes, the script sends to the API directly.
 - `/static/app.js`, `/static/app.css`.
 
 Every answer carries a Content-Security-Policy that allows only this origin's script and
-style (no inline script), a second line of defence behind the escaping in `pages`.
+style (no inline script or style), a second line of defence behind the escaping in `markup`.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -21,14 +23,18 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 import msgspec
 
 from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
-from ocppd.web import pages
+from ocppd.web import charge_point, id_tags, overview, reservations, transactions
+from ocppd.web.layout import login_page, not_found_page
+from ocppd.web.markup import problem_fragment, segment
 
 log = logging.getLogger("ocppd.web")
 
 API_PREFIX = "/api/v1"
 MESSAGES_SHOWN = 50
+RUNNING_SHOWN = 10
 MAX_CHARGE_POINTS = 5000
 """The overview fetches at most this many charge points (pages of 1000)."""
+MAX_ID = 2**63 - 1
 
 SECURITY_HEADERS = [
     (
@@ -46,6 +52,26 @@ STATIC = {
 }
 
 
+class ApiFailure(Exception):
+    """The API refused a read: its status and Problem, shown as the fragment."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class Request:
+    scope: Scope
+    query: dict[str, str]
+    args: list[str]
+    """The path segments matched by `*` (decoded) or `#` (an id)."""
+
+
+Render = Callable[[Request], Awaitable[str]]
+
+
 def _static(name: str) -> bytes:
     return resources.files("ocppd.web").joinpath("static", name).read_bytes()
 
@@ -54,6 +80,25 @@ class WebApp:
     def __init__(self, api: ASGIApp) -> None:
         self.api = api
         self.static = {name: _static(name) for name in STATIC}
+        self.pages: list[tuple[tuple[str, ...], Render]] = [
+            ((), self._overview_page),
+            (("login",), self._login_page),
+            (("charge-points", "*"), self._charge_point_page),
+            (("transactions",), self._transactions_page),
+            (("transactions", "#"), self._transaction_page),
+            (("id-tags",), self._id_tags_page),
+            (("reservations",), self._reservations_page),
+        ]
+        self.fragments: list[tuple[tuple[str, ...], Render]] = [
+            (("overview",), self._overview),
+            (("charge-points", "*"), self._charge_point),
+            (("charge-points", "*", "messages"), self._messages),
+            (("charge-points", "*", "configuration"), self._configuration),
+            (("transactions",), self._transactions),
+            (("transactions", "#"), self._transaction),
+            (("id-tags",), self._id_tags),
+            (("reservations",), self._reservations),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
         if scope["type"] == "lifespan":
@@ -66,50 +111,112 @@ class WebApp:
             return
         path = _raw_path(scope)
         query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
-        if path == "/":
-            await _html(send, pages.overview_page(query.get("q", ""), query.get("state", "")))
-        elif path == "/login":
-            await _html(send, pages.login_page())
-        elif path.startswith("/charge-points/") and len(path) > len("/charge-points/"):
-            await _html(send, pages.charge_point_page(unquote(path[len("/charge-points/") :])))
-        elif path == "/fragments/overview":
-            await self._overview(scope, send, query)
-        elif path.startswith("/fragments/charge-points/"):
-            identity = unquote(path[len("/fragments/charge-points/") :])
-            await self._charge_point(scope, send, identity)
-        elif path.startswith("/static/") and path[len("/static/") :] in STATIC:
-            name = path[len("/static/") :]
-            await _respond(send, 200, self.static[name], STATIC[name], cache=True)
-        else:
-            await _html(send, pages.layout("Not found", "<h1>Not found</h1>", "missing"), 404)
+        parts = [p for p in path.split("/")[1:] if p] if path != "/" else []
+        if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in STATIC:
+            await _respond(send, 200, self.static[parts[1]], STATIC[parts[1]], cache=True)
+            return
+        fragment = parts[:1] == ["fragments"]
+        table = self.fragments if fragment else self.pages
+        found = _match(table, parts[1:] if fragment else parts)
+        if found is None:
+            await _html(send, not_found_page(), 404)
+            return
+        render, args = found
+        try:
+            await _html(send, await render(Request(scope, query, args)))
+        except ApiFailure as failure:
+            error = failure.body.get("error", "") if isinstance(failure.body, dict) else ""
+            await _html(send, problem_fragment(failure.status, str(error)), failure.status)
 
-    async def _overview(self, scope: Scope, send: SendMessage, query: Mapping[str, str]) -> None:
+    # Pages
+
+    async def _overview_page(self, r: Request) -> str:
+        return overview.overview_page(r.query.get("q", ""), r.query.get("state", ""))
+
+    async def _login_page(self, r: Request) -> str:
+        return login_page()
+
+    async def _charge_point_page(self, r: Request) -> str:
+        q = r.query
+        return charge_point.charge_point_page(
+            r.args[0], q.get("action", ""), q.get("direction", "")
+        )
+
+    async def _transactions_page(self, r: Request) -> str:
+        return transactions.list_page(r.query)
+
+    async def _transaction_page(self, r: Request) -> str:
+        return transactions.detail_page(int(r.args[0]))
+
+    async def _id_tags_page(self, r: Request) -> str:
+        return id_tags.page(r.query.get("status", ""))
+
+    async def _reservations_page(self, r: Request) -> str:
+        return reservations.page(r.query)
+
+    # Fragments
+
+    async def _overview(self, r: Request) -> str:
         items: list[Any] = []
         cursor = None
         while len(items) < MAX_CHARGE_POINTS:
             params = {"limit": "1000"} | ({"cursor": cursor} if cursor else {})
-            status, body = await self.get(scope, "/charge-points", params)
-            if status != 200:
-                await _problem(send, status, body)
-                return
+            body = await self.need(r.scope, "/charge-points", params)
             items += body["items"]
             cursor = body.get("nextCursor")
             if not cursor:
                 break
-        fragment = pages.overview_fragment(items, query.get("q", ""), query.get("state", ""))
-        await _html(send, fragment)
+        return overview.overview_fragment(items, r.query.get("q", ""), r.query.get("state", ""))
 
-    async def _charge_point(self, scope: Scope, send: SendMessage, identity: str) -> None:
-        status, cp = await self.get(scope, "/charge-points/" + quote(identity, safe=""))
+    async def _charge_point(self, r: Request) -> str:
+        identity = r.args[0]
+        cp = await self.need(r.scope, "/charge-points/" + segment(identity))
+        params = {"chargePointId": identity, "active": "true", "limit": str(RUNNING_SHOWN)}
+        active = await self.need(r.scope, "/transactions", params)
+        running = [
+            await self.need(r.scope, f"/transactions/{t['transactionId']}") for t in active["items"]
+        ]
+        return charge_point.charge_point_fragment(cp, running)
+
+    async def _messages(self, r: Request) -> str:
+        params = {"chargePointId": r.args[0], "limit": str(MESSAGES_SHOWN)}
+        params |= {k: r.query[k] for k in ("action", "direction") if r.query.get(k)}
+        page = await self.need(r.scope, "/messages", params)
+        return charge_point.messages_fragment(page["items"], MESSAGES_SHOWN)
+
+    async def _configuration(self, r: Request) -> str:
+        identity = r.args[0]
+        found = await self.need(r.scope, f"/charge-points/{segment(identity)}/configuration")
+        return charge_point.configuration_fragment(identity, found)
+
+    async def _transactions(self, r: Request) -> str:
+        page = await self.need(r.scope, "/transactions", transactions.api_params(r.query))
+        return transactions.list_fragment(page["items"])
+
+    async def _transaction(self, r: Request) -> str:
+        return transactions.detail_fragment(await self.need(r.scope, f"/transactions/{r.args[0]}"))
+
+    async def _id_tags(self, r: Request) -> str:
+        params = {"limit": str(id_tags.LIST_LIMIT)}
+        if r.query.get("status") in id_tags.STATUSES:
+            params["status"] = r.query["status"]
+        page = await self.need(r.scope, "/id-tags", params)
+        return id_tags.fragment(page["items"])
+
+    async def _reservations(self, r: Request) -> str:
+        page = await self.need(r.scope, "/reservations", reservations.api_params(r.query))
+        highest = await self.need(r.scope, "/reservations", {"limit": "1"})
+        top = highest["items"][0]["reservationId"] if highest["items"] else 0
+        return reservations.fragment(page["items"], max(top, 0) + 1)
+
+    # The API, in process
+
+    async def need(self, scope: Scope, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The body of a successful GET on the API; ApiFailure otherwise."""
+        status, body = await self.get(scope, path, params)
         if status != 200:
-            await _problem(send, status, cp)
-            return
-        params = {"chargePointId": identity, "limit": str(MESSAGES_SHOWN)}
-        status, log_page = await self.get(scope, "/messages", params)
-        if status != 200:
-            await _problem(send, status, log_page)
-            return
-        await _html(send, pages.charge_point_fragment(cp, log_page["items"]))
+            raise ApiFailure(status, body)
+        return body
 
     async def get(
         self, scope: Scope, path: str, params: Mapping[str, str] | None = None
@@ -158,16 +265,30 @@ def app(api: ASGIApp) -> ASGIApp:
     return WebApp(api)
 
 
+def _match(
+    table: list[tuple[tuple[str, ...], Render]], parts: list[str]
+) -> tuple[Render, list[str]] | None:
+    """The route whose pattern fits the raw segments: `*` any (decoded), `#` an id."""
+    for pattern, render in table:
+        if len(pattern) != len(parts):
+            continue
+        args = []
+        for want, got in zip(pattern, parts, strict=True):
+            if want == "*":
+                args.append(unquote(got))
+            elif want == "#" and got.isdigit() and 0 < int(got) <= MAX_ID:
+                args.append(str(int(got)))
+            elif want != got:
+                break
+        else:
+            return render, args
+    return None
+
+
 def _raw_path(scope: Scope) -> str:
     # The raw path keeps a `%2F` inside an identity apart from a `/` between segments.
     raw = scope.get("raw_path")
-    path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"])
-    return path
-
-
-async def _problem(send: SendMessage, status: int, body: Any) -> None:
-    error = body.get("error", "") if isinstance(body, dict) else ""
-    await _html(send, pages.problem_fragment(status, str(error)), status)
+    return raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"])
 
 
 async def _html(send: SendMessage, text: str, status: int = 200) -> None:

@@ -1,16 +1,25 @@
-// ocppd dashboard: the token, live fragments and commands. Vanilla, no dependencies.
+// ocppd dashboard: the token, the role, live regions fed by the API's event stream, and forms
+// that call the API. Vanilla, no dependencies, no build step.
 // Data from the server arrives as HTML that the server escaped; anything built here from a
-// response (a command's answer) is set with textContent, never as HTML.
+// response (an answer, an error) is set with textContent, never as HTML.
 "use strict";
 
 (function () {
   const TOKEN_KEY = "ocppd.token";
-  const POLL_MS = 3000;
+  const ROLE_KEY = "ocppd.role";
+  const RANK = { viewer: 0, operator: 1, admin: 2 };
+  const SAFETY_REFRESH_MS = 30000; // what the bus does not publish (heartbeats, some frames)
+  const EVENT_DEBOUNCE_MS = 250; // a burst of events makes one refresh per region
+  const FILTER_DEBOUNCE_MS = 300;
+  const MAX_RETRY_MS = 15000;
 
+  const body = document.body;
+  const page = body.dataset.page;
   const token = () => sessionStorage.getItem(TOKEN_KEY);
-  const page = document.body.dataset.page;
 
   function toLogin() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ROLE_KEY);
     const next = location.pathname + location.search;
     location.assign("/login?next=" + encodeURIComponent(next));
   }
@@ -19,10 +28,24 @@
     return Object.assign({ Authorization: "Bearer " + token() }, extra || {});
   }
 
-  // Sign out: forget the token.
+  class SignedOut extends Error {}
+
+  // A call to the API with the token; a 401 means the token is gone: back to the login.
+  async function api(path, options) {
+    const init = Object.assign({}, options || {});
+    init.headers = authHeaders(init.headers);
+    const response = await fetch("/api/v1" + path, init);
+    if (response.status === 401) {
+      toLogin();
+      throw new SignedOut();
+    }
+    return response;
+  }
+
   document.querySelectorAll("[data-logout]").forEach((button) => {
     button.addEventListener("click", () => {
       sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(ROLE_KEY);
       location.assign("/login");
     });
   });
@@ -36,9 +59,7 @@
       error.textContent = "";
       let response;
       try {
-        response = await fetch("/api/v1/charge-points?limit=1", {
-          headers: { Authorization: "Bearer " + value },
-        });
+        response = await fetch("/api/v1/me", { headers: { Authorization: "Bearer " + value } });
       } catch (e) {
         error.textContent = "The server cannot be reached.";
         return;
@@ -48,7 +69,9 @@
           response.status === 401 ? "This token is not valid." : "The API answered " + response.status + ".";
         return;
       }
+      const me = await response.json();
       sessionStorage.setItem(TOKEN_KEY, value);
+      sessionStorage.setItem(ROLE_KEY, me.role);
       const next = new URLSearchParams(location.search).get("next") || "/";
       // Only a path on this site: never "//elsewhere" or "https://elsewhere".
       location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/");
@@ -61,46 +84,110 @@
     return;
   }
 
-  // Live regions: an element with data-fragment is filled with that fragment's HTML.
-  const live = document.querySelector("[data-fragment]");
+  // The role: what the token may do decides what is shown (the API decides what is allowed).
 
-  function fragmentUrl() {
-    const url = new URL(live.dataset.fragment, location.origin);
-    if (page === "overview") url.search = location.search;
+  function applyRole(root) {
+    const role = body.dataset.role;
+    if (!(role in RANK)) return;
+    root.querySelectorAll("[data-needs]").forEach((el) => {
+      el.hidden = RANK[role] < RANK[el.dataset.needs];
+    });
+    root.querySelectorAll("[data-needs-not]").forEach((el) => {
+      el.hidden = RANK[role] >= RANK[el.dataset.needsNot];
+    });
+  }
+
+  function setRole(role, name) {
+    body.dataset.role = role;
+    const shown = document.getElementById("role");
+    if (shown) shown.textContent = (name ? name + " · " : "") + role;
+    applyRole(document);
+  }
+
+  async function loadRole() {
+    const remembered = sessionStorage.getItem(ROLE_KEY);
+    if (remembered) setRole(remembered);
+    try {
+      const response = await api("/me");
+      if (!response.ok) return;
+      const me = await response.json();
+      sessionStorage.setItem(ROLE_KEY, me.role);
+      setRole(me.role, me.name);
+    } catch (e) {
+      /* signed out, or the server is away: keep what we have */
+    }
+  }
+
+  // Live regions: an element with data-fragment is filled with that fragment's HTML, narrowed
+  // by the fields of its data-filters form.
+
+  const regions = Array.from(document.querySelectorAll("[data-fragment]"));
+
+  function toUtc(value) {
+    if (/([zZ]|[+-]\d\d:\d\d)$/.test(value)) return value;
+    return value.length === 16 ? value + ":00Z" : value + "Z";
+  }
+
+  function filterQuery(form) {
+    const params = new URLSearchParams();
+    for (const el of form.elements) {
+      if (!el.name || el.value === "") continue;
+      params.set(el.name, el.dataset.type === "datetime" ? toUtc(el.value) : el.value);
+    }
+    return params;
+  }
+
+  function fragmentUrl(region) {
+    const url = new URL(region.dataset.fragment, location.origin);
+    const form = region.dataset.filters && document.getElementById(region.dataset.filters);
+    if (form) url.search = filterQuery(form).toString();
     return url;
   }
 
-  let refreshing = false;
-  async function refresh() {
-    if (!live || refreshing) return;
-    refreshing = true;
+  // Someone typing in a region (an inline edit form) keeps their input: the swap waits.
+  function editing(region) {
+    const active = document.activeElement;
+    return region.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
+  }
+
+  async function refresh(region) {
+    if (region.dataset.loading) {
+      region.dataset.again = "true";
+      return;
+    }
+    region.dataset.loading = "true";
     try {
-      const response = await fetch(fragmentUrl(), { headers: authHeaders() });
+      const response = await fetch(fragmentUrl(region), { headers: authHeaders() });
       if (response.status === 401) {
-        sessionStorage.removeItem(TOKEN_KEY);
         toLogin();
         return;
       }
-      swap(live, await response.text());
+      const html = await response.text();
+      if (editing(region)) {
+        region.dataset.again = "true";
+        region.addEventListener("focusout", () => schedule(region), { once: true });
+      } else {
+        swap(region, html);
+      }
+      delete region.dataset.stale;
+      region.setAttribute("aria-busy", "false");
     } catch (e) {
-      live.dataset.stale = "true"; // the server is away; keep what we have, try again later
-      return;
+      region.dataset.stale = "true"; // the server is away; keep what we have
     } finally {
-      refreshing = false;
+      delete region.dataset.loading;
+      if (region.dataset.again) {
+        delete region.dataset.again;
+        schedule(region);
+      }
     }
-    delete live.dataset.stale;
-    live.setAttribute("aria-busy", "false");
   }
 
-  // Replace a region's HTML, keeping what the user was doing in it: the focused link and the
-  // open <details> (identified by href / data-key).
+  // Replace a region's HTML, keeping the focused link and the open <details>.
   function swap(region, html) {
     if (region.innerHTML === html) return;
     const focused = region.contains(document.activeElement) ? document.activeElement : null;
     const focusHref = focused && focused.getAttribute("href");
-    const open = Array.from(region.querySelectorAll("details[open][data-key]")).map(
-      (d) => d.dataset.key
-    );
+    const open = Array.from(region.querySelectorAll("details[open][data-key]")).map((d) => d.dataset.key);
     region.innerHTML = html;
     open.forEach((key) => {
       const details = region.querySelector('details[data-key="' + CSS.escape(key) + '"]');
@@ -110,96 +197,315 @@
       const again = region.querySelector('[href="' + CSS.escape(focusHref) + '"]');
       if (again) again.focus();
     }
+    applyRole(region);
+    region.querySelectorAll("[data-suggest]").forEach((hint) => {
+      const input = document.getElementById(hint.dataset.suggest);
+      if (input && !input.value) input.value = hint.dataset.value;
+    });
   }
 
-  // The hook for live updates. Today: polling. When the API's event stream exists
-  // (GET /api/v1/events, issue 4), open it here and call refresh() on each event that
-  // concerns this page; keep a slow poll as the fallback when the stream drops.
-  function startLiveUpdates(onChange) {
-    onChange();
-    let timer = setInterval(onChange, POLL_MS);
+  const timers = new Map();
+  function schedule(region) {
+    if (timers.has(region)) return;
+    timers.set(
+      region,
+      setTimeout(() => {
+        timers.delete(region);
+        refresh(region);
+      }, EVENT_DEBOUNCE_MS)
+    );
+  }
+
+  const refreshAll = () => regions.forEach((region) => refresh(region));
+
+  // The event stream (GET /api/v1/events, server-sent events), read with fetch so that the
+  // token goes in the Authorization header (EventSource cannot send one).
+
+  function concerns(region, type, data) {
+    const wanted = (region.dataset.events || "").split(/\s+/).filter(Boolean);
+    if (!wanted.includes("*") && !wanted.includes(type)) return false;
+    const transaction = region.dataset.transactionId;
+    return !transaction || data.transactionId === undefined || String(data.transactionId) === transaction;
+  }
+
+  function dispatch(block) {
+    let type = "message";
+    let data = "";
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith(":")) continue; // a comment: subscribed, keepalive
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") type = value;
+      else if (field === "data") data += (data ? "\n" : "") + value;
+    }
+    if (!data) return;
+    let parsed;
+    try {
+      parsed = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
+    regions.forEach((region) => {
+      if (concerns(region, type, parsed)) schedule(region);
+    });
+  }
+
+  function setStream(state) {
+    body.dataset.stream = state;
+    const shown = document.getElementById("stream");
+    if (shown) shown.textContent = state === "live" ? "Live" : "Reconnecting…";
+  }
+
+  let stream = null;
+  let retryMs = 1000;
+  let retryTimer = null;
+
+  async function openStream() {
+    if (stream) return;
+    const controller = new AbortController();
+    stream = controller;
+    const cp = body.dataset.chargePointId;
+    const path = "/events" + (cp ? "?chargePointId=" + encodeURIComponent(cp) : "");
+    try {
+      const response = await api(path, { headers: { Accept: "text/event-stream" }, signal: controller.signal });
+      if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+      setStream("live");
+      retryMs = 1000;
+      refreshAll(); // what happened before the subscription
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+          dispatch(block);
+        }
+      }
+    } catch (e) {
+      if (e instanceof SignedOut) return;
+    } finally {
+      if (stream === controller) stream = null;
+    }
+    if (controller.signal.aborted) return;
+    setStream("lost");
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(openStream, retryMs);
+    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+  }
+
+  function closeStream() {
+    clearTimeout(retryTimer);
+    if (stream) stream.abort();
+    stream = null;
+  }
+
+  // Live updates: the event stream refreshes the regions it concerns; a slow refresh catches
+  // what the bus does not publish. A hidden tab holds no stream.
+  function startLiveUpdates() {
+    if (!regions.length) return;
+    refreshAll();
+    openStream();
+    let timer = setInterval(refreshAll, SAFETY_REFRESH_MS);
     document.addEventListener("visibilitychange", () => {
       clearInterval(timer);
-      if (!document.hidden) {
-        onChange();
-        timer = setInterval(onChange, POLL_MS);
+      if (document.hidden) {
+        closeStream();
+      } else {
+        openStream();
+        timer = setInterval(refreshAll, SAFETY_REFRESH_MS);
       }
     });
   }
 
-  window.ocppd = { refresh: refresh, startLiveUpdates: startLiveUpdates };
-  if (live) startLiveUpdates(refresh);
-
-  // Overview filters: applied as you type, kept in the URL (so a link or reload keeps them).
-  const filters = document.getElementById("filters");
-  if (filters) {
+  // Filters: applied as you type, kept in the page's URL (so a link or reload keeps them).
+  document.querySelectorAll("form[data-url-filters]").forEach((form) => {
+    let timer = null;
     const apply = () => {
-      const params = new URLSearchParams(new FormData(filters));
-      for (const [key, value] of Array.from(params)) if (!value) params.delete(key);
-      const search = params.toString();
+      const search = filterQuery(form).toString();
       history.replaceState(null, "", search ? "?" + search : location.pathname);
-      refresh();
+      regions.filter((r) => r.dataset.filters === form.id).forEach((r) => refresh(r));
     };
-    filters.addEventListener("submit", (event) => {
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
       apply();
     });
-    filters.addEventListener("input", apply);
-  }
+    form.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(apply, FILTER_DEBOUNCE_MS);
+    });
+  });
 
-  // Commands: each form[data-command] POSTs its fields as the OCPP request payload.
-  const answer = document.getElementById("answer");
-  const chargePointId = document.body.dataset.chargePointId;
+  // Forms that call the API: form[data-api] (path under /api/v1, `{name}` from a field),
+  // data-method, the body from the fields (see ocppd/web/forms.py), the answer in its <output>.
 
-  function payloadOf(form) {
-    const payload = {};
-    for (const element of form.elements) {
-      if (!element.name || element.value === "") continue;
-      payload[element.name] = element.type === "number" ? Number(element.value) : element.value;
+  class FieldError extends Error {
+    constructor(element, message) {
+      super(message);
+      this.element = element;
     }
-    return payload;
   }
 
-  document.querySelectorAll("form[data-command]").forEach((form) => {
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const action = form.dataset.command;
-      const payload = payloadOf(form);
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      answer.dataset.state = "pending";
-      answer.textContent = action + " " + JSON.stringify(payload) + " sent, waiting for the answer…";
+  function valueOf(el) {
+    const value = el.value.trim();
+    switch (el.dataset.type) {
+      case "int": {
+        const number = Number(value);
+        if (!Number.isInteger(number)) throw new FieldError(el, "a whole number is needed");
+        return number;
+      }
+      case "number":
+        return Number(value);
+      case "datetime":
+        return toUtc(value);
+      case "list":
+        return value.split(",").map((v) => v.trim()).filter(Boolean);
+      case "json":
+        try {
+          return JSON.parse(value);
+        } catch (e) {
+          throw new FieldError(el, "not valid JSON: " + e.message);
+        }
+      default:
+        return el.value;
+    }
+  }
+
+  function request(form) {
+    const used = new Set();
+    const path = form.dataset.api.replace(/\{(\w+)\}/g, (_, name) => {
+      const el = form.elements[name];
+      used.add(name);
+      if (!el || !el.value.trim()) throw new FieldError(el, "required");
+      return encodeURIComponent(el.value.trim());
+    });
+    const payload = {};
+    for (const el of form.elements) {
+      if (!el.name || used.has(el.name) || el.value === "") continue;
+      payload[el.name] = valueOf(el);
+    }
+    return { path: path, payload: payload };
+  }
+
+  function markInvalid(form, name, message) {
+    const el = name && form.elements[name];
+    if (!el || !el.setAttribute) return;
+    el.setAttribute("aria-invalid", "true");
+    el.dataset.error = message;
+    el.focus();
+  }
+
+  function describe(response, data) {
+    if (response.ok) {
+      if (response.status === 204) return "Done.";
+      const prefix = /\/commands\//.test(response.url) ? "The charger answered:\n" : "";
+      return prefix + JSON.stringify(data, null, 2);
+    }
+    if (data && typeof data === "object" && data.error) {
+      const extra = [data.code, data.description].filter(Boolean).join(": ");
+      return "HTTP " + response.status + ": " + data.error + (extra ? "\n" + extra : "");
+    }
+    return "HTTP " + response.status;
+  }
+
+  async function submit(form) {
+    const output = form.querySelector("output");
+    const button = form.querySelector("button[type=submit]");
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    let call;
+    try {
+      call = request(form);
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      output.dataset.state = "error";
+      output.textContent = (e.element ? e.element.name + ": " : "") + e.message;
+      if (e.element) markInvalid(form, e.element.name, e.message);
+      return;
+    }
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const method = form.dataset.method || "POST";
+    const init = { method: method };
+    if (method !== "DELETE" && method !== "GET") {
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(call.payload);
+    }
+    button.disabled = true;
+    output.dataset.state = "pending";
+    output.textContent = "Sent, waiting for the answer…";
+    let ok = false;
+    try {
+      const response = await api(call.path, init);
+      const text = await response.text();
+      let data = text;
       try {
-        const response = await fetch(
-          "/api/v1/charge-points/" + encodeURIComponent(chargePointId) + "/commands/" + action,
-          {
-            method: "POST",
-            headers: authHeaders({ "Content-Type": "application/json" }),
-            body: JSON.stringify(payload),
-          }
-        );
-        if (response.status === 401) {
-          sessionStorage.removeItem(TOKEN_KEY);
-          toLogin();
+        data = text ? JSON.parse(text) : null;
+      } catch (e) {
+        /* not JSON: show as is */
+      }
+      ok = response.ok;
+      output.dataset.state = ok ? "ok" : "error";
+      output.textContent = describe(response, data);
+      if (!ok && data && typeof data.field === "string") {
+        markInvalid(form, data.field.replace(/^\$\./, "").split(/[.[]/)[0], data.reason || data.error);
+      }
+    } catch (e) {
+      if (e instanceof SignedOut) return;
+      output.dataset.state = "error";
+      output.textContent = "The server cannot be reached.";
+    } finally {
+      button.disabled = false;
+    }
+    if (!ok) return;
+    if (form.hasAttribute("data-reset")) form.reset();
+    const names = (form.dataset.refresh || "").split(/\s+/).filter(Boolean);
+    regions.filter((r) => !names.length || names.includes(r.id)).forEach((r) => schedule(r));
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-api]");
+    if (!form) return;
+    event.preventDefault();
+    submit(form);
+  });
+  document.addEventListener("input", (event) => {
+    if (event.target.removeAttribute) event.target.removeAttribute("aria-invalid");
+  });
+
+  // Downloads with the token: fetched, then saved from a blob.
+  document.querySelectorAll("[data-download]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const output = document.getElementById("download-answer");
+      try {
+        const response = await api(button.dataset.download);
+        if (!response.ok) {
+          output.dataset.state = "error";
+          output.textContent = "HTTP " + response.status;
           return;
         }
-        const text = await response.text();
-        let shown = text;
-        try {
-          shown = JSON.stringify(JSON.parse(text), null, 2);
-        } catch (e) {
-          /* not JSON: show as is */
-        }
-        answer.dataset.state = response.ok ? "ok" : "error";
-        answer.textContent =
-          action + ": " + (response.ok ? "the charger answered" : "HTTP " + response.status) + "\n" + shown;
+        const blob = await response.blob();
+        const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(blob);
+        link.download = named ? named[1] : "export.csv";
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+        output.dataset.state = "ok";
+        output.textContent = "Saved " + link.download + ".";
       } catch (e) {
-        answer.dataset.state = "error";
-        answer.textContent = action + ": the server cannot be reached.";
-      } finally {
-        button.disabled = false;
-        refresh();
+        if (e instanceof SignedOut) return;
+        output.dataset.state = "error";
+        output.textContent = "The server cannot be reached.";
       }
     });
   });
+
+  window.ocppd = { refresh: refreshAll, startLiveUpdates: startLiveUpdates };
+  loadRole();
+  startLiveUpdates();
 })();

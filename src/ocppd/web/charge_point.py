@@ -1,0 +1,255 @@
+"""A charge point's page: its state, boot details and connectors, the transactions running on
+it with their latest meter readings, the command forms, the configuration table (each
+writable key editable, sent as ChangeConfiguration) and its message log (filterable by action
+and direction, each frame's JSON one click away).
+
+The running transactions' readings are the last MeterValues group of each (all measurands,
+as the charger sent them); the page refreshes on every event of this charge point.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ocppd.protocol.actions import CORE
+from ocppd.web import commands
+from ocppd.web.forms import Field, api_form, filter_form
+from ocppd.web.layout import layout, region
+from ocppd.web.markup import (
+    charge_point_href,
+    connection_badge,
+    dash,
+    empty,
+    esc,
+    facts,
+    kwh,
+    link,
+    pretty_json,
+    section,
+    segment,
+    status_badge,
+    table,
+    transaction_href,
+    when,
+)
+
+BOOT_FIELDS = (
+    ("chargePointVendor", "Vendor"),
+    ("chargePointModel", "Model"),
+    ("chargePointSerialNumber", "Serial number"),
+    ("chargeBoxSerialNumber", "Charge box serial"),
+    ("firmwareVersion", "Firmware"),
+    ("iccid", "ICCID"),
+    ("imsi", "IMSI"),
+    ("meterType", "Meter type"),
+    ("meterSerialNumber", "Meter serial"),
+)
+MESSAGE_TYPES = {2: "CALL", 3: "RESULT", 4: "ERROR"}
+CONFIGURATION_EVENTS = "CommandResult BootNotification"
+
+
+def fragment_base(charge_point_id: str) -> str:
+    return "/fragments" + charge_point_href(charge_point_id)
+
+
+def charge_point_page(charge_point_id: str, action: str = "", direction: str = "") -> str:
+    base = fragment_base(charge_point_id)
+    api = f"/charge-points/{segment(charge_point_id)}/commands/"
+    read = api_form(
+        "cfg-read",
+        api + "GetConfiguration",
+        commands.fields_of("GetConfiguration"),
+        "Read from charger",
+        title="Read configuration",
+        refresh="configuration",
+    )
+    change = api_form(
+        "cfg-change",
+        api + "ChangeConfiguration",
+        commands.fields_of("ChangeConfiguration"),
+        "Change",
+        title="Change a key",
+        refresh="configuration",
+    )
+    log_filters = filter_form(
+        "log-filters",
+        [
+            Field("action", "Action", "select", options=tuple(sorted(CORE)), value=action),
+            Field("direction", "Direction", "select", options=("in", "out"), value=direction),
+        ],
+        "Filter the message log",
+    )
+    body = f"""<p class="crumbs"><a href="/">Charge points</a> /</p>
+<h1 class="cp-id">{esc(charge_point_id)}</h1>
+{region("live", base, "*")}
+{commands.commands_section(charge_point_id)}
+<section class="card" aria-labelledby="configuration-title">
+<h2 id="configuration-title">Configuration</h2>
+<div class="commands">{read}{change}</div>
+{region("configuration", base + "/configuration", CONFIGURATION_EVENTS)}
+</section>
+<section class="card" aria-labelledby="log-title">
+<h2 id="log-title">Message log</h2>
+{log_filters}
+{region("messages", base + "/messages", "*", filters="log-filters")}
+</section>"""
+    return layout(
+        charge_point_id,
+        body,
+        "charge-point",
+        data=f' data-charge-point-id="{esc(charge_point_id)}"',
+    )
+
+
+def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, Any]] = ()) -> str:
+    """State, boot details, connectors; `running`: its active transactions (details)."""
+    state = facts(
+        [
+            (
+                "Connection",
+                f'<span id="connection">{connection_badge(bool(cp.get("connected")))}</span>',
+            ),
+            ("Connected since", when(cp.get("connectedAt"))),
+            ("Registration", esc(cp.get("registrationStatus"))),
+            ("Last heartbeat", when(cp.get("lastHeartbeat"))),
+        ]
+    )
+    boot = cp.get("boot")
+    if boot:
+        details = facts(
+            [(label, dash(boot.get(key))) for key, label in BOOT_FIELDS]
+            + [("Booted", when(boot.get("timestamp")))]
+        )
+    else:
+        details = empty("No BootNotification yet.")
+    return (
+        section("state", "State", state)
+        + section("boot", "Boot details", details)
+        + _connectors_section(cp.get("connectors") or [])
+        + section("running", "Current transactions", _running(running))
+    )
+
+
+def _connectors_section(connectors: Sequence[Mapping[str, Any]]) -> str:
+    if not connectors:
+        return section("connectors", "Connectors", empty("No StatusNotification yet."))
+    rows = [
+        (
+            esc(c.get("connectorId")),
+            status_badge(c.get("status")),
+            esc(c.get("errorCode")),
+            dash(c.get("info")),
+            when(c.get("timestamp")),
+        )
+        for c in connectors
+    ]
+    return section(
+        "connectors",
+        "Connectors",
+        table("Connectors", ("Connector", "Status", "Error", "Info", "Since"), rows),
+    )
+
+
+def _running(running: Sequence[Mapping[str, Any]]) -> str:
+    if not running:
+        return empty("No transaction running.")
+    return "\n".join(_transaction_now(t) for t in running)
+
+
+def latest_readings(meter_values: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[Any]]:
+    """The timestamp and sampled values of the newest MeterValues group."""
+    if not meter_values:
+        return None, []
+    last = meter_values[-1]
+    return last.get("timestamp"), list(last.get("sampledValue") or [])
+
+
+def _transaction_now(t: Mapping[str, Any]) -> str:
+    at, samples = latest_readings(t.get("meterValues") or [])
+    summary = facts(
+        [
+            (
+                "Transaction",
+                link(transaction_href(t.get("transactionId")), f"#{t.get('transactionId')}"),
+            ),
+            ("Connector", esc(t.get("connectorId"))),
+            ("Id tag", esc(t.get("idTag"))),
+            ("Started", when(t.get("startedAt"))),
+            ("Energy so far", f'<span class="energy">{kwh(t.get("energyWh"))}</span>'),
+            ("Last reading", when(at)),
+        ]
+    )
+    if not samples:
+        return summary + empty("No meter values yet.")
+    rows = [
+        (
+            esc(s.get("measurand")) + (f" ({esc(s.get('phase'))})" if s.get("phase") else ""),
+            f"{esc(s.get('value'))} {esc(s.get('unit'))}",
+            esc(s.get("context")),
+        )
+        for s in samples
+    ]
+    readings = table("Latest meter readings", ("Measurand", "Value", "Context"), rows)
+    return f'<div class="running" data-transaction-id="{esc(t.get("transactionId"))}">' + (
+        summary + readings + "</div>"
+    )
+
+
+def configuration_fragment(charge_point_id: str, configuration: Mapping[str, Any]) -> str:
+    keys = configuration.get("configurationKey") or []
+    unknown = configuration.get("unknownKey") or []
+    if not keys and not unknown:
+        return empty("Not read yet: press Read from charger.")
+    api = f"/charge-points/{segment(charge_point_id)}/commands/ChangeConfiguration"
+    rows = [_configuration_row(api, i, k) for i, k in enumerate(keys)]
+    body = table("Configuration", ("Key", "Value", "Access", "Updated"), rows)
+    if unknown:
+        body += "<p>Unknown to the charger: " + ", ".join(esc(k) for k in unknown) + "</p>"
+    return body
+
+
+def _configuration_row(api: str, index: int, item: Mapping[str, Any]) -> tuple[str, ...]:
+    key = str(item.get("key", ""))
+    value = item.get("value")
+    pending = (
+        ' <span class="badge pending">after reboot</span>' if item.get("rebootRequired") else ""
+    )
+    if item.get("readonly"):
+        cell = dash(value)
+        access = "read-only"
+    else:
+        fields = [
+            Field("key", "Key", hidden=True, value=key),
+            Field(
+                "value",
+                f"New value of {key}",
+                required=True,
+                max_length=500,
+                value="" if value is None else str(value),
+            ),
+        ]
+        cell = f'<span class="value" data-needs-not="operator">{dash(value)}</span>' + api_form(
+            f"cfg-{index}", api, fields, "Save", classes="inline", refresh="configuration"
+        )
+        access = "writable"
+    return (esc(key), cell + pending, access, when(item.get("updatedAt")))
+
+
+def messages_fragment(messages: Sequence[Mapping[str, Any]], limit: int) -> str:
+    if not messages:
+        return empty("No messages match.")
+    items = "\n".join(_message(m) for m in messages)
+    more = f'<p class="muted">The newest {limit} shown.</p>' if len(messages) >= limit else ""
+    return f'<ol class="log">{items}</ol>{more}'
+
+
+def _message(m: Mapping[str, Any]) -> str:
+    inbound = m.get("direction") == "in"
+    kind = MESSAGE_TYPES.get(m.get("messageType") or 0, "unreadable")
+    return (
+        f'<li class="msg {"in" if inbound else "out"}">'
+        f'<details data-key="msg-{esc(m.get("id"))}"><summary>'
+        f'<span class="dir">{"⇠ in" if inbound else "⇢ out"}</span> '
+        f"<strong>{esc(m.get('action') or '?')}</strong> "
+        f'<span class="mt">{esc(kind)}</span> {when(m.get("at"))}</summary>'
+        f"<pre>{esc(pretty_json(m.get('frame')))}</pre></details></li>"
+    )

@@ -1,0 +1,150 @@
+"""The command forms of a charge point's page: every action a central system sends, grouped
+as operators think of them (each group folds; Charging is open), each form built from the
+action's request type (`forms`).
+
+SendLocalList is offered as the API's `POST .../local-list`, which builds the list from the
+id-tag store and picks its version (typing a list by hand is what a script does, through the
+command route). GetConfiguration and ChangeConfiguration live with the configuration table.
+"""
+
+from dataclasses import replace
+
+from ocppd.protocol.actions import CORE
+from ocppd.protocol.actions import Role as Sender
+from ocppd.web.forms import Field, api_form, from_type
+from ocppd.web.markup import esc, segment
+
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Charging",
+        (
+            "RemoteStartTransaction",
+            "RemoteStopTransaction",
+            "UnlockConnector",
+            "ReserveNow",
+            "CancelReservation",
+        ),
+    ),
+    ("Availability", ("ChangeAvailability", "Reset", "TriggerMessage")),
+    ("Authorization", ("ClearCache", "SendLocalList", "GetLocalListVersion")),
+    ("Smart charging", ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")),
+    ("Maintenance", ("GetDiagnostics", "UpdateFirmware", "DataTransfer")),
+)
+CONFIGURATION_ACTIONS = ("GetConfiguration", "ChangeConfiguration")
+
+TITLES = {
+    "RemoteStartTransaction": ("Remote start", "Start"),
+    "RemoteStopTransaction": ("Remote stop", "Stop"),
+    "UnlockConnector": ("Unlock connector", "Unlock"),
+    "ReserveNow": ("Reserve", "Reserve"),
+    "CancelReservation": ("Cancel reservation", "Cancel reservation"),
+    "ChangeAvailability": ("Change availability", "Change"),
+    "Reset": ("Reset", "Reset"),
+    "TriggerMessage": ("Trigger message", "Trigger"),
+    "ClearCache": ("Clear authorization cache", "Clear cache"),
+    "SendLocalList": ("Send local list", "Send list"),
+    "GetLocalListVersion": ("Local list version", "Ask version"),
+    "SetChargingProfile": ("Set charging profile", "Set profile"),
+    "ClearChargingProfile": ("Clear charging profiles", "Clear profiles"),
+    "GetCompositeSchedule": ("Composite schedule", "Ask schedule"),
+    "GetDiagnostics": ("Get diagnostics", "Request upload"),
+    "UpdateFirmware": ("Update firmware", "Update"),
+    "DataTransfer": ("Data transfer", "Send"),
+    "GetConfiguration": ("Read configuration", "Read from charger"),
+    "ChangeConfiguration": ("Change a key", "Change"),
+}
+
+LABELS = {
+    "connectorId": "Connector",
+    "idTag": "Id tag",
+    "parentIdTag": "Parent id tag",
+    "type": "Type",
+    "requestedMessage": "Message",
+    "csChargingProfiles": "Charging profile (JSON)",
+    "chargingProfile": "Charging profile (JSON, TxProfile)",
+    "duration": "Duration (s)",
+    "retryInterval": "Retry interval (s)",
+    "key": "Key",
+    "value": "Value",
+}
+
+EXAMPLE_PROFILE = """{
+  "chargingProfileId": 1,
+  "stackLevel": 0,
+  "chargingProfilePurpose": "TxDefaultProfile",
+  "chargingProfileKind": "Relative",
+  "chargingSchedule": {
+    "chargingRateUnit": "A",
+    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]
+  }
+}"""
+
+HINTS = {
+    "connectorId": "0 = the whole charger",
+    "key": "comma-separated; empty = all",
+}
+
+LOCAL_LIST_FIELDS = [
+    Field(
+        "updateType",
+        "Update type",
+        "select",
+        options=("Full", "Differential"),
+        hint="none = Differential when the charger acknowledged a list",
+    )
+]
+
+
+def fields_of(action: str) -> list[Field]:
+    """The form fields of `action`'s request, with the dashboard's labels and hints."""
+    if action == "SendLocalList":
+        return LOCAL_LIST_FIELDS
+    fields = from_type(CORE[action].request, LABELS)
+    shown = []
+    for field in fields:
+        if field.kind == "datetime":
+            field = replace(field, hint="UTC")
+        elif field.name in ("location",):
+            field = replace(field, kind="url")
+        elif field.name == "connectorId" and action in ("ChangeAvailability", "ReserveNow"):
+            field = replace(field, hint=HINTS["connectorId"])
+        elif field.name == "key" and field.kind == "list":
+            field = replace(field, hint=HINTS["key"])
+        if field.name == "csChargingProfiles":
+            field = replace(field, value=EXAMPLE_PROFILE)
+        shown.append(field)
+    return shown
+
+
+def command_form(charge_point_id: str, action: str, refresh: str = "") -> str:
+    title, button = TITLES[action]
+    base = f"/charge-points/{segment(charge_point_id)}"
+    api = base + ("/local-list" if action == "SendLocalList" else f"/commands/{action}")
+    return api_form(
+        f"cmd-{action}",
+        api,
+        fields_of(action),
+        button,
+        title=title,
+        refresh=refresh,
+        confirm="Reset the charger?" if action == "Reset" else "",
+    )
+
+
+def commands_section(charge_point_id: str) -> str:
+    groups = "\n".join(
+        f'<details class="group"{" open" if i == 0 else ""}><summary>{esc(name)}</summary>'
+        '<div class="commands">'
+        + "".join(command_form(charge_point_id, action) for action in actions)
+        + "</div></details>"
+        for i, (name, actions) in enumerate(GROUPS)
+    )
+    return (
+        '<section aria-labelledby="commands-title" data-needs="operator" hidden>'
+        f'<h2 id="commands-title">Commands</h2>\n{groups}\n</section>'
+    )
+
+
+def every_action() -> set[str]:
+    """The actions a central system sends: each has a form (a check for the tests)."""
+    return {name for name, spec in CORE.items() if spec.sent_by(Sender.CENTRAL_SYSTEM)}
