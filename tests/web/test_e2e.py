@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,6 +73,10 @@ async def live(engine: AsyncEngine) -> AsyncIterator[Api]:
             yield Api(system, port, app, await issue_tokens(system))
     finally:
         await system.stop()
+
+
+async def navigate(page: Any, name: str) -> None:
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
 def utc_field(at: datetime) -> str:
@@ -132,11 +137,7 @@ async def test_an_operators_session_in_a_real_browser(
             await page.screenshot(path=shot("02-overview"), full_page=True)
 
             # Id tags: create two, block one.
-            await (
-                page.get_by_role("navigation", name="Main")
-                .get_by_role("link", name="Id tags")
-                .click()
-            )
+            await navigate(page, "Id tags")
             create = page.locator("#tag-new")
             for tag in ("TAG1", "BAD1"):
                 await create.get_by_label("Id tag", exact=True).fill(tag)
@@ -166,7 +167,11 @@ async def test_an_operators_session_in_a_real_browser(
             await page.screenshot(path=shot("04-charge-point-charging"), full_page=True)
 
             # Configuration: read it from the charger, change a key in the table.
-            await page.locator("#cfg-read").get_by_role("button", name="Read from charger").click()
+            await (
+                page.locator("#cmd-GetConfiguration")
+                .get_by_role("button", name="Read from charger")
+                .click()
+            )
             configuration = page.locator("#configuration")
             key_row = configuration.locator("tr", has_text="HeartbeatInterval")
             await expect(key_row).to_be_visible()
@@ -207,22 +212,14 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(page.locator("#live")).to_contain_text("Remote")
 
             # The transactions list, filtered.
-            await (
-                page.get_by_role("navigation", name="Main")
-                .get_by_role("link", name="Transactions")
-                .click()
-            )
+            await navigate(page, "Transactions")
             await page.locator("#tx-filters-state").select_option("stopped")
             await expect(page.locator("#live tbody tr")).to_have_count(1)
             await expect(page.locator("#live")).to_contain_text("TAG1")
             await page.screenshot(path=shot("07-transactions"), full_page=True)
 
             # Reservations: reserve connector 2, then cancel it.
-            await (
-                page.get_by_role("navigation", name="Main")
-                .get_by_role("link", name="Reservations")
-                .click()
-            )
+            await navigate(page, "Reservations")
             reserve = page.locator("#reserve")
             await expect(reserve.get_by_label("Reservation id")).to_have_value("1")
             await reserve.get_by_label("Charge point").fill(CHARGER)

@@ -4,9 +4,10 @@ fallback on the same port.
 One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer tokens, roles),
 `problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `exports` (CSV), `messages`,
-`me` (the caller's token), `commands` (one route per action), `sending` (one request and its failures), and the flows that keep what a
-command's answer says: `reservations`, `configuration`, `local_lists`; `events` (the
-server-sent event stream, fed by `ocppd.csms.events`).
+`me` (the caller's token), `commands` (one route per action), `sending` (one request and
+its failures), and the flows that keep what a command's answer says: `reservations`,
+`configuration`, `local_lists`; `events` (the server-sent event stream, fed by
+`ocppd.csms.events`).
 
 Not yet (issue 4): diagnostics and firmware jobs as resources with their flows (an upload
 location for GetDiagnostics, firmware files served to chargers; those commands already pass

@@ -53,23 +53,8 @@ def fragment_base(charge_point_id: str) -> str:
 
 def charge_point_page(charge_point_id: str, action: str = "", direction: str = "") -> str:
     base = fragment_base(charge_point_id)
-    api = f"/charge-points/{segment(charge_point_id)}/commands/"
-    read = api_form(
-        "cfg-read",
-        api + "GetConfiguration",
-        commands.fields_of("GetConfiguration"),
-        "Read from charger",
-        title="Read configuration",
-        refresh="configuration",
-    )
-    change = api_form(
-        "cfg-change",
-        api + "ChangeConfiguration",
-        commands.fields_of("ChangeConfiguration"),
-        "Change",
-        title="Change a key",
-        refresh="configuration",
-    )
+    read = commands.command_form(charge_point_id, "GetConfiguration", refresh="configuration")
+    change = commands.command_form(charge_point_id, "ChangeConfiguration", refresh="configuration")
     log_filters = filter_form(
         "log-filters",
         [

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from ocppd.protocol.actions import CORE
 from ocppd.protocol.actions import Role as Sender
-from ocppd.web.forms import Field, api_form, from_type
+from ocppd.web.forms import Field, api_form, from_type, humanize
 from ocppd.web.markup import esc, segment
 
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -128,6 +128,26 @@ def command_form(charge_point_id: str, action: str, refresh: str = "") -> str:
         title=title,
         refresh=refresh,
         confirm="Reset the charger?" if action == "Reset" else "",
+    )
+
+
+def one_click(
+    form_id: str,
+    charge_point_id: str,
+    action: str,
+    field: str,
+    value: object,
+    button: str,
+    refresh: str = "",
+) -> str:
+    """A command whose request is one integer the page already knows, as a button."""
+    return api_form(
+        form_id,
+        f"/charge-points/{segment(charge_point_id)}/commands/{action}",
+        [Field(field, humanize(field), "int", hidden=True, value=str(value))],
+        button,
+        classes="inline-action",
+        refresh=refresh,
     )
 
 

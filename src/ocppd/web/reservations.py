@@ -18,7 +18,6 @@ from ocppd.web.markup import (
     empty,
     esc,
     link,
-    segment,
     table,
     transaction_href,
     when,
@@ -99,20 +98,13 @@ def _row(r: Mapping[str, Any]) -> tuple[str, ...]:
     state = str(r.get("state", ""))
     cancel = ""
     if state == "Active":
-        cancel = api_form(
+        cancel = commands.one_click(
             f"cancel-{r.get('reservationId')}",
-            f"/charge-points/{segment(cp)}/commands/CancelReservation",
-            [
-                Field(
-                    "reservationId",
-                    "Reservation",
-                    "int",
-                    hidden=True,
-                    value=str(r.get("reservationId")),
-                )
-            ],
+            cp,
+            "CancelReservation",
+            "reservationId",
+            r.get("reservationId"),
             "Cancel",
-            classes="inline-action",
             refresh="live",
         )
     tx = r.get("transactionId")

@@ -14,8 +14,9 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from ocppd.web import commands
 from ocppd.web.chart import Point, line_chart
-from ocppd.web.forms import Field, api_form, filter_form
+from ocppd.web.forms import Field, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
     badge,
@@ -27,7 +28,6 @@ from ocppd.web.markup import (
     kwh,
     link,
     section,
-    segment,
     table,
     transaction_href,
     when,
@@ -153,20 +153,13 @@ def detail_fragment(t: Mapping[str, Any]) -> str:
     )
     stop = ""
     if t.get("active"):
-        stop = api_form(
+        stop = commands.one_click(
             "stop",
-            f"/charge-points/{segment(cp)}/commands/RemoteStopTransaction",
-            [
-                Field(
-                    "transactionId",
-                    "Transaction",
-                    "int",
-                    hidden=True,
-                    value=str(t.get("transactionId")),
-                )
-            ],
+            cp,
+            "RemoteStopTransaction",
+            "transactionId",
+            t.get("transactionId"),
             "Remote stop",
-            classes="inline-action",
         )
     values = t.get("meterValues") or []
     power, energy = series(values, t.get("meterStart"))
