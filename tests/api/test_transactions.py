@@ -74,6 +74,27 @@ async def test_a_session_with_meter_values_and_energy(api: Api) -> None:
     assert (await viewer("GET", "/transactions/999999")).status == 404
 
 
+async def test_only_the_latest_meter_values(api: Api) -> None:
+    viewer = api.client(Role.VIEWER)
+    async with charge_point(api) as cp:
+        tx = await start(cp, "TAG1", 1, 1000, "2026-11-25T10:00:00Z")
+        for minute in (15, 45, 30):  # stored out of order
+            at = f"2026-11-25T10:{minute}:00Z"
+            await cp.ask("MeterValues", energy_reading(tx, at, str(1000 + minute)))
+    one = (await viewer("GET", f"/transactions/{tx}", latest=1)).body
+    assert [m["timestamp"] for m in one["meterValues"]] == ["2026-11-25T10:45:00Z"]
+    assert len(one["meterValues"][0]["sampledValue"]) == 2
+    two = (await viewer("GET", f"/transactions/{tx}", latest=2)).body
+    assert [m["timestamp"] for m in two["meterValues"]] == [
+        "2026-11-25T10:30:00Z",
+        "2026-11-25T10:45:00Z",
+    ]
+    every = (await viewer("GET", f"/transactions/{tx}")).body
+    assert len(every["meterValues"]) == 3
+    for bad in (0, 1001, "x"):
+        assert (await viewer("GET", f"/transactions/{tx}", latest=bad)).status == 400
+
+
 async def test_filters_and_pages(api: Api) -> None:
     viewer = api.client(Role.VIEWER)
     async with charge_point(api, "CPA") as a, charge_point(api, "CPB") as b:

@@ -123,3 +123,17 @@ async def test_many_charge_points_are_read_page_by_page(served: Api) -> None:
         fetch, served.url + "/fragments/overview", served.tokens[Role.VIEWER]
     )
     assert '<dd id="count-all">1003</dd>' in page.text
+
+
+async def test_hostile_filters_answer_the_apis_problem(served: Api) -> None:
+    viewer = served.tokens[Role.VIEWER]
+    for path, status, error in [
+        ("/fragments/transactions?since=yesterday", 400, "since"),
+        ("/fragments/reservations?state=%3Cb%3E", 400, "Invalid enum value"),
+        ("/fragments/id-tags?status=%22%3E", 200, "No id tag matches."),
+        ("/fragments/transactions/99999999999999999999", 404, "Not found"),
+        ("/fragments/charge-points/%3Cb%3E/configuration", 404, "unknown charge point"),
+    ]:
+        page = await asyncio.to_thread(fetch, served.url + path, viewer)
+        assert page.status == status, (path, page.text)
+        assert error in page.text and "<b>" not in page.text, path

@@ -263,9 +263,11 @@ async def test_an_operators_session_in_a_real_browser(
             await station.stop()
 
 
-async def test_forms_show_the_apis_refusal_on_the_field(live: Api, chromium_path: Path) -> None:
+async def test_refusals_on_the_field_and_a_lost_event_stream(
+    live: Api, chromium_path: Path
+) -> None:
     """What the browser lets through and the API refuses (400) is shown on the form, with the
-    field marked; the page and the server carry on."""
+    field marked; the page and the server carry on. A lost event stream is said and retried."""
     from playwright.async_api import async_playwright, expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -295,6 +297,15 @@ async def test_forms_show_the_apis_refusal_on_the_field(live: Api, chromium_path
             await expect(answer).to_contain_text("not valid JSON")
             # Nothing invalid reached the charger.
             assert station.stats.received["SetChargingProfile"] == 0
+
+            # The event stream ends (the bus ends every subscription): the page says so,
+            # subscribes again, and is live again.
+            live.system.events.close()
+            await expect(page.locator("#stream")).to_have_text("Reconnecting…")
+            await expect(page.locator("#stream")).to_have_text("Live")
+            await station.plug_in(2)
+            connectors = page.locator("#connectors-title + table")
+            await expect(connectors.locator("tr", has_text="Preparing")).to_have_count(1)
         finally:
             await browser.close()
             await station.stop()

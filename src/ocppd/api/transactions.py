@@ -107,11 +107,22 @@ async def list_transactions(
 TransactionId = Annotated[int, PathParameter(name="transactionId", ge=1, le=MAX_STORED_INTEGER)]
 
 
+Latest = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1, le=1000, description="Only the meter values of the latest N timestamps (N <= 1000)."
+    ),
+]
+
+
 @get("/transactions/{transactionId:int}", tags=["transactions"], responses=documented(404))
-async def get_transaction(system: System, transaction_id: TransactionId) -> TransactionDetail:
-    """A transaction with all its meter values, grouped by timestamp as a charger sends them."""
+async def get_transaction(
+    system: System, transaction_id: TransactionId, latest: Latest = None
+) -> TransactionDetail:
+    """A transaction with its meter values (all, or the `latest` N timestamps), grouped by
+    timestamp as a charger sends them."""
     async with system.engine.connect() as db:
-        row, samples = await load(db, transaction_id)
+        row, samples = await load(db, transaction_id, latest)
         energy = await _running_energy(db, [row] if row.stopped_at is None else [])
     grouped: dict[datetime, list[SampledValue]] = {}
     for sample in samples:
@@ -135,20 +146,26 @@ async def get_transaction(system: System, transaction_id: TransactionId) -> Tran
     )
 
 
-async def load(db: Any, transaction_id: int) -> tuple[Any, list[Any]]:
-    """A transaction's row and its meter value rows (by timestamp), or 404."""
+async def load(db: Any, transaction_id: int, latest: int | None = None) -> tuple[Any, list[Any]]:
+    """A transaction's row and its meter value rows (by timestamp; only those of the `latest`
+    N timestamps when given), or 404."""
     row = (
         await db.execute(sa.select(transactions).where(transactions.c.id == transaction_id))
     ).first()
     if row is None:
         raise ProblemException(Problem(status=404, error=f"unknown transaction {transaction_id}"))
-    samples = (
-        await db.execute(
-            sa.select(meter_values)
-            .where(meter_values.c.transaction_id == transaction_id)
-            .order_by(meter_values.c.timestamp, meter_values.c.id)
+    m = meter_values.c
+    query = sa.select(meter_values).where(m.transaction_id == transaction_id)
+    if latest is not None:
+        newest = (
+            sa.select(m.timestamp)
+            .where(m.transaction_id == transaction_id)
+            .distinct()
+            .order_by(m.timestamp.desc())
+            .limit(latest)
         )
-    ).all()
+        query = query.where(m.timestamp.in_(newest))
+    samples = (await db.execute(query.order_by(m.timestamp, m.id))).all()
     return row, list(samples)
 
 

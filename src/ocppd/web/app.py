@@ -174,7 +174,8 @@ class WebApp:
         params = {"chargePointId": identity, "active": "true", "limit": str(RUNNING_SHOWN)}
         active = await self.need(r.scope, "/transactions", params)
         running = [
-            await self.need(r.scope, f"/transactions/{t['transactionId']}") for t in active["items"]
+            await self.need(r.scope, f"/transactions/{t['transactionId']}", {"latest": "1"})
+            for t in active["items"]
         ]
         return charge_point.charge_point_fragment(cp, running)
 

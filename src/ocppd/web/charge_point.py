@@ -59,12 +59,23 @@ def charge_point_page(charge_point_id: str, action: str = "", direction: str = "
         "log-filters",
         [
             Field("action", "Action", "select", options=tuple(sorted(CORE)), value=action),
-            Field("direction", "Direction", "select", options=("in", "out"), value=direction),
+            Field(
+                "direction",
+                "Direction",
+                "select",
+                options=("in", "out"),
+                labels=(("in", "From the charger"), ("out", "To the charger")),
+                value=direction,
+            ),
         ],
         "Filter the message log",
     )
     body = f"""<p class="crumbs"><a href="/">Charge points</a> /</p>
 <h1 class="cp-id">{esc(charge_point_id)}</h1>
+<nav class="related" aria-label="Related">
+<a href="{esc("/transactions?chargePointId=" + segment(charge_point_id))}">Its transactions</a>
+<a href="{esc("/reservations?chargePointId=" + segment(charge_point_id))}">Its reservations</a>
+</nav>
 {region("live", base, "*")}
 {commands.commands_section(charge_point_id)}
 <section class="card" aria-labelledby="configuration-title">

@@ -41,6 +41,8 @@ class Field:
     """A value the form carries without showing it (its kind still types it)."""
     blank: str = "(none)"
     """How an optional select shows its empty choice."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """How a select shows some of its options (value, label); the others as their value."""
 
 
 def humanize(name: str) -> str:
@@ -97,9 +99,10 @@ def control(form_id: str, field: Field, *, note_optional: bool = True) -> str:
 def _input(field: Field, common: str) -> str:
     if field.kind == "select":
         blank = [] if field.required else [""]
+        shown = dict(field.labels)
         options = "".join(
             f'<option value="{esc(v)}"{" selected" if v == field.value else ""}>'
-            f"{esc(v or field.blank)}</option>"
+            f"{esc(shown.get(v, v or field.blank))}</option>"
             for v in [*blank, *field.options]
         )
         return f"<select {common}>{options}</select>"

@@ -55,10 +55,21 @@ def layout(title: str, body: str, page: str, *, signed_in: bool = True, data: st
 """
 
 
-def region(key: str, fragment: str, events: str, *, filters: str = "", extra: str = "") -> str:
+def region(
+    key: str,
+    fragment: str,
+    events: str,
+    *,
+    filters: str = "",
+    extra: str = "",
+    throttle_ms: int = 0,
+) -> str:
     """A live region: filled with `fragment` (plus the fields of the form `filters`), and
-    refreshed when an event of a type in `events` (space-separated, `*` any) arrives."""
+    refreshed when an event of a type in `events` (space-separated, `*` any) arrives, at most
+    once per `throttle_ms` (the script's default when 0)."""
     narrowed = f' data-filters="{esc(filters)}"' if filters else ""
+    if throttle_ms:
+        narrowed += f' data-throttle="{throttle_ms}"'
     return (
         f'<div id="{esc(key)}" class="live" data-fragment="{esc(fragment)}" '
         f'data-events="{esc(events)}"{narrowed}{extra} aria-busy="true"><p>Loading…</p></div>'

@@ -39,6 +39,8 @@ POWER = "Power.Active.Import"
 ENERGY = "Energy.Active.Import.Register"
 EVENTS = "TransactionStarted TransactionStopped MeterValues"
 STATES = ("running", "stopped")
+DETAIL_THROTTLE_MS = 3000
+"""A long session's page reads all its meter values: redrawn at most every 3 s."""
 FILTERS = ("chargePointId", "idTag", "state", "since", "until")
 
 
@@ -46,7 +48,14 @@ def list_page(query: Mapping[str, str]) -> str:
     fields = [
         Field("chargePointId", "Charge point", value=query.get("chargePointId", "")),
         Field("idTag", "Id tag", max_length=20, value=query.get("idTag", "")),
-        Field("state", "State", "select", options=STATES, value=query.get("state", "")),
+        Field(
+            "state",
+            "State",
+            "select",
+            options=STATES,
+            labels=(("running", "Running"), ("stopped", "Stopped")),
+            value=query.get("state", ""),
+        ),
         Field(
             "since",
             "Running at or after",
@@ -117,19 +126,19 @@ def list_fragment(items: Sequence[Mapping[str, Any]]) -> str:
 
 
 def detail_page(transaction_id: int) -> str:
+    live = region(
+        "live",
+        f"/fragments/transactions/{transaction_id}",
+        EVENTS,
+        extra=f' data-transaction-id="{transaction_id}"',
+        throttle_ms=DETAIL_THROTTLE_MS,
+    )
     body = f"""<p class="crumbs"><a href="/transactions">Transactions</a> /</p>
 <h1>Transaction #{transaction_id}</h1>
 <p><button type="button" class="secondary"
  data-download="/transactions/{transaction_id}/meter-values.csv">Export meter values (CSV)</button>
 <output class="answer" id="download-answer" aria-live="polite"></output></p>
-{
-        region(
-            "live",
-            f"/fragments/transactions/{transaction_id}",
-            EVENTS,
-            extra=f' data-transaction-id="{transaction_id}"',
-        )
-    }"""
+{live}"""
     return layout(f"Transaction {transaction_id}", body, "transaction")
 
 

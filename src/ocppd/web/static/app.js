@@ -9,7 +9,7 @@
   const ROLE_KEY = "ocppd.role";
   const RANK = { viewer: 0, operator: 1, admin: 2 };
   const SAFETY_REFRESH_MS = 30000; // what the bus does not publish (heartbeats, some frames)
-  const EVENT_DEBOUNCE_MS = 250; // a burst of events makes one refresh per region
+  const EVENT_DEBOUNCE_MS = 500; // a burst of events makes one refresh per region
   const FILTER_DEBOUNCE_MS = 300;
   const MAX_RETRY_MS = 15000;
 
@@ -182,21 +182,31 @@
     }
   }
 
-  // Replace a region's HTML, keeping the focused link and the open <details>.
+  // Where the keyboard focus is inside a region, as a selector that finds it again after a
+  // swap: its id, its link target, or its form's submit button.
+  function focusSelector(region) {
+    const focused = document.activeElement;
+    if (!focused || focused === region || !region.contains(focused)) return null;
+    if (focused.id) return "#" + CSS.escape(focused.id);
+    if (focused.getAttribute("href")) return '[href="' + CSS.escape(focused.getAttribute("href")) + '"]';
+    if (focused.form && focused.form.id) return "#" + CSS.escape(focused.form.id) + " button[type=submit]";
+    if (focused.parentElement && focused.parentElement.dataset.key) {
+      return 'details[data-key="' + CSS.escape(focused.parentElement.dataset.key) + '"] > summary';
+    }
+    return null;
+  }
+
+  // Replace a region's HTML, keeping the keyboard focus and the open <details>.
   function swap(region, html) {
-    if (region.innerHTML === html) return;
-    const focused = region.contains(document.activeElement) ? document.activeElement : null;
-    const focusHref = focused && focused.getAttribute("href");
+    const focus = focusSelector(region);
     const open = Array.from(region.querySelectorAll("details[open][data-key]")).map((d) => d.dataset.key);
     region.innerHTML = html;
     open.forEach((key) => {
       const details = region.querySelector('details[data-key="' + CSS.escape(key) + '"]');
       if (details) details.open = true;
     });
-    if (focusHref) {
-      const again = region.querySelector('[href="' + CSS.escape(focusHref) + '"]');
-      if (again) again.focus();
-    }
+    const again = focus && region.querySelector(focus);
+    if (again) again.focus();
     applyRole(region);
     region.querySelectorAll("[data-suggest]").forEach((hint) => {
       const input = document.getElementById(hint.dataset.suggest);
@@ -204,15 +214,17 @@
     });
   }
 
+  // At most one refresh per region per interval (data-throttle ms: costly regions wait longer).
   const timers = new Map();
   function schedule(region) {
     if (timers.has(region)) return;
+    const wait = Number(region.dataset.throttle) || EVENT_DEBOUNCE_MS;
     timers.set(
       region,
       setTimeout(() => {
         timers.delete(region);
         refresh(region);
-      }, EVENT_DEBOUNCE_MS)
+      }, wait)
     );
   }
 
