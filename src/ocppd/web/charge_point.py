@@ -211,7 +211,7 @@ def _configuration_row(api: str, index: int, item: Mapping[str, Any]) -> tuple[s
     )
     if item.get("readonly"):
         cell = dash(value)
-        access = "read-only"
+        access = '<span class="nowrap">read-only</span>'
     else:
         fields = [
             Field("key", "Key", hidden=True, value=key),
@@ -226,7 +226,7 @@ def _configuration_row(api: str, index: int, item: Mapping[str, Any]) -> tuple[s
         cell = f'<span class="value" data-needs-not="operator">{dash(value)}</span>' + api_form(
             f"cfg-{index}", api, fields, "Save", classes="inline", refresh="configuration"
         )
-        access = "writable"
+        access = '<span class="nowrap">writable</span>'
     return (esc(key), cell + pending, access, when(item.get("updatedAt")))
 
 
