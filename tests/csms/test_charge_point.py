@@ -331,23 +331,35 @@ async def test_data_transfer_vendors(central_system: CentralSystem, charger: Cha
     assert unknown.status is DataTransferStatus.UNKNOWN_VENDOR_ID
 
 
-async def test_job_notifications_store_the_current_state(
+async def test_job_notifications_are_kept_with_the_open_job_or_none(
     central_system: CentralSystem, charger: Charger
 ) -> None:
+    from ocppd.csms import jobs
     from ocppd.protocol.enums import DiagnosticsStatus, FirmwareStatus
 
     await boot(charger)
-    await charger.session.call(
-        m.DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADING)
-    )
-    await charger.session.call(
-        m.DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.UPLOADED)
-    )
+    async with central_system.engine.begin() as db:
+        job_id, _ = await jobs.open_job(
+            db, "CP1", jobs.DIAGNOSTICS, central_system.clock(), {"retries": 1}
+        )
+    for status in [DiagnosticsStatus.UPLOADING, DiagnosticsStatus.IDLE, DiagnosticsStatus.UPLOADED]:
+        await charger.session.call(m.DiagnosticsStatusNotificationRequest(status=status))
     await charger.session.call(
         m.FirmwareStatusNotificationRequest(status=FirmwareStatus.DOWNLOADING)
     )
-    jobs = {r["kind"]: r["status"] for r in await rows(central_system, models.jobs)}
-    assert jobs == {"diagnostics": "Uploaded", "firmware": "Downloading"}
+    [job] = await rows(central_system, models.jobs)
+    assert (job["id"], job["status"], job["retries"]) == (job_id, "Uploaded", 1)
+    assert job["ended_at"] is not None and job["token_hash"] is None
+    history = [
+        (r["job_id"], r["kind"], r["status"])
+        for r in await rows(central_system, models.job_statuses)
+    ]
+    assert history == [
+        (job_id, "diagnostics", "Uploading"),
+        (job_id, "diagnostics", "Idle"),
+        (job_id, "diagnostics", "Uploaded"),
+        (None, "firmware", "Downloading"),
+    ]
 
 
 async def test_every_frame_is_in_the_message_log(

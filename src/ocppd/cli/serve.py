@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -83,6 +84,13 @@ def settings_options(func: Any) -> Any:
             default=defaults.phases,
             help="Phases a connector is wired for, to convert charging limits between A and W.",
         ),
+        _option(
+            "public-url",
+            default=defaults.public_url,
+            help="Base URL chargers reach this server at, for diagnostics and firmware file "
+            "links; empty = the URL of the API request.",
+        ),
+        _option("max-file-size", type=click.IntRange(1), default=defaults.max_file_size),
     ]
     for option in reversed(options):
         func = option(func)
@@ -95,6 +103,10 @@ def to_settings(values: dict[str, Any]) -> Settings:
         raise click.UsageError("--tls-cert and --tls-key go together")
     values["registration"] = RegistrationPolicy(values["registration"])
     values["concurrent_tx"] = ConcurrencyScope(values["concurrent_tx"])
+    public = values.get("public_url") or ""
+    if public and urlsplit(public).scheme not in ("http", "https"):
+        raise click.BadParameter(f"{public!r} is not an http(s) URL", param_hint="--public-url")
+    values["public_url"] = public.rstrip("/")
     return Settings(**values)
 
 

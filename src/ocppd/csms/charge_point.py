@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.csms import reservations
+from ocppd.csms import jobs, reservations
 from ocppd.csms import transactions as tx
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Upsert
@@ -23,7 +23,6 @@ from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import (
     charge_points,
     connectors,
-    jobs,
     status_history,
 )
 from ocppd.csms.models import meter_values as meter_value_table
@@ -292,24 +291,24 @@ class ChargePointHandler:
     async def diagnostics_status(
         self, request: m.DiagnosticsStatusNotificationRequest
     ) -> m.DiagnosticsStatusNotificationResponse:
-        await self._job("diagnostics", str(request.status))
+        await self._job(jobs.DIAGNOSTICS, str(request.status))
         return m.DiagnosticsStatusNotificationResponse()
 
     async def firmware_status(
         self, request: m.FirmwareStatusNotificationRequest
     ) -> m.FirmwareStatusNotificationResponse:
-        await self._job("firmware", str(request.status))
+        await self._job(jobs.FIRMWARE, str(request.status))
         return m.FirmwareStatusNotificationResponse()
 
     async def _job(self, kind: str, status: str) -> None:
-        values = {
-            "charge_point_id": self.id,
-            "kind": kind,
-            "status": status,
-            "updated_at": self._now(),
-        }
-        await self.system.writer.commit(
-            [], upserts=[Upsert(jobs, ("charge_point_id", "kind"), values)]
+        now = self._now()
+
+        async def store(connection: AsyncConnection) -> int | None:
+            return await jobs.record_status(connection, self.id, kind, status, now)
+
+        job_id = await self._commit([], store)
+        self.system.events.publish(
+            "JobStatus", self.id, now, kind=kind, jobId=job_id, status=status
         )
 
 

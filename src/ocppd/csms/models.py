@@ -153,11 +153,53 @@ messages = sa.Table(
 jobs = sa.Table(
     "jobs",
     metadata,
-    # The state of a charge point's current diagnostics or firmware job.
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),
+    # A GetDiagnostics or UpdateFirmware the central system asked for (csms/jobs.py): what was
+    # requested, the one-time token of its file link (hashed), the charger's latest status.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("start_time", Timestamp),
+    sa.Column("stop_time", Timestamp),
+    sa.Column("retrieve_date", Timestamp),
+    sa.Column("retries", sa.Integer),
+    sa.Column("retry_interval", sa.Integer),
+    sa.Column("firmware_id", sa.BigInteger),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("token_expires_at", Timestamp),
+    # Diagnostics: the fileName the charger answered, then the file it uploaded.
+    sa.Column("file_name", sa.String(255)),
+    sa.Column("file_size", sa.BigInteger),
+    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("file_received_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Index("ix_jobs_charge_point", "charge_point_id", "kind", "id"),
+)
+
+job_statuses = sa.Table(
+    "job_statuses",
+    metadata,
+    # Every Diagnostics/FirmwareStatusNotification, with the job it was counted for (NULL when
+    # none was open: a raw command, a trigger, or a job the charger started itself).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.BigInteger, index=True),
+    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+)
+
+firmware = sa.Table(
+    "firmware",
+    metadata,
+    # Firmware images operators uploaded; the bytes are under the data directory, by id.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("uploaded_at", Timestamp, nullable=False),
 )
 
 api_tokens = sa.Table(

@@ -47,6 +47,11 @@ class Settings:
     """Volts per phase: how charging limits convert between A (per phase) and W (total)."""
     phases: int = 3
     """Phases a connector is wired for, for the same conversion."""
+    public_url: str = ""
+    """The base URL chargers reach this server at (`https://csms.example.com`), for the file
+    links of GetDiagnostics and UpdateFirmware; empty = the URL the API request came in on."""
+    max_file_size: int = 64 * 1024 * 1024
+    """Bytes of one diagnostics upload or firmware image; more is refused (413)."""
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"

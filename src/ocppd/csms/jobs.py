@@ -1,0 +1,149 @@
+"""Diagnostics and firmware jobs: a GetDiagnostics or UpdateFirmware the central system sent,
+the one-time link of its file, and the charger's status notifications.
+
+- A job is opened before its command is sent (so an upload racing the answer finds it) with
+  status `Requested`, and forgotten if the command fails. Opening one ends an older open job
+  of the same charge point and kind as `Superseded`: a charger works on one at a time.
+- Every Diagnostics/FirmwareStatusNotification is kept in `job_statuses`, counted for the
+  newest open job of its kind, or for none (a raw command, a trigger, a charger on its own).
+  It becomes the job's status, except `Idle` (the answer to a trigger says nothing of a job).
+  Uploaded/UploadFailed and Installed/InstallationFailed/DownloadFailed end the job.
+- The link's token is random (256 bits), kept only as its SHA-256, and expires TOKEN_HOURS
+  after the job opens (for firmware, after its retrieveDate). A diagnostics token is single
+  use: the first complete upload consumes it. A firmware token serves every download until
+  the job ends (a charger retries, resumes, or downloads before and after a reboot).
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.csms.models import job_statuses, jobs
+
+DIAGNOSTICS = "diagnostics"
+FIRMWARE = "firmware"
+KINDS = (DIAGNOSTICS, FIRMWARE)
+
+REQUESTED = "Requested"
+SUPERSEDED = "Superseded"
+IDLE = "Idle"
+FINAL = {
+    DIAGNOSTICS: frozenset({"Uploaded", "UploadFailed"}),
+    FIRMWARE: frozenset({"Installed", "InstallationFailed", "DownloadFailed"}),
+}
+
+TOKEN_HOURS = 24
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def open_job(
+    db: AsyncConnection,
+    charge_point_id: str,
+    kind: str,
+    now: datetime,
+    request: dict[str, Any],
+    usable_from: datetime | None = None,
+) -> tuple[int, str]:
+    """A new job (its id and link token); `request` holds the fields asked for."""
+    j = jobs.c
+    await db.execute(
+        jobs.update()
+        .where(j.charge_point_id == charge_point_id, j.kind == kind, j.ended_at.is_(None))
+        .values(status=SUPERSEDED, ended_at=now, updated_at=now, token_hash=None)
+    )
+    token = secrets.token_urlsafe(32)
+    start = max(now, usable_from) if usable_from is not None else now
+    values = {
+        **request,
+        "charge_point_id": charge_point_id,
+        "kind": kind,
+        "status": REQUESTED,
+        "token_hash": token_hash(token),
+        "token_expires_at": start + timedelta(hours=TOKEN_HOURS),
+        "created_at": now,
+        "updated_at": now,
+    }
+    job_id = (await db.execute(jobs.insert().values(values).returning(j.id))).scalar_one()
+    return int(job_id), token
+
+
+async def forget(db: AsyncConnection, job_id: int) -> None:
+    """A job whose command was never accepted by the charger."""
+    await db.execute(jobs.delete().where(jobs.c.id == job_id))
+
+
+async def record_status(
+    db: AsyncConnection, charge_point_id: str, kind: str, status: str, now: datetime
+) -> int | None:
+    """Keep a notification; the job it was counted for, if one was open."""
+    j = jobs.c
+    job_id = await db.scalar(
+        sa.select(j.id)
+        .where(j.charge_point_id == charge_point_id, j.kind == kind, j.ended_at.is_(None))
+        .order_by(j.id.desc())
+        .limit(1)
+    )
+    await db.execute(
+        job_statuses.insert().values(
+            job_id=job_id,
+            charge_point_id=charge_point_id,
+            kind=kind,
+            status=status,
+            received_at=now,
+        )
+    )
+    if job_id is not None and status != IDLE:
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status in FINAL[kind]:
+            values.update(ended_at=now, token_hash=None)
+        await db.execute(jobs.update().where(j.id == job_id).values(values))
+    return None if job_id is None else int(job_id)
+
+
+async def by_token(db: AsyncConnection, kind: str, token: str, now: datetime) -> Any:
+    """The open job a link token belongs to, or None (unknown, used, ended or expired)."""
+    j = jobs.c
+    return (
+        await db.execute(
+            sa.select(jobs).where(
+                j.token_hash == token_hash(token),
+                j.kind == kind,
+                j.ended_at.is_(None),
+                j.token_expires_at > now,
+            )
+        )
+    ).first()
+
+
+async def file_received(
+    db: AsyncConnection,
+    job_id: int,
+    token: str,
+    name: str | None,
+    size: int,
+    sha256: str,
+    now: datetime,
+) -> bool:
+    """Record a diagnostics upload and consume its token; False when another upload with
+    the same token won (or the job ended meanwhile)."""
+    j = jobs.c
+    done = await db.execute(
+        jobs.update()
+        .where(j.id == job_id, j.token_hash == token_hash(token), j.ended_at.is_(None))
+        .values(
+            file_name=sa.func.coalesce(j.file_name, name),
+            file_size=size,
+            file_sha256=sha256,
+            file_received_at=now,
+            updated_at=now,
+            token_hash=None,
+        )
+    )
+    return bool(done.rowcount == 1)
