@@ -7,10 +7,12 @@ CentralSystem), `charge_points`, `id_tags`, `transactions`, `exports` (CSV), `me
 `me` (the caller's token), `commands` (one route per action), `sending` (one request and
 its failures), and the flows that keep what a command's answer says: `reservations`,
 `configuration`, `local_lists`; `events` (the server-sent event stream, fed by
-`ocppd.csms.events`).
+`ocppd.csms.events`); diagnostics and firmware jobs: `jobs` (the resource and the flow),
+`diagnostics`, `firmware`, `uploads` (a file in a request body) and `transfers` (the
+chargers' side, `/files`, outside /api/v1 and its OpenAPI document). The raw
+GetDiagnostics/UpdateFirmware command routes pass through as they are; their notifications
+are kept like any other.
 
-Not yet (issue 4): diagnostics and firmware jobs as resources with their flows (an upload
-location for GetDiagnostics, firmware files served to chargers; those commands already pass
-through unchanged); SendLocalListMaxLength; a reservation ended by its connector going
+Not yet (issue 4): SendLocalListMaxLength; a reservation ended by its connector going
 Faulted or Unavailable (it stays Active until used, cancelled or expired).
 """

@@ -18,8 +18,10 @@ from ocppd.api import (
     charge_points,
     commands,
     configuration,
+    diagnostics,
     events,
     exports,
+    firmware,
     id_tags,
     local_lists,
     me,
@@ -28,6 +30,7 @@ from ocppd.api import (
     reservations,
     tokens,
     transactions,
+    transfers,
 )
 from ocppd.api.auth import RoleCache, authorized
 from ocppd.api.system import PROVIDE
@@ -63,6 +66,8 @@ def create_app(system: CentralSystem) -> Litestar:
             *reservations.ROUTES,
             *configuration.ROUTES,
             *local_lists.ROUTES,
+            *diagnostics.ROUTES,
+            *firmware.ROUTES,
             *events.ROUTES,
             *tokens.ROUTES,
             *me.ROUTES,
@@ -72,7 +77,7 @@ def create_app(system: CentralSystem) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api, openapi_document],
+        route_handlers=[api, openapi_document, transfers.ROUTER],
         dependencies=PROVIDE,
         state=State({"system": system, "roles": RoleCache()}),
         exception_handlers=problems.HANDLERS,

@@ -1,11 +1,13 @@
-"""One ASGI app for the HTTP side of the port: `/api` and below to the API, the rest (and
-lifespan events) to the dashboard, whose own lifespan is trivial, so the API's lifespan runs.
+"""One ASGI app for the HTTP side of the port: `/api` and below to the API, and `/files` (the
+chargers' file transfers, served by the API app), the rest (and lifespan events) to the
+dashboard, whose own lifespan is trivial, so the API's lifespan runs.
 """
 
 from ocppd.csms.central_system import CentralSystem
 from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
 
 API_PREFIX = "/api"
+FILES_PREFIX = "/files"
 
 
 def route(api: ASGIApp, web: ASGIApp) -> ASGIApp:
@@ -21,7 +23,7 @@ def route(api: ASGIApp, web: ASGIApp) -> ASGIApp:
 
 
 def is_api(path: str) -> bool:
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+    return any(path == p or path.startswith(p + "/") for p in (API_PREFIX, FILES_PREFIX))
 
 
 def fallback(system: CentralSystem) -> ASGIApp:

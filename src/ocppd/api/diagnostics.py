@@ -1,0 +1,140 @@
+"""Diagnostics: ask a charge point for its diagnostics file, follow the upload, download it.
+
+`POST /charge-points/{id}/diagnostics` opens a job and sends GetDiagnostics with a location
+of ocppd's own (`<public URL>/files/diagnostics/<token>/`, see `transfers`): the charger
+PUTs its file to `<location><fileName>` or POSTs it to the location. The job follows its
+DiagnosticsStatusNotifications; the file is at `GET /diagnostics/{jobId}/file` (operator:
+a diagnostics file may tell more than a viewer should see).
+"""
+
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Request, get, post
+from litestar.params import JSONBody
+from litestar.response import File
+from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.api.auth import needs
+from ocppd.api.charge_points import ChargePointId
+from ocppd.api.jobs import (
+    NOTHING_TO_UPLOAD,
+    Count,
+    Job,
+    JobId,
+    JobPage,
+    base_url,
+    load,
+    page,
+    start,
+)
+from ocppd.api.pages import Cursor, Limit
+from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.system import System
+from ocppd.api.tokens import Role
+from ocppd.api.uploads import file_store
+from ocppd.csms import jobs
+from ocppd.csms.models import jobs as job_table
+from ocppd.protocol import messages as m
+from ocppd.protocol.fields import DateTime
+
+
+class DiagnosticsRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """GetDiagnostics without its location (ocppd fills it in)."""
+
+    start_time: DateTime | None = None
+    stop_time: DateTime | None = None
+    retries: Count | None = None
+    retry_interval: Count | None = None
+    """Seconds between retries."""
+
+
+@post(
+    "/charge-points/{chargePointId:str}/diagnostics",
+    status_code=201,
+    opt=needs(Role.OPERATOR),
+    tags=["diagnostics"],
+    responses=documented(404, 409, 502, 504),
+)
+async def request_diagnostics(
+    system: System,
+    request: Request[Any, Any, Any],
+    charge_point_id: ChargePointId,
+    data: JSONBody[DiagnosticsRequest | None] = None,
+) -> Job:
+    """Send GetDiagnostics with an upload location of ocppd's; the job, with the fileName the
+    charger answered."""
+    asked = data or DiagnosticsRequest()
+    base = base_url(system, request)
+
+    def command(token: str) -> m.GetDiagnosticsRequest:
+        return m.GetDiagnosticsRequest(
+            location=f"{base}/files/diagnostics/{token}/",
+            retries=UNSET if asked.retries is None else asked.retries,
+            retry_interval=UNSET if asked.retry_interval is None else asked.retry_interval,
+            start_time=UNSET if asked.start_time is None else asked.start_time,
+            stop_time=UNSET if asked.stop_time is None else asked.stop_time,
+        )
+
+    fields = {
+        "start_time": asked.start_time,
+        "stop_time": asked.stop_time,
+        "retries": asked.retries,
+        "retry_interval": asked.retry_interval,
+    }
+    return await start(system, charge_point_id, jobs.DIAGNOSTICS, fields, command, _answered)
+
+
+async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnosticsResponse) -> None:
+    j = job_table.c
+    job = job_table.update().where(j.id == job_id)
+    if response.file_name is UNSET:
+        # Nothing to upload: the job is over, and so is its link.
+        await db.execute(
+            job.where(j.ended_at.is_(None)).values(
+                status=NOTHING_TO_UPLOAD, ended_at=j.updated_at, token_hash=None
+            )
+        )
+    else:
+        await db.execute(job.values(file_name=sa.func.coalesce(j.file_name, response.file_name)))
+
+
+@get(
+    "/charge-points/{chargePointId:str}/diagnostics",
+    tags=["diagnostics"],
+    responses=documented(404),
+)
+async def list_diagnostics(
+    system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
+) -> JobPage:
+    """The charge point's diagnostics jobs, newest first."""
+    return await page(system, charge_point_id, jobs.DIAGNOSTICS, limit, cursor)
+
+
+@get("/diagnostics/{jobId:int}", tags=["diagnostics"], responses=documented(404))
+async def get_diagnostics(system: System, job_id: JobId) -> Job:
+    """One diagnostics job with its status history."""
+    return await load(system, jobs.DIAGNOSTICS, job_id)
+
+
+@get(
+    "/diagnostics/{jobId:int}/file",
+    opt=needs(Role.OPERATOR),
+    tags=["diagnostics"],
+    media_type="application/octet-stream",
+    responses=documented(404),
+)
+async def download_diagnostics(system: System, job_id: JobId) -> File:
+    """The file the charger uploaded (404 until it has)."""
+    job = await load(system, jobs.DIAGNOSTICS, job_id)
+    path = file_store(system).path(jobs.DIAGNOSTICS, job_id)
+    if job.file is None or not path.is_file():
+        raise ProblemException(
+            Problem(status=404, error=f"diagnostics job {job_id} has no file (yet)")
+        )
+    return File(path=path, filename=job.file.name or f"diagnostics-{job_id}")
+
+
+ROUTES = [request_diagnostics, list_diagnostics, get_diagnostics, download_diagnostics]

@@ -1,0 +1,227 @@
+"""Firmware: images operators upload, and updates that send one to a charge point.
+
+- `POST /firmware` (operator): the image as the raw body with `?name=`, or as the file part
+  of a multipart form (its filename); at most `max_file_size` bytes (413). Kept under the
+  data directory with its size and SHA-256. Images are immutable: upload a new one.
+- `POST /charge-points/{id}/firmware-updates` opens a job and sends UpdateFirmware with a
+  location of ocppd's own, `<public URL>/files/firmware/<token>/<name>` (the name last:
+  chargers read the version from it). The job follows FirmwareStatusNotification to
+  Installed, InstallationFailed or DownloadFailed.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Request, get, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from msgspec import UNSET
+
+from ocppd.api.auth import needs
+from ocppd.api.charge_points import ChargePointId
+from ocppd.api.jobs import Count, Job, JobId, JobPage, base_url, load, page, start
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.system import System
+from ocppd.api.tokens import Role
+from ocppd.api.uploads import Upload, clean_name, file_store, receive
+from ocppd.csms import jobs
+from ocppd.csms.clock import as_utc
+from ocppd.csms.models import firmware
+from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.protocol import messages as m
+from ocppd.protocol.fields import DateTime
+
+FirmwareId = Annotated[int, PathParameter(name="firmwareId", ge=1, le=MAX_STORED_INTEGER)]
+
+
+class Firmware(msgspec.Struct, rename="camel", kw_only=True):
+    firmware_id: int
+    name: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class FirmwarePage(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[Firmware]
+    next_cursor: str | None
+
+
+class FirmwareUpdateRequest(
+    msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True
+):
+    """UpdateFirmware with an uploaded image instead of a location."""
+
+    firmware_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_STORED_INTEGER)]
+    retrieve_date: DateTime | None = None
+    """When the charger may download it; absent: now."""
+    retries: Count | None = None
+    retry_interval: Count | None = None
+
+
+@post(
+    "/firmware",
+    status_code=201,
+    opt=needs(Role.OPERATOR),
+    request_max_body_size=None,  # the `max_file_size` setting applies, in `receive`
+    tags=["firmware"],
+    responses=documented(413),
+)
+async def upload_firmware(
+    system: System,
+    request: Request[Any, Any, Any],
+    name: Annotated[
+        str | None,
+        QueryParameter(description="The file name (a multipart part brings its own)."),
+    ] = None,
+) -> Firmware:
+    """Upload a firmware image."""
+    store = file_store(system)
+    upload = Upload(request, clean_name(name))
+    received = await receive(store, jobs.FIRMWARE, upload, system.settings.max_file_size)
+    try:
+        file_name = clean_name(upload.name)
+        if file_name is None:
+            raise ProblemException(
+                Problem(
+                    status=400,
+                    error="a file name is needed: ?name=... or a multipart filename",
+                    field="name",
+                )
+            )
+        now = system.clock()
+        async with system.engine.begin() as db:
+            firmware_id = (
+                await db.execute(
+                    firmware.insert()
+                    .values(
+                        name=file_name, size=received.size, sha256=received.sha256, uploaded_at=now
+                    )
+                    .returning(firmware.c.id)
+                )
+            ).scalar_one()
+            await store.keep(received, jobs.FIRMWARE, firmware_id)
+    finally:
+        await store.drop(received)  # nothing left when kept: it was moved
+    return Firmware(
+        firmware_id=firmware_id,
+        name=file_name,
+        size=received.size,
+        sha256=received.sha256,
+        uploaded_at=now,
+    )
+
+
+@get("/firmware", tags=["firmware"], responses=documented())
+async def list_firmware(system: System, limit: Limit = 100, cursor: Cursor = None) -> FirmwarePage:
+    """Uploaded images, newest first."""
+    query = sa.select(firmware).order_by(firmware.c.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(firmware.c.id < id_cursor(cursor))
+    async with system.engine.connect() as db:
+        rows = (await db.execute(query)).all()
+    return FirmwarePage(
+        items=[_firmware(row) for row in rows[:limit]],
+        next_cursor=next_cursor([str(row.id) for row in rows], limit),
+    )
+
+
+@get("/firmware/{firmwareId:int}", tags=["firmware"], responses=documented(404))
+async def get_firmware(system: System, firmware_id: FirmwareId) -> Firmware:
+    async with system.engine.connect() as db:
+        row = await _row(db, firmware_id)
+    if row is None:
+        raise ProblemException(Problem(status=404, error=f"unknown firmware {firmware_id}"))
+    return _firmware(row)
+
+
+@post(
+    "/charge-points/{chargePointId:str}/firmware-updates",
+    status_code=201,
+    opt=needs(Role.OPERATOR),
+    tags=["firmware"],
+    responses=documented(404, 409, 502, 504),
+)
+async def update_firmware(
+    system: System,
+    request: Request[Any, Any, Any],
+    charge_point_id: ChargePointId,
+    data: JSONBody[FirmwareUpdateRequest],
+) -> Job:
+    """Send UpdateFirmware for an uploaded image; the job. 400 for an unknown firmwareId."""
+    async with system.engine.connect() as db:
+        image = await _row(db, data.firmware_id)
+    if image is None:
+        raise ProblemException(
+            Problem(
+                status=400,
+                error=f"unknown firmware {data.firmware_id}",
+                field="firmwareId",
+                reason="no such upload",
+            )
+        )
+    retrieve = data.retrieve_date or system.clock()
+    base = base_url(system, request)
+
+    def command(token: str) -> m.UpdateFirmwareRequest:
+        return m.UpdateFirmwareRequest(
+            location=f"{base}/files/firmware/{token}/{quote(image.name, safe='')}",
+            retrieve_date=retrieve,
+            retries=UNSET if data.retries is None else data.retries,
+            retry_interval=UNSET if data.retry_interval is None else data.retry_interval,
+        )
+
+    fields = {
+        "firmware_id": data.firmware_id,
+        "retrieve_date": retrieve,
+        "retries": data.retries,
+        "retry_interval": data.retry_interval,
+    }
+    return await start(
+        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=as_utc(retrieve)
+    )
+
+
+@get(
+    "/charge-points/{chargePointId:str}/firmware-updates",
+    tags=["firmware"],
+    responses=documented(404),
+)
+async def list_firmware_updates(
+    system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
+) -> JobPage:
+    """The charge point's firmware updates, newest first."""
+    return await page(system, charge_point_id, jobs.FIRMWARE, limit, cursor)
+
+
+@get("/firmware-updates/{jobId:int}", tags=["firmware"], responses=documented(404))
+async def get_firmware_update(system: System, job_id: JobId) -> Job:
+    """One firmware update with its status history."""
+    return await load(system, jobs.FIRMWARE, job_id)
+
+
+ROUTES = [
+    upload_firmware,
+    list_firmware,
+    get_firmware,
+    update_firmware,
+    list_firmware_updates,
+    get_firmware_update,
+]
+
+
+async def _row(db: Any, firmware_id: int) -> Any:
+    return (await db.execute(sa.select(firmware).where(firmware.c.id == firmware_id))).first()
+
+
+def _firmware(row: Any) -> Firmware:
+    return Firmware(
+        firmware_id=row.id,
+        name=row.name,
+        size=row.size,
+        sha256=row.sha256,
+        uploaded_at=as_utc(row.uploaded_at),
+    )

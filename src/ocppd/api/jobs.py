@@ -1,0 +1,185 @@
+"""Diagnostics and firmware jobs as resources: one shape for both kinds, the flow that opens a
+job and sends its command, and the link a charger gets (see `ocppd.csms.jobs` for the job's
+life and its token, `transfers` for the link's side).
+
+A link is `<public URL>/files/<kind>/<token>/...`; the public URL is the `public_url`
+setting, or else the URL the operator's request came in on (right when operators and
+chargers reach the server at the same address; set `public_url` behind a proxy or NAT).
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Request
+from litestar.params import PathParameter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocppd.api.pages import id_cursor, next_cursor
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.sending import send
+from ocppd.api.system import System
+from ocppd.csms import jobs, registration
+from ocppd.csms.clock import as_utc
+from ocppd.csms.models import job_statuses
+from ocppd.csms.models import jobs as job_table
+from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.protocol.fields import Payload
+
+JobId = Annotated[int, PathParameter(name="jobId", ge=1, le=MAX_STORED_INTEGER)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
+class JobStatus(msgspec.Struct, rename="camel", kw_only=True):
+    status: str
+    received_at: datetime
+
+
+class JobFile(msgspec.Struct, rename="camel", kw_only=True):
+    """The file a charger uploaded (diagnostics)."""
+
+    name: str | None
+    size: int
+    sha256: str
+    received_at: datetime
+
+
+class Job(msgspec.Struct, rename="camel", kw_only=True):
+    job_id: int
+    charge_point_id: str
+    kind: str
+    """diagnostics or firmware."""
+    status: str
+    """Requested (sent, nothing reported yet), the charger's latest status, Superseded (a
+    newer job of the same kind), or NothingToUpload (GetDiagnostics answered no fileName)."""
+    start_time: datetime | None
+    stop_time: datetime | None
+    retrieve_date: datetime | None
+    retries: int | None
+    retry_interval: int | None
+    firmware_id: int | None
+    file: JobFile | None
+    link_expires_at: datetime | None
+    """Until when the charger's link works (while the job is open)."""
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    history: list[JobStatus] | None
+    """Every status notification of this job, oldest first (in a single job's view only)."""
+
+
+class JobPage(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[Job]
+    next_cursor: str | None
+
+
+NOTHING_TO_UPLOAD = "NothingToUpload"
+
+Sent = Callable[[AsyncConnection, int, Any], Awaitable[None]]
+"""What to keep of the charger's answer: (database, job id, response)."""
+
+
+def base_url(system: System, request: Request[Any, Any, Any]) -> str:
+    return system.settings.public_url or str(request.base_url).rstrip("/")
+
+
+async def start(
+    system: System,
+    charge_point_id: str,
+    kind: str,
+    fields: dict[str, Any],
+    command: Callable[[str], Payload],
+    sent: Sent | None = None,
+    usable_from: datetime | None = None,
+) -> Job:
+    """Open a job, send `command(token)`, keep the answer; the job is forgotten if the
+    command fails (404, 409, 502, 504 as for any command)."""
+    now = system.clock()
+
+    async def open_(db: AsyncConnection) -> tuple[int, str]:
+        return await jobs.open_job(db, charge_point_id, kind, now, fields, usable_from)
+
+    job_id, token = await system.writer.commit([], open_)
+    try:
+        response = await send(system, charge_point_id, command(token), None)
+    except BaseException:
+        await system.writer.commit([], lambda db: jobs.forget(db, job_id))
+        raise
+    if sent is not None:
+        await system.writer.commit([], lambda db: sent(db, job_id, response))
+    system.events.publish("JobCreated", charge_point_id, now, kind=kind, jobId=job_id)
+    return await load(system, kind, job_id)
+
+
+async def load(system: System, kind: str, job_id: int) -> Job:
+    async with system.engine.connect() as db:
+        row = (
+            await db.execute(
+                sa.select(job_table).where(job_table.c.id == job_id, job_table.c.kind == kind)
+            )
+        ).first()
+        if row is None:
+            raise ProblemException(Problem(status=404, error=f"unknown {kind} job {job_id}"))
+        s = job_statuses.c
+        history = await db.execute(
+            sa.select(s.status, s.received_at).where(s.job_id == job_id).order_by(s.id)
+        )
+        return view(
+            row, [JobStatus(status=h.status, received_at=as_utc(h.received_at)) for h in history]
+        )
+
+
+async def page(
+    system: System, charge_point_id: str, kind: str, limit: int, cursor: str | None
+) -> JobPage:
+    """A charge point's jobs of `kind`, newest first."""
+    j = job_table.c
+    query = (
+        sa.select(job_table)
+        .where(j.charge_point_id == charge_point_id, j.kind == kind)
+        .order_by(j.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        query = query.where(j.id < id_cursor(cursor))
+    async with system.engine.connect() as db:
+        if await registration.load(db, charge_point_id) is None:
+            raise ProblemException(
+                Problem(status=404, error=f"unknown charge point {charge_point_id!r}")
+            )
+        rows = (await db.execute(query)).all()
+    return JobPage(
+        items=[view(row, None) for row in rows[:limit]],
+        next_cursor=next_cursor([str(row.id) for row in rows], limit),
+    )
+
+
+def view(row: Any, history: list[JobStatus] | None) -> Job:
+    file = None
+    if row.file_received_at is not None:
+        file = JobFile(
+            name=row.file_name,
+            size=row.file_size,
+            sha256=row.file_sha256,
+            received_at=as_utc(row.file_received_at),
+        )
+    return Job(
+        job_id=row.id,
+        charge_point_id=row.charge_point_id,
+        kind=row.kind,
+        status=row.status,
+        start_time=as_utc(row.start_time),
+        stop_time=as_utc(row.stop_time),
+        retrieve_date=as_utc(row.retrieve_date),
+        retries=row.retries,
+        retry_interval=row.retry_interval,
+        firmware_id=row.firmware_id,
+        file=file,
+        link_expires_at=None if row.ended_at is not None else as_utc(row.token_expires_at),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        ended_at=as_utc(row.ended_at),
+        history=history,
+    )

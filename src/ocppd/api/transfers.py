@@ -1,0 +1,113 @@
+"""The chargers' side of file transfers, at `/files` (not under /api/v1: a charger has no
+bearer token; the one-time token in the URL is its authorization).
+
+- `PUT|POST /files/diagnostics/<token>/[<fileName>]`: a diagnostics upload, the raw body or
+  the file part of a multipart form. PUT to `<location>/<fileName>` is what `curl -T` and
+  most chargers do with a directory location; POST to the location is what upload forms
+  (and the simulator's POST mode) do. 201 once the file is stored; the token is then used.
+- `GET /files/firmware/<token>/<name>`: the image of an UpdateFirmware job, as often as the
+  charger asks until the job ends (the name is for the charger; only the token counts).
+
+An unknown, used, ended or expired token is 404, and so is every other path under /files;
+more than `max_file_size` bytes is 413, a malformed multipart body 400, and none of these
+keeps anything. These routes are not in the OpenAPI document, which describes the operators'
+API; they are in the README.
+"""
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, route
+from litestar.params import PathParameter
+from litestar.response import File
+
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.system import System
+from ocppd.api.uploads import Upload, clean_name, file_store, receive
+from ocppd.csms import jobs
+from ocppd.csms.models import firmware
+
+PREFIX = "/files"
+
+
+Token = Annotated[str, PathParameter(name="token")]
+Name = Annotated[str, PathParameter(name="name")]
+
+
+def _upload_route(path: str) -> route:
+    return route(
+        path,
+        http_method=["PUT", "POST"],
+        status_code=201,
+        request_max_body_size=None,  # the `max_file_size` setting applies, in `receive`
+    )
+
+
+@_upload_route("/diagnostics/{token:str}")
+async def upload_to_location(
+    system: System, request: Request[Any, Any, Any], token: Token
+) -> Response[dict[str, Any]]:
+    return await _upload(system, request, token, None)
+
+
+@_upload_route("/diagnostics/{token:str}/{name:str}")
+async def upload_as(
+    system: System, request: Request[Any, Any, Any], token: Token, name: Name
+) -> Response[dict[str, Any]]:
+    return await _upload(system, request, token, name)
+
+
+async def _upload(
+    system: System, request: Request[Any, Any, Any], token: str, name: str | None
+) -> Response[dict[str, Any]]:
+    async with system.engine.connect() as db:
+        job = await jobs.by_token(db, jobs.DIAGNOSTICS, token, system.clock())
+    if job is None:
+        raise _unknown()
+    store = file_store(system)
+    upload = Upload(request, clean_name(name))
+    received = await receive(store, jobs.DIAGNOSTICS, upload, system.settings.max_file_size)
+    now = system.clock()
+    try:
+        async with system.engine.begin() as db:
+            won = await jobs.file_received(
+                db, job.id, token, clean_name(upload.name), received.size, received.sha256, now
+            )
+            if won:
+                await store.keep(received, jobs.DIAGNOSTICS, job.id)
+    finally:
+        await store.drop(received)  # nothing left when kept: it was moved
+    if not won:
+        raise _unknown()  # another upload with this token came first
+    system.events.publish(
+        "JobFile", job.charge_point_id, now, kind=jobs.DIAGNOSTICS, jobId=job.id, size=received.size
+    )
+    return Response({"size": received.size, "sha256": received.sha256}, status_code=201)
+
+
+@get("/firmware/{token:str}/{name:str}")
+async def download_firmware(system: System, token: Token, name: Name) -> File:
+    """`name` is the image's, for the charger; the token alone finds it."""
+    async with system.engine.connect() as db:
+        job = await jobs.by_token(db, jobs.FIRMWARE, token, system.clock())
+        image = None
+        if job is not None:
+            image = (
+                await db.execute(firmware.select().where(firmware.c.id == job.firmware_id))
+            ).first()
+    if image is None:
+        raise _unknown()
+    path = file_store(system).path(jobs.FIRMWARE, image.id)
+    if not path.is_file():
+        raise _unknown()
+    return File(path=path, filename=image.name, media_type="application/octet-stream")
+
+
+def _unknown() -> ProblemException:
+    return ProblemException(Problem(status=404, error="unknown, used or expired file link"))
+
+
+ROUTER = Router(
+    PREFIX,
+    route_handlers=[upload_to_location, upload_as, download_firmware],
+    include_in_schema=False,
+)
