@@ -24,13 +24,11 @@ from ocppd.api.jobs import (
     Count,
     Job,
     JobId,
-    JobPage,
     base_url,
     load,
-    page,
+    read_routes,
     start,
 )
-from ocppd.api.pages import Cursor, Limit
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
@@ -102,24 +100,6 @@ async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnostics
 
 
 @get(
-    "/charge-points/{chargePointId:str}/diagnostics",
-    tags=["diagnostics"],
-    responses=documented(404),
-)
-async def list_diagnostics(
-    system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
-) -> JobPage:
-    """The charge point's diagnostics jobs, newest first."""
-    return await page(system, charge_point_id, jobs.DIAGNOSTICS, limit, cursor)
-
-
-@get("/diagnostics/{jobId:int}", tags=["diagnostics"], responses=documented(404))
-async def get_diagnostics(system: System, job_id: JobId) -> Job:
-    """One diagnostics job with its status history."""
-    return await load(system, jobs.DIAGNOSTICS, job_id)
-
-
-@get(
     "/diagnostics/{jobId:int}/file",
     opt=needs(Role.OPERATOR),
     tags=["diagnostics"],
@@ -137,4 +117,8 @@ async def download_diagnostics(system: System, job_id: JobId) -> File:
     return File(path=path, filename=job.file.name or f"diagnostics-{job_id}")
 
 
-ROUTES = [request_diagnostics, list_diagnostics, get_diagnostics, download_diagnostics]
+ROUTES = [
+    request_diagnostics,
+    *read_routes(jobs.DIAGNOSTICS, "diagnostics", "diagnostics"),
+    download_diagnostics,
+]

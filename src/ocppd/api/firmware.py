@@ -21,7 +21,7 @@ from msgspec import UNSET
 
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.jobs import Count, Job, JobId, JobPage, base_url, load, page, start
+from ocppd.api.jobs import Count, Job, base_url, read_routes, start
 from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
@@ -185,31 +185,12 @@ async def update_firmware(
     )
 
 
-@get(
-    "/charge-points/{chargePointId:str}/firmware-updates",
-    tags=["firmware"],
-    responses=documented(404),
-)
-async def list_firmware_updates(
-    system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
-) -> JobPage:
-    """The charge point's firmware updates, newest first."""
-    return await page(system, charge_point_id, jobs.FIRMWARE, limit, cursor)
-
-
-@get("/firmware-updates/{jobId:int}", tags=["firmware"], responses=documented(404))
-async def get_firmware_update(system: System, job_id: JobId) -> Job:
-    """One firmware update with its status history."""
-    return await load(system, jobs.FIRMWARE, job_id)
-
-
 ROUTES = [
     upload_firmware,
     list_firmware,
     get_firmware,
     update_firmware,
-    list_firmware_updates,
-    get_firmware_update,
+    *read_routes(jobs.FIRMWARE, "firmware-updates", "firmware"),
 ]
 
 

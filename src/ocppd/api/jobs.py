@@ -13,12 +13,14 @@ from typing import Annotated, Any
 
 import msgspec
 import sqlalchemy as sa
-from litestar import Request
+from litestar import Request, get
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.api.pages import id_cursor, next_cursor
-from ocppd.api.problems import Problem, ProblemException
+from ocppd.api.charge_points import ChargePointId
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import send
 from ocppd.api.system import System
 from ocppd.csms import jobs, registration
@@ -154,6 +156,37 @@ async def page(
         items=[view(row, None) for row in rows[:limit]],
         next_cursor=next_cursor([str(row.id) for row in rows], limit),
     )
+
+
+def read_routes(kind: str, path: str, tag: str) -> list[HTTPRouteHandler]:
+    """GET /charge-points/{id}/<path> (a charge point's jobs of `kind`, newest first) and
+    GET /<path>/{jobId} (one, with its status history)."""
+
+    async def list_jobs(
+        system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
+    ) -> JobPage:
+        return await page(system, charge_point_id, kind, limit, cursor)
+
+    async def get_job(system: System, job_id: JobId) -> Job:
+        return await load(system, kind, job_id)
+
+    name = "".join(word.title() for word in path.split("-"))
+    return [
+        get(
+            f"/charge-points/{{chargePointId:str}}/{path}",
+            tags=[tag],
+            responses=documented(404),
+            operation_id=f"List{name}Jobs",
+            description=f"The charge point's {kind} jobs, newest first.",
+        )(list_jobs),
+        get(
+            f"/{path}/{{jobId:int}}",
+            tags=[tag],
+            responses=documented(404),
+            operation_id=f"Get{name}Job",
+            description=f"One {kind} job with its status history.",
+        )(get_job),
+    ]
 
 
 def view(row: Any, history: list[JobStatus] | None) -> Job:
