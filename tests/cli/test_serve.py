@@ -189,3 +189,23 @@ async def test_sigterm_ends_open_event_streams(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     writer.close()
+
+
+def test_voltage_and_phases_convert_charging_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from ocppd.cli.serve import settings_options, to_settings
+
+    @click.command()
+    @settings_options
+    def show(**values: object) -> None:
+        settings = to_settings(values)
+        click.echo(f"{settings.voltage} {settings.phases}")
+
+    runner = CliRunner()
+    assert runner.invoke(show, []).output == "230.0 3\n"
+    monkeypatch.setenv("OCPPD_VOLTAGE", "120")
+    assert runner.invoke(show, ["--phases", "1"]).output == "120.0 1\n"
+    refused = runner.invoke(show, ["--phases", "4"])
+    assert refused.exit_code == 2 and "--phases" in refused.output

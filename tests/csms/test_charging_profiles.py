@@ -8,12 +8,15 @@ from typing import Any
 
 import msgspec
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.charging_profiles import PENDING_START, ProfileRefused
 from ocppd.csms.models import configuration
+from ocppd.csms.settings import Settings
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile
+from ocppd.protocol.smart_charging import Electrical
 from tests.api.conftest import Api, FakeChargePoint, charge_point
 from tests.csms.conftest import FixedClock
 from tests.servers import serving
@@ -285,3 +288,10 @@ async def test_a_remote_start_profile_is_a_tx_profile_without_transaction_id(ser
         assert [action for action, _ in cp.received] == []
         await system.call("CP1", m.RemoteStartTransactionRequest(id_tag="T", connector_id=1))
         assert await held(system) == []
+
+
+async def test_the_prediction_converts_with_the_configured_voltage_and_phases(
+    engine: AsyncEngine,
+) -> None:
+    system = CentralSystem(Settings(voltage=120.0, phases=1), engine=engine)
+    assert system.charging_profiles.electrical == Electrical(120.0, 1)

@@ -16,6 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ocppd import __version__
 from ocppd.api import (
     charge_points,
+    charging_profiles,
     commands,
     configuration,
     diagnostics,
@@ -68,6 +69,7 @@ def create_app(system: CentralSystem) -> Litestar:
             *local_lists.ROUTES,
             *diagnostics.ROUTES,
             *firmware.ROUTES,
+            *charging_profiles.ROUTES,
             *events.ROUTES,
             *tokens.ROUTES,
             *me.ROUTES,
