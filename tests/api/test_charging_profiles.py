@@ -4,10 +4,15 @@ sending as 400s, the stored profiles, the predicted composite schedule (JSON and
 from typing import Any
 from xml.etree import ElementTree
 
+import msgspec
+
 from ocppd.api.tokens import Role
+from ocppd.chargepoint import ChargerModel, Station
 from ocppd.cli.api_client import quote
 from ocppd.csms import registration
+from ocppd.protocol.datatypes import ChargingProfile
 from tests.api.conftest import Api, charge_point
+from tests.chargepoint.test_commands import transaction_id_on
 from tests.csms.test_charging_profiles import profile
 
 
@@ -197,3 +202,120 @@ async def test_the_composite_as_an_svg_plot_with_every_text_escaped(api: Api) ->
     svg = ElementTree.fromstring(plotted.body)
     assert svg.findtext("s:title", namespaces=ns) == f"{identity}, connector 1: predicted limit"
     assert "<CP" not in plotted.body
+
+
+def schedule(unit: str, *periods: tuple[int, float], **more: Any) -> dict[str, Any]:
+    return {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": lim} for s, lim in periods],
+        **more,
+    }
+
+
+async def test_ocppd_predicts_what_its_simulator_reports(api: Api) -> None:
+    """The simulator really installs the profiles and answers GetCompositeSchedule with its
+    own computation; ocppd's prediction from what it stored must agree, for every connector
+    and unit. A profile installed behind ocppd's back is then reported as a mismatch."""
+    operator = api.client(Role.OPERATOR)
+    await operator("PUT", "/id-tags/TAG1", {"status": "Accepted"})
+    async with api.system.engine.begin() as db:
+        await registration.register(db, "SIM")
+    model = ChargerModel(connectors=2, max_power_w=22_080)
+    async with Station(f"ws://127.0.0.1:{api.port}/ocpp", "SIM", model=model) as station:
+        await station.boot()  # the station takes ocppd's time: 2026-11-25T12:00:00Z
+
+        async def command(action: str, body: dict[str, Any]) -> Any:
+            return await operator("POST", f"/charge-points/SIM/commands/{action}", body)
+
+        await command("GetConfiguration", {})
+        refused = await command(
+            "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile(9, level=9)}
+        )
+        assert refused.body["error"] == (
+            "not sent: stackLevel 9 exceeds ChargeProfileMaxStackLevel 8"
+        )
+        daily = "2026-11-25T00:00:00Z"
+        for connector, body in [
+            (
+                0,
+                profile(
+                    1,
+                    "ChargePointMaxProfile",
+                    chargingProfileKind="Recurring",
+                    recurrencyKind="Daily",
+                    chargingSchedule=schedule(
+                        "A", (0, 32.0), (18 * 3600, 20.0), (22 * 3600, 32.0), startSchedule=daily
+                    ),
+                ),
+            ),
+            (
+                0,
+                profile(
+                    2,
+                    chargingSchedule=schedule(
+                        "A", (0, 16.0), (3 * 3600, 10.0), startSchedule="2026-11-25T11:00:00Z"
+                    ),
+                ),
+            ),
+            (
+                2,
+                profile(
+                    3,
+                    level=1,
+                    validFrom="2026-11-25T12:30:00Z",
+                    validTo="2026-11-25T14:00:00Z",
+                    chargingSchedule=schedule("W", (0, 7000.0)),
+                ),
+            ),
+        ]:
+            answer = await command(
+                "SetChargingProfile", {"connectorId": connector, "csChargingProfiles": body}
+            )
+            assert answer.body == {"status": "Accepted"}, body
+        await station.plug_in(1)
+        await station.start_transaction(1, "TAG1")
+        await transaction_id_on(station, 1)
+        relative = profile(
+            4,
+            "TxProfile",
+            chargingProfileKind="Relative",
+            chargingSchedule=schedule("A", (0, 12.0), (1800, 14.0), duration=7200),
+        )
+        answer = await command(
+            "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": relative}
+        )
+        assert answer.body == {"status": "Accepted"}
+
+        for connector in (0, 1, 2):
+            for unit in ("A", "W"):
+                reported = await command(
+                    "GetCompositeSchedule",
+                    {"connectorId": connector, "duration": 86400, "chargingRateUnit": unit},
+                )
+                assert reported.body["status"] == "Accepted"
+                assert len(reported.body["chargingSchedule"]["chargingSchedulePeriod"]) > 1
+                checks = (
+                    await operator(
+                        "GET",
+                        f"/charge-points/SIM/connectors/{connector}/composite-schedule/checks",
+                    )
+                ).body["items"]
+                assert (checks[0]["matches"], checks[0]["mismatch"]) == (True, None), checks[0]
+                assert checks[0]["reported"] == reported.body["chargingSchedule"]
+
+        # Behind ocppd's back: a TxDefaultProfile of 6 A on connector 2.
+        behind = msgspec.convert(
+            profile(5, level=7, chargingSchedule=schedule("A", (0, 6.0))), ChargingProfile
+        )
+        station.profiles.install(2, behind, station.clock.now())
+        reported = await command(
+            "GetCompositeSchedule", {"connectorId": 2, "duration": 3600, "chargingRateUnit": "A"}
+        )
+        assert reported.status == 200 and reported.body["status"] == "Accepted"
+        latest = (
+            await operator("GET", "/charge-points/SIM/connectors/2/composite-schedule/checks")
+        ).body["items"][0]
+        assert latest["matches"] is False
+        mismatch = latest["mismatch"]
+        assert (mismatch["predictedLimit"], mismatch["reportedLimit"]) == (16.0, 6.0)
+        assert mismatch["at"] == latest["scheduleStart"]

@@ -3,16 +3,18 @@
 transaction, and the checks before sending. Charge points on real sockets."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.charging_profiles import PENDING_START, ProfileRefused
-from ocppd.csms.models import configuration
+from ocppd.csms.clock import as_utc
+from ocppd.csms.models import composite_checks, configuration
 from ocppd.csms.settings import Settings
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile
@@ -295,3 +297,65 @@ async def test_the_prediction_converts_with_the_configured_voltage_and_phases(
 ) -> None:
     system = CentralSystem(Settings(voltage=120.0, phases=1), engine=engine)
     assert system.charging_profiles.electrical == Electrical(120.0, 1)
+
+
+async def test_composite_answers_are_compared_stored_and_published(served: Api) -> None:
+    system = served.system
+    events = system.events.subscribe()
+    async with charge_point(served) as cp:
+        cp.replies["SetChargingProfile"] = {"status": "Accepted"}
+        await system.call("CP1", set_request(0, profile(1)))  # 16 A from 12:00
+        answers: list[dict[str, Any]] = [
+            {"status": "Rejected"},
+            {"status": "Accepted"},  # no schedule: nothing to compare
+            {  # a window beyond the calendar: not compared
+                "status": "Accepted",
+                "scheduleStart": "9999-12-31T23:59:59Z",
+                "chargingSchedule": {
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1.0}],
+                },
+            },
+            {
+                "status": "Accepted",
+                "scheduleStart": "2026-11-25T12:00:00Z",
+                "chargingSchedule": {
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [
+                        {"startPeriod": 0, "limit": 11040.0},
+                        {"startPeriod": 60, "limit": 11000.0},
+                        {"startPeriod": 2**62, "limit": 1.0},
+                    ],
+                },
+            },
+        ]
+        for answer in answers:
+            cp.replies["GetCompositeSchedule"] = answer
+            request = m.GetCompositeScheduleRequest(connector_id=1, duration=2**62)
+            assert msgspec.to_builtins(await system.call("CP1", request)) == answer
+    async with system.engine.connect() as db:
+        rows = (await db.execute(sa.select(composite_checks))).all()
+    (mismatched,) = rows
+    assert (mismatched.matches, mismatched.duration) == (False, 31 * 24 * 3600)
+    assert (mismatched.predicted_limit, mismatched.reported_limit) == (11040.0, 11000.0)
+    assert as_utc(mismatched.mismatch_at) == datetime(2026, 11, 25, 12, 1, tzinfo=UTC)
+    checked = [event async for event in _until(events, "CompositeScheduleChecked", 1)]
+    assert checked[-1].data == {
+        "connectorId": 1,
+        "matches": False,
+        "mismatch": {
+            "at": "2026-11-25T12:01:00+00:00",
+            "predictedLimit": 11040.0,
+            "reportedLimit": 11000.0,
+        },
+    }
+
+
+async def _until(events: Any, kind: str, count: int) -> AsyncIterator[Any]:
+    found = 0
+    while found < count:
+        event = await events.next(timeout=5)
+        assert event is not None
+        if event.type == kind:
+            found += 1
+            yield event

@@ -9,23 +9,30 @@ every answer), and the composite schedule ocppd predicts from them, as JSON and 
   `chargingRateUnit` (default A), with the configured voltage and phases. `limit` null =
   nothing limits (the charger's own maximum applies). The charger's own answers to
   GetCompositeSchedule, compared with this prediction, are under `.../checks`.
+- `GET /charge-points/{id}/connectors/{connectorId}/composite-schedule/checks`: the charger's
+  Accepted GetCompositeSchedule answers (whoever sent the command) next to the prediction at
+  the time, latest first; `matches` false names the first instant they disagree and both
+  limits (csms/composite_checks.py).
 """
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+import sqlalchemy as sa
 from litestar import Response, get
 from litestar.params import PathParameter, QueryParameter
 
 from ocppd.api.charge_points import ChargePointId
+from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.schedule_plot import plot
 from ocppd.api.system import System
 from ocppd.csms import registration
 from ocppd.csms.charging_profiles import MAX_CONNECTOR
 from ocppd.csms.clock import as_utc
-from ocppd.protocol.datatypes import ChargingProfile
+from ocppd.csms.models import composite_checks
+from ocppd.protocol.datatypes import ChargingProfile, ChargingSchedule
 from ocppd.protocol.enums import ChargingProfilePurposeType, ChargingRateUnitType
 from ocppd.protocol.smart_charging import Composite
 
@@ -69,6 +76,34 @@ class CompositeSchedule(msgspec.Struct, rename="camel", kw_only=True):
     phases: int
     """The conversion between A (per phase) and W (total)."""
     intervals: list[Interval]
+
+
+class Mismatch(msgspec.Struct, rename="camel", kw_only=True):
+    at: datetime
+    """The first instant the answer and the prediction disagree."""
+    predicted_limit: float | None
+    reported_limit: float
+
+
+class CompositeCheck(msgspec.Struct, rename="camel", kw_only=True):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    checked_at: datetime
+    schedule_start: datetime
+    duration: int
+    """Seconds compared (at most 31 days of the window asked for)."""
+    charging_rate_unit: str
+    matches: bool
+    mismatch: Mismatch | None
+    reported: ChargingSchedule
+    """The charger's chargingSchedule."""
+    predicted: list[Interval]
+
+
+class CompositeCheckPage(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[CompositeCheck]
+    next_cursor: str | None
 
 
 ConnectorQuery = Annotated[int | None, QueryParameter(name="connectorId", ge=0, le=MAX_CONNECTOR)]
@@ -166,6 +201,61 @@ async def plot_composite_schedule(
     return Response(plot(composite, title), media_type=SVG)
 
 
+@get(
+    "/charge-points/{chargePointId:str}/connectors/{connectorId:int}/composite-schedule/checks",
+    tags=["smart charging"],
+    responses=documented(404),
+)
+async def list_composite_checks(
+    system: System,
+    charge_point_id: ChargePointId,
+    connector_id: ConnectorPath,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> CompositeCheckPage:
+    """The charger's GetCompositeSchedule answers compared with ocppd's prediction, latest
+    first."""
+    await _known(system, charge_point_id)
+    c = composite_checks.c
+    query = (
+        sa.select(composite_checks)
+        .where(c.charge_point_id == charge_point_id, c.connector_id == connector_id)
+        .order_by(c.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        query = query.where(c.id < id_cursor(cursor))
+    async with system.engine.connect() as db:
+        rows = (await db.execute(query)).all()
+    return CompositeCheckPage(
+        items=[_check(row) for row in rows[:limit]],
+        next_cursor=next_cursor([str(row.id) for row in rows], limit),
+    )
+
+
+def _check(row: Any) -> CompositeCheck:
+    mismatch = None
+    if not row.matches:
+        mismatch = Mismatch(
+            at=as_utc(row.mismatch_at),
+            predicted_limit=row.predicted_limit,
+            reported_limit=row.reported_limit,
+        )
+    return CompositeCheck(
+        id=row.id,
+        charge_point_id=row.charge_point_id,
+        connector_id=row.connector_id,
+        checked_at=as_utc(row.checked_at),
+        schedule_start=as_utc(row.schedule_start),
+        duration=row.duration,
+        charging_rate_unit=row.unit,
+        matches=row.matches,
+        mismatch=mismatch,
+        reported=msgspec.json.decode(row.reported, type=ChargingSchedule),
+        predicted=msgspec.json.decode(row.predicted, type=list[Interval]),
+    )
+
+
 async def _predict(
     system: System,
     charge_point_id: str,
@@ -197,4 +287,9 @@ async def _known(system: System, charge_point_id: str) -> None:
             )
 
 
-ROUTES = [list_charging_profiles, get_composite_schedule, plot_composite_schedule]
+ROUTES = [
+    list_charging_profiles,
+    get_composite_schedule,
+    plot_composite_schedule,
+    list_composite_checks,
+]

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms import charging_profiles, registration
+from ocppd.csms import charging_profiles, composite_checks, registration
 from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
@@ -74,6 +74,7 @@ class CentralSystem:
         self.checks: dict[str, list[Check]] = {}
         self.recorders: dict[str, list[Recorder]] = {}
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
+        self.composite_checks = composite_checks.CompositeChecks(self)
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
