@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import msgspec
 import sqlalchemy as sa
 from litestar import Response, get
+from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 
 from ocppd.api.charge_points import ChargePointId
@@ -147,23 +148,49 @@ async def list_charging_profiles(
     return HeldProfiles(charge_point_id=charge_point_id, items=items)
 
 
-@get(
-    "/charge-points/{chargePointId:str}/connectors/{connectorId:int}/composite-schedule",
-    tags=["smart charging"],
-    responses=documented(404),
-)
-async def get_composite_schedule(
+async def _predicted(
     system: System,
     charge_point_id: ChargePointId,
     connector_id: ConnectorPath,
     duration: Duration = 86400,
     charging_rate_unit: Unit = ChargingRateUnitType.A,
     start: Start = None,
+) -> Composite:
+    """The composite of the query, for both of its forms."""
+    await _known(system, charge_point_id)
+    if start is not None and start.tzinfo is None:
+        raise ProblemException(
+            Problem(status=400, error="start: needs a zone", field="start", reason="no zone")
+        )
+    begin = system.clock() if start is None else as_utc(start)
+    try:
+        end = begin + timedelta(seconds=duration)
+    except OverflowError:
+        raise ProblemException(
+            Problem(status=400, error="start: too late", field="start", reason="out of range")
+        ) from None
+    return await system.charging_profiles.composite(
+        charge_point_id, connector_id, begin, end, charging_rate_unit
+    )
+
+
+PREDICTED = {"composite": Provide(_predicted)}
+Predicted = NamedDependency[Composite]
+
+
+@get(
+    "/charge-points/{chargePointId:str}/connectors/{connectorId:int}/composite-schedule",
+    tags=["smart charging"],
+    dependencies=PREDICTED,
+    responses=documented(404),
+)
+async def get_composite_schedule(
+    system: System,
+    charge_point_id: ChargePointId,
+    connector_id: ConnectorPath,
+    composite: Predicted,
 ) -> CompositeSchedule:
     """The limit ocppd predicts on the connector from the profiles the charge point holds."""
-    composite = await _predict(
-        system, charge_point_id, connector_id, duration, charging_rate_unit, start
-    )
     return CompositeSchedule(
         charge_point_id=charge_point_id,
         connector_id=connector_id,
@@ -183,20 +210,13 @@ async def get_composite_schedule(
     "/charge-points/{chargePointId:str}/connectors/{connectorId:int}/composite-schedule.svg",
     tags=["smart charging"],
     media_type=SVG,
+    dependencies=PREDICTED,
     responses=documented(404),
 )
 async def plot_composite_schedule(
-    system: System,
-    charge_point_id: ChargePointId,
-    connector_id: ConnectorPath,
-    duration: Duration = 86400,
-    charging_rate_unit: Unit = ChargingRateUnitType.A,
-    start: Start = None,
+    charge_point_id: ChargePointId, connector_id: ConnectorPath, composite: Predicted
 ) -> Response[str]:
     """The predicted composite as an SVG plot of the limit against time."""
-    composite = await _predict(
-        system, charge_point_id, connector_id, duration, charging_rate_unit, start
-    )
     title = f"{charge_point_id}, connector {connector_id}: predicted limit"
     return Response(plot(composite, title), media_type=SVG)
 
@@ -254,29 +274,6 @@ def _check(row: Any) -> CompositeCheck:
         reported=msgspec.json.decode(row.reported, type=ChargingSchedule),
         predicted=msgspec.json.decode(row.predicted, type=list[Interval]),
     )
-
-
-async def _predict(
-    system: System,
-    charge_point_id: str,
-    connector_id: int,
-    duration: int,
-    unit: ChargingRateUnitType,
-    start: datetime | None,
-) -> Composite:
-    await _known(system, charge_point_id)
-    if start is not None and start.tzinfo is None:
-        raise ProblemException(
-            Problem(status=400, error="start: needs a zone", field="start", reason="no zone")
-        )
-    begin = system.clock() if start is None else as_utc(start)
-    try:
-        end = begin + timedelta(seconds=duration)
-    except OverflowError:
-        raise ProblemException(
-            Problem(status=400, error="start: too late", field="start", reason="out of range")
-        ) from None
-    return await system.charging_profiles.composite(charge_point_id, connector_id, begin, end, unit)
 
 
 async def _known(system: System, charge_point_id: str) -> None:
