@@ -88,6 +88,8 @@ class FakeChargePoint:
         self.ws = ws
         self.replies: dict[str, Reply] = {}
         self.received: list[tuple[str, dict[str, Any]]] = []
+        self.unique_ids: dict[str, str] = {}
+        """The unique id of the last call of each action."""
         self.called = asyncio.Event()
         self._results: asyncio.Queue[Any] = asyncio.Queue()
         self._next_id = 0
@@ -99,6 +101,10 @@ class FakeChargePoint:
         assert frame[0] == 3, frame
         return frame[2]
 
+    async def answer(self, action: str, payload: dict[str, Any]) -> None:
+        """Answer the last `action` call now (one its reply left `Silent`)."""
+        await self.ws.send(msgspec.json.encode([3, self.unique_ids[action], payload]).decode())
+
     async def serve(self) -> None:
         async for text in self.ws:
             frame = msgspec.json.decode(text)
@@ -107,6 +113,7 @@ class FakeChargePoint:
                 continue
             _, unique_id, action, payload = frame
             self.received.append((action, payload))
+            self.unique_ids[action] = unique_id
             self.called.set()
             reply = self.replies.get(action, {})
             if callable(reply):

@@ -1,6 +1,7 @@
 """Local authorization lists built from the id-tag store and sent over real HTTP to a charge
 point on a real socket: Full, then Differential after tag changes, and the answers kept."""
 
+import asyncio
 from typing import Any
 
 from ocppd.api.tokens import Role
@@ -139,3 +140,59 @@ async def test_unknown_and_disconnected_charge_points(api: Api) -> None:
         pass
     assert (await operator("POST", "/charge-points/CP2/local-list")).status == 409
     assert (await api.client(Role.VIEWER)("POST", "/charge-points/CP2/local-list")).status == 403
+
+
+async def test_lists_beyond_the_chargers_limits_are_not_sent(api: Api) -> None:
+    admin = api.client(Role.ADMIN)
+    operator = api.client(Role.OPERATOR)
+    for n in range(3):
+        await admin("PUT", f"/id-tags/T{n}", {"status": "Accepted"})
+
+    def entries(*tags: str, remove: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return [{"idTag": t, "idTagInfo": {"status": "Accepted"}} for t in tags] + [
+            {"idTag": t} for t in remove
+        ]
+
+    async def raw(version: int, kind: str, items: list[dict[str, Any]]) -> Any:
+        body = {"listVersion": version, "updateType": kind, "localAuthorizationList": items}
+        return await operator("POST", "/charge-points/CP1/commands/SendLocalList", body)
+
+    async with charge_point(api) as cp:
+        cp.replies["GetConfiguration"] = {
+            "configurationKey": [
+                {"key": "SendLocalListMaxLength", "readonly": True, "value": "2"},
+                {"key": "localauthlistmaxlength", "readonly": True, "value": "3"},
+            ]
+        }
+        await operator("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        built = await operator("POST", "/charge-points/CP1/local-list", {})
+        assert built.status == 400
+        assert (
+            "3 entries" in built.body["error"]
+            and "SendLocalListMaxLength is 2" in (built.body["error"])
+        )
+        assert (await raw(5, "Full", entries("T0", "T1", "T2"))).status == 400
+        assert not [a for a, _ in cp.received if a == "SendLocalList"]
+
+        cp.replies["SendLocalList"] = {"status": "Accepted"}
+        assert (await raw(5, "Full", entries("T0", "T1"))).status == 200
+        over = await raw(6, "Differential", entries("X1", "X2"))
+        assert over.status == 400 and "LocalAuthListMaxLength is 3" in over.body["error"]
+        assert (await raw(6, "Differential", entries("X1", remove=("T0",)))).status == 200
+    sent = [p["listVersion"] for a, p in cp.received if a == "SendLocalList"]
+    assert sent == [5, 6]
+
+
+async def test_concurrent_lists_get_distinct_increasing_versions(api: Api) -> None:
+    await api.client(Role.ADMIN)("PUT", "/id-tags/TAG1", {"status": "Accepted"})
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["SendLocalList"] = {"status": "Accepted"}
+        answers = await asyncio.gather(
+            *(
+                operator("POST", "/charge-points/CP1/local-list", {"updateType": "Full"})
+                for _ in range(4)
+            )
+        )
+    assert sorted(a.body["listVersion"] for a in answers) == [1, 2, 3, 4]
+    assert [p["listVersion"] for a, p in cp.received if a == "SendLocalList"] == [1, 2, 3, 4]

@@ -1,10 +1,11 @@
 """Reservations end to end: ReserveNow over HTTP to a charge point on a real socket, then
 used by a StartTransaction, cancelled, expired, or not accepted."""
 
+import asyncio
 from typing import Any
 
 from ocppd.api.tokens import Role
-from tests.api.conftest import Api, charge_point
+from tests.api.conftest import Api, Silent, charge_point
 
 # The clock of the tests stands at 2026-11-25T12:00:00Z.
 LATER = "2026-11-25T13:00:00Z"
@@ -16,6 +17,16 @@ def reserve(reservation_id: int, connector: int = 1, expiry: str = LATER) -> dic
         "connectorId": connector,
         "expiryDate": expiry,
         "idTag": "TAG1",
+        "reservationId": reservation_id,
+    }
+
+
+def start_using(reservation_id: int) -> dict[str, Any]:
+    return {
+        "connectorId": 1,
+        "idTag": "TAG1",
+        "meterStart": 0,
+        "timestamp": "2026-11-25T12:00:00Z",
         "reservationId": reservation_id,
     }
 
@@ -40,16 +51,7 @@ async def test_a_reservation_used_by_a_start_cancelled_expired_or_refused(api: A
         assert first.body["connectorId"] == 0 and first.body["state"] == "Active"
         assert first.body["expiryDate"] == "2026-11-25T13:00:00Z"
 
-        started = await cp.ask(
-            "StartTransaction",
-            {
-                "connectorId": 1,
-                "idTag": "TAG1",
-                "meterStart": 0,
-                "timestamp": "2026-11-25T12:00:00Z",
-                "reservationId": 1,
-            },
-        )
+        started = await cp.ask("StartTransaction", start_using(1))
         cp.replies["CancelReservation"] = {"status": "Accepted"}
         await operator(
             "POST", "/charge-points/CP1/commands/CancelReservation", {"reservationId": 2}
@@ -112,3 +114,48 @@ async def test_filters_pages_and_unknown_ids(api: Api) -> None:
     assert (await viewer("GET", "/reservations/99")).status == 404
     assert (await viewer("GET", "/reservations", state="Nope")).status == 400
     assert (await viewer("GET", "/reservations", cursor="x")).status == 400
+
+
+async def test_a_faulted_or_unavailable_connector_ends_its_reservations(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["ReserveNow"] = {"status": "Accepted"}
+        for reservation_id, connector in [(1, 1), (2, 2), (3, 0)]:
+            await operator(
+                "POST", "/charge-points/CP1/commands/ReserveNow", reserve(reservation_id, connector)
+            )
+
+        async def status(connector: int, value: str) -> None:
+            await cp.ask(
+                "StatusNotification",
+                {"connectorId": connector, "status": value, "errorCode": "NoError"},
+            )
+
+        await status(1, "Faulted")
+        await status(2, "Charging")
+        states = await _states(api)
+        assert states == {1: "Faulted", 2: "Active", 3: "Active"}
+        await status(0, "Unavailable")
+    assert await _states(api) == {1: "Faulted", 2: "Unavailable", 3: "Unavailable"}
+    page = (await api.client(Role.VIEWER)("GET", "/reservations", state="Unavailable")).body
+    assert [item["reservationId"] for item in page["items"]] == [3, 2]
+
+
+async def test_a_start_that_uses_a_reservation_before_its_answer_is_stored(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["ReserveNow"] = Silent()
+        command = asyncio.create_task(
+            operator("POST", "/charge-points/CP1/commands/ReserveNow", reserve(7))
+        )
+        await asyncio.wait_for(cp.called.wait(), 5)
+        started = await cp.ask("StartTransaction", start_using(7))
+        await cp.answer("ReserveNow", {"status": "Accepted"})
+        assert (await command).status == 200
+    used = (await api.client(Role.VIEWER)("GET", "/reservations/7")).body
+    assert (used["state"], used["transactionId"]) == ("Used", started["transactionId"])
+
+
+async def _states(api: Api) -> dict[int, str]:
+    page = (await api.client(Role.VIEWER)("GET", "/reservations")).body
+    return {item["reservationId"]: item["state"] for item in page["items"]}

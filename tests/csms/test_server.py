@@ -64,6 +64,29 @@ async def test_empty_or_nested_identity_is_refused(server: RunningServer) -> Non
         assert caught.value.response.status_code == 404
 
 
+async def test_an_identity_with_a_slash_is_refused_even_percent_encoded(
+    server: RunningServer,
+) -> None:
+    """No API path could address it (`%2F` is decoded before routing): refused, not
+    registered unreachable."""
+    from click.testing import CliRunner
+
+    from ocppd.cli import main
+    from ocppd.csms import registration
+    from ocppd.csms.settings import RegistrationPolicy
+
+    server.system.settings.registration = RegistrationPolicy.OPEN
+    with pytest.raises(InvalidStatus) as caught:
+        async with open_socket(server, "a%2Fb"):
+            pass
+    assert caught.value.response.status_code == 404
+    assert b"'/'" in caught.value.response.body
+    async with server.system.engine.connect() as db:
+        assert await registration.load(db, "a/b") is None
+    added = CliRunner().invoke(main, ["charge-point", "add", "a/b", "--database", "sqlite://"])
+    assert added.exit_code == 2 and "'/'" in added.output
+
+
 async def test_open_registration_admits_new_identities(server: RunningServer) -> None:
     from ocppd.csms.settings import RegistrationPolicy
 

@@ -13,6 +13,7 @@ chargers' side, `/files`, outside /api/v1 and its OpenAPI document). The raw
 GetDiagnostics/UpdateFirmware command routes pass through as they are; their notifications
 are kept like any other.
 
-Not yet (issue 4): SendLocalListMaxLength; a reservation ended by its connector going
-Faulted or Unavailable (it stays Active until used, cancelled or expired).
+Charge point identities containing `/` are refused at the OCPP upgrade and by `ocppd
+charge-point add`: a percent-encoded `%2F` is decoded before routing, so no API path could
+address them.
 """

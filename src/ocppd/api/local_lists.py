@@ -10,11 +10,15 @@ and the list it holds as of that version.
 - `POST /charge-points/{id}/local-list` builds SendLocalList from the id-tag store: Full (every
   tag), or Differential against the acknowledged list (changed and new tags, removals); by
   default Differential when an acknowledged list allows it. Its version is one more than any
-  version sent, acknowledged or reported.
-
-Not considered: SendLocalListMaxLength (a store larger than the charger's limit is sent whole).
+  version sent, acknowledged or reported. Such POSTs for one charge point run one at a time
+  (a lock per charge point, in this process), so two never send the same version or send
+  them out of order; a raw SendLocalList command carries the operator's own version.
+- A list beyond the charger's SendLocalListMaxLength or LocalAuthListMaxLength is refused
+  with 400 before sending (`ocppd.csms.local_list_limits`).
 """
 
+import asyncio
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -252,6 +256,24 @@ async def send_local_list(
 ) -> LocalListSent:
     """Send the id-tag store as the charge point's local list: Full, or Differential against
     the list it acknowledged last. 409 also when a Differential is asked without one."""
+    async with _lock(charge_point_id):
+        return await _build_and_send(system, charge_point_id, data)
+
+
+_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
+
+
+def _lock(charge_point_id: str) -> asyncio.Lock:
+    """The charge point's lock, kept while someone holds or waits for it."""
+    lock = _locks.get(charge_point_id)
+    if lock is None:
+        lock = _locks[charge_point_id] = asyncio.Lock()
+    return lock
+
+
+async def _build_and_send(
+    system: System, charge_point_id: str, data: LocalListRequest | None
+) -> LocalListSent:
     wanted = None if data is None else data.update_type
     async with system.engine.connect() as db:
         await _known(db, charge_point_id)

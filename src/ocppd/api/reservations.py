@@ -5,6 +5,7 @@ the same reservationId replaces it. Its `state`:
 - `Active`: Accepted, not ended, before its expiryDate;
 - `Used`: a StartTransaction carried its reservationId (`transactionId`);
 - `Cancelled`: a CancelReservation for it was Accepted;
+- `Faulted`, `Unavailable`: its connector (or the whole charge point) went so;
 - `Expired`: Accepted, not ended, and its expiryDate has passed (derived when read);
 - `NotReserved`: the charger did not accept it (Occupied, Faulted, Unavailable, Rejected).
 """
@@ -27,7 +28,6 @@ from ocppd.api.system import System
 from ocppd.csms import reservations as ends
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
-from ocppd.csms.group_commit import Upsert
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import reservations
 from ocppd.csms.transactions import MAX_STORED_INTEGER
@@ -40,6 +40,8 @@ class State(StrEnum):
     USED = "Used"
     CANCELLED = "Cancelled"
     EXPIRED = "Expired"
+    FAULTED = "Faulted"
+    UNAVAILABLE = "Unavailable"
     NOT_RESERVED = "NotReserved"
 
 
@@ -70,6 +72,7 @@ class ReservationPage(msgspec.Struct, rename="camel", kw_only=True):
 async def reserved(
     system: CentralSystem, charge_point_id: str, request: m.ReserveNowRequest, response: Any
 ) -> None:
+    now = system.clock()
     values = {
         "reservation_id": request.reservation_id,
         "charge_point_id": charge_point_id,
@@ -78,12 +81,25 @@ async def reserved(
         "parent_id_tag": None if request.parent_id_tag is UNSET else request.parent_id_tag,
         "expiry_date": as_utc(request.expiry_date),
         "status": str(response.status),
-        "reserved_at": system.clock(),
+        "reserved_at": now,
         "ended_at": None,
         "end_reason": None,
         "transaction_id": None,
     }
-    await system.writer.commit([], upserts=[Upsert(reservations, ("reservation_id",), values)])
+
+    async def store(db: Any) -> None:
+        accepted = response.status == ReservationStatus.ACCEPTED
+        used = accepted and await ends.used_early(db, charge_point_id, request.reservation_id, now)
+        if used:
+            values.update(
+                ended_at=as_utc(used.received_at), end_reason=ends.USED, transaction_id=used.id
+            )
+        # The same reservationId replaces the reservation.
+        r = reservations.c
+        await db.execute(reservations.delete().where(r.reservation_id == request.reservation_id))
+        await db.execute(reservations.insert().values(values))
+
+    await system.writer.commit([], store)
 
 
 async def cancelled(
@@ -174,8 +190,8 @@ def _in_state(state: State, now: datetime) -> ColumnElement[bool]:
     accepted = r.status == ReservationStatus.ACCEPTED.value
     if state is State.USED:
         return r.end_reason == ends.USED
-    if state is State.CANCELLED:
-        return r.end_reason == ends.CANCELLED
+    if state in (State.CANCELLED, State.FAULTED, State.UNAVAILABLE):
+        return r.end_reason == state.value
     if state is State.NOT_RESERVED:
         return r.status != ReservationStatus.ACCEPTED.value
     open_ = sa.and_(accepted, r.ended_at.is_(None))
@@ -187,10 +203,8 @@ def _in_state(state: State, now: datetime) -> ColumnElement[bool]:
 def _state(row: Any, now: datetime) -> State:
     if row.status != ReservationStatus.ACCEPTED.value:
         return State.NOT_RESERVED
-    if row.end_reason == ends.USED:
-        return State.USED
-    if row.end_reason == ends.CANCELLED:
-        return State.CANCELLED
+    if row.end_reason is not None:
+        return State(row.end_reason)
     expiry = as_utc(row.expiry_date)
     assert expiry is not None
     return State.ACTIVE if expiry > now else State.EXPIRED

@@ -1,7 +1,7 @@
 """Sending one request to a connected charge point, with every way it can fail mapped to a
 Problem: unknown charge point 404, not connected 409, refused by a check before sending (a
-charging profile the charger would refuse) 400, a CALLERROR or an invalid answer 502, no
-answer in time 504."""
+charging profile the charger would refuse, a local list beyond its limits) 400, a CALLERROR
+or an invalid answer 502, no answer in time 504."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,6 +11,7 @@ from ocppd.api.system import System
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem, NotConnected
 from ocppd.csms.charging_profiles import ProfileRefused
+from ocppd.csms.local_list_limits import LocalListTooLong
 from ocppd.protocol.errors import CallErrorReceived, PayloadError
 from ocppd.rpc.session import CallTimeout, SessionClosed
 
@@ -28,7 +29,7 @@ async def send(system: System, charge_point_id: str, request: Any, timeout: floa
         raise _problem(409, f"charge point {charge_point_id!r} is not connected")
     try:
         return await system.call(charge_point_id, request, timeout)
-    except ProfileRefused as error:
+    except (ProfileRefused, LocalListTooLong) as error:
         raise _problem(400, f"not sent: {error}") from None
     except (NotConnected, SessionClosed):
         raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None

@@ -49,6 +49,10 @@ def add(
 
     if not identity or len(identity) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="IDENTITY")
+    if "/" in identity:
+        raise click.BadParameter(
+            "must not contain '/' (the API could not address it)", param_hint="IDENTITY"
+        )
     url = Settings(database=database, data_dir=data_dir).database_url()
 
     async def run() -> None:

@@ -20,6 +20,7 @@ from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
 from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import RegistrationPolicy, Settings
 from ocppd.protocol.actions import Registry, Role
@@ -75,6 +76,7 @@ class CentralSystem:
         self.recorders: dict[str, list[Recorder]] = {}
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
         self.composite_checks = composite_checks.CompositeChecks(self)
+        self.local_list_limits = LocalListLimits(self)
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -108,6 +110,10 @@ class CentralSystem:
             return Refusal(404, "no charge point identity in the path")
         if len(identity) > MAX_IDENTITY_LENGTH:
             return Refusal(404, f"identity longer than {MAX_IDENTITY_LENGTH} characters")
+        if "/" in identity:
+            # Percent-encoded in the OCPP URL; no API path could name it (`%2F` is decoded
+            # before routing), so it is refused rather than registered unreachable.
+            return Refusal(404, "an identity containing '/' is not accepted")
         async with self.engine.connect() as connection:
             record = await registration.load(connection, identity)
         if record is None:

@@ -166,7 +166,8 @@ class ChargePointHandler:
             connectors, ("charge_point_id", "connector_id"), {**values, "status_at": at}
         )
         history = {**values, "timestamp": at, "received_at": now}
-        await self.system.writer.commit([(status_history, history)], upserts=[current])
+        end = reservations.ender(self.id, request.connector_id, values["status"], at)
+        await self.system.writer.commit([(status_history, history)], end, upserts=[current])
         self.system.events.publish(
             "StatusNotification",
             self.id,

@@ -218,8 +218,9 @@ reservations = sa.Table(
     metadata,
     # ReserveNow as sent, with the charger's answer. Operators choose reservationIds; one id
     # names one reservation (a ReserveNow with the same id replaces it). It ends when a
-    # StartTransaction carries its id (Used) or a CancelReservation is Accepted (Cancelled);
-    # past its expiryDate it is Expired (derived when read, nothing runs at expiry).
+    # StartTransaction carries its id (Used), a CancelReservation is Accepted (Cancelled), or
+    # its connector goes Faulted or Unavailable (csms/reservations.py); past its expiryDate
+    # it is Expired (derived when read, nothing runs at expiry).
     sa.Column("reservation_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("charge_point_id", sa.String(255), nullable=False, index=True),
     sa.Column("connector_id", sa.Integer, nullable=False),

@@ -1,14 +1,34 @@
-"""Reservations as the central system sees them end: used by a StartTransaction."""
+"""Reservations as the central system sees them end: used by a StartTransaction, or their
+connector going Faulted or Unavailable (section 3, ReserveNow).
 
-from datetime import datetime
+A connector's Faulted or Unavailable ends the Accepted, open reservations of that connector;
+connector 0's (the whole charge point) ends all of them. A reservation of connector 0 (any
+connector) is not ended by one connector's fault: another may serve it.
 
+A StartTransaction may carry a reservationId before the ReserveNow answer is stored (the
+charger answers and starts at once; the answer's follow-up comes later): `used_early` finds
+that transaction when the answer is stored, so the reservation is stored already Used.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.csms.models import reservations
+from ocppd.csms.models import reservations, transactions
 from ocppd.csms.transactions import MAX_STORED_INTEGER
 
 USED = "Used"
 CANCELLED = "Cancelled"
+FAULTED = "Faulted"
+UNAVAILABLE = "Unavailable"
+ENDING_STATUSES = (FAULTED, UNAVAILABLE)
+
+EARLY_START_WINDOW = timedelta(seconds=600)
+"""How long before its answer is stored a start may have used a reservation: the longest an
+operator's command may wait for its answer."""
 
 
 async def mark_used(
@@ -32,3 +52,48 @@ async def mark_used(
         )
         .values(ended_at=at, end_reason=USED, transaction_id=transaction_id)
     )
+
+
+def ender(
+    charge_point_id: str, connector_id: int, status: str, at: datetime
+) -> Callable[[AsyncConnection], Awaitable[None]] | None:
+    """What a StatusNotification ends: None unless its status ends reservations."""
+    if status not in ENDING_STATUSES:
+        return None
+    r = reservations.c
+    which = [r.charge_point_id == charge_point_id, r.ended_at.is_(None), r.status == "Accepted"]
+    if connector_id != 0:
+        which.append(r.connector_id == connector_id)
+    end = reservations.update().where(*which).values(ended_at=at, end_reason=status)
+
+    async def run(connection: AsyncConnection) -> None:
+        await connection.execute(end)
+
+    return run
+
+
+async def used_early(
+    connection: AsyncConnection, charge_point_id: str, reservation_id: int, now: datetime
+) -> Any:
+    """The transaction that carried `reservation_id` before its ReserveNow answer was stored
+    (not one a previous reservation of that id already counts), or None."""
+    if not -(2**31) <= reservation_id < 2**31:
+        return None  # transactions keep only INTEGER reservation ids
+    t = transactions.c
+    r = reservations.c
+    counted = sa.select(r.transaction_id).where(
+        r.reservation_id == reservation_id, r.transaction_id.is_not(None)
+    )
+    return (
+        await connection.execute(
+            sa.select(t.id, t.received_at)
+            .where(
+                t.charge_point_id == charge_point_id,
+                t.reservation_id == reservation_id,
+                t.received_at >= now - EARLY_START_WINDOW,
+                t.id.not_in(counted),
+            )
+            .order_by(t.id.desc())
+            .limit(1)
+        )
+    ).first()
