@@ -11,7 +11,8 @@ its failures), and the flows that keep what a command's answer says: `reservatio
 `diagnostics`, `firmware`, `uploads` (a file in a request body) and `transfers` (the
 chargers' side, `/files`, outside /api/v1 and its OpenAPI document). The raw
 GetDiagnostics/UpdateFirmware command routes pass through as they are; their notifications
-are kept like any other.
+are kept like any other. Smart charging: `charging_profiles` (the profiles a charger holds,
+the composite ocppd predicts, the GetCompositeSchedule checks) and `schedule_plot` (its SVG).
 
 Charge point identities containing `/` are refused at the OCPP upgrade and by `ocppd
 charge-point add`: a percent-encoded `%2F` is decoded before routing, so no API path could
