@@ -13,7 +13,6 @@ Run: python bench/dashboard.py [N charge points] [M meter values] [R requests]
 import asyncio
 import http.client
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from processes import cpu_seconds, free_port
+from processes import cpu_seconds, free_port, wait_listening
 
 
 def ocppd(*args: str) -> str:
@@ -104,16 +103,6 @@ async def fleet(port: int, count: int, readings: int) -> list[ClientConnection]:
             {"connectorId": 2, "transactionId": transaction, "meterValue": [meter]},
         )
     return sockets
-
-
-def wait_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def main(count: int, readings: int, repeats: int) -> None:
