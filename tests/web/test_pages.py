@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from ocppd.web import charge_point, commands, id_tags, overview, reservations, transactions
+from ocppd.web import (
+    charge_point,
+    commands,
+    id_tags,
+    overview,
+    reservations,
+    smart_charging,
+    transactions,
+)
 from ocppd.web.layout import STATIC_VERSION, login_page
 from ocppd.web.markup import charge_point_href
 
@@ -361,6 +369,7 @@ def every_page() -> list[str]:
         transactions.detail_page(7),
         id_tags.page(),
         reservations.page({}),
+        smart_charging.page("CP1", {}),
     ]
 
 
@@ -462,3 +471,112 @@ def test_unreadable_readings_are_skipped_not_fatal() -> None:
     assert power and len(energy) == 3
     assert "<svg" in transactions.detail_fragment(tx)
     assert "No meter values yet." in transactions.detail_fragment(a_transaction(meterValues=[]))
+
+
+def a_held_profile(value: Any = 16.0, **overrides: Any) -> dict[str, Any]:
+    return {
+        "connectorId": 1,
+        "transactionId": None,
+        "pending": False,
+        "installedAt": "2026-11-25T10:00:00Z",
+        "chargingProfile": {
+            "chargingProfileId": 3,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": value}],
+            },
+        },
+    } | overrides
+
+
+def a_composite(**overrides: Any) -> dict[str, Any]:
+    return {
+        "chargePointId": "CP1",
+        "connectorId": 1,
+        "start": "2026-11-25T10:00:00Z",
+        "end": "2026-11-25T13:00:00Z",
+        "chargingRateUnit": "A",
+        "voltage": 230.0,
+        "phases": 3,
+        "intervals": [
+            {
+                "start": "2026-11-25T10:00:00Z",
+                "end": "2026-11-25T11:00:00Z",
+                "limit": 16.0,
+                "numberPhases": 3,
+            },
+            {
+                "start": "2026-11-25T11:00:00Z",
+                "end": "2026-11-25T12:00:00Z",
+                "limit": 8.0,
+                "numberPhases": None,
+            },
+            {
+                "start": "2026-11-25T12:00:00Z",
+                "end": "2026-11-25T13:00:00Z",
+                "limit": None,
+                "numberPhases": None,
+            },
+        ],
+    } | overrides
+
+
+def a_check(matches: bool, value: Any = 6.0) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "checkedAt": "2026-11-25T10:00:00Z",
+        "duration": 3600,
+        "chargingRateUnit": "A",
+        "matches": matches,
+        "mismatch": None
+        if matches
+        else {"at": "2026-11-25T10:30:00Z", "predictedLimit": None, "reportedLimit": value},
+    }
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_smart_charging_stays_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        held = a_held_profile(value, connectorId=value, installedAt=value)
+        held["chargingProfile"]["chargingProfilePurpose"] = value
+        composite = a_composite(chargingRateUnit=value, voltage=value)
+        composite["intervals"][0]["limit"] = value
+        composite["intervals"][1]["start"] = value  # unreadable: left out of the chart
+        return (
+            smart_charging.profiles_fragment({"items": [held]})
+            + smart_charging.composite_fragment(composite, [a_check(False, value)])
+            + smart_charging.page(value, {"duration": value, "chargingRateUnit": value})
+        )
+
+    assert_inert(render(hostile), hostile, render(HARMLESS))
+
+
+def test_the_composite_as_steps_with_no_limit_shaded() -> None:
+    parsed = Parsed(smart_charging.composite_fragment(a_composite(), []))
+    lines = [attrs["points"] or "" for tag, attrs in parsed.tags if tag == "polyline"]
+    assert len(lines) == 1  # one run: 16 A then 8 A; the unlimited hour breaks nothing after
+    points = [tuple(map(float, p.split(","))) for p in lines[0].split()]
+    (x0, y16), (x1, y16b), (x2, y8), (x3, y8b) = points
+    assert y16 == y16b and y8 == y8b and y8 > y16  # 8 A lower on the chart than 16 A
+    assert x0 < x1 == x2 < x3
+    shaded = [attrs for tag, attrs in parsed.tags if tag == "rect"]
+    assert len(shaded) == 1 and abs(float(shaded[0]["x"] or 0) - x3) < 0.2
+    text = parsed.joined()
+    assert "no limit" in text and "8 A" in text and "230.0 V, 3 phases" in text
+    assert "has not answered a GetCompositeSchedule" in text
+
+
+def test_the_window_accepts_only_its_choices() -> None:
+    assert smart_charging.window({}) == {
+        "connectorId": "0",
+        "duration": "86400",
+        "chargingRateUnit": "A",
+    }
+    hostile = {"connectorId": "1/../x", "duration": "99999999", "chargingRateUnit": "<b>"}
+    assert smart_charging.window(hostile) == smart_charging.window({})
+    path, query = smart_charging.api_paths("CP 1/a", {"connectorId": "2", "duration": "3600"})
+    assert path == "/charge-points/CP%201%2Fa/connectors/2/composite-schedule"
+    assert query == {"duration": "3600", "chargingRateUnit": "A"}

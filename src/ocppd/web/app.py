@@ -23,7 +23,14 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 import msgspec
 
 from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
-from ocppd.web import charge_point, id_tags, overview, reservations, transactions
+from ocppd.web import (
+    charge_point,
+    id_tags,
+    overview,
+    reservations,
+    smart_charging,
+    transactions,
+)
 from ocppd.web.layout import login_page, not_found_page
 from ocppd.web.markup import problem_fragment, segment
 
@@ -84,6 +91,7 @@ class WebApp:
             ((), self._overview_page),
             (("login",), self._login_page),
             (("charge-points", "*"), self._charge_point_page),
+            (("charge-points", "*", "smart-charging"), self._smart_charging_page),
             (("transactions",), self._transactions_page),
             (("transactions", "#"), self._transaction_page),
             (("id-tags",), self._id_tags_page),
@@ -94,6 +102,8 @@ class WebApp:
             (("charge-points", "*"), self._charge_point),
             (("charge-points", "*", "messages"), self._messages),
             (("charge-points", "*", "configuration"), self._configuration),
+            (("charge-points", "*", "charging-profiles"), self._charging_profiles),
+            (("charge-points", "*", "composite"), self._composite),
             (("transactions",), self._transactions),
             (("transactions", "#"), self._transaction),
             (("id-tags",), self._id_tags),
@@ -142,6 +152,9 @@ class WebApp:
             r.args[0], q.get("action", ""), q.get("direction", "")
         )
 
+    async def _smart_charging_page(self, r: Request) -> str:
+        return smart_charging.page(r.args[0], r.query)
+
     async def _transactions_page(self, r: Request) -> str:
         return transactions.list_page(r.query)
 
@@ -189,6 +202,18 @@ class WebApp:
         identity = r.args[0]
         found = await self.need(r.scope, f"/charge-points/{segment(identity)}/configuration")
         return charge_point.configuration_fragment(identity, found)
+
+    async def _charging_profiles(self, r: Request) -> str:
+        path = f"/charge-points/{segment(r.args[0])}/charging-profiles"
+        return smart_charging.profiles_fragment(await self.need(r.scope, path))
+
+    async def _composite(self, r: Request) -> str:
+        path, params = smart_charging.api_paths(r.args[0], r.query)
+        composite = await self.need(r.scope, path, params)
+        checks = await self.need(
+            r.scope, path + "/checks", {"limit": str(smart_charging.CHECKS_SHOWN)}
+        )
+        return smart_charging.composite_fragment(composite, checks["items"])
 
     async def _transactions(self, r: Request) -> str:
         page = await self.need(r.scope, "/transactions", transactions.api_params(r.query))

@@ -1,13 +1,17 @@
-"""Line charts as SVG, drawn here (no chart library): a series of (time, value) points on a
-time axis, with round ticks on both axes.
+"""Charts as SVG, drawn here (no chart library): values against time, on round ticks.
 
-Geometry only; colours and fonts come from the style sheet (classes), so the strict CSP
-(no inline style) holds. The chart is an image with a title and a text summary for screen
-readers; the page also offers the numbers as a table.
+- `line_chart`: readings (time, value), joined by a line (power, energy).
+- `step_chart`: a limit held over intervals (start, end, limit or None), as steps; an interval
+  without a limit is shaded and labelled, not drawn at zero (smart charging's composite).
+
+Geometry only; colours and fonts come from the style sheet (classes), so the strict CSP (no
+inline style) holds. Each chart is an image with a title and a text summary for screen
+readers, and a visible caption; the pages also offer the numbers as a table.
 """
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from ocppd.web.markup import esc
@@ -17,19 +21,8 @@ HEIGHT = 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 28
 
 Point = tuple[datetime, float]
-
-
-def nice_step(span: float, count: int = 5) -> float:
-    """A round step (1, 2 or 5 x 10^n) that cuts `span` into about `count` intervals."""
-    if span <= 0:
-        return 1.0
-    raw = span / count
-    power: float = 10.0 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if raw <= factor * power:
-            return factor * power
-    return 10 * power
-
+Step = tuple[datetime, datetime, float | None]
+"""From, until, the limit (None: nothing limits)."""
 
 TIME_STEPS = (
     1,
@@ -53,6 +46,18 @@ TIME_STEPS = (
 )
 
 
+def nice_step(span: float, count: int = 5) -> float:
+    """A round step (1, 2 or 5 x 10^n) that cuts `span` into about `count` intervals."""
+    if span <= 0:
+        return 1.0
+    raw = span / count
+    power: float = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
 def time_step(seconds: float, count: int = 5) -> int:
     for step in TIME_STEPS:
         if seconds / step <= count:
@@ -60,64 +65,141 @@ def time_step(seconds: float, count: int = 5) -> int:
     return TIME_STEPS[-1] * math.ceil(seconds / TIME_STEPS[-1] / count)
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The plot area: time from `start` to `end` across, values from `bottom` to `top` up."""
+
+    start: datetime
+    end: datetime
+    bottom: float
+    top: float
+    step: float
+
+    @classmethod
+    def around(cls, start: datetime, end: datetime, values: Sequence[float]) -> "Frame":
+        low = min(0.0, *values) if values else 0.0
+        high = max(values) if values else 1.0
+        step = nice_step(high - low if high > low else max(abs(high), 1.0))
+        top = step * math.ceil(high / step) if high > low else low + step * 5
+        return cls(start, end, step * math.floor(low / step), top, step)
+
+    @property
+    def seconds(self) -> float:
+        return max((self.end - self.start).total_seconds(), 1.0)
+
+    def x(self, at: datetime) -> float:
+        return LEFT + (WIDTH - LEFT - RIGHT) * (at - self.start).total_seconds() / self.seconds
+
+    def y(self, value: float) -> float:
+        inner = HEIGHT - TOP - BOTTOM
+        return TOP + inner * (1 - (value - self.bottom) / (self.top - self.bottom))
+
+    def axes(self) -> str:
+        parts = []
+        tick = self.bottom
+        while tick <= self.top + self.step / 2:
+            y = self.y(tick)
+            parts.append(
+                f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                f"{number(tick)}</text>"
+            )
+            tick += self.step
+        every = time_step(self.seconds)
+        first = math.ceil(self.start.timestamp() / every) * every
+        days = self.seconds > 86400
+        for stamp in range(int(first), int(self.end.timestamp()) + 1, every):
+            at = datetime.fromtimestamp(stamp, self.start.tzinfo)
+            label = at.strftime("%d %H:%M" if days else "%H:%M:%S" if every < 60 else "%H:%M")
+            parts.append(
+                f'<text class="tick" x="{self.x(at):.1f}" y="{HEIGHT - 8}" '
+                f'text-anchor="middle">{label}</text>'
+            )
+        bottom = HEIGHT - BOTTOM
+        parts.append(
+            f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{bottom}"/>'
+            f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{bottom}" y2="{bottom}"/>'
+        )
+        return "".join(parts)
+
+
+def _figure(key: str, title: str, unit: str, summary: str, drawing: str) -> str:
+    ident = f"chart-{esc(key)}"
+    return (
+        f'<figure class="chart"><svg id="{ident}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'role="img" aria-labelledby="{ident}-title {ident}-desc">'
+        f'<title id="{ident}-title">{esc(title)} ({esc(unit)})</title>'
+        f'<desc id="{ident}-desc">{esc(summary)}</desc>{drawing}</svg>'
+        f"<figcaption>{esc(title)} ({esc(unit)}): {esc(summary)}</figcaption></figure>"
+    )
 
 
 def line_chart(key: str, title: str, unit: str, points: Sequence[Point]) -> str:
     """An SVG line chart of `points` (sorted by time); an empty string for no points."""
     if not points:
         return ""
-    start, end = points[0][0], points[-1][0]
-    seconds = max((end - start).total_seconds(), 1.0)
-    low = min(0.0, min(v for _, v in points))
-    high = max(v for _, v in points)
-    step = nice_step(high - low if high > low else max(abs(high), 1.0))
-    top = step * math.ceil(high / step) if high > low else low + step * 5
-    bottom = step * math.floor(low / step)
-    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def x(at: datetime) -> float:
-        return LEFT + inner_w * (at - start).total_seconds() / seconds
-
-    def y(value: float) -> float:
-        return TOP + inner_h * (1 - (value - bottom) / (top - bottom))
-
-    grid = []
-    tick = bottom
-    while tick <= top + step / 2:
-        grid.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
-            f'y2="{y(tick):.1f}"/><text class="tick" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{_number(tick)}</text>'
-        )
-        tick += step
-    every = time_step(seconds)
-    first = math.ceil(start.timestamp() / every) * every
-    for stamp in range(int(first), int(end.timestamp()) + 1, every):
-        at = datetime.fromtimestamp(stamp, start.tzinfo)
-        label = at.strftime("%H:%M:%S" if every < 60 else "%H:%M")
-        grid.append(
-            f'<text class="tick" x="{x(at):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
-            f"{label}</text>"
-        )
-    line = " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v in points)
+    values = [v for _, v in points]
+    frame = Frame.around(points[0][0], points[-1][0], values)
+    line = " ".join(f"{frame.x(at):.1f},{frame.y(v):.1f}" for at, v in points)
     dots = "".join(
-        f'<circle class="dot" cx="{x(at):.1f}" cy="{y(v):.1f}" r="2.5"/>' for at, v in points[-200:]
+        f'<circle class="dot" cx="{frame.x(at):.1f}" cy="{frame.y(v):.1f}" r="2.5"/>'
+        for at, v in points[-200:]
     )
     summary = (
-        f"{len(points)} readings from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC, "
-        f"{_number(min(v for _, v in points))} to {_number(high)} {unit}"
+        f"{len(points)} readings from {frame.start:%Y-%m-%d %H:%M:%S} to "
+        f"{frame.end:%H:%M:%S} UTC, {number(min(values))} to {number(max(values))} {unit}"
     )
-    return (
-        f'<figure class="chart"><svg id="chart-{esc(key)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-labelledby="chart-{esc(key)}-title chart-{esc(key)}-desc">'
-        f'<title id="chart-{esc(key)}-title">{esc(title)} ({esc(unit)})</title>'
-        f'<desc id="chart-{esc(key)}-desc">{esc(summary)}</desc>'
-        + "".join(grid)
-        + f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
-        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{HEIGHT - BOTTOM}" '
-        f'y2="{HEIGHT - BOTTOM}"/>'
-        f'<polyline class="series {esc(key)}" points="{line}"/>{dots}</svg>'
-        f"<figcaption>{esc(title)} ({esc(unit)}): {esc(summary)}</figcaption></figure>"
+    drawing = frame.axes() + f'<polyline class="series {esc(key)}" points="{line}"/>{dots}'
+    return _figure(key, title, unit, summary, drawing)
+
+
+def step_chart(key: str, title: str, unit: str, steps: Sequence[Step]) -> str:
+    """An SVG step chart of limits over consecutive intervals; empty for no intervals."""
+    if not steps:
+        return ""
+    limits = [limit for _, _, limit in steps if limit is not None]
+    frame = Frame.around(steps[0][0], steps[-1][1], limits)
+    shaded = []
+    path = []
+    for start, end, limit in steps:
+        x1, x2 = frame.x(start), frame.x(end)
+        if limit is None:
+            shaded.append(
+                f'<rect class="unlimited" x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 0):.1f}" '
+                f'height="{HEIGHT - TOP - BOTTOM}"/>'
+                f'<text class="tick" x="{(x1 + x2) / 2:.1f}" y="{TOP + 14}" '
+                f'text-anchor="middle">no limit</text>'
+            )
+            path.append("")
+            continue
+        y = frame.y(limit)
+        path.append(f"{x1:.1f},{y:.1f} {x2:.1f},{y:.1f}")
+    lines = "".join(
+        f'<polyline class="series {esc(key)}" points="{run}"/>' for run in _joined(path) if run
     )
+    summary = "; ".join(
+        f"{start:%Y-%m-%d %H:%M} to {end:%H:%M}: "
+        + ("no limit" if limit is None else f"{number(limit)} {unit}")
+        for start, end, limit in steps[:12]
+    ) + ("; …" if len(steps) > 12 else "")
+    return _figure(key, title, unit, summary, "".join(shaded) + frame.axes() + lines)
+
+
+def _joined(parts: Sequence[str]) -> list[str]:
+    """Consecutive limited intervals as one line (the steps' risers included); an unlimited
+    interval breaks it."""
+    runs: list[str] = []
+    current: list[str] = []
+    for part in parts:
+        if part:
+            current.append(part)
+        elif current:
+            runs.append(" ".join(current))
+            current = []
+    if current:
+        runs.append(" ".join(current))
+    return runs
