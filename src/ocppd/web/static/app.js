@@ -164,8 +164,18 @@
       }
       const html = await response.text();
       if (editing(region)) {
-        region.dataset.again = "true";
-        region.addEventListener("focusout", () => schedule(region), { once: true });
+        // Refreshed again once the user leaves the field (one listener, however many events).
+        if (!region.dataset.deferred) {
+          region.dataset.deferred = "true";
+          region.addEventListener(
+            "focusout",
+            () => {
+              delete region.dataset.deferred;
+              schedule(region);
+            },
+            { once: true }
+          );
+        }
       } else {
         swap(region, html);
       }
