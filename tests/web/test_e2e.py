@@ -283,7 +283,7 @@ async def test_refusals_on_the_field_and_a_lost_event_stream(
             await page.keyboard.press("Enter")
             await expect(page).to_have_url(live.url + "/")
             await page.goto(live.url + "/charge-points/" + CHARGER)
-            await page.get_by_text("Smart charging", exact=True).click()  # unfold the group
+            await page.locator("summary", has_text="Smart charging").click()  # unfold the group
             form = page.locator("#cmd-SetChargingProfile")
             profile = form.get_by_label("Charging profile (JSON)")
             await form.get_by_label("Connector").fill("1")
