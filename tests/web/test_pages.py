@@ -13,6 +13,7 @@ from ocppd.web import (
     id_tags,
     overview,
     reservations,
+    sites,
     smart_charging,
     transactions,
 )
@@ -370,6 +371,8 @@ def every_page() -> list[str]:
         id_tags.page(),
         reservations.page({}),
         smart_charging.page("CP1", {}),
+        sites.list_page(),
+        sites.page("depot"),
     ]
 
 
@@ -580,3 +583,88 @@ def test_the_window_accepts_only_its_choices() -> None:
     path, query = smart_charging.api_paths("CP 1/a", {"connectorId": "2", "duration": "3600"})
     assert path == "/charge-points/CP%201%2Fa/connectors/2/composite-schedule"
     assert query == {"duration": "3600", "chargingRateUnit": "A"}
+
+
+def a_site(value: Any = "Depot", **overrides: Any) -> dict[str, Any]:
+    return {
+        "siteId": "depot",
+        "config": {
+            "name": value,
+            "limit": 32.0,
+            "unit": "A",
+            "minPerCar": None,
+            "maxPerCar": None,
+            "voltage": 230.0,
+            "phases": 3,
+            "timezone": "UTC",
+            "schedule": [{"start": "18:00", "limit": 16.0}],
+        },
+        "chargePoints": ["CP1", "CP2"],
+    } | overrides
+
+
+def an_allocation(**overrides: Any) -> dict[str, Any]:
+    def share(tx: int, cp: str, amount: float, state: str) -> dict[str, Any]:
+        return {
+            "transactionId": tx,
+            "chargePointId": cp,
+            "connectorId": 1,
+            "startedAt": "2026-11-25T10:00:00Z",
+            "share": amount,
+            "appliedLimitA": amount,
+            "draw": amount - 1,
+            "state": state,
+            "fallback": None,
+        }
+
+    return {
+        "siteId": "depot",
+        "at": "2026-11-25T10:05:00Z",
+        "unit": "A",
+        "limit": 32.0,
+        "allocated": 26.0,
+        "drawn": 24.0,
+        "transactions": [share(1, "CP1", 16.0, "Charging"), share(2, "CP2", 10.0, "Pending")],
+        "withoutDefault": [],
+        "failures": [],
+        "rebalancedAt": "2026-11-25T10:04:00Z",
+    } | overrides
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_sites_stay_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        site = a_site(value, siteId=value, chargePoints=[value])
+        site["config"]["schedule"] = [{"start": value, "limit": value}]
+        allocation = an_allocation(
+            unit=value,
+            withoutDefault=[value],
+            failures=[
+                {"at": value, "chargePointId": value, "transactionId": value, "reason": value}
+            ],
+        )
+        allocation["transactions"][0] |= {"chargePointId": value, "state": value, "fallback": value}
+        return (
+            sites.list_fragment([site])
+            + sites.site_fragment(site)
+            + sites.allocation_fragment(allocation)
+            + sites.page(value)
+        )
+
+    assert_inert(render(hostile), hostile, render(HARMLESS))
+
+
+def test_the_allocation_bar_splits_the_limit() -> None:
+    parsed = Parsed(sites.allocation_fragment(an_allocation()))
+    rects = {(attrs.get("class") or ""): attrs for tag, attrs in parsed.tags if tag == "rect"}
+    whole = float(rects["whole"]["width"] or 0)
+    first = float(rects["part p0"]["width"] or 0)
+    second = float(rects["part p1"]["width"] or 0)
+    assert abs(first / whole - 16 / 32) < 0.01 and abs(second / whole - 10 / 32) < 0.01
+    text = parsed.joined()
+    assert "26 of 32 A shared" in text and "Pending" in text
+    over = Parsed(sites.allocation_fragment(an_allocation(limit=20.0)))
+    widths = {
+        (a.get("class") or ""): float(a.get("width") or 0) for t, a in over.tags if t == "rect"
+    }
+    assert widths["whole"] < widths["part p0"] + widths["part p1"]  # over the limit: shown

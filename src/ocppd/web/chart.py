@@ -203,3 +203,55 @@ def _joined(parts: Sequence[str]) -> list[str]:
     if current:
         runs.append(" ".join(current))
     return runs
+
+
+Part = tuple[str, float]
+"""A labelled part of a whole."""
+
+
+def share_bar(key: str, title: str, unit: str, whole: float, parts: Sequence[Part]) -> str:
+    """One horizontal bar of `whole`, split into `parts` (in order) and what is left; parts
+    beyond the whole are drawn past its end, marked as over."""
+    height, left, right = 64, 8, 8
+    total = sum(max(v, 0.0) for _, v in parts)
+    span = max(whole, total, 1e-9)
+    inner = WIDTH - left - right
+
+    def w(value: float) -> float:
+        return inner * max(value, 0.0) / span
+
+    x = float(left)
+    drawn = []
+    for i, (label, value) in enumerate(parts):
+        width = w(value)
+        drawn.append(
+            f'<rect class="part p{i % 6}" x="{x:.1f}" y="8" width="{width:.1f}" height="32">'
+            f"<title>{esc(label)}: {number(value)} {esc(unit)}</title></rect>"
+        )
+        if width > 40:
+            drawn.append(
+                f'<text class="part-label" x="{x + width / 2:.1f}" y="29" '
+                f'text-anchor="middle">{esc(number(value))}</text>'
+            )
+        x += width
+    limit_x = left + w(whole)
+    drawn.append(
+        f'<line class="limit" x1="{limit_x:.1f}" x2="{limit_x:.1f}" y1="2" y2="46"/>'
+        f'<text class="tick" x="{limit_x:.1f}" y="60" text-anchor="end">limit '
+        f"{esc(number(whole))} {esc(unit)}</text>"
+    )
+    summary = (
+        f"{number(total)} of {number(whole)} {unit} shared: "
+        + ", ".join(f"{label} {number(value)}" for label, value in parts[:20])
+        if parts
+        else f"nothing shared of {number(whole)} {unit}"
+    )
+    ident = f"chart-{esc(key)}"
+    return (
+        f'<figure class="chart"><svg id="{ident}" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{ident}-title {ident}-desc"><title id="{ident}-title">'
+        f'{esc(title)}</title><desc id="{ident}-desc">{esc(summary)}</desc>'
+        f'<rect class="whole" x="{left}" y="8" width="{w(whole):.1f}" height="32"/>'
+        + "".join(drawn)
+        + f"</svg><figcaption>{esc(title)}: {esc(summary)}</figcaption></figure>"
+    )
