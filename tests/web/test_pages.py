@@ -11,6 +11,7 @@ from ocppd.web import (
     charge_point,
     commands,
     id_tags,
+    jobs,
     overview,
     reservations,
     sites,
@@ -18,7 +19,7 @@ from ocppd.web import (
     transactions,
 )
 from ocppd.web.layout import STATIC_VERSION, login_page
-from ocppd.web.markup import charge_point_href
+from ocppd.web.markup import charge_point_href, segment
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -373,6 +374,8 @@ def every_page() -> list[str]:
         smart_charging.page("CP1", {}),
         sites.list_page(),
         sites.page("depot"),
+        jobs.page("CP1"),
+        jobs.firmware_page(),
     ]
 
 
@@ -668,3 +671,56 @@ def test_the_allocation_bar_splits_the_limit() -> None:
         (a.get("class") or ""): float(a.get("width") or 0) for t, a in over.tags if t == "rect"
     }
     assert widths["whole"] < widths["part p0"] + widths["part p1"]  # over the limit: shown
+
+
+def a_job(job_id: Any, value: Any = "log.zip", **overrides: Any) -> dict[str, Any]:
+    return {
+        "jobId": job_id,
+        "chargePointId": "CP1",
+        "kind": "diagnostics",
+        "status": "Uploaded",
+        "file": {"name": value, "size": 12, "sha256": "ab", "receivedAt": "2026-11-25T10:00:00Z"},
+        "firmwareId": None,
+        "createdAt": "2026-11-25T09:59:00Z",
+        "updatedAt": "2026-11-25T10:00:00Z",
+        "endedAt": "2026-11-25T10:00:00Z",
+    } | overrides
+
+
+def an_image(firmware_id: Any, value: Any = "fw-1.2.bin") -> dict[str, Any]:
+    return {
+        "firmwareId": firmware_id,
+        "name": value,
+        "size": 1024,
+        "sha256": "cd",
+        "uploadedAt": "2026-11-25T10:00:00Z",
+    }
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_jobs_and_images_stay_text(hostile: str) -> None:
+    def render(value: str) -> str:
+        job = a_job(value, value, status=value, createdAt=value, firmwareId=value)
+        return (
+            jobs.jobs_fragment("diagnostics", [job])
+            + jobs.firmware_fragment([an_image(value, value)])
+            + jobs.page(value)
+        )
+
+    parsed = assert_inert(render(hostile), hostile, render(HARMLESS))
+    downloads = [a["data-download"] for _, a in parsed.tags if "data-download" in a]
+    assert downloads == [f"/diagnostics/{segment(hostile)}/file"]  # one path segment
+
+
+def test_job_statuses_are_coloured_and_the_file_downloads_for_operators() -> None:
+    failed = Parsed(jobs.jobs_fragment("diagnostics", [a_job(1, status="UploadFailed", file=None)]))
+    assert ("span", {"class": "badge s-faulted"}) in failed.tags
+    assert not [a for _, a in failed.tags if "data-download" in a]
+    done = Parsed(jobs.jobs_fragment("diagnostics", [a_job(7)]))
+    assert ("span", {"class": "badge s-available"}) in done.tags
+    holder = next(a for t, a in done.tags if a.get("data-needs") == "operator")
+    assert "hidden" in holder
+    assert (
+        "button",
+        {"type": "button", "class": "secondary", "data-download": "/diagnostics/7/file"},
+    ) in done.tags

@@ -29,7 +29,7 @@ class Field:
     name: str
     label: str
     kind: str = "text"
-    """text, int, number, select, datetime, list, json, url."""
+    """text, int, number, select, datetime, list, json, url, file (the body of an upload)."""
     required: bool = False
     options: tuple[str, ...] = ()
     max_length: int | None = None
@@ -123,6 +123,8 @@ def _input(field: Field, common: str) -> str:
         attrs.append('type="datetime-local" step="1" data-type="datetime"')
     elif field.kind == "list":
         attrs.append('type="text" data-type="list" autocomplete="off"')
+    elif field.kind == "file":
+        return f'<input {common} type="file">'
     elif field.kind == "url":
         attrs.append('type="url" autocomplete="off"')
     else:

@@ -137,7 +137,7 @@ def detail_page(transaction_id: int) -> str:
 <h1>Transaction #{transaction_id}</h1>
 <p><button type="button" class="secondary"
  data-download="/transactions/{transaction_id}/meter-values.csv">Export meter values (CSV)</button>
-<output class="answer" id="download-answer" aria-live="polite"></output></p>
+<output class="answer" aria-live="polite"></output></p>
 {live}"""
     return layout(f"Transaction {transaction_id}", body, "transaction")
 

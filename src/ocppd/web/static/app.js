@@ -406,11 +406,17 @@
       return encodeURIComponent(el.value.trim());
     });
     const payload = {};
+    let file = null;
     for (const el of form.elements) {
+      if (el.type === "file") {
+        file = el.files[0] || null;
+        if (!file && el.required) throw new FieldError(el, "choose a file");
+        continue;
+      }
       if (!el.name || used.has(el.name) || el.value === "") continue;
       payload[el.name] = valueOf(el);
     }
-    return { path: path, payload: payload };
+    return { path: path, payload: payload, file: file };
   }
 
   function markInvalid(form, name, message) {
@@ -451,7 +457,12 @@
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     const method = form.dataset.method || "POST";
     const init = { method: method };
-    if (method !== "DELETE" && method !== "GET") {
+    if (call.file) {
+      // An upload: the file is the body, its name a query parameter.
+      call.path += (call.path.includes("?") ? "&" : "?") + "name=" + encodeURIComponent(call.file.name);
+      init.headers = { "Content-Type": "application/octet-stream" };
+      init.body = call.file;
+    } else if (method !== "DELETE" && method !== "GET") {
       init.headers = { "Content-Type": "application/json" };
       init.body = JSON.stringify(call.payload);
     }
@@ -497,34 +508,39 @@
     if (event.target.removeAttribute) event.target.removeAttribute("aria-invalid");
   });
 
-  // Downloads with the token: fetched, then saved from a blob.
-  document.querySelectorAll("[data-download]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      const output = document.getElementById("download-answer");
-      try {
-        const response = await api(button.dataset.download);
-        if (!response.ok) {
-          output.dataset.state = "error";
-          output.textContent = "HTTP " + response.status;
-          return;
-        }
-        const blob = await response.blob();
-        const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
-        const link = document.createElement("a");
-        link.href = URL.createObjectURL(blob);
-        link.download = named ? named[1] : "export.csv";
-        document.body.append(link);
-        link.click();
-        link.remove();
-        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-        output.dataset.state = "ok";
-        output.textContent = "Saved " + link.download + ".";
-      } catch (e) {
-        if (e instanceof SignedOut) return;
-        output.dataset.state = "error";
-        output.textContent = "The server cannot be reached.";
+  // Downloads with the token: fetched, then saved from a blob. The answer goes to the
+  // <output> next to the button.
+  async function download(button) {
+    const output = button.parentElement.querySelector("output");
+    const say = (state, text) => {
+      if (!output) return;
+      output.dataset.state = state;
+      output.textContent = text;
+    };
+    try {
+      const response = await api(button.dataset.download);
+      if (!response.ok) {
+        say("error", "HTTP " + response.status);
+        return;
       }
-    });
+      const blob = await response.blob();
+      const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = named ? named[1] : button.dataset.filename || "download";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      say("ok", "Saved " + link.download + ".");
+    } catch (e) {
+      if (!(e instanceof SignedOut)) say("error", "The server cannot be reached.");
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-download]");
+    if (button) download(button);
   });
 
   window.ocppd = { refresh: refreshAll, startLiveUpdates: startLiveUpdates };

@@ -1,0 +1,165 @@
+"""Diagnostics and firmware: a charge point's jobs (requested, each status the charger
+reported, the diagnostics file to download), the forms that start them, and the firmware
+images operators upload.
+
+The forms use the API's job routes, not the raw commands: ocppd gives the charger a one-time
+location of its own (an upload place for diagnostics, the image for firmware), so an
+operator needs no file server. Downloading a diagnostics file needs an operator token (the
+API's rule: it may tell more than a viewer should see).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ocppd.web.forms import Field, api_form
+from ocppd.web.layout import layout, region
+from ocppd.web.markup import (
+    badge,
+    charge_point_href,
+    dash,
+    empty,
+    esc,
+    pretty_json,
+    segment,
+    table,
+    when,
+)
+
+EVENTS = "JobCreated JobStatus JobFile"
+DONE = {"Uploaded", "Installed"}
+FAILED = {"UploadFailed", "DownloadFailed", "InstallationFailed", "NothingToUpload"}
+JOBS_SHOWN = 20
+KINDS = (("diagnostics", "Diagnostics"), ("firmware-updates", "Firmware updates"))
+
+
+def diagnostics_form(charge_point_id: str, refresh: str = "") -> str:
+    return api_form(
+        "job-diagnostics",
+        f"/charge-points/{segment(charge_point_id)}/diagnostics",
+        [
+            Field("startTime", "From", "datetime", hint="UTC"),
+            Field("stopTime", "Until", "datetime", hint="UTC"),
+            Field("retries", "Retries", "int", minimum=0),
+            Field("retryInterval", "Retry interval (s)", "int", minimum=0),
+        ],
+        "Request upload",
+        title="Get diagnostics",
+        refresh=refresh,
+    )
+
+
+def firmware_form(charge_point_id: str, refresh: str = "") -> str:
+    return api_form(
+        "job-firmware",
+        f"/charge-points/{segment(charge_point_id)}/firmware-updates",
+        [
+            Field(
+                "firmwareId",
+                "Firmware image id",
+                "int",
+                required=True,
+                minimum=1,
+                hint="see Firmware",
+            ),
+            Field("retrieveDate", "Retrieve at", "datetime", hint="UTC; empty = now"),
+            Field("retries", "Retries", "int", minimum=0),
+            Field("retryInterval", "Retry interval (s)", "int", minimum=0),
+        ],
+        "Update",
+        title="Update firmware",
+        refresh=refresh,
+    )
+
+
+def page(charge_point_id: str) -> str:
+    base = "/fragments" + charge_point_href(charge_point_id)
+    body = f"""<p class="crumbs"><a href="/">Charge points</a> /
+<a href="{esc(charge_point_href(charge_point_id))}">{esc(charge_point_id)}</a> /</p>
+<h1>Diagnostics and firmware <span class="cp-id">{esc(charge_point_id)}</span></h1>
+<div class="commands">{diagnostics_form(charge_point_id, "diagnostics")}
+{firmware_form(charge_point_id, "firmware-updates")}</div>
+<section class="card" aria-labelledby="diagnostics-title">
+<h2 id="diagnostics-title">Diagnostics</h2>
+{region("diagnostics", base + "/diagnostics", EVENTS)}
+</section>
+<section class="card" aria-labelledby="firmware-updates-title">
+<h2 id="firmware-updates-title">Firmware updates</h2>
+{region("firmware-updates", base + "/firmware-updates", EVENTS)}
+</section>"""
+    return layout(
+        f"Jobs {charge_point_id}",
+        body,
+        "jobs",
+        data=f' data-charge-point-id="{esc(charge_point_id)}"',
+    )
+
+
+def status_badge(status: str) -> str:
+    kind = "s-available" if status in DONE else "s-faulted" if status in FAILED else ("s-preparing")
+    return badge(status, kind)
+
+
+def jobs_fragment(kind: str, items: Sequence[Mapping[str, Any]]) -> str:
+    if not items:
+        return empty("None yet.")
+    rows = [_job_row(kind, job) for job in items[:JOBS_SHOWN]]
+    headers = ("Job", "Status", "Requested", "Updated", "Ended", "Details")
+    return table("Jobs", headers, rows)
+
+
+def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
+    job_id = job.get("jobId")
+    details = []
+    file = job.get("file")
+    if kind == "diagnostics" and isinstance(file, dict):
+        details.append(
+            f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes) "
+            f'<span data-needs="operator" hidden><button type="button" class="secondary" '
+            f'data-download="/diagnostics/{esc(segment(str(job_id)))}/file">Download</button>'
+            '<output class="answer" aria-live="polite"></output></span>'
+        )
+    if job.get("firmwareId") is not None:
+        details.append(f"image #{esc(job.get('firmwareId'))}")
+    plain = {k: v for k, v in job.items() if k not in ("history",) and v is not None}
+    details.append(
+        f'<details data-key="job-{esc(job_id)}"><summary>All fields</summary>'
+        f"<pre>{esc(pretty_json(plain))}</pre></details>"
+    )
+    return (
+        f"#{esc(job_id)}",
+        status_badge(str(job.get("status", ""))),
+        when(job.get("createdAt")),
+        when(job.get("updatedAt")),
+        when(job.get("endedAt")) if job.get("endedAt") else dash(None),
+        " ".join(details),
+    )
+
+
+def firmware_page() -> str:
+    upload = api_form(
+        "firmware-upload",
+        "/firmware",
+        [Field("file", "Image", "file", required=True)],
+        "Upload",
+        title="Upload an image",
+        refresh="live",
+        reset=True,
+    )
+    body = "<h1>Firmware images</h1>" + upload + region("live", "/fragments/firmware", "")
+    return layout("Firmware", body, "firmware")
+
+
+def firmware_fragment(items: Sequence[Mapping[str, Any]]) -> str:
+    if not items:
+        return empty("No image uploaded yet.")
+    rows = [
+        (
+            f"#{esc(f.get('firmwareId'))}",
+            esc(f.get("name")),
+            f"{esc(f.get('size'))} bytes",
+            f'<code class="hash">{esc(f.get("sha256"))}</code>',
+            when(f.get("uploadedAt")),
+        )
+        for f in items
+    ]
+    return table("Firmware images", ("Id", "Name", "Size", "SHA-256", "Uploaded"), rows)
