@@ -154,8 +154,8 @@ def detail_fragment(t: Mapping[str, Any]) -> str:
             ("Started", when(t.get("startedAt"))),
             ("Stopped", when(t.get("stoppedAt")) if not t.get("active") else dash(None)),
             ("Stop reason", dash(t.get("reason"))),
-            ("Meter start", dash(t.get("meterStart")) + " Wh"),
-            ("Meter stop", dash(t.get("meterStop"))),
+            ("Meter start", _wh(t.get("meterStart"))),
+            ("Meter stop", _wh(t.get("meterStop"))),
             ("Energy", f'<span id="energy">{kwh(t.get("energyWh"))}</span>'),
             ("Reservation", dash(t.get("reservationId"))),
         ]
@@ -184,6 +184,10 @@ def detail_fragment(t: Mapping[str, Any]) -> str:
         )
         + section("readings", "Meter values", _readings(values))
     )
+
+
+def _wh(value: Any) -> str:
+    return dash(value) if value is None else f"{esc(value)} Wh"
 
 
 def series(
