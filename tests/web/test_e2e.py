@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
+from ocppd.chargepoint.clock import Clock
+from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.station import Station
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
@@ -61,9 +63,9 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture
-async def live(engine: AsyncEngine) -> AsyncIterator[Api]:
+async def live(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Api]:
     """`ocppd serve` on a free port, on the wall clock (the charts need real time)."""
-    system = CentralSystem(Settings(), engine=engine)
+    system = CentralSystem(Settings(data_dir=tmp_path / "data"), engine=engine)
     await system.start()
     try:
         async with system.engine.begin() as db:
@@ -79,6 +81,12 @@ async def navigate(page: Any, name: str) -> None:
     await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
+def shot(record: list[Path], name: str) -> str:
+    path = SCREENSHOTS / f"{name}.png"
+    record.append(path)
+    return str(path)
+
+
 def utc_field(at: datetime) -> str:
     """A datetime-local value: the dashboard's time fields are UTC."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -90,11 +98,6 @@ async def test_an_operators_session_in_a_real_browser(
     from playwright.async_api import async_playwright, expect
 
     expect.set_options(timeout=TIMEOUT_MS)
-
-    def shot(name: str) -> str:
-        path = SCREENSHOTS / f"{name}.png"
-        record_screenshots.append(path)
-        return str(path)
 
     station = Station(
         live.ws_url("").removesuffix("/"),
@@ -118,7 +121,7 @@ async def test_an_operators_session_in_a_real_browser(
             await page.get_by_role("button", name="Sign in").click()
             await expect(page.get_by_role("alert")).to_have_text("This token is not valid.")
             await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
-            await page.screenshot(path=shot("01-login"))
+            await page.screenshot(path=shot(record_screenshots, "01-login"))
             await page.keyboard.press("Enter")
 
             # The overview: the charger is registered, offline; it comes online live.
@@ -134,7 +137,7 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(row.locator(".badge.s-available")).to_have_count(3)  # 0, 1, 2
             await expect(page.locator("#count-connected")).to_have_text("1")
             assert await page.evaluate("window.notReloaded") is True
-            await page.screenshot(path=shot("02-overview"), full_page=True)
+            await page.screenshot(path=shot(record_screenshots, "02-overview"), full_page=True)
 
             # Id tags: create two, block one.
             await navigate(page, "Id tags")
@@ -146,7 +149,7 @@ async def test_an_operators_session_in_a_real_browser(
             bad = page.locator("#live tr", has_text="BAD1")
             await bad.get_by_role("button", name="Block").click()
             await expect(bad.locator(".badge")).to_have_text("Blocked")
-            await page.screenshot(path=shot("03-id-tags"), full_page=True)
+            await page.screenshot(path=shot(record_screenshots, "03-id-tags"), full_page=True)
 
             # The charge point: plug in, start remotely, watch the meter values arrive.
             await page.goto(url + "/charge-points/" + CHARGER)
@@ -164,7 +167,9 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(running.locator("time").last).not_to_have_attribute(
                 "datetime", first or ""
             )
-            await page.screenshot(path=shot("04-charge-point-charging"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "04-charge-point-charging"), full_page=True
+            )
 
             # Configuration: read it from the charger, change a key in the table.
             await (
@@ -192,7 +197,9 @@ async def test_an_operators_session_in_a_real_browser(
             await log.locator("summary").last.click()
             await expect(log.locator("pre").last).to_contain_text('"HeartbeatInterval"')
             await expect(page).to_have_url(re.compile(r"\?action=ChangeConfiguration$"))
-            await page.screenshot(path=shot("05-charge-point-log"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "05-charge-point-log"), full_page=True
+            )
 
             # The transaction: its chart grows, its CSV downloads, then stop it.
             await running.get_by_role("link").first.click()
@@ -206,7 +213,9 @@ async def test_an_operators_session_in_a_real_browser(
             csv_text = await asyncio.to_thread(Path(await download.path()).read_text)
             assert csv_text.startswith("transactionId,chargePointId,connectorId,timestamp")
             assert "Energy.Active.Import.Register" in csv_text
-            await page.screenshot(path=shot("06-transaction-chart"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "06-transaction-chart"), full_page=True
+            )
             await page.get_by_role("button", name="Remote stop").click()
             await expect(page.locator("#live")).to_contain_text("Stopped")
             await expect(page.locator("#live")).to_contain_text("Remote")
@@ -216,7 +225,7 @@ async def test_an_operators_session_in_a_real_browser(
             await page.locator("#tx-filters-state").select_option("stopped")
             await expect(page.locator("#live tbody tr")).to_have_count(1)
             await expect(page.locator("#live")).to_contain_text("TAG1")
-            await page.screenshot(path=shot("07-transactions"), full_page=True)
+            await page.screenshot(path=shot(record_screenshots, "07-transactions"), full_page=True)
 
             # Reservations: reserve connector 2, then cancel it.
             await navigate(page, "Reservations")
@@ -231,7 +240,7 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(reserve.locator("output")).to_contain_text('"status": "Accepted"')
             reservation = page.locator("#live tbody tr").first
             await expect(reservation.locator(".badge")).to_have_text("Active")
-            await page.screenshot(path=shot("08-reservations"), full_page=True)
+            await page.screenshot(path=shot(record_screenshots, "08-reservations"), full_page=True)
             await reservation.get_by_role("button", name="Cancel").click()
             await expect(reservation.locator(".badge")).to_have_text("Cancelled")
 
@@ -245,16 +254,22 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(page.locator("#configuration tr").first).to_be_visible()
             await expect(page.locator("form[data-api]:visible")).to_have_count(0)
             await expect(page.locator("#commands-title")).to_be_hidden()
-            await page.screenshot(path=shot("09-charge-point-viewer"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "09-charge-point-viewer"), full_page=True
+            )
 
             # A phone.
             await page.set_viewport_size({"width": 390, "height": 844})
             await page.goto(url + "/")
             await expect(page.locator(".badge.online")).to_be_visible()
-            await page.screenshot(path=shot("10-overview-phone"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "10-overview-phone"), full_page=True
+            )
             await page.goto(url + "/transactions/1")
             await expect(page.locator("#chart-power")).to_be_visible()
-            await page.screenshot(path=shot("11-transaction-phone"), full_page=True)
+            await page.screenshot(
+                path=shot(record_screenshots, "11-transaction-phone"), full_page=True
+            )
 
             # The one expected failure: the wrong token's 401 at the login.
             assert [p for p in problems if "status of 401" not in p] == [], problems
@@ -306,6 +321,63 @@ async def test_refusals_on_the_field_and_a_lost_event_stream(
             await station.plug_in(2)
             connectors = page.locator("#connectors-title + table")
             await expect(connectors.locator("tr", has_text="Preparing")).to_have_count(1)
+        finally:
+            await browser.close()
+            await station.stop()
+
+
+async def test_diagnostics_and_firmware_from_the_browser(
+    live: Api, chromium_path: Path, record_screenshots: list[Path], tmp_path: Path
+) -> None:
+    """Upload an image, ask the simulator for its diagnostics and download them, update its
+    firmware and watch the job reach Installed."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    identity = "SIM-FILES"
+    async with live.system.engine.begin() as db:
+        await registration.register(db, identity)
+    station = Station(
+        live.ws_url("").removesuffix("/"),
+        identity,
+        clock=Clock(speed=1000.0),
+        file_transfer=TransferOptions(timeout=5),
+    )
+    station.start()
+    await station.wait_accepted()
+    image = tmp_path / "sim-2.0.bin"
+    await asyncio.to_thread(image.write_bytes, b"firmware image")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.goto(live.url + "/login")
+            await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
+            await page.keyboard.press("Enter")
+            await expect(page).to_have_url(live.url + "/")
+
+            await navigate(page, "Firmware")
+            await page.get_by_label("Image", exact=True).set_input_files(str(image))
+            await page.get_by_role("button", name="Upload").click()
+            await expect(page.locator("#live")).to_contain_text("sim-2.0.bin")
+            await expect(page.locator("#live")).to_contain_text("14 bytes")
+
+            await page.goto(f"{live.url}/charge-points/{identity}/jobs")
+            await page.get_by_role("button", name="Request upload").click()
+            diagnostics = page.locator("#diagnostics")
+            await expect(diagnostics.locator(".badge")).to_have_text("Uploaded")
+            async with page.expect_download() as downloading:
+                await diagnostics.get_by_role("button", name="Download").click()
+            saved = Path(await (await downloading.value).path())
+            assert "identity: SIM-FILES" in await asyncio.to_thread(saved.read_text)
+
+            update = page.locator("#job-firmware")
+            await update.get_by_label("Firmware image id").fill("1")
+            await update.get_by_role("button", name="Update").click()
+            await expect(update.locator("output")).to_contain_text('"kind": "firmware"')
+            firmware = page.locator("#firmware-updates")
+            await expect(firmware.locator(".badge")).to_have_text("Installed")
+            await page.screenshot(path=shot(record_screenshots, "12-jobs"), full_page=True)
         finally:
             await browser.close()
             await station.stop()

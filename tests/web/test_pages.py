@@ -417,7 +417,9 @@ def test_a_form_for_every_command_built_from_its_request_type() -> None:
     parsed = Parsed(charge_point.charge_point_page("CP 1/a"))
     forms = {attrs["id"]: attrs for tag, attrs in parsed.tags if tag == "form"}
     sent = {f.removeprefix("cmd-") for f in forms if f.startswith("cmd-")}
-    assert sent == commands.every_action()
+    assert sent | {"GetDiagnostics", "UpdateFirmware"} == commands.every_action()
+    assert forms["job-diagnostics"]["data-api"] == "/charge-points/CP%201%2Fa/diagnostics"
+    assert forms["job-firmware"]["data-api"] == "/charge-points/CP%201%2Fa/firmware-updates"
     assert forms["cmd-Reset"]["data-api"] == "/charge-points/CP%201%2Fa/commands/Reset"
     assert forms["cmd-SendLocalList"]["data-api"] == "/charge-points/CP%201%2Fa/local-list"
     # Operators' forms start hidden; the script shows them when the token's role allows.

@@ -17,10 +17,8 @@ catches what the bus does not publish (heartbeats); a lost stream is retried wit
 
 Modules: `app` (routes, the in-process API reads), `layout` (the frame, live regions),
 `markup` (escaping and small pieces), `forms`, `commands`, `overview`, `charge_point`,
-`transactions`, `chart`, `id_tags`, `reservations`.
-
-Not yet: smart charging (installed profiles, the composite schedule, a site's limit and
-share) and diagnostics/firmware job pages, waiting for their API routes.
+`transactions`, `chart`, `id_tags`, `reservations`, `jobs` (diagnostics, firmware),
+`smart_charging` and `sites` (rendered and tested; linked once their API routes are on main).
 """
 
 from ocppd.web.app import app

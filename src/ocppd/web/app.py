@@ -26,6 +26,7 @@ from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
 from ocppd.web import (
     charge_point,
     id_tags,
+    jobs,
     overview,
     reservations,
     smart_charging,
@@ -92,6 +93,8 @@ class WebApp:
             (("login",), self._login_page),
             (("charge-points", "*"), self._charge_point_page),
             (("charge-points", "*", "smart-charging"), self._smart_charging_page),
+            (("charge-points", "*", "jobs"), self._jobs_page),
+            (("firmware",), self._firmware_page),
             (("transactions",), self._transactions_page),
             (("transactions", "#"), self._transaction_page),
             (("id-tags",), self._id_tags_page),
@@ -104,6 +107,9 @@ class WebApp:
             (("charge-points", "*", "configuration"), self._configuration),
             (("charge-points", "*", "charging-profiles"), self._charging_profiles),
             (("charge-points", "*", "composite"), self._composite),
+            (("charge-points", "*", "diagnostics"), self._diagnostics),
+            (("charge-points", "*", "firmware-updates"), self._firmware_updates),
+            (("firmware",), self._firmware),
             (("transactions",), self._transactions),
             (("transactions", "#"), self._transaction),
             (("id-tags",), self._id_tags),
@@ -154,6 +160,12 @@ class WebApp:
 
     async def _smart_charging_page(self, r: Request) -> str:
         return smart_charging.page(r.args[0], r.query)
+
+    async def _jobs_page(self, r: Request) -> str:
+        return jobs.page(r.args[0])
+
+    async def _firmware_page(self, r: Request) -> str:
+        return jobs.firmware_page()
 
     async def _transactions_page(self, r: Request) -> str:
         return transactions.list_page(r.query)
@@ -214,6 +226,21 @@ class WebApp:
             r.scope, path + "/checks", {"limit": str(smart_charging.CHECKS_SHOWN)}
         )
         return smart_charging.composite_fragment(composite, checks["items"])
+
+    async def _diagnostics(self, r: Request) -> str:
+        return await self._jobs(r, "diagnostics")
+
+    async def _firmware_updates(self, r: Request) -> str:
+        return await self._jobs(r, "firmware-updates")
+
+    async def _jobs(self, r: Request, kind: str) -> str:
+        path = f"/charge-points/{segment(r.args[0])}/{kind}"
+        page = await self.need(r.scope, path, {"limit": str(jobs.JOBS_SHOWN)})
+        return jobs.jobs_fragment(kind, page["items"])
+
+    async def _firmware(self, r: Request) -> str:
+        page = await self.need(r.scope, "/firmware", {"limit": "100"})
+        return jobs.firmware_fragment(page["items"])
 
     async def _transactions(self, r: Request) -> str:
         page = await self.need(r.scope, "/transactions", transactions.api_params(r.query))

@@ -4,13 +4,16 @@ action's request type (`forms`).
 
 SendLocalList is offered as the API's `POST .../local-list`, which builds the list from the
 id-tag store and picks its version (typing a list by hand is what a script does, through the
-command route). GetConfiguration and ChangeConfiguration live with the configuration table.
+command route). GetDiagnostics and UpdateFirmware are the API's jobs (`web.jobs`: ocppd gives
+the charger its own upload place or image link). GetConfiguration and ChangeConfiguration
+live with the configuration table.
 """
 
 from dataclasses import replace
 
 from ocppd.protocol.actions import CORE
 from ocppd.protocol.actions import Role as Sender
+from ocppd.web import jobs
 from ocppd.web.forms import Field, api_form, from_type, humanize
 from ocppd.web.markup import esc, segment
 
@@ -116,7 +119,12 @@ def fields_of(action: str) -> list[Field]:
     return shown
 
 
+JOBS = {"GetDiagnostics": jobs.diagnostics_form, "UpdateFirmware": jobs.firmware_form}
+
+
 def command_form(charge_point_id: str, action: str, refresh: str = "") -> str:
+    if action in JOBS:
+        return JOBS[action](charge_point_id, refresh)
     title, button = TITLES[action]
     base = f"/charge-points/{segment(charge_point_id)}"
     api = base + ("/local-list" if action == "SendLocalList" else f"/commands/{action}")

@@ -13,6 +13,7 @@ NAVIGATION = (
     ("/transactions", "transactions", "Transactions"),
     ("/id-tags", "id-tags", "Id tags"),
     ("/reservations", "reservations", "Reservations"),
+    ("/firmware", "firmware", "Firmware"),
 )
 
 
