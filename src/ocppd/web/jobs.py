@@ -29,7 +29,10 @@ EVENTS = "JobCreated JobStatus JobFile"
 DONE = {"Uploaded", "Installed"}
 FAILED = {"UploadFailed", "DownloadFailed", "InstallationFailed", "NothingToUpload"}
 JOBS_SHOWN = 20
-KINDS = (("diagnostics", "Diagnostics"), ("firmware-updates", "Firmware updates"))
+RETRIES = (
+    Field("retries", "Retries", "int", minimum=0),
+    Field("retryInterval", "Retry interval (s)", "int", minimum=0),
+)
 
 
 def diagnostics_form(charge_point_id: str, refresh: str = "") -> str:
@@ -39,8 +42,7 @@ def diagnostics_form(charge_point_id: str, refresh: str = "") -> str:
         [
             Field("startTime", "From", "datetime", hint="UTC"),
             Field("stopTime", "Until", "datetime", hint="UTC"),
-            Field("retries", "Retries", "int", minimum=0),
-            Field("retryInterval", "Retry interval (s)", "int", minimum=0),
+            *RETRIES,
         ],
         "Request upload",
         title="Get diagnostics",
@@ -62,8 +64,7 @@ def firmware_form(charge_point_id: str, refresh: str = "") -> str:
                 hint="see Firmware",
             ),
             Field("retrieveDate", "Retrieve at", "datetime", hint="UTC; empty = now"),
-            Field("retries", "Retries", "int", minimum=0),
-            Field("retryInterval", "Retry interval (s)", "int", minimum=0),
+            *RETRIES,
         ],
         "Update",
         title="Update firmware",
