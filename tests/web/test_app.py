@@ -137,3 +137,48 @@ async def test_hostile_filters_answer_the_apis_problem(served: Api) -> None:
         page = await asyncio.to_thread(fetch, served.url + path, viewer)
         assert page.status == status, (path, page.text)
         assert error in page.text and "<b>" not in page.text, path
+
+
+async def test_smart_charging_fragments_from_a_live_connection(served: Api) -> None:
+    operator = served.client(Role.OPERATOR)
+    viewer = served.tokens[Role.VIEWER]
+    profile = {
+        "chargingProfileId": 7,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": "2026-11-25T12:00:00Z",
+            "duration": 1800,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16.0},
+                {"startPeriod": 900, "limit": 8.0},
+            ],
+        },
+    }
+    async with charge_point(served) as cp:
+        cp.replies["SetChargingProfile"] = {"status": "Accepted"}
+        sent = await operator(
+            "POST",
+            "/charge-points/CP1/commands/SetChargingProfile",
+            {"connectorId": 1, "csChargingProfiles": profile},
+        )
+        assert sent.status == 200, sent.body
+        base = served.url + "/fragments/charge-points/CP1"
+        held = await asyncio.to_thread(fetch, base + "/charging-profiles", viewer)
+        assert held.status == 200 and "TxDefaultProfile" in held.text
+        assert "+900 s: 8.0 A" in held.text
+        composite = await asyncio.to_thread(
+            fetch, base + "/composite?connectorId=1&duration=3600&chargingRateUnit=A", viewer
+        )
+        assert composite.status == 200, composite.text
+        assert 'id="chart-composite"' in composite.text
+        assert "16 A" in composite.text and "8 A" in composite.text
+        assert "no limit" in composite.text  # after its 30 minutes
+        page = await asyncio.to_thread(fetch, served.url + "/charge-points/CP1/smart-charging")
+        assert 'data-api="/charge-points/CP1/commands/SetChargingProfile"' in page.text
+    unknown = await asyncio.to_thread(
+        fetch, served.url + "/fragments/charge-points/NOPE/charging-profiles", viewer
+    )
+    assert unknown.status == 404 and "unknown charge point" in unknown.text

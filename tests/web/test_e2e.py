@@ -31,6 +31,7 @@ from ocppd.chargepoint.station import Station
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
+from ocppd.web import commands
 from ocppd.web.routing import fallback
 from tests.api.conftest import Api, issue_tokens
 from tests.servers import serving
@@ -279,7 +280,7 @@ async def test_an_operators_session_in_a_real_browser(
 
 
 async def test_refusals_on_the_field_and_a_lost_event_stream(
-    live: Api, chromium_path: Path
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
 ) -> None:
     """What the browser lets through and the API refuses (400) is shown on the form, with the
     field marked; the page and the server carry on. A lost event stream is said and retried."""
@@ -321,6 +322,19 @@ async def test_refusals_on_the_field_and_a_lost_event_stream(
             await station.plug_in(2)
             connectors = page.locator("#connectors-title + table")
             await expect(connectors.locator("tr", has_text="Preparing")).to_have_count(1)
+
+            # A valid profile, and the smart charging page draws the predicted composite.
+            await profile.fill(commands.EXAMPLE_PROFILE)
+            await form.get_by_role("button", name="Set profile").click()
+            await expect(answer).to_contain_text('"status": "Accepted"')
+            await page.get_by_role("link", name="Smart charging").click()
+            await page.locator("#sc-window-connectorId").fill("1")
+            await expect(page.locator("#profiles")).to_contain_text("TxDefaultProfile")
+            await expect(page.locator("#chart-composite")).to_be_visible()
+            await expect(page.locator("#composite")).to_contain_text("16 A")
+            await page.screenshot(
+                path=shot(record_screenshots, "13-smart-charging"), full_page=True
+            )
         finally:
             await browser.close()
             await station.stop()

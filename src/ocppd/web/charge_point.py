@@ -75,6 +75,7 @@ def charge_point_page(charge_point_id: str, action: str = "", direction: str = "
 <nav class="related" aria-label="Related">
 <a href="{esc("/transactions?chargePointId=" + segment(charge_point_id))}">Its transactions</a>
 <a href="{esc("/reservations?chargePointId=" + segment(charge_point_id))}">Its reservations</a>
+<a href="{esc(charge_point_href(charge_point_id) + "/smart-charging")}">Smart charging</a>
 <a href="{esc(charge_point_href(charge_point_id) + "/jobs")}">Diagnostics and firmware</a>
 </nav>
 {region("live", base, "*")}

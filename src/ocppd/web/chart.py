@@ -182,11 +182,16 @@ def step_chart(key: str, title: str, unit: str, steps: Sequence[Step]) -> str:
         f'<polyline class="series {esc(key)}" points="{run}"/>' for run in _joined(path) if run
     )
     summary = "; ".join(
-        f"{start:%Y-%m-%d %H:%M} to {end:%H:%M}: "
+        f"{start:%Y-%m-%d %H:%M} to {_until(start, end)}: "
         + ("no limit" if limit is None else f"{number(limit)} {unit}")
         for start, end, limit in steps[:12]
     ) + ("; …" if len(steps) > 12 else "")
     return _figure(key, title, unit, summary, "".join(shaded) + frame.axes() + lines)
+
+
+def _until(start: datetime, end: datetime) -> str:
+    """The end of an interval: its time, with its date when that is another day."""
+    return f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
 
 
 def _joined(parts: Sequence[str]) -> list[str]:
