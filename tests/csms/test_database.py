@@ -28,3 +28,36 @@ def test_urls_users_type_get_async_drivers() -> None:
     assert async_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert async_url("sqlite:///data/x.db") == "sqlite+aiosqlite:///data/x.db"
     assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_the_old_job_states_become_ended_jobs_with_their_status(engine: AsyncEngine) -> None:
+    """Migration 0007: what the `jobs` table of 0001 said is kept, as history."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from ocppd.csms.models import job_statuses, jobs
+
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0006"))
+        await connection.execute(
+            sa.text(
+                "INSERT INTO jobs (charge_point_id, kind, status, updated_at) "
+                "VALUES ('CP1', 'firmware', 'Downloading', :at), ('CP2', 'diagnostics', "
+                "'Uploaded', :at)"
+            ),
+            {"at": at},
+        )
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        rows = (await connection.execute(sa.select(jobs).order_by(jobs.c.id))).mappings().all()
+        history = (await connection.execute(sa.select(job_statuses))).mappings().all()
+    assert [(r["charge_point_id"], r["kind"], r["status"]) for r in rows] == [
+        ("CP1", "firmware", "Downloading"),
+        ("CP2", "diagnostics", "Uploaded"),
+    ]
+    assert all(r["ended_at"] is not None and r["token_hash"] is None for r in rows)
+    assert sorted((h["job_id"], h["status"]) for h in history) == [
+        (rows[0]["id"], "Downloading"),
+        (rows[1]["id"], "Uploaded"),
+    ]

@@ -15,6 +15,8 @@ DEFAULT_URL = "http://127.0.0.1:9000"
 class Answer:
     status: int
     body: Any
+    raw: bytes = b""
+    """The body as received."""
 
 
 class ApiError(Exception):
@@ -55,13 +57,22 @@ class ApiClient:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return Answer(response.status, _json(response.read()))
+                data = response.read()
+                return Answer(response.status, _json(data), data)
         except urllib.error.HTTPError as error:
             with error:
-                return Answer(error.code, _json(error.read()))
+                data = error.read()
+                return Answer(error.code, _json(data), data)
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise ApiError(0, f"cannot reach {self.base}: {reason}") from None
+
+    def download(self, path: str) -> bytes:
+        """The bytes of a successful answer (a file); ApiError otherwise."""
+        answer = self.send("GET", path)
+        if answer.status >= 400:
+            raise ApiError(answer.status, answer.body)
+        return answer.raw
 
     def request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         """The body of a successful answer; ApiError otherwise."""
