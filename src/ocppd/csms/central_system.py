@@ -23,6 +23,7 @@ from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import RegistrationPolicy, Settings
+from ocppd.csms.transactions import Starts, Stops
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Leniency
@@ -68,6 +69,8 @@ class CentralSystem:
         self.engine = engine if engine is not None else create_engine(settings.database_url())
         self.writer = GroupCommit(self.engine)
         self.message_log = MessageLog(self.writer, clock)
+        self.starts = Starts(settings)
+        self.stops = Stops()
         self.registry = Registry(settings.extensions)
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}

@@ -25,13 +25,9 @@ from ocppd.csms.models import (
     connectors,
     status_history,
 )
-from ocppd.csms.models import meter_values as meter_value_table
 from ocppd.csms.registration import ChargePointRecord
-from ocppd.csms.settings import ConcurrencyScope
 from ocppd.protocol import messages as m
-from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import (
-    AuthorizationStatus,
     DataTransferStatus,
     RegistrationStatus,
 )
@@ -191,27 +187,8 @@ class ChargePointHandler:
     ) -> m.StartTransactionResponse:
         check_connector(request.connector_id)
         now = self._now()
-
-        async def store(connection: AsyncConnection) -> tuple[int, IdTagInfo]:
-            info = await id_tag_info(connection, request.id_tag, now)
-            duplicate = await tx.find_duplicate_start(connection, self.id, request)
-            if duplicate is not None:
-                # A retransmission: the same id, and nothing new (MicroOcpp#237).
-                transaction_id, answered = duplicate
-                info.status = AuthorizationStatus(answered)
-                return transaction_id, info
-            if info.status is AuthorizationStatus.ACCEPTED and await tx.tag_in_running_transaction(
-                connection, await self._concurrency_group(connection, request.id_tag)
-            ):
-                info.status = AuthorizationStatus.CONCURRENT_TX
-            transaction_id = await tx.insert_start(connection, self.id, request, info.status, now)
-            if request.reservation_id is not UNSET:
-                await reservations.mark_used(
-                    connection, self.id, request.reservation_id, transaction_id, now
-                )
-            return transaction_id, info
-
-        transaction_id, info = await self._commit([], store)
+        start = tx.Start(self.id, request, now)
+        transaction_id, info = await self.system.writer.merge(self.system.starts, start)
         self.system.events.publish(
             "TransactionStarted",
             self.id,
@@ -223,32 +200,11 @@ class ChargePointHandler:
         )
         return m.StartTransactionResponse(id_tag_info=info, transaction_id=transaction_id)
 
-    async def _concurrency_group(self, connection: AsyncConnection, id_tag: str) -> list[str]:
-        if self.system.settings.concurrent_tx is ConcurrencyScope.GROUP:
-            return await tx.group_of(connection, id_tag)
-        return [id_tag]
-
     async def stop_transaction(
         self, request: m.StopTransactionRequest
     ) -> m.StopTransactionResponse:
         now = self._now()
-        known_id = tx.storable(request.transaction_id)
-        if known_id is not None and known_id <= 0:
-            known_id = None
-
-        async def store(connection: AsyncConnection) -> IdTagInfo | None:
-            connector = await tx.record_stop(connection, self.id, request, now)
-            if request.transaction_data is not UNSET and request.transaction_data:
-                transaction = known_id if connector is not None else None
-                rows = meter_value_rows(
-                    self.id, connector or 0, transaction, request.transaction_data
-                )
-                await connection.execute(meter_value_table.insert(), [row for _, row in rows])
-            if request.id_tag is UNSET:
-                return None
-            return await id_tag_info(connection, request.id_tag, now)
-
-        info = await self._commit([], store)
+        info = await self.system.writer.merge(self.system.stops, tx.Stop(self.id, request, now))
         self.system.events.publish(
             "TransactionStopped",
             self.id,

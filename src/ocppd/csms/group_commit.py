@@ -6,13 +6,18 @@ commits, the next writes queue up and go together in the following one: under lo
 commit carries hundreds of messages, at rest it carries one. Rows for the same table are
 inserted with one executemany. If a batch fails, its writes are retried one by one, so a
 bad write fails alone.
+
+Writes that need reads and return values (a StartTransaction needs its tag's status, the
+running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
+the kind's `apply`, which runs a fixed number of statements for all of them, not a few per
+message (decision 0002: statements executed per message were what cost).
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,17 +38,33 @@ class Upsert:
     values: dict[str, Any]
 
 
+class Merged(Protocol):
+    """A kind of write that needs reads or returns values, applied for a whole batch at once.
+
+    `apply` gets the items of every write of this kind in the batch, in arrival order, and
+    returns one result per item and rows to insert with the batch's rows. Kinds run in
+    ascending `order`, before the rows, upserts and actions."""
+
+    order: int
+
+    async def apply(
+        self, connection: AsyncConnection, items: list[Any]
+    ) -> tuple[list[Any], Rows]: ...
+
+
 @dataclass
 class Write:
-    """Rows to insert, rows to upsert, and an optional action that runs after them and
-    returns a value. Rows and upserts of a batch go in one statement per table and shape;
-    an action's statements are its own, so they cost per message: keep them for what needs a
-    read or a returned value."""
+    """Rows to insert, rows to upsert, an item of a `Merged` kind, and an optional action
+    that runs after them and returns a value. Rows and upserts of a batch go in one statement
+    per table and shape, merged items in the statements of their kind; an action's statements
+    are its own, so they cost per message: keep them for what is rare."""
 
     rows: Rows = field(default_factory=list)
     action: Action | None = None
     done: asyncio.Future[Any] | None = None
     upserts: list[Upsert] = field(default_factory=list)
+    merged: Merged | None = None
+    item: Any = None
 
 
 class GroupCommit:
@@ -86,11 +107,16 @@ class GroupCommit:
     ) -> Any:
         """Insert `rows`, upsert `upserts`, run `action`, and return its value once all is
         committed."""
-        future = asyncio.get_running_loop().create_future()
-        write = Write(rows, action, future, upserts or [])
+        return await self._wait(Write(rows, action, None, upserts or []))
+
+    async def merge(self, kind: Merged, item: Any, rows: Rows | None = None) -> Any:
+        """Apply `item` with the other items of `kind` in the batch; its result once committed."""
+        return await self._wait(Write(rows or [], merged=kind, item=item))
+
+    async def _wait(self, write: Write) -> Any:
+        write.done = future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(write)
-        assert write.done is not None
-        return await write.done
+        return await future
 
     def insert_later(self, rows: Rows) -> None:
         """Rows that nobody waits for (the log of frames sent): in the next commit."""
@@ -140,7 +166,10 @@ class GroupCommit:
 
 
 async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
+    merged, extra_rows = await _apply_merged(connection, batch)
     by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    for table, row in extra_rows:
+        by_table.setdefault(table, []).append(row)
     upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], dict[Any, dict[str, Any]]] = {}
     for write in batch:
         for table, row in write.rows:
@@ -155,7 +184,28 @@ async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
         await connection.execute(
             _upsert_statement(connection, table, keys, columns), list(latest.values())
         )
-    return [await write.action(connection) if write.action else None for write in batch]
+    return [
+        await write.action(connection) if write.action else merged.get(index)
+        for index, write in enumerate(batch)
+    ]
+
+
+async def _apply_merged(
+    connection: AsyncConnection, batch: list[Write]
+) -> tuple[dict[int, Any], Rows]:
+    """The results of the merged writes by their index in the batch, and the rows they add."""
+    kinds: dict[Merged, list[int]] = {}
+    for index, write in enumerate(batch):
+        if write.merged is not None:
+            kinds.setdefault(write.merged, []).append(index)
+    results: dict[int, Any] = {}
+    rows: Rows = []
+    for kind in sorted(kinds, key=lambda kind: kind.order):
+        indexes = kinds[kind]
+        values, added = await kind.apply(connection, [batch[i].item for i in indexes])
+        results.update(zip(indexes, values, strict=True))
+        rows += added
+    return results, rows
 
 
 def _upsert_statement(

@@ -3,7 +3,9 @@
 idTags are opaque and compared case-insensitively: the folded form is the key.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,13 +23,30 @@ def tag_key(id_tag: str) -> str:
 
 async def id_tag_info(connection: AsyncConnection, id_tag: str, now: datetime) -> IdTagInfo:
     """Accepted, Blocked, Expired or Invalid (unknown), with expiry and parent when set."""
-    row = (
-        await connection.execute(
-            sa.select(id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag).where(
-                id_tags.c.id_tag_key == tag_key(id_tag)
-            )
-        )
-    ).first()
+    return info_of((await load_tags(connection, [id_tag])).get(tag_key(id_tag)), now)
+
+
+class StoredTag(NamedTuple):
+    status: str
+    expiry_date: datetime | None
+    parent_id_tag: str | None
+
+
+async def load_tags(connection: AsyncConnection, tags: Iterable[str]) -> dict[str, StoredTag]:
+    """What is stored of `tags` (the known ones), in one query, by key."""
+    keys = {tag_key(tag) for tag in tags}
+    if not keys:
+        return {}
+    result = await connection.execute(
+        sa.select(
+            id_tags.c.id_tag_key, id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag
+        ).where(id_tags.c.id_tag_key.in_(keys))
+    )
+    return {key: StoredTag(*stored) for key, *stored in result}
+
+
+def info_of(row: StoredTag | None, now: datetime) -> IdTagInfo:
+    """The idTagInfo of a stored tag (`load_tags`) at `now`; Invalid for an unknown one."""
     if row is None:
         return IdTagInfo(status=AuthorizationStatus.INVALID)
     status = AuthorizationStatus(row.status)

@@ -92,7 +92,7 @@ transactions = sa.Table(
     # NULL when the charger sent a reading no BIGINT holds (the message is still answered).
     sa.Column("meter_start", sa.BigInteger),
     sa.Column("started_at", Timestamp, nullable=False),
-    sa.Column("reservation_id", sa.Integer),
+    sa.Column("reservation_id", sa.BigInteger),
     sa.Column("meter_stop", sa.BigInteger),
     sa.Column("stopped_at", Timestamp),
     sa.Column("stop_reason", sa.String(32)),
@@ -103,6 +103,13 @@ transactions = sa.Table(
         "ix_transactions_identity", "charge_point_id", "connector_id", "meter_start", "started_at"
     ),
     sa.Index("ix_transactions_id_tag", "id_tag"),
+)
+# A StartTransaction looks up the running transactions of its (case-folded) tags.
+sa.Index(
+    "ix_transactions_running_tag",
+    sa.func.lower(transactions.c.id_tag),
+    postgresql_where=transactions.c.stopped_at.is_(None),
+    sqlite_where=transactions.c.stopped_at.is_(None),
 )
 
 unmatched_stops = sa.Table(

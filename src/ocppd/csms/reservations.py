@@ -11,6 +11,7 @@ that transaction when the answer is stored, so the reservation is stored already
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.models import reservations, transactions
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+
+_MAX_BIGINT = 2**63 - 1  # as transactions.MAX_STORED_INTEGER (which imports this module)
 
 USED = "Used"
 CANCELLED = "Cancelled"
@@ -31,27 +33,46 @@ EARLY_START_WINDOW = timedelta(seconds=600)
 operator's command may wait for its answer."""
 
 
-async def mark_used(
-    connection: AsyncConnection,
-    charge_point_id: str,
-    reservation_id: int,
-    transaction_id: int,
-    at: datetime,
-) -> None:
-    """The reservation a StartTransaction carries ends, used by that transaction (if it is
-    this charge point's and still open; an unknown id changes nothing)."""
-    if not -MAX_STORED_INTEGER <= reservation_id <= MAX_STORED_INTEGER:
-        return
-    r = reservations.c
-    await connection.execute(
-        reservations.update()
-        .where(
-            r.reservation_id == reservation_id,
-            r.charge_point_id == charge_point_id,
-            r.ended_at.is_(None),
-        )
-        .values(ended_at=at, end_reason=USED, transaction_id=transaction_id)
+@dataclass(frozen=True)
+class Use:
+    """A StartTransaction that carried a reservation id."""
+
+    charge_point_id: str
+    reservation_id: int
+    transaction_id: int
+    at: datetime
+
+
+_END_USED = (
+    reservations.update()
+    .where(
+        reservations.c.reservation_id == sa.bindparam("b_reservation_id"),
+        reservations.c.charge_point_id == sa.bindparam("b_charge_point_id"),
+        reservations.c.ended_at.is_(None),
     )
+    .values(
+        ended_at=sa.bindparam("b_at"),
+        end_reason=USED,
+        transaction_id=sa.bindparam("b_transaction_id"),
+    )
+)
+
+
+async def mark_used_by(connection: AsyncConnection, uses: list[Use | None]) -> None:
+    """Each reservation a StartTransaction carries ends, used by that transaction, if it is
+    that charge point's and still open (an unknown id changes nothing); one statement."""
+    values = [
+        {
+            "b_reservation_id": use.reservation_id,
+            "b_charge_point_id": use.charge_point_id,
+            "b_at": use.at,
+            "b_transaction_id": use.transaction_id,
+        }
+        for use in uses
+        if use is not None and -_MAX_BIGINT <= use.reservation_id <= _MAX_BIGINT
+    ]
+    if values:
+        await connection.execute(_END_USED, values)
 
 
 def ender(
@@ -77,8 +98,8 @@ async def used_early(
 ) -> Any:
     """The transaction that carried `reservation_id` before its ReserveNow answer was stored
     (not one a previous reservation of that id already counts), or None."""
-    if not -(2**31) <= reservation_id < 2**31:
-        return None  # transactions keep only INTEGER reservation ids
+    if not -_MAX_BIGINT <= reservation_id <= _MAX_BIGINT:
+        return None  # transactions keep BIGINT reservation ids
     t = transactions.c
     r = reservations.c
     counted = sa.select(r.transaction_id).where(

@@ -1,4 +1,13 @@
-"""Transactions: starts (with duplicate detection), stops (never refused), energy."""
+"""Transactions: starts (with duplicate detection), stops (never refused), energy.
+
+Starts and stops are `Merged` kinds of the group commit: the starts of a batch cost a fixed
+number of statements (their tags; stored starts with the same identity; in group scope the
+tags sharing a parent; the running transactions of those tags; one INSERT ... RETURNING; one
+UPDATE of the reservations used), and the stops three (the transactions they close, one
+executemany UPDATE, the unmatched ones' rows), whatever the number of messages. Within a
+batch the stops are applied first, then the starts in arrival order, each seeing the ones
+before it: a tag started earlier in the batch is running for the next.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,9 +17,13 @@ import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ocppd.csms import reservations
 from ocppd.csms.clock import as_utc
-from ocppd.csms.id_tags import tag_key
+from ocppd.csms.group_commit import Rows
+from ocppd.csms.id_tags import StoredTag, info_of, load_tags, tag_key
+from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import id_tags, transactions, unmatched_stops
+from ocppd.csms.settings import ConcurrencyScope, Settings
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -24,140 +37,314 @@ def storable(number: int) -> int | None:
     return number if -MAX_STORED_INTEGER <= number <= MAX_STORED_INTEGER else None
 
 
+Identity = tuple[str, int, int, datetime, str]
+
+
 @dataclass(frozen=True)
-class StartOutcome:
-    transaction_id: int
-    id_tag_info: IdTagInfo
-    created: bool
+class Start:
+    charge_point_id: str
+    request: StartTransactionRequest
+    received_at: datetime
+
+    def identity(self) -> Identity | None:
+        """What a retransmission has in common with the start it repeats; None (never a
+        duplicate) when the meter reading cannot be stored."""
+        request = self.request
+        if storable(request.meter_start) is None:
+            return None
+        return (
+            self.charge_point_id,
+            request.connector_id,
+            request.meter_start,
+            as_utc(request.timestamp),
+            tag_key(request.id_tag),
+        )
 
 
-async def find_duplicate_start(
-    connection: AsyncConnection, charge_point_id: str, request: StartTransactionRequest
-) -> tuple[int, str] | None:
-    """(id, answered status) of a start already stored with the same identity."""
-    if storable(request.meter_start) is None:
-        return None
-    row = (
-        await connection.execute(
-            sa.select(transactions.c.id, transactions.c.start_status).where(
-                transactions.c.charge_point_id == charge_point_id,
-                transactions.c.connector_id == request.connector_id,
-                transactions.c.meter_start == request.meter_start,
-                transactions.c.started_at == as_utc(request.timestamp),
-                sa.func.lower(transactions.c.id_tag) == tag_key(request.id_tag),
+Started = tuple[int, IdTagInfo]
+
+
+class Starts:
+    """StartTransactions of a batch. A retransmitted start returns the id it got and creates
+    nothing (MicroOcpp#237); an Accepted tag already in a running transaction (or, in group
+    scope, any tag of its group) is answered ConcurrentTx; a reservation it carries is Used."""
+
+    order = 1
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def apply(
+        self, connection: AsyncConnection, items: list[Start]
+    ) -> tuple[list[Started], Rows]:
+        tags = await load_tags(connection, [item.request.id_tag for item in items])
+        infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
+        stored = await _stored_starts(connection, items)
+        groups = await self._groups(connection, items, infos, tags)
+        running = await _running(connection, set().union(*groups))
+        answers: dict[int, Started] = {}
+        inserting: dict[Identity, int] = {}
+        repeats: dict[int, int] = {}
+        new: list[int] = []
+        for index, item in enumerate(items):
+            identity = item.identity()
+            info = infos[index]
+            if identity is not None and identity in stored:
+                transaction_id, answered = stored[identity]
+                info.status = AuthorizationStatus(answered)
+                answers[index] = (transaction_id, info)
+            elif identity is not None and identity in inserting:
+                repeats[index] = inserting[identity]
+            else:
+                if info.status is AuthorizationStatus.ACCEPTED and groups[index] & running:
+                    info.status = AuthorizationStatus.CONCURRENT_TX
+                running.add(tag_key(item.request.id_tag))
+                if identity is not None:
+                    inserting[identity] = index
+                new.append(index)
+        ids = await _insert(connection, [_start_row(items[i], infos[i].status) for i in new])
+        for index, transaction_id in zip(new, ids, strict=True):
+            answers[index] = (transaction_id, infos[index])
+        for index, first in repeats.items():
+            infos[index].status = answers[first][1].status
+            answers[index] = (answers[first][0], infos[index])
+        await reservations.mark_used_by(connection, [_use(items[i], answers[i][0]) for i in new])
+        return [answers[index] for index in range(len(items))], []
+
+    async def _groups(
+        self,
+        connection: AsyncConnection,
+        items: list[Start],
+        infos: list[IdTagInfo],
+        tags: dict[str, StoredTag],
+    ) -> list[set[str]]:
+        """Per start, the tag keys whose running transactions make it ConcurrentTx (none
+        unless Accepted): the tag, and in group scope every tag with the same parentIdTag."""
+        keys = [tag_key(item.request.id_tag) for item in items]
+        accepted = [info.status is AuthorizationStatus.ACCEPTED for info in infos]
+        parents = [tags[key].parent_id_tag if key in tags else None for key in keys]
+        members: dict[str, set[str]] = {}
+        group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
+        wanted = {tag_key(p) for p, ok in zip(parents, accepted, strict=True) if p and ok}
+        if group_scope and wanted:
+            parent = sa.func.lower(id_tags.c.parent_id_tag)
+            result = await connection.execute(
+                sa.select(id_tags.c.id_tag_key, parent.label("parent")).where(parent.in_(wanted))
             )
+            for row in result:
+                members.setdefault(row.parent, set()).add(row.id_tag_key)
+        return [
+            (
+                set()
+                if not ok
+                else {key, *members.get(tag_key(parent), ())}
+                if group_scope and parent
+                else {key}
+            )
+            for key, ok, parent in zip(keys, accepted, parents, strict=True)
+        ]
+
+
+async def _stored_starts(
+    connection: AsyncConnection, items: list[Start]
+) -> dict[Identity, tuple[int, str]]:
+    """(id, answered status) of stored starts with the identity of one of `items`."""
+    wanted = {identity for item in items if (identity := item.identity()) is not None}
+    if not wanted:
+        return {}
+    t = transactions.c
+    columns = (t.charge_point_id, t.connector_id, t.meter_start, t.started_at, t.id_tag)
+    query = sa.select(t.id, t.start_status, *columns).where(
+        t.charge_point_id.in_({w[0] for w in wanted}),
+        t.connector_id.in_({w[1] for w in wanted}),
+        t.meter_start.in_({w[2] for w in wanted}),
+        t.started_at.in_({w[3] for w in wanted}),
+    )
+    found: dict[Identity, tuple[int, str]] = {}
+    for row in await connection.execute(query):
+        identity = (
+            row.charge_point_id,
+            row.connector_id,
+            row.meter_start,
+            as_utc(row.started_at),
+            tag_key(row.id_tag),
         )
-    ).first()
-    return None if row is None else (int(row.id), str(row.start_status))
+        if identity in wanted:
+            found.setdefault(identity, (int(row.id), str(row.start_status)))
+    return found
 
 
-async def tag_in_running_transaction(connection: AsyncConnection, id_tags: list[str]) -> bool:
-    keys = [tag_key(tag) for tag in id_tags]
-    query = sa.select(transactions.c.id).where(
-        sa.func.lower(transactions.c.id_tag).in_(keys), transactions.c.stopped_at.is_(None)
-    )
-    return (await connection.execute(query.limit(1))).first() is not None
-
-
-async def group_of(connection: AsyncConnection, id_tag: str) -> list[str]:
-    """The tag and every tag that shares its parentIdTag (just the tag when it has none)."""
-    parent = await connection.scalar(
-        sa.select(id_tags.c.parent_id_tag).where(id_tags.c.id_tag_key == tag_key(id_tag))
-    )
-    if not parent:
-        return [id_tag]
-    members = await connection.scalars(
-        sa.select(id_tags.c.id_tag).where(sa.func.lower(id_tags.c.parent_id_tag) == tag_key(parent))
-    )
-    return [id_tag, *members]
-
-
-async def insert_start(
-    connection: AsyncConnection,
-    charge_point_id: str,
-    request: StartTransactionRequest,
-    status: AuthorizationStatus,
-    received_at: datetime,
-) -> int:
-    reservation = None if request.reservation_id is UNSET else request.reservation_id
-    if reservation is not None and not -(2**31) <= reservation < 2**31:
-        reservation = None  # the column is an INTEGER; a start is answered all the same
+async def _running(connection: AsyncConnection, keys: set[str]) -> set[str]:
+    """Which of the tag keys are in a transaction not stopped yet."""
+    if not keys:
+        return set()
+    tag = sa.func.lower(transactions.c.id_tag)
     result = await connection.execute(
-        transactions.insert()
-        .values(
-            charge_point_id=charge_point_id,
-            connector_id=request.connector_id,
-            id_tag=request.id_tag,
-            start_status=status.value,
-            meter_start=storable(request.meter_start),
-            started_at=as_utc(request.timestamp),
-            reservation_id=reservation,
-            received_at=received_at,
-        )
-        .returning(transactions.c.id)
+        sa.select(tag).where(tag.in_(keys), transactions.c.stopped_at.is_(None)).distinct()
     )
-    return int(result.scalar_one())
+    return set(result.scalars())
 
 
-# Energy is computed in the database only for readings within +-2**61 Wh, so that the
-# difference always fits a BIGINT (a real meter is below 2**40).
+def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
+    request = item.request
+    reservation = None if request.reservation_id is UNSET else storable(request.reservation_id)
+    return {
+        "charge_point_id": item.charge_point_id,
+        "connector_id": request.connector_id,
+        "id_tag": request.id_tag,
+        "start_status": status.value,
+        "meter_start": storable(request.meter_start),
+        "started_at": as_utc(request.timestamp),
+        "reservation_id": reservation,
+        "received_at": item.received_at,
+    }
+
+
+_ROW_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
+
+
+async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """The ids of the new rows, in the order of `rows`, from one INSERT ... RETURNING.
+
+    Rows are matched to ids by their values, not by the order RETURNING gives (SQLite does
+    not promise one, and SQLAlchemy's `sort_by_parameter_order` runs one INSERT per row
+    there); two new rows alike in every matched value are alike, either id fits either."""
+    if not rows:
+        return []
+    c = transactions.c
+    statement = transactions.insert().returning(c.id, *(c[name] for name in _ROW_KEY))
+    ids: dict[tuple[Any, ...], list[int]] = {}
+    for returned in await connection.execute(statement, rows):
+        *key, started_at = returned[1:]
+        ids.setdefault((*key, as_utc(started_at)), []).append(int(returned.id))
+    return [ids[tuple(row[name] for name in _ROW_KEY)].pop() for row in rows]
+
+
+def _use(item: Start, transaction_id: int) -> reservations.Use | None:
+    reservation = item.request.reservation_id
+    if reservation is UNSET:
+        return None
+    return reservations.Use(item.charge_point_id, reservation, transaction_id, item.received_at)
+
+
+@dataclass(frozen=True)
+class Stop:
+    charge_point_id: str
+    request: StopTransactionRequest
+    received_at: datetime
+
+
+class Stops:
+    """StopTransactions of a batch: never refused. A stop closes its charge point's
+    transaction (energy from the two readings); an unknown id is recorded as an unmatched
+    stop; transactionData becomes meter values of the transaction (or of connector 0 and no
+    transaction when unmatched). Answered with the stop tag's idTagInfo when it has one."""
+
+    order = 0
+
+    async def apply(
+        self, connection: AsyncConnection, items: list[Stop]
+    ) -> tuple[list[IdTagInfo | None], Rows]:
+        found = await _open_transactions(connection, items)
+        closes: list[dict[str, Any]] = []
+        unmatched: list[dict[str, Any]] = []
+        rows: Rows = []
+        for item in items:
+            request = item.request
+            match = found.get(request.transaction_id)
+            if match is not None and match.charge_point_id != item.charge_point_id:
+                match = None
+            if match is None:
+                unmatched.append(_unmatched_row(item))
+            else:
+                closes.append(_close_values(item, match.meter_start))
+            if request.transaction_data is not UNSET and request.transaction_data:
+                rows += meter_value_rows(
+                    item.charge_point_id,
+                    0 if match is None else match.connector_id,
+                    None if match is None else request.transaction_id,
+                    request.transaction_data,
+                )
+        if closes:
+            await connection.execute(_CLOSE, closes)
+        if unmatched:
+            await connection.execute(unmatched_stops.insert(), unmatched)
+        stop_tags = [i.request.id_tag for i in items if i.request.id_tag is not UNSET]
+        tags = await load_tags(connection, stop_tags)
+        infos = [
+            None
+            if item.request.id_tag is UNSET
+            else info_of(tags.get(tag_key(item.request.id_tag)), item.received_at)
+            for item in items
+        ]
+        return infos, rows
+
+
+async def _open_transactions(connection: AsyncConnection, items: list[Stop]) -> dict[int, Any]:
+    """The stored transactions the stops name (ids a BIGINT can hold and > 0), by id."""
+    ids = {i.request.transaction_id for i in items}
+    ids = {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
+    if not ids:
+        return {}
+    t = transactions.c
+    result = await connection.execute(
+        sa.select(t.id, t.charge_point_id, t.connector_id, t.meter_start).where(t.id.in_(ids))
+    )
+    return {row.id: row for row in result}
+
+
+_CLOSE = (
+    transactions.update()
+    .where(transactions.c.id == sa.bindparam("b_id"))
+    .values(
+        meter_stop=sa.bindparam("b_meter_stop"),
+        stopped_at=sa.bindparam("b_stopped_at"),
+        stop_reason=sa.bindparam("b_stop_reason"),
+        stop_id_tag=sa.bindparam("b_stop_id_tag"),
+        energy_wh=sa.bindparam("b_energy_wh"),
+    )
+)
+
+
+def _close_values(item: Stop, meter_start: int | None) -> dict[str, Any]:
+    request = item.request
+    meter_stop = storable(request.meter_stop)
+    return {
+        "b_id": request.transaction_id,
+        "b_meter_stop": meter_stop,
+        "b_stopped_at": as_utc(request.timestamp),
+        "b_stop_reason": _reason(request),
+        "b_stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
+        "b_energy_wh": energy(meter_start, meter_stop),
+    }
+
+
+def _unmatched_row(item: Stop) -> dict[str, Any]:
+    request = item.request
+    return {
+        "charge_point_id": item.charge_point_id,
+        "transaction_id": max(-MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)),
+        "id_tag": None if request.id_tag is UNSET else request.id_tag,
+        "meter_stop": storable(request.meter_stop),
+        "stopped_at": as_utc(request.timestamp),
+        "stop_reason": _reason(request),
+        "received_at": item.received_at,
+    }
+
+
+def _reason(request: StopTransactionRequest) -> str:
+    return "Local" if request.reason is UNSET else str(request.reason)
+
+
+# Energy only for readings within +-2**61 Wh (a real meter is below 2**40): anything beyond
+# is a broken meter, and the difference stays within a BIGINT.
 _ENERGY_BOUND = 2**61
 
 
-async def record_stop(
-    connection: AsyncConnection,
-    charge_point_id: str,
-    request: StopTransactionRequest,
-    received_at: datetime,
-) -> int | None:
-    """Close the transaction in one statement and return its connector; an unknown id is
-    recorded as an unmatched stop (None)."""
-    reason = "Local" if request.reason is UNSET else str(request.reason)
-    stop_tag = None if request.id_tag is UNSET else request.id_tag
-    stopped_at = as_utc(request.timestamp)
-    meter_stop = storable(request.meter_stop)
-    if 0 < request.transaction_id <= MAX_STORED_INTEGER:
-        connector = await connection.scalar(
-            transactions.update()
-            .where(
-                transactions.c.id == request.transaction_id,
-                transactions.c.charge_point_id == charge_point_id,
-            )
-            .values(
-                meter_stop=meter_stop,
-                stopped_at=stopped_at,
-                stop_reason=reason,
-                stop_id_tag=stop_tag,
-                energy_wh=_energy(meter_stop),
-            )
-            .returning(transactions.c.connector_id)
-        )
-        if connector is not None:
-            return int(connector)
-    await connection.execute(
-        unmatched_stops.insert().values(
-            charge_point_id=charge_point_id,
-            transaction_id=max(
-                -MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)
-            ),
-            id_tag=stop_tag,
-            meter_stop=meter_stop,
-            stopped_at=stopped_at,
-            stop_reason=reason,
-            received_at=received_at,
-        )
-    )
-    return None
-
-
-def _energy(meter_stop: int | None) -> Any:
-    """SQL for max(0, meter_stop - meter_start), NULL when either reading is unknown."""
-    if meter_stop is None or abs(meter_stop) > _ENERGY_BOUND:
+def energy(meter_start: int | None, meter_stop: int | None) -> int | None:
+    """max(0, meter_stop - meter_start) in Wh; None when either reading is unknown or absurd."""
+    if meter_start is None or meter_stop is None:
         return None
-    start = transactions.c.meter_start
-    used = sa.literal(meter_stop, sa.BigInteger) - start
-    return sa.case(
-        (sa.or_(start.is_(None), start > _ENERGY_BOUND, start < -_ENERGY_BOUND), None),
-        (used < 0, 0),
-        else_=used,
-    )
+    if abs(meter_start) > _ENERGY_BOUND or abs(meter_stop) > _ENERGY_BOUND:
+        return None
+    return max(0, meter_stop - meter_start)

@@ -1,0 +1,193 @@
+"""Starts and stops merged per batch: what one batch of many charge points gets, and what it
+costs in statements."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ocppd.csms import models
+from ocppd.csms import transactions as tx
+from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.settings import ConcurrencyScope, Settings
+from ocppd.protocol import messages as m
+from ocppd.protocol.datatypes import MeterValue, SampledValue
+from ocppd.protocol.enums import AuthorizationStatus
+
+T0 = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+Accepted, ConcurrentTx, Invalid = (
+    AuthorizationStatus.ACCEPTED,
+    AuthorizationStatus.CONCURRENT_TX,
+    AuthorizationStatus.INVALID,
+)
+
+
+@pytest.fixture
+async def writer(engine: AsyncEngine) -> AsyncIterator[GroupCommit]:
+    async with engine.begin() as connection:
+        await connection.execute(
+            models.id_tags.insert(),
+            [
+                {"id_tag": "GOOD", "id_tag_key": "good", "status": "Accepted"},
+                {"id_tag": "CARD-A", "id_tag_key": "card-a", "status": "Accepted",
+                 "parent_id_tag": "FLEET"},
+                {"id_tag": "CARD-B", "id_tag_key": "card-b", "status": "Accepted",
+                 "parent_id_tag": "fleet"},
+            ],
+        )  # fmt: skip
+    writer = GroupCommit(engine)
+    yield writer
+    await writer.stop()
+
+
+async def one_batch(writer: GroupCommit, *writes: Any) -> list[Any]:
+    """Queue every write, then start the writer: they go in one batch."""
+    tasks = [asyncio.ensure_future(write) for write in writes]
+    await asyncio.sleep(0)
+    writer.start()
+    results = await asyncio.gather(*tasks)
+    assert writer.batches == 1
+    return results
+
+
+def start(cp: str, tag: str, connector: int = 1, meter: int = 0, **extra: Any) -> tx.Start:
+    request = m.StartTransactionRequest(
+        connector_id=connector, id_tag=tag, meter_start=meter, timestamp=T0, **extra
+    )
+    return tx.Start(cp, request, T0)
+
+
+def stop(cp: str, transaction_id: int, meter: int, **extra: Any) -> tx.Stop:
+    request = m.StopTransactionRequest(
+        transaction_id=transaction_id, meter_stop=meter, timestamp=T0 + timedelta(hours=1), **extra
+    )
+    return tx.Stop(cp, request, T0)
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def stored(engine: AsyncEngine, table: sa.Table) -> list[Any]:
+    async with engine.connect() as connection:
+        query = sa.select(table).order_by(*table.primary_key.columns)
+        return list((await connection.execute(query)).mappings())
+
+
+async def test_a_batch_of_starts_sees_itself_and_costs_a_fixed_number_of_statements(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    starts = tx.Starts(Settings())
+    with statements(engine) as seen:
+        results = await one_batch(
+            writer,
+            *(writer.merge(starts, start(f"CP{n}", f"T{n}", meter=n)) for n in range(40)),
+            writer.merge(starts, start("CPA", "GOOD")),
+            writer.merge(starts, start("CPB", "good", meter=7)),  # same tag, other charger
+            writer.merge(starts, start("CPA", "GOOD")),  # the first, retransmitted
+        )
+    selects_and_inserts = [s for s in seen if not s.upper().startswith(("BEGIN", "COMMIT"))]
+    assert len(selects_and_inserts) <= 5, selects_and_inserts
+    ids = [transaction_id for transaction_id, _ in results]
+    assert len(set(ids[:40])) == 40
+    assert [info.status for _, info in results[:40]] == [Invalid] * 40
+    (first, a), (second, b), (again, c) = results[40:]
+    assert (a.status, b.status, c.status) == (Accepted, ConcurrentTx, Accepted)
+    assert again == first and second not in [*ids[:40], first]
+    assert len(await stored(engine, models.transactions)) == 42
+
+
+async def test_group_scope_and_stops_in_the_same_batch(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    settings = Settings(concurrent_tx=ConcurrencyScope.GROUP)
+    starts, stops = tx.Starts(settings), tx.Stops()
+    writer.start()
+    running, _ = await writer.merge(starts, start("CP1", "CARD-A", meter=1000))
+    await writer.stop()
+    writer = GroupCommit(engine)
+    data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="1100")])]
+    results = await one_batch(
+        writer,
+        writer.merge(starts, start("CP2", "card-b")),  # group running: CARD-A
+        writer.merge(stops, stop("CP1", running, 1500, id_tag="CARD-A", transaction_data=data)),
+        writer.merge(stops, stop("CP2", running, 1, id_tag="NOBODY")),  # not CP2's
+        writer.merge(stops, stop("CP1", 2**70, 2**70, transaction_data=data)),
+    )
+    await writer.stop()
+    # Stops go first: CARD-A's transaction is closed when CARD-B starts.
+    assert results[0][1].status is Accepted
+    assert [r.status if r else None for r in results[1:]] == [Accepted, Invalid, None]
+    closed = next(r for r in await stored(engine, models.transactions) if r["id"] == running)
+    assert (closed["meter_stop"], closed["energy_wh"], closed["stop_id_tag"]) == (
+        1500,
+        500,
+        "CARD-A",
+    )
+    unmatched = await stored(engine, models.unmatched_stops)
+    assert [(u["charge_point_id"], u["transaction_id"]) for u in unmatched] == [
+        ("CP2", running),
+        ("CP1", 2**63 - 1),
+    ]
+    values = await stored(engine, models.meter_values)
+    assert [(v["connector_id"], v["transaction_id"]) for v in values] == [(1, running), (0, None)]
+
+
+async def test_a_start_of_a_failing_batch_is_retried_alone(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    starts = tx.Starts(Settings())
+    bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})
+    writer.start()
+    results = await asyncio.gather(
+        writer.merge(starts, start("CP1", "GOOD")),
+        writer.commit([bad_row]),
+        writer.merge(starts, start("CP2", "GOOD", meter=3)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], RuntimeError)
+    assert [r[1].status for r in (results[0], results[2])] == [Accepted, ConcurrentTx]
+    assert len(await stored(engine, models.transactions)) == 2
+
+
+@pytest.mark.parametrize(
+    ("meter_start", "meter_stop", "energy"),
+    [
+        (1000, 1500, 500),
+        (1500, 1000, 0),
+        (None, 10, None),
+        (0, 2**62, None),
+        (-(2**61), 2**61, 2**62),
+    ],
+)
+def test_energy(meter_start: int | None, meter_stop: int, energy: int | None) -> None:
+    assert tx.energy(meter_start, meter_stop) == energy
+
+
+async def test_the_running_transactions_of_a_tag_are_found_by_index(engine: AsyncEngine) -> None:
+    tag = sa.func.lower(models.transactions.c.id_tag)
+    query = sa.select(tag).where(tag.in_(["good"]), models.transactions.c.stopped_at.is_(None))
+    async with engine.connect() as connection:
+        sql = str(query.compile(connection.engine, compile_kwargs={"literal_binds": True}))
+        if engine.dialect.name == "sqlite":
+            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+        else:
+            await connection.exec_driver_sql("SET enable_seqscan = off")  # the table is empty
+            plan = await connection.exec_driver_sql(f"EXPLAIN {sql}")
+        text = " ".join(str(row[-1]) for row in plan)
+    assert "ix_transactions_running_tag" in text, text
