@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ocppd.csms.bulk_insert import insert_rows
+
 log = logging.getLogger("ocppd.csms.storage")
 
 Action = Callable[[AsyncConnection], Awaitable[Any]]
@@ -179,7 +181,7 @@ async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
             key = tuple(upsert.values[name] for name in upsert.keys)
             upserts.setdefault(shape, {})[key] = upsert.values  # the latest wins
     for table, rows in by_table.items():
-        await connection.execute(table.insert(), rows)
+        await insert_rows(connection, table, rows)
     for (table, keys, columns), latest in upserts.items():
         await connection.execute(
             _upsert_statement(connection, table, keys, columns), list(latest.values())
