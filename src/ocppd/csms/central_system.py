@@ -20,9 +20,10 @@ from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
 from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
-from ocppd.csms.settings import RegistrationPolicy, Settings
+from ocppd.csms.settings import Settings
 from ocppd.csms.transactions import Starts, Stops
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
@@ -69,6 +70,8 @@ class CentralSystem:
         self.engine = engine if engine is not None else create_engine(settings.database_url())
         self.writer = GroupCommit(self.engine)
         self.message_log = MessageLog(self.writer, clock)
+        self.admissions = registration.Admissions(settings)
+        self.authorizations = Authorizations()
         self.starts = Starts(settings)
         self.stops = Stops()
         self.registry = Registry(settings.extensions)
@@ -117,15 +120,10 @@ class CentralSystem:
             # Percent-encoded in the OCPP URL; no API path could name it (`%2F` is decoded
             # before routing), so it is refused rather than registered unreachable.
             return Refusal(404, "an identity containing '/' is not accepted")
-        async with self.engine.connect() as connection:
-            record = await registration.load(connection, identity)
+        record: registration.ChargePointRecord | None
+        record = await self.writer.merge(self.admissions, identity)
         if record is None:
-            if self.settings.registration is not RegistrationPolicy.OPEN:
-                return Refusal(404, f"unknown charge point {identity!r}")
-            async with self.engine.begin() as connection:
-                await registration.register(connection, identity)
-                record = await registration.load(connection, identity)
-            assert record is not None
+            return Refusal(404, f"unknown charge point {identity!r}")
         if self.settings.basic_auth or record.auth_key_hash:
             if password is None:
                 return Refusal(401, "HTTP Basic authentication required")

@@ -6,9 +6,10 @@ SecurityError for anything but BootNotification (errata); pending ones may send 
 central system triggers.
 """
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from msgspec import UNSET
@@ -18,7 +19,7 @@ from ocppd.csms import jobs, reservations
 from ocppd.csms import transactions as tx
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Upsert
-from ocppd.csms.id_tags import id_tag_info
+from ocppd.csms.id_tags import Lookup
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import (
     charge_points,
@@ -42,7 +43,45 @@ MAX_CONNECTOR_ID = 2**31 - 1
 BOOT_RETRY_INTERVAL = 60
 """Seconds a Pending or Rejected charge point waits before its next BootNotification."""
 
+# The handler method of each action a charge point sends: one table for the class, bound per
+# connection (decision 0002: building closures per connection cost the connect path).
+HANDLERS = {
+    "Authorize": "authorize",
+    "BootNotification": "boot_notification",
+    "DataTransfer": "data_transfer",
+    "DiagnosticsStatusNotification": "diagnostics_status",
+    "FirmwareStatusNotification": "firmware_status",
+    "Heartbeat": "heartbeat",
+    "MeterValues": "meter_values",
+    "StartTransaction": "start_transaction",
+    "StatusNotification": "status_notification",
+    "StopTransaction": "stop_transaction",
+}
+
 DataTransferHandler = Callable[[str, m.DataTransferRequest], Awaitable[m.DataTransferResponse]]
+
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+def after_boot(
+    handler: Callable[["ChargePointHandler", Request], Awaitable[Response]],
+) -> Callable[["ChargePointHandler", Request], Awaitable[Response]]:
+    """SecurityError for a charge point whose boot was not (yet) accepted or pending."""
+
+    @functools.wraps(handler)
+    async def gated(self: "ChargePointHandler", request: Request) -> Response:
+        if self.registration not in (RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING):
+            action = type(request).__name__.removesuffix("Request")
+            raise SecurityError(
+                f"{action} before an accepted BootNotification"
+                if self.registration is None
+                else f"{action} from a charge point whose boot was rejected"
+            )
+        return await handler(self, request)
+
+    return gated
 
 
 class ChargePointHandler:
@@ -56,34 +95,7 @@ class ChargePointHandler:
         )
 
     def handlers(self) -> dict[str, Handler]:
-        own: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            "Authorize": self.authorize,
-            "BootNotification": self.boot_notification,
-            "DataTransfer": self.data_transfer,
-            "DiagnosticsStatusNotification": self.diagnostics_status,
-            "FirmwareStatusNotification": self.firmware_status,
-            "Heartbeat": self.heartbeat,
-            "MeterValues": self.meter_values,
-            "StartTransaction": self.start_transaction,
-            "StatusNotification": self.status_notification,
-            "StopTransaction": self.stop_transaction,
-        }
-        return {
-            action: handler if action == "BootNotification" else self._gated(action, handler)
-            for action, handler in own.items()
-        }
-
-    def _gated(self, action: str, handler: Callable[[Any], Awaitable[Any]]) -> Handler:
-        async def gated(request: Any) -> Any:
-            if self.registration not in (RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING):
-                raise SecurityError(
-                    f"{action} before an accepted BootNotification"
-                    if self.registration is None
-                    else f"{action} from a charge point whose boot was rejected"
-                )
-            return await handler(request)
-
-        return gated
+        return {action: getattr(self, name) for action, name in HANDLERS.items()}
 
     def _now(self) -> datetime:
         return self.system.clock()
@@ -136,12 +148,14 @@ class ChargePointHandler:
         )
         return m.BootNotificationResponse(status=status, current_time=now, interval=interval)
 
+    @after_boot
     async def heartbeat(self, _: m.HeartbeatRequest) -> m.HeartbeatResponse:
         now = self._now()
         liveness = Upsert(charge_points, ("id",), {"id": self.id, "last_heartbeat_at": now})
         await self.system.writer.commit([], upserts=[liveness])
         return m.HeartbeatResponse(current_time=now)
 
+    @after_boot
     async def status_notification(
         self, request: m.StatusNotificationRequest
     ) -> m.StatusNotificationResponse:
@@ -177,11 +191,13 @@ class ChargePointHandler:
 
     # Authorization and transactions
 
+    @after_boot
     async def authorize(self, request: m.AuthorizeRequest) -> m.AuthorizeResponse:
-        async with self.system.engine.connect() as connection:
-            info = await id_tag_info(connection, request.id_tag, self._now())
+        lookup = Lookup(request.id_tag, self._now())
+        info = await self.system.writer.merge(self.system.authorizations, lookup)
         return m.AuthorizeResponse(id_tag_info=info)
 
+    @after_boot
     async def start_transaction(
         self, request: m.StartTransactionRequest
     ) -> m.StartTransactionResponse:
@@ -200,6 +216,7 @@ class ChargePointHandler:
         )
         return m.StartTransactionResponse(id_tag_info=info, transaction_id=transaction_id)
 
+    @after_boot
     async def stop_transaction(
         self, request: m.StopTransactionRequest
     ) -> m.StopTransactionResponse:
@@ -216,6 +233,7 @@ class ChargePointHandler:
             return m.StopTransactionResponse()
         return m.StopTransactionResponse(id_tag_info=info)
 
+    @after_boot
     async def meter_values(self, request: m.MeterValuesRequest) -> m.MeterValuesResponse:
         check_connector(request.connector_id)
         transaction_id = (
@@ -239,18 +257,21 @@ class ChargePointHandler:
 
     # Vendor extensions and job notifications
 
+    @after_boot
     async def data_transfer(self, request: m.DataTransferRequest) -> m.DataTransferResponse:
         vendor = self.system.data_transfer.get(request.vendor_id)
         if vendor is None:
             return m.DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
         return await vendor(self.id, request)
 
+    @after_boot
     async def diagnostics_status(
         self, request: m.DiagnosticsStatusNotificationRequest
     ) -> m.DiagnosticsStatusNotificationResponse:
         await self._job(jobs.DIAGNOSTICS, str(request.status))
         return m.DiagnosticsStatusNotificationResponse()
 
+    @after_boot
     async def firmware_status(
         self, request: m.FirmwareStatusNotificationRequest
     ) -> m.FirmwareStatusNotificationResponse:

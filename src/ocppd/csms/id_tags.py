@@ -5,7 +5,7 @@ idTags are opaque and compared case-insensitively: the folded form is the key.
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -59,3 +59,21 @@ def info_of(row: StoredTag | None, now: datetime) -> IdTagInfo:
     if row.parent_id_tag:
         info.parent_id_tag = row.parent_id_tag
     return info
+
+
+class Lookup(NamedTuple):
+    id_tag: str
+    at: datetime
+
+
+class Authorizations:
+    """Authorize requests of a batch: one query for all their tags (a merged kind of the
+    group commit, so no connection is checked out per request)."""
+
+    order = 0
+
+    async def apply(
+        self, connection: AsyncConnection, items: list[Lookup]
+    ) -> tuple[list[IdTagInfo], list[Any]]:
+        tags = await load_tags(connection, [item.id_tag for item in items])
+        return [info_of(tags.get(tag_key(item.id_tag)), item.at) for item in items], []

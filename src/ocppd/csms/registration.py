@@ -3,13 +3,17 @@
 import hashlib
 import hmac
 import secrets
+from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.models import charge_points
+from ocppd.csms.settings import RegistrationPolicy, Settings
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
 
@@ -23,26 +27,57 @@ class ChargePointRecord:
     booted_at: datetime | None
 
 
-async def load(connection: AsyncConnection, charge_point_id: str) -> ChargePointRecord | None:
-    row = (
-        await connection.execute(
-            sa.select(
-                charge_points.c.registration_status,
-                charge_points.c.auth_key_hash,
-                charge_points.c.leniency_rules,
-                charge_points.c.booted_at,
-            ).where(charge_points.c.id == charge_point_id)
-        )
-    ).first()
-    if row is None:
-        return None
+_RECORD = (
+    charge_points.c.id,
+    charge_points.c.registration_status,
+    charge_points.c.auth_key_hash,
+    charge_points.c.leniency_rules,
+    charge_points.c.booted_at,
+)
+
+
+def _record(row: Any) -> ChargePointRecord:
     return ChargePointRecord(
-        id=charge_point_id,
+        id=row.id,
         registration_status=RegistrationStatus(row.registration_status),
         auth_key_hash=row.auth_key_hash,
         leniency_rules=parse_rules(row.leniency_rules),
         booted_at=row.booted_at,
     )
+
+
+async def load(connection: AsyncConnection, charge_point_id: str) -> ChargePointRecord | None:
+    return (await load_many(connection, [charge_point_id])).get(charge_point_id)
+
+
+async def load_many(connection: AsyncConnection, ids: list[str]) -> dict[str, ChargePointRecord]:
+    """The records of the registered ones among `ids`, in one query."""
+    rows = await connection.execute(sa.select(*_RECORD).where(charge_points.c.id.in_(set(ids))))
+    return {row.id: _record(row) for row in rows}
+
+
+class Admissions:
+    """Charge points connecting, as one kind of the group commit's merged writes: a query for
+    all the records a batch needs; with open registration the unknown ones are registered
+    (Accepted, no key) by one INSERT ... ON CONFLICT DO NOTHING and read back. A record per
+    item (the handler updates its own); None for an unknown identity otherwise."""
+
+    order = -1
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def apply(
+        self, connection: AsyncConnection, ids: list[str]
+    ) -> tuple[list[ChargePointRecord | None], list[Any]]:
+        records = await load_many(connection, ids)
+        unknown = {i for i in ids if i not in records}
+        if unknown and self.settings.registration is RegistrationPolicy.OPEN:
+            module = postgresql if connection.dialect.name == "postgresql" else sqlite
+            new = module.insert(charge_points).on_conflict_do_nothing(index_elements=["id"])
+            await connection.execute(new, [{"id": i} for i in sorted(unknown)])
+            records.update(await load_many(connection, list(unknown)))
+        return [None if i not in records else copy(records[i]) for i in ids], []
 
 
 async def register(
