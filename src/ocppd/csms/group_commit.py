@@ -69,6 +69,10 @@ class Write:
     item: Any = None
 
 
+IN_FLIGHT = 1
+"""Batches committing at once by default (bench/server.py's `+inflight4` variant sets it)."""
+
+
 class GroupCommit:
     def __init__(
         self, engine: AsyncEngine, max_batch: int = 2000, in_flight: int | None = None
@@ -80,9 +84,7 @@ class GroupCommit:
         # overlap where the database allows concurrent writers (PostgreSQL). Not yet shown to
         # help (decision 0002: measured only on a loaded machine), so one at a time for now;
         # SQLite has one writer anyway.
-        if in_flight is None:
-            in_flight = 1
-        self._slots = asyncio.Semaphore(in_flight)
+        self._slots = asyncio.Semaphore(IN_FLIGHT if in_flight is None else in_flight)
         self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.writes = 0

@@ -9,7 +9,6 @@ for each other: a handler may itself `call` the peer.
 import asyncio
 import inspect
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,12 +85,13 @@ class Session:
         self._observer = observer
         self._call_lock = asyncio.Lock()
         self._waiting: dict[str, asyncio.Future[Any]] = {}
-        self._calls: deque[IncomingCall] = deque()
+        # Calls received and not answered yet: one or two at a time, so a list (56 bytes
+        # empty; a deque is 624 and so is an Event's, per idle connection).
+        self._calls: list[IncomingCall] = []
         # A peer may send calls faster than they are answered (OCPP allows one at a time):
         # past this many, `receive` waits, which stops reading from the socket.
         self.max_queued_calls = max_queued_calls
-        self._room = asyncio.Event()
-        self._room.set()
+        self._room: asyncio.Future[None] | None = None  # only while `receive` waits
         self._worker: asyncio.Task[None] | None = None
         self._closed: BaseException | None = None
 
@@ -164,8 +164,8 @@ class Session:
             if self._worker is None:
                 self._worker = asyncio.create_task(self._answer_calls())
             if len(self._calls) >= self.max_queued_calls:
-                self._room.clear()
-                await self._room.wait()
+                self._room = asyncio.get_running_loop().create_future()
+                await self._room
         elif isinstance(event, IncomingResult | IncomingError):
             self._settle(event)
         elif isinstance(event, Reply):
@@ -195,13 +195,18 @@ class Session:
     async def _answer_calls(self) -> None:
         try:
             while self._calls:
-                call = self._calls.popleft()
+                call = self._calls.pop(0)
                 if len(self._calls) < self.max_queued_calls:
-                    self._room.set()
+                    self._make_room()
                 await self._answer(call)
         finally:
             self._worker = None
-            self._room.set()
+            self._make_room()
+
+    def _make_room(self) -> None:
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
+        self._room = None
 
     async def _answer(self, call: IncomingCall) -> None:
         handler = self.handlers[call.spec.name]
@@ -270,7 +275,7 @@ class Session:
             if not future.done():
                 future.set_exception(SessionClosed(f"Session {self.name} closed"))
         self._calls.clear()
-        self._room.set()
+        self._make_room()
         worker = self._worker
         if worker is not None and worker is not asyncio.current_task():
             worker.cancel()

@@ -93,19 +93,8 @@ class OcppApp:
         await self._run(identity, admitted, receive, send)
 
     async def _run(self, identity: str, admitted: Any, receive: Receive, send: SendMessage) -> None:
-        closed = False
-
-        async def send_text(data: bytes) -> None:
-            if not closed:
-                await send({"type": "websocket.send", "text": data.decode()})
-
-        async def close(code: int, reason: str) -> None:
-            nonlocal closed
-            if not closed:
-                closed = True
-                await send({"type": "websocket.close", "code": code, "reason": reason})
-
-        peer = await self.endpoint.open(admitted, send_text, close)
+        socket = _Socket(send)
+        peer = await self.endpoint.open(admitted, socket.send_text, socket.close)
         code = 1000
         try:
             while True:
@@ -119,13 +108,33 @@ class OcppApp:
                 text = message.get("text")
                 if text is None:
                     log.warning("%s: binary frame refused (OCPP-J is text)", identity)
-                    await close(1003, "OCPP-J frames are text")
+                    await socket.close(1003, "OCPP-J frames are text")
                     code = 1003
                     break
                 await peer.receive(text)
         finally:
-            closed = True
+            socket.closed = True
             await self.endpoint.closed(peer, code)
+
+
+class _Socket:
+    """An accepted WebSocket as the endpoint uses it: text out, one close, nothing after
+    (a class with slots: smaller than closures, per idle connection)."""
+
+    __slots__ = ("_send", "closed")
+
+    def __init__(self, send: SendMessage) -> None:
+        self._send = send
+        self.closed = False
+
+    async def send_text(self, data: bytes) -> None:
+        if not self.closed:
+            await self._send({"type": "websocket.send", "text": data.decode()})
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def _identity(scope: Scope, prefix: str) -> str:
