@@ -42,25 +42,25 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.send", "text": encode(reply).decode()})
 
 
+# ocppd serve's WebSocket settings (also used by server_memory.py's bare variant).
+UVICORN = {
+    "http": "httptools",
+    "ws": "websockets-sansio",
+    "ws_max_size": 1024 * 1024,
+    "ws_per_message_deflate": False,
+    "ws_ping_interval": 60.0,
+    "ws_ping_timeout": 60.0,
+    "lifespan": "off",
+    "log_level": "warning",
+    "access_log": False,
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     args = ap.parse_args()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        ws_max_size=1024 * 1024,
-        ws_per_message_deflate=False,
-        ws_ping_interval=60.0,
-        ws_ping_timeout=60.0,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-    )
+    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", **UVICORN)
 
 
 if __name__ == "__main__":

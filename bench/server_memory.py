@@ -44,23 +44,10 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
 async def serve(args: argparse.Namespace, port: int, tmp: Path) -> tuple[Any, asyncio.Task[None]]:
     if args.bare:
         sys.path.insert(0, str(HERE))
-        from server_bare import app
+        from server_bare import UVICORN, app
 
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            loop="none",
-            http="httptools",
-            ws="websockets-sansio",
-            ws_max_size=1024 * 1024,
-            ws_per_message_deflate=False,
-            ws_ping_interval=60.0,
-            ws_ping_timeout=60.0,
-            lifespan="off",
-            log_level="warning",
-            **uvicorn_options(args),
-        )
+        options = {**UVICORN, **uvicorn_options(args)}
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="none", **options)
         server = uvicorn.Server(config)
         return server, asyncio.create_task(server.serve())
     from ocppd.csms.service import Service, settle_garbage_collector
