@@ -24,6 +24,7 @@ from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import Settings
+from ocppd.csms.site_controller import SiteController
 from ocppd.csms.transactions import Starts, Stops
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
@@ -83,6 +84,7 @@ class CentralSystem:
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
         self.composite_checks = composite_checks.CompositeChecks(self)
         self.local_list_limits = LocalListLimits(self)
+        self.sites = SiteController(self)
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -90,9 +92,11 @@ class CentralSystem:
         self.writer.start()
         retention = timedelta(days=self.settings.message_retention_days)
         self._background.append(asyncio.create_task(self.message_log.keep_pruning(retention)))
+        await self.sites.start()
 
     async def stop(self) -> None:
         """Close every connection (1001, going away), then flush what is queued."""
+        await self.sites.stop()
         await asyncio.gather(
             *(
                 c.close(1001, "central system shutting down")

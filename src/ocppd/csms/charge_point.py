@@ -20,7 +20,7 @@ from ocppd.csms import transactions as tx
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Upsert
 from ocppd.csms.id_tags import Lookup
-from ocppd.csms.meter_values import meter_value_rows
+from ocppd.csms.meter_values import measured_draw, meter_value_rows
 from ocppd.csms.models import (
     charge_points,
     connectors,
@@ -252,6 +252,7 @@ class ChargePointHandler:
                 connectorId=request.connector_id,
                 transactionId=transaction_id,
                 sampledValues=len(rows),
+                **measured_draw(request.meter_value),
             )
         return m.MeterValuesResponse()
 

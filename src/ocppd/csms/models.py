@@ -334,3 +334,31 @@ composite_checks = sa.Table(
     sa.Column("predicted", sa.Text, nullable=False),
     sa.Index("ix_composite_checks_charge_point", "charge_point_id", "connector_id", "id"),
 )
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    # A group of charge points sharing a limit (csms/sites.py); amounts in `unit` (A or W).
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("limit", sa.Float, nullable=False),
+    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("min_per_car", sa.Float),
+    sa.Column("max_per_car", sa.Float),
+    sa.Column("voltage", sa.Float, nullable=False),
+    sa.Column("phases", sa.Integer, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    # The daily periods as JSON: [{"start": "HH:MM", "limit": ...}].
+    sa.Column("schedule", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+site_members = sa.Table(
+    "site_members",
+    metadata,
+    # A charge point belongs to at most one site.
+    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("site_id", sa.String(64), nullable=False, index=True),
+    sa.Column("added_at", Timestamp, nullable=False),
+)
