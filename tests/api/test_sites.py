@@ -48,13 +48,17 @@ class Profiles:
 
 @contextlib.asynccontextmanager
 async def members(
-    api: Api, profiles: Profiles, *names: str
+    api: Api, profiles: Profiles, *names: str, site: dict[str, Any] = SITE
 ) -> AsyncIterator[list[FakeChargePoint]]:
+    """Site `depot` with these charge points connected and joined, their TxDefault sent."""
+    await api.client()("PUT", "/sites/depot", site)
     async with contextlib.AsyncExitStack() as stack:
         cps = [await stack.enter_async_context(charge_point(api, name)) for name in names]
         for name, cp in zip(names, cps, strict=True):
             cp.replies["SetChargingProfile"] = profiles.answer(name)
             cp.replies["ClearChargingProfile"] = {"status": "Accepted"}
+            await api.client()("PUT", f"/sites/depot/charge-points/{name}")
+        await until(lambda: len(profiles.sent) == len(names))
         yield cps
 
 
@@ -164,11 +168,7 @@ async def test_membership(api: Api) -> None:
 async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
     admin, viewer = api.client(), api.client(Role.VIEWER)
     profiles = Profiles()
-    await admin("PUT", "/sites/depot", SITE)
     async with members(api, profiles, "CP1", "CP2") as (cp1, cp2):
-        for name in ("CP1", "CP2"):
-            await admin("PUT", f"/sites/depot/charge-points/{name}")
-        await until(lambda: len(profiles.sent) == 2)
         for _, payload in profiles.sent:
             profile = payload["csChargingProfiles"]
             assert payload["connectorId"] == 0 and profile["chargingProfileId"] == PROFILE_ID
@@ -240,14 +240,11 @@ async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
 
 
 async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api) -> None:
-    admin, viewer = api.client(), api.client(Role.VIEWER)
+    viewer = api.client(Role.VIEWER)
     profiles = Profiles()
-    await admin("PUT", "/sites/depot", {**SITE, "limit": 50})
     stream = api.system.events.subscribe()
-    async with members(api, profiles, "CP1", "CP2", "CP3") as (cp1, cp2, cp3):
-        for name in ("CP1", "CP2", "CP3"):
-            await admin("PUT", f"/sites/depot/charge-points/{name}")
-        await until(lambda: len(profiles.sent) == 3)
+    site = {**SITE, "limit": 50}
+    async with members(api, profiles, "CP1", "CP2", "CP3", site=site) as (cp1, cp2, cp3):
         profiles.answers["CP2"] = {"status": "Rejected"}
         first = await start(cp1)
         await until(lambda: profiles.limits("CP1") == [32.0])
@@ -281,12 +278,9 @@ async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api
 
 async def test_an_unanswered_profile_times_out_into_fallback(api: Api, monkeypatch: Any) -> None:
     monkeypatch.setattr("ocppd.csms.site_controller.PROFILE_TIMEOUT", 0.3)
-    admin, viewer = api.client(), api.client(Role.VIEWER)
+    viewer = api.client(Role.VIEWER)
     profiles = Profiles()
-    await admin("PUT", "/sites/depot", SITE)
     async with members(api, profiles, "CP1") as (cp1,):
-        await admin("PUT", "/sites/depot/charge-points/CP1")
-        await until(lambda: len(profiles.sent) == 1)
         cp1.replies["SetChargingProfile"] = Silent()
         await start(cp1)
         await until(lambda: bool(api.system.sites.allocation("depot").failures))  # type: ignore[union-attr]
@@ -296,12 +290,9 @@ async def test_an_unanswered_profile_times_out_into_fallback(api: Api, monkeypat
 
 
 async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Api) -> None:
-    admin, viewer = api.client(), api.client(Role.VIEWER)
+    viewer = api.client(Role.VIEWER)
     profiles = Profiles()
-    await admin("PUT", "/sites/depot", SITE)
     async with members(api, profiles, "CP1", "CP2") as (cp1, cp2):
-        for name in ("CP1", "CP2"):
-            await admin("PUT", f"/sites/depot/charge-points/{name}")
         first = await start(cp1)
         second = await start(cp2)
         await until(lambda: profiles.limits("CP2")[-1:] == [10.0])
@@ -322,9 +313,7 @@ async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Ap
 async def test_a_charge_point_leaving_the_site_has_the_site_profiles_cleared(api: Api) -> None:
     admin = api.client()
     profiles = Profiles()
-    await admin("PUT", "/sites/depot", SITE)
     async with members(api, profiles, "CP1") as (cp1,):
-        await admin("PUT", "/sites/depot/charge-points/CP1")
         await start(cp1)
         await until(lambda: profiles.limits("CP1") == [20.0])
         await admin("DELETE", "/sites/depot/charge-points/CP1")
