@@ -62,6 +62,14 @@ async def members(
         yield cps
 
 
+def applied(api: Api, transaction_id: int) -> float | None:
+    """The limit the controller knows the charger accepted for this transaction."""
+    allocation = api.system.sites.allocation("depot")
+    assert allocation is not None
+    shares = [t for t in allocation.transactions if t.transaction_id == transaction_id]
+    return shares[0].applied_limit_a if shares else None
+
+
 async def start(cp: FakeChargePoint, connector: int = 1) -> int:
     answer = await cp.ask(
         "StartTransaction",
@@ -178,13 +186,13 @@ async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
             ]
 
         first = await start(cp1)
-        await until(lambda: profiles.limits("CP1") == [20.0])
+        await until(lambda: applied(api, first) == 20.0)
         profile = profiles.sent[-1][1]["csChargingProfiles"]
         assert profile["transactionId"] == first and profile["chargingProfileId"] == PROFILE_ID + 1
         assert profile["chargingProfileKind"] == "Relative" and profile["stackLevel"] == 1
 
         second = await start(cp2)
-        await until(lambda: profiles.limits("CP2") == [10.0])
+        await until(lambda: applied(api, second) == 10.0)
         assert profiles.limits("CP1") == [20.0, 10.0]
         order = [cp for cp, p in profiles.sent[-2:]]
         assert order == ["CP1", "CP2"], "the lowered limit goes out before the raised one"
@@ -222,7 +230,7 @@ async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
                 ],
             },
         )
-        await until(lambda: profiles.limits("CP2")[-1:] == [14.0])
+        await until(lambda: applied(api, second) == 14.0)
         assert profiles.limits("CP1")[-1] == 6.0
         assert [cp for cp, p in profiles.sent[-2:]] == ["CP1", "CP2"]
 
@@ -230,13 +238,13 @@ async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
             "StopTransaction",
             {"transactionId": first, "meterStop": 10, "timestamp": "2026-11-25T12:02:00Z"},
         )
-        await until(lambda: profiles.limits("CP2")[-1:] == [20.0])
+        await until(lambda: applied(api, second) == 20.0)
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         assert [t["transactionId"] for t in allocation["transactions"]] == [second]
 
         # The site's limit changes: the share follows at once.
         await admin("PATCH", "/sites/depot", {"limit": 16})
-        await until(lambda: profiles.limits("CP2")[-1:] == [16.0])
+        await until(lambda: applied(api, second) == 16.0)
 
 
 async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api) -> None:
@@ -247,10 +255,10 @@ async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api
     async with members(api, profiles, "CP1", "CP2", "CP3", site=site) as (cp1, cp2, cp3):
         profiles.answers["CP2"] = {"status": "Rejected"}
         first = await start(cp1)
-        await until(lambda: profiles.limits("CP1") == [32.0])
+        await until(lambda: applied(api, first) == 32.0)
         second = await start(cp2)
         # CP2 refuses: it may draw 32 A, so CP1 is squeezed to what is left (18 A).
-        await until(lambda: profiles.limits("CP1")[-1:] == [18.0])
+        await until(lambda: applied(api, first) == 18.0)
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         shares = {t["transactionId"]: t for t in allocation["transactions"]}
         assert shares[second]["state"] == "Fallback"
@@ -262,7 +270,7 @@ async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api
         # Another charger that cannot even be reached: answers with a CALLERROR.
         cp3.replies["SetChargingProfile"] = CallError("NotSupported", "no smart charging")
         third = await start(cp3)
-        await until(lambda: profiles.limits("CP1")[-1:] == [0.0])  # 50 - 2 x 32: no room left
+        await until(lambda: applied(api, first) == 0.0)  # 50 - 2 x 32: no room left
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         states = {t["transactionId"]: t["state"] for t in allocation["transactions"]}
         assert states == {first: "Paused", second: "Fallback", third: "Fallback"}
@@ -295,7 +303,7 @@ async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Ap
     async with members(api, profiles, "CP1", "CP2") as (cp1, cp2):
         first = await start(cp1)
         second = await start(cp2)
-        await until(lambda: profiles.limits("CP2")[-1:] == [10.0])
+        await until(lambda: applied(api, second) == 10.0)
         # Flood the bus without yielding: the controller's subscription overflows and ends.
         for _ in range(MAX_QUEUED + 1):
             api.system.events.publish("Heartbeat", "CPX", api.system.clock())
@@ -307,7 +315,7 @@ async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Ap
             "StopTransaction",
             {"transactionId": second, "meterStop": 10, "timestamp": "2026-11-25T12:02:00Z"},
         )
-        await until(lambda: profiles.limits("CP1")[-1:] == [20.0])
+        await until(lambda: applied(api, first) == 20.0)
 
 
 async def test_a_charge_point_leaving_the_site_has_the_site_profiles_cleared(api: Api) -> None:
