@@ -170,3 +170,30 @@ def test_settled_limits_stay_under_the_limit(
         assert value == target or (
             value == demand.current and abs(value - target) < step and value >= demand.floor
         )
+
+
+@settings(max_examples=200)
+@given(
+    amps.map(lambda x: x * 5),
+    st.lists(st.sampled_from([3.0, 5.0, 7.4, 11.0, 16.0, 32.0]), max_size=25),
+)
+def test_repeated_rebalances_settle_and_stop_sending(limit: float, wants: list[float]) -> None:
+    """Cars that take at most what they want, under what they were given: after a few
+    rounds of measuring and rebalancing, nothing more is sent (no flapping)."""
+    applied: dict[int, float | None] = dict.fromkeys(range(len(wants)))
+    history = []
+    for _ in range(6):
+        demands = [
+            Demand(
+                key,
+                6,
+                32,
+                draw=None if applied[key] is None else min(want, applied[key] or 0.0),
+                current=applied[key],
+            )
+            for key, want in enumerate(wants)
+        ]
+        targets = allocate(limit, demands, MARGIN)
+        applied = dict(settle(targets, demands, limit, step=1))
+        history.append(applied)
+    assert history[-1] == history[-2] == history[-3]

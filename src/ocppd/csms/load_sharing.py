@@ -10,8 +10,9 @@ Every quantity is in the site's unit (A per phase, or W); the controller convert
   below the minimum. A car whose maximum is below the site's minimum needs only its maximum.
 - Sharing: equal shares by water-filling. Every admitted transaction gets the common level,
   raised to its minimum and cut to its cap. The cap is its maximum, or, for a car that draws
-  clearly less than the limit it has (`draw < current - margin`), what it draws plus `margin`:
-  the rest goes to the others, and the car may grow by `margin` at each rebalance.
+  clearly less than the limit it has (`draw < current - margin / 2`), what it draws plus
+  `margin`: the rest goes to the others. Held at its draw + margin, it stays so; once it draws
+  what it is given, it is hungry again and gets the common level at the next rebalance.
 - The sum of the shares never exceeds the limit left by the fixed demands, every admitted
   transaction gets at least its minimum and none more than its maximum. A higher limit never
   admits fewer transactions, never lowers the total, and, with the same transactions admitted,
@@ -46,7 +47,13 @@ class Demand:
         return min(self.minimum, self.maximum)
 
     def cap(self, margin: float) -> float:
-        if self.draw is not None and self.current is not None and self.draw < self.current - margin:
+        # Half the margin: a car held at its draw + margin stays satisfied (no flapping), and
+        # meter noise under margin / 2 does not make a hungry car look satisfied.
+        if (
+            self.draw is not None
+            and self.current is not None
+            and self.draw < self.current - margin / 2
+        ):
             return max(self.floor, min(self.maximum, self.draw + margin))
         return self.maximum
 
