@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import pytest
+
 from ocppd.api.tokens import Role
 from ocppd.csms.events import MAX_QUEUED
 from ocppd.csms.site_controller import PROFILE_ID
@@ -68,6 +70,19 @@ def applied(api: Api, transaction_id: int) -> float | None:
     assert allocation is not None
     shares = [t for t in allocation.transactions if t.transaction_id == transaction_id]
     return shares[0].applied_limit_a if shares else None
+
+
+def failures(api: Api) -> list[tuple[str, int | None]]:
+    allocation = api.system.sites.allocation("depot")
+    assert allocation is not None
+    return [(f.charge_point_id, f.transaction_id) for f in allocation.failures]
+
+
+@pytest.fixture(autouse=True)
+def quick_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal is tried again after 0.1 s (not 1 s), and reported after 0.3 s (not 2 s)."""
+    monkeypatch.setattr("ocppd.csms.site_controller.FIRST_RETRY", 0.1)
+    monkeypatch.setattr("ocppd.csms.site_controller.REPORT_GRACE", 0.3)
 
 
 async def start(cp: FakeChargePoint, connector: int = 1) -> int:
@@ -247,34 +262,35 @@ async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
         await until(lambda: applied(api, second) == 16.0)
 
 
-async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api) -> None:
+async def test_a_refusing_charger_counts_at_what_it_may_draw_and_is_reported(api: Api) -> None:
     viewer = api.client(Role.VIEWER)
     profiles = Profiles()
     stream = api.system.events.subscribe()
     site = {**SITE, "limit": 50}
+    profiles.answers["CP2"] = {"status": "Rejected"}  # its TxDefaultProfile too
     async with members(api, profiles, "CP1", "CP2", "CP3", site=site) as (cp1, cp2, cp3):
-        profiles.answers["CP2"] = {"status": "Rejected"}
         first = await start(cp1)
         await until(lambda: applied(api, first) == 32.0)
         second = await start(cp2)
-        # CP2 refuses: it may draw 32 A, so CP1 is squeezed to what is left (18 A).
+        # CP2 refuses, and nothing holds it: it may draw 32 A, CP1 is squeezed to 18 A.
         await until(lambda: applied(api, first) == 18.0)
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         shares = {t["transactionId"]: t for t in allocation["transactions"]}
         assert shares[second]["state"] == "Fallback"
         assert shares[second]["fallback"] == "SetChargingProfile Rejected"
-        assert allocation["allocated"] == 50.0
-        assert allocation["failures"][-1]["chargePointId"] == "CP2"
-        assert allocation["failures"][-1]["transactionId"] == second
+        assert allocation["allocated"] == 50.0 and allocation["withoutDefault"] == ["CP2"]
+        await until(lambda: failures(api) == [("CP2", None), ("CP2", second)])
 
-        # Another charger that cannot even be reached: answers with a CALLERROR.
+        # CP3 holds its new car at 0 A (its TxDefaultProfile) but answers TxProfiles with a
+        # CALLERROR: the car counts for 0 A, the others keep their shares.
         cp3.replies["SetChargingProfile"] = CallError("NotSupported", "no smart charging")
         third = await start(cp3)
-        await until(lambda: applied(api, first) == 0.0)  # 50 - 2 x 32: no room left
+        await until(lambda: ("CP3", third) in failures(api))
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         states = {t["transactionId"]: t["state"] for t in allocation["transactions"]}
-        assert states == {first: "Paused", second: "Fallback", third: "Fallback"}
-        assert "NotSupported" in allocation["failures"][-1]["reason"]
+        assert states == {first: "Charging", second: "Fallback", third: "Fallback"}
+        assert allocation["allocated"] == 50.0 and applied(api, first) == 18.0
+        assert allocation["failures"][-1]["reason"] == "CALLERROR NotSupported"
 
     failed = []
     while (event := await stream.next(0.1)) is not None:
@@ -284,17 +300,34 @@ async def test_a_refusing_charger_counts_at_its_maximum_and_is_reported(api: Api
     assert ("CP2", second) in failed and ("CP3", third) in failed
 
 
-async def test_an_unanswered_profile_times_out_into_fallback(api: Api, monkeypatch: Any) -> None:
+async def test_a_passing_refusal_is_tried_again_soon_and_not_reported(api: Api) -> None:
+    """A charger may refuse a TxProfile that crossed its StartTransaction answer."""
+    profiles = Profiles()
+    async with members(api, profiles, "CP1") as (cp1,):
+        profiles.answers["CP1"] = {"status": "Rejected"}
+        first = await start(cp1)
+        await until(lambda: profiles.limits("CP1") == [20.0])
+        del profiles.answers["CP1"]
+        await until(lambda: applied(api, first) == 20.0)
+        await asyncio.sleep(0.2)
+        assert failures(api) == []
+
+
+async def test_an_unanswered_profile_times_out_into_fallback(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("ocppd.csms.site_controller.PROFILE_TIMEOUT", 0.3)
     viewer = api.client(Role.VIEWER)
     profiles = Profiles()
     async with members(api, profiles, "CP1") as (cp1,):
         cp1.replies["SetChargingProfile"] = Silent()
         await start(cp1)
-        await until(lambda: bool(api.system.sites.allocation("depot").failures))  # type: ignore[union-attr]
+        await until(lambda: bool(failures(api)))
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         assert allocation["transactions"][0]["state"] == "Fallback"
         assert allocation["failures"][-1]["reason"] == "no answer within 0.3 s"
+        # Held at 0 A until now, it may apply the 20 A it was sent: counted at 20 A.
+        assert allocation["allocated"] == 20.0
 
 
 async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Api) -> None:
@@ -304,10 +337,13 @@ async def test_a_controller_that_falls_behind_rebuilds_from_the_database(api: Ap
         first = await start(cp1)
         second = await start(cp2)
         await until(lambda: applied(api, second) == 10.0)
+        sent = len(profiles.sent)
         # Flood the bus without yielding: the controller's subscription overflows and ends.
         for _ in range(MAX_QUEUED + 1):
             api.system.events.publish("Heartbeat", "CPX", api.system.clock())
-        await asyncio.sleep(0.3)
+        # Rebuilt from the database, the limits are unknown again: both are sent anew.
+        await until(lambda: len(profiles.sent) >= sent + 2)
+        await until(lambda: applied(api, first) == applied(api, second) == 10.0)
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         assert sorted(t["transactionId"] for t in allocation["transactions"]) == [first, second]
         # It follows the bus again.

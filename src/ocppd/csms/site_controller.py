@@ -18,11 +18,16 @@ sends a TxProfile only to the transactions whose limit changed:
   its TxProfile is accepted.
 - Order: every lowered limit is sent, and accepted, before any raised one, so the sum of what the
   chargers apply never exceeds the site's limit in between.
-- A charger that refuses a profile, answers with a CALLERROR, does not answer within
-  `PROFILE_TIMEOUT` or is not connected cannot be trusted to apply its share: its transaction
-  falls back to being counted at the site's maximum per car (the others are squeezed, since it
-  may draw that much), is reported (a `SiteProfileFailed` event, and in the allocation's
-  `failures`), and is tried again after `RETRY_SECONDS`.
+- A charger that refuses a profile (Rejected, a CALLERROR, a profile ocppd would not send)
+  keeps the limit it had; one that does not answer within `PROFILE_TIMEOUT`, or whose
+  connection drops, may apply the old limit or the new one. Either way its transaction falls
+  back to being counted at what it may draw: the limit it had (held at 0 A by our
+  TxDefaultProfile for a new transaction), the higher of old and new without an answer, the
+  site's maximum per car when nothing is known. It is not given a share until it is tried
+  again, after `FIRST_RETRY`, then every `RETRY_SECONDS`; the others share what is left. A
+  refusal is reported (a `SiteProfileFailed` event, and the allocation's `failures`) when the
+  transaction still runs and still refuses `REPORT_GRACE` seconds later: a TxProfile that
+  crosses the transaction's StopTransaction is refused without anything being wrong.
 - Reaction: a change is applied `DEBOUNCE` seconds after its event (several events, one
   rebalance), well within one meter-value interval.
 - Recovery: a subscriber that falls behind the bus is ended; the controller then subscribes
@@ -71,7 +76,11 @@ PROFILE_ID = 1_960_000
 STACK_LEVEL = 1
 DEBOUNCE = 0.05
 PROFILE_TIMEOUT = 10.0
+FIRST_RETRY = 1.0
+"""After a first failure, the next attempt; later failures wait `RETRY_SECONDS`."""
 RETRY_SECONDS = 60.0
+REPORT_GRACE = 2.0
+"""Longer than `FIRST_RETRY` and its round trip: a refusal that the retry cures is not reported."""
 MARGIN_A = 2.0
 """What a car drawing less than its limit keeps above its draw (and may grow by per round)."""
 STEP_A = 1.0
@@ -144,6 +153,7 @@ class Active:
     """The last computed share, in the site's unit."""
     fallback: str | None = None
     retry_at: float = 0.0
+    failures: int = 0
 
 
 @dataclass
@@ -185,6 +195,13 @@ class SiteState:
 
     def in_site_unit(self, amps: float) -> float:
         return amps if self.config.unit is Unit.A else amps * self.config.watts_per_amp()
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    maybe_applied: bool = False
+    """No answer, or the connection dropped: the charger may apply the new limit or the old."""
 
 
 @dataclass(frozen=True)
@@ -389,7 +406,7 @@ class SiteController:
 
     async def _work(self, state: SiteState) -> None:
         while True:
-            wait = self._until_next_change(state)
+            wait = _earliest(self._until_next_change(state), _until_retry(state))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.dirty.wait(), wait)
             state.dirty.clear()
@@ -440,13 +457,14 @@ class SiteController:
         return Plan(limit, lower, raise_)
 
     def _demand(self, state: SiteState, tx: Active, now: float) -> Demand:
+        fixed = tx.fallback is not None and now < tx.retry_at
         return Demand(
             tx.transaction_id,
             state.config.minimum(),
-            state.config.maximum(),
+            _allocated(state, tx) if fixed else state.config.maximum(),
             draw=state.draw(tx),
             current=None if tx.applied_a is None else state.to_site(tx.applied_a, tx),
-            fixed=tx.fallback is not None and now < tx.retry_at,
+            fixed=fixed,
         )
 
     async def _apply(self, state: SiteState, changes: list[Change]) -> bool:
@@ -459,45 +477,60 @@ class SiteController:
         request = m.SetChargingProfileRequest(
             connector_id=tx.connector_id, cs_charging_profiles=tx_profile(tx, change.amps)
         )
-        reason = await self._try(tx.charge_point_id, request)
+        failed = await self._try(tx.charge_point_id, request)
         if state.transactions.get(tx.transaction_id) is not tx:
             return True  # ended meanwhile: nothing to account for
-        if reason is None:
+        if failed is None:
             tx.applied_a = change.amps
             tx.fallback = None
             return True
-        tx.applied_a = None
-        tx.fallback = reason
-        tx.retry_at = time.monotonic() + RETRY_SECONDS
-        self._report(state, tx.charge_point_id, tx.transaction_id, reason)
+        if failed.maybe_applied and tx.applied_a is not None:
+            tx.applied_a = max(tx.applied_a, change.amps)  # whichever it applies
+        tx.fallback = failed.reason
+        tx.failures += 1
+        tx.retry_at = time.monotonic() + (FIRST_RETRY if tx.failures == 1 else RETRY_SECONDS)
+        self._chore(self._report_if_lasting(state, tx))
         return False
+
+    async def _report_if_lasting(self, state: SiteState, tx: Active) -> None:
+        """A refusal may be a race with the charger (a StopTransaction on its way, a
+        StartTransaction answer not yet applied): reported only if the transaction is still
+        running, and still refusing, `REPORT_GRACE` seconds later."""
+        reason = tx.fallback
+        await asyncio.sleep(REPORT_GRACE)
+        if state.transactions.get(tx.transaction_id) is tx and tx.fallback is not None:
+            self._report(state, tx.charge_point_id, tx.transaction_id, reason or tx.fallback)
 
     async def _send_defaults(self, state: SiteState) -> None:
         async def one(charge_point_id: str) -> None:
             request = m.SetChargingProfileRequest(connector_id=0, cs_charging_profiles=tx_default())
-            reason = await self._try(charge_point_id, request)
+            failed = await self._try(charge_point_id, request)
             if charge_point_id in state.defaults:
-                state.defaults[charge_point_id] = reason is None
-            if reason is not None:
-                self._report(state, charge_point_id, None, reason)
+                state.defaults[charge_point_id] = failed is None
+            if failed is not None:
+                self._report(state, charge_point_id, None, failed.reason)
 
         pending, state.pending_defaults = state.pending_defaults, set()
         await asyncio.gather(*(one(charge_point_id) for charge_point_id in sorted(pending)))
 
-    async def _try(self, charge_point_id: str, request: Any) -> str | None:
-        """Why the charger did not accept `request`; None when it did."""
+    async def _try(self, charge_point_id: str, request: Any) -> "Failed | None":
+        """Why the charger did not accept `request`, and whether it may have applied it
+        anyway; None when it accepted."""
         try:
             response = await self.send(charge_point_id, request, PROFILE_TIMEOUT)
         except CallErrorReceived as error:
-            return f"CALLERROR {error.wire_code}"
+            return Failed(f"CALLERROR {error.wire_code}")
         except TimeoutError:
-            return f"no answer within {PROFILE_TIMEOUT:g} s"
-        except Exception as error:  # not connected, disconnected, invalid answer
-            return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            return Failed(f"no answer within {PROFILE_TIMEOUT:g} s", maybe_applied=True)
+        except LookupError:  # NotConnected: nothing was sent
+            return Failed("not connected")
+        except Exception as error:  # ProfileRefused (a ValueError: not sent), disconnected...
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            return Failed(reason, maybe_applied=not isinstance(error, ValueError))
         status = getattr(response, "status", None)
         if status in (ChargingProfileStatus.ACCEPTED, "Accepted"):
             return None
-        return f"SetChargingProfile {status}"
+        return Failed(f"SetChargingProfile {status}")
 
     def _report(
         self, state: SiteState, charge_point_id: str, transaction_id: int | None, reason: str
@@ -562,9 +595,20 @@ def _schedule(amps: float) -> ChargingSchedule:
     )
 
 
+def _until_retry(state: SiteState) -> float | None:
+    """Seconds until a transaction in fallback may be tried again."""
+    retries = [tx.retry_at for tx in state.transactions.values() if tx.fallback is not None]
+    return max(min(retries) - time.monotonic(), 0.0) if retries else None
+
+
+def _earliest(*waits: float | None) -> float | None:
+    known = [wait for wait in waits if wait is not None]
+    return min(known) if known else None
+
+
 def _allocated(state: SiteState, tx: Active) -> float:
     """What a transaction may draw as far as we know: unknown counts at the maximum."""
-    if tx.fallback is not None or tx.applied_a is None:
+    if tx.applied_a is None:
         return state.config.maximum()
     return state.to_site(tx.applied_a, tx)
 
