@@ -14,6 +14,7 @@ from ocppd.api.tokens import Role
 from ocppd.csms.events import MAX_QUEUED
 from ocppd.csms.site_controller import PROFILE_ID
 from tests.api.conftest import Api, CallError, FakeChargePoint, Silent, charge_point
+from tests.csms.conftest import FixedClock
 
 SITE = {"name": "Depot", "limit": 20, "minPerCar": 6}
 
@@ -286,6 +287,8 @@ async def test_a_refusing_charger_counts_at_what_it_may_draw_and_is_reported(api
         cp3.replies["SetChargingProfile"] = CallError("NotSupported", "no smart charging")
         third = await start(cp3)
         await until(lambda: ("CP3", third) in failures(api))
+        # Settled (CP1 may dip while CP3's profile is tried): back at 18 A.
+        await until(lambda: applied(api, first) == 18.0)
         allocation = (await viewer("GET", "/sites/depot/allocation")).body
         states = {t["transactionId"]: t["state"] for t in allocation["transactions"]}
         assert states == {first: "Charging", second: "Fallback", third: "Fallback"}
@@ -364,3 +367,19 @@ async def test_a_charge_point_leaving_the_site_has_the_site_profiles_cleared(api
         await until(lambda: len([a for a, _ in cp1.received if a == "ClearChargingProfile"]) == 2)
         cleared = [p["id"] for a, p in cp1.received if a == "ClearChargingProfile"]
         assert cleared == [PROFILE_ID, PROFILE_ID + 1]
+
+
+async def test_a_scheduled_limit_applies_when_its_period_starts(
+    api: Api, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test clock stands at 12:00 UTC; the site's evening period starts at 12:05."""
+    monkeypatch.setattr("ocppd.csms.site_controller.MAX_SCHEDULE_WAIT", 0.1)
+    profiles = Profiles()
+    site = {**SITE, "schedule": [{"start": "12:05", "limit": 12}]}
+    async with members(api, profiles, "CP1", site=site) as (cp1,):
+        first = await start(cp1)
+        await until(lambda: applied(api, first) == 20.0)
+        clock.now = clock.now.replace(minute=5)
+        await until(lambda: applied(api, first) == 12.0)
+        allocation = api.system.sites.allocation("depot")
+        assert allocation is not None and allocation.limit == 12

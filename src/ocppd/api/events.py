@@ -4,10 +4,11 @@ Each event is `event: <type>` with `data: {"type", "chargePointId", "at", ...}`:
 Disconnected, BootNotification, StatusNotification, TransactionStarted, TransactionStopped,
 MeterValues, CommandResult (the action and the charge point's response), CommandFailed (the
 action and why), CompositeScheduleChecked (a GetCompositeSchedule answer against ocppd's
-prediction: connectorId, matches, the mismatch). `?chargePointId=` keeps one charge point's
-events. A comment line every KEEPALIVE seconds keeps idle proxies from closing the stream. A
-client too slow to keep up is disconnected (the bus ends its subscription) and may reconnect;
-events in between are lost.
+prediction: connectorId, matches, the mismatch), SiteProfileFailed (site load management: a
+charger refused its share). `?chargePointId=` keeps one charge point's events. A comment line
+every KEEPALIVE seconds keeps idle proxies from closing the stream. A client too slow to keep
+up is disconnected (the bus ends its subscription) and may reconnect; events in between are
+lost.
 """
 
 from collections.abc import AsyncGenerator

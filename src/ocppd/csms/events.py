@@ -20,7 +20,8 @@ MAX_QUEUED = 10_000
 class Event:
     type: str
     """Connected, Disconnected, BootNotification, StatusNotification, TransactionStarted,
-    TransactionStopped, MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked."""
+    TransactionStopped, MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked,
+    SiteProfileFailed."""
     charge_point_id: str
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)

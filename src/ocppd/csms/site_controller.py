@@ -23,8 +23,9 @@ sends a TxProfile only to the transactions whose limit changed:
   connection drops, may apply the old limit or the new one. Either way its transaction falls
   back to being counted at what it may draw: the limit it had (held at 0 A by our
   TxDefaultProfile for a new transaction), the higher of old and new without an answer, the
-  site's maximum per car when nothing is known. It is not given a share until it is tried
-  again, after `FIRST_RETRY`, then every `RETRY_SECONDS`; the others share what is left. A
+  site's maximum per car when nothing is known; the others share what is left. It is tried
+  again after `FIRST_RETRY`, then every `RETRY_SECONDS`, with the limit it is counted at (so
+  the others need not move for a retry); once it accepts, it gets a share again. A
   refusal is reported (a `SiteProfileFailed` event, and the allocation's `failures`) when the
   transaction still runs and still refuses `REPORT_GRACE` seconds later: a TxProfile that
   crosses the transaction's StopTransaction is refused without anything being wrong.
@@ -447,6 +448,9 @@ class SiteController:
         raise_: list[Change] = []
         for tx, demand in zip(active, demands, strict=True):
             tx.share = targets[tx.transaction_id]
+            if demand.fixed and now >= tx.retry_at:
+                # Tried again with what it is counted at: the others need not move for it.
+                lower.append(Change(tx, floor_tenth(state.to_amps(demand.maximum, tx))))
             if demand.fixed or settled[tx.transaction_id] == demand.current:
                 continue
             amps = floor_tenth(state.to_amps(settled[tx.transaction_id], tx))
@@ -457,7 +461,7 @@ class SiteController:
         return Plan(limit, lower, raise_)
 
     def _demand(self, state: SiteState, tx: Active, now: float) -> Demand:
-        fixed = tx.fallback is not None and now < tx.retry_at
+        fixed = tx.fallback is not None
         return Demand(
             tx.transaction_id,
             state.config.minimum(),
@@ -481,6 +485,8 @@ class SiteController:
         if state.transactions.get(tx.transaction_id) is not tx:
             return True  # ended meanwhile: nothing to account for
         if failed is None:
+            if tx.fallback is not None:
+                state.dirty.set()  # it accepts again: it gets its share at the next rebalance
             tx.applied_a = change.amps
             tx.fallback = None
             return True
