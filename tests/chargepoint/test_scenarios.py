@@ -128,12 +128,15 @@ async def test_a_scenario_file_runs_its_steps_once(tmp_path: Path) -> None:
     assert [a for a, _ in pairs] == ["StartTransaction", "StopTransaction"]  # once
     start, stop = pairs[0][1], pairs[1][1]
     assert start["id_tag"] == "RFID-CP1"
-    # 7.4 kW from start to stop (it goes on charging while offline): 10 + 2 minutes, plus what
-    # the scheduler adds at 2000x speed, so the energy is checked against the simulated times.
+    # At least 7.4 kW from start to stop (it goes on charging while offline): 10 + 2 minutes,
+    # plus what the scheduler adds at 2000x speed, so the energy is checked against the
+    # simulated times. Until the `charge` step caps it at 7.4 kW the EV draws what the charger
+    # offers (22 kW): for as long as the StartTransaction round trip takes, which on a loaded
+    # machine is minutes of simulated time. Hence a floor, and the charger's maximum as the top.
     energy = stop["meter_stop"] - start["meter_start"]
-    charged = _when(stop["timestamp"]) - _when(start["timestamp"])
-    assert 12 * 60 <= charged.total_seconds() <= 16 * 60
-    assert energy == pytest.approx(7400 * charged.total_seconds() / 3600, rel=0.02)
+    hours = (_when(stop["timestamp"]) - _when(start["timestamp"])).total_seconds() / 3600
+    assert 12 / 60 <= hours <= 16 / 60
+    assert 7400 * hours * 0.98 <= energy <= 22_080 * hours
     powers = [
         v["value"]
         for s in log.calls("MeterValues")
