@@ -182,3 +182,31 @@ async def test_smart_charging_fragments_from_a_live_connection(served: Api) -> N
         fetch, served.url + "/fragments/charge-points/NOPE/charging-profiles", viewer
     )
     assert unknown.status == 404 and "unknown charge point" in unknown.text
+
+
+async def test_sites_pages_and_fragments_from_the_api(served: Api) -> None:
+    admin = served.client(Role.ADMIN)
+    viewer = served.tokens[Role.VIEWER]
+    hostile = "<i>yard</i>"
+    made = await admin("PUT", "/sites/depot", {"name": hostile, "limit": 100, "unit": "A"})
+    assert made.status in (200, 201), made.body
+    async with charge_point(served):
+        joined = await admin("PUT", "/sites/depot/charge-points/CP1")
+        assert joined.status == 200, joined.body
+        for path in ("/sites", "/sites/depot"):
+            shell = await asyncio.to_thread(fetch, served.url + path)
+            assert shell.status == 200 and 'href="/sites" aria-current=page' in shell.text
+        listing = await asyncio.to_thread(fetch, served.url + "/fragments/sites", viewer)
+        assert listing.status == 200
+        assert 'href="/sites/depot"' in listing.text and "100 A" in listing.text
+        assert "&lt;i&gt;yard&lt;/i&gt;" in listing.text and "<i>" not in listing.text
+        site = await asyncio.to_thread(fetch, served.url + "/fragments/sites/depot", viewer)
+        assert site.status == 200 and 'href="/charge-points/CP1"' in site.text
+        allocation = await asyncio.to_thread(
+            fetch, served.url + "/fragments/sites/depot/allocation", viewer
+        )
+        assert allocation.status == 200 and "No transaction running." in allocation.text
+    unknown = await asyncio.to_thread(fetch, served.url + "/fragments/sites/nowhere", viewer)
+    assert unknown.status == 404
+    denied = await asyncio.to_thread(fetch, served.url + "/fragments/sites")
+    assert denied.status == 401

@@ -632,7 +632,6 @@ def an_allocation(**overrides: Any) -> dict[str, Any]:
         "transactions": [share(1, "CP1", 16.0, "Charging"), share(2, "CP2", 10.0, "Pending")],
         "withoutDefault": [],
         "failures": [],
-        "rebalancedAt": "2026-11-25T10:04:00Z",
     } | overrides
 
 

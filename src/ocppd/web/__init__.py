@@ -18,7 +18,7 @@ catches what the bus does not publish (heartbeats); a lost stream is retried wit
 Modules: `app` (routes, the in-process API reads), `layout` (the frame, live regions),
 `markup` (escaping and small pieces), `forms`, `commands`, `overview`, `charge_point`,
 `transactions`, `chart`, `id_tags`, `reservations`, `jobs` (diagnostics, firmware),
-`smart_charging`, and `sites` (rendered and tested, not routed yet: its API is not on main).
+`smart_charging`, and `sites` (a site's settings, members and live allocation).
 """
 
 from ocppd.web.app import app

@@ -2,7 +2,8 @@
 
 Routes (GET only):
 - pages: `/login`, `/`, `/charge-points/{id}`, `/transactions`, `/transactions/{n}`,
-  `/id-tags`, `/reservations`: shells without data, no token needed.
+  `/id-tags`, `/reservations`, `/sites`, `/sites/{id}` and the smart-charging and jobs pages
+  of a charge point: shells without data, no token needed.
 - fragments under `/fragments/...`: the data as HTML, for the page's script. They need the
   operator's bearer token and get their data from the API app itself, in process (an ASGI
   call with the same Authorization header), so the dashboard sees exactly what the token may
@@ -29,6 +30,7 @@ from ocppd.web import (
     jobs,
     overview,
     reservations,
+    sites,
     smart_charging,
     transactions,
 )
@@ -99,6 +101,8 @@ class WebApp:
             (("transactions", "#"), self._transaction_page),
             (("id-tags",), self._id_tags_page),
             (("reservations",), self._reservations_page),
+            (("sites",), self._sites_page),
+            (("sites", "*"), self._site_page),
         ]
         self.fragments: list[tuple[tuple[str, ...], Render]] = [
             (("overview",), self._overview),
@@ -114,6 +118,9 @@ class WebApp:
             (("transactions", "#"), self._transaction),
             (("id-tags",), self._id_tags),
             (("reservations",), self._reservations),
+            (("sites",), self._sites),
+            (("sites", "*"), self._site),
+            (("sites", "*", "allocation"), self._allocation),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
@@ -175,6 +182,12 @@ class WebApp:
 
     async def _id_tags_page(self, r: Request) -> str:
         return id_tags.page(r.query.get("status", ""))
+
+    async def _sites_page(self, r: Request) -> str:
+        return sites.list_page()
+
+    async def _site_page(self, r: Request) -> str:
+        return sites.page(r.args[0])
 
     async def _reservations_page(self, r: Request) -> str:
         return reservations.page(r.query)
@@ -261,6 +274,17 @@ class WebApp:
         highest = await self.need(r.scope, "/reservations", {"limit": "1"})
         top = highest["items"][0]["reservationId"] if highest["items"] else 0
         return reservations.fragment(page["items"], max(top, 0) + 1)
+
+    async def _sites(self, r: Request) -> str:
+        page = await self.need(r.scope, "/sites", {"limit": str(sites.LIST_LIMIT)})
+        return sites.list_fragment(page["items"])
+
+    async def _site(self, r: Request) -> str:
+        return sites.site_fragment(await self.need(r.scope, sites.site_href(r.args[0])))
+
+    async def _allocation(self, r: Request) -> str:
+        path = sites.site_href(r.args[0]) + "/allocation"
+        return sites.allocation_fragment(await self.need(r.scope, path))
 
     # The API, in process
 

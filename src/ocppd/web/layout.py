@@ -14,6 +14,7 @@ NAVIGATION = (
     ("/id-tags", "id-tags", "Id tags"),
     ("/reservations", "reservations", "Reservations"),
     ("/firmware", "firmware", "Firmware"),
+    ("/sites", "sites", "Sites"),
 )
 
 

@@ -184,7 +184,7 @@ def allocation_fragment(allocation: Mapping[str, Any]) -> str:
             ("Limit now", _amount(limit, unit)),
             ("Allocated", _amount(allocation.get("allocated"), unit)),
             ("Drawn", _amount(allocation.get("drawn"), unit)),
-            ("Rebalanced", when(allocation.get("rebalancedAt"))),
+            ("Computed", when(allocation.get("at"))),
         ]
     )
     rows = [
