@@ -3,9 +3,9 @@
 A handler submits its writes and awaits the commit; only then does it answer the charge
 point, so nothing acknowledged is lost when the process dies. While one transaction
 commits, the next writes queue up and go together in the following one: under load a
-commit carries hundreds of messages, at rest it carries one. Rows for the same table are
-inserted with one executemany. If a batch fails, its writes are retried one by one, so a
-bad write fails alone.
+commit carries hundreds of messages, at rest it carries one. Rows for the same table go in
+one bulk insert (`bulk_insert`: COPY on PostgreSQL, the driver's executemany on SQLite). If a
+batch fails, its writes are retried one by one, so a bad write fails alone.
 
 Writes that need reads and return values (a StartTransaction needs its tag's status, the
 running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
@@ -113,9 +113,9 @@ class GroupCommit:
         committed."""
         return await self._wait(Write(rows, action, None, upserts or []))
 
-    async def merge(self, kind: Merged, item: Any, rows: Rows | None = None) -> Any:
+    async def merge(self, kind: Merged, item: Any) -> Any:
         """Apply `item` with the other items of `kind` in the batch; its result once committed."""
-        return await self._wait(Write(rows or [], merged=kind, item=item))
+        return await self._wait(Write([], merged=kind, item=item))
 
     async def _wait(self, write: Write) -> Any:
         write.done = future = asyncio.get_running_loop().create_future()
