@@ -19,13 +19,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-import sqlalchemy as sa
 from litestar import Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.schedule_plot import plot
 from ocppd.api.system import System
@@ -237,14 +236,9 @@ async def list_composite_checks(
     first."""
     await _known(system, charge_point_id)
     c = composite_checks.c
-    query = (
-        sa.select(composite_checks)
-        .where(c.charge_point_id == charge_point_id, c.connector_id == connector_id)
-        .order_by(c.id.desc())
-        .limit(limit + 1)
+    query = newest_first(composite_checks, c.id, limit, cursor).where(
+        c.charge_point_id == charge_point_id, c.connector_id == connector_id
     )
-    if cursor is not None:
-        query = query.where(c.id < id_cursor(cursor))
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
     return CompositeCheckPage(

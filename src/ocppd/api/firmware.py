@@ -22,7 +22,7 @@ from msgspec import UNSET
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.jobs import Count, Job, base_url, read_routes, start
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
@@ -118,9 +118,7 @@ async def upload_firmware(
 @get("/firmware", tags=["firmware"], responses=documented())
 async def list_firmware(system: System, limit: Limit = 100, cursor: Cursor = None) -> FirmwarePage:
     """Uploaded images, newest first."""
-    query = sa.select(firmware).order_by(firmware.c.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(firmware.c.id < id_cursor(cursor))
+    query = newest_first(firmware, firmware.c.id, limit, cursor)
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
     return FirmwarePage(

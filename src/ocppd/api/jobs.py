@@ -19,7 +19,7 @@ from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import send
 from ocppd.api.system import System
@@ -138,14 +138,9 @@ async def page(
 ) -> JobPage:
     """A charge point's jobs of `kind`, newest first."""
     j = job_table.c
-    query = (
-        sa.select(job_table)
-        .where(j.charge_point_id == charge_point_id, j.kind == kind)
-        .order_by(j.id.desc())
-        .limit(limit + 1)
+    query = newest_first(job_table, j.id, limit, cursor).where(
+        j.charge_point_id == charge_point_id, j.kind == kind
     )
-    if cursor is not None:
-        query = query.where(j.id < id_cursor(cursor))
     async with system.engine.connect() as db:
         if await registration.load(db, charge_point_id) is None:
             raise ProblemException(

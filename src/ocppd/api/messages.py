@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
@@ -50,9 +49,7 @@ async def list_messages(
     until: FromQuery[datetime | None] = None,
 ) -> MessagePage:
     m = messages.c
-    query = sa.select(messages).order_by(m.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(m.id < id_cursor(cursor))
+    query = newest_first(messages, m.id, limit, cursor)
     if charge_point_id is not None:
         query = query.where(m.charge_point_id == charge_point_id)
     if action is not None:

@@ -4,8 +4,9 @@ Keyset pagination (the cursor is the sort key of the last item) stays cheap deep
 message log, where an OFFSET would scan every skipped row.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from litestar.params import QueryParameter
 
 from ocppd.api.problems import Problem, ProblemException
@@ -34,3 +35,14 @@ def id_cursor(text: str) -> int:
             Problem(status=400, error="invalid cursor", field="cursor", reason="not an id")
         )
     return value
+
+
+def newest_first(
+    table: sa.Table, key: sa.Column[Any], limit: int, cursor: str | None
+) -> sa.Select[Any]:
+    """A page of `table`, highest integer `key` first, after `cursor` (one row more than
+    `limit`, for `next_cursor`)."""
+    query = sa.select(table).order_by(key.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(key < id_cursor(cursor))
+    return query

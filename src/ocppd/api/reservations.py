@@ -21,7 +21,7 @@ from litestar.params import PathParameter, QueryParameter
 from msgspec import UNSET
 from sqlalchemy.sql import ColumnElement
 
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp
 from ocppd.api.system import System
@@ -145,9 +145,7 @@ async def list_reservations(
 ) -> ReservationPage:
     """Highest reservationId first."""
     r = reservations.c
-    query = sa.select(reservations).order_by(r.reservation_id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(r.reservation_id < id_cursor(cursor))
+    query = newest_first(reservations, r.reservation_id, limit, cursor)
     if charge_point_id is not None:
         query = query.where(r.charge_point_id == charge_point_id)
     if id_tag is not None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
-from ocppd.api.pages import Cursor, Limit, id_cursor, next_cursor
+from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
@@ -82,9 +82,7 @@ async def list_transactions(
 ) -> TransactionPage:
     """Newest first."""
     t = transactions.c
-    query = sa.select(transactions).order_by(t.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(t.id < id_cursor(cursor))
+    query = newest_first(transactions, t.id, limit, cursor)
     if charge_point_id is not None:
         query = query.where(t.charge_point_id == charge_point_id)
     if id_tag is not None:

@@ -68,7 +68,7 @@ class OcppApp:
             await receive()
             await _deny(send, 404, "not an OCPP endpoint")
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
         if (await receive())["type"] != "websocket.connect":
@@ -173,7 +173,7 @@ async def _plain_text(send: SendMessage, kind: str, status: int, text: str) -> N
     await send({"type": f"{kind}.body", "body": body})
 
 
-async def _lifespan(receive: Receive, send: SendMessage) -> None:
+async def lifespan(receive: Receive, send: SendMessage) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import msgspec
 
-from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage
+from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage, lifespan
 from ocppd.web import (
     charge_point,
     id_tags,
@@ -125,7 +125,7 @@ class WebApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -383,13 +383,3 @@ async def _respond(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: SendMessage) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
