@@ -566,14 +566,16 @@ def load_table(rows: list[dict[str, Any]]) -> str:
 def paced_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| server | conns | msg/s | p50 ms | p99 ms | max ms | errors | server CPU "
-        "| PG CPU | frames stored / exchanged |\n|---" + "|--:" * 9 + "|"
+        "| server µs/msg | PG CPU | PG commits/s | frames stored / exchanged |\n|---"
+        + "|--:" * 11
+        + "|"
     ]
     for r in rows:
         lines.append(
             f"| {r['server']} | {r['conns']:,} | {fmt(r['msg_s'])} | {fmt(r['p50'], '.1f')} "
             f"| {fmt(r['p99'], '.1f')} | {fmt(r['max'], '.1f')} | {r['errors']} "
-            f"| {r['srv_cpu']:.0f}% | {r['db_cpu']:.0f}% "
-            f"| {r['frames_stored']:,} / {r['frames_expected']:,} |"
+            f"| {r['srv_cpu']:.0f}% | {r['us_msg']:.0f} | {r['db_cpu']:.0f}% "
+            f"| {fmt(r['commits_s'])} | {r['frames_stored']:,} / {r['frames_expected']:,} |"
         )
     return "\n".join(lines)
 

@@ -74,7 +74,7 @@ async def boot(charger: Charger) -> m.BootNotificationResponse:
 
 
 async def rows(system: CentralSystem, table: sa.Table) -> list[Any]:
-    await system.writer._queue.join()  # frames logged "later" are committed too
+    await system.writer.flush()  # frames logged "later" are committed too
     async with system.engine.connect() as connection:
         return list((await connection.execute(sa.select(table))).mappings())
 

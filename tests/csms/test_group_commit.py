@@ -131,3 +131,32 @@ async def test_overlapping_batches_all_land(engine: AsyncEngine) -> None:
     await asyncio.gather(*(writer.commit([log_row(n)]) for n in range(300)))
     await writer.stop()
     assert await count(engine, messages) == 300
+
+
+async def test_rows_nobody_waits_for_ride_with_the_next_commit(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.later_delay = 60.0  # only the next commit can take them
+    writer.start()
+    writer.insert_later([log_row(1)])
+    writer.insert_later([log_row(2)])
+    await asyncio.sleep(0.05)
+    assert await count(engine, messages) == 0
+    await writer.commit([log_row(3)])
+    assert await count(engine, messages) == 3
+    assert writer.batches == 1, "the waiting rows did not share the commit"
+    await writer.stop()
+
+
+async def test_rows_nobody_waits_for_are_committed_after_the_delay(engine: AsyncEngine) -> None:
+    writer = GroupCommit(engine)
+    writer.later_delay = 0.05
+    writer.start()
+    writer.insert_later([log_row(1)])
+    for _ in range(100):
+        if await count(engine, messages) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert await count(engine, messages) == 1
+    writer.insert_later([log_row(2)])
+    await writer.stop()  # stop commits what waits, without waiting for the delay
+    assert await count(engine, messages) == 2

@@ -72,6 +72,9 @@ class Write:
 IN_FLIGHT = 1
 """Batches committing at once by default (bench/server.py's `+inflight4` variant sets it)."""
 
+LATER_DELAY = 0.05
+"""Seconds rows that nobody waits for may wait for a batch to ride with."""
+
 
 class GroupCommit:
     def __init__(
@@ -90,13 +93,19 @@ class GroupCommit:
         self.writes = 0
         self._queue: asyncio.Queue[Write] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Rows nobody waits for: they ride with the next batch, or go on their own after
+        # `later_delay` if no batch comes (a commit of their own for every frame sent doubled
+        # the commits of a lightly loaded server: bench/group_commit.py).
+        self.later_delay = LATER_DELAY
+        self._later: Rows = []
+        self._later_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
-        await self._queue.join()
+        await self.flush()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -104,6 +113,7 @@ class GroupCommit:
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
+        self._queue_later()
         await self._queue.join()
 
     async def commit(
@@ -123,8 +133,20 @@ class GroupCommit:
         return await future
 
     def insert_later(self, rows: Rows) -> None:
-        """Rows that nobody waits for (the log of frames sent): in the next commit."""
-        self._queue.put_nowait(Write(rows))
+        """Rows that nobody waits for (the log of frames): in the next commit, at the latest
+        `later_delay` seconds from now."""
+        self._later += rows
+        if self._later_timer is None:
+            loop = asyncio.get_running_loop()
+            self._later_timer = loop.call_later(self.later_delay, self._queue_later)
+
+    def _queue_later(self) -> None:
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+            self._later_timer = None
+        if self._later:
+            self._queue.put_nowait(Write(self._later))
+            self._later = []
 
     async def _run(self) -> None:
         while True:
@@ -134,7 +156,9 @@ class GroupCommit:
             except BaseException:
                 self._slots.release()
                 raise
-            # Everything queued while the slot was busy goes in this batch.
+            # Everything queued while the slot was busy goes in this batch, and the rows
+            # that wait for one.
+            self._queue_later()
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             task = asyncio.create_task(self._commit_batch(batch))
