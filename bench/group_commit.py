@@ -28,13 +28,13 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 import uvloop
-from server_loadgen import CYCLE, now_stamp, sampled_values
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ocppd.csms.central_system import CentralSystem, Connection
 from ocppd.csms.database import async_url, create_engine
 from ocppd.csms.service import settle_garbage_collector
 from ocppd.csms.settings import RegistrationPolicy, Settings
+from server_loadgen import CYCLE, now_stamp, sampled_values
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -183,7 +183,8 @@ def main() -> None:
             rows += uvloop.run(run(db, args.batches, args.rounds, Path(tmp)))
     print(f"# bench/group_commit.py ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
     print(
-        "| database | chargers per round | messages per commit | CPU µs/msg | CPU µs/commit | ms per round |"
+        "| database | chargers per round | messages per commit | CPU µs/msg | CPU µs/commit "
+        "| ms per round |"
     )
     print("|---|--:|--:|--:|--:|--:|")
     for r in rows:
