@@ -96,7 +96,7 @@ async def test_single_write_at_rest_is_committed_promptly(engine: AsyncEngine, s
 
 
 async def test_upserts_of_a_batch_go_together_and_the_latest_wins(engine: AsyncEngine) -> None:
-    from ocppd.csms.group_commit import Upsert
+    from ocppd.csms.bulk_writes import Upsert
     from ocppd.csms.models import connectors
 
     writer = GroupCommit(engine)

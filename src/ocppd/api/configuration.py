@@ -25,9 +25,9 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp
 from ocppd.api.system import System
 from ocppd.csms import registration
+from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
-from ocppd.csms.group_commit import Upsert
 from ocppd.csms.models import charge_points, configuration
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import ConfigurationStatus

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms import jobs, reservations
 from ocppd.csms import transactions as tx
+from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.clock import as_utc
-from ocppd.csms.group_commit import Upsert
 from ocppd.csms.id_tags import Lookup
 from ocppd.csms.meter_values import measured_draw, meter_value_rows
 from ocppd.csms.models import (

@@ -3,9 +3,10 @@
 A handler submits its writes and awaits the commit; only then does it answer the charge
 point, so nothing acknowledged is lost when the process dies. While one transaction
 commits, the next writes queue up and go together in the following one: under load a
-commit carries hundreds of messages, at rest it carries one. Rows for the same table go in
-one bulk insert (`bulk_insert`: COPY on PostgreSQL, the driver's executemany on SQLite). If a
-batch fails, its writes are retried one by one, so a bad write fails alone.
+commit carries hundreds of messages, at rest it carries one. A batch's rows and upserts go in
+as few statements as the database allows (`bulk_writes`: one on PostgreSQL, with no
+transaction around it when the batch has nothing else). If a batch fails, its writes are
+retried one by one, so a bad write fails alone.
 
 Writes that need reads and return values (a StartTransaction needs its tag's status, the
 running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
@@ -20,24 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ocppd.csms.bulk_insert import insert_rows
+from ocppd.csms import bulk_writes
+from ocppd.csms.bulk_writes import BulkWrites, Upsert
 
 log = logging.getLogger("ocppd.csms.storage")
 
 Action = Callable[[AsyncConnection], Awaitable[Any]]
 Rows = list[tuple[sa.Table, dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Upsert:
-    """Insert `values` into `table`, or update the row with the same `keys` to them."""
-
-    table: sa.Table
-    keys: tuple[str, ...]
-    values: dict[str, Any]
 
 
 class Merged(Protocol):
@@ -175,8 +167,12 @@ class GroupCommit:
 
     async def _commit(self, batch: list[Write]) -> None:
         try:
-            async with self.engine.begin() as connection:
-                results = await _apply(connection, batch)
+            plain = _plain(batch)
+            if plain is not None and await bulk_writes.write_alone(self.engine, plain):
+                results: list[Any] = [None] * len(batch)
+            else:
+                async with self.engine.begin() as connection:
+                    results = await _apply(connection, batch)
         except Exception:
             if len(batch) == 1:
                 log.exception("write failed")
@@ -193,25 +189,33 @@ class GroupCommit:
                 write.done.set_result(result)
 
 
+def _plain(batch: list[Write]) -> BulkWrites | None:
+    """The batch's writes when they are only rows and upserts (nothing to read, nothing to
+    return), else None."""
+    writes = BulkWrites()
+    for write in batch:
+        if write.action is not None or write.merged is not None:
+            return None
+        _collect(writes, write)
+    return writes
+
+
+def _collect(writes: BulkWrites, write: Write) -> None:
+    for table, row in write.rows:
+        writes.insert(table, row)
+    for upsert in write.upserts:
+        writes.upsert(upsert)
+
+
 async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
     merged, extra_rows = await _apply_merged(connection, batch)
-    by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    writes = BulkWrites()
     for table, row in extra_rows:
-        by_table.setdefault(table, []).append(row)
-    upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], dict[Any, dict[str, Any]]] = {}
+        writes.insert(table, row)
     for write in batch:
-        for table, row in write.rows:
-            by_table.setdefault(table, []).append(row)
-        for upsert in write.upserts:
-            shape = (upsert.table, upsert.keys, tuple(sorted(upsert.values)))
-            key = tuple(upsert.values[name] for name in upsert.keys)
-            upserts.setdefault(shape, {})[key] = upsert.values  # the latest wins
-    for table, rows in by_table.items():
-        await insert_rows(connection, table, rows)
-    for (table, keys, columns), latest in upserts.items():
-        await connection.execute(
-            _upsert_statement(connection, table, keys, columns), list(latest.values())
-        )
+        _collect(writes, write)
+    if writes:
+        await bulk_writes.write(connection, writes)
     return [
         await write.action(connection) if write.action else merged.get(index)
         for index, write in enumerate(batch)
@@ -234,15 +238,6 @@ async def _apply_merged(
         results.update(zip(indexes, values, strict=True))
         rows += added
     return results, rows
-
-
-def _upsert_statement(
-    connection: AsyncConnection, table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...]
-) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = module.insert(table)
-    updates = {name: statement.excluded[name] for name in columns if name not in keys}
-    return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
 
 
 def _fail(write: Write) -> None:

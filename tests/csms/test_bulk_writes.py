@@ -1,0 +1,156 @@
+"""A batch's rows and upserts in bulk (one unnest statement on PostgreSQL, the driver's
+executemany on SQLite): stored as SQLAlchemy would store them, inside the caller's
+transaction, or all or nothing on their own."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ocppd.csms.bulk_writes import BulkWrites, Upsert, insert_rows, write, write_alone
+from ocppd.csms.models import charge_points, connectors, messages, status_history
+
+AT = datetime(2026, 11, 25, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def frame(n: int, **extra: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "charge_point_id": f"CP{n}",
+        "direction": "in",
+        "message_type": 2,
+        "action": "Heartbeat",
+        "unique_id": str(n),
+        "payload": f'[2,"{n}","Heartbeat",{{}}] é',
+        "at": AT + timedelta(seconds=n),
+    }
+    row.update(extra)
+    return row
+
+
+async def test_rows_read_back_as_sqlalchemy_stores_them(engine: AsyncEngine) -> None:
+    local = AT.astimezone(timezone(timedelta(hours=2)))
+    rows = [frame(n) for n in range(3)] + [frame(3, action=None, unique_id=None, at=local)]
+    async with engine.begin() as connection:
+        await insert_rows(connection, messages, rows)
+        await connection.execute(messages.insert(), rows)
+    async with engine.connect() as connection:
+        stored = (await connection.execute(sa.select(messages).order_by(messages.c.id))).all()
+    assert [row.id for row in stored] == list(range(1, 9))
+    ours, theirs = [row[1:] for row in stored[:4]], [row[1:] for row in stored[4:]]
+    assert ours == theirs
+    assert [row.payload for row in stored[:3]] == [r["payload"] for r in rows[:3]]
+    assert (stored[3].action, stored[3].unique_id) == (None, None)
+    times = [row.at.replace(tzinfo=row.at.tzinfo or UTC) for row in stored[:3]]
+    assert times == [AT + timedelta(seconds=n) for n in range(3)]
+
+
+async def test_rows_go_with_the_transaction(engine: AsyncEngine) -> None:
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as connection:
+            await insert_rows(connection, messages, [frame(1)])
+            raise RuntimeError("rolled back")
+    async with engine.begin() as connection:
+        await insert_rows(connection, messages, [frame(2)])
+    async with engine.connect() as connection:
+        ids = (await connection.execute(sa.select(messages.c.unique_id))).scalars().all()
+    assert ids == ["2"]
+
+
+async def test_a_bad_row_fails_the_insert(engine: AsyncEngine) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        async with engine.begin() as connection:
+            await insert_rows(connection, messages, [frame(1), frame(2, payload=None)])
+    async with engine.connect() as connection:
+        assert await connection.scalar(sa.select(sa.func.count()).select_from(messages)) == 0
+
+
+async def test_a_table_with_defaults_gets_them(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await insert_rows(connection, charge_points, [{"id": "CP1"}])
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(charge_points))).one()
+    assert (row.registration_status, row.leniency_rules) == ("Accepted", "")
+    assert row.created_at is not None
+
+
+def connector(n: int, status: str) -> Upsert:
+    row = {"charge_point_id": "CP1", "connector_id": n, "status": status}
+    return Upsert(
+        connectors,
+        ("charge_point_id", "connector_id"),
+        {**row, "error_code": "NoError", "status_at": AT},
+    )
+
+
+def history(n: int, status: str) -> dict[str, object]:
+    return {
+        "charge_point_id": "CP1",
+        "connector_id": n,
+        "status": status,
+        "error_code": "NoError",
+        "timestamp": AT,
+        "received_at": AT,
+    }
+
+
+def batch(*statuses: tuple[int, str]) -> BulkWrites:
+    writes = BulkWrites()
+    for n, (connector_id, status) in enumerate(statuses):
+        writes.insert(messages, frame(n))
+        writes.insert(status_history, history(connector_id, status))
+        writes.upsert(connector(connector_id, status))
+    return writes
+
+
+async def stored(engine: AsyncEngine) -> tuple[int, int, dict[int, str]]:
+    async with engine.connect() as connection:
+        frames = await connection.scalar(sa.select(sa.func.count()).select_from(messages))
+        statuses = await connection.scalar(sa.select(sa.func.count()).select_from(status_history))
+        current = (
+            await connection.execute(sa.select(connectors.c.connector_id, connectors.c.status))
+        ).all()
+    return int(frames or 0), int(statuses or 0), dict(current)  # type: ignore[arg-type]
+
+
+async def test_rows_of_several_tables_and_upserts_in_one_write(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await write(connection, batch((1, "Preparing"), (2, "Available"), (1, "Charging")))
+    assert await stored(engine) == (3, 3, {1: "Charging", 2: "Available"})
+    async with engine.begin() as connection:
+        await write(connection, batch((2, "Faulted")))
+    assert await stored(engine) == (4, 4, {1: "Charging", 2: "Faulted"})
+
+
+async def test_written_alone_on_postgresql_only(engine: AsyncEngine) -> None:
+    written = await write_alone(engine, batch((1, "Preparing"), (1, "Charging")))
+    if engine.dialect.name == "postgresql":
+        assert written
+        assert await stored(engine) == (2, 2, {1: "Charging"})
+    else:
+        assert not written, "SQLite has no single statement for several tables"
+        assert await stored(engine) == (0, 0, {})
+
+
+async def test_written_alone_is_all_or_nothing(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("written alone only on PostgreSQL")
+    writes = batch((1, "Preparing"))
+    writes.insert(messages, frame(9, payload=None))  # NOT NULL
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        await write_alone(engine, writes)
+    assert await stored(engine) == (0, 0, {})
+    assert await write_alone(engine, batch((1, "Available")))
+    assert await stored(engine) == (1, 1, {1: "Available"})
+
+
+async def test_a_table_with_defaults_is_never_written_alone(engine: AsyncEngine) -> None:
+    writes = BulkWrites()
+    writes.insert(charge_points, {"id": "CP1"})
+    assert not await write_alone(engine, writes)
+    async with engine.begin() as connection:
+        await write(connection, writes)
+    async with engine.connect() as connection:
+        assert (
+            await connection.execute(sa.select(charge_points.c.registration_status))
+        ).scalar() == "Accepted"
