@@ -37,12 +37,14 @@ async def load_tags(connection: AsyncConnection, tags: Iterable[str]) -> dict[st
     keys = {tag_key(tag) for tag in tags}
     if not keys:
         return {}
-    result = await connection.execute(
-        sa.select(
-            id_tags.c.id_tag_key, id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag
-        ).where(id_tags.c.id_tag_key.in_(keys))
-    )
+    result = await connection.execute(_LOAD_TAGS, {"keys": list(keys)})
     return {key: StoredTag(*stored) for key, *stored in result}
+
+
+# Built once (an expanding IN): building a statement per batch cost more than running it.
+_LOAD_TAGS = sa.select(
+    id_tags.c.id_tag_key, id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag
+).where(id_tags.c.id_tag_key.in_(sa.bindparam("keys", expanding=True)))
 
 
 def info_of(row: StoredTag | None, now: datetime) -> IdTagInfo:

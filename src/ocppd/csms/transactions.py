@@ -152,16 +152,9 @@ async def _stored_starts(
     wanted = {identity for item in items if (identity := item.identity()) is not None}
     if not wanted:
         return {}
-    t = transactions.c
-    columns = (t.charge_point_id, t.connector_id, t.meter_start, t.started_at, t.id_tag)
-    query = sa.select(t.id, t.start_status, *columns).where(
-        t.charge_point_id.in_({w[0] for w in wanted}),
-        t.connector_id.in_({w[1] for w in wanted}),
-        t.meter_start.in_({w[2] for w in wanted}),
-        t.started_at.in_({w[3] for w in wanted}),
-    )
+    values = {f"b_{name}": list({w[n] for w in wanted}) for n, name in enumerate(_IDENTITY_COLUMNS)}
     found: dict[Identity, tuple[int, str]] = {}
-    for row in await connection.execute(query):
+    for row in await connection.execute(_STORED_STARTS, values):
         identity = (
             row.charge_point_id,
             row.connector_id,
@@ -174,14 +167,33 @@ async def _stored_starts(
     return found
 
 
+# The queries of a batch are built once, with expanding IN parameters: building them per
+# batch cost more than running them (bench/group_commit.py).
+_IDENTITY_COLUMNS = ("charge_point_id", "connector_id", "meter_start", "started_at")
+_STORED_STARTS = sa.select(
+    *(transactions.c[name] for name in ("id", "start_status", *_IDENTITY_COLUMNS, "id_tag"))
+).where(
+    *(
+        transactions.c[name].in_(sa.bindparam(f"b_{name}", expanding=True))
+        for name in _IDENTITY_COLUMNS
+    )
+)
+_RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
+_RUNNING = (
+    sa.select(_RUNNING_TAG)
+    .where(
+        _RUNNING_TAG.in_(sa.bindparam("keys", expanding=True)),
+        transactions.c.stopped_at.is_(None),
+    )
+    .distinct()
+)
+
+
 async def _running(connection: AsyncConnection, keys: set[str]) -> set[str]:
     """Which of the tag keys are in a transaction not stopped yet."""
     if not keys:
         return set()
-    tag = sa.func.lower(transactions.c.id_tag)
-    result = await connection.execute(
-        sa.select(tag).where(tag.in_(keys), transactions.c.stopped_at.is_(None)).distinct()
-    )
+    result = await connection.execute(_RUNNING, {"keys": list(keys)})
     return set(result.scalars())
 
 
@@ -211,13 +223,16 @@ async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> li
     there); two new rows alike in every matched value are alike, either id fits either."""
     if not rows:
         return []
-    c = transactions.c
-    statement = transactions.insert().returning(c.id, *(c[name] for name in _ROW_KEY))
     ids: dict[tuple[Any, ...], list[int]] = {}
-    for returned in await connection.execute(statement, rows):
+    for returned in await connection.execute(_INSERT_RETURNING, rows):
         *key, started_at = returned[1:]
         ids.setdefault((*key, as_utc(started_at)), []).append(int(returned.id))
     return [ids[tuple(row[name] for name in _ROW_KEY)].pop() for row in rows]
+
+
+_INSERT_RETURNING = transactions.insert().returning(
+    transactions.c.id, *(transactions.c[name] for name in _ROW_KEY)
+)
 
 
 def _use(item: Start, transaction_id: int) -> reservations.Use | None:
@@ -286,11 +301,16 @@ async def _open_transactions(connection: AsyncConnection, items: list[Stop]) -> 
     ids = {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
     if not ids:
         return {}
-    t = transactions.c
-    result = await connection.execute(
-        sa.select(t.id, t.charge_point_id, t.connector_id, t.meter_start).where(t.id.in_(ids))
-    )
+    result = await connection.execute(_OPEN_TRANSACTIONS, {"ids": list(ids)})
     return {row.id: row for row in result}
+
+
+_OPEN_TRANSACTIONS = sa.select(
+    transactions.c.id,
+    transactions.c.charge_point_id,
+    transactions.c.connector_id,
+    transactions.c.meter_start,
+).where(transactions.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 _CLOSE = (
