@@ -153,6 +153,7 @@ class Server:
             #            whatever uvicorn's `loop` says; this installs uvloop's policy first.
             #   +gc      gc.set_threshold(50_000, 50, 1000): fewer collections of a big heap.
             #   +inflight4  up to 4 group commits in flight (PostgreSQL only).
+            #   +gcoff   no automatic garbage collection (is a latency tail the collector's?)
             cmd = [py, "-m", "ocppd"]
             variants = self.kind.split("+")[1:]
             if variants:
@@ -161,6 +162,8 @@ class Server:
                     boot.append("import uvloop; uvloop.install()")
                 if "gc" in variants:
                     boot.append("import gc; gc.set_threshold(50_000, 50, 1000)")
+                if "gcoff" in variants:
+                    boot.append("import gc; gc.disable()")
                 if "inflight4" in variants:
                     boot.append("import ocppd.csms.group_commit as g; g.IN_FLIGHT = 4")
                 boot.append("from ocppd.cli import main; main()")
