@@ -1,15 +1,27 @@
 """The databases persistence tests run against: SQLite (a file) and the real PostgreSQL.
 
-PostgreSQL is reached at OCPPD_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test);
-each test gets a schema of its own, dropped afterwards. Where no server answers, those tests
-skip with a message, except under CI (CI=true), where they fail.
+PostgreSQL is reached at OCPPD_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test).
+Where no server answers, those tests skip with a message, except under CI (CI=true), where they
+fail.
+
+Each test gets a database of its own, a copy of one that the real migrations built once per
+test process (running all of them took most of a persistence test's set-up): SQLite copies the
+migrated file; on PostgreSQL each test has a schema of its own, made by replaying `pg_dump`'s
+dump of the migrated schema (tables, indexes, sequences, the `alembic_version` row), renamed.
+Without a usable `pg_dump` each test migrates its schema instead. The migration tests
+(`tests/csms/test_database.py`) migrate an empty database themselves (`from_scratch`).
 """
 
+import asyncio
 import os
 import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -32,28 +44,108 @@ async def postgres_available() -> str | None:
     return None
 
 
-async def engine_for(kind: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+class _Templates:
+    """The migrated databases of this test process, made on first use."""
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+        self.sqlite: Path | None = None
+        self.schema = f"ocppd_template_{secrets.token_hex(6)}"
+        """Migrated once on PostgreSQL; its random name is what a copy renames."""
+        self.dump: str | None = None
+        """`pg_dump` of `schema`, without psql's meta-commands; "" when unusable."""
+        self.postgres_problem: str | None = None
+        self.postgres_checked = False
+
+    async def sqlite_file(self) -> Path:
+        if self.sqlite is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="ocppd-template-"))
+            path = self.directory / "migrated.db"
+            engine = create_engine(f"sqlite:///{path}")
+            await upgrade(engine)
+            await engine.dispose()  # the last connection checkpoints the WAL into the file
+            self.sqlite = path
+        return self.sqlite
+
+    async def postgres_dump(self) -> str:
+        if self.dump is None:
+            await _administer(f'create schema "{self.schema}"')
+            engine = create_engine(POSTGRES_URL, search_path=self.schema)
+            await upgrade(engine)
+            await engine.dispose()
+            self.dump = await asyncio.to_thread(_dump_schema, self.schema)
+        return self.dump
+
+    async def postgres_unavailable(self) -> str | None:
+        if not self.postgres_checked:
+            self.postgres_problem = await postgres_available()
+            self.postgres_checked = True
+        return self.postgres_problem
+
+    def drop(self) -> None:
+        """At the end of the test session."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        if self.dump is not None:
+            asyncio.run(_administer(f'drop schema if exists "{self.schema}" cascade'))
+
+
+TEMPLATES = _Templates()
+
+
+async def engine_for(
+    kind: str, tmp_path: Path, *, from_scratch: bool = False
+) -> AsyncIterator[AsyncEngine]:
+    """A migrated database of `kind` for one test; `from_scratch`: migrated by this call."""
     if kind == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'ocppd.db'}")
-        await upgrade(engine)
+        path = tmp_path / "ocppd.db"
+        if not from_scratch:
+            shutil.copyfile(await TEMPLATES.sqlite_file(), path)
+        engine = create_engine(f"sqlite:///{path}")
+        if from_scratch:
+            await upgrade(engine)
         yield engine
         await engine.dispose()
         return
-    problem = await postgres_available()
+    problem = await TEMPLATES.postgres_unavailable()
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
     schema = f"t_{secrets.token_hex(6)}"
-    admin = create_async_engine(async_url(POSTGRES_URL))
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'create schema "{schema}"'))
+    dump = "" if from_scratch else await TEMPLATES.postgres_dump()
+    if dump:
+        await _administer(dump.replace(TEMPLATES.schema, schema))
+    else:
+        await _administer(f'create schema "{schema}"')
     engine = create_engine(POSTGRES_URL, search_path=schema)
     try:
-        await upgrade(engine)
+        if not dump:
+            await upgrade(engine)
         yield engine
     finally:
         await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'drop schema "{schema}" cascade'))
-        await admin.dispose()
+        await _administer(f'drop schema "{schema}" cascade')
+
+
+def _dump_schema(schema: str) -> str:
+    """The statements that rebuild `schema` with its rows, or "" without a usable pg_dump."""
+    command = ["pg_dump", "--no-owner", "--no-privileges", "--inserts", f"--schema={schema}"]
+    try:
+        dumped = subprocess.run(
+            [*command, POSTGRES_URL], capture_output=True, text=True, check=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    # psql's meta-commands (`\\restrict`) are no SQL; the rest runs as one simple query.
+    lines = dumped.stdout.splitlines()
+    return "\n".join(line for line in lines if not line.startswith("\\"))
+
+
+async def _administer(statements: str) -> None:
+    """Statements outside any transaction and any schema (CREATE/DROP SCHEMA, a dump)."""
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(statements)
+    finally:
+        await connection.close()

@@ -1,3 +1,7 @@
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -6,6 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms.database import alembic_config, async_url, upgrade
 from ocppd.csms.models import metadata
+from tests.databases import engine_for
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """Migrated here, from an empty database: these tests are about the migrations (the other
+    tests get a copy of a database migrated once)."""
+    async for created in engine_for(request.param, tmp_path, from_scratch=True):
+        yield created
 
 
 async def test_migrations_create_exactly_the_declared_schema(engine: AsyncEngine) -> None:
@@ -61,3 +74,48 @@ async def test_the_old_job_states_become_ended_jobs_with_their_status(engine: As
         (rows[0]["id"], "Downloading"),
         (rows[1]["id"], "Uploaded"),
     ]
+
+
+def _description(connection: sa.Connection) -> dict[str, object]:
+    """The schema as the database describes it (SQLite: the DDL it keeps; PostgreSQL: its
+    catalogs, index definitions included), its tables, and the migration it is at."""
+    inspector = sa.inspect(connection)
+    names = sorted(inspector.get_table_names())
+    if connection.dialect.name == "sqlite":
+        schema = connection.execute(sa.text("select type, name, sql from sqlite_master order by 2"))
+        described: object = schema.all()
+    else:
+        indexes = connection.execute(
+            sa.text(
+                "select indexname, replace(indexdef, current_schema() || '.', '') from pg_indexes"
+                " where schemaname = current_schema() order by 1"
+            )
+        )
+        described = (repr([_table(inspector, name) for name in names]), indexes.all())
+    version = connection.execute(sa.text("select version_num from alembic_version")).all()
+    return {"tables": names, "schema": described, "version": version}
+
+
+def _table(inspector: sa.Inspector, name: str) -> tuple[object, ...]:
+    return (
+        name,
+        inspector.get_columns(name),
+        inspector.get_pk_constraint(name),
+        inspector.get_foreign_keys(name),
+        inspector.get_unique_constraints(name),
+        inspector.get_check_constraints(name),
+    )
+
+
+async def test_a_tests_copy_of_the_migrated_database_is_the_migrated_database(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """What the other tests get (`tests/databases.py`): a copy of a database migrated once."""
+    (tmp_path / "copy").mkdir()
+    async for copy in engine_for(engine.dialect.name, tmp_path / "copy"):
+        async with copy.connect() as connection:
+            copied = await connection.run_sync(_description)
+    async with engine.connect() as connection:
+        migrated = await connection.run_sync(_description)
+    assert copied == migrated
+    assert set(metadata.tables) < set(migrated["tables"])  # and alembic_version
