@@ -1,6 +1,7 @@
 """A central system served by uvicorn on a free port of 127.0.0.1, as `ocppd serve` runs it."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +18,7 @@ async def serving(system: CentralSystem, fallback: Any = None) -> AsyncIterator[
     settings = system.settings
     settings.port = 0
     settings.ping_interval = 0
-    server = uvicorn.Server(uvicorn_config(build_app(system, fallback), settings))
+    server = _PromptServer(uvicorn_config(build_app(system, fallback), settings))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -26,5 +27,27 @@ async def serving(system: CentralSystem, fallback: Any = None) -> AsyncIterator[
     try:
         yield int(server.servers[0].sockets[0].getsockname()[1])
     finally:
-        server.should_exit = True
+        server.stop()
         await task
+
+
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, whose main loop ends as soon as `stop` is called: uvicorn's own
+    looks at `should_exit` every 0.1 s, which every test's teardown waited for."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stopped.set()
+
+    async def main_loop(self) -> None:
+        # `on_tick` refreshes the Date header when its counter is a multiple of 10 (a
+        # second of uvicorn's ticks) and answers whether to exit.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter += 10
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), 1.0)

@@ -4,7 +4,7 @@ with a token of each role; charge points are played by real WebSocket clients
 
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms.central_system import CentralSystem
-from ocppd.web.routing import fallback
-from tests.api.conftest import Api, issue_tokens
+from ocppd.web.routing import with_dashboard
+from tests.api.conftest import Api, api_app, issue_tokens
 from tests.csms.conftest import FixedClock, central_system, clock  # noqa: F401
 from tests.databases import engine_for
 from tests.servers import serving
@@ -55,22 +55,29 @@ def fetch(url: str, token: str | None = None) -> Page:
 
 @pytest.fixture
 async def served(central_system: CentralSystem) -> AsyncIterator[Api]:
-    app = fallback(central_system)
+    app = with_dashboard(api_app(central_system))
     async with serving(central_system, app) as port:
         yield Api(central_system, port, app, await issue_tokens(central_system))
 
 
-_SCREENSHOTS: list[Path] = []
-
-
 @pytest.fixture
-def record_screenshots() -> list[Path]:
-    """Screenshot paths to print at the end of the run."""
-    return _SCREENSHOTS
+def record_screenshots(request: pytest.FixtureRequest) -> Iterator[list[Path]]:
+    """Screenshot paths to print at the end of the run: kept with the test's report, which
+    reaches the terminal summary from pytest-xdist's workers too."""
+    taken: list[Path] = []
+    yield taken
+    request.node.user_properties.append(("screenshots", [str(path) for path in taken]))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _SCREENSHOTS:
-        terminalreporter.write_line(
-            "dashboard screenshots: " + ", ".join(str(p) for p in _SCREENSHOTS)
-        )
+    taken = [
+        path
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, paths in report.user_properties
+        if name == "screenshots"
+        for path in paths
+    ]
+    if taken:
+        terminalreporter.write_line("dashboard screenshots: " + ", ".join(sorted(taken)))

@@ -32,8 +32,8 @@ from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.web import commands
-from ocppd.web.routing import fallback
-from tests.api.conftest import Api, issue_tokens
+from ocppd.web.routing import with_dashboard
+from tests.api.conftest import Api, api_app, issue_tokens
 from tests.servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,7 +71,7 @@ async def live(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Api]:
     try:
         async with system.engine.begin() as db:
             await registration.register(db, CHARGER)
-        app = fallback(system)
+        app = with_dashboard(api_app(system))
         async with serving(system, app) as port:
             yield Api(system, port, app, await issue_tokens(system))
     finally:

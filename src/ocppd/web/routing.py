@@ -29,7 +29,12 @@ def is_api(path: str) -> bool:
 def fallback(system: CentralSystem) -> ASGIApp:
     """The OCPP app's fallback for `ocppd serve`: the API and the dashboard on one port."""
     from ocppd.api.app import fallback as api_fallback
+
+    return with_dashboard(api_fallback(system))
+
+
+def with_dashboard(api: ASGIApp) -> ASGIApp:
+    """`api` and, beside it, the dashboard that reads from it."""
     from ocppd.web.app import app
 
-    api = api_fallback(system)
     return route(api, app(api))
