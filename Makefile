@@ -27,8 +27,10 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+# Two workers (pytest-xdist), one per core of the machine and of CI: much of the suite waits on
+# sockets, PostgreSQL and real timers, and each test has its own port, schema and files.
 pytest: setup
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 test: lint typecheck pytest
 
