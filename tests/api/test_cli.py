@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import pytest
 from click.testing import CliRunner, Result
 from websockets.asyncio.client import connect
 
@@ -33,6 +34,7 @@ async def ocppd(*args: str, env: dict[str, str] | None = None) -> tuple[int, str
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_serve_token_create_and_call_end_to_end(tmp_path: Path) -> None:
     process, port = start_server(tmp_path)
     try:

@@ -137,6 +137,7 @@ minutes = 600
 """
 
 
+@pytest.mark.slow
 async def test_ocppd_simulate_killed_with_sigkill_loses_nothing_queued(tmp_path: Path) -> None:
     scenario = tmp_path / "session.toml"
     scenario.write_text(KILLED_SESSION)

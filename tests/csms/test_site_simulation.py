@@ -33,6 +33,8 @@ from ocppd.csms.sites import SiteConfig
 from tests.databases import engine_for
 from tests.servers import serving
 
+pytestmark = pytest.mark.slow
+
 CHARGERS = 10
 LIMIT_A = 100.0
 MIN_A = 6.0

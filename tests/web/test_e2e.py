@@ -36,6 +36,8 @@ from ocppd.web.routing import with_dashboard
 from tests.api.conftest import Api, api_app, issue_tokens
 from tests.servers import serving
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",
