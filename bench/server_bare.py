@@ -1,8 +1,9 @@
 """The ceiling for `bench/server.py`: ocppd's WebSocket stack with nothing behind it.
 
-uvicorn (httptools, `ws="websockets-sansio"`, uvloop) serving a raw ASGI app, configured like
-`ocppd serve` (no deflate, same frame cap, pings): each CALL is parsed with msgspec and
-answered with a fixed CALLRESULT that is valid for its action. No validation, no storage.
+uvicorn (httptools, ocppd's `CompactWebSocketProtocol`, uvloop) serving a raw ASGI app,
+configured like `ocppd serve` (no deflate, same frame cap, pings): each CALL is parsed with
+msgspec and answered with a fixed CALLRESULT that is valid for its action. No validation, no
+storage.
 """
 
 import argparse
@@ -10,6 +11,8 @@ from typing import Any
 
 import msgspec
 import uvicorn
+
+from ocppd.transport.websocket_protocol import CompactWebSocketProtocol
 
 NOW = "2026-01-01T00:00:00.000Z"
 REPLIES = {
@@ -33,19 +36,22 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if "ocpp1.6" in scope.get("subprotocols", ()):
         accept["subprotocol"] = "ocpp1.6"
     await send(accept)
-    while True:
-        event = await receive()
-        if event["type"] != "websocket.receive":
-            return
-        frame = decode(event.get("text") or event.get("bytes"))
-        reply = [3, frame[1], REPLIES.get(frame[2], {})]
-        await send({"type": "websocket.send", "text": encode(reply).decode()})
+    # As in ocppd's OcppApp, nothing of a message is kept while waiting for the next one.
+    while (reply := reply_to(await receive())) is not None:
+        await send({"type": "websocket.send", "text": reply})
+
+
+def reply_to(event: dict[str, Any]) -> str | None:
+    if event["type"] != "websocket.receive":
+        return None
+    frame = decode(event.get("text") or event.get("bytes"))
+    return encode([3, frame[1], REPLIES.get(frame[2], {})]).decode()
 
 
 # ocppd serve's WebSocket settings (also used by server_memory.py's bare variant).
 UVICORN = {
     "http": "httptools",
-    "ws": "websockets-sansio",
+    "ws": CompactWebSocketProtocol,
     "ws_max_size": 1024 * 1024,
     "ws_per_message_deflate": False,
     "ws_ping_interval": 60.0,
@@ -59,8 +65,15 @@ UVICORN = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--pause-reading-at", type=int, help="CompactWebSocketProtocol's threshold")
+    ap.add_argument("--uvicorn-ws", action="store_true", help="uvicorn's own sans-I/O protocol")
     args = ap.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", **UVICORN)
+    options = dict(UVICORN)
+    if args.pause_reading_at is not None:
+        CompactWebSocketProtocol.pause_reading_at = args.pause_reading_at
+    if args.uvicorn_ws:
+        options["ws"] = "websockets-sansio"
+    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", **options)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A central system served by uvicorn on a free port of 127.0.0.1, as `ocppd serve` runs it."""
+"""uvicorn on a free port of 127.0.0.1 for tests: a central system as `ocppd serve` runs it, or
+any app (`running`), stopped promptly."""
 
 import asyncio
 import contextlib
@@ -19,14 +20,21 @@ async def serving(system: CentralSystem, fallback: Any = None) -> AsyncIterator[
     settings = system.settings
     settings.port = 0
     settings.ping_interval = 0
-    server = _PromptServer(uvicorn_config(build_app(system, fallback), settings))
+    async with running(uvicorn_config(build_app(system, fallback), settings)) as server:
+        yield int(server.servers[0].sockets[0].getsockname()[1])
+
+
+@asynccontextmanager
+async def running(config: uvicorn.Config) -> AsyncIterator[uvicorn.Server]:
+    """A server for `config`, serving until the block ends, then stopped promptly."""
+    server = _PromptServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
         if task.done():
             task.result()
     try:
-        yield int(server.servers[0].sockets[0].getsockname()[1])
+        yield server
     finally:
         server.stop()
         await task

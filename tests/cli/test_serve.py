@@ -16,6 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.raw_websocket import upgrade_request
+
 pytestmark = pytest.mark.slow
 
 BOOT = '[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
@@ -140,11 +142,7 @@ async def test_dead_peer_is_dropped_by_pings(
     process, port = start_server(tmp_path, "--ping-interval", "0.3")
     stop_later.append(process)
     mute = socket.create_connection(("127.0.0.1", port))
-    mute.sendall(
-        b"GET /ocpp/MUTE HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-    )
+    mute.sendall(upgrade_request("/ocpp/MUTE"))
     # Never answer a ping: the server must give up on this socket by itself.
     mute.settimeout(10)
     received = b""

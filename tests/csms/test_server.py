@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ocppd.csms import models, registration
 from ocppd.csms.central_system import CentralSystem
 from tests.csms.conftest import RunningServer
+from tests.raw_websocket import masked_text_frame, upgrade_request
 
 BOOT = b'[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
@@ -205,17 +206,10 @@ async def test_a_client_that_never_reads_does_not_stall_others(server: RunningSe
     await register(server.system, "CP1")
     deaf = socket.create_connection(("127.0.0.1", server.port))
     deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    key = base64.b64encode(b"0123456789abcdef").decode()
-    deaf.sendall(
-        (
-            f"GET /ocpp/DEAF HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        ).encode()
-    )
+    deaf.sendall(upgrade_request("/ocpp/DEAF"))
     deaf.setblocking(False)
-    frame = _masked_text_frame(BOOT.decode())
-    beat = _masked_text_frame('[2,"h","Heartbeat",{}]')
+    frame = masked_text_frame(BOOT.decode())
+    beat = masked_text_frame('[2,"h","Heartbeat",{}]')
     try:
         loop = asyncio.get_running_loop()
         for sent in range(2000):  # bounded: keep writing calls, never read an answer
@@ -228,14 +222,6 @@ async def test_a_client_that_never_reads_does_not_stall_others(server: RunningSe
             assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[0] == 3
     finally:
         deaf.close()
-
-
-def _masked_text_frame(text: str) -> bytes:
-    payload = text.encode()
-    mask = b"\x01\x02\x03\x04"
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    assert len(payload) < 126
-    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
 
 
 async def test_stored_data_survives_bad_input(server: RunningServer) -> None:

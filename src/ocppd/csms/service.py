@@ -16,6 +16,7 @@ import uvicorn
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.transport.server import ASGIApp, OcppApp
+from ocppd.transport.websocket_protocol import CompactWebSocketProtocol
 
 log = logging.getLogger("ocppd.csms.service")
 
@@ -30,7 +31,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=CompactWebSocketProtocol,
         http="httptools",
         loop="uvloop",
         ws_max_size=settings.max_frame_size,

@@ -1,0 +1,222 @@
+"""uvicorn's sans-I/O WebSocket protocol, made small for connections that stay open for days.
+
+`ocppd serve` gives `CompactWebSocketProtocol` to uvicorn as its `ws` protocol class. It is
+uvicorn's `WebSocketsSansIOProtocol` (the handshake, the `websocket.http.response` denial,
+pings and the keepalive timeout, the closing handshake, the frame-size limit, TLS: all its
+code) with only what an idle connection holds changed (decision 0002, "Applied (3)"):
+
+- the attributes live in slots: uvicorn sets 37 of them, more than CPython's shared-key
+  instance dictionary takes (30), so each connection had a dictionary of its own (1.5 KiB);
+- received messages wait in an `Inbox` (a list made only while messages wait, a future only
+  while the application waits) instead of an `asyncio.Queue` (four deques of 624 bytes);
+- whether the transport takes more writes is a `WriteGate` (a flag, futures only while the
+  transport is paused) instead of an `asyncio.Event` (one more deque);
+- the handshake's request and response, with their headers, are dropped once it is done.
+
+What it relies on in uvicorn (pinned in uv.lock) is checked by
+tests/transport/test_websocket_protocol.py, which fails when uvicorn changes it.
+"""
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame
+from websockets.http11 import Request
+
+# Every attribute uvicorn's protocol sets (in __init__, handle_connect, connection_made).
+UVICORN_ATTRIBUTES = (
+    "config",
+    "app",
+    "loop",
+    "logger",
+    "root_path",
+    "asgi_version",
+    "app_state",
+    "connections",
+    "tasks",
+    "default_headers",
+    "transport",
+    "server",
+    "client",
+    "scheme",
+    "queue",
+    "handshake_initiated",
+    "handshake_complete",
+    "close_sent",
+    "disconnected",
+    "close_timer",
+    "close_timeout",
+    "initial_response",
+    "conn",
+    "read_paused",
+    "writable",
+    "ping_interval",
+    "ping_timeout",
+    "ping_timer",
+    "pong_timer",
+    "pending_ping_payload",
+    "ping_sent_at",
+    "last_ping_rtt",
+    "frames",
+    "curr_msg_data_type",
+    "request",
+    "response",
+    "scope",
+)
+
+
+class Inbox:
+    """The messages received and not yet taken by the application, in order: what uvicorn
+    uses of `asyncio.Queue` (`put_nowait`, `empty`), without its deques."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items is not None else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, message: Any) -> None:
+        if self._items is None:
+            self._items = [message]
+        else:
+            self._items.append(message)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def arrival(self) -> "asyncio.Future[None]":
+        """Done when a message is put (awaited directly: no coroutine while idle)."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
+
+    def pop(self) -> Any:
+        """The oldest message (the inbox must not be empty)."""
+        items = self._items
+        assert items is not None
+        message = items.pop(0)
+        if not items:
+            self._items = None
+        return message
+
+
+class WriteGate:
+    """Whether the transport takes more writes (uvicorn's `writable` Event: `set`, `clear`,
+    `wait`), with futures only while it is paused."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        while not self._open:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
+class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
+    __slots__ = UVICORN_ATTRIBUTES
+
+    pause_reading_at = 4
+    """Reading stops once this many messages wait for the application (uvicorn: 1, i.e. a
+    pause and a resume, two epoll_ctl calls, per message) and resumes when it took them all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = WriteGate()  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # The scope has the headers now; websockets' parser keeps the request for the
+        # connection's life (a local of its generator), so its headers are emptied.
+        event.headers.clear()
+        self.request = None  # type: ignore[assignment]
+        self._forget_handshake()
+
+    # websockets' parser keeps the last frame received (a local of its generator) until the
+    # next one: its payload, up to the size limit, is released once uvicorn has taken it.
+
+    def handle_text(self, event: Frame) -> None:
+        super().handle_text(event)
+        event.data = b""
+
+    def handle_bytes(self, event: Frame) -> None:
+        super().handle_bytes(event)
+        event.data = b""
+
+    def handle_cont(self, event: Frame) -> None:
+        super().handle_cont(event)
+        event.data = b""
+
+    async def receive(self) -> Any:
+        """uvicorn's, on the inbox (one coroutine, not two, while the application waits)."""
+        inbox: Inbox = self.queue  # type: ignore[assignment]
+        while inbox.empty():
+            await inbox.arrival()
+        message = inbox.pop()
+        if self.read_paused and inbox.empty():
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    def send(self, message: Any) -> Coroutine[Any, Any, None]:
+        if self.handshake_complete:
+            return super().send(message)
+        return self._send_in_handshake(message)
+
+    async def _send_in_handshake(self, message: Any) -> None:
+        try:
+            await super().send(message)
+        finally:
+            self._forget_handshake()
+
+    def _forget_handshake(self) -> None:
+        if self.handshake_complete:
+            self.response = None  # type: ignore[assignment]
+
+    def send_receive_event_to_app(self) -> None:
+        """uvicorn's, with reading paused only past `pause_reading_at` waiting messages."""
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past websocket.close: dropped, reads stay on for the peer's close
+        if self.curr_msg_data_type == "text":
+            try:
+                self.queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
+            except UnicodeDecodeError:
+                self.logger.exception("Invalid UTF-8 sequence received from client.")
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused and len(self.queue) >= self.pause_reading_at:  # type: ignore[arg-type]
+            self.read_paused = True
+            self.transport.pause_reading()
