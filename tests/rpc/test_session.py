@@ -18,7 +18,14 @@ from ocppd.protocol.errors import (
     PropertyConstraintViolation,
 )
 from ocppd.rpc.connection import Options
-from ocppd.rpc.session import CallTimeout, Direction, Session, SessionClosed, Traffic
+from ocppd.rpc.session import (
+    BoundHandlers,
+    CallTimeout,
+    Direction,
+    Session,
+    SessionClosed,
+    Traffic,
+)
 from tests.rpc.memory import Link
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -57,6 +64,30 @@ async def test_call_and_result_in_both_roles(link: Link) -> None:
     )
     result = await cs.call(m.ResetRequest(type=ResetType.SOFT))
     assert result.status is ResetStatus.ACCEPTED
+
+
+class Station:
+    def __init__(self) -> None:
+        self.beats = 0
+
+    def heartbeat(self, _: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        self.beats += 1
+        return m.HeartbeatResponse(current_time=NOW)
+
+
+async def test_bound_handlers_answer_and_on_adds_to_a_copy(link: Link) -> None:
+    station = Station()
+    table = {"Heartbeat": "heartbeat"}
+    handlers = BoundHandlers(station, table)
+    assert dict(handlers) == {"Heartbeat": station.heartbeat} and "Reset" not in handlers
+    cp, cs = pair(link, handlers=handlers)
+    assert (await cp.call(m.HeartbeatRequest())).current_time == NOW
+    cs.on("BootNotification")(boot_response)
+    boot = m.BootNotificationRequest(charge_point_vendor="V", charge_point_model="M")
+    assert (await cp.call(boot)).status is RegistrationStatus.ACCEPTED
+    assert (await cp.call(m.HeartbeatRequest())).current_time == NOW
+    assert station.beats == 2
+    assert table == {"Heartbeat": "heartbeat"} and "BootNotification" not in handlers
 
 
 async def test_handler_may_answer_with_a_dict(link: Link) -> None:

@@ -38,7 +38,7 @@ log = logging.getLogger("ocppd.csms")
 MAX_IDENTITY_LENGTH = 255
 
 
-@dataclass
+@dataclass(slots=True)
 class Connection:
     identity: str
     session: Session

@@ -33,7 +33,7 @@ from ocppd.protocol.enums import (
     RegistrationStatus,
 )
 from ocppd.protocol.errors import PropertyConstraintViolation, SecurityError
-from ocppd.rpc.session import Handler
+from ocppd.rpc.session import BoundHandlers
 
 if TYPE_CHECKING:
     from ocppd.csms.central_system import CentralSystem
@@ -94,8 +94,8 @@ class ChargePointHandler:
             record.registration_status if record.booted_at is not None else None
         )
 
-    def handlers(self) -> dict[str, Handler]:
-        return {action: getattr(self, name) for action, name in HANDLERS.items()}
+    def handlers(self) -> BoundHandlers:
+        return BoundHandlers(self, HANDLERS)
 
     def _now(self) -> datetime:
         return self.system.clock()

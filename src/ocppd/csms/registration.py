@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.csms.models import charge_points
 from ocppd.csms.settings import RegistrationPolicy, Settings
 from ocppd.protocol.enums import RegistrationStatus
-from ocppd.protocol.leniency import Rule
+from ocppd.protocol.leniency import NO_RULES, Rule
 
 
-@dataclass
+@dataclass(slots=True)
 class ChargePointRecord:
     id: str
     registration_status: RegistrationStatus
@@ -101,7 +101,7 @@ async def register(
 
 
 def parse_rules(text: str) -> frozenset[Rule]:
-    return frozenset(Rule(name.strip()) for name in text.split(",") if name.strip())
+    return frozenset(Rule(name.strip()) for name in text.split(",") if name.strip()) or NO_RULES
 
 
 # AuthorizationKeys are 16-20 random bytes (security white paper): a salted SHA-256 is

@@ -66,11 +66,15 @@ _LOOSE_TIMESTAMP = re.compile(
 )
 
 
+NO_RULES: frozenset[Rule] = frozenset()
+"""Shared by every charge point without rules (an empty frozenset is 216 bytes, per connection)."""
+
+
 class Leniency:
     """The tolerance rules of one charge point, and what they have let through."""
 
     def __init__(self, rules: frozenset[Rule] | set[Rule] | tuple[Rule, ...] = ()) -> None:
-        self.rules = frozenset(Rule(rule) for rule in rules)
+        self.rules = frozenset(Rule(rule) for rule in rules) or NO_RULES
         self.counts: Counter[Rule] = Counter()
 
     def decode(self, codec: PayloadCodec[Any], data: bytes | str) -> tuple[Any, list[Repair]]:

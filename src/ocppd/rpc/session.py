@@ -9,7 +9,7 @@ for each other: a handler may itself `call` the peer.
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -54,6 +54,30 @@ class Traffic:
 FrameObserver = Callable[[Traffic], None]
 
 
+class BoundHandlers(Mapping[str, Handler]):
+    """The handlers of one object by action, from a table of method names shared by its class:
+    one small object per connection instead of a dict of bound methods (decision 0002)."""
+
+    __slots__ = ("_names", "_owner")
+
+    def __init__(self, owner: object, names: Mapping[str, str]) -> None:
+        self._owner = owner
+        self._names = names
+
+    def __getitem__(self, action: str) -> Handler:
+        handler: Handler = getattr(self._owner, self._names[action])
+        return handler
+
+    def __contains__(self, action: object) -> bool:
+        return action in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class CallTimeout(TimeoutError):
     """The peer did not answer our call in time."""
 
@@ -77,7 +101,10 @@ class Session:
         observer: FrameObserver | None = None,
         max_queued_calls: int = 100,
     ) -> None:
-        self.handlers: dict[str, Handler] = dict(handlers or {})
+        # Kept as given (a `BoundHandlers` is one small object per connection); `on` adds to a
+        # dict of the session's own.
+        self.handlers: Mapping[str, Handler] = handlers if handlers is not None else {}
+        self._own_handlers: dict[str, Handler] | None = None
         self.connection = RpcConnection(role, self.handlers.keys(), registry, options, ids)
         self.response_timeout = response_timeout
         self.name = name
@@ -99,7 +126,12 @@ class Session:
         """Register a handler for incoming calls of `action` (a decorator)."""
 
         def register(handler: Handler) -> Handler:
-            self.handlers[action] = handler
+            own = self._own_handlers
+            if own is None:
+                own = self._own_handlers = dict(self.handlers)
+                self.handlers = own
+                self.connection.handled = own.keys()
+            own[action] = handler
             return handler
 
         return register
