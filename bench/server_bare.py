@@ -36,7 +36,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if "ocpp1.6" in scope.get("subprotocols", ()):
         accept["subprotocol"] = "ocpp1.6"
     await send(accept)
-    # As in ocppd's OcppApp, nothing of a message is kept while waiting for the next one.
+    # As ocppd's OcppApp: the headers are not kept once accepted, and nothing of a message
+    # while waiting for the next one.
+    scope["headers"] = ()
     while (reply := reply_to(await receive())) is not None:
         await send({"type": "websocket.send", "text": reply})
 
