@@ -146,13 +146,9 @@ class Server:
         if self.kind == "peer":
             cmd = [py, str(HERE / "server_peer.py"), "--port", str(self.port)]
         elif self.base == "bare":
-            # bare+uvicorn: uvicorn's own WebSocket protocol; bare+pause1: reading paused
-            # after every message, as uvicorn does.
             cmd = [py, str(HERE / "server_bare.py"), "--port", str(self.port)]
-            if "uvicorn" in self.kind.split("+"):
+            if self.kind == "bare+uvicorn":  # uvicorn's own WebSocket protocol, for comparison
                 cmd.append("--uvicorn-ws")
-            if "pause1" in self.kind.split("+"):
-                cmd += ["--pause-reading-at", "1"]
         else:
             # Variants, to measure a change before making it in src/:
             #   +uvloop  `ocppd serve` calls asyncio.run(), so it runs on the stdlib loop

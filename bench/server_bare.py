@@ -67,12 +67,9 @@ UVICORN = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--pause-reading-at", type=int, help="CompactWebSocketProtocol's threshold")
     ap.add_argument("--uvicorn-ws", action="store_true", help="uvicorn's own sans-I/O protocol")
     args = ap.parse_args()
     options = dict(UVICORN)
-    if args.pause_reading_at is not None:
-        CompactWebSocketProtocol.pause_reading_at = args.pause_reading_at
     if args.uvicorn_ws:
         options["ws"] = "websockets-sansio"
     uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", **options)

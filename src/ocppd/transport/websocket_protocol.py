@@ -143,10 +143,6 @@ class WriteGate:
 class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
     __slots__ = UVICORN_ATTRIBUTES
 
-    pause_reading_at = 4
-    """Reading stops once this many messages wait for the application (uvicorn: 1, i.e. a
-    pause and a resume, two epoll_ctl calls, per message) and resumes when it took them all."""
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
@@ -200,23 +196,3 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
     def _forget_handshake(self) -> None:
         if self.handshake_complete:
             self.response = None  # type: ignore[assignment]
-
-    def send_receive_event_to_app(self) -> None:
-        """uvicorn's, with reading paused only past `pause_reading_at` waiting messages."""
-        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
-        self.frames = []
-        if self.close_sent:
-            return  # past websocket.close: dropped, reads stay on for the peer's close
-        if self.curr_msg_data_type == "text":
-            try:
-                self.queue.put_nowait({"type": "websocket.receive", "text": data.decode()})
-            except UnicodeDecodeError:
-                self.logger.exception("Invalid UTF-8 sequence received from client.")
-                self.conn.send_close(1007)
-                self.handle_parser_exception()
-                return
-        else:
-            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
-        if not self.read_paused and len(self.queue) >= self.pause_reading_at:  # type: ignore[arg-type]
-            self.read_paused = True
-            self.transport.pause_reading()
