@@ -14,6 +14,7 @@ Servers, each one process pinned to CPU 0 (`taskset -c 0`):
   ocppd-pg      `ocppd serve --registration open --database postgresql://.../<fresh db>`
   peer          `bench/server_peer.py`: mobilityhouse `ocpp` + websockets, stores nothing
   bare          `bench/server_bare.py`: ocppd's WebSocket stack, parse + fixed reply (ceiling)
+  bare+uvicorn  the same on uvicorn's own WebSocket protocol instead of ocppd's
 Load generators (`bench/server_loadgen.py`) run in separate processes pinned to CPU 1. The
 PostgreSQL server is not pinned (it is not ours): its backends for the bench database are
 measured and shown separately.

@@ -3,7 +3,7 @@
 `ocppd serve` gives `CompactWebSocketProtocol` to uvicorn as its `ws` protocol class. It is
 uvicorn's `WebSocketsSansIOProtocol` (the handshake, the `websocket.http.response` denial,
 pings and the keepalive timeout, the closing handshake, the frame-size limit, TLS: all its
-code) with only what an idle connection holds changed (decision 0002, "Applied (3)"):
+code) with only what an idle connection holds changed (decision 0002, "Applied (4)"):
 
 - the attributes live in slots: uvicorn sets 37 of them, more than CPython's shared-key
   instance dictionary takes (30), so each connection had a dictionary of its own (1.5 KiB);
