@@ -8,10 +8,12 @@ code) with only what an idle connection holds changed (decision 0002, "Applied (
 - the attributes live in slots: uvicorn sets 37 of them, more than CPython's shared-key
   instance dictionary takes (30), so each connection had a dictionary of its own (1.5 KiB);
 - received messages wait in an `Inbox` (a list made only while messages wait, a future only
-  while the application waits) instead of an `asyncio.Queue` (four deques of 624 bytes);
+  while the application waits, which `receive` awaits directly) instead of an
+  `asyncio.Queue` (four deques of 624 bytes);
 - whether the transport takes more writes is a `WriteGate` (a flag, futures only while the
   transport is paused) instead of an `asyncio.Event` (one more deque);
-- the handshake's request and response, with their headers, are dropped once it is done.
+- the handshake's request and response, with their headers, are dropped once it is done, and
+  the last frame's payload once uvicorn has taken it.
 
 What it relies on in uvicorn (pinned in uv.lock) is checked by
 tests/transport/test_websocket_protocol.py, which fails when uvicorn changes it.
@@ -69,7 +71,9 @@ UVICORN_ATTRIBUTES = (
 
 class Inbox:
     """The messages received and not yet taken by the application, in order: what uvicorn
-    uses of `asyncio.Queue` (`put_nowait`, `empty`), without its deques."""
+    uses of `asyncio.Queue` (`put_nowait`, `empty`) and what `receive` needs, without deques.
+    It holds at most what one read of the socket brought: uvicorn pauses reading after each
+    message until the application has taken them all."""
 
     __slots__ = ("_items", "_waiter")
 
