@@ -167,12 +167,12 @@ class GroupCommit:
 
     async def _commit(self, batch: list[Write]) -> None:
         try:
-            plain = _plain(batch)
-            if plain is not None and await bulk_writes.write_alone(self.engine, plain):
+            writes, plain = _gather(batch)
+            if plain and await bulk_writes.write_alone(self.engine, writes):
                 results: list[Any] = [None] * len(batch)
             else:
                 async with self.engine.begin() as connection:
-                    results = await _apply(connection, batch)
+                    results = await _apply(connection, batch, writes)
         except Exception:
             if len(batch) == 1:
                 log.exception("write failed")
@@ -189,31 +189,24 @@ class GroupCommit:
                 write.done.set_result(result)
 
 
-def _plain(batch: list[Write]) -> BulkWrites | None:
-    """The batch's writes when they are only rows and upserts (nothing to read, nothing to
-    return), else None."""
+def _gather(batch: list[Write]) -> tuple[BulkWrites, bool]:
+    """The batch's rows and upserts, and whether they are all it has (nothing to read, nothing
+    to return): then they may go on their own."""
     writes = BulkWrites()
+    plain = True
     for write in batch:
-        if write.action is not None or write.merged is not None:
-            return None
-        _collect(writes, write)
-    return writes
+        plain = plain and write.action is None and write.merged is None
+        for table, row in write.rows:
+            writes.insert(table, row)
+        for upsert in write.upserts:
+            writes.upsert(upsert)
+    return writes, plain
 
 
-def _collect(writes: BulkWrites, write: Write) -> None:
-    for table, row in write.rows:
-        writes.insert(table, row)
-    for upsert in write.upserts:
-        writes.upsert(upsert)
-
-
-async def _apply(connection: AsyncConnection, batch: list[Write]) -> list[Any]:
+async def _apply(connection: AsyncConnection, batch: list[Write], writes: BulkWrites) -> list[Any]:
     merged, extra_rows = await _apply_merged(connection, batch)
-    writes = BulkWrites()
     for table, row in extra_rows:
         writes.insert(table, row)
-    for write in batch:
-        _collect(writes, write)
     if writes:
         await bulk_writes.write(connection, writes)
     return [
