@@ -21,6 +21,7 @@ processors) is larger than a row's. So:
 A table with column defaults goes through SQLAlchemy, which applies them.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,16 +66,14 @@ class BulkWrites:
         return bool(self.rows or self.upserts)
 
     def fits_one_statement(self, dialect: sa.Dialect) -> bool:
-        return dialect.name == "postgresql" and all(
-            _plan(table, dialect) is not None for table in self.rows
-        )
+        return dialect.name == "postgresql" and not any(map(_has_defaults, self.rows))
 
 
 async def write(connection: AsyncConnection, writes: BulkWrites) -> None:
     """All of `writes`, in the caller's transaction."""
     dialect = connection.dialect
     if writes.fits_one_statement(dialect):
-        sql, arguments = _one_statement(writes, dialect)
+        sql, arguments = _one_statement(writes)
         await connection.exec_driver_sql(sql, arguments)
         return
     for table, rows in writes.rows.items():
@@ -88,7 +87,7 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     one round trip instead of three); False, with nothing written, where that cannot be."""
     if not writes.fits_one_statement(engine.dialect):
         return False
-    sql, arguments = _one_statement(writes, engine.dialect)
+    sql, arguments = _one_statement(writes)
     async with engine.connect() as connection:
         # The driver's own connection: SQLAlchemy's would open a transaction first.
         driver = (await connection.get_raw_connection()).driver_connection
@@ -100,11 +99,12 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
 async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[Row]) -> None:
     """Insert `rows` (column name -> value; a missing column is NULL) into `table`."""
     dialect = connection.dialect
-    plan = _plan(table, dialect)
-    if plan is not None and dialect.name == "postgresql":
-        sql = plan.statement(1)
-        await connection.exec_driver_sql(sql, (plan.document(rows),))
-    elif plan is not None and dialect.driver == "aiosqlite":
+    if _has_defaults(table):
+        await connection.execute(table.insert(), rows)
+    elif dialect.name == "postgresql":
+        await connection.exec_driver_sql(_json_insert(table).format(1), (_document(rows),))
+    elif dialect.driver == "aiosqlite":
+        plan = _driver_plan(table, dialect)
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
         await driver.executemany(plan.sql, plan.records(rows))
@@ -112,22 +112,71 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
         await connection.execute(table.insert(), rows)
 
 
+@functools.cache
+def _has_defaults(table: sa.Table) -> bool:
+    """Whether a column has a default: only SQLAlchemy applies them."""
+    return any(c.default is not None or c.server_default is not None for c in _columns(table))
+
+
+def _columns(table: sa.Table) -> list[sa.Column[Any]]:
+    return [c for c in table.columns if c is not table.autoincrement_column]
+
+
+# PostgreSQL: a table's rows as one JSON document.
+
+
+def _document(rows: list[Row]) -> str:
+    return msgspec.json.encode(rows).decode()
+
+
+@functools.cache
+def _json_insert(table: sa.Table) -> str:
+    """The INSERT of a JSON document of rows, with `{0}` for its parameter's number (it
+    depends on where the statement sits in a batch's)."""
+    names = ", ".join(f'"{c.name}"' for c in _columns(table))
+    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
+    return f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {source}'
+
+
+@functools.cache
+def _json_upsert(shape: Shape) -> str:
+    table, keys, names = shape
+    columns = ", ".join(f'"{n}"' for n in names)
+    updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
+    return (
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {source} '
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+
+
+def _one_statement(writes: BulkWrites) -> tuple[str, tuple[str, ...]]:
+    """Every insert and upsert of `writes` chained as data-modifying CTEs (all run to
+    completion whether or not the main query reads them)."""
+    parts = [(_json_insert(table), rows) for table, rows in writes.rows.items()]
+    parts += [
+        (_json_upsert(shape), list(latest.values())) for shape, latest in writes.upserts.items()
+    ]
+    statements = [sql.format(number) for number, (sql, _) in enumerate(parts, start=1)]
+    arguments = tuple(_document(rows) for _, rows in parts)
+    if len(statements) == 1:
+        return statements[0], arguments
+    ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(statements))
+    return f"WITH {ctes} SELECT 1", arguments
+
+
+# SQLite: the driver's executemany.
+
+
 @dataclass(frozen=True)
-class _Plan:
-    """How rows of one table go to one dialect: column order, statement, bind processors."""
+class _DriverPlan:
+    """How rows of one table go to the driver: column order, statement, bind processors."""
 
     columns: tuple[str, ...]
     sql: str
-    """SQLite: the executemany statement. PostgreSQL: the statement with `{0}` for the number
-    of its one parameter (it depends on where it sits in a batch's statement)."""
     processors: tuple[Callable[[Any], Any] | None, ...]
-
-    def statement(self, first: int) -> str:
-        return self.sql.format(first)
-
-    def document(self, rows: list[Row]) -> str:
-        """PostgreSQL: the rows as the JSON document of `json_populate_recordset`."""
-        return msgspec.json.encode(rows).decode()
 
     def records(self, rows: list[Row]) -> list[tuple[Any, ...]]:
         if not any(self.processors):
@@ -143,70 +192,18 @@ class _Plan:
         ]
 
 
-_plans: dict[tuple[sa.Table, str], _Plan | None] = {}
+_driver_plans: dict[tuple[sa.Table, str], _DriverPlan] = {}
 
 
-def _plan(table: sa.Table, dialect: sa.Dialect) -> _Plan | None:
-    """None for a table with column defaults: only SQLAlchemy applies them."""
+def _driver_plan(table: sa.Table, dialect: sa.Dialect) -> _DriverPlan:
     key = (table, dialect.name)
-    if key not in _plans:
-        columns = [c for c in table.columns if c is not table.autoincrement_column]
-        if any(c.default is not None or c.server_default is not None for c in columns):
-            _plans[key] = None
-        elif dialect.name == "postgresql":
-            _plans[key] = _json_plan(table, columns, dialect, "")
-        else:
-            names = tuple(c.name for c in columns)
-            sql = str(table.insert().compile(dialect=dialect, column_keys=list(names)))
-            bind = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-            _plans[key] = _Plan(names, sql, tuple(bind))
-    return _plans[key]
-
-
-def _json_plan(
-    table: sa.Table, columns: list[sa.Column[Any]], dialect: sa.Dialect, suffix: str
-) -> _Plan:
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
-    sql = f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {source}{suffix}'
-    return _Plan(tuple(c.name for c in columns), sql, ())
-
-
-_upsert_plans: dict[tuple[Shape, str], _Plan] = {}
-
-
-def _upsert_plan(shape: Shape, dialect: sa.Dialect) -> _Plan:
-    key = (shape, dialect.name)
-    if key not in _upsert_plans:
-        table, keys, names = shape
-        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
-        conflict = ", ".join(f'"{k}"' for k in keys)
-        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        columns = [table.c[name] for name in names]
-        suffix = f" ON CONFLICT ({conflict}) {action}"
-        _upsert_plans[key] = _json_plan(table, columns, dialect, suffix)
-    return _upsert_plans[key]
-
-
-def _one_statement(writes: BulkWrites, dialect: sa.Dialect) -> tuple[str, tuple[Any, ...]]:
-    """PostgreSQL: every insert and upsert of `writes` chained as data-modifying CTEs (all
-    run to completion whether or not the main query reads them)."""
-    parts: list[tuple[_Plan, list[Row]]] = []
-    for table, rows in writes.rows.items():
-        plan = _plan(table, dialect)
-        assert plan is not None
-        parts.append((plan, rows))
-    for shape, latest in writes.upserts.items():
-        parts.append((_upsert_plan(shape, dialect), list(latest.values())))
-    statements: list[str] = []
-    arguments: list[str] = []
-    for number, (plan, rows) in enumerate(parts, start=1):
-        statements.append(plan.statement(number))
-        arguments.append(plan.document(rows))
-    if len(statements) == 1:
-        return statements[0], tuple(arguments)
-    ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(statements))
-    return f"WITH {ctes} SELECT 1", tuple(arguments)
+    if key not in _driver_plans:
+        columns = _columns(table)
+        names = tuple(c.name for c in columns)
+        sql = str(table.insert().compile(dialect=dialect, column_keys=list(names)))
+        bind = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        _driver_plans[key] = _DriverPlan(names, sql, tuple(bind))
+    return _driver_plans[key]
 
 
 _upsert_statements: dict[tuple[Shape, str], Any] = {}
