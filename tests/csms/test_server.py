@@ -255,3 +255,43 @@ async def test_stored_data_survives_bad_input(server: RunningServer) -> None:
     assert row["meter_start"] == 0
     assert row["meter_stop"] is None
     assert row["stopped_at"] is not None
+
+
+async def test_a_nul_in_a_string_is_stored_and_answered(server: RunningServer) -> None:
+    """A NUL in a string is valid JSON and allowed by the schemas, but PostgreSQL's text
+    cannot hold it: stored as U+FFFD there (verbatim on SQLite), answered, and the other
+    chargers' messages of the same batch are stored too."""
+    identities = ["BAD", *(f"CP{n}" for n in range(5))]
+    for identity in identities:
+        await register(server.system, identity)
+    sockets = [await open_socket(server, identity).__aenter__() for identity in identities]
+    try:
+        for ws in sockets:
+            await ask(ws, BOOT)
+        status = (
+            '[2,"n","StatusNotification",{"connectorId":1,"errorCode":"OtherError",'
+            '"status":"Faulted","info":"a\\u0000b"}]'
+        )
+        beats = [ask(ws, '[2,"h","Heartbeat",{}]') for ws in sockets[1:]]
+        answers = await asyncio.gather(ask(sockets[0], status), *beats)
+        assert [answer[:2] for answer in answers] == [[3, "n"]] + [[3, "h"]] * 5
+        assert (await ask(sockets[0], '[2,"h2","Heartbeat",{}]'))[:2] == [3, "h2"]
+    finally:
+        for ws in sockets:
+            await ws.close()
+    await server.system.writer.flush()
+    async with server.system.engine.connect() as connection:
+        info = await connection.scalar(sa.select(models.connectors.c.info))
+        beats_logged = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(models.messages)
+            .where(models.messages.c.unique_id == "h")
+        )
+        frames = await connection.scalars(
+            sa.select(models.messages.c.payload).where(models.messages.c.unique_id == "n")
+        )
+        logged = list(frames)
+    nul = "\ufffd" if server.system.engine.dialect.name == "postgresql" else "\x00"
+    assert info == f"a{nul}b"
+    assert beats_logged == 10
+    assert len(logged) == 2 and logged[0] == status

@@ -126,7 +126,17 @@ def _columns(table: sa.Table) -> list[sa.Column[Any]]:
 
 
 def _document(rows: list[Row]) -> str:
-    return msgspec.json.encode(rows).decode()
+    document = msgspec.json.encode(rows)
+    if b"\\u0000" in document:
+        # PostgreSQL's text cannot hold NUL, which a charger may send in any string (valid
+        # JSON, allowed by the schemas): stored as U+FFFD rather than refusing the message
+        # for good. (The escaped text of a frame can look alike: then nothing changes.)
+        document = msgspec.json.encode([_without_nul(row) for row in rows])
+    return document.decode()
+
+
+def _without_nul(row: Row) -> Row:
+    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
 
 
 @functools.cache
