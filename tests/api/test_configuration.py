@@ -104,3 +104,29 @@ async def test_an_accepted_authorization_key_replaces_the_old_one(api: Api, answ
         pass
     stored = (await api.client(Role.VIEWER)("GET", "/charge-points/SECURE/configuration")).body
     assert "new-key" not in str(stored)
+
+
+async def test_a_nul_in_an_answer_is_stored(api: Api) -> None:
+    """The charger's keys and values are stored with a NUL in them (as U+FFFD on PostgreSQL,
+    whose text cannot hold NUL), for the whole configuration and for a key."""
+    operator = api.client(Role.OPERATOR)
+    whole = {
+        "configurationKey": [{"key": "Vendor\x00Key", "readonly": True, "value": "a\x00b"}],
+        "unknownKey": ["No\x00pe"],
+    }
+    one = {"configurationKey": [{"key": "Vendor\x00Key", "readonly": True, "value": "c\x00d"}]}
+    async with charge_point(api) as cp:
+        cp.replies["GetConfiguration"] = whole
+        answer = await operator("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        assert (answer.status, answer.body) == (200, whole)
+        cp.replies["GetConfiguration"] = one
+        answer = await operator(
+            "POST", "/charge-points/CP1/commands/GetConfiguration", {"key": ["Vendor\x00Key"]}
+        )
+        assert (answer.status, answer.body) == (200, one)
+    nul = "\ufffd" if api.system.engine.dialect.name == "postgresql" else "\x00"
+    stored = (await operator("GET", "/charge-points/CP1/configuration")).body
+    assert [(i["key"], i["value"]) for i in stored["configurationKey"]] == [
+        (f"Vendor{nul}Key", f"c{nul}d")
+    ]
+    assert stored["unknownKey"] == [f"No{nul}pe"]

@@ -196,3 +196,16 @@ async def test_the_location_uses_the_public_url_setting(api: Api) -> None:
         cp.replies["GetDiagnostics"] = {"fileName": "a.log"}
         await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/diagnostics")
     assert location_of(cp.received).startswith("https://csms.example.com/ocppd/files/diagnostics/")
+
+
+async def test_a_nul_in_the_answered_file_name_is_stored(api: Api) -> None:
+    """As U+FFFD on PostgreSQL, whose text cannot hold NUL; the upload keeps that name."""
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "diag\x00.log"}
+        asked = await operator("POST", "/charge-points/CP1/diagnostics")
+        assert asked.status == 201 and asked.body["status"] == "Requested"
+        assert (await http("PUT", location_of(cp.received) + "other.log", b"diag"))[0] == 201
+    nul = "\ufffd" if api.system.engine.dialect.name == "postgresql" else "\x00"
+    done = (await operator("GET", f"/diagnostics/{asked.body['jobId']}")).body
+    assert done["file"]["name"] == f"diag{nul}.log"

@@ -10,7 +10,6 @@ a diagnostics file may tell more than a viewer should see).
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 from litestar import Request, get, post
 from litestar.params import JSONBody
 from litestar.response import File
@@ -96,7 +95,9 @@ async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnostics
             )
         )
     else:
-        await db.execute(job.values(file_name=sa.func.coalesce(j.file_name, response.file_name)))
+        # The column's own type binds the charger's name (a NUL becomes U+FFFD on PostgreSQL:
+        # `stored_text`); a literal inside coalesce() would bind as a plain string.
+        await db.execute(job.where(j.file_name.is_(None)).values(file_name=response.file_name))
 
 
 @get(

@@ -31,6 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ocppd.csms.stored_text import without_nul
+
 Row = dict[str, Any]
 
 
@@ -130,13 +132,14 @@ def _document(rows: list[Row]) -> str:
     if b"\\u0000" in document:
         # PostgreSQL's text cannot hold NUL, which a charger may send in any string (valid
         # JSON, allowed by the schemas): stored as U+FFFD rather than refusing the message
-        # for good. (The escaped text of a frame can look alike: then nothing changes.)
+        # for good (`stored_text`; these documents bypass its column types' bind processing).
+        # (The escaped text of a frame can look alike: then nothing changes.)
         document = msgspec.json.encode([_without_nul(row) for row in rows])
     return document.decode()
 
 
 def _without_nul(row: Row) -> Row:
-    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+    return {k: without_nul(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 @functools.cache

@@ -25,6 +25,7 @@ from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import Settings
 from ocppd.csms.site_controller import SiteController
+from ocppd.csms.stored_text import NUL
 from ocppd.csms.transactions import Starts, Stops
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
@@ -124,6 +125,10 @@ class CentralSystem:
             # Percent-encoded in the OCPP URL; no API path could name it (`%2F` is decoded
             # before routing), so it is refused rather than registered unreachable.
             return Refusal(404, "an identity containing '/' is not accepted")
+        if NUL in identity:
+            # Percent-encoded as %00. PostgreSQL would store it as another identity (U+FFFD for
+            # the NUL, `stored_text`), so it is refused on every database.
+            return Refusal(404, "an identity containing NUL is not accepted")
         record: registration.ChargePointRecord | None
         record = await self.writer.merge(self.admissions, identity)
         if record is None:

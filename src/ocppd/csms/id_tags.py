@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import id_tags
+from ocppd.csms.stored_text import NUL
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 
@@ -33,8 +34,10 @@ class StoredTag(NamedTuple):
 
 
 async def load_tags(connection: AsyncConnection, tags: Iterable[str]) -> dict[str, StoredTag]:
-    """What is stored of `tags` (the known ones), in one query, by key."""
-    keys = {tag_key(tag) for tag in tags}
+    """What is stored of `tags` (the known ones), in one query, by key. A tag with a NUL is
+    never known: no tag is stored with one on PostgreSQL, where looking it up would find the
+    tag stored for it (`stored_text`), a different one."""
+    keys = {tag_key(tag) for tag in tags if NUL not in tag}
     if not keys:
         return {}
     result = await connection.execute(_LOAD_TAGS, {"keys": list(keys)})

@@ -1,10 +1,13 @@
 """The tables of the central system (SQLAlchemy Core), for SQLite and PostgreSQL alike.
 
-Alembic migrations under `ocppd/csms/migrations/` create them; `tests/csms/test_models.py`
-checks that the migrations and these declarations agree.
+Alembic migrations under `ocppd/csms/migrations/` create them; `tests/csms/test_database.py`
+checks that the migrations and these declarations agree. String columns are `stored_text`'s
+`String` and `Text`: on PostgreSQL a NUL in a value is stored as U+FFFD.
 """
 
 import sqlalchemy as sa
+
+from ocppd.csms.stored_text import String, Text
 
 metadata = sa.MetaData(
     naming_convention={
@@ -21,20 +24,20 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincre
 charge_points = sa.Table(
     "charge_points",
     metadata,
-    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("id", String(255), primary_key=True),
     # What a BootNotification is answered with: Accepted, Pending or Rejected.
-    sa.Column("registration_status", sa.String(16), nullable=False, server_default="Accepted"),
-    sa.Column("auth_key_hash", sa.String(255)),
-    sa.Column("leniency_rules", sa.String(255), nullable=False, server_default=""),
-    sa.Column("vendor", sa.String(255)),
-    sa.Column("model", sa.String(255)),
-    sa.Column("charge_point_serial_number", sa.String(255)),
-    sa.Column("charge_box_serial_number", sa.String(255)),
-    sa.Column("firmware_version", sa.String(255)),
-    sa.Column("iccid", sa.String(255)),
-    sa.Column("imsi", sa.String(255)),
-    sa.Column("meter_type", sa.String(255)),
-    sa.Column("meter_serial_number", sa.String(255)),
+    sa.Column("registration_status", String(16), nullable=False, server_default="Accepted"),
+    sa.Column("auth_key_hash", String(255)),
+    sa.Column("leniency_rules", String(255), nullable=False, server_default=""),
+    sa.Column("vendor", String(255)),
+    sa.Column("model", String(255)),
+    sa.Column("charge_point_serial_number", String(255)),
+    sa.Column("charge_box_serial_number", String(255)),
+    sa.Column("firmware_version", String(255)),
+    sa.Column("iccid", String(255)),
+    sa.Column("imsi", String(255)),
+    sa.Column("meter_type", String(255)),
+    sa.Column("meter_serial_number", String(255)),
     sa.Column("booted_at", Timestamp),
     sa.Column("last_heartbeat_at", Timestamp),
     sa.Column("last_seen_at", Timestamp),
@@ -44,13 +47,13 @@ charge_points = sa.Table(
 connectors = sa.Table(
     "connectors",
     metadata,
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("charge_point_id", String(255), primary_key=True),
     sa.Column("connector_id", sa.Integer, primary_key=True),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("error_code", sa.String(64), nullable=False),
-    sa.Column("info", sa.String(255)),
-    sa.Column("vendor_id", sa.String(255)),
-    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("status", String(32), nullable=False),
+    sa.Column("error_code", String(64), nullable=False),
+    sa.Column("info", String(255)),
+    sa.Column("vendor_id", String(255)),
+    sa.Column("vendor_error_code", String(255)),
     sa.Column("status_at", Timestamp, nullable=False),
 )
 
@@ -58,13 +61,13 @@ status_history = sa.Table(
     "status_history",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False, index=True),
+    sa.Column("charge_point_id", String(255), nullable=False, index=True),
     sa.Column("connector_id", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("error_code", sa.String(64), nullable=False),
-    sa.Column("info", sa.String(255)),
-    sa.Column("vendor_id", sa.String(255)),
-    sa.Column("vendor_error_code", sa.String(255)),
+    sa.Column("status", String(32), nullable=False),
+    sa.Column("error_code", String(64), nullable=False),
+    sa.Column("info", String(255)),
+    sa.Column("vendor_id", String(255)),
+    sa.Column("vendor_error_code", String(255)),
     sa.Column("timestamp", Timestamp, nullable=False),
     sa.Column("received_at", Timestamp, nullable=False),
 )
@@ -73,11 +76,11 @@ id_tags = sa.Table(
     "id_tags",
     metadata,
     # idTags are compared case-insensitively: `id_tag_key` is the folded form, unique.
-    sa.Column("id_tag", sa.String(20), primary_key=True),
-    sa.Column("id_tag_key", sa.String(20), nullable=False, unique=True),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("id_tag", String(20), primary_key=True),
+    sa.Column("id_tag_key", String(20), nullable=False, unique=True),
+    sa.Column("status", String(16), nullable=False),
     sa.Column("expiry_date", Timestamp),
-    sa.Column("parent_id_tag", sa.String(20)),
+    sa.Column("parent_id_tag", String(20)),
     sa.Column("updated_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
 
@@ -85,18 +88,18 @@ transactions = sa.Table(
     "transactions",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
     sa.Column("connector_id", sa.Integer, nullable=False),
-    sa.Column("id_tag", sa.String(255), nullable=False),
-    sa.Column("start_status", sa.String(16), nullable=False),
+    sa.Column("id_tag", String(255), nullable=False),
+    sa.Column("start_status", String(16), nullable=False),
     # NULL when the charger sent a reading no BIGINT holds (the message is still answered).
     sa.Column("meter_start", sa.BigInteger),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("reservation_id", sa.BigInteger),
     sa.Column("meter_stop", sa.BigInteger),
     sa.Column("stopped_at", Timestamp),
-    sa.Column("stop_reason", sa.String(32)),
-    sa.Column("stop_id_tag", sa.String(255)),
+    sa.Column("stop_reason", String(32)),
+    sa.Column("stop_id_tag", String(255)),
     sa.Column("energy_wh", sa.BigInteger),
     sa.Column("received_at", Timestamp, nullable=False),
     sa.Index(
@@ -116,12 +119,12 @@ unmatched_stops = sa.Table(
     "unmatched_stops",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
     sa.Column("transaction_id", sa.BigInteger, nullable=False),
-    sa.Column("id_tag", sa.String(255)),
+    sa.Column("id_tag", String(255)),
     sa.Column("meter_stop", sa.BigInteger),
     sa.Column("stopped_at", Timestamp, nullable=False),
-    sa.Column("stop_reason", sa.String(32)),
+    sa.Column("stop_reason", String(32)),
     sa.Column("received_at", Timestamp, nullable=False),
 )
 
@@ -129,17 +132,17 @@ meter_values = sa.Table(
     "meter_values",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
     sa.Column("connector_id", sa.Integer, nullable=False),
     sa.Column("transaction_id", sa.BigInteger, index=True),
     sa.Column("timestamp", Timestamp, nullable=False),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Column("measurand", sa.String(64), nullable=False),
-    sa.Column("unit", sa.String(16), nullable=False),
-    sa.Column("context", sa.String(32), nullable=False),
-    sa.Column("format", sa.String(16), nullable=False),
-    sa.Column("location", sa.String(16), nullable=False),
-    sa.Column("phase", sa.String(8)),
+    sa.Column("value", Text(), nullable=False),
+    sa.Column("measurand", String(64), nullable=False),
+    sa.Column("unit", String(16), nullable=False),
+    sa.Column("context", String(32), nullable=False),
+    sa.Column("format", String(16), nullable=False),
+    sa.Column("location", String(16), nullable=False),
+    sa.Column("phase", String(8)),
     sa.Index("ix_meter_values_charge_point", "charge_point_id", "timestamp"),
 )
 
@@ -147,12 +150,12 @@ messages = sa.Table(
     "messages",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
-    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("direction", String(3), nullable=False),
     sa.Column("message_type", sa.SmallInteger),
-    sa.Column("action", sa.String(64)),
-    sa.Column("unique_id", sa.String(64)),
-    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("action", String(64)),
+    sa.Column("unique_id", String(64)),
+    sa.Column("payload", Text(), nullable=False),
     sa.Column("at", Timestamp, nullable=False),
     sa.Index("ix_messages_charge_point_at", "charge_point_id", "at"),
 )
@@ -163,21 +166,21 @@ jobs = sa.Table(
     # A GetDiagnostics or UpdateFirmware the central system asked for (csms/jobs.py): what was
     # requested, the one-time token of its file link (hashed), the charger's latest status.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("kind", String(16), nullable=False),
+    sa.Column("status", String(32), nullable=False),
     sa.Column("start_time", Timestamp),
     sa.Column("stop_time", Timestamp),
     sa.Column("retrieve_date", Timestamp),
     sa.Column("retries", sa.Integer),
     sa.Column("retry_interval", sa.Integer),
     sa.Column("firmware_id", sa.BigInteger),
-    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("token_hash", String(64), unique=True),
     sa.Column("token_expires_at", Timestamp),
     # Diagnostics: the fileName the charger answered, then the file it uploaded.
-    sa.Column("file_name", sa.String(255)),
+    sa.Column("file_name", String(255)),
     sa.Column("file_size", sa.BigInteger),
-    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("file_sha256", String(64)),
     sa.Column("file_received_at", Timestamp),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
@@ -192,9 +195,9 @@ job_statuses = sa.Table(
     # none was open: a raw command, a trigger, or a job the charger started itself).
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("job_id", sa.BigInteger, index=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("kind", String(16), nullable=False),
+    sa.Column("status", String(32), nullable=False),
     sa.Column("received_at", Timestamp, nullable=False),
 )
 
@@ -203,9 +206,9 @@ firmware = sa.Table(
     metadata,
     # Firmware images operators uploaded; the bytes are under the data directory, by id.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name", String(255), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("sha256", String(64), nullable=False),
     sa.Column("uploaded_at", Timestamp, nullable=False),
 )
 
@@ -214,9 +217,9 @@ api_tokens = sa.Table(
     metadata,
     # Bearer tokens of the HTTP API. Only a hash is kept: the token is shown once, at creation.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, server_default=""),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", String(255), nullable=False, server_default=""),
+    sa.Column("role", String(16), nullable=False),
+    sa.Column("token_hash", String(64), nullable=False, unique=True),
     sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
 
@@ -229,15 +232,15 @@ reservations = sa.Table(
     # its connector goes Faulted or Unavailable (csms/reservations.py); past its expiryDate
     # it is Expired (derived when read, nothing runs at expiry).
     sa.Column("reservation_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("charge_point_id", sa.String(255), nullable=False, index=True),
+    sa.Column("charge_point_id", String(255), nullable=False, index=True),
     sa.Column("connector_id", sa.Integer, nullable=False),
-    sa.Column("id_tag", sa.String(20), nullable=False),
-    sa.Column("parent_id_tag", sa.String(20)),
+    sa.Column("id_tag", String(20), nullable=False),
+    sa.Column("parent_id_tag", String(20)),
     sa.Column("expiry_date", Timestamp, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", String(16), nullable=False),
     sa.Column("reserved_at", Timestamp, nullable=False),
     sa.Column("ended_at", Timestamp),
-    sa.Column("end_reason", sa.String(16)),
+    sa.Column("end_reason", String(16)),
     sa.Column("transaction_id", sa.BigInteger),
 )
 
@@ -247,11 +250,11 @@ configuration = sa.Table(
     # A charge point's configuration as its GetConfiguration answers said, kept in step by
     # ChangeConfiguration answers. `known` is false for a key it reported unknown (or answered
     # NotSupported). The AuthorizationKey's value is never kept (write-only).
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
-    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("charge_point_id", String(255), primary_key=True),
+    sa.Column("key", String(50), primary_key=True),
     sa.Column("known", sa.Boolean, nullable=False),
     sa.Column("readonly", sa.Boolean),
-    sa.Column("value", sa.String(500)),
+    sa.Column("value", String(500)),
     # Changed with RebootRequired: `value` is what applies after the next reboot.
     sa.Column("reboot_required", sa.Boolean, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
@@ -262,11 +265,11 @@ local_lists = sa.Table(
     metadata,
     # Per charge point: the last SendLocalList sent and its answer, the last version it
     # acknowledged (Accepted), and the last version GetLocalListVersion reported.
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
+    sa.Column("charge_point_id", String(255), primary_key=True),
     sa.Column("sent_version", sa.BigInteger),
-    sa.Column("sent_update_type", sa.String(16)),
+    sa.Column("sent_update_type", String(16)),
     sa.Column("sent_at", Timestamp),
-    sa.Column("status", sa.String(16)),
+    sa.Column("status", String(16)),
     sa.Column("acknowledged_version", sa.BigInteger),
     # After Failed or VersionMismatch (or a reported version not the acknowledged one) the
     # next list is Full.
@@ -280,11 +283,11 @@ local_list_entries = sa.Table(
     metadata,
     # The list a charge point holds as of its acknowledged version: what a Differential is
     # computed against.
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
-    sa.Column("id_tag", sa.String(20), primary_key=True),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("charge_point_id", String(255), primary_key=True),
+    sa.Column("id_tag", String(20), primary_key=True),
+    sa.Column("status", String(16), nullable=False),
     sa.Column("expiry_date", Timestamp),
-    sa.Column("parent_id_tag", sa.String(20)),
+    sa.Column("parent_id_tag", String(20)),
 )
 
 charging_profiles = sa.Table(
@@ -296,19 +299,19 @@ charging_profiles = sa.Table(
     # fields for filtering. A TxProfile belongs to `transaction_id`; NULL = the transaction
     # a RemoteStartTransaction (of `id_tag`) will start, bound when read.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
     sa.Column("connector_id", sa.Integer, nullable=False),
     sa.Column("charging_profile_id", sa.BigInteger, nullable=False),
     sa.Column("stack_level", sa.BigInteger, nullable=False),
-    sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("recurrency_kind", sa.String(16)),
-    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("purpose", String(32), nullable=False),
+    sa.Column("kind", String(16), nullable=False),
+    sa.Column("recurrency_kind", String(16)),
+    sa.Column("unit", String(1), nullable=False),
     sa.Column("valid_from", Timestamp),
     sa.Column("valid_to", Timestamp),
     sa.Column("transaction_id", sa.BigInteger),
-    sa.Column("id_tag", sa.String(20)),
-    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("id_tag", String(20)),
+    sa.Column("profile", Text(), nullable=False),
     sa.Column("installed_at", Timestamp, nullable=False),
     sa.Index("ix_charging_profiles_charge_point", "charge_point_id", "connector_id"),
 )
@@ -320,18 +323,18 @@ composite_checks = sa.Table(
     # `matches` false: from `mismatch_at` the charger reported `reported_limit` where ocppd
     # predicted `predicted_limit` (NULL = unconstrained).
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("charge_point_id", sa.String(255), nullable=False),
+    sa.Column("charge_point_id", String(255), nullable=False),
     sa.Column("connector_id", sa.Integer, nullable=False),
     sa.Column("checked_at", Timestamp, nullable=False),
     sa.Column("schedule_start", Timestamp, nullable=False),
     sa.Column("duration", sa.BigInteger, nullable=False),
-    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("unit", String(1), nullable=False),
     sa.Column("matches", sa.Boolean, nullable=False),
     sa.Column("mismatch_at", Timestamp),
     sa.Column("predicted_limit", sa.Float),
     sa.Column("reported_limit", sa.Float),
-    sa.Column("reported", sa.Text, nullable=False),
-    sa.Column("predicted", sa.Text, nullable=False),
+    sa.Column("reported", Text(), nullable=False),
+    sa.Column("predicted", Text(), nullable=False),
     sa.Index("ix_composite_checks_charge_point", "charge_point_id", "connector_id", "id"),
 )
 
@@ -339,17 +342,17 @@ sites = sa.Table(
     "sites",
     metadata,
     # A group of charge points sharing a limit (csms/sites.py); amounts in `unit` (A or W).
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("id", String(64), primary_key=True),
+    sa.Column("name", String(255), nullable=False, server_default=""),
     sa.Column("limit", sa.Float, nullable=False),
-    sa.Column("unit", sa.String(1), nullable=False),
+    sa.Column("unit", String(1), nullable=False),
     sa.Column("min_per_car", sa.Float),
     sa.Column("max_per_car", sa.Float),
     sa.Column("voltage", sa.Float, nullable=False),
     sa.Column("phases", sa.Integer, nullable=False),
-    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("timezone", String(64), nullable=False),
     # The daily periods as JSON: [{"start": "HH:MM", "limit": ...}].
-    sa.Column("schedule", sa.Text, nullable=False),
+    sa.Column("schedule", Text(), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
@@ -358,7 +361,7 @@ site_members = sa.Table(
     "site_members",
     metadata,
     # A charge point belongs to at most one site.
-    sa.Column("charge_point_id", sa.String(255), primary_key=True),
-    sa.Column("site_id", sa.String(64), nullable=False, index=True),
+    sa.Column("charge_point_id", String(255), primary_key=True),
+    sa.Column("site_id", String(64), nullable=False, index=True),
     sa.Column("added_at", Timestamp, nullable=False),
 )

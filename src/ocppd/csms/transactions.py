@@ -24,6 +24,7 @@ from ocppd.csms.id_tags import StoredTag, info_of, load_tags, tag_key
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import id_tags, transactions, unmatched_stops
 from ocppd.csms.settings import ConcurrencyScope, Settings
+from ocppd.csms.stored_text import without_nul
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -57,8 +58,14 @@ class Start:
             request.connector_id,
             request.meter_start,
             as_utc(request.timestamp),
-            tag_key(request.id_tag),
+            _stored_tag(request.id_tag),
         )
+
+
+def _stored_tag(id_tag: str) -> str:
+    """An idTag as stored, to compare a request's with a stored row's: PostgreSQL keeps a NUL
+    as U+FFFD (`stored_text`), so both sides are compared that way, on every database."""
+    return without_nul(tag_key(id_tag))
 
 
 Started = tuple[int, IdTagInfo]
@@ -160,7 +167,7 @@ async def _stored_starts(
             row.connector_id,
             row.meter_start,
             as_utc(row.started_at),
-            tag_key(row.id_tag),
+            _stored_tag(row.id_tag),
         )
         if identity in wanted:
             found.setdefault(identity, (int(row.id), str(row.start_status)))
@@ -226,8 +233,18 @@ async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> li
     ids: dict[tuple[Any, ...], list[int]] = {}
     for returned in await connection.execute(_INSERT_RETURNING, rows):
         *key, started_at = returned[1:]
-        ids.setdefault((*key, as_utc(started_at)), []).append(int(returned.id))
-    return [ids[tuple(row[name] for name in _ROW_KEY)].pop() for row in rows]
+        ids.setdefault(_row_key([*key, as_utc(started_at)]), []).append(int(returned.id))
+    return [ids[_row_key([row[name] for name in _ROW_KEY])].pop() for row in rows]
+
+
+_TAG = _ROW_KEY.index("id_tag")
+
+
+def _row_key(values: list[Any]) -> tuple[Any, ...]:
+    """The values of `_ROW_KEY`, the idTag as stored: RETURNING gives PostgreSQL's U+FFFD for
+    a NUL the row was sent with."""
+    values[_TAG] = without_nul(values[_TAG])
+    return tuple(values)
 
 
 _INSERT_RETURNING = transactions.insert().returning(
