@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from ocppd.api.tokens import Role
 from ocppd.cli import main
 from tests.api.conftest import Api, charge_point
-from tests.cli.test_serve import BOOT, start_server
+from tests.cli.test_serve import BOOT, Served
 
 
 async def ocppd(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -36,7 +36,8 @@ async def ocppd(*args: str, env: dict[str, str] | None = None) -> tuple[int, str
 
 @pytest.mark.slow
 async def test_serve_token_create_and_call_end_to_end(tmp_path: Path) -> None:
-    process, port = start_server(tmp_path)
+    served = Served(tmp_path)
+    port = served.port
     try:
         data = ["--data-dir", str(tmp_path / "data")]
         code, token, _ = await ocppd("token", "create", "--role", "operator", *data)
@@ -61,8 +62,8 @@ async def test_serve_token_create_and_call_end_to_end(tmp_path: Path) -> None:
         code, out, err = await ocppd("call", "CP1", "Reset", '{"type": "Soft"}', env=no_token)
         assert code == 1 and "401" in err
     finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 20)
+        served.process.terminate()
+        await asyncio.to_thread(served.process.wait, 20)
 
 
 def invoke(api: Api, role: Role, *args: str) -> Result:

@@ -2,13 +2,16 @@
 
 import asyncio
 import os
+import queue
+import re
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -23,73 +26,96 @@ pytestmark = pytest.mark.slow
 BOOT = '[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LISTENING = re.compile(r"^ocppd: OCPP 1\.6J on wss?://127\.0\.0\.1:(\d+)/")
 
 
-def start_server(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ocppd",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--registration",
-            "open",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"ocppd serve exited: {process.stdout.read() if process.stdout else ''}"
-            )
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("ocppd serve did not start listening")
+class Served:
+    """`ocppd serve` in a process of its own, on port 0: it binds a port the system chooses
+    and prints it once listening (a port chosen before the start could be taken meanwhile by
+    another test's server, under pytest-xdist). Its output is read as it comes."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ocppd",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--registration",
+                "open",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.port = self._listening(deadline=time.monotonic() + 20)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._output.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _listening(self, deadline: float) -> int:
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise AssertionError("ocppd serve did not start listening") from None
+            if line is None:
+                raise AssertionError(f"ocppd serve exited: {self.output()}")
+            if found := LISTENING.match(line):
+                return int(found[1])
+
+    def output(self) -> str:
+        """Everything it printed, once it has exited."""
+        self.process.wait()
+        self._reader.join()
+        return "".join(self._output)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
 
 @pytest.fixture
-def stop_later() -> Iterator[list[subprocess.Popen[str]]]:
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Starts `ocppd serve` with extra arguments; killed at the end if still running."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        started.append(Served(tmp_path, *args))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.stop()
 
 
-async def test_sigterm_closes_charge_points_with_1001(
-    tmp_path: Path, stop_later: list[subprocess.Popen[str]]
-) -> None:
-    process, port = start_server(tmp_path)
-    stop_later.append(process)
-    async with connect(f"ws://127.0.0.1:{port}/ocpp/CP1", subprotocols=["ocpp1.6"]) as ws:
+async def test_sigterm_closes_charge_points_with_1001(serve: Callable[..., Served]) -> None:
+    served = serve()
+    async with connect(f"ws://127.0.0.1:{served.port}/ocpp/CP1", subprotocols=["ocpp1.6"]) as ws:
         await ws.send(BOOT)
         assert msgspec.json.decode(await ws.recv())[0] == 3
-        process.send_signal(signal.SIGTERM)
+        served.process.send_signal(signal.SIGTERM)
         with pytest.raises(ConnectionClosed) as caught:
             await asyncio.wait_for(ws.recv(), 10)
     assert caught.value.rcvd is not None and caught.value.rcvd.code == 1001
-    assert process.wait(timeout=15) == 0
-    assert process.stdout is not None
-    assert "closed 1 charge point connections with 1001" in process.stdout.read()
+    assert served.process.wait(timeout=15) == 0
+    assert "closed 1 charge point connections with 1001" in served.output()
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -119,14 +145,11 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_tls_security_profile_2(
-    tmp_path: Path, stop_later: list[subprocess.Popen[str]]
-) -> None:
+async def test_tls_security_profile_2(tmp_path: Path, serve: Callable[..., Served]) -> None:
     cert, key = make_certificate(tmp_path)
-    process, port = start_server(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
-    stop_later.append(process)
+    served = serve("--tls-cert", str(cert), "--tls-key", str(key))
     context = ssl.create_default_context(cafile=str(cert))
-    url = f"wss://127.0.0.1:{port}/ocpp/CP1"
+    url = f"wss://127.0.0.1:{served.port}/ocpp/CP1"
     async with connect(url, subprotocols=["ocpp1.6"], ssl=context) as ws:
         await ws.send(BOOT)
         assert msgspec.json.decode(await ws.recv())[0] == 3
@@ -136,12 +159,9 @@ async def test_tls_security_profile_2(
             pass
 
 
-async def test_dead_peer_is_dropped_by_pings(
-    tmp_path: Path, stop_later: list[subprocess.Popen[str]]
-) -> None:
-    process, port = start_server(tmp_path, "--ping-interval", "0.3")
-    stop_later.append(process)
-    mute = socket.create_connection(("127.0.0.1", port))
+async def test_dead_peer_is_dropped_by_pings(serve: Callable[..., Served]) -> None:
+    served = serve("--ping-interval", "0.3")
+    mute = socket.create_connection(("127.0.0.1", served.port))
     mute.sendall(upgrade_request("/ocpp/MUTE"))
     # Never answer a ping: the server must give up on this socket by itself.
     mute.settimeout(10)
@@ -158,10 +178,9 @@ async def test_dead_peer_is_dropped_by_pings(
 
 
 async def test_sigterm_ends_open_event_streams(
-    tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+    tmp_path: Path, serve: Callable[..., Served]
 ) -> None:
-    process, port = start_server(tmp_path)
-    stop_later.append(process)
+    served = serve()
     created = await asyncio.to_thread(
         subprocess.run,
         [
@@ -180,14 +199,14 @@ async def test_sigterm_ends_open_event_streams(
         check=True,
     )
     token = created.stdout.strip().split()[-1]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
     writer.write(
         f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
     )
     await writer.drain()
     assert b"200" in await asyncio.wait_for(reader.readline(), 10)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=10) == 0
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(timeout=10) == 0
     writer.close()
 
 

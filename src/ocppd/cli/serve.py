@@ -46,7 +46,12 @@ def settings_options(func: Any) -> Any:
             help="TOML file with a [serve] table of these settings.",
         ),
         _option("host", default=defaults.host),
-        _option("port", type=click.IntRange(0, 65535), default=defaults.port),
+        _option(
+            "port",
+            type=click.IntRange(0, 65535),
+            default=defaults.port,
+            help="0: a free port, printed once listening.",
+        ),
         _option(
             "data-dir", type=click.Path(file_okay=False, path_type=Path), default=defaults.data_dir
         ),
@@ -144,11 +149,16 @@ def serve(**values: Any) -> None:
 
     settings = to_settings(values)
     configure_logging(settings.log_format)
-    click.echo(
-        f"ocppd: OCPP 1.6J on ws://{settings.host}:{settings.port}{settings.path_prefix}/<id>, "
-        f"database {settings.database_url()}, registration {settings.registration.value}"
-    )
-    run(Service(settings, make_fallback=fallback))
+
+    def listening(port: int) -> None:
+        # Once bound: the port is the one the system chose when asked for port 0.
+        scheme = "wss" if settings.tls_cert else "ws"
+        click.echo(
+            f"ocppd: OCPP 1.6J on {scheme}://{settings.host}:{port}{settings.path_prefix}/<id>, "
+            f"database {settings.database_url()}, registration {settings.registration.value}"
+        )
+
+    run(Service(settings, make_fallback=fallback, on_listening=listening))
 
 
 @click.group()

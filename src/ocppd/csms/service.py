@@ -8,6 +8,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -55,15 +56,19 @@ class Service:
         settings: Settings,
         fallback: ASGIApp | None = None,
         make_fallback: Callable[[CentralSystem], ASGIApp] | None = None,
+        on_listening: Callable[[int], None] | None = None,
     ) -> None:
         """`make_fallback` builds the HTTP side from the central system (the API, whose
-        module csms must not import: the command line passes it)."""
+        module csms must not import: the command line passes it). `on_listening` is told the
+        port once it is bound (the one the system chose, with port 0)."""
         self.settings = settings
         self.system = CentralSystem(settings)
         if make_fallback is not None:
             fallback = make_fallback(self.system)
         self.server = _GracefulServer(uvicorn_config(build_app(self.system, fallback), settings))
         self.server.before_exit = self._close_charge_points
+        if on_listening is not None:
+            self.server.after_startup = lambda: on_listening(self.port)
 
     async def run(self) -> None:
         await self.system.start()
@@ -123,6 +128,12 @@ class _GracefulServer(uvicorn.Server):
     """
 
     before_exit: Any = None
+    after_startup: Callable[[], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.after_startup is not None:
+            self.after_startup()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if (
