@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket
 import sys
 
 import pytest
@@ -47,9 +48,12 @@ async def test_three_stations_charge_and_report_a_summary() -> None:
 
 
 async def test_text_summary_and_connection_errors_counted() -> None:
-    async with CentralSystem() as central:
-        url = central.url
-    code, out, err = await simulate("--url", url, "--duration", "0.5")
+    # A port bound and never listening: connections are refused, and no other test's server
+    # can take it meanwhile (a closed server's port could be, under pytest-xdist).
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{reserved.getsockname()[1]}/ocpp"
+        code, out, err = await simulate("--url", url, "--duration", "0.5")
     assert code == 0, err
     assert "stations 1, accepted 0, connections 0" in out
     assert "connect ConnectionRefusedError" in out

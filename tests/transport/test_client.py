@@ -1,6 +1,7 @@
 """The charge point's WebSocket client against a mobilityhouse `ocpp` central system."""
 
 import asyncio
+import socket
 
 import pytest
 from ocpp.v16 import call as cs_call
@@ -67,10 +68,13 @@ async def test_a_server_without_ocpp16_is_refused() -> None:
 
 
 async def test_connection_refused_is_an_os_error() -> None:
-    async with CentralSystem() as central:
-        url = central.url
-    with pytest.raises(OSError):
-        await connect(url, "CP1", options=ClientOptions(open_timeout=1))
+    # A port bound and never listening: connections are refused, and no other test's server
+    # can take it meanwhile (a closed server's port could be, under pytest-xdist).
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{reserved.getsockname()[1]}/ocpp"
+        with pytest.raises(ConnectionRefusedError):
+            await connect(url, "CP1", options=ClientOptions(open_timeout=1))
 
 
 async def test_an_oversized_message_closes_the_connection() -> None:
