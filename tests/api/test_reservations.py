@@ -159,3 +159,31 @@ async def test_a_start_that_uses_a_reservation_before_its_answer_is_stored(api: 
 async def _states(api: Api) -> dict[int, str]:
     page = (await api.client(Role.VIEWER)("GET", "/reservations")).body
     return {item["reservationId"]: item["state"] for item in page["items"]}
+
+
+async def test_a_reservation_ocppd_could_not_keep_is_not_sent(api: Api) -> None:
+    """Its answer is kept: a charger holding a reservation ocppd lost would be worse."""
+    operator = api.client(Role.OPERATOR)
+    reserve = {"connectorId": 1, "expiryDate": LATER, "idTag": "T"}
+    async with charge_point(api) as cp:
+        cp.replies["ReserveNow"] = {"status": "Accepted"}
+        for changed in [
+            {"reservationId": 2**63},
+            {"reservationId": -(2**63) - 1},
+            {"reservationId": 1, "connectorId": 2**31},
+            {"reservationId": 1, "connectorId": -1},
+        ]:
+            answer = await operator(
+                "POST", "/charge-points/CP1/commands/ReserveNow", {**reserve, **changed}
+            )
+            assert answer.status == 400, answer.body
+            assert answer.body["error"].startswith("not sent: "), answer.body
+        assert [action for action, _ in cp.received] == []
+        answer = await operator(
+            "POST",
+            "/charge-points/CP1/commands/ReserveNow",
+            {**reserve, "reservationId": 2**63 - 1, "connectorId": 2**31 - 1},
+        )
+        assert answer.body == {"status": "Accepted"}
+    stored = (await api.client(Role.VIEWER)("GET", "/reservations")).body["items"]
+    assert [(r["reservationId"], r["connectorId"]) for r in stored] == [(2**63 - 1, 2**31 - 1)]

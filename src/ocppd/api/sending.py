@@ -1,6 +1,7 @@
 """Sending one request to a connected charge point, with every way it can fail mapped to a
 Problem: unknown charge point 404, not connected 409, refused by a check before sending (a
-charging profile the charger would refuse, a local list beyond its limits) 400, a CALLERROR
+charging profile the charger would refuse, a local list beyond its limits, a reservation ocppd
+could not keep) 400, a CALLERROR
 or an invalid answer 502, no answer in time 504."""
 
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem, NotConnected
 from ocppd.csms.charging_profiles import ProfileRefused
 from ocppd.csms.local_list_limits import LocalListTooLong
+from ocppd.csms.reservations import ReservationRefused
 from ocppd.protocol.errors import CallErrorReceived, PayloadError
 from ocppd.rpc.session import CallTimeout, SessionClosed
 
@@ -29,7 +31,7 @@ async def send(system: System, charge_point_id: str, request: Any, timeout: floa
         raise _problem(409, f"charge point {charge_point_id!r} is not connected")
     try:
         return await system.call(charge_point_id, request, timeout)
-    except (ProfileRefused, LocalListTooLong) as error:
+    except (ProfileRefused, LocalListTooLong, ReservationRefused) as error:
         raise _problem(400, f"not sent: {error}") from None
     except (NotConnected, SessionClosed):
         raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None

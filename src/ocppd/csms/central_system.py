@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms import charging_profiles, composite_checks, registration
+from ocppd.csms import charging_profiles, composite_checks, registration, reservations
 from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
@@ -85,6 +85,7 @@ class CentralSystem:
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
         self.composite_checks = composite_checks.CompositeChecks(self)
         self.local_list_limits = LocalListLimits(self)
+        self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.sites = SiteController(self)
         self._background: list[asyncio.Task[None]] = []
 

@@ -8,6 +8,10 @@ connector) is not ended by one connector's fault: another may serve it.
 A StartTransaction may carry a reservationId before the ReserveNow answer is stored (the
 charger answers and starts at once; the answer's follow-up comes later): `used_early` finds
 that transaction when the answer is stored, so the reservation is stored already Used.
+
+A ReserveNow whose connectorId or reservationId the reservations table cannot hold is not sent
+(`check_storable`, a check on `CentralSystem.call`): a charger holding a reservation that ocppd
+could not keep would be worse than none.
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.csms.models import reservations, transactions
 
 _MAX_BIGINT = 2**63 - 1  # as transactions.MAX_STORED_INTEGER (which imports this module)
+MAX_CONNECTOR = 2**31 - 1
+"""The largest connectorId the table holds (INTEGER)."""
 
 USED = "Used"
 CANCELLED = "Cancelled"
@@ -31,6 +37,20 @@ ENDING_STATUSES = (FAULTED, UNAVAILABLE)
 EARLY_START_WINDOW = timedelta(seconds=600)
 """How long before its answer is stored a start may have used a reservation: the longest an
 operator's command may wait for its answer."""
+
+
+class ReservationRefused(ValueError):
+    """A ReserveNow whose reservation ocppd could not keep: not sent."""
+
+
+async def check_storable(charge_point_id: str, request: Any) -> None:
+    """Before a ReserveNow goes out: its numbers fit the reservations table."""
+    if not 0 <= request.connector_id <= MAX_CONNECTOR:
+        raise ReservationRefused(f"no connector {request.connector_id}")
+    if not -_MAX_BIGINT <= request.reservation_id <= _MAX_BIGINT:
+        raise ReservationRefused(
+            f"reservationId {request.reservation_id} is beyond what ocppd stores (64 bits)"
+        )
 
 
 @dataclass(frozen=True)
