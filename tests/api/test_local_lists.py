@@ -196,3 +196,32 @@ async def test_concurrent_lists_get_distinct_increasing_versions(api: Api) -> No
         )
     assert sorted(a.body["listVersion"] for a in answers) == [1, 2, 3, 4]
     assert [p["listVersion"] for a, p in cp.received if a == "SendLocalList"] == [1, 2, 3, 4]
+
+
+async def test_a_differential_with_nul_in_an_id_tag_is_kept(api: Api) -> None:
+    """An OCPP payload may hold NUL: the list is sent as written and kept as a charger's strings
+    are (U+FFFD on PostgreSQL), and a later Differential finds the entry to replace or remove."""
+    operator = api.client(Role.OPERATOR)
+    stored = "a\ufffd" if api.system.engine.dialect.name == "postgresql" else "a\x00"
+    command = "/charge-points/CP1/commands/SendLocalList"
+
+    def sent(version: int, update: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"listVersion": version, "updateType": update, "localAuthorizationList": entries}
+
+    accepted = {"status": "Accepted"}
+    async with charge_point(api) as cp:
+        cp.replies["SendLocalList"] = {"status": "Accepted"}
+        full = sent(1, "Full", [{"idTag": "A\x00", "idTagInfo": accepted}])
+        assert (await operator("POST", command, full)).status == 200
+        blocked = [{"idTag": "a\x00", "idTagInfo": {"status": "Blocked"}}]
+        answer = await operator("POST", command, sent(2, "Differential", blocked))
+        assert answer.status == 200, answer.body
+        assert cp.received[-1] == ("SendLocalList", sent(2, "Differential", blocked))
+        held = (await operator("GET", "/charge-points/CP1/local-list")).body
+        assert held["localAuthorizationList"] == [
+            {"idTag": stored, "idTagInfo": {"status": "Blocked"}}
+        ]
+        removed = await operator("POST", command, sent(3, "Differential", [{"idTag": "A\x00"}]))
+        assert removed.status == 200, removed.body
+        held = (await operator("GET", "/charge-points/CP1/local-list")).body
+        assert (held["acknowledgedVersion"], held["localAuthorizationList"]) == (3, [])

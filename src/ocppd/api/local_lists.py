@@ -171,7 +171,10 @@ async def _apply(
     else:
         keys = [tag_key(entry.id_tag) for entry in entries]
         if keys:
-            await db.execute(mine.where(sa.func.lower(e.id_tag).in_(keys)))
+            # Typed as the column, so the keys bind as it does (a charger's idTag may hold a
+            # NUL: on PostgreSQL it is stored, and so looked up, as U+FFFD; `stored_text`).
+            folded = sa.func.lower(e.id_tag, type_=e.id_tag.type)
+            await db.execute(mine.where(folded.in_(keys)))
     rows: dict[str, dict[str, Any]] = {}
     for entry in entries:
         if entry.id_tag_info is UNSET:
