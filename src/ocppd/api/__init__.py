@@ -2,7 +2,8 @@
 fallback on the same port.
 
 One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer tokens, roles),
-`problems` (the one error shape), `pages` (cursor pagination), `system` (the injected
+`problems` (the one error shape), `operator_input` (what operators send, checked at the edge:
+text, dates, bounds), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `exports` (CSV), `messages`,
 `me` (the caller's token), `commands` (one route per action), `sending` (one request and
 its failures), and the flows that keep what a command's answer says: `reservations`,

@@ -35,6 +35,7 @@ from ocppd.api import (
     transfers,
 )
 from ocppd.api.auth import RoleCache, authorized
+from ocppd.api.operator_input import check_request
 from ocppd.api.system import PROVIDE
 from ocppd.csms.central_system import CentralSystem
 from ocppd.transport.server import ASGIApp
@@ -78,6 +79,7 @@ def create_app(system: CentralSystem) -> Litestar:
             *sites.ROUTES,
         ],
         guards=[authorized],
+        before_request=check_request,
         security=[{"bearer": []}],
     )
     return Litestar(

@@ -24,6 +24,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 
 from ocppd.api.charge_points import ChargePointId
+from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.schedule_plot import plot
@@ -161,7 +162,7 @@ async def _predicted(
         raise ProblemException(
             Problem(status=400, error="start: needs a zone", field="start", reason="no zone")
         )
-    begin = system.clock() if start is None else as_utc(start)
+    begin = system.clock() if start is None else utc("start", start)
     try:
         end = begin + timedelta(seconds=duration)
     except OverflowError:

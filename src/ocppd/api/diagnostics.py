@@ -28,6 +28,7 @@ from ocppd.api.jobs import (
     read_routes,
     start,
 )
+from ocppd.api.operator_input import utc
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
@@ -76,8 +77,8 @@ async def request_diagnostics(
         )
 
     fields = {
-        "start_time": asked.start_time,
-        "stop_time": asked.stop_time,
+        "start_time": utc("startTime", asked.start_time),
+        "stop_time": utc("stopTime", asked.stop_time),
         "retries": asked.retries,
         "retry_interval": asked.retry_interval,
     }

@@ -22,6 +22,7 @@ from msgspec import UNSET
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.jobs import Count, Job, base_url, read_routes, start
+from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
@@ -161,7 +162,7 @@ async def update_firmware(
                 reason="no such upload",
             )
         )
-    retrieve = data.retrieve_date or system.clock()
+    retrieve = utc("retrieveDate", data.retrieve_date or system.clock())
     base = base_url(system, request)
 
     def command(token: str) -> m.UpdateFirmwareRequest:
@@ -179,7 +180,7 @@ async def update_firmware(
         "retry_interval": data.retry_interval,
     }
     return await start(
-        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=as_utc(retrieve)
+        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=retrieve
     )
 
 

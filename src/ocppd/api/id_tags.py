@@ -15,6 +15,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
+from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
@@ -90,7 +91,7 @@ async def put_id_tag(
     values = {
         "id_tag": id_tag,
         "status": data.status.value,
-        "expiry_date": as_utc(data.expiry_date),
+        "expiry_date": utc("expiryDate", data.expiry_date),
         "parent_id_tag": data.parent_id_tag,
         "updated_at": system.clock(),
     }

@@ -11,6 +11,7 @@ import msgspec
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
+from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import documented
 from ocppd.api.system import System
@@ -57,9 +58,9 @@ async def list_messages(
     if direction is not None:
         query = query.where(m.direction == direction)
     if since is not None:
-        query = query.where(m.at >= as_utc(since))
+        query = query.where(m.at >= utc("since", since))
     if until is not None:
-        query = query.where(m.at < as_utc(until))
+        query = query.where(m.at < utc("until", until))
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
     return MessagePage(

@@ -24,6 +24,8 @@ from ocppd.csms.clock import as_utc, utc_now
 from ocppd.csms.models import api_tokens
 
 PREFIX = "ocppd_"
+MAX_NAME = 255
+"""The name column's length."""
 
 
 class Role(StrEnum):
@@ -98,7 +100,7 @@ async def revoke(connection: AsyncConnection, token_id: int) -> bool:
 
 class TokenRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
     role: Role
-    name: str = ""
+    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME)] = ""
 
 
 @post("/tokens", tags=["tokens"], opt={"role": Role.ADMIN}, responses=documented())

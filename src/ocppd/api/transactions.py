@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
+from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
@@ -90,9 +91,9 @@ async def list_transactions(
     if active is not None:
         query = query.where(t.stopped_at.is_(None) if active else t.stopped_at.is_not(None))
     if since is not None:
-        query = query.where(sa.or_(t.stopped_at.is_(None), t.stopped_at >= as_utc(since)))
+        query = query.where(sa.or_(t.stopped_at.is_(None), t.stopped_at >= utc("since", since)))
     if until is not None:
-        query = query.where(t.started_at < as_utc(until))
+        query = query.where(t.started_at < utc("until", until))
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
         energy = await _running_energy(db, [r for r in rows[:limit] if r.stopped_at is None])

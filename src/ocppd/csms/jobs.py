@@ -16,7 +16,7 @@ the one-time link of its file, and the charger's status notifications.
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +43,15 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _expiry(start: datetime) -> datetime:
+    """TOKEN_HOURS after `start`, or the last instant there is (a firmware job may be asked to
+    start on 9999-12-31)."""
+    try:
+        return start + timedelta(hours=TOKEN_HOURS)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 async def open_job(
     db: AsyncConnection,
     charge_point_id: str,
@@ -66,7 +75,7 @@ async def open_job(
         "kind": kind,
         "status": REQUESTED,
         "token_hash": token_hash(token),
-        "token_expires_at": start + timedelta(hours=TOKEN_HOURS),
+        "token_expires_at": _expiry(start),
         "created_at": now,
         "updated_at": now,
     }

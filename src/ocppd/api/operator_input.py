@@ -1,0 +1,157 @@
+"""What the API takes from operators, checked at its edge: no request reaches the database with
+a value the database cannot hold, and nothing is stored as something other than what was
+sent. A value out of bounds is a 400 naming it (`field`: the parameter, the field of a body,
+`$.`-prefixed in an OCPP payload as the protocol's own errors are) and why (`reason`); never a
+500.
+
+- Text is UTF-8 without NUL (U+0000): path segments, query parameters (names and values), and
+  the strings and keys of JSON bodies. PostgreSQL's text cannot hold a NUL (`stored_text`
+  would keep U+FFFD: another identity, another tag, found by a lookup of either), and a
+  percent-escape that is no UTF-8 (`%ff`) would be read as U+FFFD. `check_request` (the API
+  router's before-request hook: after the token's role, before any parameter is read) checks
+  them all. The bodies of the command routes (`OCPP_PAYLOAD`) are OCPP payloads: NUL is valid
+  JSON there, goes to the charge point as written, and what ocppd keeps of it is kept as a
+  charger's own strings are.
+- Dates have a UTC time within years 1 to 9999 (Python's range; a valid RFC 3339 date near
+  either end may lack one, `9999-12-31T23:59:59-23:59`): `utc` where a route takes one,
+  `check_dates` on a command's payload before it is sent.
+- Lengths and numbers are bounded where they are declared, by what their column holds
+  (`max_length`, `le`): an id too long or a number beyond BIGINT is a 400 too. A filter value
+  longer than any stored value is no error: it matches nothing.
+"""
+
+from datetime import datetime
+from typing import Any, overload
+from urllib.parse import unquote_to_bytes
+
+import msgspec
+from litestar import Request
+
+from ocppd.api.problems import Problem, ProblemException
+from ocppd.csms.clock import as_utc
+
+NUL = "\x00"
+HAS_NUL = "contains NUL (U+0000)"
+NOT_UTF8 = "not UTF-8"
+NO_UTC = "no UTC time within years 1 to 9999"
+
+OCPP_PAYLOAD = "ocpp_payload"
+"""The route option of routes whose JSON body is an OCPP payload (NUL allowed)."""
+
+
+def invalid(field: str | None, reason: str) -> ProblemException:
+    error = reason if field is None else f"{field}: {reason}"
+    return ProblemException(Problem(status=400, error=error, field=field, reason=reason))
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """The before-request hook of the API's routes."""
+    _check_path(request)
+    _check_query(request.scope.get("query_string", b""))
+    if "data" in request.route_handler.parsed_fn_signature.parameters:
+        await _check_body(request)
+
+
+def _check_path(request: Request[Any, Any, Any]) -> None:
+    params = request.path_params
+    for name, value in params.items():
+        if isinstance(value, str) and NUL in value:
+            raise invalid(name, HAS_NUL)
+    raw: bytes = request.scope.get("raw_path") or b""
+    if b"%" not in raw and raw.isascii():
+        return
+    for segment in raw.split(b"/"):
+        decoded = unquote_to_bytes(segment)
+        try:
+            decoded.decode()
+        except UnicodeDecodeError:
+            # The server read it with U+FFFD for the bytes: that is the parameter's value.
+            read = decoded.decode(errors="replace")
+            field = next((n for n, v in params.items() if v == read), None)
+            raise invalid(field, NOT_UTF8) from None
+
+
+def _check_query(raw: bytes) -> None:
+    if b"%" not in raw and raw.isascii():
+        return  # a NUL or a byte beyond ASCII comes percent-encoded
+    for pair in raw.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        name = _unquoted(key).decode(errors="replace")
+        for part in (key, value):
+            try:
+                text = _unquoted(part).decode()
+            except UnicodeDecodeError:
+                raise invalid(name, NOT_UTF8) from None
+            if NUL in text:
+                raise invalid(name, HAS_NUL)
+
+
+def _unquoted(part: bytes) -> bytes:
+    return unquote_to_bytes(part.replace(b"+", b" "))
+
+
+async def _check_body(request: Request[Any, Any, Any]) -> None:
+    body = await request.body()  # kept by the request: the route reads it again from there
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        raise invalid(None, NOT_UTF8) from None
+    # In JSON a NUL is always escaped; without the escape there is none to look for.
+    if request.route_handler.opt.get(OCPP_PAYLOAD) or b"\\u0000" not in body:
+        return
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # not JSON: the route's own decoding says so
+    where = _nul_at(document, "")
+    if where is not None:
+        raise invalid(where, HAS_NUL)
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where the first string or key holding a NUL is (`schedule[0].start`), or None."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            at = f"{path}.{key}" if path else key
+            if NUL in key:
+                return at
+            items.append((at, item))
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    for at, item in items:
+        found = _nul_at(item, at)
+        if found is not None:
+            return found
+    return None
+
+
+@overload
+def utc(field: str, value: datetime) -> datetime: ...
+
+
+@overload
+def utc(field: str, value: None) -> None: ...
+
+
+def utc(field: str, value: datetime | None) -> datetime | None:
+    """`value` in UTC (a date without a zone is taken as UTC), or a 400 naming `field`."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise invalid(field, NO_UTC) from None
+
+
+def check_dates(value: Any, path: str = "$") -> None:
+    """A 400 naming the first date of a decoded payload (Structs, lists) without a UTC time."""
+    if isinstance(value, datetime):
+        utc(path, value)
+    elif isinstance(value, msgspec.Struct):
+        names = zip(value.__struct_fields__, value.__struct_encode_fields__, strict=True)
+        for name, wire in names:
+            check_dates(getattr(value, name), f"{path}.{wire}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_dates(item, f"{path}[{i}]")
