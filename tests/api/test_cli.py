@@ -120,3 +120,18 @@ async def test_listings(api: Api) -> None:
     assert row[:4] == [str(started["transactionId"]), "CP1", "1", "TAG1"] and "running" in row
     finished = await asyncio.to_thread(invoke, api, Role.VIEWER, "transactions", "--finished")
     assert len(finished.output.splitlines()) == 1  # the header only
+
+
+async def test_an_undecodable_argument_goes_to_the_api_as_its_bytes(api: Api) -> None:
+    """An argument the locale could not decode is sent as the bytes it was; the API refuses
+    them (400, naming the parameter) instead of the command failing on its own."""
+    undecodable = b"CP\xff".decode(errors="surrogateescape")
+    for args, field in [
+        (("transactions", "--id-tag", undecodable), "idTag"),
+        (("transactions", "--charge-point", undecodable), "chargePointId"),
+        (("call", undecodable, "Reset", '{"type": "Soft"}'), "chargePointId"),
+        (("diagnostics", undecodable), "chargePointId"),
+    ]:
+        result = await asyncio.to_thread(invoke, api, Role.OPERATOR, *args)
+        assert result.exit_code == 1, result.output
+        assert f"400: {field}: not UTF-8" in result.output

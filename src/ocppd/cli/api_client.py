@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:9000"
+UNDECODED = "surrogateescape"
+"""How a path or query value goes out: an argument the locale could not decode as the bytes it
+was (the API answers 400 for text that is no UTF-8), rather than a UnicodeEncodeError here."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class ApiClient:
         url = self.base + path
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         if params:
-            url += "?" + urllib.parse.urlencode(params)
+            url += "?" + urllib.parse.urlencode(params, errors=UNDECODED)
         data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/json")
@@ -84,7 +87,7 @@ class ApiClient:
 
 def quote(segment: str) -> str:
     """A path segment (charge point identities may hold spaces or slashes)."""
-    return urllib.parse.quote(segment, safe="")
+    return urllib.parse.quote(segment, safe="", errors=UNDECODED)
 
 
 def _query_value(value: Any) -> str:

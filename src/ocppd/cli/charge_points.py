@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ocppd.cli.params import StoredText
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
 
@@ -15,7 +16,7 @@ def charge_point() -> None:
 
 
 @charge_point.command()
-@click.argument("identity")
+@click.argument("identity", type=StoredText())
 @click.option(
     "--status",
     type=click.Choice([s.value for s in RegistrationStatus]),
@@ -23,7 +24,11 @@ def charge_point() -> None:
     show_default=True,
     help="What its BootNotification is answered with.",
 )
-@click.option("--auth-key", help="Its AuthorizationKey (HTTP Basic password); stored hashed.")
+@click.option(
+    "--auth-key",
+    type=StoredText(),
+    help="Its AuthorizationKey (HTTP Basic password); stored hashed.",
+)
 @click.option(
     "--tolerate",
     multiple=True,

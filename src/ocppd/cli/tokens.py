@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from ocppd.cli.params import StoredText
+
 ROLES = ["viewer", "operator", "admin"]
+NAME_LENGTH = 255
+"""As the API's tokens.MAX_NAME (not imported here: the command starts without the API)."""
 
 
 @click.group()
@@ -16,7 +20,12 @@ def token() -> None:
 
 @token.command()
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the token may do.")
-@click.option("--name", default="", help="A label, to tell tokens apart when listing them.")
+@click.option(
+    "--name",
+    type=StoredText(NAME_LENGTH),
+    default="",
+    help="A label, to tell tokens apart when listing them.",
+)
 @click.option("--database", envvar="OCPPD_DATABASE", default="", help="Database URL.")
 @click.option(
     "--data-dir", envvar="OCPPD_DATA_DIR", type=click.Path(path_type=Path), default=Path("data")

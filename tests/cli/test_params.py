@@ -1,0 +1,51 @@
+"""Arguments ocppd stores itself (`charge-point add`, `token create`): text that is no UTF-8 (an
+undecodable argument), or longer than its column, is refused before the database is opened
+(exit 2, naming the argument); what fits is stored as given."""
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from ocppd.cli import main
+from ocppd.csms.database import create_engine
+from ocppd.csms.models import charge_points
+
+UNDECODABLE = b"cp\xff".decode(errors="surrogateescape")
+"""What Python makes of the argument bytes `cp\\xff` under a UTF-8 locale."""
+
+
+def ocppd(tmp_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)])
+
+
+def registered(tmp_path: Path) -> list[str]:
+    async def load() -> list[str]:
+        engine = create_engine(f"sqlite:///{tmp_path / 'ocppd.db'}")
+        try:
+            async with engine.connect() as db:
+                return sorted((await db.execute(sa.select(charge_points.c.id))).scalars())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(load())
+
+
+def test_charge_point_add_refuses_what_no_database_holds(tmp_path: Path) -> None:
+    refused = ocppd(tmp_path, "charge-point", "add", UNDECODABLE)
+    assert refused.exit_code == 2, refused.output
+    assert "Invalid value for 'IDENTITY': not UTF-8" in refused.output
+    key = ocppd(tmp_path, "charge-point", "add", "CP1", "--auth-key", UNDECODABLE)
+    assert key.exit_code == 2 and "'--auth-key': not UTF-8" in key.output
+    assert ocppd(tmp_path, "charge-point", "add", "CP1").exit_code == 0
+    assert registered(tmp_path) == ["CP1"]
+
+
+def test_token_create_refuses_a_name_beyond_its_column(tmp_path: Path) -> None:
+    for name, reason in [("n" * 256, "longer than 255 characters"), (UNDECODABLE, "not UTF-8")]:
+        refused = ocppd(tmp_path, "token", "create", "--role", "viewer", "--name", name)
+        assert refused.exit_code == 2, refused.output
+        assert f"'--name': {reason}" in refused.output
+    created = ocppd(tmp_path, "token", "create", "--role", "viewer", "--name", "n" * 255)
+    assert created.exit_code == 0 and created.output.startswith("ocppd_")
