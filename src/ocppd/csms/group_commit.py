@@ -62,7 +62,7 @@ class Write:
 
 
 IN_FLIGHT = 1
-"""Batches committing at once by default (bench/server.py's `+inflight4` variant sets it)."""
+"""Batches committing at once by default (bench/server.py's `+inflightN` variants set it)."""
 
 LATER_DELAY = 0.05
 """Seconds rows that nobody waits for may wait for a batch to ride with."""
