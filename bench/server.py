@@ -595,11 +595,14 @@ def paced_table(rows: list[dict[str, Any]]) -> str:
         + "|"
     ]
     for r in rows:
+        stored = "-"  # servers that store nothing (bare, peer)
+        if "frames_stored" in r:
+            stored = f"{r['frames_stored']:,} / {r['frames_expected']:,}"
         lines.append(
             f"| {r['server']} | {r['conns']:,} | {fmt(r['msg_s'])} | {fmt(r['p50'], '.1f')} "
             f"| {fmt(r['p99'], '.1f')} | {fmt(r['max'], '.1f')} | {r['errors']} "
             f"| {r['srv_cpu']:.0f}% | {r['us_msg']:.0f} | {r['db_cpu']:.0f}% "
-            f"| {fmt(r['commits_s'])} | {r['frames_stored']:,} / {r['frames_expected']:,} |"
+            f"| {fmt(r['commits_s'])} | {stored} |"
         )
     return "\n".join(lines)
 
