@@ -71,16 +71,35 @@ def stop(cp: str, transaction_id: int, meter: int, **extra: Any) -> tx.Stop:
 
 @contextmanager
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements run while inside: through SQLAlchemy, and on PostgreSQL's driver
+    (where the group commit runs batches without actions)."""
     seen: list[str] = []
 
     def count(*args: Any) -> None:
         seen.append(args[2])
 
+    def log(record: Any) -> None:
+        # Not asyncpg's type introspection (three statements, once per connection and type).
+        if "typeinfo_tree" not in record.query and "'jit'" not in record.query:
+            seen.append(record.query)
+
+    def watch(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            record.driver_connection.add_query_logger(log)
+
+    def unwatch(_dbapi: Any, record: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            record.driver_connection.remove_query_logger(log)
+
     sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    sa.event.listen(engine.sync_engine.pool, "checkout", watch)
+    sa.event.listen(engine.sync_engine.pool, "checkin", unwatch)
     try:
         yield seen
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+        sa.event.remove(engine.sync_engine.pool, "checkout", watch)
+        sa.event.remove(engine.sync_engine.pool, "checkin", unwatch)
 
 
 async def stored(engine: AsyncEngine, table: sa.Table) -> list[Any]:
@@ -102,7 +121,7 @@ async def test_a_batch_of_starts_sees_itself_and_costs_a_fixed_number_of_stateme
             writer.merge(starts, start("CPA", "GOOD")),  # the first, retransmitted
         )
     selects_and_inserts = [s for s in seen if not s.upper().startswith(("BEGIN", "COMMIT"))]
-    assert len(selects_and_inserts) <= 5, selects_and_inserts
+    assert 1 <= len(selects_and_inserts) <= 5, selects_and_inserts
     ids = [transaction_id for transaction_id, _ in results]
     assert len(set(ids[:40])) == 40
     assert [info.status for _, info in results[:40]] == [Invalid] * 40
@@ -191,3 +210,59 @@ async def test_the_running_transactions_of_a_tag_are_found_by_index(engine: Asyn
             plan = await connection.exec_driver_sql(f"EXPLAIN {sql}")
         text = " ".join(str(row[-1]) for row in plan)
     assert "ix_transactions_running_tag" in text, text
+
+
+async def test_on_postgresql_batches_without_actions_bypass_sqlalchemy(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    """Starts, stops and rows go on the driver (a third of the CPU a statement costs through
+    SQLAlchemy); a batch with an action still runs through SQLAlchemy, and both commit."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    through_sqlalchemy: list[str] = []
+
+    def count(*args: Any) -> None:
+        through_sqlalchemy.append(args[2])
+
+    starts, stops = tx.Starts(Settings()), tx.Stops()
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        writer.start()
+        (running, info), *_ = await asyncio.gather(
+            writer.merge(starts, start("CP1", "GOOD", meter=100)),
+            writer.commit([(models.messages, frame_row("CP1"))]),
+        )
+        data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="150")])]
+        await asyncio.gather(
+            writer.merge(stops, stop("CP1", running, 200, id_tag="GOOD", transaction_data=data)),
+            writer.merge(stops, stop("CP2", 987654, 5)),  # unmatched: recorded
+        )
+        assert through_sqlalchemy == []
+
+        async def count_tags(connection: Any) -> int:
+            return int(await connection.scalar(sa.select(sa.func.count(models.id_tags.c.id_tag))))
+
+        assert await writer.commit([], count_tags) == 3
+        assert through_sqlalchemy, "a batch with an action did not go through SQLAlchemy"
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert info.status is Accepted
+    (row,) = await stored(engine, models.transactions)
+    assert (row["meter_stop"], row["energy_wh"], row["stop_id_tag"]) == (200, 100, "GOOD")
+    (unmatched,) = await stored(engine, models.unmatched_stops)
+    assert (unmatched["charge_point_id"], unmatched["transaction_id"]) == ("CP2", 987654)
+    (meter,) = await stored(engine, models.meter_values)
+    assert (meter["transaction_id"], meter["value"]) == (running, "150")
+    assert len(await stored(engine, models.messages)) == 1
+
+
+def frame_row(charge_point_id: str) -> dict[str, Any]:
+    return {
+        "charge_point_id": charge_point_id,
+        "direction": "in",
+        "message_type": 2,
+        "action": "Heartbeat",
+        "unique_id": "1",
+        "payload": '[2,"1","Heartbeat",{}]',
+        "at": T0,
+    }

@@ -92,10 +92,23 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     sql, arguments = _one_statement(writes)
     async with engine.connect() as connection:
         # The driver's own connection: SQLAlchemy's would open a transaction first.
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        await driver.execute(sql, *arguments)
+        await (await driver_of(connection)).execute(sql, *arguments)
     return True
+
+
+async def write_on_driver(driver: Any, writes: BulkWrites) -> None:
+    """All of `writes` on PostgreSQL's driver (asyncpg), in its transaction."""
+    if any(map(_has_defaults, writes.rows)):
+        raise ValueError("rows of a table with column defaults need SQLAlchemy")
+    sql, arguments = _one_statement(writes)
+    await driver.execute(sql, *arguments)
+
+
+async def driver_of(connection: AsyncConnection) -> Any:
+    """The driver's own connection under SQLAlchemy's (asyncpg's on PostgreSQL)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
 
 
 async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[Row]) -> None:
@@ -104,7 +117,7 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
     if _has_defaults(table):
         await connection.execute(table.insert(), rows)
     elif dialect.name == "postgresql":
-        await connection.exec_driver_sql(_json_insert(table).format(1), (_document(rows),))
+        await connection.exec_driver_sql(_json_insert(table).format(1), (document(rows),))
     elif dialect.driver == "aiosqlite":
         plan = _driver_plan(table, dialect)
         driver = (await connection.get_raw_connection()).driver_connection
@@ -127,7 +140,7 @@ def _columns(table: sa.Table) -> list[sa.Column[Any]]:
 # PostgreSQL: a table's rows as one JSON document.
 
 
-def _document(rows: list[Row]) -> str:
+def document(rows: list[Row]) -> str:
     document = msgspec.json.encode(rows)
     if b"\\u0000" in document:
         # PostgreSQL's text cannot hold NUL, which a charger may send in any string (valid
@@ -173,7 +186,7 @@ def _one_statement(writes: BulkWrites) -> tuple[str, tuple[str, ...]]:
         (_json_upsert(shape), list(latest.values())) for shape, latest in writes.upserts.items()
     ]
     statements = [sql.format(number) for number, (sql, _) in enumerate(parts, start=1)]
-    arguments = tuple(_document(rows) for _, rows in parts)
+    arguments = tuple(document(rows) for _, rows in parts)
     if len(statements) == 1:
         return statements[0], arguments
     ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(statements))

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ocppd.csms import bulk_writes
+from ocppd.csms.batch_database import AlchemyDatabase, Database, DriverDatabase
 from ocppd.csms.bulk_writes import BulkWrites, Upsert
 
 log = logging.getLogger("ocppd.csms.storage")
@@ -37,13 +38,13 @@ class Merged(Protocol):
 
     `apply` gets the items of every write of this kind in the batch, in arrival order, and
     returns one result per item and rows to insert with the batch's rows. Kinds run in
-    ascending `order`, before the rows, upserts and actions."""
+    ascending `order`, before the rows, upserts and actions. With `on_driver`, `apply` also
+    works on a `DriverDatabase` (PostgreSQL's driver, for batches without actions)."""
 
     order: int
+    on_driver: bool
 
-    async def apply(
-        self, connection: AsyncConnection, items: list[Any]
-    ) -> tuple[list[Any], Rows]: ...
+    async def apply(self, db: Database, items: list[Any]) -> tuple[list[Any], Rows]: ...
 
 
 @dataclass
@@ -170,6 +171,11 @@ class GroupCommit:
             writes, plain = _gather(batch)
             if plain and await bulk_writes.write_alone(self.engine, writes):
                 results: list[Any] = [None] * len(batch)
+            elif _fits_driver(self.engine, batch, writes):
+                async with self.engine.connect() as connection:
+                    driver = await bulk_writes.driver_of(connection)
+                    async with driver.transaction():
+                        results = await _apply_on_driver(driver, batch, writes)
             else:
                 async with self.engine.begin() as connection:
                     results = await _apply(connection, batch, writes)
@@ -203,8 +209,25 @@ def _gather(batch: list[Write]) -> tuple[BulkWrites, bool]:
     return writes, plain
 
 
+def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
+    """Whether the batch can be committed on PostgreSQL's driver: nothing in it needs
+    SQLAlchemy (an action, a kind without `on_driver`, rows of a table with defaults)."""
+    return writes.fits_one_statement(engine.dialect) and all(
+        write.action is None and (write.merged is None or write.merged.on_driver) for write in batch
+    )
+
+
+async def _apply_on_driver(driver: Any, batch: list[Write], writes: BulkWrites) -> list[Any]:
+    merged, extra_rows = await _apply_merged(DriverDatabase(driver), batch)
+    for table, row in extra_rows:
+        writes.insert(table, row)
+    if writes:
+        await bulk_writes.write_on_driver(driver, writes)
+    return [merged.get(index) for index in range(len(batch))]
+
+
 async def _apply(connection: AsyncConnection, batch: list[Write], writes: BulkWrites) -> list[Any]:
-    merged, extra_rows = await _apply_merged(connection, batch)
+    merged, extra_rows = await _apply_merged(AlchemyDatabase(connection), batch)
     for table, row in extra_rows:
         writes.insert(table, row)
     if writes:
@@ -215,9 +238,7 @@ async def _apply(connection: AsyncConnection, batch: list[Write], writes: BulkWr
     ]
 
 
-async def _apply_merged(
-    connection: AsyncConnection, batch: list[Write]
-) -> tuple[dict[int, Any], Rows]:
+async def _apply_merged(db: Database, batch: list[Write]) -> tuple[dict[int, Any], Rows]:
     """The results of the merged writes by their index in the batch, and the rows they add."""
     kinds: dict[Merged, list[int]] = {}
     for index, write in enumerate(batch):
@@ -227,7 +248,7 @@ async def _apply_merged(
     rows: Rows = []
     for kind in sorted(kinds, key=lambda kind: kind.order):
         indexes = kinds[kind]
-        values, added = await kind.apply(connection, [batch[i].item for i in indexes])
+        values, added = await kind.apply(db, [batch[i].item for i in indexes])
         results.update(zip(indexes, values, strict=True))
         rows += added
     return results, rows

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ocppd.csms.batch_database import AlchemyDatabase, Database, Query
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import id_tags
 from ocppd.csms.stored_text import NUL
@@ -24,7 +25,8 @@ def tag_key(id_tag: str) -> str:
 
 async def id_tag_info(connection: AsyncConnection, id_tag: str, now: datetime) -> IdTagInfo:
     """Accepted, Blocked, Expired or Invalid (unknown), with expiry and parent when set."""
-    return info_of((await load_tags(connection, [id_tag])).get(tag_key(id_tag)), now)
+    tags = await load_tags(AlchemyDatabase(connection), [id_tag])
+    return info_of(tags.get(tag_key(id_tag)), now)
 
 
 class StoredTag(NamedTuple):
@@ -33,21 +35,26 @@ class StoredTag(NamedTuple):
     parent_id_tag: str | None
 
 
-async def load_tags(connection: AsyncConnection, tags: Iterable[str]) -> dict[str, StoredTag]:
+async def load_tags(db: Database, tags: Iterable[str]) -> dict[str, StoredTag]:
     """What is stored of `tags` (the known ones), in one query, by key. A tag with a NUL is
     never known: no tag is stored with one on PostgreSQL, where looking it up would find the
     tag stored for it (`stored_text`), a different one."""
     keys = {tag_key(tag) for tag in tags if NUL not in tag}
     if not keys:
         return {}
-    result = await connection.execute(_LOAD_TAGS, {"keys": list(keys)})
-    return {key: StoredTag(*stored) for key, *stored in result}
+    rows = await db.fetch(_LOAD_TAGS, list(keys))
+    return {key: StoredTag(*stored) for key, *stored in rows}
 
 
 # Built once (an expanding IN): building a statement per batch cost more than running it.
-_LOAD_TAGS = sa.select(
-    id_tags.c.id_tag_key, id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag
-).where(id_tags.c.id_tag_key.in_(sa.bindparam("keys", expanding=True)))
+_LOAD_TAGS = Query(
+    alchemy=sa.select(
+        id_tags.c.id_tag_key, id_tags.c.status, id_tags.c.expiry_date, id_tags.c.parent_id_tag
+    ).where(id_tags.c.id_tag_key.in_(sa.bindparam("keys", expanding=True))),
+    names=("keys",),
+    postgresql="SELECT id_tag_key, status, expiry_date, parent_id_tag FROM id_tags "
+    "WHERE id_tag_key = ANY($1::varchar[])",
+)
 
 
 def info_of(row: StoredTag | None, now: datetime) -> IdTagInfo:
@@ -76,9 +83,8 @@ class Authorizations:
     group commit, so no connection is checked out per request)."""
 
     order = 0
+    on_driver = True
 
-    async def apply(
-        self, connection: AsyncConnection, items: list[Lookup]
-    ) -> tuple[list[IdTagInfo], list[Any]]:
-        tags = await load_tags(connection, [item.id_tag for item in items])
+    async def apply(self, db: Database, items: list[Lookup]) -> tuple[list[IdTagInfo], list[Any]]:
+        tags = await load_tags(db, [item.id_tag for item in items])
         return [info_of(tags.get(tag_key(item.id_tag)), item.at) for item in items], []

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ocppd.csms.batch_database import AlchemyDatabase, Database
 from ocppd.csms.models import charge_points
 from ocppd.csms.settings import RegistrationPolicy, Settings
 from ocppd.protocol.enums import RegistrationStatus
@@ -63,13 +64,16 @@ class Admissions:
     item (the handler updates its own); None for an unknown identity otherwise."""
 
     order = -1
+    on_driver = False  # rare (a connection opening), and its INSERT differs per database
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def apply(
-        self, connection: AsyncConnection, ids: list[str]
+        self, db: Database, ids: list[str]
     ) -> tuple[list[ChargePointRecord | None], list[Any]]:
+        assert isinstance(db, AlchemyDatabase)
+        connection = db.connection
         records = await load_many(connection, ids)
         unknown = {i for i in ids if i not in records}
         if unknown and self.settings.registration is RegistrationPolicy.OPEN:

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ocppd.csms.batch_database import Database, RowsQuery
 from ocppd.csms.models import reservations, transactions
 
 _MAX_BIGINT = 2**63 - 1  # as transactions.MAX_STORED_INTEGER (which imports this module)
@@ -63,36 +64,44 @@ class Use:
     at: datetime
 
 
-_END_USED = (
-    reservations.update()
+_END_USED = RowsQuery(
+    alchemy=reservations.update()
     .where(
         reservations.c.reservation_id == sa.bindparam("b_reservation_id"),
         reservations.c.charge_point_id == sa.bindparam("b_charge_point_id"),
         reservations.c.ended_at.is_(None),
     )
     .values(
-        ended_at=sa.bindparam("b_at"),
+        ended_at=sa.bindparam("b_ended_at"),
         end_reason=USED,
         transaction_id=sa.bindparam("b_transaction_id"),
-    )
+    ),
+    prefix="b_",
+    postgresql="UPDATE reservations AS r SET ended_at = u.ended_at, "
+    f"end_reason = '{USED}', transaction_id = u.transaction_id "
+    "FROM json_populate_recordset(NULL::reservations, $1::json) AS u "
+    "WHERE r.reservation_id = u.reservation_id AND r.charge_point_id = u.charge_point_id "
+    "AND r.ended_at IS NULL",
 )
 
 
-async def mark_used_by(connection: AsyncConnection, uses: list[Use | None]) -> None:
+async def mark_used_by(db: Database, uses: list[Use | None]) -> None:
     """Each reservation a StartTransaction carries ends, used by that transaction, if it is
-    that charge point's and still open (an unknown id changes nothing); one statement."""
-    values = [
-        {
-            "b_reservation_id": use.reservation_id,
-            "b_charge_point_id": use.charge_point_id,
-            "b_at": use.at,
-            "b_transaction_id": use.transaction_id,
-        }
-        for use in uses
-        if use is not None and -_MAX_BIGINT <= use.reservation_id <= _MAX_BIGINT
-    ]
-    if values:
-        await connection.execute(_END_USED, values)
+    that charge point's and still open (an unknown id changes nothing); one statement. Of
+    two starts with the same reservation, the first uses it."""
+    values: dict[tuple[int, str], dict[str, Any]] = {}
+    for use in uses:
+        if use is not None and -_MAX_BIGINT <= use.reservation_id <= _MAX_BIGINT:
+            values.setdefault(
+                (use.reservation_id, use.charge_point_id),
+                {
+                    "reservation_id": use.reservation_id,
+                    "charge_point_id": use.charge_point_id,
+                    "ended_at": use.at,
+                    "transaction_id": use.transaction_id,
+                },
+            )
+    await db.write_rows(_END_USED, list(values.values()))
 
 
 def ender(

@@ -11,13 +11,13 @@ before it: a tag started earlier in the batch is running for the next.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from msgspec import UNSET
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms import reservations
+from ocppd.csms.batch_database import Database, Query, RowsQuery
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Rows
 from ocppd.csms.id_tags import StoredTag, info_of, load_tags, tag_key
@@ -77,18 +77,17 @@ class Starts:
     scope, any tag of its group) is answered ConcurrentTx; a reservation it carries is Used."""
 
     order = 1
+    on_driver = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def apply(
-        self, connection: AsyncConnection, items: list[Start]
-    ) -> tuple[list[Started], Rows]:
-        tags = await load_tags(connection, [item.request.id_tag for item in items])
+    async def apply(self, db: Database, items: list[Start]) -> tuple[list[Started], Rows]:
+        tags = await load_tags(db, [item.request.id_tag for item in items])
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
-        stored = await _stored_starts(connection, items)
-        groups = await self._groups(connection, items, infos, tags)
-        running = await _running(connection, set().union(*groups))
+        stored = await _stored_starts(db, items)
+        groups = await self._groups(db, items, infos, tags)
+        running = await _running(db, set().union(*groups))
         answers: dict[int, Started] = {}
         inserting: dict[Identity, int] = {}
         repeats: dict[int, int] = {}
@@ -109,18 +108,18 @@ class Starts:
                 if identity is not None:
                     inserting[identity] = index
                 new.append(index)
-        ids = await _insert(connection, [_start_row(items[i], infos[i].status) for i in new])
+        ids = await _insert(db, [_start_row(items[i], infos[i].status) for i in new])
         for index, transaction_id in zip(new, ids, strict=True):
             answers[index] = (transaction_id, infos[index])
         for index, first in repeats.items():
             infos[index].status = answers[first][1].status
             answers[index] = (answers[first][0], infos[index])
-        await reservations.mark_used_by(connection, [_use(items[i], answers[i][0]) for i in new])
+        await reservations.mark_used_by(db, [_use(items[i], answers[i][0]) for i in new])
         return [answers[index] for index in range(len(items))], []
 
     async def _groups(
         self,
-        connection: AsyncConnection,
+        db: Database,
         items: list[Start],
         infos: list[IdTagInfo],
         tags: dict[str, StoredTag],
@@ -134,12 +133,8 @@ class Starts:
         group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
         wanted = {tag_key(p) for p, ok in zip(parents, accepted, strict=True) if p and ok}
         if group_scope and wanted:
-            parent = sa.func.lower(id_tags.c.parent_id_tag)
-            result = await connection.execute(
-                sa.select(id_tags.c.id_tag_key, parent.label("parent")).where(parent.in_(wanted))
-            )
-            for row in result:
-                members.setdefault(row.parent, set()).add(row.id_tag_key)
+            for member, parent in await db.fetch(_GROUP_MEMBERS, list(wanted)):
+                members.setdefault(parent, set()).add(member)
         return [
             (
                 set()
@@ -152,56 +147,73 @@ class Starts:
         ]
 
 
-async def _stored_starts(
-    connection: AsyncConnection, items: list[Start]
-) -> dict[Identity, tuple[int, str]]:
+async def _stored_starts(db: Database, items: list[Start]) -> dict[Identity, tuple[int, str]]:
     """(id, answered status) of stored starts with the identity of one of `items`."""
     wanted = {identity for item in items if (identity := item.identity()) is not None}
     if not wanted:
         return {}
-    values = {f"b_{name}": list({w[n] for w in wanted}) for n, name in enumerate(_IDENTITY_COLUMNS)}
+    values = [list({w[n] for w in wanted}) for n in range(len(_IDENTITY_COLUMNS))]
     found: dict[Identity, tuple[int, str]] = {}
-    for row in await connection.execute(_STORED_STARTS, values):
+    for row in await db.fetch(_STORED_STARTS, *values):
+        transaction_id, status, charge_point_id, connector_id, meter_start, started_at, tag = row
         identity = (
-            row.charge_point_id,
-            row.connector_id,
-            row.meter_start,
-            as_utc(row.started_at),
-            _stored_tag(row.id_tag),
+            charge_point_id,
+            connector_id,
+            meter_start,
+            as_utc(started_at),
+            _stored_tag(tag),
         )
         if identity in wanted:
-            found.setdefault(identity, (int(row.id), str(row.start_status)))
+            found.setdefault(identity, (int(transaction_id), str(status)))
     return found
 
 
 # The queries of a batch are built once, with expanding IN parameters: building them per
 # batch cost more than running them (bench/group_commit.py).
 _IDENTITY_COLUMNS = ("charge_point_id", "connector_id", "meter_start", "started_at")
-_STORED_STARTS = sa.select(
-    *(transactions.c[name] for name in ("id", "start_status", *_IDENTITY_COLUMNS, "id_tag"))
-).where(
-    *(
-        transactions.c[name].in_(sa.bindparam(f"b_{name}", expanding=True))
-        for name in _IDENTITY_COLUMNS
-    )
+_STORED_STARTS = Query(
+    alchemy=sa.select(
+        *(transactions.c[name] for name in ("id", "start_status", *_IDENTITY_COLUMNS, "id_tag"))
+    ).where(
+        *(
+            transactions.c[name].in_(sa.bindparam(f"b_{name}", expanding=True))
+            for name in _IDENTITY_COLUMNS
+        )
+    ),
+    names=tuple(f"b_{name}" for name in _IDENTITY_COLUMNS),
+    postgresql="SELECT id, start_status, charge_point_id, connector_id, meter_start, "
+    "started_at, id_tag FROM transactions WHERE charge_point_id = ANY($1::varchar[]) "
+    "AND connector_id = ANY($2::integer[]) AND meter_start = ANY($3::bigint[]) "
+    "AND started_at = ANY($4::timestamptz[])",
 )
 _RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
-_RUNNING = (
-    sa.select(_RUNNING_TAG)
+_RUNNING = Query(
+    alchemy=sa.select(_RUNNING_TAG)
     .where(
         _RUNNING_TAG.in_(sa.bindparam("keys", expanding=True)),
         transactions.c.stopped_at.is_(None),
     )
-    .distinct()
+    .distinct(),
+    names=("keys",),
+    postgresql="SELECT DISTINCT lower(id_tag) FROM transactions "
+    "WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
+)
+_PARENT = sa.func.lower(id_tags.c.parent_id_tag)
+_GROUP_MEMBERS = Query(
+    alchemy=sa.select(id_tags.c.id_tag_key, _PARENT).where(
+        _PARENT.in_(sa.bindparam("parents", expanding=True))
+    ),
+    names=("parents",),
+    postgresql="SELECT id_tag_key, lower(parent_id_tag) FROM id_tags "
+    "WHERE lower(parent_id_tag) = ANY($1::text[])",
 )
 
 
-async def _running(connection: AsyncConnection, keys: set[str]) -> set[str]:
+async def _running(db: Database, keys: set[str]) -> set[str]:
     """Which of the tag keys are in a transaction not stopped yet."""
     if not keys:
         return set()
-    result = await connection.execute(_RUNNING, {"keys": list(keys)})
-    return set(result.scalars())
+    return {key for (key,) in await db.fetch(_RUNNING, list(keys))}
 
 
 def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
@@ -222,7 +234,7 @@ def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
 _ROW_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
 
 
-async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+async def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
     """The ids of the new rows, in the order of `rows`, from one INSERT ... RETURNING.
 
     Rows are matched to ids by their values, not by the order RETURNING gives (SQLite does
@@ -231,9 +243,8 @@ async def _insert(connection: AsyncConnection, rows: list[dict[str, Any]]) -> li
     if not rows:
         return []
     ids: dict[tuple[Any, ...], list[int]] = {}
-    for returned in await connection.execute(_INSERT_RETURNING, rows):
-        *key, started_at = returned[1:]
-        ids.setdefault(_row_key([*key, as_utc(started_at)]), []).append(int(returned.id))
+    for transaction_id, *key, started_at in await db.write_rows(_INSERT_RETURNING, rows):
+        ids.setdefault(_row_key([*key, as_utc(started_at)]), []).append(int(transaction_id))
     return [ids[_row_key([row[name] for name in _ROW_KEY])].pop() for row in rows]
 
 
@@ -247,8 +258,25 @@ def _row_key(values: list[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_INSERT_RETURNING = transactions.insert().returning(
-    transactions.c.id, *(transactions.c[name] for name in _ROW_KEY)
+_START_COLUMNS = (
+    "charge_point_id",
+    "connector_id",
+    "id_tag",
+    "start_status",
+    "meter_start",
+    "started_at",
+    "reservation_id",
+    "received_at",
+)
+_INSERT_RETURNING = RowsQuery(
+    alchemy=transactions.insert().returning(
+        transactions.c.id, *(transactions.c[name] for name in _ROW_KEY)
+    ),
+    postgresql=f"INSERT INTO transactions ({', '.join(_START_COLUMNS)}) "
+    f"SELECT {', '.join(_START_COLUMNS)} "
+    "FROM json_populate_recordset(NULL::transactions, $1::json) "
+    f"RETURNING id, {', '.join(_ROW_KEY)}",
+    returning=True,
 )
 
 
@@ -273,13 +301,11 @@ class Stops:
     transaction when unmatched). Answered with the stop tag's idTagInfo when it has one."""
 
     order = 0
+    on_driver = True
 
-    async def apply(
-        self, connection: AsyncConnection, items: list[Stop]
-    ) -> tuple[list[IdTagInfo | None], Rows]:
-        found = await _open_transactions(connection, items)
-        closes: list[dict[str, Any]] = []
-        unmatched: list[dict[str, Any]] = []
+    async def apply(self, db: Database, items: list[Stop]) -> tuple[list[IdTagInfo | None], Rows]:
+        found = await _open_transactions(db, items)
+        closes: dict[int, dict[str, Any]] = {}  # by id: of two stops of one, the last counts
         rows: Rows = []
         for item in items:
             request = item.request
@@ -287,9 +313,9 @@ class Stops:
             if match is not None and match.charge_point_id != item.charge_point_id:
                 match = None
             if match is None:
-                unmatched.append(_unmatched_row(item))
+                rows.append((unmatched_stops, _unmatched_row(item)))
             else:
-                closes.append(_close_values(item, match.meter_start))
+                closes[match.id] = _close_values(item, match.meter_start)
             if request.transaction_data is not UNSET and request.transaction_data:
                 rows += meter_value_rows(
                     item.charge_point_id,
@@ -297,12 +323,9 @@ class Stops:
                     None if match is None else request.transaction_id,
                     request.transaction_data,
                 )
-        if closes:
-            await connection.execute(_CLOSE, closes)
-        if unmatched:
-            await connection.execute(unmatched_stops.insert(), unmatched)
+        await db.write_rows(_CLOSE, list(closes.values()))
         stop_tags = [i.request.id_tag for i in items if i.request.id_tag is not UNSET]
-        tags = await load_tags(connection, stop_tags)
+        tags = await load_tags(db, stop_tags)
         infos = [
             None
             if item.request.id_tag is UNSET
@@ -312,34 +335,44 @@ class Stops:
         return infos, rows
 
 
-async def _open_transactions(connection: AsyncConnection, items: list[Stop]) -> dict[int, Any]:
+class OpenTransaction(NamedTuple):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    meter_start: int | None
+
+
+async def _open_transactions(db: Database, items: list[Stop]) -> dict[int, OpenTransaction]:
     """The stored transactions the stops name (ids a BIGINT can hold and > 0), by id."""
     ids = {i.request.transaction_id for i in items}
     ids = {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
     if not ids:
         return {}
-    result = await connection.execute(_OPEN_TRANSACTIONS, {"ids": list(ids)})
-    return {row.id: row for row in result}
+    rows = await db.fetch(_OPEN_TRANSACTIONS, list(ids))
+    return {row[0]: OpenTransaction(*row) for row in rows}
 
 
-_OPEN_TRANSACTIONS = sa.select(
-    transactions.c.id,
-    transactions.c.charge_point_id,
-    transactions.c.connector_id,
-    transactions.c.meter_start,
-).where(transactions.c.id.in_(sa.bindparam("ids", expanding=True)))
+_OPEN_TRANSACTIONS = Query(
+    alchemy=sa.select(
+        transactions.c.id,
+        transactions.c.charge_point_id,
+        transactions.c.connector_id,
+        transactions.c.meter_start,
+    ).where(transactions.c.id.in_(sa.bindparam("ids", expanding=True))),
+    names=("ids",),
+    postgresql="SELECT id, charge_point_id, connector_id, meter_start FROM transactions "
+    "WHERE id = ANY($1::bigint[])",
+)
 
-
-_CLOSE = (
-    transactions.update()
+_CLOSED = ("meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "energy_wh")
+_CLOSE = RowsQuery(
+    alchemy=transactions.update()
     .where(transactions.c.id == sa.bindparam("b_id"))
-    .values(
-        meter_stop=sa.bindparam("b_meter_stop"),
-        stopped_at=sa.bindparam("b_stopped_at"),
-        stop_reason=sa.bindparam("b_stop_reason"),
-        stop_id_tag=sa.bindparam("b_stop_id_tag"),
-        energy_wh=sa.bindparam("b_energy_wh"),
-    )
+    .values({name: sa.bindparam(f"b_{name}") for name in _CLOSED}),
+    prefix="b_",
+    postgresql="UPDATE transactions AS t SET "
+    + ", ".join(f"{name} = c.{name}" for name in _CLOSED)
+    + " FROM json_populate_recordset(NULL::transactions, $1::json) AS c WHERE t.id = c.id",
 )
 
 
@@ -347,12 +380,12 @@ def _close_values(item: Stop, meter_start: int | None) -> dict[str, Any]:
     request = item.request
     meter_stop = storable(request.meter_stop)
     return {
-        "b_id": request.transaction_id,
-        "b_meter_stop": meter_stop,
-        "b_stopped_at": as_utc(request.timestamp),
-        "b_stop_reason": _reason(request),
-        "b_stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
-        "b_energy_wh": energy(meter_start, meter_stop),
+        "id": request.transaction_id,
+        "meter_stop": meter_stop,
+        "stopped_at": as_utc(request.timestamp),
+        "stop_reason": _reason(request),
+        "stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
+        "energy_wh": energy(meter_start, meter_stop),
     }
 
 
