@@ -2,12 +2,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.models import id_tags, messages
+from tests.databases import POSTGRES_URL
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -160,3 +162,62 @@ async def test_rows_nobody_waits_for_are_committed_after_the_delay(engine: Async
     writer.insert_later([log_row(2)])
     await writer.stop()  # stop commits what waits, without waiting for the delay
     assert await count(engine, messages) == 2
+
+
+async def test_connections_the_database_dropped_are_replaced(engine: AsyncEngine) -> None:
+    """PostgreSQL restarted, or its pooled connections were killed: a batch that finds its
+    connection dead is retried once on another, on every path (a plain batch, starts on the
+    driver, an action through SQLAlchemy), and no write is refused for it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's connections")
+    from ocppd.csms import transactions as tx
+    from ocppd.csms.settings import Settings
+    from ocppd.protocol import messages as m
+
+    def start(n: int) -> tx.Start:
+        request = m.StartTransactionRequest(
+            connector_id=1, id_tag=f"T{n}", meter_start=n, timestamp=NOW
+        )
+        return tx.Start(f"CP{n}", request, NOW)
+
+    async def count_tags(connection: AsyncConnection) -> int:
+        return int(await connection.scalar(sa.select(sa.func.count()).select_from(id_tags)) or 0)
+
+    starts = tx.Starts(Settings())
+    writer = GroupCommit(engine)
+    writer.start()
+    # Several pooled connections, all in use once.
+    await asyncio.gather(
+        writer.commit([log_row(0)]), writer.merge(starts, start(0)), writer.commit([], count_tags)
+    )
+    # The pool's connections (the batch above used one), killed from outside the pool.
+    async with engine.connect() as a, engine.connect() as b:
+        pids = [await a.scalar(sa.text("SELECT pg_backend_pid()")) for a in (a, b)]
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        for pid in pids:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    refused = 0
+    for n in range(1, 30):
+        for write in (
+            writer.commit([log_row(n)]),
+            writer.merge(starts, start(n)),
+            writer.commit([], count_tags),
+        ):
+            try:
+                await write
+            except RuntimeError:  # refused: on a connection found dead
+                refused += 1
+    assert refused == 0, "writes were refused for a connection the database had dropped"
+    # Every path works again.
+    await writer.commit([log_row(100)])
+    transaction_id, _ = await writer.merge(starts, start(100))
+    assert await writer.commit([], count_tags) == 0
+    await writer.stop()
+    async with engine.connect() as connection:
+        stored = await connection.scalar(
+            sa.select(sa.func.count()).select_from(messages).where(messages.c.unique_id == "100")
+        )
+    assert stored == 1 and transaction_id > 0

@@ -21,11 +21,13 @@ processors) is larger than a row's. So:
 A table with column defaults goes through SQLAlchemy, which applies them.
 """
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -90,9 +92,9 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     if not writes.fits_one_statement(engine.dialect):
         return False
     sql, arguments = _one_statement(writes)
-    async with engine.connect() as connection:
-        # The driver's own connection: SQLAlchemy's would open a transaction first.
-        await (await driver_of(connection)).execute(sql, *arguments)
+    # The driver's own connection: SQLAlchemy's would open a transaction first.
+    async with driver_connection(engine) as driver:
+        await driver.execute(sql, *arguments)
     return True
 
 
@@ -109,6 +111,36 @@ async def driver_of(connection: AsyncConnection) -> Any:
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     return driver
+
+
+@contextlib.asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver connection (asyncpg's). One found dead is invalidated, so
+    that the pool does not hand it out again: SQLAlchemy does that only for the statements
+    that go through it."""
+    async with engine.connect() as connection:
+        driver = await driver_of(connection)
+        try:
+            yield driver
+        except BaseException as exc:
+            if driver.is_closed() or connection_lost(exc):
+                await connection.invalidate()
+            raise
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the connection went away (not that the database refused a write):
+    on asyncpg's own connection, or through SQLAlchemy. (A connection the server closed while
+    idle can fail its next statement as asyncpg's InternalClientError.)"""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return bool(exc.connection_invalidated)
+    lost = (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    )
+    return isinstance(exc, lost)
 
 
 async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[Row]) -> None:

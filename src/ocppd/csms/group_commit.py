@@ -166,20 +166,26 @@ class GroupCommit:
             for _ in batch:
                 self._queue.task_done()
 
-    async def _commit(self, batch: list[Write]) -> None:
+    async def _commit(self, batch: list[Write], retried: bool = False) -> None:
         try:
             writes, plain = _gather(batch)
             if plain and await bulk_writes.write_alone(self.engine, writes):
                 results: list[Any] = [None] * len(batch)
             elif _fits_driver(self.engine, batch, writes):
-                async with self.engine.connect() as connection:
-                    driver = await bulk_writes.driver_of(connection)
-                    async with driver.transaction():
-                        results = await _apply_on_driver(driver, batch, writes)
+                async with bulk_writes.driver_connection(self.engine) as driver:
+                    results = await _apply_on_driver(driver, batch, writes)
             else:
                 async with self.engine.begin() as connection:
                     results = await _apply(connection, batch, writes)
-        except Exception:
+        except Exception as exc:
+            if not retried and bulk_writes.connection_lost(exc):
+                # PostgreSQL restarted, or dropped the connection this batch got: the others
+                # in the pool are likely gone too. A new pool, and once more, before any
+                # write is refused for it.
+                log.warning("database connection lost (%s); batch retried", exc)
+                await self.engine.dispose()
+                await self._commit(batch, retried=True)
+                return
             if len(batch) == 1:
                 log.exception("write failed")
                 _fail(batch[0])
@@ -218,11 +224,12 @@ def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) ->
 
 
 async def _apply_on_driver(driver: Any, batch: list[Write], writes: BulkWrites) -> list[Any]:
-    merged, extra_rows = await _apply_merged(DriverDatabase(driver), batch)
-    for table, row in extra_rows:
-        writes.insert(table, row)
-    if writes:
-        await bulk_writes.write_on_driver(driver, writes)
+    async with driver.transaction():
+        merged, extra_rows = await _apply_merged(DriverDatabase(driver), batch)
+        for table, row in extra_rows:
+            writes.insert(table, row)
+        if writes:
+            await bulk_writes.write_on_driver(driver, writes)
     return [merged.get(index) for index in range(len(batch))]
 
 
