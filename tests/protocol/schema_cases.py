@@ -314,6 +314,7 @@ CATEGORY_CODES: dict[str, str | None] = {
     "bad_date_time": "TypeConstraintViolation",
     "date_time_variant": "TypeConstraintViolation",
     "good_date_time": None,
+    "no_utc_date_time": "PropertyConstraintViolation",
     "empty_array": "OccurenceConstraintViolation",
     "empty_array_allowed": None,
     "decimal": "PropertyConstraintViolation",
@@ -410,14 +411,25 @@ BAD_DATE_TIMES = [
 
 GOOD_DATE_TIMES = [
     "0001-01-01T00:00:00Z",
-    "0001-01-01T00:00:00+23:59",
-    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00-23:59",
+    "9999-12-31T23:59:59+23:59",
     "9999-12-31T23:59:59.999999Z",
+    "0001-01-01T01:00:00+01:00",
+    "0001-01-01T00:59:59.9999996+01:00",  # rounded to the microsecond: 01:00:00+01:00
     "2024-02-29T12:00:00.000000001-00:00",
     "2026-06-30T12:00:00.1234565+05:45",
     "2026-01-01T00:00:00.99999999999999999999Z",
     "2026-01-01T00:00:00+00:00",
 ]
+
+NO_UTC_DATE_TIMES = [
+    "0001-01-01T00:00:00+23:59",
+    "0001-01-01T00:59:59.999999+01:00",
+    "9999-12-31T23:59:59-23:59",
+    "9999-12-31T23:00:00-01:00",
+]
+"""Valid RFC 3339 whose UTC time is outside years 1 to 9999 (ocppd refuses them: a listed
+deviation)."""
 
 # Derived from a valid value: the forms some checkers take and others refuse (lower case,
 # a space for `T`, `+hhmm`, a trailing newline) and forms none takes.
@@ -518,6 +530,8 @@ def mutations(doc: Any, schema: Schema, *, exhaustive: bool = False) -> list[Mut
                 add("bad_date_time", path, replaced(doc, path, wrong))
             for good in GOOD_DATE_TIMES if exhaustive else GOOD_DATE_TIMES[:3]:
                 add("good_date_time", path, replaced(doc, path, good))
+            for no_utc in NO_UTC_DATE_TIMES if exhaustive else NO_UTC_DATE_TIMES[:1]:
+                add("no_utc_date_time", path, replaced(doc, path, no_utc), must_refuse=False)
             # every one-character edit, at the first timestamp of the document only
             edits = date_time_variants(value, exhaustive=exhaustive and first_date_time)
             first_date_time = False

@@ -342,13 +342,36 @@ def test_a_timestamp_that_is_no_timestamp_still_fails(text: str) -> None:
 
 def test_compact_offset_at_the_end_of_time_is_normalised_not_crashed() -> None:
     # Fixed: the check converted to UTC and leaked an OverflowError.
-    data = _json({"currentTime": "9999-12-31T23:59:59-0100"})
+    data = _json({"currentTime": "9999-12-31T23:59:59+0100"})
     response, _ = Leniency({Rule.TIMESTAMPS_WITHOUT_ZONE}).decode(
         CORE["Heartbeat"].response_codec, data
     )
     assert response.current_time == datetime(
-        9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=1))
+        9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=1))
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "strict_too"),
+    [
+        ("9999-12-31T23:59:59-0100", True),  # 10000-01-01T00:59:59Z
+        ("9999-12-31T23:59:59-01:00", True),
+        ("0001-01-01T00:00:00+01:00", True),  # 0000-12-31T23:00:00Z
+        ("0001-01-01t00:00:00+0001", True),
+        ("9999-12-31 23:59:59-01", False),  # a form the rule repairs, then out of range
+    ],
+)
+def test_a_timestamp_without_a_utc_time_is_no_quirk(text: str, strict_too: bool) -> None:
+    """Valid RFC 3339 (or repaired into it) but outside years 1 to 9999 in UTC: no rule
+    repairs it, and the error names the field (not "too many repairs")."""
+    data = _json(
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": text}
+    )
+    for leniency in (Leniency(), Leniency(set(Rule))) if strict_too else (Leniency(set(Rule)),):
+        error = _lenient_error(leniency, STATUS, data)
+        assert error.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, (leniency.rules, error)
+        assert error.path == "$.timestamp"
+        assert error.reason == "no UTC time within years 1 to 9999"
 
 
 # Numbers

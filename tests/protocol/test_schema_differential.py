@@ -47,6 +47,7 @@ from tests.protocol.schema_cases import (
     resolved_schema,
     sample_value,
     schema_files,
+    schema_nodes,
     valid_documents,
     walk,
 )
@@ -346,6 +347,26 @@ def _date_time_rounding(verdict: Verdict, name: str) -> None:
             verdict.add(name, site, ErrorCode.TYPE_CONSTRAINT_VIOLATION)
 
 
+_UTC_RANGE = (
+    Fraction(date.min.toordinal() * 86400),
+    Fraction((date.max.toordinal() + 1) * 86400),
+)
+"""Years 1 to 9999 in seconds, as `_instant` counts them (the end excluded)."""
+
+
+def _date_time_without_utc(verdict: Verdict, name: str) -> None:
+    if verdict.findings is None:
+        return
+    for site in _accepted_date_times(verdict):
+        if _RECEIVED.fullmatch(site.value) is None:
+            continue  # not a date-time for ocppd either: another deviation says so
+        local, offset = _instant(site.value, _RECEIVED)
+        # ocppd rounds the local time to the microsecond (half up), then takes the offset off.
+        utc = Fraction(math.floor(local * 1_000_000 + Fraction(1, 2)), 1_000_000) - offset * 60
+        if not _UTC_RANGE[0] <= utc < _UTC_RANGE[1]:
+            verdict.add(name, site, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
+
+
 def _huge(value: Any) -> bool:
     """Beyond the double range: 1e400 (Python reads inf) or a 400-digit integer literal."""
     if isinstance(value, float):
@@ -544,6 +565,34 @@ DEVIATIONS: dict[str, Deviation] = {
             Example(_HB, _heartbeat("9999-12-31T23:59:59.9999994Z"), official=True, ocppd=True),
         ),
     ),
+    "date-time without a UTC time in years 1 to 9999": Deviation(
+        "RFC 3339 allows any offset on any date, so `0001-01-01T00:00:00+01:00` (in UTC the"
+        " year 0) and `9999-12-31T23:59:59-23:59` (the year 10000) are valid date-times; no"
+        " Python datetime, and so no store of ocppd, holds their UTC time. ocppd refuses them"
+        " as a value out of range (PropertyConstraintViolation, fields.check_utc_time) rather"
+        " than fail while handling the message. Judged after the local time is rounded to the"
+        " microsecond, in every form ocppd takes (the deviations above).",
+        _date_time_without_utc,
+        (
+            Example(_HB, _heartbeat("0001-01-01T00:00:00+00:01"), official=True, ocppd=False),
+            Example(_HB, _heartbeat("0001-01-01T00:00:00-00:01"), official=True, ocppd=True),
+            Example(_HB, _heartbeat("0001-01-01T01:00:00+01:00"), official=True, ocppd=True),
+            Example(
+                _HB, _heartbeat("0001-01-01T00:59:59.9999994+01:00"), official=True, ocppd=False
+            ),
+            Example(
+                _HB, _heartbeat("0001-01-01T00:59:59.9999995+01:00"), official=True, ocppd=True
+            ),
+            Example(_HB, _heartbeat("9999-12-31T23:59:59-00:01"), official=True, ocppd=False),
+            Example(_HB, _heartbeat("9999-12-31T23:59:59+00:01"), official=True, ocppd=True),
+            Example(
+                "SecurityEventNotification.json",
+                b'{"type":"t","timestamp":"9999-12-31T23:59:59-23:59"}',
+                official=True,
+                ocppd=False,
+            ),
+        ),
+    ),
     "unpaired surrogate escapes": Deviation(
         'JSON text may escape a lone UTF-16 surrogate ("\\ud800"); RFC 8259 section 8.2 leaves'
         " its meaning unpredictable. Python's json reads it into a str that no UTF-8 text can"
@@ -723,16 +772,19 @@ def test_generated_payloads(file: str, data: st.DataObject) -> None:
         check_valid_round_trip(file, payload)
     else:  # a listed deviation (19999.600000000002 for a limit): mutate a valid neighbour
         assert verdict.applied, verdict
-        doc = _integral_numbers(file, doc)
+        doc = _valid_neighbour(file, doc)
         assert oracle(file, dumps(doc)).valid
     check_mutations(file, doc, exhaustive=False)
 
 
-def _integral_numbers(file: str, doc: Any) -> Any:
-    """The document with every `number` rounded to an integral float (valid for both)."""
+def _valid_neighbour(file: str, doc: Any) -> Any:
+    """The document with every `number` rounded to an integral float and every date-time in
+    the (leap) year 2024, away from both ends of time (valid for both)."""
     for site in walk(resolved_schema(file), doc):
         if site.type == "number" and isinstance(site.value, float):
             doc = replaced(doc, site.path, float(round(site.value)))
+        elif site.schema.get("format") == "date-time" and isinstance(site.value, str):
+            doc = replaced(doc, site.path, "2024" + site.value[4:])
     return doc
 
 
@@ -823,6 +875,41 @@ def test_deviations_are_narrow() -> None:
     verdict, error = check_agreement(_SCP, _charging_limit("6.35"))
     assert not verdict.applied and error is not None
     assert error.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+
+
+_DATE_TIME_FILES = [
+    file
+    for file in FILES
+    if any(node.get("format") == "date-time" for node in schema_nodes(resolved_schema(file)))
+]
+
+
+@pytest.mark.parametrize("file", _DATE_TIME_FILES)
+def test_every_date_time_without_a_utc_time_is_a_value_out_of_range(file: str) -> None:
+    """Every date-time field of every schema, whoever sends it: a valid RFC 3339 date-time
+    that no datetime holds in UTC is refused at its path (PropertyConstraintViolation), never
+    decoded into a payload that fails later."""
+    schema = resolved_schema(file)
+    doc = sample_value(schema, full=True)
+    sites = [site for site in walk(schema, doc) if site.schema.get("format") == "date-time"]
+    assert sites
+    for site in sites:
+        for text in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"):
+            error = ocppd_verdict(file, dumps(replaced(doc, site.path, text)))
+            assert error is not None, (file, site.path, text)
+            assert (error.code, error.path, error.reason) == (
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                json_path(site.path),
+                "no UTC time within years 1 to 9999",
+            )
+
+
+def test_date_time_fields_are_where_the_schemas_have_them() -> None:
+    """The files the test above covers: every one with a date-time (19, both directions)."""
+    assert len(_DATE_TIME_FILES) == 19
+    assert {"StatusNotification.json", "StopTransaction.json", "ReserveNow.json"} <= set(
+        _DATE_TIME_FILES
+    )
 
 
 @pytest.mark.parametrize("data", [b'{"idTag":"\xff"}', b'{"idTag":"\xed\xa0\x80"}'])

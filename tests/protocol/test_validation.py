@@ -403,6 +403,84 @@ def test_timestamp_like_text_in_a_string_field_is_not_checked() -> None:
     assert data.data == "2024-05-01 12:00:00+0200"
 
 
+# Valid RFC 3339 without a UTC time in years 1 to 9999: PropertyConstraintViolation
+
+NO_UTC = ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"]
+
+
+def _status(timestamp: str) -> bytes:
+    return _json(
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": timestamp}
+    )
+
+
+@pytest.mark.parametrize("text", NO_UTC)
+def test_a_timestamp_without_a_utc_time_is_a_value_out_of_range(text: str) -> None:
+    error = _error(CORE["StatusNotification"].request_codec, _status(text))
+    assert error.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    assert error.description == "no UTC time within years 1 to 9999 at $.timestamp"
+    assert error.details == {"path": "$.timestamp", "reason": "no UTC time within years 1 to 9999"}
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("0001-01-01T00:00:00-23:59", datetime(1, 1, 1, 23, 59, tzinfo=UTC)),
+        ("0001-01-01T01:00:00+01:00", datetime(1, 1, 1, tzinfo=UTC)),
+        ("9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("9999-12-31T23:59:59+23:59", datetime(9999, 12, 31, 0, 0, 59, tzinfo=UTC)),
+        ("9999-12-31T22:59:59-01:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_at_the_ends_of_utc_time_are_accepted(text: str, utc: datetime) -> None:
+    status = CORE["StatusNotification"].request_codec.decode(_status(text))
+    assert status.timestamp.astimezone(UTC) == utc
+
+
+def test_a_timestamp_without_a_utc_time_deep_in_a_list_names_its_path() -> None:
+    error = _error(
+        CORE["MeterValues"].request_codec,
+        _meter_values(
+            [
+                {"timestamp": TS, "sampledValue": [{"value": "1"}]},
+                {"timestamp": NO_UTC[0], "sampledValue": [{"value": "2"}]},
+            ]
+        ),
+    )
+    assert (error.code, error.path) == (
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+        "$.meterValue[1].timestamp",
+    )
+
+
+def test_a_response_with_a_timestamp_without_a_utc_time_is_refused() -> None:
+    """Either role gets it: here a charger decoding the central system's answer."""
+    error = _error(
+        CORE["Authorize"].response_codec,
+        _json({"idTagInfo": {"status": "Accepted", "expiryDate": NO_UTC[2]}}),
+    )
+    assert (error.code, error.path) == (
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+        "$.idTagInfo.expiryDate",
+    )
+
+
+def test_a_payload_built_without_a_utc_time_is_refused_when_built() -> None:
+    """msgspec runs the check in `__post_init__`, so Python refuses such a payload as it is
+    built (a ValueError), and it can never be encoded and sent."""
+    year_zero = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(ValueError, match="no UTC time within years 1 to 9999"):
+        m.ReserveNowRequest(connector_id=1, expiry_date=year_zero, id_tag="T", reservation_id=1)
+    ok = datetime(1, 1, 1, tzinfo=timezone(-timedelta(hours=1)))
+    reserve = m.ReserveNowRequest(connector_id=1, expiry_date=ok, id_tag="T", reservation_id=1)
+    assert (
+        codec_for(m.ReserveNowRequest)
+        .encode(reserve)
+        .startswith(b'{"connectorId":1,"expiryDate":"0001-01-01T00:00:00-01:00"')
+    )
+
+
 # multipleOf 0.1, read as "one decimal"
 
 

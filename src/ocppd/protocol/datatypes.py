@@ -28,6 +28,7 @@ from ocppd.protocol.fields import (
     String800,
     String5500,
     check_one_decimal,
+    check_utc_time,
 )
 
 
@@ -35,6 +36,9 @@ class IdTagInfo(Payload):
     status: AuthorizationStatus
     expiry_date: DateTime | UnsetType = UNSET
     parent_id_tag: IdToken | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.expiry_date, "expiryDate")
 
 
 class AuthorizationData(Payload):
@@ -60,6 +64,9 @@ class MeterValue(Payload):
     timestamp: DateTime
     sampled_value: list[SampledValue]
 
+    def __post_init__(self) -> None:
+        check_utc_time(self.timestamp, "timestamp")
+
 
 class ChargingSchedulePeriod(Payload):
     start_period: int
@@ -78,6 +85,7 @@ class ChargingSchedule(Payload):
     min_charging_rate: float | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        check_utc_time(self.start_schedule, "startSchedule")
         if self.min_charging_rate is not UNSET:
             check_one_decimal(self.min_charging_rate, "minChargingRate")
 
@@ -92,6 +100,10 @@ class ChargingProfile(Payload):
     recurrency_kind: RecurrencyKindType | UnsetType = UNSET
     valid_from: DateTime | UnsetType = UNSET
     valid_to: DateTime | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.valid_from, "validFrom")
+        check_utc_time(self.valid_to, "validTo")
 
 
 class KeyValue(Payload):
@@ -117,6 +129,10 @@ class LogParameters(Payload):
     oldest_timestamp: DateTime | UnsetType = UNSET
     latest_timestamp: DateTime | UnsetType = UNSET
 
+    def __post_init__(self) -> None:
+        check_utc_time(self.oldest_timestamp, "oldestTimestamp")
+        check_utc_time(self.latest_timestamp, "latestTimestamp")
+
 
 class Firmware(Payload):
     location: String512
@@ -124,3 +140,7 @@ class Firmware(Payload):
     signing_certificate: String5500
     signature: String800
     install_date_time: DateTime | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.retrieve_date_time, "retrieveDateTime")
+        check_utc_time(self.install_date_time, "installDateTime")

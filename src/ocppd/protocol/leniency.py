@@ -160,6 +160,7 @@ class Leniency:
             return Rule.NUMBERS_AS_STRINGS, "set", number[0], False
         if (
             Rule.TIMESTAMPS_WITHOUT_ZONE in enabled
+            and error.code is ErrorCode.TYPE_CONSTRAINT_VIOLATION  # not a valid one out of range
             and isinstance(value, str)
             and isinstance(expected, mi.DateTimeType)
             and (timestamp := _normalise_timestamp(value)) is not None

@@ -57,6 +57,7 @@ from ocppd.protocol.fields import (
     Payload,
     Uri,
     check_min_items,
+    check_utc_time,
 )
 
 # Sent by the charge point
@@ -87,6 +88,9 @@ class BootNotificationResponse(Payload):
     current_time: DateTime
     interval: int
 
+    def __post_init__(self) -> None:
+        check_utc_time(self.current_time, "currentTime")
+
 
 class DiagnosticsStatusNotificationRequest(Payload):
     status: DiagnosticsStatus
@@ -110,6 +114,9 @@ class HeartbeatRequest(Payload):
 
 class HeartbeatResponse(Payload):
     current_time: DateTime
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.current_time, "currentTime")
 
 
 class MeterValuesRequest(Payload):
@@ -135,6 +142,9 @@ class StartTransactionRequest(Payload):
     timestamp: DateTime
     reservation_id: int | UnsetType = UNSET
 
+    def __post_init__(self) -> None:
+        check_utc_time(self.timestamp, "timestamp")
+
 
 class StartTransactionResponse(Payload):
     id_tag_info: IdTagInfo
@@ -149,6 +159,9 @@ class StatusNotificationRequest(Payload):
     timestamp: DateTime | UnsetType = UNSET
     vendor_id: CiString255 | UnsetType = UNSET
     vendor_error_code: CiString50 | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.timestamp, "timestamp")
 
 
 class StatusNotificationResponse(Payload):
@@ -166,6 +179,7 @@ class StopTransactionRequest(Payload):
     transaction_data: list[MeterValue] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
+        check_utc_time(self.timestamp, "timestamp")
         if self.transaction_data is UNSET:
             return
         for i, meter_value in enumerate(self.transaction_data):
@@ -255,6 +269,9 @@ class GetCompositeScheduleResponse(Payload):
     schedule_start: DateTime | UnsetType = UNSET
     charging_schedule: ChargingSchedule | UnsetType = UNSET
 
+    def __post_init__(self) -> None:
+        check_utc_time(self.schedule_start, "scheduleStart")
+
 
 class GetConfigurationRequest(Payload):
     key: list[CiString50] | UnsetType = UNSET
@@ -271,6 +288,10 @@ class GetDiagnosticsRequest(Payload):
     retry_interval: int | UnsetType = UNSET
     start_time: DateTime | UnsetType = UNSET
     stop_time: DateTime | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.start_time, "startTime")
+        check_utc_time(self.stop_time, "stopTime")
 
 
 class GetDiagnosticsResponse(Payload):
@@ -309,6 +330,9 @@ class ReserveNowRequest(Payload):
     id_tag: IdToken
     reservation_id: int
     parent_id_tag: IdToken | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.expiry_date, "expiryDate")
 
 
 class ReserveNowResponse(Payload):
@@ -364,6 +388,9 @@ class UpdateFirmwareRequest(Payload):
     retrieve_date: DateTime
     retries: int | UnsetType = UNSET
     retry_interval: int | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.retrieve_date, "retrieveDate")
 
 
 class UpdateFirmwareResponse(Payload):

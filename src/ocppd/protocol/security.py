@@ -28,6 +28,7 @@ from ocppd.protocol.fields import (
     Payload,
     String5500,
     String10000,
+    check_utc_time,
 )
 
 
@@ -102,6 +103,9 @@ class SecurityEventNotificationRequest(Payload):
     type: CiString50
     timestamp: DateTime
     tech_info: CiString255 | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_utc_time(self.timestamp, "timestamp")
 
 
 class SecurityEventNotificationResponse(Payload):

@@ -8,7 +8,9 @@ and a `+hhmm` offset. RFC 3339 allows the first two (section 5.6), ajv-formats (
 peer ocpp-rpc) takes all four; only the rfc3339-validator that jsonschema uses refuses them.
 Checking for them costs a regex pass over every payload (9 of 10.7 us for a MeterValues), so
 ocppd takes them: see the deviations in tests/protocol/test_schema_differential.py. What
-ocppd sends is always canonical RFC 3339 (`...T...Z` or `+hh:mm`).
+ocppd sends is always canonical RFC 3339 (`...T...Z` or `+hh:mm`). A valid RFC 3339 timestamp
+whose UTC time is outside years 1 to 9999 is refused as a value out of range
+(PropertyConstraintViolation, `fields.check_utc_time`).
 """
 
 from typing import Any, Generic, TypeVar
@@ -16,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ocppd.protocol.errors import ErrorCode, PayloadError
+from ocppd.protocol.fields import NO_UTC_TIME
 
 T = TypeVar("T")
 
@@ -29,6 +32,7 @@ _MESSAGE_CODES: tuple[tuple[str, ErrorCode], ...] = (
     ("Expected `array` of length", ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION),
     ("Invalid enum value", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
     ("Expected a number with at most", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+    (NO_UTC_TIME, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
     ("Expected `", ErrorCode.TYPE_CONSTRAINT_VIOLATION),
     ("Invalid RFC3339", ErrorCode.TYPE_CONSTRAINT_VIOLATION),
     ("Number out of range", ErrorCode.TYPE_CONSTRAINT_VIOLATION),
