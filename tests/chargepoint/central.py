@@ -28,6 +28,9 @@ from websockets.http11 import Request, Response
 from ocppd.chargepoint import Clock, Station
 
 BLOCKED_TAG = "BLOCKED"
+NO_UTC_TAG = "NO-UTC"
+"""Accepted until 9999-12-31T23:59:59-23:59: valid RFC 3339, but no UTC time in years 1 to
+9999 (no datetime holds one)."""
 
 
 def now() -> str:
@@ -137,11 +140,13 @@ class RecordingChargePoint(ChargePoint):
 
 
 def _tag_info(id_tag: str) -> IdTagInfo:
-    """Accepted, except BLOCKED; the tags GROUP-* share the parentIdTag GROUP."""
+    """Accepted, except BLOCKED; the tags GROUP-* share the parentIdTag GROUP; NO-UTC expires
+    at a date without a UTC time."""
     blocked = id_tag == BLOCKED_TAG
     return IdTagInfo(
         status=AuthorizationStatus.blocked if blocked else AuthorizationStatus.accepted,
         parent_id_tag="GROUP" if id_tag.startswith("GROUP-") else None,
+        expiry_date="9999-12-31T23:59:59-23:59" if id_tag == NO_UTC_TAG else None,
     )
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from ocppd.chargepoint import ChargerModel
-from tests.chargepoint.central import BLOCKED_TAG, running
+from tests.chargepoint.central import BLOCKED_TAG, NO_UTC_TAG, running
 
 SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"
 
@@ -81,6 +81,27 @@ async def test_a_refused_tag_starts_nothing() -> None:
         assert await station.start_transaction(1, BLOCKED_TAG) is None
         assert cs.calls("StartTransaction") == []
         assert station.connector(1).status == "Preparing"
+
+
+async def test_an_answer_with_a_date_without_a_utc_time_is_an_invalid_answer() -> None:
+    """The central system's Authorize answer has an expiryDate no datetime holds in UTC: the
+    station refuses the answer (counted), decides as when offline (an unknown tag: no
+    charge), keeps nothing of it, and goes on."""
+    async with running() as (central, station):
+        await station.boot()
+        cs = await central.station("CP1")
+        await station.plug_in(1)
+        assert await station.start_transaction(1, NO_UTC_TAG) is None
+        assert cs.calls("Authorize") == [{"id_tag": NO_UTC_TAG}]
+        assert station.stats.errors["Invalid Authorize PropertyConstraintViolation"] == 1
+        assert (
+            station.authorizations.known(NO_UTC_TAG, station.clock.now(), station.configuration)
+            is None
+        )
+        assert cs.calls("StartTransaction") == []
+        transaction = await station.start_transaction(1, "TAG1")
+        assert transaction is not None and transaction.transaction_id == 100
+        assert statuses(cs, 1) == ["Available", "Preparing", "Charging"]
 
 
 async def test_unplugging_stops_the_transaction_when_configured() -> None:

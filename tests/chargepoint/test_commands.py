@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16 import call
 
 from ocppd.chargepoint import ChargerModel, Station
@@ -327,6 +328,63 @@ async def test_charging_profiles_limit_the_power(
     assert cleared.status == "Accepted"
     await cs.wait_for("StatusNotification", count=2, where=lambda s: s["status"] == "Charging")
     assert (await cs.call(call.ClearChargingProfile(id=4))).status == "Unknown"
+
+
+NO_UTC = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"]
+"""Valid RFC 3339, but no UTC time within years 1 to 9999 (no datetime holds one)."""
+
+
+def commands_with(date: str) -> list[tuple[Any, str]]:
+    """Every command with a date, that date being `date`, and the field it is in."""
+    tag_info = {"status": "Accepted", "expiryDate": date}
+    return [
+        (call.ReserveNow(connector_id=1, expiry_date=date, id_tag="MINE", reservation_id=1),
+         "$.expiryDate"),
+        (call.SetChargingProfile(connector_id=0, cs_charging_profiles={
+            **profile("TxDefaultProfile", 6.0), "validTo": date}),
+         "$.csChargingProfiles.validTo"),
+        (call.SetChargingProfile(connector_id=0, cs_charging_profiles=profile(
+            "TxDefaultProfile", 6.0, startSchedule=date)),
+         "$.csChargingProfiles.chargingSchedule.startSchedule"),
+        (call.RemoteStartTransaction(id_tag="TAG1", connector_id=1, charging_profile={
+            **profile("TxProfile", 6.0), "validFrom": date}),
+         "$.chargingProfile.validFrom"),
+        (call.SendLocalList(list_version=5, update_type="Full", local_authorization_list=[
+            {"idTag": "LOCAL1", "idTagInfo": tag_info}]),
+         "$.localAuthorizationList[0].idTagInfo.expiryDate"),
+        (call.GetDiagnostics(location="http://127.0.0.1:9/", stop_time=date), "$.stopTime"),
+        (call.UpdateFirmware(location="http://127.0.0.1:9/fw", retrieve_date=date),
+         "$.retrieveDate"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("date", NO_UTC)
+async def test_a_date_without_a_utc_time_is_refused_and_changes_nothing(
+    booted: tuple[RecordingChargePoint, Station], date: str
+) -> None:
+    """Each command is answered PropertyConstraintViolation naming the field, the station
+    keeps what it had, and it goes on answering and charging."""
+    cs, station = booted
+    statuses = len(cs.calls("StatusNotification"))
+    for command, path in commands_with(date):
+        with pytest.raises(PropertyConstraintViolationError) as refused:
+            await cs.call(command, suppress=False, skip_schema_validation=True)
+        assert refused.value.description == f"no UTC time within years 1 to 9999 at {path}"
+        assert refused.value.details == {
+            "path": path,
+            "reason": "no UTC time within years 1 to 9999",
+        }
+    assert (await cs.call(call.GetLocalListVersion())).list_version == 0
+    assert (station.reservations, station.profiles.installed) == ({}, ())
+    assert station.connector(1).transaction is None
+    assert (station.diagnostics_status, station.firmware_status) == ("Idle", "Idle")
+    assert len(cs.calls("StatusNotification")) == statuses
+    # Still a working station: a reservation with a real date, then a charge.
+    reserve = call.ReserveNow(
+        connector_id=1, expiry_date=later(3600), id_tag="MINE", reservation_id=2
+    )
+    assert (await cs.call(reserve)).status == "Accepted"
+    await charging(station, 1, "MINE")
 
 
 async def test_unknown_central_system_fields_are_not_our_business(central: CentralSystem) -> None:
