@@ -3,8 +3,8 @@ system sends, with that action's request as the body and the charge point's resp
 the answer.
 
 The body is decoded by the protocol's own codec (the one that checks what a charger sends),
-so an invalid request is refused with 400, naming the field, before anything is sent (and so is
-a date without a UTC time: `operator_input`). Then:
+so an invalid request is refused with 400, naming the field, before anything is sent (a date
+without a UTC time too: `fields.check_utc_time`). Then:
 unknown charge point 404, not connected 409, a CALLERROR 502, no answer in time 504 (see
 `sending`). An answer is stored by the action's follow-up, if it has one (reservations,
 configuration, local lists), before the route returns it.
@@ -20,7 +20,7 @@ from litestar.params import JSONBody, QueryParameter
 from ocppd.api import configuration, local_lists, reservations
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.operator_input import OCPP_PAYLOAD, check_dates
+from ocppd.api.operator_input import OCPP_PAYLOAD
 from ocppd.api.problems import documented
 from ocppd.api.sending import FollowUp, send
 from ocppd.api.system import System
@@ -71,7 +71,6 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
     async def command(
         system: System, charge_point_id: ChargePointId, data: Any, timeout: Timeout = None
     ) -> Any:
-        check_dates(data)
         response = await send(system, charge_point_id, data, timeout)
         follow_up = FOLLOW_UPS.get(spec.name)
         if follow_up is not None:

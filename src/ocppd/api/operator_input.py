@@ -13,8 +13,10 @@ sent. A value out of bounds is a 400 naming it (`field`: the parameter, the fiel
   JSON there, goes to the charge point as written, and what ocppd keeps of it is kept as a
   charger's own strings are.
 - Dates have a UTC time within years 1 to 9999 (Python's range; a valid RFC 3339 date near
-  either end may lack one, `9999-12-31T23:59:59-23:59`): `utc` where a route takes one,
-  `check_dates` on a command's payload before it is sent.
+  either end may lack one, `9999-12-31T23:59:59-23:59`): `utc` where a route takes one. In a
+  command's payload the protocol's codec refuses such a date itself, as it does from a
+  charger (`fields.check_utc_time`: the same `field` and `reason`, `code`
+  PropertyConstraintViolation), before anything is sent.
 - Lengths and numbers are bounded where they are declared, by what their column holds
   (`max_length`, `le`): an id too long or a number beyond BIGINT is a 400 too. A filter value
   longer than any stored value is no error: it matches nothing.
@@ -29,11 +31,12 @@ from litestar import Request
 
 from ocppd.api.problems import Problem, ProblemException
 from ocppd.csms.clock import as_utc
+from ocppd.protocol.fields import NO_UTC_TIME
 
 NUL = "\x00"
 HAS_NUL = "contains NUL (U+0000)"
 NOT_UTF8 = "not UTF-8"
-NO_UTC = "no UTC time within years 1 to 9999"
+NO_UTC = NO_UTC_TIME
 
 OCPP_PAYLOAD = "ocpp_payload"
 """The route option of routes whose JSON body is an OCPP payload (NUL allowed)."""
@@ -142,16 +145,3 @@ def utc(field: str, value: datetime | None) -> datetime | None:
         return as_utc(value)
     except OverflowError:
         raise invalid(field, NO_UTC) from None
-
-
-def check_dates(value: Any, path: str = "$") -> None:
-    """A 400 naming the first date of a decoded payload (Structs, lists) without a UTC time."""
-    if isinstance(value, datetime):
-        utc(path, value)
-    elif isinstance(value, msgspec.Struct):
-        names = zip(value.__struct_fields__, value.__struct_encode_fields__, strict=True)
-        for name, wire in names:
-            check_dates(getattr(value, name), f"{path}.{wire}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_dates(item, f"{path}[{i}]")
