@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from ocppd.csms import bulk_writes
-
-Row = dict[str, Any]
+from ocppd.csms.bulk_writes import BulkWrites, Row
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,10 @@ class Database(Protocol):
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]: ...
 
+    async def write(self, writes: BulkWrites) -> None:
+        """A batch's rows and upserts (`bulk_writes`), in the batch's transaction."""
+        ...
+
 
 class AlchemyDatabase:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -68,6 +71,9 @@ class AlchemyDatabase:
         bound = [{query.prefix + name: value for name, value in row.items()} for row in rows]
         result = await self.connection.execute(query.alchemy, bound)
         return result.all() if query.returning else []
+
+    async def write(self, writes: BulkWrites) -> None:
+        await bulk_writes.write(self.connection, writes)
 
 
 class DriverDatabase:
@@ -88,3 +94,6 @@ class DriverDatabase:
             return returned
         await self.driver.execute(query.postgresql, document)
         return []
+
+    async def write(self, writes: BulkWrites) -> None:
+        await bulk_writes.write_on_driver(self.driver, writes)

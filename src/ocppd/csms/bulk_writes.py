@@ -149,7 +149,7 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
     if _has_defaults(table):
         await connection.execute(table.insert(), rows)
     elif dialect.name == "postgresql":
-        await connection.exec_driver_sql(_json_insert(table).format(1), (document(rows),))
+        await connection.exec_driver_sql(json_insert(table).format(1), (document(rows),))
     elif dialect.driver == "aiosqlite":
         plan = _driver_plan(table, dialect)
         driver = (await connection.get_raw_connection()).driver_connection
@@ -188,7 +188,7 @@ def _without_nul(row: Row) -> Row:
 
 
 @functools.cache
-def _json_insert(table: sa.Table) -> str:
+def json_insert(table: sa.Table) -> str:
     """The INSERT of a JSON document of rows, with `{0}` for its parameter's number (it
     depends on where the statement sits in a batch's)."""
     names = ", ".join(f'"{c.name}"' for c in _columns(table))
@@ -213,7 +213,7 @@ def _json_upsert(shape: Shape) -> str:
 def _one_statement(writes: BulkWrites) -> tuple[str, tuple[str, ...]]:
     """Every insert and upsert of `writes` chained as data-modifying CTEs (all run to
     completion whether or not the main query reads them)."""
-    parts = [(_json_insert(table), rows) for table, rows in writes.rows.items()]
+    parts = [(json_insert(table), rows) for table, rows in writes.rows.items()]
     parts += [
         (_json_upsert(shape), list(latest.values())) for shape, latest in writes.upserts.items()
     ]

@@ -225,24 +225,27 @@ def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) ->
 
 async def _apply_on_driver(driver: Any, batch: list[Write], writes: BulkWrites) -> list[Any]:
     async with driver.transaction():
-        merged, extra_rows = await _apply_merged(DriverDatabase(driver), batch)
-        for table, row in extra_rows:
-            writes.insert(table, row)
-        if writes:
-            await bulk_writes.write_on_driver(driver, writes)
+        merged = await _merged_and_rows(DriverDatabase(driver), batch, writes)
     return [merged.get(index) for index in range(len(batch))]
 
 
 async def _apply(connection: AsyncConnection, batch: list[Write], writes: BulkWrites) -> list[Any]:
-    merged, extra_rows = await _apply_merged(AlchemyDatabase(connection), batch)
-    for table, row in extra_rows:
-        writes.insert(table, row)
-    if writes:
-        await bulk_writes.write(connection, writes)
+    merged = await _merged_and_rows(AlchemyDatabase(connection), batch, writes)
     return [
         await write.action(connection) if write.action else merged.get(index)
         for index, write in enumerate(batch)
     ]
+
+
+async def _merged_and_rows(db: Database, batch: list[Write], writes: BulkWrites) -> dict[int, Any]:
+    """The merged kinds applied, then every row and upsert of the batch (the kinds' too);
+    the merged results by index in the batch."""
+    merged, extra_rows = await _apply_merged(db, batch)
+    for table, row in extra_rows:
+        writes.insert(table, row)
+    if writes:
+        await db.write(writes)
+    return merged
 
 
 async def _apply_merged(db: Database, batch: list[Write]) -> tuple[dict[int, Any], Rows]:

@@ -36,7 +36,7 @@ class _PostgresString(sa.types.TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        return value.replace(NUL, STAND_IN) if isinstance(value, str) else value
+        return without_nul(value) if isinstance(value, str) else value
 
 
 class _PostgresText(_PostgresString):

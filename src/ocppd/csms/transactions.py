@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from msgspec import UNSET
 
-from ocppd.csms import reservations
+from ocppd.csms import bulk_writes, reservations
 from ocppd.csms.batch_database import Database, Query, RowsQuery
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Rows
@@ -258,24 +258,12 @@ def _row_key(values: list[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_START_COLUMNS = (
-    "charge_point_id",
-    "connector_id",
-    "id_tag",
-    "start_status",
-    "meter_start",
-    "started_at",
-    "reservation_id",
-    "received_at",
-)
 _INSERT_RETURNING = RowsQuery(
     alchemy=transactions.insert().returning(
         transactions.c.id, *(transactions.c[name] for name in _ROW_KEY)
     ),
-    postgresql=f"INSERT INTO transactions ({', '.join(_START_COLUMNS)}) "
-    f"SELECT {', '.join(_START_COLUMNS)} "
-    "FROM json_populate_recordset(NULL::transactions, $1::json) "
-    f"RETURNING id, {', '.join(_ROW_KEY)}",
+    postgresql=bulk_writes.json_insert(transactions).format(1)
+    + f" RETURNING id, {', '.join(_ROW_KEY)}",
     returning=True,
 )
 
