@@ -23,7 +23,11 @@ Scenarios:
   load    N connections (100, 1000), one CALL outstanding each, a realistic cycle (Heartbeat,
           StatusNotification, StartTransaction, MeterValues x6 with 4 sampled values,
           StopTransaction with transactionData); BootNotification once at connect.
-  paced   1000 connections, each sending one message a second.
+  paced   1000 connections, each sending one message a second. Also shown: p99 by action,
+          which actions the slowest 1 % are and whether they were sent together (a stall) or
+          spread out, and the load generators' own longest collection and loop lag (the
+          instrument's share of a tail). `--keep-latencies DIR` keeps every call's send time,
+          action and latency.
   idle    10,000 connections, booted and then idle: server RSS per connection.
   storm   the same 10,000 chargers reconnecting at once, each booting and delivering a queued
           StartTransaction and StopTransaction; the database is checked afterwards.
@@ -52,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from processes import TICK, cpu_seconds, free_port, rss_mib, tree
+from server_loadgen import ACTIONS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -261,6 +266,7 @@ class Server:
 class Generators:
     def __init__(self, server: Server, conns: int, procs: int, mode: str, **extra: Any) -> None:
         self.outs = []
+        self.keep: Path | None = None  # copy the latencies there when stopped
         self.procs: list[subprocess.Popen[str]] = []
         per = -(-conns // procs)
         for g in range(procs):
@@ -304,13 +310,29 @@ class Generators:
             proc.stdin.flush()
 
     def latencies(self) -> array.array[float]:
-        lat = array.array("d")
+        return self._read("", "d")
+
+    def calls(self) -> list[tuple[float, float, str]]:
+        """(sent at, latency, action) of every call answered in the window."""
+        lat, actions, sent = self.latencies(), self._read(".actions", "B"), self._read(".sent", "d")
+        return [(s, x, ACTIONS[a]) for s, x, a in zip(sent, lat, actions, strict=True)]
+
+    def _read(self, suffix: str, typecode: str) -> array.array[Any]:
+        values = array.array(typecode)
         for out in self.outs:
-            if out.exists():
-                lat.frombytes(out.read_bytes())
-        return lat
+            path = out.with_name(out.name + suffix)
+            if path.exists():
+                values.frombytes(path.read_bytes())
+        return values
 
     def stop(self) -> None:
+        if self.keep is not None:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            for out in self.outs:
+                for suffix in ("", ".actions", ".sent"):
+                    path = out.with_name(out.name + suffix)
+                    if path.exists():
+                        shutil.copy(path, self.keep)
         for proc in self.procs:
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
@@ -324,6 +346,29 @@ def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], max(0.0, timeout))
     return proc.stdout.readline() if ready else ""
+
+
+def tail(calls: list[tuple[float, float, str]]) -> dict[str, Any]:
+    """Where a paced run's slowest 1 % come from: p99 by action, and how many of them were
+    sent in the worst tenth of a second (a stall) rather than spread over the window."""
+    by_action: dict[str, array.array[float]] = {}
+    for _, latency, action in calls:
+        by_action.setdefault(action, array.array("d")).append(latency)
+    p99 = {a: quantiles(lat)[1] for a, lat in by_action.items() if len(lat) >= 100}
+    if len(calls) < 100:
+        return {"p99_by_action": p99}
+    cut = sorted(latency for _, latency, _ in calls)[len(calls) * 99 // 100]
+    slow = [sent for sent, latency, _ in calls if latency >= cut]
+    buckets: dict[int, int] = {}
+    for sent in slow:
+        buckets[int(sent * 10)] = buckets.get(int(sent * 10), 0) + 1
+    return {
+        "p99_by_action": p99,
+        "slow": len(slow),
+        "slow_share": {a: sum(1 for _, x, b in calls if b == a and x >= cut) for a in by_action},
+        "slow_tenths": len(buckets),
+        "slow_in_worst_tenth": max(buckets.values()),
+    }
 
 
 def quantiles(lat: array.array[float]) -> tuple[float, float, float]:
@@ -353,6 +398,8 @@ def run_load(
         rss_idle = rss_mib(server.pids())
         extra = {"cycle": cycle} if cycle else {}
         gens = Generators(server, conns, args.gen_procs, mode, **extra)
+        if args.keep_latencies:
+            gens.keep = Path(args.keep_latencies) / f"{kind}-{conns}-{mode}"
         ready = gens.read_all(args.connect_deadline + 30)
         connected = sum(r["connected"] for r in ready)
         window = args.paced_window if mode == "paced" else args.window
@@ -407,6 +454,12 @@ def run_load(
         row["msg_s"] = row["answered"] / window
         row["commits_s"] = (x1 - x0) / (t1 - t0) if server.dbname else float("nan")
         row["p50"], row["p99"], row["max"] = quantiles(lat)
+        if mode == "paced":
+            row["tail"] = tail(gens.calls())
+            row["tail"]["generator"] = {
+                key: max(d[key] for d in done)
+                for key in ("gc_ms_max", "gc_ms_total", "loop_lag_ms_max")
+            }
         row["us_msg"] = row["srv_s"] / max(1, row["answered"]) * 1e6
         row["gen_us_msg"] = row["gen_s"] / max(1, row["answered"]) * 1e6
         if server.ocppd:
@@ -607,6 +660,24 @@ def paced_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def tail_line(r: dict[str, Any]) -> str:
+    t = r["tail"]
+    p99 = ", ".join(f"{a} {fmt(x, '.1f')}" for a, x in t["p99_by_action"].items())
+    line = f"- {r['server']}: p99 ms by action: {p99}"
+    if "slow" in t:
+        share = ", ".join(f"{a} {n}" for a, n in t["slow_share"].items() if n)
+        line += (
+            f"; the slowest 1 % ({t['slow']}) by action: {share}; sent in "
+            f"{t['slow_tenths']} different tenths of a second, at most {t['slow_in_worst_tenth']} "
+            "in one"
+        )
+    g = t["generator"]
+    return line + (
+        f"; load generators' own pauses: longest collection {g['gc_ms_max']} ms "
+        f"({g['gc_ms_total']} ms in all), loop lag up to {g['loop_lag_ms_max']} ms"
+    )
+
+
 PER_ACTION = {
     "Heartbeat": "Heartbeat",
     "StatusNotification": "StatusNotification:Charging",
@@ -742,6 +813,11 @@ def main() -> None:
         help="run ocppd as committed at REV (git archive of src/), not the working tree",
     )
     ap.add_argument("--json", help="also write every row to this file")
+    ap.add_argument(
+        "--keep-latencies",
+        metavar="DIR",
+        help="keep the load generators' latency files (`.actions`, `.sent` beside) in DIR",
+    )
     args = ap.parse_args()
     if args.quick:
         args.window, args.paced_window, args.warmup, args.idle_settle = 2.0, 3.0, 1.0, 1.0
@@ -842,6 +918,9 @@ def main() -> None:
             f"({args.paced_window:.0f} s window)\n"
         )
         print(paced_table(paced_rows) + "\n")
+        for r in paced_rows:
+            print(tail_line(r))
+        print()
     if storm_rows:
         print(
             f"## Idle ({args.idle_conns:,} connections, {args.idle_procs} generator processes) "

@@ -19,6 +19,7 @@ import argparse
 import array
 import asyncio
 import base64
+import gc
 import json
 import os
 import random
@@ -47,6 +48,16 @@ CYCLE = [
     "StopTransaction",
     "StatusNotification:Available",
 ]
+
+# Calls whose latencies are kept, by index (the `.actions` file beside the latencies).
+ACTIONS = (
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "StartTransaction",
+    "MeterValues",
+    "StopTransaction",
+)
 
 _stamp_at = 0
 _stamp = ""
@@ -115,6 +126,8 @@ class Stats:
         self.errors = 0  # CALLERRORs or bad replies, whole run
         self.error_samples: list[str] = []
         self.latencies = array.array("d")
+        self.actions = array.array("B")  # index in ACTIONS of each latency's call
+        self.sent = array.array("d")  # wall-clock time each latency's call was sent
         self.sent_total = 0
         self.closed = 0
         self.by_action: dict[str, int] = {}
@@ -260,6 +273,8 @@ class ChargePoint(asyncio.Protocol):
             if st.start <= now < st.end:
                 st.answered += 1
                 st.latencies.append(now - self.sent_at)
+                st.actions.append(ACTIONS.index(self.pending_action))
+                st.sent.append(self.sent_at + self.gen.offset)
                 st.by_action[self.pending_action] = st.by_action.get(self.pending_action, 0) + 1
             if self.pending_action == "StartTransaction":
                 self.transaction_id = message[2].get("transactionId")  # type: ignore[index]
@@ -372,6 +387,7 @@ class Generator:
         self.args = args
         self.loop = asyncio.get_running_loop()
         self.stats = Stats()
+        self.offset = time.time() - time.perf_counter()  # perf_counter -> wall clock
         self.points: list[ChargePoint] = []
         self.failed_connects = 0
         self.connect_attempts = 0
@@ -417,9 +433,11 @@ class Generator:
         return time.time() - t0
 
 
-def write_latencies(path: str, latencies: array.array[float]) -> None:
-    with open(path, "wb") as f:
-        latencies.tofile(f)
+def write_latencies(path: str, st: Stats) -> None:
+    """Three files side by side: latencies, the action of each (index in ACTIONS), send times."""
+    for suffix, values in (("", st.latencies), (".actions", st.actions), (".sent", st.sent)):
+        with open(path + suffix, "wb") as f:
+            values.tofile(f)
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -438,7 +456,7 @@ async def read_command(timeout: float) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> None:
     gen = Generator(args)
     st = gen.stats
-    offset = time.time() - time.perf_counter()
+    offset = gen.offset
     if args.mode == "storm":
         # Connect everything at once: no limit, no readiness handshake before.
         emit({"ready": True})
@@ -478,6 +496,8 @@ async def run(args: argparse.Namespace) -> None:
     command = await read_command(600)
     st.start = command["start"] - offset
     st.end = command["end"] - offset
+    pauses = Pauses()
+    watcher = asyncio.create_task(pauses.watch_loop(command["end"]))
     if args.mode == "load":
         await asyncio.sleep(max(0.0, command["go"] - time.time()))
         for cp in gen.points:
@@ -489,11 +509,12 @@ async def run(args: argparse.Namespace) -> None:
     elif args.mode == "idle":
         # Stay connected (answering pings) until told to stop.
         await read_command(600)
+    watcher.cancel()
     open_at_end = sum(1 for cp in gen.points if not cp.lost)
     for cp in gen.points:
         cp.running = False
         cp.close()
-    await asyncio.to_thread(write_latencies, args.out, st.latencies)
+    await asyncio.to_thread(write_latencies, args.out, st)
     emit(
         {
             "done": True,
@@ -505,8 +526,42 @@ async def run(args: argparse.Namespace) -> None:
             "errors": st.errors,
             "error_samples": st.error_samples,
             "by_action": st.by_action,
+            **pauses.report(),
         }
     )
+
+
+class Pauses:
+    """This process's own pauses (garbage collections, loop lag), which a latency it measures
+    would include: the instrument's share of a tail."""
+
+    def __init__(self) -> None:
+        self.gc_started = 0.0
+        self.gc_max = 0.0
+        self.gc_total = 0.0
+        self.lag_max = 0.0
+        gc.callbacks.append(self.on_gc)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.gc_started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self.gc_started
+            self.gc_max = max(self.gc_max, pause)
+            self.gc_total += pause
+
+    async def watch_loop(self, end: float) -> None:
+        while time.time() < end:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.lag_max = max(self.lag_max, time.perf_counter() - asked - 0.005)
+
+    def report(self) -> dict[str, float]:
+        return {
+            "gc_ms_max": round(self.gc_max * 1e3, 2),
+            "gc_ms_total": round(self.gc_total * 1e3, 1),
+            "loop_lag_ms_max": round(self.lag_max * 1e3, 2),
+        }
 
 
 async def paced(gen: Generator, command: dict[str, Any]) -> None:

@@ -135,6 +135,39 @@ async def test_overlapping_batches_all_land(engine: AsyncEngine) -> None:
     assert await count(engine, messages) == 300
 
 
+async def test_plain_writes_commit_beside_a_batch_that_reads_on_postgresql(
+    engine: AsyncEngine,
+) -> None:
+    """On PostgreSQL rows and upserts do not wait for a batch with an action (or starts and
+    stops) to commit: they have a lane of their own. SQLite has one writer: they wait."""
+    writer = GroupCommit(engine)
+    writer.later_delay = 60.0
+    writer.start()
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: AsyncConnection) -> None:
+        committing.set()
+        await release.wait()
+
+    held = asyncio.ensure_future(writer.commit([log_row(1)], hold))
+    await asyncio.wait_for(committing.wait(), 5)
+    plain = asyncio.ensure_future(writer.commit([log_row(2)]))
+    writer.insert_later([log_row(3)])
+    try:
+        done, _ = await asyncio.wait({plain}, timeout=1.0)
+        if engine.dialect.name == "postgresql":
+            assert done == {plain}, "a plain write waited for the batch that reads"
+            assert await count(engine, messages) == 2, "the waiting rows did not ride along"
+        else:
+            assert not done
+            assert writer.queued() == 1
+    finally:
+        release.set()
+        await asyncio.gather(held, plain)
+    await writer.stop()
+    assert await count(engine, messages) == 3
+
+
 async def test_rows_nobody_waits_for_ride_with_the_next_commit(engine: AsyncEngine) -> None:
     writer = GroupCommit(engine)
     writer.later_delay = 60.0  # only the next commit can take them

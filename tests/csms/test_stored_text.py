@@ -49,6 +49,8 @@ async def chargers(server: RunningServer, *identities: str) -> AsyncIterator[lis
     """Registered, connected and booted chargers; rows nobody waits for (the message log) wait
     for the next batch however long it takes, so that batches are only the test's."""
     server.system.writer.later_delay = 3600
+    # Every write in the lane the test holds (`in_one_batch`), plain ones too.
+    server.system.writer.plain_lane = False
     for identity in identities:
         await register(server.system, identity)
     sockets = [await open_socket(server, identity).__aenter__() for identity in identities]
@@ -80,7 +82,7 @@ async def in_one_batch(
     answers = [asyncio.ensure_future(ask(ws, frame)) for ws, frame in calls]
     async with asyncio.timeout(5):
         # The writes queued behind the held batch (nothing signals a queued write).
-        while writer._queue.qsize() < writes:  # noqa: ASYNC110
+        while writer.queued() < writes:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
     before = writer.batches
     release.set()

@@ -63,10 +63,25 @@ class Write:
 
 
 IN_FLIGHT = 1
-"""Batches committing at once by default (bench/server.py's `+inflightN` variants set it)."""
+"""Batches of one lane committing at once by default (bench/server.py's `+inflightN` variants
+set it)."""
 
 LATER_DELAY = 0.05
 """Seconds rows that nobody waits for may wait for a batch to ride with."""
+
+
+def only_rows(write: Write) -> bool:
+    """Whether `write` only inserts and upserts: nothing to read, nothing to return."""
+    return write.action is None and write.merged is None
+
+
+class Lane:
+    """Writes waiting for a batch, and the batches committing one after another."""
+
+    def __init__(self, in_flight: int) -> None:
+        self.queue: asyncio.Queue[Write] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(in_flight)
+        self.task: asyncio.Task[None] | None = None
 
 
 class GroupCommit:
@@ -75,17 +90,25 @@ class GroupCommit:
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        # Commits in flight at once. A charge point has one call outstanding and is answered
-        # after its commit, so its writes are never in two batches at once; batches could
-        # overlap where the database allows concurrent writers (PostgreSQL). Not yet shown to
-        # help (decision 0002: measured only on a loaded machine), so one at a time for now;
-        # SQLite has one writer anyway.
-        self._slots = asyncio.Semaphore(IN_FLIGHT if in_flight is None else in_flight)
+        # Commits in flight at once per lane. A charge point has one call outstanding and is
+        # answered after its commit, so its writes are never in two batches at once; batches
+        # could overlap where the database allows concurrent writers (PostgreSQL). Not shown
+        # to help (decision 0002), and two batches of starts would miss each other's running
+        # transactions (ConcurrentTx), so one at a time; SQLite has one writer anyway.
+        slots = IN_FLIGHT if in_flight is None else in_flight
+        self._reading = Lane(slots)
+        # Plain writes (rows and upserts: Heartbeat, StatusNotification, MeterValues, the
+        # message log) on PostgreSQL commit on a lane of their own, beside the batches that
+        # read (starts, stops, Authorize, actions): a batch with starts and stops is ten round
+        # trips, a plain batch one statement, and at a light load most messages were waiting
+        # behind a start's commit (decision 0002, "Applied (6)"). Nothing a plain write does
+        # is read by a batch of the other lane, and a charge point's next call comes after
+        # its last one is committed. SQLite has one writer: one lane.
+        self.plain_lane = engine.dialect.name == "postgresql"
+        self._plain = Lane(slots)
         self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.writes = 0
-        self._queue: asyncio.Queue[Write] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
         # Rows nobody waits for: they ride with the next batch, or go on their own after
         # `later_delay` if no batch comes (a commit of their own for every frame sent doubled
         # the commits of a lightly loaded server: bench/group_commit.py).
@@ -94,20 +117,27 @@ class GroupCommit:
         self._later_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit")
+        for lane in (self._reading, self._plain):
+            lane.task = asyncio.create_task(self._run(lane), name="group-commit")
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
         await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for lane in (self._reading, self._plain):
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+                lane.task = None
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
         self._queue_later()
-        await self._queue.join()
+        for lane in (self._reading, self._plain):
+            await lane.queue.join()
+
+    def queued(self) -> int:
+        """Writes waiting for a batch."""
+        return self._reading.queue.qsize() + self._plain.queue.qsize()
 
     async def commit(
         self, rows: Rows, action: Action | None = None, upserts: list[Upsert] | None = None
@@ -122,8 +152,14 @@ class GroupCommit:
 
     async def _wait(self, write: Write) -> Any:
         write.done = future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(write)
+        self._lane_of(write).queue.put_nowait(write)
         return await future
+
+    def _lane_of(self, write: Write) -> Lane:
+        return self._rows_lane() if only_rows(write) else self._reading
+
+    def _rows_lane(self) -> Lane:
+        return self._plain if self.plain_lane else self._reading
 
     def insert_later(self, rows: Rows) -> None:
         """Rows that nobody waits for (the log of frames): in the next commit, at the latest
@@ -138,33 +174,34 @@ class GroupCommit:
             self._later_timer.cancel()
             self._later_timer = None
         if self._later:
-            self._queue.put_nowait(Write(self._later))
+            self._rows_lane().queue.put_nowait(Write(self._later))
             self._later = []
 
-    async def _run(self) -> None:
+    async def _run(self, lane: Lane) -> None:
         while True:
-            await self._slots.acquire()
+            await lane.slots.acquire()
             try:
-                batch = [await self._queue.get()]
+                batch = [await lane.queue.get()]
             except BaseException:
-                self._slots.release()
+                lane.slots.release()
                 raise
             # Everything queued while the slot was busy goes in this batch, and the rows
-            # that wait for one.
-            self._queue_later()
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            task = asyncio.create_task(self._commit_batch(batch))
+            # that wait for one, if they go in this lane.
+            if lane is self._rows_lane():
+                self._queue_later()
+            while len(batch) < self.max_batch and not lane.queue.empty():
+                batch.append(lane.queue.get_nowait())
+            task = asyncio.create_task(self._commit_batch(lane, batch))
             self._committing.add(task)
             task.add_done_callback(self._committing.discard)
 
-    async def _commit_batch(self, batch: list[Write]) -> None:
+    async def _commit_batch(self, lane: Lane, batch: list[Write]) -> None:
         try:
             await self._commit(batch)
         finally:
-            self._slots.release()
+            lane.slots.release()
             for _ in batch:
-                self._queue.task_done()
+                lane.queue.task_done()
 
     async def _commit(self, batch: list[Write], retried: bool = False) -> None:
         try:
@@ -207,7 +244,7 @@ def _gather(batch: list[Write]) -> tuple[BulkWrites, bool]:
     writes = BulkWrites()
     plain = True
     for write in batch:
-        plain = plain and write.action is None and write.merged is None
+        plain = plain and only_rows(write)
         for table, row in write.rows:
             writes.insert(table, row)
         for upsert in write.upserts:
