@@ -88,12 +88,21 @@ def pg_cpu_seconds() -> float:
 
 
 def core_busy() -> list[tuple[int, int]]:
+    """(busy, total) ticks of each core; busy counts time stolen by the hypervisor."""
     out = []
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith(("cpu0 ", "cpu1 ")):
             v = [int(x) for x in line.split()[1:9]]
             out.append((sum(v) - v[3] - v[4], sum(v)))
     return out
+
+
+def stolen_ticks() -> int:
+    """Ticks of both cores the hypervisor gave to another machine (steal)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            return int(line.split()[8])
+    return 0
 
 
 def busy_pct(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> str:
@@ -410,6 +419,7 @@ def run_load(
         time.sleep(max(0.0, start - time.time()))
         spids, gpids = server.pids(), gens.pids()
         x0 = server.commits()
+        stolen0 = stolen_ticks()
         s0, g0, d0, c0, t0 = (
             cpu_seconds(spids),
             cpu_seconds(gpids),
@@ -418,6 +428,7 @@ def run_load(
             time.time(),
         )
         time.sleep(max(0.0, end - time.time()))
+        stolen1 = stolen_ticks()
         s1, g1, d1, c1, t1 = (
             cpu_seconds(spids),
             cpu_seconds(gpids),
@@ -447,6 +458,8 @@ def run_load(
             "srv_s": s1 - s0,
             "gen_s": g1 - g0,
             "cores": busy_pct(c0, c1),
+            # % of one core: the machine's 2 cores lost this much to other virtual machines
+            "stolen": (stolen1 - stolen0) / TICK / (t1 - t0) * 100,
             "other_cpu": _other(c0, c1, (s1 - s0) + (g1 - g0) + (d1 - d0), t1 - t0),
             "rss_idle": rss_idle,
             "rss": rss_loaded,
@@ -473,11 +486,13 @@ def run_load(
         server.stop()
 
 
-def median_run(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median throughput, and every run's throughput (`runs_msg_s`)."""
-    ordered = sorted(rows, key=lambda row: row["msg_s"])
+def median_run(rows: list[dict[str, Any]], key: str = "msg_s") -> dict[str, Any]:
+    """The run with the median `key` (throughput; p99 for paced runs), and every run's
+    figure (`runs_<key>`)."""
+    ordered = sorted(rows, key=lambda row: row[key])
     median = dict(ordered[(len(ordered) - 1) // 2])
-    median["runs_msg_s"] = [row["msg_s"] for row in rows]
+    median[f"runs_{key}"] = [row[key] for row in rows]
+    median["runs_stolen"] = [row["stolen"] for row in rows]
     return median
 
 
@@ -485,7 +500,8 @@ def _other(
     c0: list[tuple[int, int]], c1: list[tuple[int, int]], ours: float, seconds: float
 ) -> float:
     """Busy CPU (both cores, % of one core) not used by server, generators or PostgreSQL:
-    kernel loopback work charged to no process, and anything else running on the machine."""
+    kernel loopback work charged to no process, anything else running on the machine, and
+    time the hypervisor gave to other virtual machines (steal, also shown on its own)."""
     busy = sum(b1 - b0 for (b0, _), (b1, _) in zip(c0, c1, strict=True)) / TICK
     return (busy - ours) / seconds * 100
 
@@ -672,6 +688,7 @@ def tail_line(r: dict[str, Any]) -> str:
             "in one"
         )
     g = t["generator"]
+    line += f"; stolen by the hypervisor {r['stolen']:.0f} % of a core"
     return line + (
         f"; load generators' own pauses: longest collection {g['gc_ms_max']} ms "
         f"({g['gc_ms_total']} ms in all), loop lag up to {g['loop_lag_ms_max']} ms"
@@ -796,7 +813,10 @@ def main() -> None:
     )
     ap.add_argument("--mix", default="", help="load cycle, e.g. MeterValues (default: CYCLE)")
     ap.add_argument(
-        "--repeat", type=int, default=1, help="load runs per server (taking turns); median shown"
+        "--repeat",
+        type=int,
+        default=1,
+        help="load and paced runs per server (taking turns); the median run is shown",
     )
     ap.add_argument("--gen-procs", type=int, default=2)
     ap.add_argument("--idle-procs", type=int, default=4)
@@ -870,10 +890,13 @@ def main() -> None:
                     per_action.append(row)
                     print(load_table([row]).splitlines()[-1], cycle, file=sys.stderr, flush=True)
         if "paced" not in args.skip:
-            for kind in args.paced_servers:
-                row = run_load(kind, paced_conns, args, tmp, mode="paced")
-                paced_rows.append(row)
-                print(paced_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+            paced_runs: dict[str, list[dict[str, Any]]] = {}
+            for _ in range(args.repeat):
+                for kind in args.paced_servers:
+                    row = run_load(kind, paced_conns, args, tmp, mode="paced")
+                    paced_runs.setdefault(kind, []).append(row)
+                    print(paced_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+            paced_rows = [median_run(rows, key="p99") for rows in paced_runs.values()]
         if "storm" not in args.skip:
             for kind in args.storm_servers:
                 row = run_idle_storm(kind, args, tmp)
@@ -900,6 +923,7 @@ def main() -> None:
                     f", PostgreSQL commits/s {r['commits_s']:,.0f} "
                     f"({r['answered'] / max(1.0, r['commits_s'] * r['window']):.0f} messages each)"
                 )
+            extra += f", stolen by the hypervisor {r['stolen']:.0f} % of a core"
             if len(r["runs_msg_s"]) > 1:
                 shown = ", ".join(f"{x:,.0f}" for x in r["runs_msg_s"])
                 extra += f", msg/s of each run {shown} (the median run is shown)"
@@ -920,6 +944,15 @@ def main() -> None:
         print(paced_table(paced_rows) + "\n")
         for r in paced_rows:
             print(tail_line(r))
+            if len(r["runs_p99"]) > 1:
+                shown = ", ".join(
+                    f"{x:.1f} ({stolen:.0f} %)"
+                    for x, stolen in zip(r["runs_p99"], r["runs_stolen"], strict=True)
+                )
+                print(
+                    f"- {r['server']}: p99 ms of each run (stolen by the hypervisor, % of a "
+                    f"core) {shown}; the median run is shown"
+                )
         print()
     if storm_rows:
         print(
