@@ -266,3 +266,81 @@ def frame_row(charge_point_id: str) -> dict[str, Any]:
         "payload": '[2,"1","Heartbeat",{}]',
         "at": T0,
     }
+
+
+async def started_alone(
+    engine: AsyncEngine, writer: GroupCommit, starts: tx.Starts, item: tx.Start
+) -> int:
+    """The transaction id of `item`, started on PostgreSQL's driver in a batch of its own."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    [(transaction_id, _)] = await one_batch(writer, writer.merge(starts, item))
+    await writer.stop()
+    return transaction_id
+
+
+async def test_on_postgresql_a_batch_of_stops_is_its_reads_and_one_write(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    """Reads first, then every write of the batch in one statement, with no BEGIN and COMMIT
+    (three round trips instead of six); starts after stops still see them closed."""
+    starts, stops = tx.Starts(Settings()), tx.Stops()
+    running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
+    writer = GroupCommit(engine)
+    data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="150")])]
+    with statements(engine) as seen:
+        await one_batch(
+            writer,
+            writer.merge(stops, stop("CP1", running, 200, id_tag="GOOD", transaction_data=data)),
+            writer.merge(stops, stop("CP2", 987654, 5)),
+        )
+    await writer.stop()
+    assert [s.split()[0].upper() for s in seen] == ["SELECT", "SELECT", "WITH"], seen
+    (row,) = await stored(engine, models.transactions)
+    assert (row["meter_stop"], row["energy_wh"]) == (200, 100)
+    assert len(await stored(engine, models.unmatched_stops)) == 1
+    assert len(await stored(engine, models.meter_values)) == 1
+
+    stopping = await started_alone(engine, GroupCommit(engine), starts, start("CP3", "GOOD"))
+    writer = GroupCommit(engine)
+    with statements(engine) as seen:
+        _, (_, restarted) = await one_batch(
+            writer,
+            writer.merge(stops, stop("CP3", stopping, 2, id_tag="GOOD")),
+            writer.merge(starts, start("CP4", "GOOD", meter=7)),
+        )
+    await writer.stop()
+    assert restarted.status is Accepted, "the start did not see the stop of its batch"
+    kinds = [s.split()[0].rstrip(";").upper() for s in seen]
+    assert kinds[:2] == ["SELECT", "SELECT"] and "BEGIN" in kinds and kinds[-1] == "COMMIT", seen
+
+
+async def test_on_postgresql_a_failing_batch_writes_nothing_of_it(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    """The writes of a batch on the driver are one: a start's INSERT (in a transaction) and a
+    stop's close (in the one statement) are undone when a row of their batch is refused, and
+    each write is then retried alone."""
+    starts, stops = tx.Starts(Settings()), tx.Stops()
+    running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
+    bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})
+    for write in ("stop", "start"):
+        writer = GroupCommit(engine)
+        writer.plain_lane = False  # the bad row in the same batch as the kinds
+        batches_before = writer.batches
+        kinds = (
+            [writer.merge(stops, stop("CP1", running, 200)), writer.merge(stops, stop("CP2", 9, 5))]
+            if write == "stop"
+            else [writer.merge(starts, start("CP2", "T2", meter=5))]
+        )
+        tasks = [asyncio.ensure_future(w) for w in [writer.commit([bad_row]), *kinds]]
+        await asyncio.sleep(0)
+        writer.start()
+        refused, *applied = await asyncio.gather(*tasks, return_exceptions=True)
+        await writer.stop()
+        assert isinstance(refused, RuntimeError)
+        assert not any(isinstance(result, BaseException) for result in applied)
+        assert writer.batches == batches_before + len(kinds), "not retried write by write"
+    rows = await stored(engine, models.transactions)
+    assert [(r["charge_point_id"], r["meter_stop"]) for r in rows] == [("CP1", 200), ("CP2", None)]
+    assert len(await stored(engine, models.unmatched_stops)) == 1

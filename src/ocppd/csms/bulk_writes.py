@@ -37,6 +37,10 @@ from ocppd.csms.stored_text import without_nul
 
 Row = dict[str, Any]
 
+Part = tuple[str, str]
+"""One write of a statement: its SQL with `{0}` for its parameter's number (it depends on
+where the write sits in the statement), and the JSON document of its rows."""
+
 
 @dataclass(frozen=True)
 class Upsert:
@@ -98,12 +102,11 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     return True
 
 
-async def write_on_driver(driver: Any, writes: BulkWrites) -> None:
-    """All of `writes` on PostgreSQL's driver (asyncpg), in its transaction."""
+def driver_parts(writes: BulkWrites) -> list[Part]:
+    """`parts` of `writes` for PostgreSQL's driver (asyncpg): not for tables with defaults."""
     if any(map(_has_defaults, writes.rows)):
         raise ValueError("rows of a table with column defaults need SQLAlchemy")
-    sql, arguments = _one_statement(writes)
-    await driver.execute(sql, *arguments)
+    return parts(writes)
 
 
 async def driver_of(connection: AsyncConnection) -> Any:
@@ -210,19 +213,29 @@ def _json_upsert(shape: Shape) -> str:
     )
 
 
-def _one_statement(writes: BulkWrites) -> tuple[str, tuple[str, ...]]:
-    """Every insert and upsert of `writes` chained as data-modifying CTEs (all run to
-    completion whether or not the main query reads them)."""
-    parts = [(json_insert(table), rows) for table, rows in writes.rows.items()]
-    parts += [
-        (_json_upsert(shape), list(latest.values())) for shape, latest in writes.upserts.items()
+def parts(writes: BulkWrites) -> list[Part]:
+    """Each table's rows and each upsert shape of `writes` as a part of one statement."""
+    found = [(json_insert(table), document(rows)) for table, rows in writes.rows.items()]
+    found += [
+        (_json_upsert(shape), document(list(latest.values())))
+        for shape, latest in writes.upserts.items()
     ]
-    statements = [sql.format(number) for number, (sql, _) in enumerate(parts, start=1)]
-    arguments = tuple(document(rows) for _, rows in parts)
+    return found
+
+
+def chained(writes: list[Part]) -> tuple[str, tuple[str, ...]]:
+    """`writes` as one statement: data-modifying CTEs, which all run to completion whether
+    or not the main query reads them; its arguments."""
+    statements = [sql.format(number) for number, (sql, _) in enumerate(writes, start=1)]
+    arguments = tuple(rows for _, rows in writes)
     if len(statements) == 1:
         return statements[0], arguments
     ctes = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(statements))
     return f"WITH {ctes} SELECT 1", arguments
+
+
+def _one_statement(writes: BulkWrites) -> tuple[str, tuple[str, ...]]:
+    return chained(parts(writes))
 
 
 # SQLite: the driver's executemany.

@@ -5,8 +5,9 @@ point, so nothing acknowledged is lost when the process dies. While one transact
 commits, the next writes queue up and go together in the following one: under load a
 commit carries hundreds of messages, at rest it carries one. A batch's rows and upserts go in
 as few statements as the database allows (`bulk_writes`: one on PostgreSQL, with no
-transaction around it when the batch has nothing else). If a batch fails, its writes are
-retried one by one, so a bad write fails alone.
+transaction around it when the batch has nothing else; a batch that reads runs its reads
+first and all its writes in that one statement, `batch_database.DriverDatabase`). If a batch
+fails, its writes are retried one by one, so a bad write fails alone.
 
 Writes that need reads and return values (a StartTransaction needs its tag's status, the
 running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
@@ -261,8 +262,13 @@ def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) ->
 
 
 async def _apply_on_driver(driver: Any, batch: list[Write], writes: BulkWrites) -> list[Any]:
-    async with driver.transaction():
-        merged = await _merged_and_rows(DriverDatabase(driver), batch, writes)
+    db = DriverDatabase(driver)
+    try:
+        merged = await _merged_and_rows(db, batch, writes)
+        await db.finish()
+    except BaseException:
+        await db.abort()
+        raise
     return [merged.get(index) for index in range(len(batch))]
 
 

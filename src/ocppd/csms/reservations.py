@@ -79,7 +79,7 @@ _END_USED = RowsQuery(
     prefix="b_",
     postgresql="UPDATE reservations AS r SET ended_at = u.ended_at, "
     f"end_reason = '{USED}', transaction_id = u.transaction_id "
-    "FROM json_populate_recordset(NULL::reservations, $1::json) AS u "
+    "FROM json_populate_recordset(NULL::reservations, ${0}::json) AS u "
     "WHERE r.reservation_id = u.reservation_id AND r.charge_point_id = u.charge_point_id "
     "AND r.ended_at IS NULL",
 )

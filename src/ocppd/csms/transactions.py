@@ -3,8 +3,10 @@
 Starts and stops are `Merged` kinds of the group commit: the starts of a batch cost a fixed
 number of statements (their tags; stored starts with the same identity; in group scope the
 tags sharing a parent; the running transactions of those tags; one INSERT ... RETURNING; one
-UPDATE of the reservations used), and the stops three (the transactions they close, one
-executemany UPDATE, the unmatched ones' rows), whatever the number of messages. Within a
+UPDATE of the reservations used), and the stops three (the transactions they close, their
+tags, one UPDATE; the unmatched ones' rows go with the batch's), whatever the number of
+messages. On PostgreSQL's driver a batch's writes wait for its reads and go as one statement
+(`batch_database.DriverDatabase`), so the stops read everything before they write. Within a
 batch the stops are applied first, then the starts in arrival order, each seeing the ones
 before it: a tag started earlier in the batch is running for the next.
 """
@@ -262,8 +264,7 @@ _INSERT_RETURNING = RowsQuery(
     alchemy=transactions.insert().returning(
         transactions.c.id, *(transactions.c[name] for name in _ROW_KEY)
     ),
-    postgresql=bulk_writes.json_insert(transactions).format(1)
-    + f" RETURNING id, {', '.join(_ROW_KEY)}",
+    postgresql=bulk_writes.json_insert(transactions) + f" RETURNING id, {', '.join(_ROW_KEY)}",
     returning=True,
 )
 
@@ -311,9 +312,11 @@ class Stops:
                     None if match is None else request.transaction_id,
                     request.transaction_data,
                 )
-        await db.write_rows(_CLOSE, list(closes.values()))
+        # The tags are read before the close is written: reads after a write of the batch
+        # cost a transaction on PostgreSQL's driver (`DriverDatabase`).
         stop_tags = [i.request.id_tag for i in items if i.request.id_tag is not UNSET]
         tags = await load_tags(db, stop_tags)
+        await db.write_rows(_CLOSE, list(closes.values()))
         infos = [
             None
             if item.request.id_tag is UNSET
@@ -360,7 +363,7 @@ _CLOSE = RowsQuery(
     prefix="b_",
     postgresql="UPDATE transactions AS t SET "
     + ", ".join(f"{name} = c.{name}" for name in _CLOSED)
-    + " FROM json_populate_recordset(NULL::transactions, $1::json) AS c WHERE t.id = c.id",
+    + " FROM json_populate_recordset(NULL::transactions, ${0}::json) AS c WHERE t.id = c.id",
 )
 
 
