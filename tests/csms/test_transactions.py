@@ -279,11 +279,12 @@ async def started_alone(
     return transaction_id
 
 
-async def test_on_postgresql_a_batch_of_stops_is_its_reads_and_one_write(
+async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_write(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
     """Reads first, then every write of the batch in one statement, with no BEGIN and COMMIT
-    (three round trips instead of six); starts after stops still see them closed."""
+    (stops: three round trips instead of six; starts: five instead of six); starts after
+    stops in one batch still see them closed."""
     starts, stops = tx.Starts(Settings()), tx.Stops()
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     writer = GroupCommit(engine)
@@ -313,6 +314,14 @@ async def test_on_postgresql_a_batch_of_stops_is_its_reads_and_one_write(
     assert restarted.status is Accepted, "the start did not see the stop of its batch"
     kinds = [s.split()[0].rstrip(";").upper() for s in seen]
     assert kinds[:2] == ["SELECT", "SELECT"] and "BEGIN" in kinds and kinds[-1] == "COMMIT", seen
+
+    writer = GroupCommit(engine)
+    with statements(engine) as seen:
+        [(_, concurrent)] = await one_batch(writer, writer.merge(starts, start("CP5", "GOOD")))
+    await writer.stop()
+    assert concurrent.status is ConcurrentTx
+    # Tags, stored starts, running tags, ids from the sequence; the INSERT.
+    assert [s.split()[0].upper() for s in seen] == ["SELECT"] * 4 + ["INSERT"], seen
 
 
 async def test_on_postgresql_a_failing_batch_writes_nothing_of_it(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
@@ -51,6 +52,11 @@ class RowsQuery:
 class Database(Protocol):
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]: ...
 
+    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
+        """`count` new values of `table`'s autoincrement key, to insert rows with; None where
+        only the INSERT draws them (and returns them: SQLite)."""
+        ...
+
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]: ...
 
     async def write(self, writes: BulkWrites) -> None:
@@ -65,6 +71,9 @@ class AlchemyDatabase:
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
         parameters = dict(zip(query.names, arguments, strict=True))
         return (await self.connection.execute(query.alchemy, parameters)).all()
+
+    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
+        return None
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:
@@ -99,6 +108,15 @@ class DriverDatabase:
         await self._write_waiting()
         rows: Sequence[Sequence[Any]] = await self.driver.fetch(query.postgresql, *arguments)
         return rows
+
+    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
+        """From the key's sequence (a read: the rows' INSERT then needs no RETURNING and can
+        wait for the batch's one statement). Not transactional: a failed batch leaves a gap."""
+        key = table.autoincrement_column
+        assert key is not None
+        sql = f"SELECT nextval(pg_get_serial_sequence('\"{table.name}\"', '{key.name}')) "
+        rows = await self.driver.fetch(sql + "FROM generate_series(1, $1::integer)", count)
+        return [int(row[0]) for row in rows]
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:

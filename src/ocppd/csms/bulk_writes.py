@@ -191,10 +191,12 @@ def _without_nul(row: Row) -> Row:
 
 
 @functools.cache
-def json_insert(table: sa.Table) -> str:
+def json_insert(table: sa.Table, keyed: bool = False) -> str:
     """The INSERT of a JSON document of rows, with `{0}` for its parameter's number (it
-    depends on where the statement sits in a batch's)."""
-    names = ", ".join(f'"{c.name}"' for c in _columns(table))
+    depends on where the statement sits in a batch's). With `keyed`, the rows carry their
+    autoincrement key too (drawn from its sequence before)."""
+    columns = list(table.columns) if keyed else _columns(table)
+    names = ", ".join(f'"{c.name}"' for c in columns)
     source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
     return f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {source}'
 

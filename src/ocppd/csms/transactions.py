@@ -237,13 +237,22 @@ _ROW_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started
 
 
 async def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
-    """The ids of the new rows, in the order of `rows`, from one INSERT ... RETURNING.
+    """The ids of the new rows, in the order of `rows`: drawn from the sequence first where
+    the database has one (PostgreSQL: the INSERT then waits for the batch's one statement),
+    else from one INSERT ... RETURNING.
 
-    Rows are matched to ids by their values, not by the order RETURNING gives (SQLite does
-    not promise one, and SQLAlchemy's `sort_by_parameter_order` runs one INSERT per row
-    there); two new rows alike in every matched value are alike, either id fits either."""
+    Rows are matched to returned ids by their values, not by the order RETURNING gives
+    (SQLite does not promise one, and SQLAlchemy's `sort_by_parameter_order` runs one INSERT
+    per row there); two new rows alike in every matched value are alike, either id fits
+    either."""
     if not rows:
         return []
+    drawn = await db.draw_ids(transactions, len(rows))
+    if drawn is not None:
+        await db.write_rows(
+            _INSERT_DRAWN, [{**r, "id": i} for r, i in zip(rows, drawn, strict=True)]
+        )
+        return drawn
     ids: dict[tuple[Any, ...], list[int]] = {}
     for transaction_id, *key, started_at in await db.write_rows(_INSERT_RETURNING, rows):
         ids.setdefault(_row_key([*key, as_utc(started_at)]), []).append(int(transaction_id))
@@ -266,6 +275,12 @@ _INSERT_RETURNING = RowsQuery(
     ),
     postgresql=bulk_writes.json_insert(transactions) + f" RETURNING id, {', '.join(_ROW_KEY)}",
     returning=True,
+)
+
+
+_INSERT_DRAWN = RowsQuery(
+    alchemy=transactions.insert(),
+    postgresql=bulk_writes.json_insert(transactions, keyed=True),
 )
 
 
