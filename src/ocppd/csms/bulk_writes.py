@@ -23,6 +23,7 @@ A table with column defaults goes through SQLAlchemy, which applies them.
 
 import contextlib
 import functools
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +93,14 @@ async def write(connection: AsyncConnection, writes: BulkWrites) -> None:
 
 async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     """All of `writes` as one statement with no transaction around it (atomic on its own:
-    one round trip instead of three); False, with nothing written, where that cannot be."""
+    one round trip instead of three), or on SQLite in one call to the driver's thread;
+    False, with nothing written, where that cannot be."""
+    if _in_one_call(engine.dialect, writes):
+        async with engine.connect() as connection:
+            driver = await driver_of(connection)
+            statements = _sqlite_statements(writes, engine.dialect)
+            await _call_in_thread(driver, _write_and_commit, statements)
+        return True
     if not writes.fits_one_statement(engine.dialect):
         return False
     sql, arguments = _one_statement(writes)
@@ -265,6 +273,53 @@ class _DriverPlan:
         ]
 
 
+def _in_one_call(dialect: sa.Dialect, writes: BulkWrites) -> bool:
+    """Rows name every column (a server default would get NULL); an upsert names its own,
+    and SQLite applies server defaults to the rest, but only SQLAlchemy applies Python's."""
+    upserted = {table for table, _, _ in writes.upserts}
+    return (
+        dialect.driver == "aiosqlite"
+        and not any(map(_has_defaults, writes.rows))
+        and not any(c.default is not None for table in upserted for c in table.columns)
+    )
+
+
+def _sqlite_statements(
+    writes: BulkWrites, dialect: sa.Dialect
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """Each table's INSERT and each upsert shape's, with their rows as the driver takes them."""
+    statements = []
+    for table, rows in writes.rows.items():
+        plan = _driver_plan(table, dialect)
+        statements.append((plan.sql, plan.records(rows)))
+    for shape, latest in writes.upserts.items():
+        plan = _upsert_plan(shape, dialect)
+        statements.append((plan.sql, plan.records(list(latest.values()))))
+    return statements
+
+
+def _write_and_commit(
+    connection: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]
+) -> None:
+    """In aiosqlite's thread: every statement, then COMMIT (ROLLBACK if one fails)."""
+    try:
+        for sql, records in statements:
+            connection.executemany(sql, records)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+
+
+async def _call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
+    """`function(sqlite3 connection, *arguments)` in the thread of an aiosqlite connection:
+    one hand-over to the thread for a whole batch, where each statement through aiosqlite is
+    one (a thread hand-over and its future cost more CPU than a small executemany). aiosqlite
+    0.22 (locked) has no public call for this; `tests/csms/test_bulk_writes.py` fails if its
+    private `_execute` and `_conn` change."""
+    return await driver._execute(lambda: function(driver._conn, *arguments))
+
+
 _driver_plans: dict[tuple[sa.Table, str], _DriverPlan] = {}
 
 
@@ -277,6 +332,21 @@ def _driver_plan(table: sa.Table, dialect: sa.Dialect) -> _DriverPlan:
         bind = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
         _driver_plans[key] = _DriverPlan(names, sql, tuple(bind))
     return _driver_plans[key]
+
+
+_upsert_plans: dict[tuple[Shape, str], _DriverPlan] = {}
+
+
+def _upsert_plan(shape: Shape, dialect: sa.Dialect) -> _DriverPlan:
+    """An upsert shape's statement on SQLite's driver, and its columns' bind processors."""
+    key = (shape, dialect.name)
+    if key not in _upsert_plans:
+        table, _, columns = shape
+        compiled = _upsert_statement(shape, dialect).compile(dialect=dialect, column_keys=columns)
+        names = tuple(compiled.positiontup or ())
+        bind = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        _upsert_plans[key] = _DriverPlan(names, str(compiled), tuple(bind))
+    return _upsert_plans[key]
 
 
 _upsert_statements: dict[tuple[Shape, str], Any] = {}
