@@ -14,6 +14,7 @@ Each query is declared once with both texts (`Query`, `RowsQuery`), beside the c
 it. Rows come back as sequences: read them by position.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,8 +50,20 @@ class RowsQuery:
     returning: bool = False
 
 
+@dataclass(frozen=True)
+class Read:
+    """A query and its arguments, to run with others (`Database.fetch_each`)."""
+
+    query: Query
+    arguments: tuple[Any, ...]
+
+
 class Database(Protocol):
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]: ...
+
+    async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
+        """The rows of each read (none for None): one round trip on PostgreSQL's driver."""
+        ...
 
     async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
         """`count` new values of `table`'s autoincrement key, to insert rows with; None where
@@ -71,6 +84,9 @@ class AlchemyDatabase:
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
         parameters = dict(zip(query.names, arguments, strict=True))
         return (await self.connection.execute(query.alchemy, parameters)).all()
+
+    async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
+        return [[] if r is None else await self.fetch(r.query, *r.arguments) for r in reads]
 
     async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
         return None
@@ -108,6 +124,22 @@ class DriverDatabase:
         await self._write_waiting()
         rows: Sequence[Sequence[Any]] = await self.driver.fetch(query.postgresql, *arguments)
         return rows
+
+    async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
+        """Every read as an array of records in one SELECT (asyncpg decodes the records with
+        their columns' types), parameters renumbered."""
+        present = [read for read in reads if read is not None]
+        if len(present) < 2:
+            return [[] if r is None else await self.fetch(r.query, *r.arguments) for r in reads]
+        await self._write_waiting()
+        columns: list[str] = []
+        arguments: list[Any] = []
+        for read in present:
+            sql = _renumbered(read.query.postgresql, len(arguments))
+            columns.append(f"ARRAY(SELECT ROW(q.*) FROM ({sql}) AS q)")
+            arguments += read.arguments
+        found = iter(await self.driver.fetchrow("SELECT " + ", ".join(columns), *arguments))
+        return [[] if read is None else next(found) for read in reads]
 
     async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
         """From the key's sequence (a read: the rows' INSERT then needs no RETURNING and can
@@ -164,3 +196,8 @@ class DriverDatabase:
             sql, arguments = bulk_writes.chained(self.waiting)
             self.waiting = []
             await self.driver.execute(sql, *arguments)
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    """`sql` with its parameters `$n` as `$(n + offset)`."""
+    return re.sub(r"\$(\d+)", lambda match: f"${int(match.group(1)) + offset}", sql)

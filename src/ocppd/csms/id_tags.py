@@ -3,14 +3,14 @@
 idTags are opaque and compared case-insensitively: the folded form is the key.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.csms.batch_database import AlchemyDatabase, Database, Query
+from ocppd.csms.batch_database import AlchemyDatabase, Database, Query, Read
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import id_tags
 from ocppd.csms.stored_text import NUL
@@ -36,13 +36,20 @@ class StoredTag(NamedTuple):
 
 
 async def load_tags(db: Database, tags: Iterable[str]) -> dict[str, StoredTag]:
-    """What is stored of `tags` (the known ones), in one query, by key. A tag with a NUL is
-    never known: no tag is stored with one on PostgreSQL, where looking it up would find the
-    tag stored for it (`stored_text`), a different one."""
+    """What is stored of `tags` (the known ones), in one query, by key."""
+    read = tags_read(tags)
+    return {} if read is None else stored_tags(await db.fetch(read.query, *read.arguments))
+
+
+def tags_read(tags: Iterable[str]) -> Read | None:
+    """The read of `load_tags`, to run with others; None when there is nothing to read. A tag
+    with a NUL is never known: no tag is stored with one on PostgreSQL, where looking it up
+    would find the tag stored for it (`stored_text`), a different one."""
     keys = {tag_key(tag) for tag in tags if NUL not in tag}
-    if not keys:
-        return {}
-    rows = await db.fetch(_LOAD_TAGS, list(keys))
+    return Read(_LOAD_TAGS, (list(keys),)) if keys else None
+
+
+def stored_tags(rows: Iterable[Sequence[Any]]) -> dict[str, StoredTag]:
     return {key: StoredTag(*stored) for key, *stored in rows}
 
 

@@ -11,6 +11,7 @@ batch the stops are applied first, then the starts in arrival order, each seeing
 before it: a tag started earlier in the batch is running for the next.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,14 +20,14 @@ import sqlalchemy as sa
 from msgspec import UNSET
 
 from ocppd.csms import bulk_writes, reservations
-from ocppd.csms.batch_database import Database, Query, RowsQuery
+from ocppd.csms.batch_database import Database, Query, Read, RowsQuery
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Rows
-from ocppd.csms.id_tags import StoredTag, info_of, load_tags, tag_key
+from ocppd.csms.id_tags import StoredTag, info_of, load_tags, stored_tags, tag_key, tags_read
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import id_tags, transactions, unmatched_stops
 from ocppd.csms.settings import ConcurrencyScope, Settings
-from ocppd.csms.stored_text import without_nul
+from ocppd.csms.stored_text import NUL, without_nul
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -85,11 +86,25 @@ class Starts:
         self.settings = settings
 
     async def apply(self, db: Database, items: list[Start]) -> tuple[list[Started], Rows]:
-        tags = await load_tags(db, [item.request.id_tag for item in items])
+        # Outside group scope the three reads go together (one round trip on PostgreSQL's
+        # driver): the running tags of every start's tag, though only an Accepted one's count.
+        group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
+        keys = {tag_key(i.request.id_tag) for i in items if NUL not in i.request.id_tag}
+        tag_rows, stored_rows, running_rows = await db.fetch_each(
+            [
+                tags_read(item.request.id_tag for item in items),
+                _stored_read(items),
+                None if group_scope else _running_read(keys),
+            ]
+        )
+        tags = stored_tags(tag_rows)
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
-        stored = await _stored_starts(db, items)
+        stored = _stored_from(stored_rows, items)
         groups = await self._groups(db, items, infos, tags)
-        running = await _running(db, set().union(*groups))
+        if group_scope:
+            running = await _running(db, set().union(*groups))
+        else:
+            running = {key for (key,) in running_rows}
         answers: dict[int, Started] = {}
         inserting: dict[Identity, int] = {}
         repeats: dict[int, int] = {}
@@ -149,14 +164,22 @@ class Starts:
         ]
 
 
-async def _stored_starts(db: Database, items: list[Start]) -> dict[Identity, tuple[int, str]]:
-    """(id, answered status) of stored starts with the identity of one of `items`."""
+def _stored_read(items: list[Start]) -> Read | None:
+    """The read of stored starts that may have the identity of one of `items`."""
     wanted = {identity for item in items if (identity := item.identity()) is not None}
     if not wanted:
-        return {}
+        return None
     values = [list({w[n] for w in wanted}) for n in range(len(_IDENTITY_COLUMNS))]
+    return Read(_STORED_STARTS, tuple(values))
+
+
+def _stored_from(
+    rows: Sequence[Sequence[Any]], items: list[Start]
+) -> dict[Identity, tuple[int, str]]:
+    """(id, answered status) of stored starts with the identity of one of `items`."""
+    wanted = {identity for item in items if (identity := item.identity()) is not None}
     found: dict[Identity, tuple[int, str]] = {}
-    for row in await db.fetch(_STORED_STARTS, *values):
+    for row in rows:
         transaction_id, status, charge_point_id, connector_id, meter_start, started_at, tag = row
         identity = (
             charge_point_id,
@@ -213,9 +236,14 @@ _GROUP_MEMBERS = Query(
 
 async def _running(db: Database, keys: set[str]) -> set[str]:
     """Which of the tag keys are in a transaction not stopped yet."""
-    if not keys:
+    read = _running_read(keys)
+    if read is None:
         return set()
-    return {key for (key,) in await db.fetch(_RUNNING, list(keys))}
+    return {key for (key,) in await db.fetch(read.query, *read.arguments)}
+
+
+def _running_read(keys: set[str]) -> Read | None:
+    return Read(_RUNNING, (list(keys),)) if keys else None
 
 
 def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
