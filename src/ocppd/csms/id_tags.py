@@ -42,11 +42,16 @@ async def load_tags(db: Database, tags: Iterable[str]) -> dict[str, StoredTag]:
 
 
 def tags_read(tags: Iterable[str]) -> Read | None:
-    """The read of `load_tags`, to run with others; None when there is nothing to read. A tag
-    with a NUL is never known: no tag is stored with one on PostgreSQL, where looking it up
-    would find the tag stored for it (`stored_text`), a different one."""
-    keys = {tag_key(tag) for tag in tags if NUL not in tag}
+    """The read of `load_tags`, to run with others; None when there is nothing to read."""
+    keys = storable_keys(tags)
     return Read(_LOAD_TAGS, (list(keys),)) if keys else None
+
+
+def storable_keys(tags: Iterable[str]) -> set[str]:
+    """The keys of `tags` that a stored row can have. A tag with a NUL is never known: no tag
+    is stored with one on PostgreSQL, where looking it up would find the tag stored for it
+    (`stored_text`), a different one (and PostgreSQL refuses a NUL in a query's text)."""
+    return {tag_key(tag) for tag in tags if NUL not in tag}
 
 
 def stored_tags(rows: Iterable[Sequence[Any]]) -> dict[str, StoredTag]:

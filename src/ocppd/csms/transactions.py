@@ -23,11 +23,19 @@ from ocppd.csms import bulk_writes, reservations
 from ocppd.csms.batch_database import Database, Query, Read, RowsQuery
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Rows
-from ocppd.csms.id_tags import StoredTag, info_of, load_tags, stored_tags, tag_key, tags_read
+from ocppd.csms.id_tags import (
+    StoredTag,
+    info_of,
+    load_tags,
+    storable_keys,
+    stored_tags,
+    tag_key,
+    tags_read,
+)
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import id_tags, transactions, unmatched_stops
 from ocppd.csms.settings import ConcurrencyScope, Settings
-from ocppd.csms.stored_text import NUL, without_nul
+from ocppd.csms.stored_text import without_nul
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -89,17 +97,18 @@ class Starts:
         # Outside group scope the three reads go together (one round trip on PostgreSQL's
         # driver): the running tags of every start's tag, though only an Accepted one's count.
         group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
-        keys = {tag_key(i.request.id_tag) for i in items if NUL not in i.request.id_tag}
+        requested = [item.request.id_tag for item in items]
+        identities = {identity for item in items if (identity := item.identity()) is not None}
         tag_rows, stored_rows, running_rows = await db.fetch_each(
             [
-                tags_read(item.request.id_tag for item in items),
-                _stored_read(items),
-                None if group_scope else _running_read(keys),
+                tags_read(requested),
+                _stored_read(identities),
+                None if group_scope else _running_read(storable_keys(requested)),
             ]
         )
         tags = stored_tags(tag_rows)
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
-        stored = _stored_from(stored_rows, items)
+        stored = _stored_from(stored_rows, identities)
         groups = await self._groups(db, items, infos, tags)
         if group_scope:
             running = await _running(db, set().union(*groups))
@@ -164,9 +173,8 @@ class Starts:
         ]
 
 
-def _stored_read(items: list[Start]) -> Read | None:
-    """The read of stored starts that may have the identity of one of `items`."""
-    wanted = {identity for item in items if (identity := item.identity()) is not None}
+def _stored_read(wanted: set[Identity]) -> Read | None:
+    """The read of stored starts that may have one of the `wanted` identities."""
     if not wanted:
         return None
     values = [list({w[n] for w in wanted}) for n in range(len(_IDENTITY_COLUMNS))]
@@ -174,10 +182,10 @@ def _stored_read(items: list[Start]) -> Read | None:
 
 
 def _stored_from(
-    rows: Sequence[Sequence[Any]], items: list[Start]
+    rows: Sequence[Sequence[Any]], wanted: set[Identity]
 ) -> dict[Identity, tuple[int, str]]:
-    """(id, answered status) of stored starts with the identity of one of `items`."""
-    wanted = {identity for item in items if (identity := item.identity()) is not None}
+    """(id, answered status) of the stored starts (`_stored_read`'s rows) with a `wanted`
+    identity."""
     found: dict[Identity, tuple[int, str]] = {}
     for row in rows:
         transaction_id, status, charge_point_id, connector_id, meter_start, started_at, tag = row
