@@ -2,6 +2,7 @@
 costs in statements."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import models
 from ocppd.csms import transactions as tx
+from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.settings import ConcurrencyScope, Settings
 from ocppd.protocol import messages as m
@@ -71,8 +73,10 @@ def stop(cp: str, transaction_id: int, meter: int, **extra: Any) -> tx.Stop:
 
 @contextmanager
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements run while inside: through SQLAlchemy, and on PostgreSQL's driver
-    (where the group commit runs batches without actions)."""
+    """What reaches the database while inside: on PostgreSQL each statement, through
+    SQLAlchemy and on the driver (where the group commit runs batches without actions); on
+    SQLite each call to aiosqlite's thread, where a statement through SQLAlchemy is several and
+    a batch without actions is one (`sqlite_batches`)."""
     seen: list[str] = []
 
     def count(*args: Any) -> None:
@@ -84,22 +88,34 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
             seen.append(record.query)
 
     def watch(_dbapi: Any, record: Any, _proxy: Any) -> None:
-        if engine.dialect.name == "postgresql":
-            record.driver_connection.add_query_logger(log)
+        record.driver_connection.add_query_logger(log)
 
     def unwatch(_dbapi: Any, record: Any) -> None:
-        if engine.dialect.name == "postgresql":
-            record.driver_connection.remove_query_logger(log)
+        record.driver_connection.remove_query_logger(log)
 
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
-    sa.event.listen(engine.sync_engine.pool, "checkout", watch)
-    sa.event.listen(engine.sync_engine.pool, "checkin", unwatch)
+    class ThreadCalls(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("executing"):
+                seen.append(record.getMessage())
+
+    if engine.dialect.name == "postgresql":
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+        sa.event.listen(engine.sync_engine.pool, "checkout", watch)
+        sa.event.listen(engine.sync_engine.pool, "checkin", unwatch)
+    calls, aiosqlite_log = ThreadCalls(), logging.getLogger("aiosqlite")
+    level = aiosqlite_log.level
+    if engine.dialect.name == "sqlite":
+        aiosqlite_log.addHandler(calls)
+        aiosqlite_log.setLevel(logging.DEBUG)
     try:
         yield seen
     finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
-        sa.event.remove(engine.sync_engine.pool, "checkout", watch)
-        sa.event.remove(engine.sync_engine.pool, "checkin", unwatch)
+        if engine.dialect.name == "postgresql":
+            sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+            sa.event.remove(engine.sync_engine.pool, "checkout", watch)
+            sa.event.remove(engine.sync_engine.pool, "checkin", unwatch)
+        aiosqlite_log.removeHandler(calls)
+        aiosqlite_log.setLevel(level)
 
 
 async def stored(engine: AsyncEngine, table: sa.Table) -> list[Any]:
@@ -271,9 +287,7 @@ def frame_row(charge_point_id: str) -> dict[str, Any]:
 async def started_alone(
     engine: AsyncEngine, writer: GroupCommit, starts: tx.Starts, item: tx.Start
 ) -> int:
-    """The transaction id of `item`, started on PostgreSQL's driver in a batch of its own."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the driver path is PostgreSQL's")
+    """The transaction id of `item`, started in a batch of its own."""
     [(transaction_id, _)] = await one_batch(writer, writer.merge(starts, item))
     await writer.stop()
     return transaction_id
@@ -285,6 +299,8 @@ async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_wri
     """Reads first, then every write of the batch in one statement, with no BEGIN and COMMIT
     (stops: three round trips instead of six; starts: three instead of six); starts after
     stops in one batch still see them closed."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
     starts, stops = tx.Starts(Settings()), tx.Stops()
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     writer = GroupCommit(engine)
@@ -325,12 +341,49 @@ async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_wri
     assert "ARRAY(SELECT ROW(q.*)" in seen[0], seen
 
 
-async def test_on_postgresql_a_failing_batch_writes_nothing_of_it(
+async def test_on_sqlite_a_batch_of_stops_and_starts_is_one_call_to_its_thread(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
-    """The writes of a batch on the driver are one: a start's INSERT (in a transaction) and a
-    stop's close (in the one statement) are undone when a row of their batch is refused, and
-    each write is then retried alone."""
+    """Reads, writes and COMMIT in one call to aiosqlite's thread, not several per statement
+    (and the pool's ROLLBACK when the connection goes back); the start sees the stop."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's thread")
+    starts, stops = tx.Starts(Settings()), tx.Stops()
+    running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
+    writer = GroupCommit(engine)
+    data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="150")])]
+    heartbeat = Upsert(models.charge_points, ("id",), {"id": "CP4", "last_seen_at": T0})
+    with statements(engine) as seen:
+        _, _, (new, restarted), _ = await one_batch(
+            writer,
+            writer.merge(stops, stop("CP1", running, 200, id_tag="GOOD", transaction_data=data)),
+            writer.merge(stops, stop("CP2", 987654, 5)),
+            writer.merge(starts, start("CP4", "GOOD", meter=7, reservation_id=3)),
+            writer.commit([], upserts=[heartbeat]),
+        )
+    await writer.stop()
+    calls = [call for call in seen if "rollback" not in call]
+    assert len(calls) == 1, seen
+    assert restarted.status is Accepted, "the start did not see the stop of its batch"
+    rows = await stored(engine, models.transactions)
+    assert [(r["id"], r["meter_stop"], r["energy_wh"]) for r in rows] == [
+        (running, 200, 100),
+        (new, None, None),
+    ]
+    assert (rows[1]["started_at"], rows[1]["reservation_id"]) == (T0.replace(tzinfo=None), 3)
+    assert len(await stored(engine, models.unmatched_stops)) == 1
+    assert len(await stored(engine, models.meter_values)) == 1
+    assert [r["last_seen_at"] for r in await stored(engine, models.charge_points)] == [
+        T0.replace(tzinfo=None)
+    ]
+
+
+async def test_a_failing_batch_on_a_driver_writes_nothing_of_it(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    """The writes of a batch on a driver (PostgreSQL's, SQLite's thread) are one: a start's
+    INSERT and a stop's close are undone when a row of their batch is refused, and each write
+    is then retried alone."""
     starts, stops = tx.Starts(Settings()), tx.Stops()
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})

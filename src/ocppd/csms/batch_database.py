@@ -77,19 +77,28 @@ class Database(Protocol):
         ...
 
 
-class AlchemyDatabase:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+class ReadsOneByOne:
+    """For a `Database` that runs combined reads one after another (nothing to save: no
+    network between it and the database, or SQLAlchemy in between) and has no sequences to
+    draw ids from (its INSERT returns them)."""
 
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
-        parameters = dict(zip(query.names, arguments, strict=True))
-        return (await self.connection.execute(query.alchemy, parameters)).all()
+        raise NotImplementedError
 
     async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
         return [[] if r is None else await self.fetch(r.query, *r.arguments) for r in reads]
 
     async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
         return None
+
+
+class AlchemyDatabase(ReadsOneByOne):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
+        parameters = dict(zip(query.names, arguments, strict=True))
+        return (await self.connection.execute(query.alchemy, parameters)).all()
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:

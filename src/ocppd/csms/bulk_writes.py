@@ -95,11 +95,11 @@ async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     """All of `writes` as one statement with no transaction around it (atomic on its own:
     one round trip instead of three), or on SQLite in one call to the driver's thread;
     False, with nothing written, where that cannot be."""
-    if _in_one_call(engine.dialect, writes):
+    if in_one_call(engine.dialect, writes):
         async with engine.connect() as connection:
             driver = await driver_of(connection)
-            statements = _sqlite_statements(writes, engine.dialect)
-            await _call_in_thread(driver, _write_and_commit, statements)
+            statements = sqlite_statements(writes, engine.dialect)
+            await call_in_thread(driver, _write_and_commit, statements)
         return True
     if not writes.fits_one_statement(engine.dialect):
         return False
@@ -273,7 +273,7 @@ class _DriverPlan:
         ]
 
 
-def _in_one_call(dialect: sa.Dialect, writes: BulkWrites) -> bool:
+def in_one_call(dialect: sa.Dialect, writes: BulkWrites) -> bool:
     """Rows name every column (a server default would get NULL); an upsert names its own,
     and SQLite applies server defaults to the rest, but only SQLAlchemy applies Python's."""
     upserted = {table for table, _, _ in writes.upserts}
@@ -284,7 +284,7 @@ def _in_one_call(dialect: sa.Dialect, writes: BulkWrites) -> bool:
     )
 
 
-def _sqlite_statements(
+def sqlite_statements(
     writes: BulkWrites, dialect: sa.Dialect
 ) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """Each table's INSERT and each upsert shape's, with their rows as the driver takes them."""
@@ -311,7 +311,7 @@ def _write_and_commit(
         raise
 
 
-async def _call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
+async def call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
     """`function(sqlite3 connection, *arguments)` in the thread of an aiosqlite connection:
     one hand-over to the thread for a whole batch, where each statement through aiosqlite is
     one (a thread hand-over and its future cost more CPU than a small executemany). aiosqlite

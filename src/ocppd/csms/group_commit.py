@@ -6,8 +6,9 @@ commits, the next writes queue up and go together in the following one: under lo
 commit carries hundreds of messages, at rest it carries one. A batch's rows and upserts go in
 as few statements as the database allows (`bulk_writes`: one on PostgreSQL, with no
 transaction around it when the batch has nothing else; a batch that reads runs its reads
-first and all its writes in that one statement, `batch_database.DriverDatabase`). If a batch
-fails, its writes are retried one by one, so a bad write fails alone.
+first and all its writes in that one statement, `batch_database.DriverDatabase`; on SQLite
+a batch is one call to the driver's thread, `sqlite_batches`). If a batch fails, its writes
+are retried one by one, so a bad write fails alone.
 
 Writes that need reads and return values (a StartTransaction needs its tag's status, the
 running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
@@ -16,6 +17,7 @@ message (decision 0002: statements executed per message were what cost).
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ocppd.csms import bulk_writes
+from ocppd.csms import bulk_writes, sqlite_batches
 from ocppd.csms.batch_database import AlchemyDatabase, Database, DriverDatabase
 from ocppd.csms.bulk_writes import BulkWrites, Upsert
 
@@ -40,7 +42,9 @@ class Merged(Protocol):
     `apply` gets the items of every write of this kind in the batch, in arrival order, and
     returns one result per item and rows to insert with the batch's rows. Kinds run in
     ascending `order`, before the rows, upserts and actions. With `on_driver`, `apply` also
-    works on a `DriverDatabase` (PostgreSQL's driver, for batches without actions)."""
+    works on the drivers' own databases, for batches without actions: `DriverDatabase`
+    (PostgreSQL's asyncpg) and `sqlite_batches.SQLiteDatabase` (in aiosqlite's thread, where
+    it must never wait for anything but the database)."""
 
     order: int
     on_driver: bool
@@ -212,6 +216,10 @@ class GroupCommit:
             elif _fits_driver(self.engine, batch, writes):
                 async with bulk_writes.driver_connection(self.engine) as driver:
                     results = await _apply_on_driver(driver, batch, writes)
+            elif _fits_sqlite_thread(self.engine, batch, writes):
+                results = await sqlite_batches.commit_in_thread(
+                    self.engine, functools.partial(_apply_on_database, batch, writes)
+                )
             else:
                 async with self.engine.begin() as connection:
                     results = await _apply(connection, batch, writes)
@@ -254,22 +262,37 @@ def _gather(batch: list[Write]) -> tuple[BulkWrites, bool]:
 
 
 def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
-    """Whether the batch can be committed on PostgreSQL's driver: nothing in it needs
-    SQLAlchemy (an action, a kind without `on_driver`, rows of a table with defaults)."""
-    return writes.fits_one_statement(engine.dialect) and all(
+    """Whether the batch can be committed on PostgreSQL's driver."""
+    return writes.fits_one_statement(engine.dialect) and _without_alchemy(batch)
+
+
+def _fits_sqlite_thread(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
+    """Whether the batch can be committed in one call to SQLite's thread."""
+    return sqlite_batches.fits(engine, writes) and _without_alchemy(batch)
+
+
+def _without_alchemy(batch: list[Write]) -> bool:
+    """Whether nothing in the batch needs SQLAlchemy: no action, no kind without `on_driver`
+    (the rows' tables are the caller's to check)."""
+    return all(
         write.action is None and (write.merged is None or write.merged.on_driver) for write in batch
     )
+
+
+async def _apply_on_database(batch: list[Write], writes: BulkWrites, db: Database) -> list[Any]:
+    merged = await _merged_and_rows(db, batch, writes)
+    return [merged.get(index) for index in range(len(batch))]
 
 
 async def _apply_on_driver(driver: Any, batch: list[Write], writes: BulkWrites) -> list[Any]:
     db = DriverDatabase(driver)
     try:
-        merged = await _merged_and_rows(db, batch, writes)
+        results = await _apply_on_database(batch, writes, db)
         await db.finish()
     except BaseException:
         await db.abort()
         raise
-    return [merged.get(index) for index in range(len(batch))]
+    return results
 
 
 async def _apply(connection: AsyncConnection, batch: list[Write], writes: BulkWrites) -> list[Any]:
