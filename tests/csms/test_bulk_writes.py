@@ -1,6 +1,7 @@
-"""A batch's rows and upserts in bulk (one unnest statement on PostgreSQL, the driver's
-executemany on SQLite): stored as SQLAlchemy would store them, inside the caller's
-transaction, or all or nothing on their own."""
+"""A batch's rows and upserts in bulk (one statement on PostgreSQL, the driver's executemany
+on SQLite): stored as SQLAlchemy would store them, inside the caller's transaction, or all or
+nothing on their own (PostgreSQL: one statement with no transaction, `write_alone`; SQLite:
+one call to its thread, `sqlite_batches`)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ocppd.csms import sqlite_batches
 from ocppd.csms.bulk_writes import BulkWrites, Upsert, insert_rows, write, write_alone
 from ocppd.csms.models import charge_points, connectors, messages, status_history
 
@@ -103,6 +105,17 @@ def batch(*statuses: tuple[int, str]) -> BulkWrites:
     return writes
 
 
+async def written_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
+    """`writes` committed on their own, as the group commit commits a batch of rows and
+    upserts; False, with nothing written, where SQLAlchemy is needed."""
+    if engine.dialect.name != "sqlite":
+        return await write_alone(engine, writes)
+    if not sqlite_batches.fits(engine, writes):
+        return False
+    await sqlite_batches.commit_in_thread(engine, lambda db: db.write(writes))
+    return True
+
+
 async def stored(engine: AsyncEngine) -> tuple[int, int, dict[int, str]]:
     async with engine.connect() as connection:
         frames = await connection.scalar(sa.select(sa.func.count()).select_from(messages))
@@ -125,9 +138,9 @@ async def test_rows_of_several_tables_and_upserts_in_one_write(engine: AsyncEngi
 async def test_written_alone_on_both_databases(engine: AsyncEngine) -> None:
     """One statement on PostgreSQL; on SQLite one call to aiosqlite's thread (a private
     call of aiosqlite's: this fails if it changes)."""
-    assert await write_alone(engine, batch((1, "Preparing"), (1, "Charging")))
+    assert await written_alone(engine, batch((1, "Preparing"), (1, "Charging")))
     assert await stored(engine) == (2, 2, {1: "Charging"})
-    assert await write_alone(engine, batch((2, "Faulted")))
+    assert await written_alone(engine, batch((2, "Faulted")))
     assert await stored(engine) == (3, 3, {1: "Charging", 2: "Faulted"})
 
 
@@ -135,16 +148,16 @@ async def test_written_alone_is_all_or_nothing(engine: AsyncEngine) -> None:
     writes = batch((1, "Preparing"))
     writes.insert(messages, frame(9, payload=None))  # NOT NULL
     with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
-        await write_alone(engine, writes)
+        await written_alone(engine, writes)
     assert await stored(engine) == (0, 0, {})
-    assert await write_alone(engine, batch((1, "Available")))
+    assert await written_alone(engine, batch((1, "Available")))
     assert await stored(engine) == (1, 1, {1: "Available"})
 
 
 async def test_an_upsert_written_alone_gets_the_server_defaults(engine: AsyncEngine) -> None:
     writes = BulkWrites()
     writes.upsert(Upsert(charge_points, ("id",), {"id": "CP1", "last_heartbeat_at": AT}))
-    assert await write_alone(engine, writes)
+    assert await written_alone(engine, writes)
     async with engine.connect() as connection:
         row = (await connection.execute(sa.select(charge_points))).mappings().one()
     assert (row["registration_status"], row["leniency_rules"]) == ("Accepted", "")
@@ -154,7 +167,7 @@ async def test_an_upsert_written_alone_gets_the_server_defaults(engine: AsyncEng
 async def test_a_table_with_defaults_is_never_written_alone(engine: AsyncEngine) -> None:
     writes = BulkWrites()
     writes.insert(charge_points, {"id": "CP1"})
-    assert not await write_alone(engine, writes)
+    assert not await written_alone(engine, writes)
     async with engine.begin() as connection:
         await write(connection, writes)
     async with engine.connect() as connection:
@@ -187,7 +200,7 @@ async def test_awkward_values_read_back_exactly(engine: AsyncEngine, alone: bool
     writes.insert(messages, frame(1, payload=text, unique_id="'; drop table x; --"))
     writes.insert(meter_values, row)
     if alone:
-        assert await write_alone(engine, writes)
+        assert await written_alone(engine, writes)
     else:
         async with engine.begin() as connection:
             await write(connection, writes)

@@ -23,7 +23,6 @@ A table with column defaults goes through SQLAlchemy, which applies them.
 
 import contextlib
 import functools
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,14 +92,8 @@ async def write(connection: AsyncConnection, writes: BulkWrites) -> None:
 
 async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     """All of `writes` as one statement with no transaction around it (atomic on its own:
-    one round trip instead of three), or on SQLite in one call to the driver's thread;
-    False, with nothing written, where that cannot be."""
-    if in_one_call(engine.dialect, writes):
-        async with engine.connect() as connection:
-            driver = await driver_of(connection)
-            statements = sqlite_statements(writes, engine.dialect)
-            await call_in_thread(driver, _write_and_commit, statements)
-        return True
+    one round trip instead of three) on PostgreSQL; False, with nothing written, where that
+    cannot be (SQLite's batches go to its thread whole: `sqlite_batches`)."""
     if not writes.fits_one_statement(engine.dialect):
         return False
     sql, arguments = _one_statement(writes)
@@ -296,28 +289,6 @@ def sqlite_statements(
         plan = _upsert_plan(shape, dialect)
         statements.append((plan.sql, plan.records(list(latest.values()))))
     return statements
-
-
-def _write_and_commit(
-    connection: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]
-) -> None:
-    """In aiosqlite's thread: every statement, then COMMIT (ROLLBACK if one fails)."""
-    try:
-        for sql, records in statements:
-            connection.executemany(sql, records)
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
-
-
-async def call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
-    """`function(sqlite3 connection, *arguments)` in the thread of an aiosqlite connection:
-    one hand-over to the thread for a whole batch, where each statement through aiosqlite is
-    one (a thread hand-over and its future cost more CPU than a small executemany). aiosqlite
-    0.22 (locked) has no public call for this; `tests/csms/test_bulk_writes.py` fails if its
-    private `_execute` and `_conn` change."""
-    return await driver._execute(lambda: function(driver._conn, *arguments))
 
 
 _driver_plans: dict[tuple[sa.Table, str], _DriverPlan] = {}

@@ -38,10 +38,15 @@ async def commit_in_thread(
     thread of a pooled aiosqlite connection."""
     async with engine.connect() as connection:
         driver = await bulk_writes.driver_of(connection)
-        result: Result = await bulk_writes.call_in_thread(
-            driver, _apply_and_commit, apply, engine.dialect
-        )
+        result: Result = await _call_in_thread(driver, _apply_and_commit, apply, engine.dialect)
         return result
+
+
+async def _call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
+    """`function(sqlite3 connection, *arguments)` in the thread of an aiosqlite connection.
+    aiosqlite 0.22 (locked) has no public call for this; `tests/csms/test_sqlite_batches.py`
+    fails if its private `_execute` and `_conn` change."""
+    return await driver._execute(lambda: function(driver._conn, *arguments))
 
 
 def fits(engine: AsyncEngine, writes: BulkWrites) -> bool:
