@@ -30,9 +30,8 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.schedule_plot import plot
 from ocppd.api.system import System
 from ocppd.csms import registration
-from ocppd.csms.charging_profiles import MAX_CONNECTOR
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import composite_checks
+from ocppd.csms.models import MAX_CONNECTOR_ID, composite_checks
 from ocppd.protocol.datatypes import ChargingProfile, ChargingSchedule
 from ocppd.protocol.enums import ChargingProfilePurposeType, ChargingRateUnitType
 from ocppd.protocol.smart_charging import Composite
@@ -107,8 +106,10 @@ class CompositeCheckPage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-ConnectorQuery = Annotated[int | None, QueryParameter(name="connectorId", ge=0, le=MAX_CONNECTOR)]
-ConnectorPath = Annotated[int, PathParameter(name="connectorId", ge=0, le=MAX_CONNECTOR)]
+ConnectorQuery = Annotated[
+    int | None, QueryParameter(name="connectorId", ge=0, le=MAX_CONNECTOR_ID)
+]
+ConnectorPath = Annotated[int, PathParameter(name="connectorId", ge=0, le=MAX_CONNECTOR_ID)]
 Duration = Annotated[
     int,
     QueryParameter(ge=1, le=MAX_DURATION, description="Seconds from `start` (at most 31 days)."),

@@ -30,8 +30,7 @@ from ocppd.api.tokens import Role
 from ocppd.api.uploads import Upload, clean_name, file_store, receive
 from ocppd.csms import jobs
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import firmware
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.csms.models import MAX_STORED_INTEGER, firmware
 from ocppd.protocol import messages as m
 from ocppd.protocol.fields import DateTime
 

@@ -25,9 +25,8 @@ from ocppd.api.sending import send
 from ocppd.api.system import System
 from ocppd.csms import jobs, registration
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import job_statuses
+from ocppd.csms.models import MAX_STORED_INTEGER, job_statuses
 from ocppd.csms.models import jobs as job_table
-from ocppd.csms.transactions import MAX_STORED_INTEGER
 from ocppd.protocol.fields import Payload
 
 JobId = Annotated[int, PathParameter(name="jobId", ge=1, le=MAX_STORED_INTEGER)]

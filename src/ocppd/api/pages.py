@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from litestar.params import QueryParameter
 
 from ocppd.api.problems import Problem, ProblemException
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.csms.models import MAX_STORED_INTEGER
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Items per page (1-1000).")]
 Cursor = Annotated[

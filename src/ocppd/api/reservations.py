@@ -29,8 +29,7 @@ from ocppd.csms import reservations as ends
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
-from ocppd.csms.models import reservations
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.csms.models import MAX_STORED_INTEGER, reservations
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import CancelReservationStatus, ReservationStatus
 

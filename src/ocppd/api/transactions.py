@@ -18,8 +18,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
-from ocppd.csms.models import meter_values, transactions
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.csms.models import MAX_STORED_INTEGER, meter_values, transactions
 
 ENERGY = "Energy.Active.Import.Register"
 

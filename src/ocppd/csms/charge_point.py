@@ -22,6 +22,8 @@ from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import Lookup
 from ocppd.csms.meter_values import measured_draw, meter_value_rows
 from ocppd.csms.models import (
+    MAX_CONNECTOR_ID,
+    MAX_STORED_INTEGER,
     charge_points,
     connectors,
     status_history,
@@ -37,8 +39,6 @@ from ocppd.rpc.session import BoundHandlers
 
 if TYPE_CHECKING:
     from ocppd.csms.central_system import CentralSystem
-
-MAX_CONNECTOR_ID = 2**31 - 1
 
 BOOT_RETRY_INTERVAL = 60
 """Seconds a Pending or Rejected charge point waits before its next BootNotification."""
@@ -239,7 +239,7 @@ class ChargePointHandler:
         transaction_id = (
             request.transaction_id
             if request.transaction_id is not UNSET
-            and abs(request.transaction_id) <= tx.MAX_STORED_INTEGER
+            and abs(request.transaction_id) <= MAX_STORED_INTEGER
             else None
         )
         rows = meter_value_rows(self.id, request.connector_id, transaction_id, request.meter_value)

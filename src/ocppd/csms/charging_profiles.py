@@ -42,8 +42,13 @@ from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import charging_profiles, configuration, transactions
-from ocppd.csms.transactions import MAX_STORED_INTEGER
+from ocppd.csms.models import (
+    MAX_CONNECTOR_ID,
+    MAX_STORED_INTEGER,
+    charging_profiles,
+    configuration,
+    transactions,
+)
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile
 from ocppd.protocol.enums import (
@@ -71,7 +76,6 @@ if TYPE_CHECKING:
 
 PENDING_START = timedelta(minutes=10)
 """How long a RemoteStartTransaction's profile waits for its transaction to start."""
-MAX_CONNECTOR = 2**31 - 1
 CAPABILITY_KEYS = (
     "chargeprofilemaxstacklevel",
     "chargingscheduleallowedchargingrateunit",
@@ -255,7 +259,7 @@ class ChargingProfiles:
 
 
 def _check_storable(connector_id: int, profile: ChargingProfile) -> None:
-    if not 0 <= connector_id <= MAX_CONNECTOR:
+    if not 0 <= connector_id <= MAX_CONNECTOR_ID:
         raise ProfileRefused(f"no connector {connector_id}")
     numbers = {
         "chargingProfileId": profile.charging_profile_id,

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from msgspec import UNSET
 
-from ocppd.csms.charging_profiles import MAX_CONNECTOR
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import composite_checks
+from ocppd.csms.models import MAX_CONNECTOR_ID, composite_checks
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingSchedule
 from ocppd.protocol.enums import GetCompositeScheduleStatus
@@ -59,7 +58,7 @@ class CompositeChecks:
         except OverflowError:
             log.warning("%s: a composite schedule from %s is not compared", charge_point_id, start)
             return
-        if not 0 <= connector <= MAX_CONNECTOR:
+        if not 0 <= connector <= MAX_CONNECTOR_ID:
             return
         unit = schedule.charging_rate_unit
         predicted = await self.system.charging_profiles.composite(

@@ -122,7 +122,7 @@ class GroupCommit:
         self._later_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        for lane in (self._reading, self._plain):
+        for lane in (self._reading, self._plain) if self.plain_lane else (self._reading,):
             lane.task = asyncio.create_task(self._run(lane), name="group-commit")
 
     async def stop(self) -> None:

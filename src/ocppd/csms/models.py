@@ -18,6 +18,11 @@ metadata = sa.MetaData(
     }
 )
 
+MAX_STORED_INTEGER = 2**63 - 1
+"""The largest number a BIGINT column holds; a charger can send any JSON integer."""
+MAX_CONNECTOR_ID = 2**31 - 1
+"""The largest connectorId the tables hold (INTEGER)."""
+
 Timestamp = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
 

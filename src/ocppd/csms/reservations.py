@@ -23,11 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.batch_database import Database, RowsQuery
-from ocppd.csms.models import reservations, transactions
-
-_MAX_BIGINT = 2**63 - 1  # as transactions.MAX_STORED_INTEGER (which imports this module)
-MAX_CONNECTOR = 2**31 - 1
-"""The largest connectorId the table holds (INTEGER)."""
+from ocppd.csms.models import MAX_CONNECTOR_ID, MAX_STORED_INTEGER, reservations, transactions
 
 USED = "Used"
 CANCELLED = "Cancelled"
@@ -46,9 +42,9 @@ class ReservationRefused(ValueError):
 
 async def check_storable(charge_point_id: str, request: Any) -> None:
     """Before a ReserveNow goes out: its numbers fit the reservations table."""
-    if not 0 <= request.connector_id <= MAX_CONNECTOR:
+    if not 0 <= request.connector_id <= MAX_CONNECTOR_ID:
         raise ReservationRefused(f"no connector {request.connector_id}")
-    if not -_MAX_BIGINT <= request.reservation_id <= _MAX_BIGINT:
+    if not -MAX_STORED_INTEGER <= request.reservation_id <= MAX_STORED_INTEGER:
         raise ReservationRefused(
             f"reservationId {request.reservation_id} is beyond what ocppd stores (64 bits)"
         )
@@ -91,7 +87,7 @@ async def mark_used_by(db: Database, uses: list[Use | None]) -> None:
     two starts with the same reservation, the first uses it."""
     values: dict[tuple[int, str], dict[str, Any]] = {}
     for use in uses:
-        if use is not None and -_MAX_BIGINT <= use.reservation_id <= _MAX_BIGINT:
+        if use is not None and -MAX_STORED_INTEGER <= use.reservation_id <= MAX_STORED_INTEGER:
             values.setdefault(
                 (use.reservation_id, use.charge_point_id),
                 {
@@ -127,7 +123,7 @@ async def used_early(
 ) -> Any:
     """The transaction that carried `reservation_id` before its ReserveNow answer was stored
     (not one a previous reservation of that id already counts), or None."""
-    if not -_MAX_BIGINT <= reservation_id <= _MAX_BIGINT:
+    if not -MAX_STORED_INTEGER <= reservation_id <= MAX_STORED_INTEGER:
         return None  # transactions keep BIGINT reservation ids
     t = transactions.c
     r = reservations.c

@@ -33,15 +33,12 @@ from ocppd.csms.id_tags import (
     tags_read,
 )
 from ocppd.csms.meter_values import meter_value_rows
-from ocppd.csms.models import id_tags, transactions, unmatched_stops
+from ocppd.csms.models import MAX_STORED_INTEGER, id_tags, transactions, unmatched_stops
 from ocppd.csms.settings import ConcurrencyScope, Settings
 from ocppd.csms.stored_text import without_nul
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
-
-# PostgreSQL BIGINT; a charger can send any JSON integer, the database cannot store it.
-MAX_STORED_INTEGER = 2**63 - 1
 
 
 def storable(number: int) -> int | None:
