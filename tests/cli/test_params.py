@@ -1,6 +1,7 @@
 """Arguments ocppd stores itself (`charge-point add`, `token create`): text that is no UTF-8 (an
 undecodable argument), or longer than its column, is refused before the database is opened
-(exit 2, naming the argument); what fits is stored as given."""
+(exit 2, naming the argument); what fits is stored as given. URLs and tokens that no request
+could carry are refused the same way."""
 
 import asyncio
 from pathlib import Path
@@ -49,3 +50,25 @@ def test_token_create_refuses_a_name_beyond_its_column(tmp_path: Path) -> None:
         assert f"'--name': {reason}" in refused.output
     created = ocppd(tmp_path, "token", "create", "--role", "viewer", "--name", "n" * 255)
     assert created.exit_code == 0 and created.output.startswith("ocppd_")
+
+
+def test_urls_and_tokens_that_cannot_be_sent_are_refused_before_anything_is(
+    tmp_path: Path,
+) -> None:
+    """Exit 2 naming the option, not a traceback from the HTTP or WebSocket client."""
+    cases = [
+        (["charge-points", "--url", f"http://127.0.0.1:9000/{UNDECODABLE}"], "'--url'", "ASCII"),
+        (["charge-points", "--url", "http://127.0.0.1:9000/caf\u00e9"], "'--url'", "ASCII"),
+        (["transactions", "--url", "ftp://127.0.0.1"], "'--url'", "http:// or https://"),
+        (["charge-points", "--url", "http://[::1"], "'--url'", "not a URL"),
+        (["charge-points", "--token", UNDECODABLE], "'--token'", "not a token"),
+        (["call", "CP1", "Reset", "--token", "a b"], "'--token'", "not a token"),
+        (["simulate", "--url", "http://127.0.0.1:9000/ocpp"], "'--url'", "ws:// or wss://"),
+        (["simulate", "--url", f"ws://127.0.0.1:9000/{UNDECODABLE}"], "'--url'", "ASCII"),
+    ]
+    for args, option, why in cases:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"Invalid value for {option}" in result.output and why in result.output, args
+    from_env = CliRunner().invoke(main, ["charge-points"], env={"OCPPD_TOKEN": UNDECODABLE})
+    assert from_env.exit_code == 2 and "OCPPD_TOKEN" in from_env.output

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ocppd.cli.api_client import DEFAULT_URL, ApiClient, ApiError, quote
+from ocppd.cli.params import Token, Url
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -15,6 +16,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--token",
         envvar="OCPPD_TOKEN",
         show_envvar=True,
+        type=Token(),
         help="Bearer token (`ocppd token create`).",
     )(func)
     return click.option(
@@ -23,6 +25,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_envvar=True,
         default=DEFAULT_URL,
         show_default=True,
+        type=Url(("http", "https"), DEFAULT_URL),
         help="Where ocppd serves.",
     )(func)
 

@@ -20,11 +20,17 @@ from ocppd.chargepoint.replay import read_recording, replay
 from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
 from ocppd.chargepoint.station import ChargerModel
 from ocppd.chargepoint.stats import Stats
+from ocppd.cli.params import Url
 from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
 
 
 @click.command()
-@click.option("--url", required=True, help="The central system's endpoint, e.g. ws://host/ocpp.")
+@click.option(
+    "--url",
+    required=True,
+    type=Url(("ws", "wss"), "ws://127.0.0.1:9000/ocpp"),
+    help="The central system's endpoint, e.g. ws://host/ocpp.",
+)
 @click.option("--id", "identity", default="CP1", show_default=True, help="Charge point identity.")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(
