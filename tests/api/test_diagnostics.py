@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ocppd.chargepoint import ChargerModel, Clock, Station
 from ocppd.chargepoint.files import TransferOptions, UploadMethod
 from ocppd.csms import registration
 from tests.api.conftest import Api, Client, charge_point
+from tests.csms.conftest import FixedClock
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +121,31 @@ async def test_the_simulator_uploads_and_the_operator_downloads(
     assert [j["jobId"] for j in listed.body["items"]] == [job["jobId"]]
     assert listed.body["items"][0]["history"] is None
     assert (await api.client(Role.VIEWER)("GET", f"/diagnostics/{job['jobId']}/file")).status == 403
+
+
+async def test_a_file_past_its_retention_is_deleted_and_its_job_says_when(
+    api: Api, data_dir: Path, clock: FixedClock
+) -> None:
+    operator = api.client(Role.OPERATOR)
+    async with simulator(api):
+        job = (await operator("POST", "/charge-points/SIM1/diagnostics", {})).body
+        path = f"/diagnostics/{job['jobId']}"
+        await until(operator, path, lambda b: b["status"] == "Uploaded")
+    assert api.system.settings.diagnostics_retention_days == 90
+    clock.now += timedelta(days=89)
+    assert await api.system.delete_old_files() == 0
+    assert (await operator("GET", path + "/file")).status == 200
+
+    clock.now += timedelta(days=2)
+    assert await api.system.delete_old_files() == 1
+    assert files_under(data_dir) == []
+    file = (await operator("GET", path)).body["file"]
+    assert file["deletedAt"] == clock.now.isoformat().replace("+00:00", "Z")
+    assert file["size"] > 0 and len(file["sha256"]) == 64, "the file's details stay"
+    gone = await operator("GET", path + "/file")
+    assert gone.status == 410, gone.body
+    assert "was deleted" in gone.body["error"] and "kept 90 days" in gone.body["error"]
+    assert await api.system.delete_old_files() == 0, "once"
 
 
 async def test_the_link_is_single_use_and_nothing_half_written_is_kept(

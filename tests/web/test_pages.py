@@ -725,3 +725,7 @@ def test_job_statuses_are_coloured_and_the_file_downloads_for_operators() -> Non
         "button",
         {"type": "button", "class": "secondary", "data-download": "/diagnostics/7/file"},
     ) in done.tags
+    deleted_file = a_job(7)["file"] | {"deletedAt": "2027-02-23T10:00:00Z"}
+    deleted = jobs.jobs_fragment("diagnostics", [a_job(7, file=deleted_file)])
+    assert "deleted 2027-02-23T10:00:00Z" in deleted
+    assert not [a for _, a in Parsed(deleted).tags if "data-download" in a], "nothing to fetch"

@@ -106,11 +106,21 @@ async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnostics
     opt=needs(Role.OPERATOR),
     tags=["diagnostics"],
     media_type="application/octet-stream",
-    responses=documented(404),
+    responses=documented(404, 410),
 )
 async def download_diagnostics(system: System, job_id: JobId) -> File:
-    """The file the charger uploaded (404 until it has)."""
+    """The file the charger uploaded (404 until it has; 410 once deleted, after
+    `diagnostics_retention_days`)."""
     job = await load(system, jobs.DIAGNOSTICS, job_id)
+    if job.file is not None and job.file.deleted_at is not None:
+        days = system.settings.diagnostics_retention_days
+        raise ProblemException(
+            Problem(
+                status=410,
+                error=f"the file of diagnostics job {job_id} was deleted at "
+                f"{job.file.deleted_at.isoformat()} (files are kept {days} days)",
+            )
+        )
     path = file_store(system).path(jobs.DIAGNOSTICS, job_id)
     if job.file is None or not path.is_file():
         raise ProblemException(

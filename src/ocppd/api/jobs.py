@@ -45,6 +45,8 @@ class JobFile(msgspec.Struct, rename="camel", kw_only=True):
     size: int
     sha256: str
     received_at: datetime
+    deleted_at: datetime | None = None
+    """When the file was deleted, `diagnostics_retention_days` after it came."""
 
 
 class Job(msgspec.Struct, rename="camel", kw_only=True):
@@ -191,6 +193,7 @@ def view(row: Any, history: list[JobStatus] | None) -> Job:
             size=row.file_size,
             sha256=row.file_sha256,
             received_at=as_utc(row.file_received_at),
+            deleted_at=as_utc(row.file_deleted_at),
         )
     return Job(
         job_id=row.id,

@@ -43,6 +43,7 @@ MEANINGS = {
     403: "The token's role is below what the route needs",
     404: "Not found",
     409: "The charge point is not connected",
+    410: "Gone: kept for a while, then deleted (diagnostics files: diagnostics_retention_days)",
     413: "The file is larger than the server's max_file_size",
     502: "The charge point answered with a CALLERROR (code, description, details), or with "
     "an invalid response (field, reason)",

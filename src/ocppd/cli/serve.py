@@ -74,6 +74,12 @@ def settings_options(func: Any) -> Any:
             help="ConcurrentTx for the same tag, or for any tag of its parentIdTag group.",
         ),
         _option("message-retention-days", type=click.IntRange(1), default=30),
+        _option(
+            "diagnostics-retention-days",
+            type=click.IntRange(1),
+            default=defaults.diagnostics_retention_days,
+            help="Days an uploaded diagnostics file is kept (its job and details stay).",
+        ),
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
         _option("tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
         _option("tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)),

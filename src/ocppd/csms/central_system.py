@@ -14,12 +14,14 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms import charging_profiles, composite_checks, registration, reservations
+from ocppd.csms import charging_profiles, composite_checks, jobs, registration, reservations
 from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
+from ocppd.csms.files import FileStore
 from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.housekeeping import repeat
 from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
@@ -94,7 +96,17 @@ class CentralSystem:
         self.writer.start()
         retention = timedelta(days=self.settings.message_retention_days)
         self._background.append(asyncio.create_task(self.message_log.keep_pruning(retention)))
+        self._background.append(asyncio.create_task(self._keep_deleting_old_files()))
         await self.sites.start()
+
+    async def delete_old_files(self) -> int:
+        """Diagnostics files older than their retention, deleted; how many."""
+        retention = timedelta(days=self.settings.diagnostics_retention_days)
+        store = FileStore(self.settings.data_dir)
+        return await jobs.delete_old_files(self.engine, store, self.clock(), retention)
+
+    async def _keep_deleting_old_files(self) -> None:
+        await repeat(self.delete_old_files, "diagnostics: %d files past their retention deleted")
 
     async def stop(self) -> None:
         """Close every connection (1001, going away), then flush what is queued."""

@@ -12,16 +12,21 @@ the one-time link of its file, and the charger's status notifications.
   after the job opens (for firmware, after its retrieveDate). A diagnostics token is single
   use: the first complete upload consumes it. A firmware token serves every download until
   the job ends (a charger retries, resumes, or downloads before and after a reboot).
+- An uploaded diagnostics file is deleted `diagnostics_retention_days` after it came
+  (`delete_old_files`, hourly): disks fill up, and a diagnostics file is read within days. The
+  job keeps the file's name, size, hash and when it was deleted.
 """
 
+import asyncio
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ocppd.csms.files import FileStore
 from ocppd.csms.models import job_statuses, jobs
 
 DIAGNOSTICS = "diagnostics"
@@ -156,3 +161,38 @@ async def file_received(
         )
     )
     return bool(done.rowcount == 1)
+
+
+DELETED_AT_ONCE = 500
+
+
+async def delete_old_files(
+    engine: AsyncEngine, store: FileStore, now: datetime, retention: timedelta
+) -> int:
+    """Delete the diagnostics files received more than `retention` before `now`, and record
+    when; how many went. A file's upload consumed its link, so nothing can replace it
+    meanwhile. Files go first: a crash in between leaves jobs that the next run records
+    again, never a file that no run deletes."""
+    deleted = 0
+    while ids := await _with_old_files(engine, now - retention):
+        for job_id in ids:
+            await asyncio.to_thread(store.path(DIAGNOSTICS, job_id).unlink, missing_ok=True)
+        async with engine.begin() as db:
+            await db.execute(jobs.update().where(jobs.c.id.in_(ids)).values(file_deleted_at=now))
+        deleted += len(ids)
+    return deleted
+
+
+async def _with_old_files(engine: AsyncEngine, cutoff: datetime) -> list[int]:
+    j = jobs.c
+    async with engine.connect() as db:
+        found = await db.execute(
+            sa.select(j.id)
+            .where(
+                j.kind == DIAGNOSTICS,
+                j.file_received_at < cutoff,
+                j.file_deleted_at.is_(None),
+            )
+            .limit(DELETED_AT_ONCE)
+        )
+        return [int(job_id) for (job_id,) in found]

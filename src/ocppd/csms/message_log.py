@@ -1,17 +1,15 @@
 """The message log: every frame in and out, stored with its charge point, and kept for a while."""
 
-import asyncio
-import logging
+import functools
 from datetime import timedelta
 
 import msgspec
 
 from ocppd.csms.clock import Clock
 from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.housekeeping import repeat
 from ocppd.csms.models import messages
 from ocppd.rpc.session import Traffic
-
-log = logging.getLogger("ocppd.csms.message_log")
 
 
 class MessageLog:
@@ -29,15 +27,11 @@ class MessageLog:
             result = await connection.execute(messages.delete().where(messages.c.at < cutoff))
         return int(result.rowcount or 0)
 
-    async def keep_pruning(self, retention: timedelta, every: float = 3600.0) -> None:
-        while True:
-            try:
-                deleted = await self.prune(retention)
-                if deleted:
-                    log.info("message log: %d frames older than %s deleted", deleted, retention)
-            except Exception:
-                log.exception("message log pruning failed")
-            await asyncio.sleep(every)
+    async def keep_pruning(self, retention: timedelta) -> None:
+        await repeat(
+            functools.partial(self.prune, retention),
+            f"message log: %d frames older than {retention} deleted",
+        )
 
 
 class FrameRecorder:

@@ -187,6 +187,8 @@ jobs = sa.Table(
     sa.Column("file_size", sa.BigInteger),
     sa.Column("file_sha256", String(64)),
     sa.Column("file_received_at", Timestamp),
+    # Set when the file was deleted, diagnostics_retention_days after it came (its metadata stays).
+    sa.Column("file_deleted_at", Timestamp),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("ended_at", Timestamp),

@@ -39,6 +39,8 @@ class Settings:
     """Require HTTP Basic auth (security profile 1) from every charge point."""
     concurrent_tx: ConcurrencyScope = ConcurrencyScope.TAG
     message_retention_days: int = 30
+    diagnostics_retention_days: int = 90
+    """Days an uploaded diagnostics file is kept on disk (the job and the file's details stay)."""
     log_format: str = "text"
     tls_cert: Path | None = None
     tls_key: Path | None = None

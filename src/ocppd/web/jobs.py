@@ -112,7 +112,12 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
     job_id = job.get("jobId")
     details = []
     file = job.get("file")
-    if kind == "diagnostics" and isinstance(file, dict):
+    if kind == "diagnostics" and isinstance(file, dict) and file.get("deletedAt"):
+        details.append(
+            f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes), "
+            f"deleted {esc(file.get('deletedAt'))}"
+        )
+    elif kind == "diagnostics" and isinstance(file, dict):
         details.append(
             f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes) "
             f'<span data-needs="operator" hidden><button type="button" class="secondary" '
