@@ -216,7 +216,7 @@ async def test_connections_the_database_dropped_are_replaced(engine: AsyncEngine
     async def count_tags(connection: AsyncConnection) -> int:
         return int(await connection.scalar(sa.select(sa.func.count()).select_from(id_tags)) or 0)
 
-    starts = tx.Starts(Settings())
+    starts = tx.Transactions(Settings())
     writer = GroupCommit(engine)
     writer.start()
     # Several pooled connections, all in use once.

@@ -127,7 +127,7 @@ async def stored(engine: AsyncEngine, table: sa.Table) -> list[Any]:
 async def test_a_batch_of_starts_sees_itself_and_costs_a_fixed_number_of_statements(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
-    starts = tx.Starts(Settings())
+    starts = tx.Transactions(Settings())
     with statements(engine) as seen:
         results = await one_batch(
             writer,
@@ -151,7 +151,7 @@ async def test_group_scope_and_stops_in_the_same_batch(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
     settings = Settings(concurrent_tx=ConcurrencyScope.GROUP)
-    starts, stops = tx.Starts(settings), tx.Stops()
+    starts = stops = tx.Transactions(settings)
     writer.start()
     running, _ = await writer.merge(starts, start("CP1", "CARD-A", meter=1000))
     await writer.stop()
@@ -183,10 +183,32 @@ async def test_group_scope_and_stops_in_the_same_batch(
     assert [(v["connector_id"], v["transaction_id"]) for v in values] == [(1, running), (0, None)]
 
 
+async def test_a_stop_that_closes_nothing_leaves_its_transaction_running_for_a_start(
+    engine: AsyncEngine, writer: GroupCommit
+) -> None:
+    """A start sees only the closes of its batch's stops, not the transaction ids they name:
+    another charge point's stop of a transaction closes nothing."""
+    transactions = tx.Transactions(Settings())
+    writer.start()
+    running, _ = await writer.merge(transactions, start("CP1", "GOOD", meter=1))
+    await writer.stop()
+    writer = GroupCommit(engine)
+    _, (_, first), (_, second) = await one_batch(
+        writer,
+        writer.merge(transactions, stop("CP2", running, 5)),  # not CP2's
+        writer.merge(transactions, start("CP3", "good", meter=2)),
+        writer.merge(transactions, start("CP4", "good", meter=3)),
+    )
+    await writer.stop()
+    assert (first.status, second.status) == (ConcurrentTx, ConcurrentTx)
+    (row,) = [r for r in await stored(engine, models.transactions) if r["id"] == running]
+    assert row["stopped_at"] is None
+
+
 async def test_a_start_of_a_failing_batch_is_retried_alone(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
-    starts = tx.Starts(Settings())
+    starts = tx.Transactions(Settings())
     bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})
     writer.start()
     results = await asyncio.gather(
@@ -240,7 +262,7 @@ async def test_on_postgresql_batches_without_actions_bypass_sqlalchemy(
     def count(*args: Any) -> None:
         through_sqlalchemy.append(args[2])
 
-    starts, stops = tx.Starts(Settings()), tx.Stops()
+    starts = stops = tx.Transactions(Settings())
     sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         writer.start()
@@ -285,7 +307,7 @@ def frame_row(charge_point_id: str) -> dict[str, Any]:
 
 
 async def started_alone(
-    engine: AsyncEngine, writer: GroupCommit, starts: tx.Starts, item: tx.Start
+    engine: AsyncEngine, writer: GroupCommit, starts: tx.Transactions, item: tx.Start
 ) -> int:
     """The transaction id of `item`, started in a batch of its own."""
     [(transaction_id, _)] = await one_batch(writer, writer.merge(starts, item))
@@ -293,15 +315,15 @@ async def started_alone(
     return transaction_id
 
 
-async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_write(
+async def test_on_postgresql_a_batch_of_starts_and_stops_is_one_read_and_one_write(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
-    """Reads first, then every write of the batch in one statement, with no BEGIN and COMMIT
-    (stops: three round trips instead of six; starts: three instead of six); starts after
-    stops in one batch still see them closed."""
+    """Every read of the batch in one round trip, the new ids, then every write in one
+    statement, with no BEGIN and COMMIT (stops: two round trips, were six; starts: three,
+    were six; both: three, were ten); starts after stops in one batch see them closed."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the driver path is PostgreSQL's")
-    starts, stops = tx.Starts(Settings()), tx.Stops()
+    starts = stops = tx.Transactions(Settings())
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     writer = GroupCommit(engine)
     data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="150")])]
@@ -312,7 +334,7 @@ async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_wri
             writer.merge(stops, stop("CP2", 987654, 5)),
         )
     await writer.stop()
-    assert [s.split()[0].upper() for s in seen] == ["SELECT", "SELECT", "WITH"], seen
+    assert [s.split()[0].upper() for s in seen] == ["SELECT", "WITH"], seen
     (row,) = await stored(engine, models.transactions)
     assert (row["meter_stop"], row["energy_wh"]) == (200, 100)
     assert len(await stored(engine, models.unmatched_stops)) == 1
@@ -328,8 +350,11 @@ async def test_on_postgresql_a_batch_of_starts_or_stops_is_its_reads_and_one_wri
         )
     await writer.stop()
     assert restarted.status is Accepted, "the start did not see the stop of its batch"
-    kinds = [s.split()[0].rstrip(";").upper() for s in seen]
-    assert kinds[:2] == ["SELECT", "SELECT"] and "BEGIN" in kinds and kinds[-1] == "COMMIT", seen
+    # Transactions, tags, stored starts and running tags; the ids; the closes and the INSERT.
+    assert [s.split()[0].upper() for s in seen] == ["SELECT", "SELECT", "WITH"], seen
+    assert "nextval" in seen[1], seen
+    rows = {r["id"]: r for r in await stored(engine, models.transactions)}
+    assert (rows[stopping]["meter_stop"], rows[stopping]["stop_id_tag"]) == (2, "GOOD")
 
     writer = GroupCommit(engine)
     with statements(engine) as seen:
@@ -348,7 +373,7 @@ async def test_on_sqlite_a_batch_of_stops_and_starts_is_one_call_to_its_thread(
     (and the pool's ROLLBACK when the connection goes back); the start sees the stop."""
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's thread")
-    starts, stops = tx.Starts(Settings()), tx.Stops()
+    starts = stops = tx.Transactions(Settings())
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     writer = GroupCommit(engine)
     data = [MeterValue(timestamp=T0, sampled_value=[SampledValue(value="150")])]
@@ -384,7 +409,7 @@ async def test_a_failing_batch_on_a_driver_writes_nothing_of_it(
     """The writes of a batch on a driver (PostgreSQL's, SQLite's thread) are one: a start's
     INSERT and a stop's close are undone when a row of their batch is refused, and each write
     is then retried alone."""
-    starts, stops = tx.Starts(Settings()), tx.Stops()
+    starts = stops = tx.Transactions(Settings())
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})
     for write in ("stop", "start"):

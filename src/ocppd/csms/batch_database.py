@@ -117,11 +117,12 @@ class DriverDatabase:
     Reads run at once, with no transaction around them: under READ COMMITTED a statement in a
     transaction reads the committed data of its own moment too, and the group commit's
     reading lane is the only writer of what the merged kinds read. Writes wait, and go at the
-    end (`finish`) as one statement, which is atomic without BEGIN and COMMIT: a batch of one
-    stop is three round trips instead of six. A read, or a write that returns rows, that
+    end (`finish`) as one statement, which is atomic without BEGIN and COMMIT: a batch of
+    stops is two round trips instead of six. A read, or a write that returns rows, that
     comes after a waiting write begins a transaction and writes what waits first: a read sees
-    the batch's earlier writes (the starts' running tags after the stops' closes), and the
-    batch's writes stay atomic."""
+    the batch's earlier writes, and the batch's writes stay atomic. (The merged kinds read
+    before they write: `transactions.Transactions` leaves the stops' closes out of the
+    running transactions it read, rather than reading them again after the closes.)"""
 
     def __init__(self, driver: Any) -> None:
         """`driver`: an asyncpg connection (untyped: asyncpg ships no type hints)."""

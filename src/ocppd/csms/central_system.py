@@ -28,7 +28,7 @@ from ocppd.csms.message_log import MessageLog
 from ocppd.csms.settings import Settings
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
-from ocppd.csms.transactions import Starts, Stops
+from ocppd.csms.transactions import Transactions
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Leniency
@@ -76,8 +76,7 @@ class CentralSystem:
         self.message_log = MessageLog(self.writer, clock)
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()
-        self.starts = Starts(settings)
-        self.stops = Stops()
+        self.transactions = Transactions(settings)
         self.registry = Registry(settings.extensions)
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}

@@ -204,7 +204,7 @@ class ChargePointHandler:
         check_connector(request.connector_id)
         now = self._now()
         start = tx.Start(self.id, request, now)
-        transaction_id, info = await self.system.writer.merge(self.system.starts, start)
+        transaction_id, info = await self.system.writer.merge(self.system.transactions, start)
         self.system.events.publish(
             "TransactionStarted",
             self.id,
@@ -221,7 +221,8 @@ class ChargePointHandler:
         self, request: m.StopTransactionRequest
     ) -> m.StopTransactionResponse:
         now = self._now()
-        info = await self.system.writer.merge(self.system.stops, tx.Stop(self.id, request, now))
+        stop = tx.Stop(self.id, request, now)
+        info = await self.system.writer.merge(self.system.transactions, stop)
         self.system.events.publish(
             "TransactionStopped",
             self.id,

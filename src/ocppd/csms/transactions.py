@@ -1,14 +1,13 @@
 """Transactions: starts (with duplicate detection), stops (never refused), energy.
 
-Starts and stops are `Merged` kinds of the group commit: the starts of a batch cost a fixed
-number of statements (their tags; stored starts with the same identity; in group scope the
-tags sharing a parent; the running transactions of those tags; one INSERT ... RETURNING; one
-UPDATE of the reservations used), and the stops three (the transactions they close, their
-tags, one UPDATE; the unmatched ones' rows go with the batch's), whatever the number of
-messages. On PostgreSQL's driver a batch's writes wait for its reads and go as one statement
-(`batch_database.DriverDatabase`), so the stops read everything before they write. Within a
-batch the stops are applied first, then the starts in arrival order, each seeing the ones
-before it: a tag started earlier in the batch is running for the next.
+Starts and stops are one `Merged` kind of the group commit (`Transactions`): a batch's starts
+and stops cost a fixed number of round trips whatever the number of messages: one read of
+everything they need (the transactions the stops close, every tag, the stored starts with the
+same identity, the running transactions of the starts' tags), the new ids, and their writes,
+which go with the batch's rows (one statement on PostgreSQL's driver, with no transaction:
+`batch_database.DriverDatabase`). In group scope the tags sharing a parent, and their running
+transactions, are two reads more. Within a batch the stops are applied first, then the starts
+in arrival order, each seeing the stops and the starts before it.
 """
 
 from collections.abc import Sequence
@@ -26,7 +25,6 @@ from ocppd.csms.group_commit import Rows
 from ocppd.csms.id_tags import (
     StoredTag,
     info_of,
-    load_tags,
     storable_keys,
     stored_tags,
     tag_key,
@@ -70,6 +68,13 @@ class Start:
         )
 
 
+@dataclass(frozen=True)
+class Stop:
+    charge_point_id: str
+    request: StopTransactionRequest
+    received_at: datetime
+
+
 def _stored_tag(id_tag: str) -> str:
     """An idTag as stored, to compare a request's with a stored row's: PostgreSQL keeps a NUL
     as U+FFFD (`stored_text`), so both sides are compared that way, on every database."""
@@ -79,10 +84,24 @@ def _stored_tag(id_tag: str) -> str:
 Started = tuple[int, IdTagInfo]
 
 
-class Starts:
-    """StartTransactions of a batch. A retransmitted start returns the id it got and creates
-    nothing (MicroOcpp#237); an Accepted tag already in a running transaction (or, in group
-    scope, any tag of its group) is answered ConcurrentTx; a reservation it carries is Used."""
+class Transactions:
+    """StartTransactions and StopTransactions of a batch, in a fixed number of round trips
+    whatever their number: every read at once (the stops' transactions, every tag, the starts'
+    stored twins and running tags), the new ids, and the writes with the batch's.
+
+    Stops are applied first, then starts in arrival order, each start seeing the stops of the
+    batch and the starts before it: a tag stopped and started in one batch is not running, a
+    tag started twice is. The running transactions are read before the stops' closes are
+    written and those are left out here, so no read comes after a write of the batch (on
+    PostgreSQL's driver that would cost a transaction, `DriverDatabase`).
+
+    A stop is never refused: it closes its charge point's transaction (energy from the two
+    readings); an unknown id is recorded as an unmatched stop; transactionData becomes meter
+    values of the transaction (or of connector 0 and no transaction when unmatched); it is
+    answered with its tag's idTagInfo when it has one. A retransmitted start returns the id it
+    got and creates nothing (MicroOcpp#237); an Accepted tag already in a running transaction
+    (or, in group scope, any tag of its group) is answered ConcurrentTx; a reservation it
+    carries is Used."""
 
     order = 1
     on_driver = True
@@ -90,27 +109,52 @@ class Starts:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def apply(self, db: Database, items: list[Start]) -> tuple[list[Started], Rows]:
-        # Outside group scope the three reads go together (one round trip on PostgreSQL's
-        # driver): the running tags of every start's tag, though only an Accepted one's count.
+    async def apply(self, db: Database, items: list[Start | Stop]) -> tuple[list[Any], Rows]:
+        stops = [item for item in items if isinstance(item, Stop)]
+        starts = [item for item in items if isinstance(item, Start)]
         group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
-        requested = [item.request.id_tag for item in items]
-        identities = {identity for item in items if (identity := item.identity()) is not None}
-        tag_rows, stored_rows, running_rows = await db.fetch_each(
+        requested = [item.request.id_tag for item in starts]
+        stop_tags = [i.request.id_tag for i in stops if i.request.id_tag is not UNSET]
+        identities = {identity for item in starts if (identity := item.identity()) is not None}
+        # Outside group scope the running tags of every start's tag are read with the rest,
+        # though only an Accepted one's count.
+        open_rows, tag_rows, stored_rows, running_rows = await db.fetch_each(
             [
-                tags_read(requested),
+                _open_read(stops),
+                tags_read(requested + stop_tags),
                 _stored_read(identities),
                 None if group_scope else _running_read(storable_keys(requested)),
             ]
         )
         tags = stored_tags(tag_rows)
+        stopped = _Stopped(stops, open_rows, tags)
+        started = await self._starts(db, starts, tags, stored_rows, running_rows, stopped.closing)
+        await db.write_rows(_CLOSE, list(stopped.closes.values()))
+        stop_answers, start_answers = iter(stopped.answers), iter(started)
+        answers: list[IdTagInfo | Started | None] = [
+            next(stop_answers) if isinstance(item, Stop) else next(start_answers) for item in items
+        ]
+        return answers, stopped.rows
+
+    async def _starts(
+        self,
+        db: Database,
+        items: list[Start],
+        tags: dict[str, StoredTag],
+        stored_rows: Sequence[Sequence[Any]],
+        running_rows: Sequence[Sequence[Any]],
+        closing: set[int],
+    ) -> list[Started]:
+        if not items:
+            return []
+        identities = {identity for item in items if (identity := item.identity()) is not None}
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
         stored = _stored_from(stored_rows, identities)
         groups = await self._groups(db, items, infos, tags)
-        if group_scope:
-            running = await _running(db, set().union(*groups))
+        if self.settings.concurrent_tx is ConcurrencyScope.GROUP:
+            running = await _running(db, set().union(*groups), closing)
         else:
-            running = {key for (key,) in running_rows}
+            running = _running_from(running_rows, closing)
         answers: dict[int, Started] = {}
         inserting: dict[Identity, int] = {}
         repeats: dict[int, int] = {}
@@ -138,7 +182,7 @@ class Starts:
             infos[index].status = answers[first][1].status
             answers[index] = (answers[first][0], infos[index])
         await reservations.mark_used_by(db, [_use(items[i], answers[i][0]) for i in new])
-        return [answers[index] for index in range(len(items))], []
+        return [answers[index] for index in range(len(items))]
 
     async def _groups(
         self,
@@ -218,14 +262,12 @@ _STORED_STARTS = Query(
 )
 _RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
 _RUNNING = Query(
-    alchemy=sa.select(_RUNNING_TAG)
-    .where(
+    alchemy=sa.select(_RUNNING_TAG, transactions.c.id).where(
         _RUNNING_TAG.in_(sa.bindparam("keys", expanding=True)),
         transactions.c.stopped_at.is_(None),
-    )
-    .distinct(),
+    ),
     names=("keys",),
-    postgresql="SELECT DISTINCT lower(id_tag) FROM transactions "
+    postgresql="SELECT lower(id_tag), id FROM transactions "
     "WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
 )
 _PARENT = sa.func.lower(id_tags.c.parent_id_tag)
@@ -239,12 +281,17 @@ _GROUP_MEMBERS = Query(
 )
 
 
-async def _running(db: Database, keys: set[str]) -> set[str]:
-    """Which of the tag keys are in a transaction not stopped yet."""
+async def _running(db: Database, keys: set[str], closing: set[int]) -> set[str]:
+    """Which of the tag keys are in a transaction not stopped yet, nor `closing`."""
     read = _running_read(keys)
     if read is None:
         return set()
-    return {key for (key,) in await db.fetch(read.query, *read.arguments)}
+    return _running_from(await db.fetch(read.query, *read.arguments), closing)
+
+
+def _running_from(rows: Sequence[Sequence[Any]], closing: set[int]) -> set[str]:
+    """The tag keys of `_running_read`'s rows, but for the transactions `closing`."""
+    return {key for key, transaction_id in rows if transaction_id not in closing}
 
 
 def _running_read(keys: set[str]) -> Read | None:
@@ -324,56 +371,6 @@ def _use(item: Start, transaction_id: int) -> reservations.Use | None:
     return reservations.Use(item.charge_point_id, reservation, transaction_id, item.received_at)
 
 
-@dataclass(frozen=True)
-class Stop:
-    charge_point_id: str
-    request: StopTransactionRequest
-    received_at: datetime
-
-
-class Stops:
-    """StopTransactions of a batch: never refused. A stop closes its charge point's
-    transaction (energy from the two readings); an unknown id is recorded as an unmatched
-    stop; transactionData becomes meter values of the transaction (or of connector 0 and no
-    transaction when unmatched). Answered with the stop tag's idTagInfo when it has one."""
-
-    order = 0
-    on_driver = True
-
-    async def apply(self, db: Database, items: list[Stop]) -> tuple[list[IdTagInfo | None], Rows]:
-        found = await _open_transactions(db, items)
-        closes: dict[int, dict[str, Any]] = {}  # by id: of two stops of one, the last counts
-        rows: Rows = []
-        for item in items:
-            request = item.request
-            match = found.get(request.transaction_id)
-            if match is not None and match.charge_point_id != item.charge_point_id:
-                match = None
-            if match is None:
-                rows.append((unmatched_stops, _unmatched_row(item)))
-            else:
-                closes[match.id] = _close_values(item, match.meter_start)
-            if request.transaction_data is not UNSET and request.transaction_data:
-                rows += meter_value_rows(
-                    item.charge_point_id,
-                    0 if match is None else match.connector_id,
-                    None if match is None else request.transaction_id,
-                    request.transaction_data,
-                )
-        # The tags are read before the close is written: reads after a write of the batch
-        # cost a transaction on PostgreSQL's driver (`DriverDatabase`).
-        stop_tags = [i.request.id_tag for i in items if i.request.id_tag is not UNSET]
-        tags = await load_tags(db, stop_tags)
-        await db.write_rows(_CLOSE, list(closes.values()))
-        infos = [
-            None
-            if item.request.id_tag is UNSET
-            else info_of(tags.get(tag_key(item.request.id_tag)), item.received_at)
-            for item in items
-        ]
-        return infos, rows
-
-
 class OpenTransaction(NamedTuple):
     id: int
     charge_point_id: str
@@ -381,14 +378,50 @@ class OpenTransaction(NamedTuple):
     meter_start: int | None
 
 
-async def _open_transactions(db: Database, items: list[Stop]) -> dict[int, OpenTransaction]:
-    """The stored transactions the stops name (ids a BIGINT can hold and > 0), by id."""
+def _open_read(items: list[Stop]) -> Read | None:
+    """The read of the transactions the stops name (ids a BIGINT can hold and > 0)."""
     ids = {i.request.transaction_id for i in items}
     ids = {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
-    if not ids:
-        return {}
-    rows = await db.fetch(_OPEN_TRANSACTIONS, list(ids))
-    return {row[0]: OpenTransaction(*row) for row in rows}
+    return Read(_OPEN_TRANSACTIONS, (list(ids),)) if ids else None
+
+
+class _Stopped:
+    """What a batch's stops do, from the transactions they name (`_open_read`'s rows) and
+    their tags: the closes by transaction id (of two stops of one, the last counts), the rows
+    of the unmatched stops and of transactionData, and each stop's answer."""
+
+    def __init__(
+        self, items: list[Stop], open_rows: Sequence[Sequence[Any]], tags: dict[str, StoredTag]
+    ) -> None:
+        found = {row[0]: OpenTransaction(*row) for row in open_rows}
+        self.closes: dict[int, dict[str, Any]] = {}
+        self.rows: Rows = []
+        for item in items:
+            request = item.request
+            match = found.get(request.transaction_id)
+            if match is not None and match.charge_point_id != item.charge_point_id:
+                match = None
+            if match is None:
+                self.rows.append((unmatched_stops, _unmatched_row(item)))
+            else:
+                self.closes[match.id] = _close_values(item, match.meter_start)
+            if request.transaction_data is not UNSET and request.transaction_data:
+                self.rows += meter_value_rows(
+                    item.charge_point_id,
+                    0 if match is None else match.connector_id,
+                    None if match is None else request.transaction_id,
+                    request.transaction_data,
+                )
+        self.answers = [
+            None
+            if item.request.id_tag is UNSET
+            else info_of(tags.get(tag_key(item.request.id_tag)), item.received_at)
+            for item in items
+        ]
+
+    @property
+    def closing(self) -> set[int]:
+        return set(self.closes)
 
 
 _OPEN_TRANSACTIONS = Query(
