@@ -3,11 +3,11 @@
 aiosqlite runs every call of a connection in a thread of its own and hands each result back
 to the event loop: a statement through SQLAlchemy is several such hand-overs (cursor,
 execute, fetch, close), each waking two threads. A batch with starts or stops made a few
-dozen, and at 1,000 chargers sending a message a second the context switches were a third of
-the server's CPU (decision 0002, "Applied (9)"). Here the whole batch (the merged kinds'
-reads and writes, the rows and upserts, COMMIT) is one call: `SQLiteDatabase` runs each
-`Query` and `RowsQuery` on the sqlite3 connection, in that thread, with statements compiled
-once per query.
+dozen, and at 1,000 chargers sending a message a second the kernel was 38 % of the
+server's CPU, context switches most of it (decision 0002, "Applied (9)"). Here the whole
+batch (the merged kinds' reads and writes, the rows and upserts, COMMIT) is one call:
+`SQLiteDatabase` runs each `Query` and `RowsQuery` on the sqlite3 connection, in that thread,
+with statements compiled once per query.
 
 The merged kinds are coroutines (on PostgreSQL they wait for the network); on
 `SQLiteDatabase` they never wait, so `run_to_end` runs them to their end in the thread
