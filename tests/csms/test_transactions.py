@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import models
 from ocppd.csms import transactions as tx
-from ocppd.csms.bulk_writes import Upsert
+from ocppd.csms.batch_database import AlchemyDatabase, DriverDatabase
+from ocppd.csms.bulk_writes import Upsert, driver_connection
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.settings import ConcurrencyScope, Settings
 from ocppd.protocol import messages as m
@@ -318,9 +319,9 @@ async def started_alone(
 async def test_on_postgresql_a_batch_of_starts_and_stops_is_one_read_and_one_write(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
-    """Every read of the batch in one round trip, the new ids, then every write in one
-    statement, with no BEGIN and COMMIT (stops: two round trips, were six; starts: three,
-    were six; both: three, were ten); starts after stops in one batch see them closed."""
+    """Every read of the batch and the new ids in one round trip, then every write in one
+    statement, with no BEGIN and COMMIT (stops, starts or both: two round trips, were six, six
+    and ten); starts after stops in one batch see them closed."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the driver path is PostgreSQL's")
     starts = stops = tx.Transactions(Settings())
@@ -350,9 +351,9 @@ async def test_on_postgresql_a_batch_of_starts_and_stops_is_one_read_and_one_wri
         )
     await writer.stop()
     assert restarted.status is Accepted, "the start did not see the stop of its batch"
-    # Transactions, tags, stored starts and running tags; the ids; the closes and the INSERT.
-    assert [s.split()[0].upper() for s in seen] == ["SELECT", "SELECT", "WITH"], seen
-    assert "nextval" in seen[1], seen
+    # Transactions, tags, stored starts, running tags and ids; the closes and the INSERT.
+    assert [s.split()[0].upper() for s in seen] == ["SELECT", "WITH"], seen
+    assert "nextval" in seen[0], seen
     rows = {r["id"]: r for r in await stored(engine, models.transactions)}
     assert (rows[stopping]["meter_stop"], rows[stopping]["stop_id_tag"]) == (2, "GOOD")
 
@@ -361,9 +362,9 @@ async def test_on_postgresql_a_batch_of_starts_and_stops_is_one_read_and_one_wri
         [(_, concurrent)] = await one_batch(writer, writer.merge(starts, start("CP5", "GOOD")))
     await writer.stop()
     assert concurrent.status is ConcurrentTx
-    # Tags, stored starts and running tags in one read; ids from the sequence; the INSERT.
-    assert [s.split()[0].upper() for s in seen] == ["SELECT"] * 2 + ["INSERT"], seen
-    assert "ARRAY(SELECT ROW(q.*)" in seen[0], seen
+    # Tags, stored starts, running tags and ids from the sequence in one read; the INSERT.
+    assert [s.split()[0].upper() for s in seen] == ["SELECT", "INSERT"], seen
+    assert "ARRAY(SELECT ROW(q.*)" in seen[0] and "nextval" in seen[0], seen
 
 
 async def test_on_sqlite_a_batch_of_stops_and_starts_is_one_call_to_its_thread(
@@ -432,3 +433,26 @@ async def test_a_failing_batch_on_a_driver_writes_nothing_of_it(
     rows = await stored(engine, models.transactions)
     assert [(r["charge_point_id"], r["meter_stop"]) for r in rows] == [("CP1", 200), ("CP2", None)]
     assert len(await stored(engine, models.unmatched_stops)) == 1
+
+
+async def test_a_tag_with_many_transactions_never_stopped_is_read_as_one_row(
+    engine: AsyncEngine,
+) -> None:
+    """A start reads whether its tag is running, not every transaction a charger never
+    stopped; those the batch's stops name come back one by one (they may close)."""
+    lost = [
+        {"charge_point_id": f"CP{n}", "connector_id": 1, "id_tag": "LOST",
+         "start_status": "Accepted", "meter_start": n, "started_at": T0, "received_at": T0}
+        for n in range(200)
+    ]  # fmt: skip
+    async with engine.begin() as connection:
+        await connection.execute(models.transactions.insert(), lost)
+    async with engine.connect() as connection:
+        db = AlchemyDatabase(connection)
+        assert list(map(tuple, await db.fetch(tx._RUNNING, ["lost"], []))) == [("lost", None)]
+        named = sorted(map(tuple, await db.fetch(tx._RUNNING, ["lost"], [3, 5])), key=str)
+    assert named == [("lost", 3), ("lost", 5), ("lost", None)]
+    if engine.dialect.name == "postgresql":
+        async with driver_connection(engine) as driver:
+            rows = await DriverDatabase(driver).fetch(tx._RUNNING, ["lost"], [])
+        assert list(map(tuple, rows)) == [("lost", None)]

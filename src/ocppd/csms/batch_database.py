@@ -14,6 +14,7 @@ Each query is declared once with both texts (`Query`, `RowsQuery`), beside the c
 it. Rows come back as sequences: read them by position.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,9 +66,10 @@ class Database(Protocol):
         """The rows of each read (none for None): one round trip on PostgreSQL's driver."""
         ...
 
-    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
-        """`count` new values of `table`'s autoincrement key, to insert rows with; None where
-        only the INSERT draws them (and returns them: SQLite)."""
+    def ids_read(self, table: sa.Table, count: int) -> Read | None:
+        """The read of `count` new values of `table`'s autoincrement key, to insert rows with
+        (to run with others: `fetch_each`); None where only the INSERT draws them (and
+        returns them: SQLite, and through SQLAlchemy)."""
         ...
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]: ...
@@ -88,7 +90,7 @@ class ReadsOneByOne:
     async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
         return [[] if r is None else await self.fetch(r.query, *r.arguments) for r in reads]
 
-    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
+    def ids_read(self, table: sa.Table, count: int) -> Read | None:
         return None
 
 
@@ -151,14 +153,11 @@ class DriverDatabase:
         found = iter(await self.driver.fetchrow("SELECT " + ", ".join(columns), *arguments))
         return [[] if read is None else next(found) for read in reads]
 
-    async def draw_ids(self, table: sa.Table, count: int) -> list[int] | None:
+    def ids_read(self, table: sa.Table, count: int) -> Read | None:
         """From the key's sequence (a read: the rows' INSERT then needs no RETURNING and can
-        wait for the batch's one statement). Not transactional: a failed batch leaves a gap."""
-        key = table.autoincrement_column
-        assert key is not None
-        sql = f"SELECT nextval(pg_get_serial_sequence('\"{table.name}\"', '{key.name}')) "
-        rows = await self.driver.fetch(sql + "FROM generate_series(1, $1::integer)", count)
-        return [int(row[0]) for row in rows]
+        wait for the batch's one statement). Not transactional: a failed batch, or ids drawn
+        and not used, leave a gap."""
+        return Read(_ids_query(table), (count,))
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:
@@ -206,6 +205,21 @@ class DriverDatabase:
             sql, arguments = bulk_writes.chained(self.waiting)
             self.waiting = []
             await self.driver.execute(sql, *arguments)
+
+
+@functools.cache
+def _ids_query(table: sa.Table) -> Query:
+    key = table.autoincrement_column
+    assert key is not None
+    sequence = sa.func.pg_get_serial_sequence(f'"{table.name}"', key.name)
+    return Query(
+        alchemy=sa.select(sa.func.nextval(sequence)).select_from(
+            sa.func.generate_series(1, sa.bindparam("count"))
+        ),
+        names=("count",),
+        postgresql=f"SELECT nextval(pg_get_serial_sequence('\"{table.name}\"', '{key.name}')) "
+        "FROM generate_series(1, $1::integer)",
+    )
 
 
 def _renumbered(sql: str, offset: int) -> str:

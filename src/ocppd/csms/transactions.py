@@ -115,20 +115,29 @@ class Transactions:
         group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
         requested = [item.request.id_tag for item in starts]
         stop_tags = [i.request.id_tag for i in stops if i.request.id_tag is not UNSET]
+        named = _named(stops)
         identities = {identity for item in starts if (identity := item.identity()) is not None}
         # Outside group scope the running tags of every start's tag are read with the rest,
-        # though only an Accepted one's count.
-        open_rows, tag_rows, stored_rows, running_rows = await db.fetch_each(
+        # though only an Accepted one's count; ids for every start, though a retransmitted
+        # one uses none (a gap in the sequence).
+        ids = db.ids_read(transactions, len(starts)) if starts else None
+        open_rows, tag_rows, stored_rows, running_rows, id_rows = await db.fetch_each(
             [
-                _open_read(stops),
+                _open_read(named),
                 tags_read(requested + stop_tags),
                 _stored_read(identities),
-                None if group_scope else _running_read(storable_keys(requested)),
+                None if group_scope else _running_read(storable_keys(requested), named),
+                ids,
             ]
         )
-        tags = stored_tags(tag_rows)
-        stopped = _Stopped(stops, open_rows, tags)
-        started = await self._starts(db, starts, tags, stored_rows, running_rows, stopped.closing)
+        found = _Found(
+            stored_tags(tag_rows),
+            stored_rows,
+            running_rows,
+            None if ids is None else [int(transaction_id) for (transaction_id,) in id_rows],
+        )
+        stopped = _Stopped(stops, open_rows, found.tags)
+        started = await self._starts(db, starts, found, stopped.closing)
         await db.write_rows(_CLOSE, list(stopped.closes.values()))
         stop_answers, start_answers = iter(stopped.answers), iter(started)
         answers: list[IdTagInfo | Started | None] = [
@@ -137,24 +146,19 @@ class Transactions:
         return answers, stopped.rows
 
     async def _starts(
-        self,
-        db: Database,
-        items: list[Start],
-        tags: dict[str, StoredTag],
-        stored_rows: Sequence[Sequence[Any]],
-        running_rows: Sequence[Sequence[Any]],
-        closing: set[int],
+        self, db: Database, items: list[Start], found: "_Found", closing: set[int]
     ) -> list[Started]:
         if not items:
             return []
         identities = {identity for item in items if (identity := item.identity()) is not None}
+        tags = found.tags
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
-        stored = _stored_from(stored_rows, identities)
+        stored = _stored_from(found.stored_rows, identities)
         groups = await self._groups(db, items, infos, tags)
         if self.settings.concurrent_tx is ConcurrencyScope.GROUP:
             running = await _running(db, set().union(*groups), closing)
         else:
-            running = _running_from(running_rows, closing)
+            running = _running_from(found.running_rows, closing)
         answers: dict[int, Started] = {}
         inserting: dict[Identity, int] = {}
         repeats: dict[int, int] = {}
@@ -175,7 +179,7 @@ class Transactions:
                 if identity is not None:
                     inserting[identity] = index
                 new.append(index)
-        ids = await _insert(db, [_start_row(items[i], infos[i].status) for i in new])
+        ids = await _insert(db, [_start_row(items[i], infos[i].status) for i in new], found.ids)
         for index, transaction_id in zip(new, ids, strict=True):
             answers[index] = (transaction_id, infos[index])
         for index, first in repeats.items():
@@ -261,14 +265,20 @@ _STORED_STARTS = Query(
     "AND started_at = ANY($4::timestamptz[])",
 )
 _RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
+# A row per tag with a running transaction that the batch's stops do not name (id NULL), and
+# one per running transaction they name (which they may close): a tag's transactions never
+# stopped do not each come back.
+_NAMED = sa.case((transactions.c.id.in_(sa.bindparam("named", expanding=True)), transactions.c.id))
 _RUNNING = Query(
-    alchemy=sa.select(_RUNNING_TAG, transactions.c.id).where(
+    alchemy=sa.select(_RUNNING_TAG, _NAMED)
+    .where(
         _RUNNING_TAG.in_(sa.bindparam("keys", expanding=True)),
         transactions.c.stopped_at.is_(None),
-    ),
-    names=("keys",),
-    postgresql="SELECT lower(id_tag), id FROM transactions "
-    "WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
+    )
+    .distinct(),
+    names=("keys", "named"),
+    postgresql="SELECT DISTINCT lower(id_tag), CASE WHEN id = ANY($2::bigint[]) THEN id END "
+    "FROM transactions WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
 )
 _PARENT = sa.func.lower(id_tags.c.parent_id_tag)
 _GROUP_MEMBERS = Query(
@@ -283,7 +293,7 @@ _GROUP_MEMBERS = Query(
 
 async def _running(db: Database, keys: set[str], closing: set[int]) -> set[str]:
     """Which of the tag keys are in a transaction not stopped yet, nor `closing`."""
-    read = _running_read(keys)
+    read = _running_read(keys, closing)
     if read is None:
         return set()
     return _running_from(await db.fetch(read.query, *read.arguments), closing)
@@ -291,11 +301,13 @@ async def _running(db: Database, keys: set[str], closing: set[int]) -> set[str]:
 
 def _running_from(rows: Sequence[Sequence[Any]], closing: set[int]) -> set[str]:
     """The tag keys of `_running_read`'s rows, but for the transactions `closing`."""
-    return {key for key, transaction_id in rows if transaction_id not in closing}
+    return {key for key, named in rows if named is None or named not in closing}
 
 
-def _running_read(keys: set[str]) -> Read | None:
-    return Read(_RUNNING, (list(keys),)) if keys else None
+def _running_read(keys: set[str], named: set[int]) -> Read | None:
+    """The read of the running transactions of the tag `keys`, telling apart those whose ids
+    are `named` (by the batch's stops)."""
+    return Read(_RUNNING, (list(keys), list(named))) if keys else None
 
 
 def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
@@ -316,10 +328,10 @@ def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
 _ROW_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
 
 
-async def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
-    """The ids of the new rows, in the order of `rows`: drawn from the sequence first where
-    the database has one (PostgreSQL: the INSERT then waits for the batch's one statement),
-    else from one INSERT ... RETURNING.
+async def _insert(db: Database, rows: list[dict[str, Any]], drawn: list[int] | None) -> list[int]:
+    """The ids of the new rows, in the order of `rows`: the first of those `drawn` from the
+    sequence where the database has one (PostgreSQL: the INSERT then waits for the batch's
+    one statement), else from one INSERT ... RETURNING.
 
     Rows are matched to returned ids by their values, not by the order RETURNING gives
     (SQLite does not promise one, and SQLAlchemy's `sort_by_parameter_order` runs one INSERT
@@ -327,12 +339,12 @@ async def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
     either."""
     if not rows:
         return []
-    drawn = await db.draw_ids(transactions, len(rows))
     if drawn is not None:
+        used = drawn[: len(rows)]
         await db.write_rows(
-            _INSERT_DRAWN, [{**r, "id": i} for r, i in zip(rows, drawn, strict=True)]
+            _INSERT_DRAWN, [{**r, "id": i} for r, i in zip(rows, used, strict=True)]
         )
-        return drawn
+        return used
     ids: dict[tuple[Any, ...], list[int]] = {}
     for transaction_id, *key, started_at in await db.write_rows(_INSERT_RETURNING, rows):
         ids.setdefault(_row_key([*key, as_utc(started_at)]), []).append(int(transaction_id))
@@ -378,11 +390,26 @@ class OpenTransaction(NamedTuple):
     meter_start: int | None
 
 
-def _open_read(items: list[Stop]) -> Read | None:
-    """The read of the transactions the stops name (ids a BIGINT can hold and > 0)."""
-    ids = {i.request.transaction_id for i in items}
-    ids = {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
-    return Read(_OPEN_TRANSACTIONS, (list(ids),)) if ids else None
+def _named(stops: list[Stop]) -> set[int]:
+    """The transaction ids the stops name that a stored transaction can have (> 0, BIGINT)."""
+    ids = {stop.request.transaction_id for stop in stops}
+    return {i for i in ids if 0 < i <= MAX_STORED_INTEGER}
+
+
+def _open_read(named: set[int]) -> Read | None:
+    """The read of the transactions `named` by the stops."""
+    return Read(_OPEN_TRANSACTIONS, (list(named),)) if named else None
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the one read of a batch's starts and stops found for the starts."""
+
+    tags: dict[str, StoredTag]
+    stored_rows: Sequence[Sequence[Any]]
+    running_rows: Sequence[Sequence[Any]]
+    ids: list[int] | None
+    """Drawn for the starts; None where their INSERT returns them."""
 
 
 class _Stopped:
