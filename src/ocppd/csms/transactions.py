@@ -3,11 +3,12 @@
 Starts and stops are one `Merged` kind of the group commit (`Transactions`): a batch's starts
 and stops cost a fixed number of round trips whatever the number of messages: one read of
 everything they need (the transactions the stops close, every tag, the stored starts with the
-same identity, the running transactions of the starts' tags), the new ids, and their writes,
-which go with the batch's rows (one statement on PostgreSQL's driver, with no transaction:
-`batch_database.DriverDatabase`). In group scope the tags sharing a parent, and their running
-transactions, are two reads more. Within a batch the stops are applied first, then the starts
-in arrival order, each seeing the stops and the starts before it.
+same identity, the running transactions of the starts' tags, new ids where the database has a
+sequence), and their writes, which go with the batch's rows (one statement on PostgreSQL's
+driver, with no transaction: `batch_database.DriverDatabase`). In group scope the tags
+sharing a parent, and their running transactions, are two reads more. Within a batch the
+stops are applied first, then the starts in arrival order, each seeing the stops and the
+starts before it.
 """
 
 from collections.abc import Sequence
@@ -87,7 +88,7 @@ Started = tuple[int, IdTagInfo]
 class Transactions:
     """StartTransactions and StopTransactions of a batch, in a fixed number of round trips
     whatever their number: every read at once (the stops' transactions, every tag, the starts'
-    stored twins and running tags), the new ids, and the writes with the batch's.
+    stored twins, running tags and new ids), then the writes with the batch's.
 
     Stops are applied first, then starts in arrival order, each start seeing the stops of the
     batch and the starts before it: a tag stopped and started in one batch is not running, a
