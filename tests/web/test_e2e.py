@@ -28,10 +28,11 @@ from ocppd.api.tokens import Role
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.station import Station
-from ocppd.csms import registration
+from ocppd.csms import models, registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.web import commands
+from ocppd.web import transactions as web_transactions
 from ocppd.web.routing import with_dashboard
 from tests.api.conftest import Api, api_app, issue_tokens
 from tests.servers import serving
@@ -80,6 +81,27 @@ async def live(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Api]:
         await system.stop()
 
 
+async def another_stopped_transaction(live: Api, tag: str) -> None:
+    """A stopped transaction of the charger, stored after the others (the list's newest)."""
+    earlier = datetime.now(UTC) - timedelta(minutes=10)
+    async with live.system.engine.begin() as db:
+        await db.execute(
+            models.transactions.insert().values(
+                charge_point_id=CHARGER,
+                connector_id=1,
+                id_tag=tag,
+                start_status="Accepted",
+                meter_start=0,
+                started_at=earlier,
+                received_at=earlier,
+                meter_stop=10,
+                stopped_at=earlier + timedelta(minutes=5),
+                stop_reason="Local",
+                energy_wh=10,
+            )
+        )
+
+
 async def navigate(page: Any, name: str) -> None:
     await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
@@ -96,7 +118,10 @@ def utc_field(at: datetime) -> str:
 
 
 async def test_an_operators_session_in_a_real_browser(
-    live: Api, chromium_path: Path, record_screenshots: list[Path]
+    live: Api,
+    chromium_path: Path,
+    record_screenshots: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -229,6 +254,28 @@ async def test_an_operators_session_in_a_real_browser(
             await expect(page.locator("#live tbody tr")).to_have_count(1)
             await expect(page.locator("#live")).to_contain_text("TAG1")
             await page.screenshot(path=shot(record_screenshots, "07-transactions"), full_page=True)
+
+            # A page of one: the older transaction behind "Older", with the filter kept; a
+            # changed filter starts again at the newest.
+            await another_stopped_transaction(live, "TAG2")
+            monkeypatch.setattr(web_transactions, "LIST_LIMIT", 1)
+            live_list = page.locator("#live")
+            await page.goto(url + "/transactions?state=stopped")
+            await expect(live_list.locator("tbody tr")).to_have_count(1)
+            await expect(live_list).to_contain_text("TAG2")
+            await live_list.get_by_role("link", name="Older").click()
+            await expect(live_list).to_contain_text("TAG1")
+            await expect(live_list.locator("tbody tr")).to_have_count(1)
+            await expect(page.locator("#tx-filters-state")).to_have_value("stopped")
+            assert "cursor=" in page.url
+            await live_list.get_by_role("link", name="Newest").click()
+            await expect(live_list).to_contain_text("TAG2")
+            await live_list.get_by_role("link", name="Older").click()
+            await expect(live_list).to_contain_text("TAG1")
+            # TAG2 is newer than the page's cursor: shown only if the cursor went.
+            await page.locator("#tx-filters-idTag").fill("TAG2")
+            await expect(live_list).to_contain_text("TAG2")
+            assert "cursor=" not in page.url
 
             # Reservations: reserve connector 2, then cancel it.
             await navigate(page, "Reservations")

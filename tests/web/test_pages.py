@@ -1,7 +1,9 @@
 """The pages' HTML without a browser: structure, filters, forms, charts, and escaping of
 everything that a charge point, an operator or a URL controls."""
 
+import re
 from collections import Counter
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -276,13 +278,32 @@ def test_hostile_transactions_id_tags_and_reservations_stay_text(hostile: str) -
             "transactionId": None,
         }
         return (
-            transactions.list_fragment([tx])
+            transactions.list_fragment([tx], value, {"idTag": value, "cursor": value})
+            + transactions.list_page({"idTag": value, "cursor": value})
             + transactions.detail_fragment(tx)
             + id_tags.fragment([tag])
             + reservations.fragment([reservation], 4)
         )
 
     assert_inert(render(hostile), hostile, render(HARMLESS))
+
+
+def test_the_transactions_list_pages_through_the_api_cursor_keeping_its_filters() -> None:
+    filters = {"idTag": "T 1", "state": "stopped"}
+    first = transactions.list_fragment([a_transaction()], "CUR/1", filters)
+    assert paging_links(first) == {"Older": "/transactions?idTag=T+1&state=stopped&cursor=CUR%2F1"}
+    older = transactions.list_fragment([a_transaction()], None, filters | {"cursor": "C"})
+    assert paging_links(older) == {"Newest": "/transactions?idTag=T+1&state=stopped"}
+    assert transactions.api_params(filters | {"cursor": "C"})["cursor"] == "C"
+    page = Parsed(transactions.list_page({"cursor": "C"}))
+    hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
+    assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "C")]
+
+
+def paging_links(fragment: str) -> dict[str, str]:
+    """The list's paging links, by their text."""
+    found = re.findall(r'<a href="([^"]*)">(Older|Newest)</a>', fragment)
+    return {text: unescape(href) for href, text in found}
 
 
 def test_overview_counts_and_colours() -> None:

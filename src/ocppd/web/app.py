@@ -257,7 +257,7 @@ class WebApp:
 
     async def _transactions(self, r: Request) -> str:
         page = await self.need(r.scope, "/transactions", transactions.api_params(r.query))
-        return transactions.list_fragment(page["items"])
+        return transactions.list_fragment(page["items"], page.get("nextCursor"), r.query)
 
     async def _transaction(self, r: Request) -> str:
         return transactions.detail_fragment(await self.need(r.scope, f"/transactions/{r.args[0]}"))

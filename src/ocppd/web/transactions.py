@@ -5,14 +5,15 @@ The charts use phase-less readings of Power.Active.Import (W or kW; a unit other
 taken as W, since the spec's default unit, Wh, cannot be meant for power) and of
 Energy.Active.Import.Register (Wh or kWh), shown as energy delivered since meterStart. When a
 charger reports no power, power is derived from consecutive energy readings (plotted at the
-end of each interval). The list shows the newest LIST_LIMIT matches: narrow the filters for
-older ones.
+end of each interval). The list shows LIST_LIMIT matches at a time, newest first, with a link
+to the older ones (the API's cursor, carried in the page's URL and its filter form).
 """
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
+from urllib.parse import urlencode
 
 from ocppd.web import commands
 from ocppd.web.chart import Point, line_chart
@@ -42,6 +43,8 @@ STATES = ("running", "stopped")
 DETAIL_THROTTLE_MS = 3000
 """A long session's page reads all its meter values: redrawn at most every 3 s."""
 FILTERS = ("chargePointId", "idTag", "state", "since", "until")
+CURSOR = "cursor"
+"""Where the page of the list starts: the API's opaque nextCursor."""
 
 
 def list_page(query: Mapping[str, str]) -> str:
@@ -66,6 +69,8 @@ def list_page(query: Mapping[str, str]) -> str:
         Field(
             "until", "Started before", "datetime", hint="UTC", value=_local(query.get("until", ""))
         ),
+        # Cleared by the page's script when a filter changes: a new filter starts at the newest.
+        Field(CURSOR, "Page", hidden=True, value=query.get(CURSOR, "")),
     ]
     body = (
         "<h1>Transactions</h1>"
@@ -88,10 +93,18 @@ def api_params(query: Mapping[str, str]) -> dict[str, str]:
     params = {k: query[k] for k in FILTERS if query.get(k) and k != "state"}
     if query.get("state") in STATES:
         params["active"] = "true" if query["state"] == "running" else "false"
+    if query.get(CURSOR):
+        params[CURSOR] = query[CURSOR]
     return params | {"limit": str(LIST_LIMIT)}
 
 
-def list_fragment(items: Sequence[Mapping[str, Any]]) -> str:
+def list_fragment(
+    items: Sequence[Mapping[str, Any]],
+    next_cursor: str | None = None,
+    query: Mapping[str, str] | None = None,
+) -> str:
+    """A page of the list; links to the older matches (`next_cursor`) and back to the newest,
+    keeping the filters of `query`."""
     if not items:
         return empty("No transaction matches.")
     rows = [
@@ -107,11 +120,7 @@ def list_fragment(items: Sequence[Mapping[str, Any]]) -> str:
         )
         for t in items
     ]
-    more = (
-        f'<p class="muted">The newest {LIST_LIMIT} shown; narrow the filters for older ones.</p>'
-        if len(items) >= LIST_LIMIT
-        else f'<p class="muted">{len(items)} shown</p>'
-    )
+    more = _paging(len(items), next_cursor, query or {})
     headers = (
         "Transaction",
         "Charge point",
@@ -123,6 +132,21 @@ def list_fragment(items: Sequence[Mapping[str, Any]]) -> str:
         "Stop reason",
     )
     return more + table("Transactions", headers, rows)
+
+
+def _paging(shown: int, next_cursor: str | None, query: Mapping[str, str]) -> str:
+    filters = {k: query[k] for k in FILTERS if query.get(k)}
+    links = []
+    if query.get(CURSOR):
+        links.append(link(_list_href(filters), "Newest"))
+    if next_cursor:
+        links.append(link(_list_href(filters | {CURSOR: next_cursor}), "Older"))
+    where = "newest first" if not query.get(CURSOR) else "older ones"
+    return f'<p class="muted paging">{shown} shown, {where}. {" ".join(links)}</p>'
+
+
+def _list_href(params: Mapping[str, str]) -> str:
+    return "/transactions" + ("?" + urlencode(params) if params else "")
 
 
 def detail_page(transaction_id: int) -> str:

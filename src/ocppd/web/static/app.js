@@ -357,6 +357,10 @@
       apply();
     });
     form.addEventListener("input", () => {
+      // A changed filter starts again at the newest: the page's cursor belongs to the old one.
+      form.querySelectorAll('input[type="hidden"][name="cursor"]').forEach((el) => {
+        el.value = "";
+      });
       clearTimeout(timer);
       timer = setTimeout(apply, FILTER_DEBOUNCE_MS);
     });
