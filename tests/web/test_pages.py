@@ -282,7 +282,7 @@ def test_hostile_transactions_id_tags_and_reservations_stay_text(hostile: str) -
             + transactions.list_page({"idTag": value, "cursor": value})
             + transactions.detail_fragment(tx)
             + id_tags.fragment([tag])
-            + reservations.fragment([reservation], 4)
+            + reservations.fragment([reservation], 4, value, {"idTag": value, "cursor": value})
         )
 
     assert_inert(render(hostile), hostile, render(HARMLESS))
@@ -298,6 +298,18 @@ def test_the_transactions_list_pages_through_the_api_cursor_keeping_its_filters(
     page = Parsed(transactions.list_page({"cursor": "C"}))
     hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
     assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "C")]
+
+
+def test_the_reservations_list_pages_the_same_way() -> None:
+    reservation = {"reservationId": 3, "chargePointId": "CP1", "state": "Active"}
+    first = reservations.fragment([reservation], 4, "R/9", {"state": "Active"})
+    assert paging_links(first) == {"Older": "/reservations?state=Active&cursor=R%2F9"}
+    older = reservations.fragment([reservation], 4, None, {"state": "Active", "cursor": "R"})
+    assert paging_links(older) == {"Newest": "/reservations?state=Active"}
+    assert reservations.api_params({"cursor": "R"})["cursor"] == "R"
+    page = Parsed(reservations.page({"cursor": "R"}))
+    hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
+    assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "R")]
 
 
 def paging_links(fragment: str) -> dict[str, str]:

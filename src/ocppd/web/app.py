@@ -273,7 +273,9 @@ class WebApp:
         page = await self.need(r.scope, "/reservations", reservations.api_params(r.query))
         highest = await self.need(r.scope, "/reservations", {"limit": "1"})
         top = highest["items"][0]["reservationId"] if highest["items"] else 0
-        return reservations.fragment(page["items"], max(top, 0) + 1)
+        return reservations.fragment(
+            page["items"], max(top, 0) + 1, page.get("nextCursor"), r.query
+        )
 
     async def _sites(self, r: Request) -> str:
         page = await self.need(r.scope, "/sites", {"limit": str(sites.LIST_LIMIT)})

@@ -22,6 +22,7 @@ from ocppd.web.markup import (
     transaction_href,
     when,
 )
+from ocppd.web.paging import cursor_field, paging, with_cursor
 
 STATES = ("Active", "Used", "Cancelled", "Expired", "NotReserved")
 STATE_CLASSES = {
@@ -58,6 +59,7 @@ def page(query: Mapping[str, str]) -> str:
                 options=STATES,
                 value=query.get("state", "") if query.get("state") in STATES else "",
             ),
+            cursor_field(query),
         ],
         "Filter reservations",
     )
@@ -71,10 +73,18 @@ def page(query: Mapping[str, str]) -> str:
 
 
 def api_params(query: Mapping[str, str]) -> dict[str, str]:
-    return {k: query[k] for k in FILTERS if query.get(k)} | {"limit": str(LIST_LIMIT)}
+    filters = {k: query[k] for k in FILTERS if query.get(k)}
+    return with_cursor(filters, query) | {"limit": str(LIST_LIMIT)}
 
 
-def fragment(items: Sequence[Mapping[str, Any]], next_id: int) -> str:
+def fragment(
+    items: Sequence[Mapping[str, Any]],
+    next_id: int,
+    next_cursor: str | None = None,
+    query: Mapping[str, str] | None = None,
+) -> str:
+    """A page of the list (links to the older ones and back to the newest, keeping the
+    filters of `query`), and the next free reservation id for the form."""
     suggestion = f'<span hidden data-suggest="reserve-reservationId" data-value="{next_id}"></span>'
     if not items:
         return suggestion + empty("No reservation matches.")
@@ -90,7 +100,8 @@ def fragment(items: Sequence[Mapping[str, Any]], next_id: int) -> str:
         "Transaction",
         "Actions",
     )
-    return suggestion + table("Reservations", headers, rows)
+    more = paging("/reservations", FILTERS, len(items), next_cursor, query or {})
+    return suggestion + more + table("Reservations", headers, rows)
 
 
 def _row(r: Mapping[str, Any]) -> tuple[str, ...]:

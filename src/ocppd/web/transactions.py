@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlencode
 
 from ocppd.web import commands
 from ocppd.web.chart import Point, line_chart
@@ -33,6 +32,7 @@ from ocppd.web.markup import (
     transaction_href,
     when,
 )
+from ocppd.web.paging import cursor_field, paging, with_cursor
 
 LIST_LIMIT = 100
 TABLE_LIMIT = 1000
@@ -43,8 +43,6 @@ STATES = ("running", "stopped")
 DETAIL_THROTTLE_MS = 3000
 """A long session's page reads all its meter values: redrawn at most every 3 s."""
 FILTERS = ("chargePointId", "idTag", "state", "since", "until")
-CURSOR = "cursor"
-"""Where the page of the list starts: the API's opaque nextCursor."""
 
 
 def list_page(query: Mapping[str, str]) -> str:
@@ -69,8 +67,7 @@ def list_page(query: Mapping[str, str]) -> str:
         Field(
             "until", "Started before", "datetime", hint="UTC", value=_local(query.get("until", ""))
         ),
-        # Cleared by the page's script when a filter changes: a new filter starts at the newest.
-        Field(CURSOR, "Page", hidden=True, value=query.get(CURSOR, "")),
+        cursor_field(query),
     ]
     body = (
         "<h1>Transactions</h1>"
@@ -93,9 +90,7 @@ def api_params(query: Mapping[str, str]) -> dict[str, str]:
     params = {k: query[k] for k in FILTERS if query.get(k) and k != "state"}
     if query.get("state") in STATES:
         params["active"] = "true" if query["state"] == "running" else "false"
-    if query.get(CURSOR):
-        params[CURSOR] = query[CURSOR]
-    return params | {"limit": str(LIST_LIMIT)}
+    return with_cursor(params, query) | {"limit": str(LIST_LIMIT)}
 
 
 def list_fragment(
@@ -120,7 +115,7 @@ def list_fragment(
         )
         for t in items
     ]
-    more = _paging(len(items), next_cursor, query or {})
+    more = paging("/transactions", FILTERS, len(items), next_cursor, query or {})
     headers = (
         "Transaction",
         "Charge point",
@@ -132,21 +127,6 @@ def list_fragment(
         "Stop reason",
     )
     return more + table("Transactions", headers, rows)
-
-
-def _paging(shown: int, next_cursor: str | None, query: Mapping[str, str]) -> str:
-    filters = {k: query[k] for k in FILTERS if query.get(k)}
-    links = []
-    if query.get(CURSOR):
-        links.append(link(_list_href(filters), "Newest"))
-    if next_cursor:
-        links.append(link(_list_href(filters | {CURSOR: next_cursor}), "Older"))
-    where = "newest first" if not query.get(CURSOR) else "older ones"
-    return f'<p class="muted paging">{shown} shown, {where}. {" ".join(links)}</p>'
-
-
-def _list_href(params: Mapping[str, str]) -> str:
-    return "/transactions" + ("?" + urlencode(params) if params else "")
 
 
 def detail_page(transaction_id: int) -> str:
