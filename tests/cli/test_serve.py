@@ -228,3 +228,29 @@ def test_voltage_and_phases_convert_charging_limits(monkeypatch: pytest.MonkeyPa
     assert runner.invoke(show, ["--phases", "1"]).output == "120.0 1\n"
     refused = runner.invoke(show, ["--phases", "4"])
     assert refused.exit_code == 2 and "--phases" in refused.output
+
+
+def test_retention_days_beyond_the_calendar_are_refused(tmp_path: Path) -> None:
+    """A retention whose cutoff no date can hold (or no C int) is an option error, from the
+    command line or the TOML file, not a failed start or a pruning run failing every hour."""
+    import click
+    from click.testing import CliRunner
+
+    from ocppd.cli.serve import settings_options, to_settings
+
+    @click.command()
+    @settings_options
+    def show(**values: object) -> None:
+        settings = to_settings(values)
+        click.echo(f"{settings.message_retention_days} {settings.diagnostics_retention_days}")
+
+    runner = CliRunner()
+    assert runner.invoke(show, []).output == "30 90\n"
+    assert runner.invoke(show, ["--diagnostics-retention-days", "36500"]).output == "30 36500\n"
+    for option in ("--message-retention-days", "--diagnostics-retention-days"):
+        refused = runner.invoke(show, [option, "10000000000"])
+        assert refused.exit_code == 2 and option in refused.output, refused.output
+    config = tmp_path / "ocppd.toml"
+    config.write_text("[serve]\ndiagnostics_retention_days = 1000000\n")
+    from_file = runner.invoke(show, ["--config", str(config)])
+    assert from_file.exit_code == 2 and "--diagnostics-retention-days" in from_file.output

@@ -29,6 +29,11 @@ def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> P
     return path
 
 
+RETENTION_DAYS = click.IntRange(1, 36_500)
+"""Up to a hundred years: a cutoff further back than the calendar holds would fail every
+pruning run (and a number of days beyond a C int, the start)."""
+
+
 def _option(name: str, **kwargs: Any) -> Any:
     envvar = "OCPPD_" + name.split("/")[0].upper().replace("-", "_")
     return click.option(f"--{name}", envvar=envvar, show_envvar=True, show_default=True, **kwargs)
@@ -73,10 +78,10 @@ def settings_options(func: Any) -> Any:
             default=defaults.concurrent_tx.value,
             help="ConcurrentTx for the same tag, or for any tag of its parentIdTag group.",
         ),
-        _option("message-retention-days", type=click.IntRange(1), default=30),
+        _option("message-retention-days", type=RETENTION_DAYS, default=30),
         _option(
             "diagnostics-retention-days",
-            type=click.IntRange(1),
+            type=RETENTION_DAYS,
             default=defaults.diagnostics_retention_days,
             help="Days an uploaded diagnostics file is kept (its job and details stay).",
         ),
