@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import sqlite_batches
-from ocppd.csms.bulk_writes import BulkWrites, Upsert, insert_rows, write, write_alone
+from ocppd.csms.bulk_writes import (
+    BulkWrites,
+    Upsert,
+    in_one_call,
+    insert_rows,
+    write,
+    write_alone,
+)
 from ocppd.csms.models import charge_points, connectors, messages, status_history
 
 AT = datetime(2026, 11, 25, 12, 30, 15, 123456, tzinfo=UTC)
@@ -110,7 +117,7 @@ async def written_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     upserts; False, with nothing written, where SQLAlchemy is needed."""
     if engine.dialect.name != "sqlite":
         return await write_alone(engine, writes)
-    if not sqlite_batches.fits(engine, writes):
+    if not in_one_call(engine.dialect, writes):
         return False
     await sqlite_batches.commit_in_thread(engine, lambda db: db.write(writes))
     return True

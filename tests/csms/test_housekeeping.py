@@ -23,7 +23,7 @@ async def test_a_failing_run_is_logged_and_the_next_one_comes(
         return 3
 
     with caplog.at_level(logging.INFO, logger="ocppd.csms.housekeeping"):
-        task = asyncio.create_task(repeat(prune, "pruned %d things", every=0.01))
+        task = asyncio.create_task(repeat("prune", prune, "pruned %d things", every=0.01))
         async with asyncio.timeout(5):
             await third.wait()
         task.cancel()

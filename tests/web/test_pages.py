@@ -295,6 +295,9 @@ def test_the_transactions_list_pages_through_the_api_cursor_keeping_its_filters(
     older = transactions.list_fragment([a_transaction()], None, filters | {"cursor": "C"})
     assert paging_links(older) == {"Newest": "/transactions?idTag=T+1&state=stopped"}
     assert transactions.api_params(filters | {"cursor": "C"})["cursor"] == "C"
+    gone = transactions.list_fragment([], None, {"idTag": "x", "cursor": "C"})
+    assert paging_links(gone) == {"Newest": "/transactions?idTag=x"}
+    assert paging_links(transactions.list_fragment([], None, {"idTag": "x"})) == {}
     page = Parsed(transactions.list_page({"cursor": "C"}))
     hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
     assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "C")]
@@ -307,6 +310,8 @@ def test_the_reservations_list_pages_the_same_way() -> None:
     older = reservations.fragment([reservation], 4, None, {"state": "Active", "cursor": "R"})
     assert paging_links(older) == {"Newest": "/reservations?state=Active"}
     assert reservations.api_params({"cursor": "R"})["cursor"] == "R"
+    gone = reservations.fragment([], 4, None, {"cursor": "R"})
+    assert paging_links(gone) == {"Newest": "/reservations"}
     page = Parsed(reservations.page({"cursor": "R"}))
     hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
     assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "R")]

@@ -105,7 +105,11 @@ class CentralSystem:
         return await jobs.delete_old_files(self.engine, store, self.clock(), retention)
 
     async def _keep_deleting_old_files(self) -> None:
-        await repeat(self.delete_old_files, "diagnostics: %d files past their retention deleted")
+        await repeat(
+            "deleting old diagnostics files",
+            self.delete_old_files,
+            "diagnostics: %d files past their retention deleted",
+        )
 
     async def stop(self) -> None:
         """Close every connection (1001, going away), then flush what is queued."""

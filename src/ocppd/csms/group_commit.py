@@ -268,7 +268,7 @@ def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) ->
 
 def _fits_sqlite_thread(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
     """Whether the batch can be committed in one call to SQLite's thread."""
-    return sqlite_batches.fits(engine, writes) and _without_alchemy(batch)
+    return bulk_writes.in_one_call(engine.dialect, writes) and _without_alchemy(batch)
 
 
 def _without_alchemy(batch: list[Write]) -> bool:

@@ -10,13 +10,16 @@ log = logging.getLogger("ocppd.csms.housekeeping")
 HOURLY = 3600.0
 
 
-async def repeat(work: Callable[[], Awaitable[int]], done: str, every: float = HOURLY) -> None:
-    """`work` now and every `every` seconds; `done` % (what it returned) logged when not 0."""
+async def repeat(
+    what: str, work: Callable[[], Awaitable[int]], done: str, every: float = HOURLY
+) -> None:
+    """`work` now and every `every` seconds; `done` % (what it returned) logged when not 0,
+    "`what` failed" with the exception when it raises."""
     while True:
         try:
             count = await work()
             if count:
                 log.info(done, count)
         except Exception:
-            log.exception("%s failed", getattr(work, "__qualname__", work))
+            log.exception("%s failed", what)
         await asyncio.sleep(every)

@@ -29,6 +29,7 @@ class MessageLog:
 
     async def keep_pruning(self, retention: timedelta) -> None:
         await repeat(
+            "message log pruning",
             functools.partial(self.prune, retention),
             f"message log: %d frames older than {retention} deleted",
         )

@@ -49,11 +49,6 @@ async def _call_in_thread(driver: Any, function: Callable[..., Any], *arguments:
     return await driver._execute(lambda: function(driver._conn, *arguments))
 
 
-def fits(engine: AsyncEngine, writes: BulkWrites) -> bool:
-    """Whether `writes` can go on SQLite's driver (`bulk_writes`: no table with defaults)."""
-    return bulk_writes.in_one_call(engine.dialect, writes)
-
-
 def _apply_and_commit(
     connection: sqlite3.Connection,
     apply: Callable[[Database], Coroutine[Any, Any, Result]],

@@ -121,21 +121,21 @@ class Transactions:
         # Outside group scope the running tags of every start's tag are read with the rest,
         # though only an Accepted one's count; ids for every start, though a retransmitted
         # one uses none (a gap in the sequence).
-        ids = db.ids_read(transactions, len(starts)) if starts else None
+        ids_read = db.ids_read(transactions, len(starts)) if starts else None
         open_rows, tag_rows, stored_rows, running_rows, id_rows = await db.fetch_each(
             [
                 _open_read(named),
                 tags_read(requested + stop_tags),
                 _stored_read(identities),
                 None if group_scope else _running_read(storable_keys(requested), named),
-                ids,
+                ids_read,
             ]
         )
         found = _Found(
             stored_tags(tag_rows),
             stored_rows,
             running_rows,
-            None if ids is None else [int(transaction_id) for (transaction_id,) in id_rows],
+            None if ids_read is None else [int(transaction_id) for (transaction_id,) in id_rows],
         )
         stopped = _Stopped(stops, open_rows, found.tags)
         started = await self._starts(db, starts, found, stopped.closing)

@@ -112,18 +112,17 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
     job_id = job.get("jobId")
     details = []
     file = job.get("file")
-    if kind == "diagnostics" and isinstance(file, dict) and file.get("deletedAt"):
-        details.append(
-            f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes), "
-            f"deleted {esc(file.get('deletedAt'))}"
-        )
-    elif kind == "diagnostics" and isinstance(file, dict):
-        details.append(
-            f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes) "
-            f'<span data-needs="operator" hidden><button type="button" class="secondary" '
-            f'data-download="/diagnostics/{esc(segment(str(job_id)))}/file">Download</button>'
-            '<output class="answer" aria-live="polite"></output></span>'
-        )
+    if kind == "diagnostics" and isinstance(file, dict):
+        described = f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes)"
+        if file.get("deletedAt"):
+            details.append(f"{described}, deleted {esc(file.get('deletedAt'))}")
+        else:
+            details.append(
+                f"{described} "
+                f'<span data-needs="operator" hidden><button type="button" class="secondary" '
+                f'data-download="/diagnostics/{esc(segment(str(job_id)))}/file">Download</button>'
+                '<output class="answer" aria-live="polite"></output></span>'
+            )
     if job.get("firmwareId") is not None:
         details.append(f"image #{esc(job.get('firmwareId'))}")
     plain = {k: v for k, v in job.items() if k not in ("history",) and v is not None}

@@ -41,5 +41,11 @@ def paging(
     return f'<p class="muted paging">{shown} shown, {where}. {" ".join(links)}</p>'
 
 
+def nothing_here(path: str, filters: tuple[str, ...], query: Mapping[str, str]) -> str:
+    """Under an empty list: the way back to the newest, when the page was an older one (its
+    entries went, or its cursor was made up)."""
+    return paging(path, filters, 0, None, query) if query.get(CURSOR) else ""
+
+
 def _href(path: str, params: Mapping[str, str]) -> str:
     return path + ("?" + urlencode(params) if params else "")

@@ -22,7 +22,7 @@ from ocppd.web.markup import (
     transaction_href,
     when,
 )
-from ocppd.web.paging import cursor_field, paging, with_cursor
+from ocppd.web.paging import cursor_field, nothing_here, paging, with_cursor
 
 STATES = ("Active", "Used", "Cancelled", "Expired", "NotReserved")
 STATE_CLASSES = {
@@ -87,7 +87,8 @@ def fragment(
     filters of `query`), and the next free reservation id for the form."""
     suggestion = f'<span hidden data-suggest="reserve-reservationId" data-value="{next_id}"></span>'
     if not items:
-        return suggestion + empty("No reservation matches.")
+        back = nothing_here("/reservations", FILTERS, query or {})
+        return suggestion + empty("No reservation matches.") + back
     rows = [_row(r) for r in items]
     headers = (
         "Reservation",

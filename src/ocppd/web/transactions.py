@@ -32,7 +32,7 @@ from ocppd.web.markup import (
     transaction_href,
     when,
 )
-from ocppd.web.paging import cursor_field, paging, with_cursor
+from ocppd.web.paging import cursor_field, nothing_here, paging, with_cursor
 
 LIST_LIMIT = 100
 TABLE_LIMIT = 1000
@@ -101,7 +101,9 @@ def list_fragment(
     """A page of the list; links to the older matches (`next_cursor`) and back to the newest,
     keeping the filters of `query`."""
     if not items:
-        return empty("No transaction matches.")
+        return empty("No transaction matches.") + nothing_here(
+            "/transactions", FILTERS, query or {}
+        )
     rows = [
         (
             link(transaction_href(t.get("transactionId")), f"#{t.get('transactionId')}"),
