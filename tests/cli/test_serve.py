@@ -14,11 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import msgspec
 import pytest
+from click.testing import CliRunner
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from ocppd.cli.serve import settings_options, to_settings
+from ocppd.csms.settings import Settings
 from tests.raw_websocket import upgrade_request
 
 pytestmark = pytest.mark.slow
@@ -210,18 +214,19 @@ async def test_sigterm_ends_open_event_streams(
     writer.close()
 
 
-def test_voltage_and_phases_convert_charging_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    import click
-    from click.testing import CliRunner
-
-    from ocppd.cli.serve import settings_options, to_settings
+def settings_shown(shown: Callable[[Settings], str]) -> click.Command:
+    """A command with `serve`'s options that prints `shown` of the settings they make."""
 
     @click.command()
     @settings_options
     def show(**values: object) -> None:
-        settings = to_settings(values)
-        click.echo(f"{settings.voltage} {settings.phases}")
+        click.echo(shown(to_settings(values)))
 
+    return show
+
+
+def test_voltage_and_phases_convert_charging_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    show = settings_shown(lambda settings: f"{settings.voltage} {settings.phases}")
     runner = CliRunner()
     assert runner.invoke(show, []).output == "230.0 3\n"
     monkeypatch.setenv("OCPPD_VOLTAGE", "120")
@@ -233,17 +238,9 @@ def test_voltage_and_phases_convert_charging_limits(monkeypatch: pytest.MonkeyPa
 def test_retention_days_beyond_the_calendar_are_refused(tmp_path: Path) -> None:
     """A retention whose cutoff no date can hold (or no C int) is an option error, from the
     command line or the TOML file, not a failed start or a pruning run failing every hour."""
-    import click
-    from click.testing import CliRunner
-
-    from ocppd.cli.serve import settings_options, to_settings
-
-    @click.command()
-    @settings_options
-    def show(**values: object) -> None:
-        settings = to_settings(values)
-        click.echo(f"{settings.message_retention_days} {settings.diagnostics_retention_days}")
-
+    show = settings_shown(
+        lambda settings: f"{settings.message_retention_days} {settings.diagnostics_retention_days}"
+    )
     runner = CliRunner()
     assert runner.invoke(show, []).output == "30 90\n"
     assert runner.invoke(show, ["--diagnostics-retention-days", "36500"]).output == "30 36500\n"
