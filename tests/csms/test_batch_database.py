@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import models
 from ocppd.csms import transactions as tx
-from ocppd.csms.batch_database import DriverDatabase
+from ocppd.csms.batch_database import AlchemyDatabase, DriverDatabase, Read
 from ocppd.csms.bulk_writes import driver_connection
 from tests.databases import engine_for
 
@@ -79,3 +79,33 @@ async def test_a_failed_batch_leaves_nothing_of_a_write_that_returned_rows(
         assert len(await db.write_rows(tx._INSERT_RETURNING, [start_row("CP1", 10)])) == 1
         await db.abort()
     assert await stored_starts(postgresql) == []
+
+
+async def test_a_per_row_read_matches_whole_rows_as_sqlalchemy_does(
+    postgresql: AsyncEngine,
+) -> None:
+    """The stored starts are looked up by identity, not by any mix of its columns' values: a
+    start of CP1 with CP2's meter reading is not found."""
+    async with postgresql.begin() as connection:
+        await connection.execute(
+            models.transactions.insert(), [start_row("CP1", 10), start_row("CP2", 20)]
+        )
+    wanted = [("CP1", 1, 10, T0), ("CP1", 1, 20, T0), ("CP3", 1, 10, T0)]
+    async with postgresql.connect() as connection:
+        expected = sorted(
+            tuple(row) for row in await AlchemyDatabase(connection).fetch(tx._STORED_STARTS, wanted)
+        )
+    assert [(row[2], row[4]) for row in expected] == [("CP1", 10)]
+    async with driver_connection(postgresql) as driver:
+        db = DriverDatabase(driver)
+        alone = await db.fetch(tx._STORED_STARTS, wanted)
+        combined, nothing, open_ = await db.fetch_each(
+            [
+                Read(tx._STORED_STARTS, (wanted,)),
+                Read(tx._STORED_STARTS, ([],)),
+                Read(tx._OPEN_TRANSACTIONS, ([row[0] for row in expected],)),
+            ]
+        )
+    assert sorted(tuple(row) for row in alone) == expected
+    assert sorted(tuple(row) for row in combined) == expected
+    assert list(nothing) == [] and len(open_) == 1

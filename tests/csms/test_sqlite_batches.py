@@ -82,7 +82,8 @@ async def test_reads_give_what_sqlalchemy_gives(sqlite: AsyncEngine) -> None:
         (tx._RUNNING, (["a", "b"], [1, 7])),
         (tx._GROUP_MEMBERS, (["p"],)),
         (tx._OPEN_TRANSACTIONS, ([1, 2, 3],)),
-        (tx._STORED_STARTS, (["CP1", "CP2"], [1, 2], [5, 2**62], [T0])),
+        (tx._STORED_STARTS, ([("CP1", 1, 5, T0), ("CP2", 2, 2**62, T0), ("CP1", 2, 5, T0)],)),
+        (tx._STORED_STARTS, ([],)),
     ]
     for query, arguments in cases:
         async with sqlite.connect() as connection:

@@ -31,11 +31,35 @@ from ocppd.csms.bulk_writes import BulkWrites, Row
 @dataclass(frozen=True)
 class Query:
     """A read. `alchemy` names its parameters `names`; `postgresql` numbers them in that order
-    (a list goes to `= ANY($n::type[])` there, to an expanding IN in `alchemy`)."""
+    (a list goes to `= ANY($n::type[])` there, to an expanding IN in `alchemy`).
+
+    With `per_row`, the read looks up rows by several columns at once: its one argument is a
+    list of tuples in `names` order. `postgresql` takes them as one array per name, to join
+    with `unnest` (a lookup per tuple, on an index of those columns); `alchemy` runs once
+    per tuple, on SQLite in its thread. An `= ANY` or IN per column would match any
+    combination of the values, so it reads every row of the first column's values (a
+    charger's whole history) or, on SQLite, looks up every combination."""
 
     alchemy: Executable
     names: tuple[str, ...]
     postgresql: str
+    per_row: bool = False
+
+    def driver_arguments(self, arguments: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The arguments as `postgresql` takes them."""
+        if not self.per_row:
+            return arguments
+        (rows,) = arguments
+        return tuple(list(column) for column in zip(*rows, strict=True)) or tuple(
+            [] for _ in self.names
+        )
+
+    def bound_each(self, arguments: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """The parameters of `alchemy`, for each time it runs."""
+        if not self.per_row:
+            return [dict(zip(self.names, arguments, strict=True))]
+        (rows,) = arguments
+        return [dict(zip(self.names, row, strict=True)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -99,8 +123,11 @@ class AlchemyDatabase(ReadsOneByOne):
         self.connection = connection
 
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
-        parameters = dict(zip(query.names, arguments, strict=True))
-        return (await self.connection.execute(query.alchemy, parameters)).all()
+        return [
+            row
+            for parameters in query.bound_each(arguments)
+            for row in (await self.connection.execute(query.alchemy, parameters)).all()
+        ]
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:
@@ -134,7 +161,9 @@ class DriverDatabase:
 
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
         await self._write_waiting()
-        rows: Sequence[Sequence[Any]] = await self.driver.fetch(query.postgresql, *arguments)
+        rows: Sequence[Sequence[Any]] = await self.driver.fetch(
+            query.postgresql, *query.driver_arguments(arguments)
+        )
         return rows
 
     async def fetch_each(self, reads: list[Read | None]) -> list[Sequence[Sequence[Any]]]:
@@ -149,7 +178,7 @@ class DriverDatabase:
         for read in present:
             sql = _renumbered(read.query.postgresql, len(arguments))
             columns.append(f"ARRAY(SELECT ROW(q.*) FROM ({sql}) AS q)")
-            arguments += read.arguments
+            arguments += read.query.driver_arguments(read.arguments)
         found = iter(await self.driver.fetchrow("SELECT " + ", ".join(columns), *arguments))
         return [[] if read is None else next(found) for read in reads]
 

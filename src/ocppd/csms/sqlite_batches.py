@@ -85,8 +85,11 @@ class SQLiteDatabase(ReadsOneByOne):
 
     async def fetch(self, query: Query, *arguments: Any) -> Sequence[Sequence[Any]]:
         plan = _read_plan(query, self.dialect)
-        sql, parameters = plan.bound(dict(zip(query.names, arguments, strict=True)))
-        return plan.processed(self.connection.execute(sql, parameters).fetchall())
+        rows = []
+        for values in query.bound_each(arguments):
+            sql, parameters = plan.bound(values)
+            rows += self.connection.execute(sql, parameters).fetchall()
+        return plan.processed(rows)
 
     async def write_rows(self, query: RowsQuery, rows: list[Row]) -> Sequence[Sequence[Any]]:
         if not rows:

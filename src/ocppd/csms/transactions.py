@@ -223,8 +223,7 @@ def _stored_read(wanted: set[Identity]) -> Read | None:
     """The read of stored starts that may have one of the `wanted` identities."""
     if not wanted:
         return None
-    values = [list({w[n] for w in wanted}) for n in range(len(_IDENTITY_COLUMNS))]
-    return Read(_STORED_STARTS, tuple(values))
+    return Read(_STORED_STARTS, (list({w[: len(_IDENTITY_COLUMNS)] for w in wanted}),))
 
 
 def _stored_from(
@@ -253,17 +252,13 @@ _IDENTITY_COLUMNS = ("charge_point_id", "connector_id", "meter_start", "started_
 _STORED_STARTS = Query(
     alchemy=sa.select(
         *(transactions.c[name] for name in ("id", "start_status", *_IDENTITY_COLUMNS, "id_tag"))
-    ).where(
-        *(
-            transactions.c[name].in_(sa.bindparam(f"b_{name}", expanding=True))
-            for name in _IDENTITY_COLUMNS
-        )
-    ),
+    ).where(*(transactions.c[name] == sa.bindparam(f"b_{name}") for name in _IDENTITY_COLUMNS)),
     names=tuple(f"b_{name}" for name in _IDENTITY_COLUMNS),
-    postgresql="SELECT id, start_status, charge_point_id, connector_id, meter_start, "
-    "started_at, id_tag FROM transactions WHERE charge_point_id = ANY($1::varchar[]) "
-    "AND connector_id = ANY($2::integer[]) AND meter_start = ANY($3::bigint[]) "
-    "AND started_at = ANY($4::timestamptz[])",
+    postgresql="SELECT t.id, t.start_status, t.charge_point_id, t.connector_id, t.meter_start, "
+    "t.started_at, t.id_tag FROM unnest($1::varchar[], $2::integer[], $3::bigint[], "
+    "$4::timestamptz[]) AS wanted(charge_point_id, connector_id, meter_start, started_at) "
+    "JOIN transactions AS t USING (charge_point_id, connector_id, meter_start, started_at)",
+    per_row=True,
 )
 _RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
 # A row per tag with a running transaction that the batch's stops do not name (id NULL), and
