@@ -88,6 +88,8 @@ id_tags = sa.Table(
     sa.Column("parent_id_tag", String(20)),
     sa.Column("updated_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
+# In group scope (ConcurrentTx), a StartTransaction looks up the members of its tag's group.
+sa.Index("ix_id_tags_parent", sa.func.lower(id_tags.c.parent_id_tag))
 
 transactions = sa.Table(
     "transactions",
