@@ -32,6 +32,7 @@ from ocppd.csms import models, registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.web import commands
+from ocppd.web import id_tags as web_id_tags
 from ocppd.web import transactions as web_transactions
 from ocppd.web.routing import with_dashboard
 from tests.api.conftest import Api, api_app, issue_tokens
@@ -178,6 +179,27 @@ async def test_an_operators_session_in_a_real_browser(
             await bad.get_by_role("button", name="Block").click()
             await expect(bad.locator(".badge")).to_have_text("Blocked")
             await page.screenshot(path=shot(record_screenshots, "03-id-tags"), full_page=True)
+
+            # A page of one, from A: BAD1, then TAG1 behind "Next"; a filter starts again.
+            whole_page = web_id_tags.LIST_LIMIT
+            monkeypatch.setattr(web_id_tags, "LIST_LIMIT", 1)
+            tags = page.locator("#live")
+            await page.goto(url + "/id-tags")
+            await expect(tags.locator("tbody tr")).to_have_count(1)
+            await expect(tags).to_contain_text("BAD1")
+            await tags.get_by_role("link", name="Next").click()
+            await expect(tags).to_contain_text("TAG1")
+            await expect(tags.locator("tbody tr")).to_have_count(1)
+            assert "cursor=" in page.url
+            await tags.get_by_role("link", name="First").click()
+            await expect(tags).to_contain_text("BAD1")
+            await tags.get_by_role("link", name="Next").click()
+            await expect(tags).to_contain_text("TAG1")
+            # BAD1 comes before the page's cursor: shown only if the cursor went.
+            await page.locator("#tag-filters-status").select_option("Blocked")
+            await expect(tags).to_contain_text("BAD1")
+            assert "cursor=" not in page.url
+            monkeypatch.setattr(web_id_tags, "LIST_LIMIT", whole_page)
 
             # The charge point: plug in, start remotely, watch the meter values arrive.
             await page.goto(url + "/charge-points/" + CHARGER)

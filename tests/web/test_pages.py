@@ -281,11 +281,16 @@ def test_hostile_transactions_id_tags_and_reservations_stay_text(hostile: str) -
             transactions.list_fragment([tx], value, {"idTag": value, "cursor": value})
             + transactions.list_page({"idTag": value, "cursor": value})
             + transactions.detail_fragment(tx)
-            + id_tags.fragment([tag])
+            + id_tags.fragment([tag], value, {"status": value, "cursor": value})
             + reservations.fragment([reservation], 4, value, {"idTag": value, "cursor": value})
         )
 
     assert_inert(render(hostile), hostile, render(HARMLESS))
+
+    def tags_page(value: str) -> str:
+        return id_tags.page({"status": value, "cursor": value})
+
+    assert_inert(tags_page(hostile), hostile, tags_page(HARMLESS))
 
 
 def test_the_transactions_list_pages_through_the_api_cursor_keeping_its_filters() -> None:
@@ -317,9 +322,31 @@ def test_the_reservations_list_pages_the_same_way() -> None:
     assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "R")]
 
 
+def test_the_id_tags_list_pages_from_a_keeping_its_status_filter() -> None:
+    tag = {"idTag": "T1", "status": "Blocked"}
+    first = id_tags.fragment([tag], "t1", {"status": "Blocked"})
+    assert paging_links(first) == {"Next": "/id-tags?status=Blocked&cursor=t1"}
+    assert "1 shown, from A." in first
+    further = id_tags.fragment([tag], None, {"status": "Blocked", "cursor": "t0"})
+    assert paging_links(further) == {"First": "/id-tags?status=Blocked"}
+    assert "1 shown, further on." in further
+    assert id_tags.api_params({"status": "Blocked", "cursor": "t0"}) == {
+        "status": "Blocked",
+        "cursor": "t0",
+        "limit": str(id_tags.LIST_LIMIT),
+    }
+    assert "status" not in id_tags.api_params({"status": "Bogus"})
+    gone = id_tags.fragment([], None, {"cursor": "zzz"})
+    assert "No id tag matches." in gone and paging_links(gone) == {"First": "/id-tags"}
+    assert paging_links(id_tags.fragment([], None, {"status": "Blocked"})) == {}
+    page = Parsed(id_tags.page({"status": "Blocked", "cursor": "t0"}))
+    hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
+    assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "t0")]
+
+
 def paging_links(fragment: str) -> dict[str, str]:
     """The list's paging links, by their text."""
-    found = re.findall(r'<a href="([^"]*)">(Older|Newest)</a>', fragment)
+    found = re.findall(r'<a href="([^"]*)">(Older|Newest|Next|First)</a>', fragment)
     return {text: unescape(href) for href, text in found}
 
 

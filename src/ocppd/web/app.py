@@ -181,7 +181,7 @@ class WebApp:
         return transactions.detail_page(int(r.args[0]))
 
     async def _id_tags_page(self, r: Request) -> str:
-        return id_tags.page(r.query.get("status", ""))
+        return id_tags.page(r.query)
 
     async def _sites_page(self, r: Request) -> str:
         return sites.list_page()
@@ -263,11 +263,8 @@ class WebApp:
         return transactions.detail_fragment(await self.need(r.scope, f"/transactions/{r.args[0]}"))
 
     async def _id_tags(self, r: Request) -> str:
-        params = {"limit": str(id_tags.LIST_LIMIT)}
-        if r.query.get("status") in id_tags.STATUSES:
-            params["status"] = r.query["status"]
-        page = await self.need(r.scope, "/id-tags", params)
-        return id_tags.fragment(page["items"])
+        page = await self.need(r.scope, "/id-tags", id_tags.api_params(r.query))
+        return id_tags.fragment(page["items"], page.get("nextCursor"), r.query)
 
     async def _reservations(self, r: Request) -> str:
         page = await self.need(r.scope, "/reservations", reservations.api_params(r.query))

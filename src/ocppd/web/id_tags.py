@@ -11,6 +11,7 @@ from typing import Any
 from ocppd.web.forms import Field, api_form, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import badge, dash, empty, esc, segment, table, when
+from ocppd.web.paging import A_TO_Z, cursor_field, nothing_here, paging, with_cursor
 
 STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
 STATUS_CLASSES = {
@@ -19,7 +20,8 @@ STATUS_CLASSES = {
     "Expired": "s-unavailable",
     "Invalid": "s-unavailable",
 }
-LIST_LIMIT = 1000
+LIST_LIMIT = 200
+FILTERS = ("status",)
 
 
 def info_fields(status: str = "Accepted", expiry: str = "", parent: str = "") -> list[Field]:
@@ -30,7 +32,9 @@ def info_fields(status: str = "Accepted", expiry: str = "", parent: str = "") ->
     ]
 
 
-def page(status: str = "") -> str:
+def page(query: Mapping[str, str] | None = None) -> str:
+    query = query or {}
+    status = query.get("status", "")
     create = api_form(
         "tag-new",
         "/id-tags/{idTag}",
@@ -50,7 +54,8 @@ def page(status: str = "") -> str:
                 "select",
                 options=STATUSES,
                 value=status if status in STATUSES else "",
-            )
+            ),
+            cursor_field(query),
         ],
         "Filter id tags",
     )
@@ -63,11 +68,23 @@ def page(status: str = "") -> str:
     return layout("Id tags", body, "id-tags")
 
 
-def fragment(items: Sequence[Mapping[str, Any]]) -> str:
+def api_params(query: Mapping[str, str]) -> dict[str, str]:
+    filters = {"status": query["status"]} if query.get("status") in STATUSES else {}
+    return with_cursor(filters, query) | {"limit": str(LIST_LIMIT)}
+
+
+def fragment(
+    items: Sequence[Mapping[str, Any]],
+    next_cursor: str | None = None,
+    query: Mapping[str, str] | None = None,
+) -> str:
+    """A page of the list, by tag from A (links to the next page and back to the first,
+    keeping the status filter of `query`)."""
+    query = query or {}
     if not items:
-        return empty("No id tag matches.")
+        return empty("No id tag matches.") + nothing_here("/id-tags", FILTERS, query, A_TO_Z)
     rows = [_row(i, tag) for i, tag in enumerate(items)]
-    more = f'<p class="muted">The first {LIST_LIMIT} shown.</p>' if len(items) >= LIST_LIMIT else ""
+    more = paging("/id-tags", FILTERS, len(items), next_cursor, query, A_TO_Z)
     headers = ("Id tag", "Status", "Expiry", "Parent", "Updated", "Actions")
     return more + table("Id tags", headers, rows)
 
