@@ -103,6 +103,27 @@ async def another_stopped_transaction(live: Api, tag: str) -> None:
         )
 
 
+async def page_back_and_forth(
+    page: Any, live_list: Any, shown: tuple[str, str], links: tuple[str, str]
+) -> None:
+    """A list of two, a page of one: the first page shows `shown[0]`, the link `links[0]`
+    the second, `links[1]` the first again; ends on the second page."""
+    from playwright.async_api import expect
+
+    first, second = shown
+    following, back = links
+    await expect(live_list.locator("tbody tr")).to_have_count(1)
+    await expect(live_list).to_contain_text(first)
+    await live_list.get_by_role("link", name=following).click()
+    await expect(live_list).to_contain_text(second)
+    await expect(live_list.locator("tbody tr")).to_have_count(1)
+    assert "cursor=" in page.url
+    await live_list.get_by_role("link", name=back).click()
+    await expect(live_list).to_contain_text(first)
+    await live_list.get_by_role("link", name=following).click()
+    await expect(live_list).to_contain_text(second)
+
+
 async def navigate(page: Any, name: str) -> None:
     await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
@@ -185,16 +206,7 @@ async def test_an_operators_session_in_a_real_browser(
             monkeypatch.setattr(web_id_tags, "LIST_LIMIT", 1)
             tags = page.locator("#live")
             await page.goto(url + "/id-tags")
-            await expect(tags.locator("tbody tr")).to_have_count(1)
-            await expect(tags).to_contain_text("BAD1")
-            await tags.get_by_role("link", name="Next").click()
-            await expect(tags).to_contain_text("TAG1")
-            await expect(tags.locator("tbody tr")).to_have_count(1)
-            assert "cursor=" in page.url
-            await tags.get_by_role("link", name="First").click()
-            await expect(tags).to_contain_text("BAD1")
-            await tags.get_by_role("link", name="Next").click()
-            await expect(tags).to_contain_text("TAG1")
+            await page_back_and_forth(page, tags, ("BAD1", "TAG1"), ("Next", "First"))
             # BAD1 comes before the page's cursor: shown only if the cursor went.
             await page.locator("#tag-filters-status").select_option("Blocked")
             await expect(tags).to_contain_text("BAD1")
@@ -283,17 +295,8 @@ async def test_an_operators_session_in_a_real_browser(
             monkeypatch.setattr(web_transactions, "LIST_LIMIT", 1)
             live_list = page.locator("#live")
             await page.goto(url + "/transactions?state=stopped")
-            await expect(live_list.locator("tbody tr")).to_have_count(1)
-            await expect(live_list).to_contain_text("TAG2")
-            await live_list.get_by_role("link", name="Older").click()
-            await expect(live_list).to_contain_text("TAG1")
-            await expect(live_list.locator("tbody tr")).to_have_count(1)
+            await page_back_and_forth(page, live_list, ("TAG2", "TAG1"), ("Older", "Newest"))
             await expect(page.locator("#tx-filters-state")).to_have_value("stopped")
-            assert "cursor=" in page.url
-            await live_list.get_by_role("link", name="Newest").click()
-            await expect(live_list).to_contain_text("TAG2")
-            await live_list.get_by_role("link", name="Older").click()
-            await expect(live_list).to_contain_text("TAG1")
             # TAG2 is newer than the page's cursor: shown only if the cursor went.
             await page.locator("#tx-filters-idTag").fill("TAG2")
             await expect(live_list).to_contain_text("TAG2")
