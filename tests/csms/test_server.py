@@ -2,7 +2,13 @@
 
 import asyncio
 import base64
+import contextlib
+import logging
 import socket
+import sqlite3
+import struct
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -14,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ocppd.csms import models, registration
 from ocppd.csms.central_system import CentralSystem
 from tests.csms.conftest import RunningServer
-from tests.raw_websocket import masked_text_frame, upgrade_request
+from tests.raw_websocket import ServerFrames, masked_text_frame, open_upgraded, upgrade_request
 
 BOOT = b'[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
@@ -295,3 +301,65 @@ async def test_a_nul_in_a_string_is_stored_and_answered(server: RunningServer) -
     assert info == f"a{nul}b"
     assert beats_logged == 10
     assert len(logged) == 2 and logged[0] == status
+
+
+@contextlib.asynccontextmanager
+async def charge_point_row_locked(system: CentralSystem, identity: str) -> AsyncIterator[None]:
+    """The charge point's row locked by another writer: a Heartbeat's commit waits."""
+    engine = system.engine
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection, connection.begin():
+            charge_points = models.charge_points
+            await connection.execute(
+                sa.select(charge_points.c.id)
+                .where(charge_points.c.id == identity)
+                .with_for_update()
+            )
+            yield
+        return
+    locker = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        locker.close()
+
+
+async def test_an_answer_that_finds_the_charger_gone_is_dropped_quietly(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Heartbeat is answered as it is read (no task of its own), after its commit. The charger
+    is gone by then: what it sent is stored, the answer is dropped without an error, the
+    disconnect is recorded as the abnormal one it was, and the charger connects again."""
+    await register(server.system, "CP1")
+    loop = asyncio.get_running_loop()
+    raw = await open_upgraded(server.port, "/ocpp/CP1")
+    frames = ServerFrames(raw)
+    await loop.sock_sendall(raw, masked_text_frame(BOOT.decode()))
+    assert (await frames.next()) is not None
+    with caplog.at_level(logging.DEBUG):
+        async with charge_point_row_locked(server.system, "CP1"):
+            server.system.clock.now += timedelta(seconds=30)  # type: ignore[attr-defined]
+            await loop.sock_sendall(raw, masked_text_frame('[2,"h1","Heartbeat",{}]'))
+            await asyncio.sleep(0.2)  # the server has read it and waits for the commit
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw.close()  # a reset: no closing handshake
+            await asyncio.sleep(0.2)  # the server has seen it
+        for _ in range(100):
+            if "CP1" not in server.system.connections:
+                break
+            await asyncio.sleep(0.05)
+    assert "CP1" not in server.system.connections
+    # Not a normal closure (1000): the code of the disconnect that uvicorn saw.
+    assert "CP1: disconnected (1005)" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    async with server.system.engine.connect() as connection:
+        beat = await connection.scalar(
+            sa.select(models.charge_points.c.last_heartbeat_at).where(
+                models.charge_points.c.id == "CP1"
+            )
+        )
+    stored = beat.replace(tzinfo=None)  # SQLite gives it back without its zone
+    assert stored == server.system.clock.now.replace(tzinfo=None)  # type: ignore[attr-defined]
+    async with open_socket(server, "CP1") as ws:
+        assert (await ask(ws, '[2,"h2","Heartbeat",{}]'))[:2] == [3, "h2"]

@@ -464,3 +464,81 @@ async def test_timeout_counts_the_wait_behind_earlier_calls(link: Link) -> None:
     assert link.to_b.queue.empty()
     first.cancel()
     await asyncio.gather(first, return_exceptions=True)
+
+
+class Recorder:
+    """A transport's send that keeps what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(decoded(data))
+
+
+def heartbeat_frame(unique_id: str) -> str:
+    return f'[2,"{unique_id}","Heartbeat",{{}}]'
+
+
+async def test_a_call_answered_in_reader_is_answered_before_receive_returns() -> None:
+    """No task of its own: the handler runs in the reader, which reads nothing more (returns
+    from `receive`) until the answer is sent."""
+    out = Recorder()
+    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
+    release = asyncio.Event()
+    ran_in: list[asyncio.Task[Any] | None] = []
+
+    @cs.on("Heartbeat")
+    async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        ran_in.append(asyncio.current_task())
+        await release.wait()
+        return m.HeartbeatResponse(current_time=NOW)
+
+    reading = asyncio.ensure_future(cs.receive(heartbeat_frame("h1")))
+    await asyncio.sleep(0.02)
+    assert not reading.done() and out.sent == []
+    release.set()
+    await asyncio.wait_for(reading, 1)
+    assert ran_in == [reading]
+    assert [frame[:2] for frame in out.sent] == [[3, "h1"]]
+
+
+async def test_a_call_answered_in_reader_waits_its_turn_behind_calls_being_answered() -> None:
+    out = Recorder()
+    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
+    release = asyncio.Event()
+
+    @cs.on("Authorize")
+    async def authorize(_: m.AuthorizeRequest) -> dict[str, Any]:
+        await release.wait()
+        return {"idTagInfo": {"status": "Accepted"}}
+
+    cs.on("Heartbeat")(lambda _: m.HeartbeatResponse(current_time=NOW))
+    await asyncio.wait_for(cs.receive('[2,"a1","Authorize",{"idTag":"T"}]'), 1)
+    # The Authorize is being answered in a task: the Heartbeat queues behind it.
+    await asyncio.wait_for(cs.receive(heartbeat_frame("h1")), 1)
+    assert out.sent == []
+    release.set()
+    for _ in range(100):
+        if len(out.sent) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert [frame[1] for frame in out.sent] == ["a1", "h1"]
+
+
+async def test_a_session_closed_while_a_handler_ran_sends_no_answer() -> None:
+    out = Recorder()
+    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
+    release = asyncio.Event()
+
+    @cs.on("Heartbeat")
+    async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        await release.wait()
+        return m.HeartbeatResponse(current_time=NOW)
+
+    reading = asyncio.ensure_future(cs.receive(heartbeat_frame("h1")))
+    await asyncio.sleep(0.02)
+    await cs.close()
+    release.set()
+    await asyncio.wait_for(reading, 1)
+    assert out.sent == []

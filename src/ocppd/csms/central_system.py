@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.csms import charging_profiles, composite_checks, jobs, registration, reservations
-from ocppd.csms.charge_point import ChargePointHandler, DataTransferHandler
+from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
@@ -177,6 +177,7 @@ class CentralSystem:
             response_timeout=self.settings.response_timeout,
             name=record.id,
             observer=self.message_log.observer(record.id),
+            answered_in_reader=ANSWERED_IN_READER,
         )
         connection = Connection(record.id, session, handler, close, self.clock(), leniency)
         self.connections[record.id] = connection

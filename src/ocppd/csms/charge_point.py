@@ -57,6 +57,10 @@ HANDLERS = {
     "StatusNotification": "status_notification",
     "StopTransaction": "stop_transaction",
 }
+# Handlers that store, answer and wait for nothing from the charge point: answered as each
+# frame is read, with no task of their own (`Session`). A DataTransfer goes to the
+# operator's vendor handler, which may do anything, a call to this charge point included.
+ANSWERED_IN_READER = frozenset(HANDLERS) - {"DataTransfer"}
 
 DataTransferHandler = Callable[[str, m.DataTransferRequest], Awaitable[m.DataTransferResponse]]
 

@@ -110,7 +110,13 @@ class OcppApp:
             while code is None:
                 # Each message is handled in a call of its own, so that none is kept while
                 # the connection waits for the next one.
-                code = await _deliver(await receive(), identity, peer, socket)
+                try:
+                    code = await _deliver(await receive(), identity, peer, socket)
+                except OSError:
+                    # An answer found the connection closed (the session answers some calls
+                    # as it reads them): ASGI servers raise OSError from such a send, and
+                    # the disconnect, with its code, comes from the next receive.
+                    log.debug("%s: answer not sent: disconnected", identity)
         finally:
             socket.closed = True
             await self.endpoint.closed(peer, 1000 if code is None else code)
