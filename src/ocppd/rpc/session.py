@@ -9,9 +9,8 @@ Except the actions named `answered_in_reader`: their handlers never wait for the
 make no call to it, and wait for nothing that only its next frame would bring), so
 `receive` answers them itself when no other call is being answered. Until it returns the
 transport reads nothing more from the peer, which OCPP's one call outstanding allows; a
-call of ours meanwhile waits for its answer until the handler is done. No task, no
-hand-over: a central system's handler that stores and answers cost 15 % less CPU a message
-so (decision 0002, "Applied (12)").
+call of ours meanwhile waits for its answer until the handler is done. A task and its
+hand-over less per call (decision 0002, "Applied (12)").
 """
 
 import asyncio
