@@ -542,3 +542,29 @@ async def test_a_session_closed_while_a_handler_ran_sends_no_answer() -> None:
     release.set()
     await asyncio.wait_for(reading, 1)
     assert out.sent == []
+
+
+async def test_while_a_call_of_ours_waits_calls_are_answered_in_a_task() -> None:
+    """The peer's answer to our call must not wait behind a handler: the reader stays free."""
+    out = Recorder()
+    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
+    release = asyncio.Event()
+
+    @cs.on("Heartbeat")
+    async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
+        await release.wait()
+        return m.HeartbeatResponse(current_time=NOW)
+
+    reset = asyncio.ensure_future(cs.call(m.ResetRequest(type=ResetType.SOFT)))
+    await asyncio.sleep(0.01)
+    [(_, unique_id, action, _)] = out.sent
+    assert action == "Reset"
+    await asyncio.wait_for(cs.receive(heartbeat_frame("h1")), 1)  # not answered in here
+    await asyncio.wait_for(cs.receive(f'[3,"{unique_id}",{{"status":"Accepted"}}]'), 1)
+    assert (await asyncio.wait_for(reset, 1)).status is ResetStatus.ACCEPTED
+    release.set()
+    for _ in range(100):
+        if len(out.sent) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert out.sent[1][:2] == [3, "h1"]

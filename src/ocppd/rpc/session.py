@@ -7,10 +7,12 @@ for each other: a handler may itself `call` the peer.
 
 Except the actions named `answered_in_reader`: their handlers never wait for the peer (they
 make no call to it, and wait for nothing that only its next frame would bring), so
-`receive` answers them itself when no other call is being answered. Until it returns the
-transport reads nothing more from the peer, which OCPP's one call outstanding allows; a
-call of ours meanwhile waits for its answer until the handler is done. A task and its
-hand-over less per call (decision 0002, "Applied (12)").
+`receive` answers them itself when no other call is being answered and no call of ours
+waits for the peer's answer. Until it returns the transport reads nothing more from the
+peer, which OCPP's one call outstanding allows: the peer has nothing to send meanwhile but
+pings and pongs, which the transport handles below the session. (Were the peer to send a
+frame anyway, the transport would stop reading until the handler is done, pongs included.)
+A task and its hand-over less per call (decision 0002, "Applied (12)").
 """
 
 import asyncio
@@ -196,7 +198,8 @@ class Session:
     async def receive(self, data: bytes | str) -> None:
         """Feed one received text frame. A call of an action `answered_in_reader` is answered
         before this returns, unless earlier calls are still being answered (it then waits its
-        turn behind them, in the task that answers them)."""
+        turn behind them, in the task that answers them) or a call of ours waits for the
+        peer's answer (which must not wait behind the handler)."""
         event = self.connection.receive(data)
         if self._observer is not None:
             self._observe_received(data, event)
@@ -206,6 +209,7 @@ class Session:
             if (
                 self._worker is None
                 and not self._calls
+                and not self._waiting
                 and event.spec.name in self.answered_in_reader
             ):
                 await self._answer(event)
