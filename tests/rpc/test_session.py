@@ -480,19 +480,30 @@ def heartbeat_frame(unique_id: str) -> str:
     return f'[2,"{unique_id}","Heartbeat",{{}}]'
 
 
-async def test_a_call_answered_in_reader_is_answered_before_receive_returns() -> None:
-    """No task of its own: the handler runs in the reader, which reads nothing more (returns
-    from `receive`) until the answer is sent."""
+def held_heartbeats(
+    ran_in: list[asyncio.Task[Any] | None] | None = None,
+) -> tuple[Recorder, Session, asyncio.Event]:
+    """A central system answering Heartbeats in its reader, each held until the event is set
+    (the task each ran in goes to `ran_in`)."""
     out = Recorder()
     cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
     release = asyncio.Event()
-    ran_in: list[asyncio.Task[Any] | None] = []
 
     @cs.on("Heartbeat")
     async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
-        ran_in.append(asyncio.current_task())
+        if ran_in is not None:
+            ran_in.append(asyncio.current_task())
         await release.wait()
         return m.HeartbeatResponse(current_time=NOW)
+
+    return out, cs, release
+
+
+async def test_a_call_answered_in_reader_is_answered_before_receive_returns() -> None:
+    """No task of its own: the handler runs in the reader, which reads nothing more (returns
+    from `receive`) until the answer is sent."""
+    ran_in: list[asyncio.Task[Any] | None] = []
+    out, cs, release = held_heartbeats(ran_in)
 
     reading = asyncio.ensure_future(cs.receive(heartbeat_frame("h1")))
     await asyncio.sleep(0.02)
@@ -527,14 +538,7 @@ async def test_a_call_answered_in_reader_waits_its_turn_behind_calls_being_answe
 
 
 async def test_a_session_closed_while_a_handler_ran_sends_no_answer() -> None:
-    out = Recorder()
-    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
-    release = asyncio.Event()
-
-    @cs.on("Heartbeat")
-    async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
-        await release.wait()
-        return m.HeartbeatResponse(current_time=NOW)
+    out, cs, release = held_heartbeats()
 
     reading = asyncio.ensure_future(cs.receive(heartbeat_frame("h1")))
     await asyncio.sleep(0.02)
@@ -546,14 +550,7 @@ async def test_a_session_closed_while_a_handler_ran_sends_no_answer() -> None:
 
 async def test_while_a_call_of_ours_waits_calls_are_answered_in_a_task() -> None:
     """The peer's answer to our call must not wait behind a handler: the reader stays free."""
-    out = Recorder()
-    cs = Session(Role.CENTRAL_SYSTEM, out.send, name="cs", answered_in_reader={"Heartbeat"})
-    release = asyncio.Event()
-
-    @cs.on("Heartbeat")
-    async def heartbeat(_: m.HeartbeatRequest) -> m.HeartbeatResponse:
-        await release.wait()
-        return m.HeartbeatResponse(current_time=NOW)
+    out, cs, release = held_heartbeats()
 
     reset = asyncio.ensure_future(cs.call(m.ResetRequest(type=ResetType.SOFT)))
     await asyncio.sleep(0.01)
