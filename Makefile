@@ -26,6 +26,7 @@ lint: setup
 
 typecheck: setup
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bench
 
 # Two workers (pytest-xdist), one per core of the machine and of CI: much of the suite waits on
 # sockets, PostgreSQL and real timers, and each test has its own port, schema and files.

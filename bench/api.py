@@ -38,7 +38,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(port: int, token: str, pid: int, method: str, path: str, body: str | None, n: int):
+def measure(
+    port: int, token: str, pid: int, method: str, path: str, body: str | None, n: int
+) -> dict[str, object]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies = []

@@ -43,7 +43,7 @@ from ocpp.v16 import datatypes as pdt
 from ocpp.v16 import enums as pe
 
 from ocppd.protocol import CORE, OCPPError, parse_frame, spec_for_request
-from ocppd.protocol.frames import encode_call, encode_result
+from ocppd.protocol.frames import Call, CallResult, encode_call, encode_result
 from ocppd.protocol.messages import BootNotificationRequest
 
 TARGET_RATIO = 100.0
@@ -242,8 +242,9 @@ MESSAGES = [
 def ocppd_receive(text: str, action: str | None = None) -> Any:
     """A CALL, or (with the action of the pending CALL) a CALLRESULT, to a validated payload."""
     received = parse_frame(text)
-    if action is None:
+    if isinstance(received, Call):
         return CORE[received.action].request_codec.decode(received.payload)
+    assert isinstance(received, CallResult) and action is not None, received
     return CORE[action].response_codec.decode(received.payload)
 
 
@@ -274,7 +275,8 @@ def peer_send_call(unique_id: str, payload: Any) -> str:
         payload=remove_nones(camel_case_payload),
     )
     ocpp.messages._validate_payload(message, "1.6")
-    return message.to_json()
+    text: str = message.to_json()
+    return text
 
 
 def peer_send_result(request: ocpp.messages.Call, payload: Any) -> str:
@@ -282,7 +284,8 @@ def peer_send_result(request: ocpp.messages.Call, payload: Any) -> str:
     camel_case_payload = snake_to_camel_case(remove_nones(serialize_as_dict(payload)))
     message = request.create_call_result(camel_case_payload)
     ocpp.messages._validate_payload(message, "1.6")
-    return message.to_json()
+    text: str = message.to_json()
+    return text
 
 
 # Invalid input: (name, ocppd operation, peer operation). Each must raise its side's error.

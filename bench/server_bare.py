@@ -46,12 +46,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def reply_to(event: dict[str, Any]) -> str | None:
     if event["type"] != "websocket.receive":
         return None
-    frame = decode(event.get("text") or event.get("bytes"))
+    frame = decode(event.get("text") or event["bytes"])
     return encode([3, frame[1], REPLIES.get(frame[2], {})]).decode()
 
 
 # ocppd serve's WebSocket settings (also used by server_memory.py's bare variant).
-UVICORN = {
+UVICORN: dict[str, Any] = {
     "http": "httptools",
     "ws": CompactWebSocketProtocol,
     "ws_max_size": 1024 * 1024,

@@ -163,11 +163,16 @@ class ChargePoint(asyncio.Protocol):
 
     # WebSocket plumbing
 
+    def itself(self) -> ChargePoint:
+        """The protocol factory that gives this charge point."""
+        return self
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        assert self.transport is not None
         key = base64.b64encode(os.urandom(16)).decode()
         args = self.gen.args
-        transport.write(
+        self.transport.write(
             (
                 f"GET /ocpp/{self.identity} HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{args.port}\r\n"
@@ -277,12 +282,12 @@ class ChargePoint(asyncio.Protocol):
                 st.sent.append(self.sent_at + self.gen.offset)
                 st.by_action[self.pending_action] = st.by_action.get(self.pending_action, 0) + 1
             if self.pending_action == "StartTransaction":
-                self.transaction_id = message[2].get("transactionId")  # type: ignore[index]
+                self.transaction_id = message[2].get("transactionId")
         self.pending_uid = ""
         if self.reply is not None:
             reply, self.reply = self.reply, None
             if not reply.done():
-                reply.set_result(message[2] if ok else None)  # type: ignore[index]
+                reply.set_result(message[2] if ok else None)
             return
         if self.running:
             if now >= st.end:
@@ -401,7 +406,7 @@ class Generator:
             cp = ChargePoint(self, index)
             try:
                 await asyncio.wait_for(
-                    self.loop.create_connection(lambda cp=cp: cp, "127.0.0.1", self.args.port),
+                    self.loop.create_connection(cp.itself, "127.0.0.1", self.args.port),
                     max(0.1, min(30.0, deadline - time.time())),
                 )
                 if await asyncio.wait_for(cp.opened, max(0.1, deadline - time.time())):

@@ -24,33 +24,33 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Peer(ChargePoint):
-    @on(Action.boot_notification)
+class Peer(ChargePoint):  # type: ignore[misc]  # `ocpp` ships no type hints
+    @on(Action.boot_notification)  # type: ignore[untyped-decorator]
     def on_boot(self, **_: Any) -> call_result.BootNotification:
         return call_result.BootNotification(
             current_time=now(), interval=300, status=RegistrationStatus.accepted
         )
 
-    @on(Action.heartbeat)
+    @on(Action.heartbeat)  # type: ignore[untyped-decorator]
     def on_heartbeat(self) -> call_result.Heartbeat:
         return call_result.Heartbeat(current_time=now())
 
-    @on(Action.status_notification)
+    @on(Action.status_notification)  # type: ignore[untyped-decorator]
     def on_status(self, **_: Any) -> call_result.StatusNotification:
         return call_result.StatusNotification()
 
-    @on(Action.meter_values)
+    @on(Action.meter_values)  # type: ignore[untyped-decorator]
     def on_meter_values(self, **_: Any) -> call_result.MeterValues:
         return call_result.MeterValues()
 
-    @on(Action.start_transaction)
+    @on(Action.start_transaction)  # type: ignore[untyped-decorator]
     def on_start(self, **_: Any) -> call_result.StartTransaction:
         return call_result.StartTransaction(
             transaction_id=next(transaction_ids),
             id_tag_info={"status": AuthorizationStatus.accepted},
         )
 
-    @on(Action.stop_transaction)
+    @on(Action.stop_transaction)  # type: ignore[untyped-decorator]
     def on_stop(self, **_: Any) -> call_result.StopTransaction:
         return call_result.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})
 

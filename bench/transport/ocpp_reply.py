@@ -11,4 +11,5 @@ MAX_MESSAGE = 64 * 1024
 def reply(data: bytes | bytearray | memoryview | str) -> bytes:
     """Parse `[2, id, action, payload]` and return `[3, id, PAYLOAD]` as UTF-8 JSON."""
     msg = orjson.loads(data)
-    return orjson.dumps([3, msg[1], PAYLOAD])
+    answer: bytes = orjson.dumps([3, msg[1], PAYLOAD])
+    return answer

@@ -100,12 +100,12 @@ def run_one(name: str, conns: int, args: argparse.Namespace, tmp: Path) -> dict[
         time.sleep(max(0.0, end - time.time()))
         s1, g1, t1, c1 = cpu_seconds(spids), cpu_seconds(gpids), time.time(), core_times()
         rss_loaded = rss_mib(tree(server.pid))
-        for g in gens:
-            g.wait(30)
+        for gen in gens:
+            gen.wait(30)
     finally:
-        for g in gens:
-            if g.poll() is None:
-                stop(g)
+        for gen in gens:
+            if gen.poll() is None:
+                stop(gen)
         stop(server)
     count, connected, bad, lat = 0, 0, 0, array.array("d")
     for g in range(args.gen_procs):

@@ -18,7 +18,7 @@ from picows import (
 PREFIX = PATH_PREFIX.encode()
 
 
-class OcppListener(WSListener):
+class OcppListener(WSListener):  # type: ignore[misc]  # picows is not in this venv
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         # Raw frames: a fragmented message arrives as TEXT(fin=False) + CONTINUATION frames.
         if frame.msg_type == WSMsgType.TEXT:

@@ -8,6 +8,7 @@ from ocpp_reply import MAX_MESSAGE, PATH_PREFIX, SUBPROTOCOL, reply
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 
 def process_request(conn: ServerConnection, request: Request) -> Response | None:
@@ -32,7 +33,7 @@ async def main(port: int) -> None:
         "127.0.0.1",
         port,
         process_request=process_request,
-        subprotocols=[SUBPROTOCOL],
+        subprotocols=[Subprotocol(SUBPROTOCOL)],
         max_size=MAX_MESSAGE,
         compression=None,
         backlog=1024,
