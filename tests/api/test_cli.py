@@ -1,5 +1,6 @@
 """The command line against the API: `ocppd token create`, `ocppd call`, `ocppd charge-points`,
-`ocppd transactions`; once against a real `ocppd serve` process."""
+`ocppd transactions`, `ocppd id-tags` and `ocppd id-tag`; once against a real `ocppd serve`
+process."""
 
 import asyncio
 import json
@@ -131,7 +132,64 @@ async def test_an_undecodable_argument_goes_to_the_api_as_its_bytes(api: Api) ->
         (("transactions", "--charge-point", undecodable), "chargePointId"),
         (("call", undecodable, "Reset", '{"type": "Soft"}'), "chargePointId"),
         (("diagnostics", undecodable), "chargePointId"),
+        (("id-tag", "set", undecodable), "idTag"),
+        (("id-tag", "delete", undecodable), "idTag"),
     ]:
         result = await asyncio.to_thread(invoke, api, Role.OPERATOR, *args)
         assert result.exit_code == 1, result.output
         assert f"400: {field}: not UTF-8" in result.output
+
+
+async def cli(api: Api, role: Role, *args: str) -> Result:
+    return await asyncio.to_thread(invoke, api, role, *args)
+
+
+async def test_id_tags_set_listed_obeyed_and_deleted(api: Api) -> None:
+    """`ocppd id-tag set` decides what a charger's Authorize is answered; `ocppd id-tags`
+    lists the tags from A, by status; `ocppd id-tag delete` forgets one."""
+
+    created = await cli(api, Role.OPERATOR, "id-tag", "set", "tag1")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output)["status"] == "Accepted"
+    blocked = await cli(
+        api, Role.OPERATOR, "id-tag", "set", "BAD1", "--status", "Blocked",
+        "--expiry", "2027-01-01T00:00:00Z", "--parent", "FLEET",
+    )  # fmt: skip
+    assert blocked.exit_code == 0, blocked.output
+    async with charge_point(api, "CP1") as cp:
+        answer = await cp.ask("Authorize", {"idTag": "bad1"})
+        assert answer["idTagInfo"]["status"] == "Blocked"
+        assert (await cp.ask("Authorize", {"idTag": "TAG1"}))["idTagInfo"]["status"] == "Accepted"
+
+    listed = await cli(api, Role.VIEWER, "id-tags")
+    assert listed.exit_code == 0, listed.output
+    lines = [line.split() for line in listed.output.splitlines()]
+    assert lines[0] == ["ID", "TAG", "STATUS", "EXPIRY", "PARENT", "UPDATED"]
+    assert [row[:4] for row in lines[1:]] == [
+        ["BAD1", "Blocked", "2027-01-01T00:00:00Z", "FLEET"],
+        ["tag1", "Accepted", "-", "-"],
+    ]
+    only_blocked = await cli(api, Role.VIEWER, "id-tags", "--status", "Blocked", "--json")
+    assert [t["idTag"] for t in json.loads(only_blocked.output)["items"]] == ["BAD1"]
+    first = await cli(api, Role.VIEWER, "id-tags", "--limit", "1")
+    assert "(more: --cursor bad1)" in first.output
+
+    deleted = await cli(api, Role.OPERATOR, "id-tag", "delete", "TAG1")
+    assert (deleted.exit_code, deleted.output.strip()) == (0, "deleted TAG1")
+    again = await cli(api, Role.OPERATOR, "id-tag", "delete", "TAG1")
+    assert again.exit_code == 1 and "404" in again.output
+
+
+async def test_id_tag_set_refuses_what_the_api_refuses(api: Api) -> None:
+    viewer = await cli(api, Role.VIEWER, "id-tag", "set", "TAG1")
+    assert viewer.exit_code == 1 and "403" in viewer.output
+    too_long = await cli(api, Role.OPERATOR, "id-tag", "set", "T" * 21)
+    assert too_long.exit_code == 1 and "400" in too_long.output
+    no_zone = await cli(
+        api, Role.OPERATOR, "id-tag", "set", "TAG1", "--expiry", "2027-01-01T00:00:00"
+    )
+    assert no_zone.exit_code == 1 and "400" in no_zone.output
+    bad_status = await cli(api, Role.OPERATOR, "id-tag", "set", "TAG1", "--status", "Maybe")
+    assert bad_status.exit_code == 2 and "'--status'" in bad_status.output
+    listed = await cli(api, Role.VIEWER, "id-tags", "--json")
+    assert json.loads(listed.output)["items"] == [], "nothing refused was stored"

@@ -14,6 +14,7 @@ def main() -> None:
 def _register() -> None:
     from ocppd.cli.charge_points import charge_point
     from ocppd.cli.files import diagnostics, firmware
+    from ocppd.cli.id_tags import id_tag, id_tags
     from ocppd.cli.operate import call, charge_points, transactions
     from ocppd.cli.serve import db, serve
     from ocppd.cli.simulate import simulate
@@ -27,6 +28,8 @@ def _register() -> None:
     main.add_command(call)
     main.add_command(charge_points)
     main.add_command(transactions)
+    main.add_command(id_tags)
+    main.add_command(id_tag)
     main.add_command(diagnostics)
     main.add_command(firmware)
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ocppd.cli.api_client import ApiClient, ApiError, quote
-from ocppd.cli.operate import _ask, api_options
+from ocppd.cli.operate import api_options, ask
 
 POLL_SECONDS = 1.0
 
@@ -56,7 +56,7 @@ def diagnostics(
     body = _present(
         startTime=start_time, stopTime=stop_time, retries=retries, retryInterval=retry_interval
     )
-    job = _ask(client, "POST", f"/charge-points/{quote(charge_point)}/diagnostics", body)
+    job = ask(client, "POST", f"/charge-points/{quote(charge_point)}/diagnostics", body)
     path = f"/diagnostics/{job['jobId']}"
     if wait is not None or output is not None:
         job = _until_ended(client, path, wait or 600.0)
@@ -113,7 +113,7 @@ def update(
         retries=retries,
         retryInterval=retry_interval,
     )
-    job = _ask(client, "POST", f"/charge-points/{quote(charge_point)}/firmware-updates", body)
+    job = ask(client, "POST", f"/charge-points/{quote(charge_point)}/firmware-updates", body)
     if wait is not None:
         job = _until_ended(client, f"/firmware-updates/{job['jobId']}", wait)
     click.echo(json.dumps(job, indent=2))
@@ -126,7 +126,7 @@ def _present(**values: Any) -> dict[str, Any]:
 def _until_ended(client: ApiClient, path: str, seconds: float) -> Any:
     deadline = time.monotonic() + seconds
     while True:
-        job = _ask(client, "GET", path)
+        job = ask(client, "GET", path)
         if job["endedAt"] is not None or time.monotonic() >= deadline:
             return job
         time.sleep(POLL_SECONDS)

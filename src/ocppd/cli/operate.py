@@ -30,7 +30,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _ask(client: ApiClient, method: str, path: str, body: Any = None, **query: Any) -> Any:
+def ask(client: ApiClient, method: str, path: str, body: Any = None, **query: Any) -> Any:
     try:
         return client.request(method, path, body, **query)
     except ApiError as error:
@@ -66,7 +66,7 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="PAYLOAD") from None
     client = ApiClient(url, token, timeout=(timeout or 60.0) + 10)
     path = f"/charge-points/{quote(charge_point)}/commands/{quote(action)}"
-    click.echo(json.dumps(_ask(client, "POST", path, body, timeout=timeout), indent=2))
+    click.echo(json.dumps(ask(client, "POST", path, body, timeout=timeout), indent=2))
 
 
 @click.command("charge-points")
@@ -84,7 +84,7 @@ def charge_points(
     token: str | None,
 ) -> None:
     """List charge points: connection, status of each connector, last heartbeat."""
-    page = _ask(
+    page = ask(
         ApiClient(url, token),
         "GET",
         "/charge-points",
@@ -105,8 +105,8 @@ def charge_points(
         ]
         for cp in page["items"]
     ]
-    _table(["ID", "CONNECTION", "REGISTRATION", "CONNECTORS", "LAST HEARTBEAT"], rows)
-    _more(page)
+    table(["ID", "CONNECTION", "REGISTRATION", "CONNECTORS", "LAST HEARTBEAT"], rows)
+    more(page)
 
 
 @click.command()
@@ -132,7 +132,7 @@ def transactions(
     token: str | None,
 ) -> None:
     """List transactions, newest first, with their energy in Wh."""
-    page = _ask(
+    page = ask(
         ApiClient(url, token),
         "GET",
         "/transactions",
@@ -159,11 +159,11 @@ def transactions(
         ]
         for t in page["items"]
     ]
-    _table(["ID", "CHARGE POINT", "CONNECTOR", "ID TAG", "STARTED", "STOPPED", "WH"], rows)
-    _more(page)
+    table(["ID", "CHARGE POINT", "CONNECTOR", "ID TAG", "STARTED", "STOPPED", "WH"], rows)
+    more(page)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
+def table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo(
@@ -171,6 +171,6 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
         )
 
 
-def _more(page: dict[str, Any]) -> None:
+def more(page: dict[str, Any]) -> None:
     if page.get("nextCursor"):
         click.echo(f"(more: --cursor {page['nextCursor']})", err=True)
