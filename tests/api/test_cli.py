@@ -171,6 +171,8 @@ async def test_id_tags_set_listed_obeyed_and_deleted(api: Api) -> None:
     ]
     only_blocked = await cli(api, Role.VIEWER, "id-tags", "--status", "Blocked", "--json")
     assert [t["idTag"] for t in json.loads(only_blocked.output)["items"]] == ["BAD1"]
+    by_prefix = await cli(api, Role.VIEWER, "id-tags", "--prefix", "Ta", "--json")
+    assert [t["idTag"] for t in json.loads(by_prefix.output)["items"]] == ["tag1"]
     first = await cli(api, Role.VIEWER, "id-tags", "--limit", "1")
     assert "(more: --cursor bad1)" in first.output
 

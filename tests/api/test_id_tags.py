@@ -75,3 +75,23 @@ async def test_list_filters_by_status_and_pages(api: Api) -> None:
     rest = (await operator("GET", "/id-tags", limit=10, cursor=first["nextCursor"])).body
     assert [t["idTag"] for t in first["items"] + rest["items"]] == [f"T{n}" for n in range(5)]
     assert rest["nextCursor"] is None
+
+
+async def test_list_by_prefix_in_any_case(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    for tag in ("FLEET-1", "fleet-2", "FLEETING", "OTHER", "50%_OFF", "50X"):
+        await operator("PUT", f"/id-tags/{tag}", {"status": "Accepted"})
+
+    async def listed(**query: object) -> list[str]:
+        page = (await operator("GET", "/id-tags", **query)).body
+        return [t["idTag"] for t in page["items"]]
+
+    assert await listed(prefix="Fleet-") == ["FLEET-1", "fleet-2"]
+    assert await listed(prefix="fleet") == ["FLEET-1", "fleet-2", "FLEETING"]
+    assert await listed(prefix="50%_") == ["50%_OFF"], "% and _ are characters, not patterns"
+    assert await listed(prefix="nothing") == []
+    first = (await operator("GET", "/id-tags", prefix="FLEET", limit=2)).body
+    rest = await listed(prefix="FLEET", cursor=first["nextCursor"])
+    assert rest == ["FLEETING"]
+    too_long = await operator("GET", "/id-tags", prefix="X" * 21)
+    assert too_long.status == 400

@@ -288,7 +288,7 @@ def test_hostile_transactions_id_tags_and_reservations_stay_text(hostile: str) -
     assert_inert(render(hostile), hostile, render(HARMLESS))
 
     def tags_page(value: str) -> str:
-        return id_tags.page({"status": value, "cursor": value})
+        return id_tags.page({"status": value, "prefix": value, "cursor": value})
 
     assert_inert(tags_page(hostile), hostile, tags_page(HARMLESS))
 
@@ -336,6 +336,9 @@ def test_the_id_tags_list_pages_from_a_keeping_its_status_filter() -> None:
         "limit": str(id_tags.LIST_LIMIT),
     }
     assert "status" not in id_tags.api_params({"status": "Bogus"})
+    assert id_tags.api_params({"prefix": "Fl"})["prefix"] == "Fl"
+    by_prefix = id_tags.fragment([tag], "t1", {"prefix": "T 1"})
+    assert paging_links(by_prefix) == {"Next": "/id-tags?prefix=T+1&cursor=t1"}
     gone = id_tags.fragment([], None, {"cursor": "zzz"})
     assert "No id tag matches." in gone and paging_links(gone) == {"First": "/id-tags"}
     assert paging_links(id_tags.fragment([], None, {"status": "Blocked"})) == {}

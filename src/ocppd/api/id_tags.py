@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 import sqlalchemy as sa
 from litestar import Response, delete, get, put
-from litestar.params import FromQuery, JSONBody, PathParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
@@ -26,6 +26,10 @@ from ocppd.csms.models import id_tags
 from ocppd.protocol.fields import DateTime, IdToken
 
 IdTagParameter = Annotated[str, PathParameter(name="idTag", min_length=1, max_length=20)]
+Prefix = Annotated[
+    str | None,
+    QueryParameter(max_length=20, description="Only the tags starting with this (any case)."),
+]
 
 
 class StoredStatus(StrEnum):
@@ -62,12 +66,20 @@ async def list_id_tags(
     limit: Limit = 100,
     cursor: Cursor = None,
     status: FromQuery[StoredStatus | None] = None,
+    prefix: Prefix = None,
 ) -> IdTagPage:
+    """A page of the tags, from A (case-insensitive), optionally only those with a status or
+    starting with `prefix`."""
     query = sa.select(id_tags).order_by(id_tags.c.id_tag_key).limit(limit + 1)
     if cursor is not None:
         query = query.where(id_tags.c.id_tag_key > cursor)
     if status is not None:
         query = query.where(id_tags.c.status == status.value)
+    if prefix:
+        # Compared as text, not by LIKE (whose % and _ a tag may hold) nor by a range of
+        # the keys (whose upper end depends on the database's collation).
+        key = tag_key(prefix)
+        query = query.where(sa.func.substr(id_tags.c.id_tag_key, 1, len(key)) == key)
     async with system.engine.connect() as db:
         rows = (await db.execute(query)).all()
     return IdTagPage(

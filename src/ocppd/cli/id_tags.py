@@ -13,15 +13,23 @@ STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
 
 @click.command("id-tags")
 @click.option("--status", type=click.Choice(STATUSES), help="Only the tags with this status.")
+@click.option("--prefix", help="Only the tags starting with this (any case).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--cursor", help="Where the previous page ended.")
 @click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")
 @api_options
 def id_tags(
-    status: str | None, limit: int, cursor: str | None, as_json: bool, url: str, token: str | None
+    status: str | None,
+    prefix: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+    url: str,
+    token: str | None,
 ) -> None:
     """List id tags, from A (case-insensitive order)."""
-    page = ask(ApiClient(url, token), "GET", "/id-tags", status=status, limit=limit, cursor=cursor)
+    client = ApiClient(url, token)
+    page = ask(client, "GET", "/id-tags", status=status, prefix=prefix, limit=limit, cursor=cursor)
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return

@@ -21,7 +21,7 @@ STATUS_CLASSES = {
     "Invalid": "s-unavailable",
 }
 LIST_LIMIT = 200
-FILTERS = ("status",)
+FILTERS = ("status", "prefix")
 
 
 def info_fields(status: str = "Accepted", expiry: str = "", parent: str = "") -> list[Field]:
@@ -55,6 +55,7 @@ def page(query: Mapping[str, str] | None = None) -> str:
                 options=STATUSES,
                 value=status if status in STATUSES else "",
             ),
+            Field("prefix", "Starts with", max_length=20, value=query.get("prefix", "")),
             cursor_field(query),
         ],
         "Filter id tags",
@@ -70,6 +71,8 @@ def page(query: Mapping[str, str] | None = None) -> str:
 
 def api_params(query: Mapping[str, str]) -> dict[str, str]:
     filters = {"status": query["status"]} if query.get("status") in STATUSES else {}
+    if query.get("prefix"):
+        filters["prefix"] = query["prefix"]
     return with_cursor(filters, query) | {"limit": str(LIST_LIMIT)}
 
 
@@ -79,7 +82,7 @@ def fragment(
     query: Mapping[str, str] | None = None,
 ) -> str:
     """A page of the list, by tag from A (links to the next page and back to the first,
-    keeping the status filter of `query`)."""
+    keeping the filters of `query`)."""
     query = query or {}
     if not items:
         return empty("No id tag matches.") + nothing_here("/id-tags", FILTERS, query, A_TO_Z)
