@@ -13,6 +13,8 @@ import uvicorn
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.service import build_app, uvicorn_config
 
+STOP_DEADLINE = 30.0
+
 
 @asynccontextmanager
 async def serving(system: CentralSystem, fallback: Any = None) -> AsyncIterator[int]:
@@ -37,7 +39,23 @@ async def running(config: uvicorn.Config) -> AsyncIterator[uvicorn.Server]:
         yield server
     finally:
         server.stop()
-        await task
+        await _stopped(server, task)
+
+
+async def _stopped(server: uvicorn.Server, task: "asyncio.Task[None]") -> None:
+    """The server's end, or a failure that says what it still held. Once (session 7) the
+    teardown of an API test (`test_sites_are_created_read_changed_and_deleted`, PostgreSQL)
+    never ended and kept the whole run waiting with nothing to show; where it waited was not
+    found, and it did not come back in the runs after."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_DEADLINE)
+    except TimeoutError:
+        state = server.server_state
+        task.cancel()
+        raise AssertionError(
+            f"uvicorn did not stop within {STOP_DEADLINE} s: {len(state.connections)} "
+            f"connections, {len(state.tasks)} tasks still tracked"
+        ) from None
 
 
 class _PromptServer(uvicorn.Server):
