@@ -6,17 +6,17 @@ import json
 import click
 
 from ocppd.cli.api_client import ApiClient, quote
-from ocppd.cli.operate import api_options, ask, more, table
+from ocppd.cli.operate import api_options, ask, page_options, show_page
+from ocppd.protocol.enums import AuthorizationStatus
 
-STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
+# What a tag can be stored as: ConcurrentTx is decided per StartTransaction.
+STATUSES = tuple(s.value for s in AuthorizationStatus if s is not AuthorizationStatus.CONCURRENT_TX)
 
 
 @click.command("id-tags")
 @click.option("--status", type=click.Choice(STATUSES), help="Only the tags with this status.")
 @click.option("--prefix", help="Only the tags starting with this (any case).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--cursor", help="Where the previous page ended.")
-@click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")
+@page_options
 @api_options
 def id_tags(
     status: str | None,
@@ -30,21 +30,18 @@ def id_tags(
     """List id tags, from A (case-insensitive order)."""
     client = ApiClient(url, token)
     page = ask(client, "GET", "/id-tags", status=status, prefix=prefix, limit=limit, cursor=cursor)
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    rows = [
-        [
+    show_page(
+        page,
+        as_json,
+        ["ID TAG", "STATUS", "EXPIRY", "PARENT", "UPDATED"],
+        lambda tag: [
             tag["idTag"],
             tag["status"],
             tag["expiryDate"] or "-",
             tag["parentIdTag"] or "-",
             tag["updatedAt"],
-        ]
-        for tag in page["items"]
-    ]
-    table(["ID TAG", "STATUS", "EXPIRY", "PARENT", "UPDATED"], rows)
-    more(page)
+        ],
+    )
 
 
 @click.group("id-tag")

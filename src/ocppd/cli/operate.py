@@ -30,6 +30,15 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def page_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--limit`, `--cursor` and `--json` of a command that lists one page of the API's."""
+    func = click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")(func)
+    func = click.option("--cursor", help="Where the previous page ended.")(func)
+    return click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)(
+        func
+    )
+
+
 def ask(client: ApiClient, method: str, path: str, body: Any = None, **query: Any) -> Any:
     try:
         return client.request(method, path, body, **query)
@@ -71,9 +80,7 @@ def call(
 
 @click.command("charge-points")
 @click.option("--connected/--disconnected", default=None, help="Only those (dis)connected.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--cursor", help="Where the previous page ended.")
-@click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")
+@page_options
 @api_options
 def charge_points(
     connected: bool | None,
@@ -92,21 +99,18 @@ def charge_points(
         limit=limit,
         cursor=cursor,
     )
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    rows = [
-        [
+    show_page(
+        page,
+        as_json,
+        ["ID", "CONNECTION", "REGISTRATION", "CONNECTORS", "LAST HEARTBEAT"],
+        lambda cp: [
             cp["chargePointId"],
             "online" if cp["connected"] else "offline",
             cp["registrationStatus"],
             " ".join(f"{c['connectorId']}:{c['status']}" for c in cp["connectors"]) or "-",
             cp["lastHeartbeat"] or "-",
-        ]
-        for cp in page["items"]
-    ]
-    table(["ID", "CONNECTION", "REGISTRATION", "CONNECTORS", "LAST HEARTBEAT"], rows)
-    more(page)
+        ],
+    )
 
 
 @click.command()
@@ -115,9 +119,7 @@ def charge_points(
 @click.option("--active/--finished", default=None, help="Only running (or finished) ones.")
 @click.option("--since", help="Running at or after this time (RFC 3339).")
 @click.option("--until", help="Started before this time (RFC 3339).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--cursor", help="Where the previous page ended.")
-@click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")
+@page_options
 @api_options
 def transactions(
     charge_point: str | None,
@@ -144,11 +146,11 @@ def transactions(
         limit=limit,
         cursor=cursor,
     )
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    rows = [
-        [
+    show_page(
+        page,
+        as_json,
+        ["ID", "CHARGE POINT", "CONNECTOR", "ID TAG", "STARTED", "STOPPED", "WH"],
+        lambda t: [
             str(t["transactionId"]),
             t["chargePointId"],
             str(t["connectorId"]),
@@ -156,14 +158,25 @@ def transactions(
             t["startedAt"],
             t["stoppedAt"] or "running",
             "-" if t["energyWh"] is None else str(t["energyWh"]),
-        ]
-        for t in page["items"]
-    ]
-    table(["ID", "CHARGE POINT", "CONNECTOR", "ID TAG", "STARTED", "STOPPED", "WH"], rows)
-    more(page)
+        ],
+    )
 
 
-def table(header: list[str], rows: list[list[str]]) -> None:
+def show_page(
+    page: dict[str, Any],
+    as_json: bool,
+    header: list[str],
+    row: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """A page of the API's as JSON, or as a table of a `row` per item, and where it ended."""
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return
+    _table(header, [row(item) for item in page["items"]])
+    _more(page)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo(
@@ -171,6 +184,6 @@ def table(header: list[str], rows: list[list[str]]) -> None:
         )
 
 
-def more(page: dict[str, Any]) -> None:
+def _more(page: dict[str, Any]) -> None:
     if page.get("nextCursor"):
         click.echo(f"(more: --cursor {page['nextCursor']})", err=True)
