@@ -1,10 +1,15 @@
 """The official OCPP 1.6 JSON schemas as test data: loading, walking, generating, mutating.
 
 Used by `test_schema_differential.py`. Nothing here knows about ocppd: it only reads the schema
-files (`shared/ocpp16/schemas`, beside the repository, or `$OCPPD_SCHEMA_DIR`) and builds JSON
-documents from them. The oracle and the deliberate deviations live in the test itself.
+files and builds JSON documents from them.
+
+The files are those the `ocpp` package ships (`ocpp/v16/schemas/`, the same 78 files as
+`shared/ocpp16/schemas`): a dependency `make test` installs, so a plain clone has them.
+`$OCPPD_SCHEMA_DIR` points elsewhere. A directory without the 78 files fails the tests that use
+it; it never skips them. The oracle and the deliberate deviations live in the test itself.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -17,12 +22,15 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-SCHEMA_DIR = Path(
-    os.environ.get(
-        "OCPPD_SCHEMA_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "ocpp16" / "schemas",
-    )
-)
+
+def _packaged_schemas() -> Path:
+    spec = importlib.util.find_spec("ocpp")
+    assert spec is not None and spec.origin is not None, "the locked `ocpp` package is missing"
+    return Path(spec.origin).parent / "v16" / "schemas"
+
+
+SCHEMA_DIR = Path(os.environ.get("OCPPD_SCHEMA_DIR") or _packaged_schemas())
+SCHEMA_FILE_COUNT = 78
 
 Schema = dict[str, Any]
 Token = str | int
@@ -30,7 +38,12 @@ Token = str | int
 
 
 def schema_files() -> list[str]:
-    return sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
+    files = sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
+    if len(files) != SCHEMA_FILE_COUNT:
+        raise FileNotFoundError(
+            f"{SCHEMA_DIR} holds {len(files)} schema files, not the {SCHEMA_FILE_COUNT} of OCPP 1.6"
+        )
+    return files
 
 
 @cache

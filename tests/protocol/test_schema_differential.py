@@ -1,7 +1,7 @@
 """Differential test: ocppd's payload validation against the official OCPP 1.6 JSON schemas.
 
-The oracle is the schema file itself (`shared/ocpp16/schemas`, 56 core files in draft-04 and
-22 security-extension files in draft-06), checked with `jsonschema` and an RFC 3339
+The oracle is the schema file itself (the `ocpp` package's `v16/schemas`, 56 core files in
+draft-04 and 22 security-extension files in draft-06), checked with `jsonschema` and an RFC 3339
 `date-time` checker. For every file, valid payloads are generated from the schema
 (hypothesis-jsonschema) and mutated into invalid ones at every depth (a required field dropped,
 a wrong type, a string over its maxLength, an unknown enum value, an extra property, malformed
