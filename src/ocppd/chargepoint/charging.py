@@ -330,6 +330,7 @@ class Charging:
             allowance = self.configuration.get_int("MaxEnergyOnInvalidId")
             connector.meter.advance(self.clock.now())
             transaction.energy_limit_wh = connector.meter.register_wh + allowance
+            connector.meter.cut_off_wh = transaction.energy_limit_wh
             self.apply_power(connector)
             self.changed(connector)
             if not transaction.energy_cut:
@@ -367,6 +368,7 @@ class Charging:
         connector.ev_suspended = False
         connector.info = None
         connector.meter.set_power(now, 0, 0)
+        connector.meter.cut_off_wh = None
         sampler = self._samplers.pop(connector.connector_id, None)
         if sampler is not None:
             sampler.cancel()

@@ -31,6 +31,9 @@ class Meter:
     register_wh: float = 0.0
     power_w: float = 0.0
     offered_w: float = 0.0
+    cut_off_wh: float | None = None
+    """The register at which the EV's supply is cut (MaxEnergyOnInvalidId): energy past it is
+    never booked, however late the timer that cuts the power wakes up."""
     _since: datetime | None = None
     _interval_start_wh: dict[ReadingContext, float] = field(default_factory=dict)
 
@@ -41,6 +44,8 @@ class Meter:
         if self._since is not None:
             hours = (now - self._since).total_seconds() / 3600
             energy = self.power_w * hours
+            if self.cut_off_wh is not None:
+                energy = max(0.0, min(energy, self.cut_off_wh - self.register_wh))
             self.register_wh += energy
             self.soc_percent = min(100.0, self.soc_percent + 100 * energy / self.battery_wh)
         self._since = now
