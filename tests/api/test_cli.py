@@ -85,6 +85,29 @@ async def test_call_shows_errors_with_their_details(api: Api) -> None:
         assert bad_json.exit_code == 2 and "not JSON" in bad_json.output
 
 
+async def test_call_names_an_unknown_action_and_the_valid_ones(api: Api) -> None:
+    async with charge_point(api) as cp:
+        unknown = await cli(api, Role.OPERATOR, "call", "CP1", "Foo", "{}")
+        assert unknown.exit_code == 1
+        assert "404: unknown action 'Foo'; valid actions: " in unknown.output
+        assert "RemoteStartTransaction" in unknown.output and "Reset" in unknown.output
+        assert "Not Found" not in unknown.output
+        misspelt = await cli(api, Role.OPERATOR, "call", "CP1", "reset", '{"type": "Soft"}')
+        assert misspelt.exit_code == 1 and "(did you mean Reset?)" in misspelt.output
+        not_an_object = await cli(api, Role.OPERATOR, "call", "CP1", "Reset", "[1]")
+        assert not_an_object.exit_code == 2
+        assert "Invalid value for PAYLOAD: a JSON object is needed" in not_an_object.output
+        bad_json = await cli(api, Role.OPERATOR, "call", "CP1", "Reset", "{'type': 'Soft'}")
+        assert bad_json.exit_code == 2
+        assert "Invalid value for PAYLOAD: not JSON (Expecting property name" in bad_json.output
+        assert """like '{"type": "Soft"}'""" in bad_json.output
+        assert not cp.received, "nothing was sent"
+    answer = await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/Foo", {})
+    assert (answer.status, answer.body["field"]) == (404, "action")
+    viewer = await api.client(Role.VIEWER)("POST", "/charge-points/CP1/commands/Foo", {})
+    assert viewer.status == 403
+
+
 async def test_listings(api: Api) -> None:
     async with charge_point(api, "CP1") as cp:
         await cp.ask(

@@ -5,23 +5,25 @@ the answer.
 The body is decoded by the protocol's own codec (the one that checks what a charger sends),
 so an invalid request is refused with 400, naming the field, before anything is sent (a date
 without a UTC time too: `fields.check_utc_time`). Then:
-unknown charge point 404, not connected 409, a CALLERROR 502, no answer in time 504 (see
-`sending`). An answer is stored by the action's follow-up, if it has one (reservations,
-configuration, local lists), before the route returns it.
+unknown charge point 404 (an unknown action too, naming the valid ones), not connected 409,
+a CALLERROR 502, no answer in time 504 (see `sending`). An answer is stored by the action's
+follow-up, if it has one (reservations, configuration, local lists), before the route
+returns it.
 """
 
+import difflib
 from typing import Annotated, Any
 
-from litestar import post
+from litestar import post, route
 from litestar.dto import MsgspecDTO
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from ocppd.api import configuration, local_lists, reservations
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.operator_input import OCPP_PAYLOAD
-from ocppd.api.problems import documented
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
@@ -100,4 +102,34 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
     )(command)
 
 
-ROUTES: list[HTTPRouteHandler] = [_route(spec) for spec in ACTIONS]
+def _unknown_action() -> HTTPRouteHandler:
+    """Any other action: 404 naming it and the actions there are (Litestar's own 404 said
+    only "Not Found"). Static segments win over a parameter, so the routes above still match."""
+
+    async def unknown_action(
+        charge_point_id: ChargePointId, action: Annotated[str, PathParameter(name="action")]
+    ) -> None:
+        valid = [spec.name for spec in ACTIONS]
+        close = difflib.get_close_matches(action, valid, n=1, cutoff=0.6) or [
+            name for name in valid if name.lower() == action.lower()
+        ]
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ProblemException(
+            Problem(
+                status=404,
+                error=f"unknown action {action!r}{hint}; valid actions: {', '.join(valid)}",
+                field="action",
+                reason="not an action a central system sends in OCPP 1.6",
+            )
+        )
+
+    return route(
+        "/charge-points/{chargePointId:str}/commands/{action:str}",
+        http_method=["GET", "POST"],  # GET too: a 404 for the unknown action, not a 405
+        status_code=200,
+        opt=needs(Role.OPERATOR),
+        include_in_schema=False,
+    )(unknown_action)
+
+
+ROUTES: list[HTTPRouteHandler] = [*(_route(spec) for spec in ACTIONS), _unknown_action()]

@@ -51,6 +51,9 @@ def ask(client: ApiClient, method: str, path: str, body: Any = None, **query: An
         raise SystemExit(1) from None
 
 
+PAYLOAD_EXAMPLE = """like '{"type": "Soft"}' (quote it for the shell)"""
+
+
 @click.command()
 @click.argument("charge_point")
 @click.argument("action")
@@ -72,7 +75,13 @@ def call(
     try:
         body = json.loads(payload)
     except ValueError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="PAYLOAD") from None
+        raise click.BadParameter(
+            f"not JSON ({exc}); {PAYLOAD_EXAMPLE}", param_hint="PAYLOAD"
+        ) from None
+    if not isinstance(body, dict):
+        raise click.BadParameter(
+            f"a JSON object is needed; {PAYLOAD_EXAMPLE}", param_hint="PAYLOAD"
+        )
     client = ApiClient(url, token, timeout=(timeout or 60.0) + 10)
     path = f"/charge-points/{quote(charge_point)}/commands/{quote(action)}"
     click.echo(json.dumps(ask(client, "POST", path, body, timeout=timeout), indent=2))
