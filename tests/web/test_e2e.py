@@ -33,6 +33,7 @@ from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.web import commands
 from ocppd.web import id_tags as web_id_tags
+from ocppd.web import overview as web_overview
 from ocppd.web import transactions as web_transactions
 from ocppd.web.routing import with_dashboard
 from tests.api.conftest import Api, api_app, issue_tokens
@@ -469,3 +470,83 @@ async def test_diagnostics_and_firmware_from_the_browser(
         finally:
             await browser.close()
             await station.stop()
+
+
+async def sign_in(page: Any, live: Api, role: Role = Role.OPERATOR) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(live.url + "/login")
+    await page.get_by_label("API token").fill(live.tokens[role])
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(live.url + "/")
+
+
+async def test_the_fleet_at_a_glance(
+    live: Api,
+    chromium_path: Path,
+    record_screenshots: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Identities in natural order, a page at a time with the filter kept; a charger that goes
+    offline shows its connectors grey, the last known status in a tooltip."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    fleet = [f"CP1-{n}" for n in range(1, 13)]
+    async with live.system.engine.begin() as db:
+        for identity in fleet:
+            await registration.register(db, identity)
+    monkeypatch.setattr(web_overview, "LIST_LIMIT", 5)
+    stations = [Station(live.ws_url("").removesuffix("/"), i) for i in ("CP1-2", "CP1-10")]
+    for station in stations:
+        station.start()
+        await station.wait_accepted()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await sign_in(page, live)
+            ids = page.locator("#live tbody th")
+            await expect(ids).to_have_text(["CP1-1", "CP1-2", "CP1-3", "CP1-4", "CP1-5"])
+            await expect(page.locator("#live")).to_contain_text("5 shown, from A.")
+            await page.screenshot(path=shot(record_screenshots, "20-overview-first-page"))
+            await page.get_by_role("link", name="Next").click()
+            await expect(ids).to_have_text(["CP1-6", "CP1-7", "CP1-8", "CP1-9", "CP1-10"])
+            assert "cursor=CP1-5" in page.url
+            await page.get_by_role("link", name="Next").click()
+            await expect(ids).to_have_text(["CP1-11", "CP1-12", "SIM-1"])
+            await page.get_by_role("link", name="First").click()
+            await expect(ids.first).to_have_text("CP1-1")
+
+            # A filter starts again from A and is kept by the paging links.
+            await page.get_by_role("link", name="Next").click()
+            await expect(ids.first).to_have_text("CP1-6")
+            await page.locator("#filters-state").select_option("connected")
+            await expect(ids).to_have_text(["CP1-2", "CP1-10"])
+            assert "cursor=" not in page.url
+            await page.locator("#filters-state").select_option("")
+            await page.locator("#filters-q").fill("CP1-1")  # CP1-1, CP1-10..12
+            await expect(ids).to_have_text(["CP1-1", "CP1-10", "CP1-11", "CP1-12"])
+
+            # CP1-10 goes away: its connectors turn grey, "Unknown", the last status kept.
+            await page.locator("#filters-q").fill("")
+            await page.get_by_role("link", name="Next").click()
+            gone = page.locator('tr[data-charge-point-id="CP1-10"]')
+            await expect(gone.locator(".badge.s-available")).to_have_count(3)
+            await stations[1].stop()
+            await expect(gone.locator(".badge.offline")).to_have_text("Offline")
+            unknown = gone.locator(".badge.offline-connector")
+            await expect(unknown).to_have_count(3)
+            await expect(gone.locator(".badge.s-available")).to_have_count(0)
+            await expect(unknown.first).to_have_attribute(
+                "title", re.compile(r"^Last known: Available \(since .* UTC\)$")
+            )
+            await unknown.first.hover()
+            await page.screenshot(path=shot(record_screenshots, "21-overview-offline"))
+            await page.goto(live.url + "/charge-points/CP1-10")
+            connectors = page.locator("#connectors-title + table")
+            await expect(connectors.locator(".offline-connector")).to_have_count(3)
+        finally:
+            await browser.close()
+            for station in stations:
+                await station.stop()

@@ -22,6 +22,7 @@ from ocppd.web import (
 )
 from ocppd.web.layout import STATIC_VERSION, login_page
 from ocppd.web.markup import charge_point_href, segment
+from ocppd.web.natural_sort import natural_key
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -372,7 +373,8 @@ def test_overview_counts_and_colours() -> None:
     ]
     parsed = Parsed(overview.overview_fragment(cps))
     text = parsed.joined()
-    assert "Charge points3 Connected2 Charging1 Faulted1" in text
+    # B's last status was Faulted, but it is offline: nobody knows what it does now.
+    assert "Charge points3 Connected2 Charging1 Faulted0" in text
     badges = [
         attrs["class"]
         for tag, attrs in parsed.tags
@@ -382,23 +384,74 @@ def test_overview_counts_and_colours() -> None:
         "badge online",
         "badge s-charging",
         "badge offline",
-        "badge s-faulted",
+        "badge s-unknown offline-connector",
         "badge online",
     ]
     assert "1.2.3" in text and "2026-11-25 12:00:05 UTC" in text
 
 
+def test_an_offline_chargers_connectors_are_unknown_with_the_last_status_as_a_tooltip() -> None:
+    charging = a_charge_point("CP1", connected=False)
+    for html in (
+        overview.overview_fragment([charging]),
+        charge_point.charge_point_fragment(charging),
+    ):
+        parsed = Parsed(html)
+        unknown = [a for t, a in parsed.tags if "offline-connector" in (a.get("class") or "")]
+        last = "Last known: Charging (since 2026-11-25 12:00:00 UTC)"
+        assert [a["title"] for a in unknown] == [last]
+        assert "Unknown. " + last in parsed.joined()  # said to screen readers too
+        assert "s-charging" not in html
+    online = overview.overview_fragment([a_charge_point("CP1")])
+    assert "s-charging" in online and "offline-connector" not in online
+    never = charge_point.charge_point_fragment(
+        a_charge_point("CP1", connected=False, connectors=[{"connectorId": 1}])
+    )
+    assert 'title="Last known: nothing"' in never
+
+
+def test_identities_in_natural_order_a_page_at_a_time_keeping_the_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(overview, "LIST_LIMIT", 2)
+    names = ["CP1-10", "cp1-2", "CP1-1", "CP2", "CP10", "CP1-2"]
+    fleet = [a_charge_point(n) for n in names]
+
+    def rows(html: str) -> list[str]:
+        return re.findall(r'<tr data-charge-point-id="([^"]*)"', html)
+
+    first = overview.overview_fragment(fleet, "cp", "connected")
+    assert rows(first) == ["CP1-1", "CP1-2"]
+    assert paging_links(first) == {"Next": "/?q=cp&state=connected&cursor=CP1-2"}
+    assert "2 shown, from A." in first
+    assert '<dd id="count-all">6</dd>' in first  # the counts are the whole fleet's
+    second = overview.overview_fragment(fleet, "cp", "connected", "CP1-2")
+    assert rows(second) == ["cp1-2", "CP1-10"]
+    assert paging_links(second) == {
+        "First": "/?q=cp&state=connected",
+        "Next": "/?q=cp&state=connected&cursor=CP1-10",
+    }
+    last = overview.overview_fragment(fleet, "cp", "connected", "CP1-10")
+    assert rows(last) == ["CP2", "CP10"]
+    assert paging_links(last) == {"First": "/?q=cp&state=connected"}
+    gone = overview.overview_fragment(fleet, "", "", "CP99")
+    assert rows(gone) == [] and paging_links(gone) == {"First": "/"}
+    page = Parsed(overview.overview_page("cp", "", "CP1-2"))
+    hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
+    assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "CP1-2")]
+
+
 @pytest.mark.parametrize(
     ("query", "state", "shown"),
     [
-        ("", "", ["A", "B", "C"]),
-        ("", "connected", ["A", "C"]),
+        ("", "", ["A", "B", "C", "D"]),
+        ("", "connected", ["A", "C", "D"]),
         ("", "disconnected", ["B"]),
         ("", "charging", ["A"]),
-        ("", "faulted", ["B"]),
+        ("", "faulted", ["D"]),
         ("b", "", ["B"]),
-        ("1.2.3", "", ["A", "B", "C"]),
-        ("v m", "connected", ["A", "C"]),
+        ("1.2.3", "", ["A", "B", "C", "D"]),
+        ("v m", "connected", ["A", "C", "D"]),
         ("nothing", "", []),
     ],
 )
@@ -407,6 +460,7 @@ def test_filters(query: str, state: str, shown: list[str]) -> None:
         a_charge_point("A"),
         a_charge_point("B", connected=False, connectors=[{"connectorId": 1, "status": "Faulted"}]),
         a_charge_point("C", connectors=[]),
+        a_charge_point("D", connectors=[{"connectorId": 1, "status": "Faulted"}]),
     ]
     parsed = Parsed(overview.overview_fragment(cps, query, state))
     rows = [
@@ -797,3 +851,20 @@ def test_job_statuses_are_coloured_and_the_file_downloads_for_operators() -> Non
     deleted = jobs.jobs_fragment("diagnostics", [a_job(7, file=deleted_file)])
     assert "deleted 2027-02-23T10:00:00Z" in deleted
     assert not [a for _, a in Parsed(deleted).tags if "data-download" in a], "nothing to fetch"
+
+
+def test_natural_order_compares_digit_runs_as_numbers_of_any_length() -> None:
+    names = ["a10", "a9", "A2b", "a02", "a2", "b", "a", "a" + "9" * 5000, "a1" + "0" * 5000]
+    assert sorted(names, key=natural_key) == [
+        "a",
+        "a02",
+        "a2",
+        "A2b",
+        "a9",
+        "a10",
+        "a" + "9" * 5000,
+        "a1" + "0" * 5000,
+        "b",
+    ]
+    hostile = overview.overview_fragment([a_charge_point("CP1")], cursor="CP" + "7" * 100_000)
+    assert "No charge point matches the filter." in hostile

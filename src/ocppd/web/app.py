@@ -154,7 +154,8 @@ class WebApp:
     # Pages
 
     async def _overview_page(self, r: Request) -> str:
-        return overview.overview_page(r.query.get("q", ""), r.query.get("state", ""))
+        q = r.query
+        return overview.overview_page(q.get("q", ""), q.get("state", ""), q.get("cursor", ""))
 
     async def _login_page(self, r: Request) -> str:
         return login_page()
@@ -204,7 +205,10 @@ class WebApp:
             cursor = body.get("nextCursor")
             if not cursor:
                 break
-        return overview.overview_fragment(items, r.query.get("q", ""), r.query.get("state", ""))
+        q = r.query
+        return overview.overview_fragment(
+            items, q.get("q", ""), q.get("state", ""), q.get("cursor", "")
+        )
 
     async def _charge_point(self, r: Request) -> str:
         identity = r.args[0]

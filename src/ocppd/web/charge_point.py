@@ -17,6 +17,7 @@ from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
     charge_point_href,
     connection_badge,
+    connector_badge,
     dash,
     empty,
     esc,
@@ -26,7 +27,6 @@ from ocppd.web.markup import (
     pretty_json,
     section,
     segment,
-    status_badge,
     table,
     transaction_href,
     when,
@@ -122,18 +122,18 @@ def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, 
     return (
         section("state", "State", state)
         + section("boot", "Boot details", details)
-        + _connectors_section(cp.get("connectors") or [])
+        + _connectors_section(cp.get("connectors") or [], bool(cp.get("connected")))
         + section("running", "Current transactions", _running(running))
     )
 
 
-def _connectors_section(connectors: Sequence[Mapping[str, Any]]) -> str:
+def _connectors_section(connectors: Sequence[Mapping[str, Any]], connected: bool) -> str:
     if not connectors:
         return section("connectors", "Connectors", empty("No StatusNotification yet."))
     rows = [
         (
             esc(c.get("connectorId")),
-            status_badge(c.get("status")),
+            connector_badge(c, connected),
             esc(c.get("errorCode")),
             dash(c.get("info")),
             when(c.get("timestamp")),

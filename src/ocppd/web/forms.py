@@ -180,7 +180,9 @@ def filter_form(form_id: str, fields: list[Field], label: str) -> str:
     """Filters of a list: applied as one types, kept in the page's URL. Every filter may be
     left empty ("All")."""
     controls = "".join(
-        f"<div>{control(form_id, replace(f, blank='All'), note_optional=False)}</div>"
+        control(form_id, f)
+        if f.hidden  # not a flex item: it would take a column's room
+        else f"<div>{control(form_id, replace(f, blank='All'), note_optional=False)}</div>"
         for f in fields
     )
     return (

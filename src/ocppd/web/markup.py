@@ -5,7 +5,7 @@ and attribute values alike, quotes included); the markup around it is constant.
 """
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -50,8 +50,11 @@ def when(value: str | None) -> str:
     """An RFC 3339 timestamp from the API, shown as `YYYY-MM-DD HH:MM:SS` in UTC."""
     if not value:
         return '<span class="muted">never</span>'
-    shown = value.replace("T", " ").split(".")[0].removesuffix("Z").removesuffix("+00:00")
-    return f'<time datetime="{esc(value)}">{esc(shown)} UTC</time>'
+    return f'<time datetime="{esc(value)}">{esc(_shown_time(value))} UTC</time>'
+
+
+def _shown_time(value: str) -> str:
+    return value.replace("T", " ").split(".")[0].removesuffix("Z").removesuffix("+00:00")
 
 
 def dash(value: object) -> str:
@@ -67,6 +70,21 @@ def badge(text: object, kind: str) -> str:
 def status_badge(status: str | None) -> str:
     known = status if status in CONNECTOR_STATUSES else "Unknown"
     return badge(status or "Unknown", f"s-{known.lower()}")
+
+
+def connector_badge(connector: Mapping[str, Any], connected: bool) -> str:
+    """A connector's status; a disconnected charger's connectors are unknown (grey), with
+    their last known status as a tooltip and for screen readers."""
+    if connected:
+        return status_badge(connector.get("status"))
+    last = f"Last known: {connector.get('status') or 'nothing'}"
+    since = connector.get("timestamp")
+    if since:
+        last += f" (since {_shown_time(str(since))} UTC)"
+    return (
+        f'<span class="badge s-unknown offline-connector" title="{esc(last)}">Unknown'
+        f'<span class="visually-hidden">. {esc(last)}</span></span>'
+    )
 
 
 def connection_badge(connected: bool) -> str:

@@ -1,5 +1,11 @@
 """The overview: every charge point with its connection, connectors (colour-coded, status
-written out), last heartbeat and firmware; counts; search and a state filter."""
+written out), last heartbeat and firmware; counts; search and a state filter.
+
+Identities are in natural order (`natural_sort`), a page of LIST_LIMIT at a time; the page's
+cursor is the last identity shown. An offline charger's connectors are shown as unknown
+(grey), their last known status in a tooltip: nobody knows what they are doing now. For the
+same reason only connected chargers count as charging or faulted.
+"""
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -9,11 +15,16 @@ from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
     charge_point_href,
     connection_badge,
+    connector_badge,
     dash,
     esc,
-    status_badge,
     when,
 )
+from ocppd.web.natural_sort import natural_key
+from ocppd.web.paging import A_TO_Z, CURSOR, cursor_field, nothing_here, paging
+
+LIST_LIMIT = 50
+FILTERS = ("q", "state")
 
 STATES = {
     "connected": "Connected",
@@ -26,7 +37,7 @@ EVENTS = "Connected Disconnected BootNotification StatusNotification"
 events a busy fleet sends (bench/dashboard.py)."""
 
 
-def overview_page(query: str = "", state: str = "") -> str:
+def overview_page(query: str = "", state: str = "", cursor: str = "") -> str:
     fields = [
         Field("q", "Search", value=query, hint="identity, vendor, model, firmware"),
         Field(
@@ -37,6 +48,7 @@ def overview_page(query: str = "", state: str = "") -> str:
             labels=tuple(STATES.items()),
             value=state if state in STATES else "",
         ),
+        cursor_field({CURSOR: cursor}),
     ]
     body = (
         "<h1>Charge points</h1>"
@@ -47,11 +59,18 @@ def overview_page(query: str = "", state: str = "") -> str:
 
 
 def is_charging(cp: Mapping[str, Any]) -> bool:
-    return any(c.get("status") == "Charging" for c in cp.get("connectors") or [])
+    return _any_connector(cp, "Charging")
 
 
 def is_faulted(cp: Mapping[str, Any]) -> bool:
-    return any(c.get("status") == "Faulted" for c in cp.get("connectors") or [])
+    return _any_connector(cp, "Faulted")
+
+
+def _any_connector(cp: Mapping[str, Any], status: str) -> bool:
+    """Whether a connector of a connected charger is in `status` (an offline one's are not
+    known)."""
+    connectors = cp.get("connectors") or []
+    return bool(cp.get("connected")) and any(c.get("status") == status for c in connectors)
 
 
 def matches(cp: Mapping[str, Any], query: str, state: str) -> bool:
@@ -79,26 +98,39 @@ def matches(cp: Mapping[str, Any], query: str, state: str) -> bool:
 
 
 def overview_fragment(
-    charge_points: Sequence[Mapping[str, Any]], query: str = "", state: str = ""
+    charge_points: Sequence[Mapping[str, Any]], query: str = "", state: str = "", cursor: str = ""
 ) -> str:
+    """Counts of the whole fleet, then the page after `cursor` (an identity) of those that
+    match."""
     connected = sum(1 for cp in charge_points if cp.get("connected"))
     charging = sum(1 for cp in charge_points if is_charging(cp))
     faulted = sum(1 for cp in charge_points if is_faulted(cp))
-    shown = [cp for cp in charge_points if matches(cp, query, state)]
     counts = f"""<dl class="counts">
 <div><dt>Charge points</dt><dd id="count-all">{len(charge_points)}</dd></div>
 <div><dt>Connected</dt><dd id="count-connected">{connected}</dd></div>
 <div class="c-charging"><dt>Charging</dt><dd id="count-charging">{charging}</dd></div>
 <div class="c-faulted"><dt>Faulted</dt><dd id="count-faulted">{faulted}</dd></div>
 </dl>"""
+    matching = sorted(
+        (cp for cp in charge_points if matches(cp, query, state)),
+        key=lambda cp: natural_key(str(cp.get("chargePointId", ""))),
+    )
+    after = [
+        cp
+        for cp in matching
+        if not cursor or natural_key(str(cp.get("chargePointId", ""))) > natural_key(cursor)
+    ]
+    shown = after[:LIST_LIMIT]
+    kept = {"q": query, "state": state, CURSOR: cursor}
     if not shown:
         what = "No charge point matches the filter." if charge_points else "No charge points yet."
-        return counts + f'<p class="empty">{what}</p>'
+        return counts + f'<p class="empty">{what}</p>' + nothing_here("/", FILTERS, kept, A_TO_Z)
+    following = str(shown[-1].get("chargePointId")) if len(after) > LIST_LIMIT else None
     rows = "\n".join(_overview_row(cp) for cp in shown)
     return (
         counts
-        + f"""<p class="muted">{len(shown)} shown</p>
-<table class="cards">
+        + paging("/", FILTERS, len(shown), following, kept, A_TO_Z)
+        + f"""<table class="cards">
 <caption class="visually-hidden">Charge points</caption>
 <thead><tr><th scope="col">Charge point</th><th scope="col">Connection</th>
 <th scope="col">Connectors</th><th scope="col">Last heartbeat</th>
@@ -110,12 +142,12 @@ def overview_fragment(
     )
 
 
-def connectors_inline(connectors: Sequence[Mapping[str, Any]]) -> str:
+def connectors_inline(connectors: Sequence[Mapping[str, Any]], connected: bool) -> str:
     if not connectors:
         return '<span class="muted">none reported</span>'
     items = "".join(
         f'<li><span class="cn">#{esc(c.get("connectorId"))}</span> '
-        f"{status_badge(c.get('status'))}</li>"
+        f"{connector_badge(c, connected)}</li>"
         for c in connectors
     )
     return f'<ul class="connectors">{items}</ul>'
@@ -124,12 +156,14 @@ def connectors_inline(connectors: Sequence[Mapping[str, Any]]) -> str:
 def _overview_row(cp: Mapping[str, Any]) -> str:
     identity = str(cp.get("chargePointId", ""))
     boot = cp.get("boot") or {}
+    connected = bool(cp.get("connected"))
+    connectors = connectors_inline(cp.get("connectors") or [], connected)
     return (
         f'<tr data-charge-point-id="{esc(identity)}">'
         f'<th scope="row" data-label="Charge point"><a href="{esc(charge_point_href(identity))}">'
         f"{esc(identity)}</a></th>"
-        f'<td data-label="Connection">{connection_badge(bool(cp.get("connected")))}</td>'
-        f'<td data-label="Connectors">{connectors_inline(cp.get("connectors") or [])}</td>'
+        f'<td data-label="Connection">{connection_badge(connected)}</td>'
+        f'<td data-label="Connectors">{connectors}</td>'
         f'<td data-label="Last heartbeat">{when(cp.get("lastHeartbeat"))}</td>'
         f'<td data-label="Firmware">{dash(boot.get("firmwareVersion"))}</td></tr>'
     )
