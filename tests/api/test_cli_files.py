@@ -49,3 +49,25 @@ async def test_diagnostics_and_firmware_from_the_command_line(api: Api, tmp_path
     assert refused.exit_code == 1 and "403" in refused.output
     unknown = await asyncio.to_thread(invoke, api, Role.OPERATOR, "diagnostics", "NOPE")
     assert unknown.exit_code == 1 and "404" in unknown.output
+
+
+async def test_uploading_the_same_file_twice_says_so_and_keeps_one(
+    api: Api, tmp_path: Path
+) -> None:
+    image = tmp_path / "sim-2.0.bin"
+    image.write_bytes(b"\x00firmware\xff" * 1000)
+    first = await asyncio.to_thread(invoke, api, Role.OPERATOR, "firmware", "upload", str(image))
+    assert first.exit_code == 0 and "already" not in first.output
+    kept = json.loads(first.output)
+    copy = tmp_path / "copy.bin"
+    copy.write_bytes(image.read_bytes())
+    again = await asyncio.to_thread(invoke, api, Role.OPERATOR, "firmware", "upload", str(copy))
+    assert again.exit_code == 0, again.output
+    notice, _, printed = again.output.partition("\n")
+    assert notice == (
+        f"already uploaded as firmware {kept['firmwareId']} ('sim-2.0.bin', same SHA-256): "
+        "nothing new kept"
+    )
+    assert json.loads(printed) == kept
+    listed = (await api.client(Role.VIEWER)("GET", "/firmware")).body["items"]
+    assert [i["firmwareId"] for i in listed] == [kept["firmwareId"]]

@@ -131,3 +131,17 @@ async def test_an_unknown_image_or_charge_point_is_refused_before_sending(api: A
     )
     assert naive.status == 400
     assert (await operator("GET", "/firmware-updates/1")).status == 404
+
+
+async def test_the_same_bytes_twice_answer_the_image_kept_before(api: Api, data_dir: Path) -> None:
+    status, first = await upload(api, IMAGE)
+    assert status == 201, first
+    status, again = await upload(api, IMAGE, "?name=other-name.bin")
+    assert (status, again) == (200, first), "the image kept before, its name unchanged"
+    status, different = await upload(api, IMAGE + b"\n")
+    assert status == 201 and different["firmwareId"] != first["firmwareId"]
+    listed = (await api.client(Role.VIEWER)("GET", "/firmware")).body["items"]
+    assert sorted(i["firmwareId"] for i in listed) == [first["firmwareId"], different["firmwareId"]]
+    assert files_under(data_dir) == sorted(
+        f"files/firmware/{i}" for i in (first["firmwareId"], different["firmwareId"])
+    )

@@ -2,7 +2,8 @@
 
 - `POST /firmware` (operator): the image as the raw body with `?name=`, or as the file part
   of a multipart form (its filename); at most `max_file_size` bytes (413). Kept under the
-  data directory with its size and SHA-256. Images are immutable: upload a new one.
+  data directory with its size and SHA-256. Images are immutable: upload a new one. The same
+  bytes again answer the image kept before (200, its name unchanged): never a duplicate.
 - `POST /charge-points/{id}/firmware-updates` opens a job and sends UpdateFirmware with a
   location of ocppd's own, `<public URL>/files/firmware/<token>/<name>` (the name last:
   chargers read the version from it). The job follows FirmwareStatusNotification to
@@ -15,7 +16,8 @@ from urllib.parse import quote
 
 import msgspec
 import sqlalchemy as sa
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET
 
@@ -68,7 +70,10 @@ class FirmwareUpdateRequest(
     opt=needs(Role.OPERATOR),
     request_max_body_size=None,  # the `max_file_size` setting applies, in `receive`
     tags=["firmware"],
-    responses=documented(413),
+    responses={
+        **documented(413),
+        200: ResponseSpec(Firmware, description="These bytes were uploaded before: that image"),
+    },
 )
 async def upload_firmware(
     system: System,
@@ -77,8 +82,9 @@ async def upload_firmware(
         str | None,
         QueryParameter(description="The file name (a multipart part brings its own)."),
     ] = None,
-) -> Firmware:
-    """Upload a firmware image."""
+) -> Response[Firmware]:
+    """Upload a firmware image: 201 and the new image, or 200 and the image uploaded before
+    with the same bytes (same SHA-256: never a second copy)."""
     store = file_store(system)
     upload = Upload(request, clean_name(name))
     received = await receive(store, jobs.FIRMWARE, upload, system.settings.max_file_size)
@@ -92,27 +98,38 @@ async def upload_firmware(
                     field="name",
                 )
             )
-        now = system.clock()
-        async with system.engine.begin() as db:
-            firmware_id = (
-                await db.execute(
-                    firmware.insert()
-                    .values(
-                        name=file_name, size=received.size, sha256=received.sha256, uploaded_at=now
-                    )
-                    .returning(firmware.c.id)
-                )
-            ).scalar_one()
-            await store.keep(received, jobs.FIRMWARE, firmware_id)
+        try:
+            async with system.engine.begin() as db:
+                same = await _same_bytes(db, received.sha256)
+                if same is None:
+                    kept = await _insert(db, file_name, received.size, received.sha256, system)
+                    await store.keep(received, jobs.FIRMWARE, kept.firmware_id)
+                    return Response(kept, status_code=201)
+        except sa.exc.IntegrityError:  # the same bytes, uploaded at the same moment
+            async with system.engine.connect() as db:
+                same = await _same_bytes(db, received.sha256)
+            if same is None:
+                raise
+        return Response(_firmware(same), status_code=200)
     finally:
         await store.drop(received)  # nothing left when kept: it was moved
-    return Firmware(
-        firmware_id=firmware_id,
-        name=file_name,
-        size=received.size,
-        sha256=received.sha256,
-        uploaded_at=now,
-    )
+
+
+async def _same_bytes(db: Any, sha256: str) -> Any:
+    query = sa.select(firmware).where(firmware.c.sha256 == sha256).order_by(firmware.c.id)
+    return (await db.execute(query.limit(1))).first()
+
+
+async def _insert(db: Any, name: str, size: int, sha256: str, system: System) -> Firmware:
+    now = system.clock()
+    firmware_id = (
+        await db.execute(
+            firmware.insert()
+            .values(name=name, size=size, sha256=sha256, uploaded_at=now)
+            .returning(firmware.c.id)
+        )
+    ).scalar_one()
+    return Firmware(firmware_id=firmware_id, name=name, size=size, sha256=sha256, uploaded_at=now)
 
 
 @get("/firmware", tags=["firmware"], responses=documented())

@@ -80,11 +80,19 @@ def firmware() -> None:
 @click.option("--name", help="The name chargers see (default: the file's).")
 @api_options
 def upload(file: Path, name: str | None, url: str, token: str | None) -> None:
-    """Upload a firmware image FILE; print what was kept (its firmwareId)."""
+    """Upload a firmware image FILE; print what was kept (its firmwareId), or the image
+    uploaded before with the same bytes."""
     client = ApiClient(url, token)
     answer = client.send("POST", "/firmware", None, {"name": name or file.name}, file.read_bytes())
     if answer.status >= 400:
         raise click.ClickException(str(ApiError(answer.status, answer.body)))
+    if answer.status == 200:
+        image = answer.body
+        click.echo(
+            f"already uploaded as firmware {image['firmwareId']} ({image['name']!r}, same "
+            "SHA-256): nothing new kept",
+            err=True,
+        )
     click.echo(json.dumps(answer.body, indent=2))
 
 
