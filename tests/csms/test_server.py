@@ -165,13 +165,41 @@ async def test_bad_input_is_answered_and_the_connection_survives(server: Running
         assert (await ask(ws, '[2,"d","Authorize",{}]'))[:3] == [4, "d", "ProtocolError"]
         answer = await ask(ws, '[2,"e","Authorize",{"idTag":"x","extra":1}]')
         assert answer[:3] == [4, "e", "FormationViolation"]
-        long_id = "i" * 37
-        assert (await ask(ws, f'[2,"{long_id}","Heartbeat",{{}}]'))[:3] == [
-            4,
-            long_id,
-            "FormationViolation",
-        ]
         assert (await ask(ws, '[2,"f","Heartbeat",{}]'))[:2] == [3, "f"]
+
+
+DEEP_DATA_TRANSFER = (
+    '[2,"d","DataTransfer",{"vendorId":"v","data":' + "[" * 1000 + "]" * 1000 + "}]"
+)
+LONE_SURROGATE_START = (
+    '[2,"s","StartTransaction",{"connectorId":1,"idTag":"\\ud800","meterStart":0,'
+    '"timestamp":"2026-01-01T00:00:00Z"}]'
+)
+
+
+@pytest.mark.parametrize(
+    ("frame", "echoed"),
+    [
+        (DEEP_DATA_TRANSFER, "d"),  # issue 17 §4: was a RecursionError, TCP dropped
+        (LONE_SURROGATE_START, "s"),  # §5: was dropped unanswered as "not valid JSON"
+        ('[2,"' + "i" * 100_000 + '","Heartbeat",{}]', "i" * 36),  # §10: was echoed whole
+        ('[2,"","Heartbeat",{}]', ""),  # §10: was accepted
+    ],
+    ids=["deep-nesting", "lone-surrogate", "long-id", "empty-id"],
+)
+async def test_hostile_frames_get_a_formation_violation_and_the_connection_stays(
+    server: RunningServer, caplog: pytest.LogCaptureFixture, frame: str, echoed: str
+) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ask(ws, BOOT)
+        with caplog.at_level(logging.WARNING):
+            answer = await ask(ws, frame)
+        assert answer[:3] == [4, echoed, "FormationViolation"]
+        assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[:2] == [3, "h"]
+        assert server.system.connections["CP1"].session.closed is False
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert all(r.exc_info is None for r in caplog.records)
 
 
 async def test_binary_frames_close_the_connection(server: RunningServer) -> None:

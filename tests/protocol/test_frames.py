@@ -81,13 +81,90 @@ def test_irregular_frames_say_what_is_wrong(
     assert error.code is ErrorCode.FORMATION_VIOLATION
 
 
-def test_unique_id_over_36_characters_is_refused_but_answerable() -> None:
-    long_id = "x" * 37
+@pytest.mark.parametrize("length", [37, 100_000])
+def test_unique_id_over_36_characters_is_refused_echoing_a_bounded_prefix(length: int) -> None:
+    long_id = "".join(str(n % 10) for n in range(length))
     with pytest.raises(FrameError) as caught:
         parse_frame(f'[2,"{long_id}","Heartbeat",{{}}]')
-    assert caught.value.unique_id == long_id
+    assert caught.value.unique_id == long_id[:36]
     assert caught.value.answerable
-    assert "36" in caught.value.description
+    assert caught.value.code is ErrorCode.FORMATION_VIOLATION
+    assert "1 to 36 characters" in caught.value.description
+
+
+def test_an_empty_unique_id_is_refused() -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame(b'[2,"","Heartbeat",{}]')
+    assert caught.value.unique_id == ""
+    assert caught.value.answerable
+    assert caught.value.code is ErrorCode.FORMATION_VIOLATION
+    with pytest.raises(FrameError) as result:
+        parse_frame(b'[3,"",{}]')
+    assert not result.value.answerable
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '[2,"d","DataTransfer",{"vendorId":"v","data":' + DEEP + "}]",
+        '[2,"d","DataTransfer",{"vendorId":"v","data":' + "[" * 100_000 + "]" * 100_000 + "}]",
+        '[2,"d","DataTransfer",{"vendorId":"v","data":' + '{"a":' * 5000 + "1" + "}" * 5000 + "}]",
+    ],
+)
+def test_deep_nesting_is_a_frame_error_with_the_id(data: str) -> None:
+    for given in (data, data.encode()):
+        with pytest.raises(FrameError) as caught:
+            parse_frame(given)
+        assert caught.value.unique_id == "d"
+        assert caught.value.answerable
+        assert caught.value.code is ErrorCode.FORMATION_VIOLATION
+        assert "too deeply" in caught.value.description
+
+
+def test_deep_nesting_in_a_result_is_not_answered() -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[3,"r",' + DEEP + "]")
+    assert not caught.value.answerable
+
+
+def test_nesting_that_ocpp_uses_is_parsed() -> None:
+    frame = parse_frame('[4,"e","GenericError","",{"a":' + "[" * 50 + "]" * 50 + "}]")
+    assert isinstance(frame, CallError)
+
+
+@pytest.mark.parametrize(
+    "payload", ['{"data":"\\ud800"}', '{"data":"a\\udfffb"}', '{"k\\udbff":1}']
+)
+def test_a_lone_surrogate_escape_is_a_frame_error_with_the_id(payload: str) -> None:
+    for given in (f'[2,"s","DataTransfer",{payload}]', f'[2, "s" ,"X",{payload}]'.encode()):
+        with pytest.raises(FrameError) as caught:
+            parse_frame(given)
+        assert caught.value.unique_id == "s"
+        assert caught.value.answerable
+        assert "surrogate" in caught.value.description
+
+
+def test_a_surrogate_pair_is_a_character() -> None:
+    frame = parse_frame('[2,"s","DataTransfer",{"vendorId":"\\ud83d\\ude00"}]')
+    assert isinstance(frame, Call)
+
+
+def test_an_id_that_cannot_be_read_is_not_answered() -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[2,"\\ud800","Heartbeat",{"x":"\\ud800"}]')
+    assert caught.value.unique_id is None
+    assert not caught.value.answerable
+
+
+def test_a_frame_cut_short_is_answered_when_its_id_was_read() -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame('[2, "a\\"b", "Heartbeat", {')
+    assert caught.value.unique_id == 'a"b'
+    assert caught.value.answerable
+    assert "not valid JSON" in caught.value.description
 
 
 def test_unique_id_of_36_characters_is_fine() -> None:

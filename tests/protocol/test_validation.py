@@ -686,3 +686,11 @@ def test_convert_validates_like_decode() -> None:
     with pytest.raises(PayloadError) as info:
         CORE["Authorize"].request_codec.convert({"idTag": object()})
     assert info.value.code is ErrorCode.TYPE_CONSTRAINT_VIOLATION
+
+
+def test_nesting_beyond_the_parser_bound_is_formation_violation() -> None:
+    codec: PayloadCodec[dict[str, Any]] = PayloadCodec(dict[str, Any])
+    with pytest.raises(PayloadError) as caught:
+        codec.decode('{"a":' + "[" * 5000 + "]" * 5000 + "}")
+    assert caught.value.code is ErrorCode.FORMATION_VIOLATION
+    assert "too deeply" in caught.value.description

@@ -4,8 +4,17 @@ CALLERROR `[4, id, code, description, details]`.
 Frames are parsed in one msgspec pass; the payload stays raw JSON (`msgspec.Raw`) until the
 action is known and its typed codec decodes it. Anything that is not a frame raises
 `FrameError`, which carries the unique id when one could be read, so that it can be answered.
+
+Nesting is bounded by msgspec's parser itself: it counts every array and object it enters
+against the interpreter's recursion limit (1,000 frames, less the caller's stack) and raises
+`RecursionError` beyond it, which is a `FrameError` here. OCPP 1.6 payloads nest at most 5
+deep, so the bound costs nothing on the way of a valid frame. A frame that is not JSON (too
+deep, a lone surrogate escape such as `"\\ud800"`, cut short) is still answered when its head
+`[2, "<id>"` can be read.
 """
 
+import json
+import re
 from enum import IntEnum
 from typing import Annotated, Any
 
@@ -15,8 +24,10 @@ from msgspec import UNSET, UnsetType
 from ocppd.protocol.errors import ErrorCode, OCPPError
 
 MAX_UNIQUE_ID_LENGTH = 36
+"""OCPP-J 4.1.4: a unique id is at most 36 characters; a longer one is refused and only this
+many of its first characters are echoed in the CALLERROR."""
 
-UniqueId = Annotated[str, msgspec.Meta(max_length=MAX_UNIQUE_ID_LENGTH)]
+UniqueId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_UNIQUE_ID_LENGTH)]
 EMPTY_PAYLOAD = msgspec.Raw(b"{}")
 
 
@@ -107,7 +118,7 @@ def parse_frame(data: bytes | str) -> Frame:
     """The frame in `data`, or FrameError saying what is wrong with it."""
     try:
         frame: Call | _ResultFrame | CallError = _frame_decoder.decode(data)
-    except (msgspec.MsgspecError, UnicodeDecodeError):
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return _parse_irregular(data)
     if isinstance(frame, _ResultFrame):
         return _result(frame)
@@ -132,8 +143,12 @@ def _parse_irregular(data: bytes | str) -> Frame:
     """Explain precisely why `data` is not a frame (the slow path, errors only)."""
     try:
         value = _any_decoder.decode(data)
+    except RecursionError:
+        raise FrameError("Frame nests arrays or objects too deeply", **_head(data)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise FrameError(f"Frame is not valid JSON: {exc}") from None
+        raise FrameError(
+            f"Frame is not valid JSON: {_json_problem(data, exc)}", **_head(data)
+        ) from None
     if not isinstance(value, list):
         raise FrameError(f"Frame must be a JSON array, got {type(value).__name__}")
     if not value:
@@ -142,21 +157,63 @@ def _parse_irregular(data: bytes | str) -> Frame:
     unique_id = value[1] if len(value) > 1 and isinstance(value[1], str) else None
     if type(message_type) is not int:
         raise FrameError(
-            f"Message type must be an integer, got {message_type!r}", unique_id=unique_id
+            f"Message type must be an integer, got {message_type!r}",
+            unique_id=_echoed(unique_id),
         )
     if message_type not in (2, 3, 4):
         raise FrameError(f"Unknown message type {message_type}", message_type=message_type)
-    if len(value) < 2 or not isinstance(value[1], str):
+    if unique_id is None:
         raise FrameError("Unique id must be a string", message_type=message_type)
-    if len(value[1]) > MAX_UNIQUE_ID_LENGTH:
+    if not unique_id or len(unique_id) > MAX_UNIQUE_ID_LENGTH:
         raise FrameError(
-            f"Unique id is longer than {MAX_UNIQUE_ID_LENGTH} characters",
-            unique_id=value[1],
+            f"Unique id must be 1 to {MAX_UNIQUE_ID_LENGTH} characters, got {len(unique_id)}",
+            unique_id=_echoed(unique_id),
             message_type=message_type,
         )
     raise FrameError(
-        _shape_problem(message_type, value), unique_id=value[1], message_type=message_type
+        _shape_problem(message_type, value), unique_id=unique_id, message_type=message_type
     )
+
+
+def _echoed(unique_id: str | None) -> str | None:
+    """What of a received id goes back in a CALLERROR: a bounded prefix."""
+    return None if unique_id is None else unique_id[:MAX_UNIQUE_ID_LENGTH]
+
+
+# `[<type>, "<id>"` at the start of a frame, read when the whole is not JSON.
+_HEAD = re.compile(r'\s*\[\s*([0-9]{1,9})\s*,\s*("(?:[^"\\\x00-\x1f]|\\.)*")')
+
+
+def _text(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+
+def _head(data: bytes | str) -> dict[str, Any]:
+    """The message type and (bounded) unique id at the start of `data`, where readable."""
+    match = _HEAD.match(_text(data))
+    if match is None:
+        return {}
+    try:
+        unique_id = _action_decoder.decode(match[2])
+    except msgspec.DecodeError:  # the id itself holds a lone surrogate
+        return {"message_type": int(match[1])}
+    return {"unique_id": _echoed(unique_id), "message_type": int(match[1])}
+
+
+def _json_problem(data: bytes | str, exc: Exception) -> str:
+    """msgspec's reason, or the lone surrogate escape it calls "Input data was truncated"
+    (the standard library's parser takes those, and nothing else that msgspec refuses)."""
+    if "truncated" not in str(exc):
+        return str(exc)
+    try:
+        json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return str(exc)
+    return "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 _SHAPES = {

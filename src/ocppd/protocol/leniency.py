@@ -89,7 +89,7 @@ class Leniency:
     def _repair(self, codec: PayloadCodec[Any], data: bytes | str) -> tuple[Any, list[Repair]]:
         try:
             document = _decode_any.decode(data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return codec.decode(data), []  # not JSON: no rule helps; raises
         repairs: list[Repair] = []
         restores: list[tuple[list[str | int], Any]] = []

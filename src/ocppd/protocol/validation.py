@@ -90,6 +90,10 @@ class PayloadCodec(Generic[T]):
             raise PayloadError(
                 ErrorCode.FORMATION_VIOLATION, f"Invalid UTF-8: {exc}", "$"
             ) from None
+        except RecursionError:  # msgspec's nesting bound (see ocppd.protocol.frames)
+            raise PayloadError(
+                ErrorCode.FORMATION_VIOLATION, "Nests arrays or objects too deeply", "$"
+            ) from None
 
     def encode(self, payload: T) -> bytes:
         """The JSON of a payload that is valid; PayloadError (never a send) otherwise."""
