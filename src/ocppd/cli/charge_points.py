@@ -1,10 +1,17 @@
-"""`ocppd charge-point add`: register a charge point in the database directly."""
+"""`ocppd charge-point add` registers a charge point in the database directly (before the
+first `ocppd serve`, as `token create`). `list`, `show`, `change` and `remove` go through a
+running ocppd's HTTP API (admin token; `show` and `list` any), so that its live connections
+follow: a removed charge point is disconnected, a changed status answers its next boot.
+No command prints an AuthorizationKey: only whether one is set."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import click
 
+from ocppd.cli.api_client import ApiClient, quote
+from ocppd.cli.operate import api_options, ask, page_options, show_page
 from ocppd.cli.params import StoredText
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
@@ -77,3 +84,98 @@ def add(
 
     asyncio.run(run())
     click.echo(f"charge point {identity} registered ({status})")
+
+
+@charge_point.command("list")
+@page_options
+@api_options
+def list_(limit: int, cursor: str | None, as_json: bool, url: str, token: str | None) -> None:
+    """List registrations: status, Basic auth, tolerance rules, connection."""
+    page = ask(ApiClient(url, token), "GET", "/charge-points", limit=limit, cursor=cursor)
+    show_page(
+        page,
+        as_json,
+        ["ID", "REGISTRATION", "BASIC AUTH", "TOLERATE", "CONNECTION", "CREATED"],
+        lambda cp: [
+            cp["chargePointId"],
+            cp["registrationStatus"],
+            "yes" if cp["basicAuth"] else "no",
+            ",".join(cp["tolerate"]) or "-",
+            "online" if cp["connected"] else "offline",
+            cp["createdAt"],
+        ],
+    )
+
+
+@charge_point.command()
+@click.argument("identity")
+@api_options
+def show(identity: str, url: str, token: str | None) -> None:
+    """Print all ocppd knows of IDENTITY (JSON): registration, boot, connectors."""
+    found = ask(ApiClient(url, token), "GET", f"/charge-points/{quote(identity)}")
+    click.echo(json.dumps(found, indent=2))
+
+
+@charge_point.command()
+@click.argument("identity")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in RegistrationStatus]),
+    help="What its BootNotification is answered with (a connected one: its next).",
+)
+@click.option("--auth-key", help="A new AuthorizationKey (HTTP Basic password); stored hashed.")
+@click.option("--no-auth-key", is_flag=True, help="Remove its key: no Basic auth.")
+@click.option(
+    "--tolerate",
+    multiple=True,
+    type=click.Choice([r.value for r in Rule]),
+    help="The tolerance rules, replacing its own (repeatable).",
+)
+@click.option("--tolerate-none", is_flag=True, help="Remove all its tolerance rules.")
+@api_options
+def change(
+    identity: str,
+    status: str | None,
+    auth_key: str | None,
+    no_auth_key: bool,
+    tolerate: tuple[str, ...],
+    tolerate_none: bool,
+    url: str,
+    token: str | None,
+) -> None:
+    """Change what is given of IDENTITY's registration; print it."""
+    if auth_key == "":
+        raise click.BadParameter(
+            "empty (use --no-auth-key to remove the key)", param_hint="--auth-key"
+        )
+    if auth_key is not None and no_auth_key:
+        raise click.UsageError("--auth-key and --no-auth-key exclude each other")
+    if tolerate and tolerate_none:
+        raise click.UsageError("--tolerate and --tolerate-none exclude each other")
+    change: dict[str, object] = {}
+    if status is not None:
+        change["registrationStatus"] = status
+    if auth_key is not None or no_auth_key:
+        change["authorizationKey"] = auth_key
+    if tolerate or tolerate_none:
+        change["tolerate"] = list(tolerate)
+    if not change:
+        raise click.UsageError(
+            "nothing to change: give --status, --auth-key, --no-auth-key, --tolerate "
+            "or --tolerate-none"
+        )
+    changed = ask(ApiClient(url, token), "PATCH", f"/charge-points/{quote(identity)}", change)
+    click.echo(json.dumps(changed, indent=2))
+
+
+@charge_point.command()
+@click.argument("identity")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+@api_options
+def remove(identity: str, yes: bool, url: str, token: str | None) -> None:
+    """Forget IDENTITY (its transactions and message log stay); a connected one is
+    disconnected."""
+    if not yes:
+        click.confirm(f"Remove charge point {identity}?", abort=True, err=True)
+    ask(ApiClient(url, token), "DELETE", f"/charge-points/{quote(identity)}")
+    click.echo(f"removed charge point {identity}")

@@ -1,0 +1,114 @@
+"""`ocppd charge-point list|show|change|remove` against a running API (real HTTP), with
+charge points on real WebSockets: what the commands change reaches the live connections, and
+no command prints an AuthorizationKey."""
+
+import asyncio
+import base64
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ocppd.api.tokens import Role
+from tests.api.conftest import Api, charge_point
+from tests.api.test_cli import cli
+
+KEY = "0123456789abcdef0123"
+
+
+def basic(identity: str, key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{identity}:{key}".encode()).decode()}
+
+
+async def test_list_show_and_change_a_registration(api: Api) -> None:
+    async with charge_point(api, "CP1") as cp:
+        listed = await cli(api, Role.VIEWER, "charge-point", "list")
+        assert listed.exit_code == 0, listed.output
+        lines = [line.split() for line in listed.output.splitlines()]
+        assert lines[0] == [
+            "ID",
+            "REGISTRATION",
+            "BASIC",
+            "AUTH",
+            "TOLERATE",
+            "CONNECTION",
+            "CREATED",
+        ]
+        assert lines[1][:5] == ["CP1", "Accepted", "no", "-", "online"]
+
+        changed = await cli(
+            api, Role.ADMIN, "charge-point", "change", "CP1", "--status", "Pending",
+            "--auth-key", KEY, "--tolerate", "timestamps_without_zone",
+        )  # fmt: skip
+        assert changed.exit_code == 0, changed.output
+        assert KEY not in changed.output
+        view = json.loads(changed.output)
+        assert (view["registrationStatus"], view["basicAuth"]) == ("Pending", True)
+        assert view["tolerate"] == ["timestamps_without_zone"]
+        boot = await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        assert boot["status"] == "Pending", "the connected charger's next boot"
+
+    shown = await cli(api, Role.VIEWER, "charge-point", "show", "CP1")
+    assert shown.exit_code == 0 and KEY not in shown.output
+    assert json.loads(shown.output)["basicAuth"] is True
+    refused = await _upgrade_status(api, "CP1", basic("CP1", "wrong-key-000000000"))
+    assert refused == 401
+    async with connect(
+        api.ws_url("CP1"),
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic("CP1", KEY),  # type: ignore[list-item]
+    ):
+        pass  # the new key lets it in
+
+    removed_key = await cli(api, Role.ADMIN, "charge-point", "change", "CP1", "--no-auth-key")
+    assert json.loads(removed_key.output)["basicAuth"] is False
+    again = await cli(api, Role.ADMIN, "charge-point", "change", "CP1", "--tolerate-none")
+    assert json.loads(again.output)["tolerate"] == []
+
+
+async def _upgrade_status(api: Api, identity: str, headers: dict[str, str]) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            api.ws_url(identity),
+            subprotocols=["ocpp1.6"],
+            additional_headers=headers,  # type: ignore[list-item]
+        ):
+            pass
+    return refused.value.response.status_code
+
+
+async def test_change_refuses_what_makes_no_sense_and_what_the_api_refuses(api: Api) -> None:
+    async with charge_point(api, "CP1"):
+        pass
+    for args, message in [
+        ((), "nothing to change"),
+        (("--auth-key", "k" * 16, "--no-auth-key"), "exclude each other"),
+        (("--tolerate", "timestamps_without_zone", "--tolerate-none"), "exclude each other"),
+        (("--auth-key", ""), "use --no-auth-key"),
+        (("--status", "Maybe"), "'--status'"),
+    ]:
+        result = await cli(api, Role.ADMIN, "charge-point", "change", "CP1", *args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    operator = await cli(
+        api, Role.OPERATOR, "charge-point", "change", "CP1", "--status", "Rejected"
+    )
+    assert operator.exit_code == 1 and "403" in operator.output
+    unknown = await cli(api, Role.ADMIN, "charge-point", "change", "NOPE", "--status", "Rejected")
+    assert unknown.exit_code == 1 and "404: unknown charge point 'NOPE'" in unknown.output
+    shown = json.loads((await cli(api, Role.VIEWER, "charge-point", "show", "CP1")).output)
+    assert shown["registrationStatus"] == "Accepted", "nothing refused was stored"
+
+
+async def test_remove_disconnects_and_forgets(api: Api) -> None:
+    async with charge_point(api, "CP1") as cp:
+        asked = await cli(api, Role.ADMIN, "charge-point", "remove", "CP1")
+        assert asked.exit_code == 1 and "Aborted" in asked.output, "no --yes, no answer: kept"
+        removed = await cli(api, Role.ADMIN, "charge-point", "remove", "CP1", "--yes")
+        assert (removed.exit_code, removed.output) == (0, "removed charge point CP1\n")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(cp.ws.recv(), 5)
+    shown = await cli(api, Role.VIEWER, "charge-point", "show", "CP1")
+    assert shown.exit_code == 1 and "404" in shown.output
+    again = await cli(api, Role.ADMIN, "charge-point", "remove", "CP1", "--yes")
+    assert again.exit_code == 1 and "404" in again.output
