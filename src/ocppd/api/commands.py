@@ -6,9 +6,10 @@ The body is decoded by the protocol's own codec (the one that checks what a char
 so an invalid request is refused with 400, naming the field, before anything is sent (a date
 without a UTC time too: `fields.check_utc_time`). Then:
 unknown charge point 404 (an unknown action too, naming the valid ones), not connected 409,
-a CALLERROR 502, no answer in time 504 (see `sending`). An answer is stored by the action's
-follow-up, if it has one (reservations, configuration, local lists), before the route
-returns it.
+not sent because of the charge point's boot status 409 (Pending: RemoteStart/
+RemoteStopTransaction; Rejected: any command unless `?force=true`), a CALLERROR 502, no answer
+in time 504 (see `sending`). An answer is stored by the action's follow-up, if it has one
+(reservations, configuration, local lists), before the route returns it.
 """
 
 import difflib
@@ -24,7 +25,7 @@ from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.operator_input import OCPP_PAYLOAD
 from ocppd.api.problems import Problem, ProblemException, documented
-from ocppd.api.sending import FollowUp, send
+from ocppd.api.sending import FollowUp, Force, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.protocol.actions import CORE, ActionSpec
@@ -71,9 +72,13 @@ def _body(spec: ActionSpec) -> type[MsgspecDTO[Any]]:
 
 def _route(spec: ActionSpec) -> HTTPRouteHandler:
     async def command(
-        system: System, charge_point_id: ChargePointId, data: Any, timeout: Timeout = None
+        system: System,
+        charge_point_id: ChargePointId,
+        data: Any,
+        timeout: Timeout = None,
+        force: Force = False,
     ) -> Any:
-        response = await send(system, charge_point_id, data, timeout)
+        response = await send(system, charge_point_id, data, timeout, force)
         follow_up = FOLLOW_UPS.get(spec.name)
         if follow_up is not None:
             await follow_up(system, charge_point_id, data, response)

@@ -30,6 +30,7 @@ from ocppd.api.jobs import (
 )
 from ocppd.api.operator_input import utc
 from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.api.uploads import file_store
@@ -61,6 +62,7 @@ async def request_diagnostics(
     request: Request[Any, Any, Any],
     charge_point_id: ChargePointId,
     data: JSONBody[DiagnosticsRequest | None] = None,
+    force: Force = False,
 ) -> Job:
     """Send GetDiagnostics with an upload location of ocppd's; the job, with the fileName the
     charger answered."""
@@ -82,7 +84,9 @@ async def request_diagnostics(
         "retries": asked.retries,
         "retry_interval": asked.retry_interval,
     }
-    return await start(system, charge_point_id, jobs.DIAGNOSTICS, fields, command, _answered)
+    return await start(
+        system, charge_point_id, jobs.DIAGNOSTICS, fields, command, _answered, force=force
+    )
 
 
 async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnosticsResponse) -> None:

@@ -27,6 +27,7 @@ from ocppd.api.jobs import Count, Job, base_url, read_routes, start
 from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.api.uploads import Upload, clean_name, file_store, receive
@@ -165,6 +166,7 @@ async def update_firmware(
     request: Request[Any, Any, Any],
     charge_point_id: ChargePointId,
     data: JSONBody[FirmwareUpdateRequest],
+    force: Force = False,
 ) -> Job:
     """Send UpdateFirmware for an uploaded image; the job. 400 for an unknown firmwareId."""
     async with system.engine.connect() as db:
@@ -196,7 +198,7 @@ async def update_firmware(
         "retry_interval": data.retry_interval,
     }
     return await start(
-        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=retrieve
+        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=retrieve, force=force
     )
 
 

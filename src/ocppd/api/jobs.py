@@ -96,9 +96,10 @@ async def start(
     command: Callable[[str], Payload],
     sent: Sent | None = None,
     usable_from: datetime | None = None,
+    force: bool = False,
 ) -> Job:
     """Open a job, send `command(token)`, keep the answer; the job is forgotten if the
-    command fails (404, 409, 502, 504 as for any command)."""
+    command fails (404, 409, 502, 504 as for any command; `force`: as a command's)."""
     now = system.clock()
 
     async def open_(db: AsyncConnection) -> tuple[int, str]:
@@ -106,7 +107,7 @@ async def start(
 
     job_id, token = await system.writer.commit([], open_)
     try:
-        response = await send(system, charge_point_id, command(token), None)
+        response = await send(system, charge_point_id, command(token), None, force)
     except BaseException:
         await system.writer.commit([], lambda db: jobs.forget(db, job_id))
         raise

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.problems import Problem, ProblemException, documented
-from ocppd.api.sending import FollowUp, send
+from ocppd.api.sending import FollowUp, Force, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration
@@ -256,11 +256,12 @@ async def send_local_list(
     system: System,
     charge_point_id: ChargePointId,
     data: JSONBody[LocalListRequest | None] = None,
+    force: Force = False,
 ) -> LocalListSent:
     """Send the id-tag store as the charge point's local list: Full, or Differential against
     the list it acknowledged last. 409 also when a Differential is asked without one."""
     async with _lock(charge_point_id):
-        return await _build_and_send(system, charge_point_id, data)
+        return await _build_and_send(system, charge_point_id, data, force)
 
 
 _locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
@@ -275,7 +276,7 @@ def _lock(charge_point_id: str) -> asyncio.Lock:
 
 
 async def _build_and_send(
-    system: System, charge_point_id: str, data: LocalListRequest | None
+    system: System, charge_point_id: str, data: LocalListRequest | None, force: bool
 ) -> LocalListSent:
     wanted = None if data is None else data.update_type
     async with system.engine.connect() as db:
@@ -327,7 +328,7 @@ async def _build_and_send(
         update_type=kind,
         local_authorization_list=entries,
     )
-    response = await send(system, charge_point_id, request, None)
+    response = await send(system, charge_point_id, request, None, force)
     await sent(system, charge_point_id, request, response)
     return LocalListSent(
         status=response.status,

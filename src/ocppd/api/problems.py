@@ -42,7 +42,8 @@ MEANINGS = {
     401: "No bearer token, or one never issued",
     403: "The token's role is below what the route needs",
     404: "Not found",
-    409: "The charge point is not connected",
+    409: "The charge point is not connected, or its boot status forbids the command "
+    "(Pending: no RemoteStart/RemoteStopTransaction; Rejected: none without force=true)",
     410: "Gone: kept for a while, then deleted (diagnostics files: diagnostics_retention_days)",
     413: "The file is larger than the server's max_file_size",
     502: "The charge point answered with a CALLERROR (code, description, details), or with "

@@ -1,11 +1,14 @@
 """Sending one request to a connected charge point, with every way it can fail mapped to a
-Problem: unknown charge point 404, not connected 409, refused by a check before sending (a
-charging profile the charger would refuse, a local list beyond its limits, a reservation ocppd
-could not keep) 400, a CALLERROR
-or an invalid answer 502, no answer in time 504."""
+Problem: unknown charge point 404, not connected 409, not sent because of its boot status 409
+(Pending: no remote start or stop; Rejected: nothing unless `force`), refused by a check before
+sending (a charging profile the charger would refuse, a local list beyond its limits, a
+reservation ocppd could not keep) 400, a CALLERROR or an invalid answer 502, no answer in time
+504."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
+
+from litestar.params import QueryParameter
 
 from ocppd.api.problems import Problem, ProblemException
 from ocppd.api.system import System
@@ -17,11 +20,26 @@ from ocppd.csms.reservations import ReservationRefused
 from ocppd.protocol.errors import CallErrorReceived, PayloadError
 from ocppd.rpc.session import CallTimeout, SessionClosed
 
+Force = Annotated[
+    bool,
+    QueryParameter(
+        description="Send even though the charge point's boot was Rejected (OCPP 1.6: commands "
+        "SHOULD NOT be sent to it; without force that is a 409). Never lifts the ban on "
+        "RemoteStart/RemoteStopTransaction while its boot is Pending."
+    ),
+]
+
 FollowUp = Callable[[CentralSystem, str, Any, Any], Awaitable[None]]
 """What the central system keeps of an answer: (system, charge point, request, response)."""
 
 
-async def send(system: System, charge_point_id: str, request: Any, timeout: float | None) -> Any:
+async def send(
+    system: System,
+    charge_point_id: str,
+    request: Any,
+    timeout: float | None,
+    force: bool = False,
+) -> Any:
     """The charge point's response to `request`, or a ProblemException saying why not."""
     if charge_point_id not in system.connections:
         async with system.engine.connect() as db:
@@ -30,7 +48,9 @@ async def send(system: System, charge_point_id: str, request: Any, timeout: floa
             raise _problem(404, f"unknown charge point {charge_point_id!r}")
         raise _problem(409, f"charge point {charge_point_id!r} is not connected")
     try:
-        return await system.call(charge_point_id, request, timeout)
+        return await system.call(charge_point_id, request, timeout, force)
+    except registration.CommandRefused as error:
+        raise _problem(409, f"not sent: {error}") from None
     except (ProfileRefused, LocalListTooLong, ReservationRefused) as error:
         raise _problem(400, f"not sent: {error}") from None
     except (NotConnected, SessionClosed):

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ocppd.cli.api_client import ApiClient, ApiError, quote
-from ocppd.cli.operate import api_options, ask
+from ocppd.cli.operate import api_options, ask, force_option
 
 POLL_SECONDS = 1.0
 
@@ -39,6 +39,7 @@ def _transfer_options(func: Any) -> Any:
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Save the file here."
 )
+@force_option
 @api_options
 def diagnostics(
     charge_point: str,
@@ -48,6 +49,7 @@ def diagnostics(
     retry_interval: int | None,
     wait: float | None,
     output: Path | None,
+    force: bool,
     url: str,
     token: str | None,
 ) -> None:
@@ -56,7 +58,8 @@ def diagnostics(
     body = _present(
         startTime=start_time, stopTime=stop_time, retries=retries, retryInterval=retry_interval
     )
-    job = ask(client, "POST", f"/charge-points/{quote(charge_point)}/diagnostics", body)
+    route = f"/charge-points/{quote(charge_point)}/diagnostics"
+    job = ask(client, "POST", route, body, force=force or None)
     path = f"/diagnostics/{job['jobId']}"
     if wait is not None or output is not None:
         job = _until_ended(client, path, wait or 600.0)
@@ -102,6 +105,7 @@ def upload(file: Path, name: str | None, url: str, token: str | None) -> None:
 @click.option("--retrieve-date", help="When to download it (RFC 3339; default: now).")
 @_transfer_options
 @_wait_option
+@force_option
 @api_options
 def update(
     charge_point: str,
@@ -110,6 +114,7 @@ def update(
     retries: int | None,
     retry_interval: int | None,
     wait: float | None,
+    force: bool,
     url: str,
     token: str | None,
 ) -> None:
@@ -121,7 +126,8 @@ def update(
         retries=retries,
         retryInterval=retry_interval,
     )
-    job = ask(client, "POST", f"/charge-points/{quote(charge_point)}/firmware-updates", body)
+    route = f"/charge-points/{quote(charge_point)}/firmware-updates"
+    job = ask(client, "POST", route, body, force=force or None)
     if wait is not None:
         job = _until_ended(client, f"/firmware-updates/{job['jobId']}", wait)
     click.echo(json.dumps(job, indent=2))

@@ -30,6 +30,16 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def force_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--force`: send to a charge point whose boot was Rejected (the API's `force=true`)."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Send even though the charge point's boot was Rejected (OCPP 1.6: commands SHOULD "
+        "NOT be sent to it). Never lifts the ban on remote start/stop while Pending.",
+    )(func)
+
+
 def page_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """`--limit`, `--cursor` and `--json` of a command that lists one page of the API's."""
     func = click.option("--json", "as_json", is_flag=True, help="The API's page as JSON.")(func)
@@ -59,12 +69,14 @@ PAYLOAD_EXAMPLE = """like '{"type": "Soft"}' (quote it for the shell)"""
 @click.argument("action")
 @click.argument("payload", default="{}")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds to wait.")
+@force_option
 @api_options
 def call(
     charge_point: str,
     action: str,
     payload: str,
     timeout: float | None,
+    force: bool,
     url: str,
     token: str | None,
 ) -> None:
@@ -84,7 +96,8 @@ def call(
         )
     client = ApiClient(url, token, timeout=(timeout or 60.0) + 10)
     path = f"/charge-points/{quote(charge_point)}/commands/{quote(action)}"
-    click.echo(json.dumps(ask(client, "POST", path, body, timeout=timeout), indent=2))
+    answer = ask(client, "POST", path, body, timeout=timeout, force=force or None)
+    click.echo(json.dumps(answer, indent=2))
 
 
 @click.command("charge-points")

@@ -202,13 +202,19 @@ class CentralSystem:
             self.events.publish("Disconnected", connection.identity, self.clock(), code=code)
         await connection.session.close()
 
-    async def call(self, identity: str, request: Payload, timeout: float | None = None) -> Any:
-        """Send a request to a connected charge point and return its response, once the
-        action's checks passed and its recorders stored the answer."""
+    async def call(
+        self, identity: str, request: Payload, timeout: float | None = None, force: bool = False
+    ) -> Any:
+        """Send a request to a connected charge point and return its response, once its boot
+        status allows it (`registration.refusal`: raises CommandRefused; `force` sends to a
+        Rejected one), the action's checks passed and its recorders stored the answer."""
         connection = self.connections.get(identity)
         if connection is None:
             raise NotConnected(identity)
         action = type(request).__name__.removesuffix("Request")
+        refused = registration.refusal(identity, connection.handler.registration, action, force)
+        if refused is not None:
+            raise refused
         for check in self.checks.get(action, ()):
             await check(identity, request)
         sent_at = self.clock()

@@ -117,7 +117,6 @@ class ChargePointHandler:
         self, request: m.BootNotificationRequest
     ) -> m.BootNotificationResponse:
         now = self._now()
-        status = self.record.registration_status
         details = {
             "vendor": request.charge_point_vendor,
             "model": request.charge_point_model,
@@ -136,12 +135,19 @@ class ChargePointHandler:
             value = getattr(request, name)
             details[name] = None if value is UNSET else value
 
-        async def store(connection: AsyncConnection) -> None:
-            await connection.execute(
-                charge_points.update().where(charge_points.c.id == self.id).values(**details)
+        async def store(connection: AsyncConnection) -> Any:
+            # The status as the operator set it now: a Pending charge point boots again on the
+            # same connection until it is accepted.
+            return await connection.scalar(
+                charge_points.update()
+                .where(charge_points.c.id == self.id)
+                .values(**details)
+                .returning(charge_points.c.registration_status)
             )
 
-        await self._commit([], store)
+        stored = await self._commit([], store)
+        status = self.record.registration_status if stored is None else RegistrationStatus(stored)
+        self.record.registration_status = status
         self.registration = status
         self.system.events.publish("BootNotification", self.id, now, status=str(status))
         self.record.booted_at = now

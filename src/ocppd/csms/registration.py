@@ -1,4 +1,5 @@
-"""Which charge points may connect, how they authenticate, and how they are answered at boot."""
+"""Which charge points may connect, how they authenticate, how they are answered at boot, and
+which commands that answer lets the central system send them (OCPP 1.6, section 4.2)."""
 
 import hashlib
 import hmac
@@ -106,6 +107,36 @@ async def register(
 
 def parse_rules(text: str) -> frozenset[Rule]:
     return frozenset(Rule(name.strip()) for name in text.split(",") if name.strip()) or NO_RULES
+
+
+NOT_WHILE_PENDING = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+
+
+class CommandRefused(Exception):
+    """A command not sent: the charge point's boot status forbids it."""
+
+
+def refusal(
+    identity: str, status: RegistrationStatus | None, action: str, force: bool
+) -> CommandRefused | None:
+    """Why `action` may not be sent to a charge point whose last boot was answered `status`
+    (None: no boot answered yet, nothing refused), if it may not.
+
+    Pending: the charge point is being provisioned and OCPP 1.6 (4.2) forbids a remote start or
+    stop; every other command is allowed, and `force` does not lift the ban. Rejected: the
+    central system SHOULD NOT send anything (the charger answers nothing until it boots
+    again), so every command is refused unless the operator `force`s it."""
+    if status is RegistrationStatus.PENDING and action in NOT_WHILE_PENDING:
+        return CommandRefused(
+            f"{action} is not sent to {identity!r} while its boot is Pending "
+            "(OCPP 1.6, 4.2: no remote start or stop before it is Accepted)"
+        )
+    if status is RegistrationStatus.REJECTED and not force:
+        return CommandRefused(
+            f"{identity!r} was Rejected at boot: OCPP 1.6 says commands SHOULD NOT be sent to it "
+            "(it answers nothing until it boots again); force it to send anyway"
+        )
+    return None
 
 
 # AuthorizationKeys are 16-20 random bytes (security white paper): a salted SHA-256 is
