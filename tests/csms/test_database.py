@@ -119,3 +119,42 @@ async def test_a_tests_copy_of_the_migrated_database_is_the_migrated_database(
         migrated = await connection.run_sync(_description)
     assert copied == migrated
     assert set(metadata.tables) < set(migrated["tables"])  # and alembic_version
+
+
+async def test_meter_values_stored_twice_are_kept_once(engine: AsyncEngine) -> None:
+    """Migration 0012: of sampled values stored twice (the same natural key, NULLs included)
+    the first stays; values that differ in any part of the key all stay."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from ocppd.csms.models import meter_values
+
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    sample = {
+        "charge_point_id": "CP1", "connector_id": 1, "transaction_id": None, "timestamp": at,
+        "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": "Sample.Periodic",
+        "format": "Raw", "location": "Outlet", "phase": None,
+    }  # fmt: skip
+    rows = [
+        {**sample, "value": "1"},
+        {**sample, "value": "2"},  # a retransmission: gone
+        {**sample, "value": "3", "transaction_id": 5},
+        {**sample, "value": "4", "transaction_id": 5},  # gone
+        {**sample, "value": "5", "phase": "L1"},
+        {**sample, "value": "6", "phase": "L1"},  # gone
+        {**sample, "value": "7", "connector_id": 2},
+        {**sample, "value": "8", "context": "Sample.Clock"},
+        {**sample, "value": "9", "location": "Inlet"},
+        {**sample, "value": "10", "measurand": "Power.Active.Import"},
+        {**sample, "value": "11", "charge_point_id": "CP2"},
+    ]
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0011"))
+        await connection.execute(meter_values.insert(), rows)
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        kept = await connection.scalars(sa.select(meter_values.c.value).order_by(meter_values.c.id))
+        assert list(kept) == ["1", "3", "5", "7", "8", "9", "10", "11"]
+        with pytest.raises(sa.exc.IntegrityError):  # and the key holds from now on
+            async with connection.begin_nested():
+                await connection.execute(meter_values.insert(), rows[1])

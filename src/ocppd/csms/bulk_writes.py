@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ocppd.csms.models import ignores_duplicates
 from ocppd.csms.stored_text import without_nul
 
 Row = dict[str, Any]
@@ -151,7 +152,7 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
     """Insert `rows` (column name -> value; a missing column is NULL) into `table`."""
     dialect = connection.dialect
     if _has_defaults(table):
-        await connection.execute(table.insert(), rows)
+        await connection.execute(insert_statement(table, dialect), rows)
     elif dialect.name == "postgresql":
         await connection.exec_driver_sql(json_insert(table).format(1), (document(rows),))
     elif dialect.driver == "aiosqlite":
@@ -160,7 +161,15 @@ async def insert_rows(connection: AsyncConnection, table: sa.Table, rows: list[R
         assert driver is not None
         await driver.executemany(plan.sql, plan.records(rows))
     else:
-        await connection.execute(table.insert(), rows)
+        await connection.execute(insert_statement(table, dialect), rows)
+
+
+def insert_statement(table: sa.Table, dialect: sa.Dialect) -> Any:
+    """`table`'s INSERT: insert-or-ignore for a table that `ignores_duplicates`."""
+    if not ignores_duplicates(table):
+        return table.insert()
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
 
 
 @functools.cache
@@ -191,27 +200,60 @@ def _without_nul(row: Row) -> Row:
     return {k: without_nul(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
+_POSTGRESQL = postgresql.dialect()
+
+
+@functools.cache
+def json_source(table: sa.Table, keyed: bool = False) -> tuple[str, dict[str, str]]:
+    """The rows of a JSON document in `${0}` as a FROM item, and each column's value in it
+    as the column stores it. A string longer than its column is cut to the column's length
+    (an explicit cast: the INSERT's own conversion, and `json_populate_recordset`, refuse it,
+    and with it every row of the statement, many chargers' rows: no value a charger sends may
+    fail a shared write). With `keyed`, the autoincrement key too."""
+    columns = list(table.columns) if keyed else _columns(table)
+    declared = []
+    values = {}
+    for column in columns:
+        length = _length(column)
+        name = f'"{column.name}"'
+        if length is None:
+            declared.append(f"{name} {column.type.compile(dialect=_POSTGRESQL)}")
+            values[column.name] = name
+        else:
+            declared.append(f"{name} text")
+            values[column.name] = f"{name}::varchar({length})"
+    return f"json_to_recordset(${{0}}::json) AS j({', '.join(declared)})", values
+
+
+def _length(column: sa.Column[Any]) -> int | None:
+    """The most characters a string column holds; None for any other column."""
+    return column.type.length if isinstance(column.type, sa.String) else None
+
+
 @functools.cache
 def json_insert(table: sa.Table, keyed: bool = False) -> str:
     """The INSERT of a JSON document of rows, with `{0}` for its parameter's number (it
     depends on where the statement sits in a batch's). With `keyed`, the rows carry their
-    autoincrement key too (drawn from its sequence before)."""
-    columns = list(table.columns) if keyed else _columns(table)
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
-    return f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {source}'
+    autoincrement key too (drawn from its sequence before). Rows of a table that
+    `ignores_duplicates` whose key is stored already are left out."""
+    source, values = json_source(table, keyed)
+    names = ", ".join(f'"{name}"' for name in values)
+    selected = ", ".join(values.values())
+    insert = f'INSERT INTO "{table.name}" ({names}) SELECT {selected} FROM {source}'
+    return insert + " ON CONFLICT DO NOTHING" if ignores_duplicates(table) else insert
 
 
 @functools.cache
 def _json_upsert(shape: Shape) -> str:
     table, keys, names = shape
+    source, values = json_source(table)
     columns = ", ".join(f'"{n}"' for n in names)
+    selected = ", ".join(values[n] for n in names)
     updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
     conflict = ", ".join(f'"{k}"' for k in keys)
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    source = f'json_populate_recordset(NULL::"{table.name}", ${{0}}::json)'
     return (
-        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {source} '
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {selected} FROM {source} '
         f"ON CONFLICT ({conflict}) {action}"
     )
 
@@ -299,7 +341,8 @@ def _driver_plan(table: sa.Table, dialect: sa.Dialect) -> _DriverPlan:
     if key not in _driver_plans:
         columns = _columns(table)
         names = tuple(c.name for c in columns)
-        sql = str(table.insert().compile(dialect=dialect, column_keys=list(names)))
+        statement = insert_statement(table, dialect)
+        sql = str(statement.compile(dialect=dialect, column_keys=list(names)))
         bind = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
         _driver_plans[key] = _DriverPlan(names, sql, tuple(bind))
     return _driver_plans[key]

@@ -23,6 +23,13 @@ MAX_STORED_INTEGER = 2**63 - 1
 MAX_CONNECTOR_ID = 2**31 - 1
 """The largest connectorId the tables hold (INTEGER)."""
 
+
+def ignores_duplicates(table: sa.Table) -> bool:
+    """Whether rows of `table` are inserted or ignored (ON CONFLICT DO NOTHING): a row whose
+    natural key is stored already is a retransmission."""
+    return table.info.get("duplicates") == "ignored"
+
+
 Timestamp = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
 
@@ -150,7 +157,24 @@ meter_values = sa.Table(
     sa.Column("format", String(16), nullable=False),
     sa.Column("location", String(16), nullable=False),
     sa.Column("phase", String(8)),
-    sa.Index("ix_meter_values_charge_point", "charge_point_id", "timestamp"),
+    # Writes are insert-or-ignore (`ignores_duplicates`): a retransmitted sampled value is
+    # stored once.
+    info={"duplicates": "ignored"},
+)
+# Each sampled value once, by its natural key (migration 0012). A unique index takes NULLs as
+# all different: a missing transaction is indexed as a number no stored id can be (they are
+# within +-MAX_STORED_INTEGER), a missing phase as "".
+sa.Index(
+    "ix_meter_values_natural_key",
+    meter_values.c.charge_point_id,
+    meter_values.c.timestamp,
+    meter_values.c.connector_id,
+    sa.func.coalesce(meter_values.c.transaction_id, sa.text("-9223372036854775807 - 1")),
+    meter_values.c.measurand,
+    sa.func.coalesce(meter_values.c.phase, sa.text("''")),
+    meter_values.c.location,
+    meter_values.c.context,
+    unique=True,
 )
 
 messages = sa.Table(
