@@ -114,7 +114,9 @@ async def test_boot_status_meter_values_and_data_transfer_with_nul(
         "meterSerialNumber": "MS\x00",
     }
     problem = {"info": "a\x00b", "vendorId": "v\x00", "vendorErrorCode": "\x00E"}
-    reading = {"timestamp": T0, "sampledValue": [{"value": "12\x0034"}, {"value": "7"}]}
+    # Two measurands: a sampled value is stored once per natural key (issue 17, 7).
+    power = {"value": "7", "measurand": "Power.Active.Import"}
+    reading = {"timestamp": T0, "sampledValue": [{"value": "12\x0034"}, power]}
     vendor = {"vendorId": "acme\x00", "messageId": "m\x00", "data": "d\x00ta"}
     status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
     async with chargers(server, "BOOT", "STATUS", "METER", "VENDOR", "OK1", "OK2", "OK3") as (
