@@ -200,7 +200,7 @@ def _without_nul(row: Row) -> Row:
     return {k: without_nul(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
-_POSTGRESQL = postgresql.dialect()
+_POSTGRESQL: sa.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @functools.cache
