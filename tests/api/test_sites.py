@@ -189,6 +189,20 @@ async def test_membership(api: Api) -> None:
     assert (await admin("PUT", "/sites/two/charge-points/CP2")).status == 200
 
 
+async def test_the_allocation_is_told_to_one_decimal(api: Api) -> None:
+    """100 A among three: 33.3 A each (a limit has one decimal), 99.9 A allocated in all
+    (not the float sum 99.89999999999998), each share 33.3 (not 33.333333333333336)."""
+    viewer = api.client(Role.VIEWER)
+    profiles = Profiles()
+    site = {"limit": 100, "minPerCar": 6, "maxPerCar": 50}
+    async with members(api, profiles, "CP1", "CP2", "CP3", site=site) as cps:
+        started = [await start(cp) for cp in cps]
+        await until(lambda: all(applied(api, t) == 33.3 for t in started))
+        allocation = (await viewer("GET", "/sites/depot/allocation")).body
+        assert allocation["allocated"] == 99.9 and allocation["limit"] == 100
+        assert [t["share"] for t in allocation["transactions"]] == [33.3, 33.3, 33.3]
+
+
 async def test_the_limit_is_shared_lowering_first(api: Api) -> None:
     admin, viewer = api.client(), api.client(Role.VIEWER)
     profiles = Profiles()

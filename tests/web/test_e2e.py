@@ -55,6 +55,12 @@ SCREENSHOTS = Path(
 )
 TIMEOUT_MS = 10_000
 CHARGER = "SIM-1"
+TEXT_LINES = """(cell) => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  return new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top))).size;
+}"""
+"""How many lines the text of an element takes on the screen."""
 
 
 @pytest.fixture
@@ -402,14 +408,28 @@ async def test_refusals_on_the_field_and_a_lost_event_stream(
             await profile.fill(commands.EXAMPLE_PROFILE)
             await form.get_by_role("button", name="Set profile").click()
             await expect(answer).to_contain_text('"status": "Accepted"')
+            # Its composite shows connector 1 (the first with profiles) unless told otherwise.
             await page.get_by_role("link", name="Smart charging").click()
-            await page.locator("#sc-window-connectorId").fill("1")
             await expect(page.locator("#profiles")).to_contain_text("TxDefaultProfile")
             await expect(page.locator("#chart-composite")).to_be_visible()
+            await expect(page.locator("#composite")).to_contain_text(
+                "Connector 1 (the first with profiles)."
+            )
+            await expect(page.locator("#sc-window-connectorId")).to_have_value("1")
             await expect(page.locator("#composite")).to_contain_text("16 A")
+            await expect(page.locator("#chart-composite text.tick").first).to_have_text(
+                re.compile(r"^\d+ A$")
+            )
+            # On a narrow window the profile table scrolls; its words stay whole.
+            await page.set_viewport_size({"width": 700, "height": 900})
+            purpose = page.locator("#profiles td", has_text="TxDefaultProfile")
+            assert await purpose.evaluate(TEXT_LINES) == 1
             await page.screenshot(
                 path=shot(record_screenshots, "13-smart-charging"), full_page=True
             )
+            await page.locator("#sc-window-connectorId").fill("0")
+            await expect(page.locator("#composite")).to_contain_text("Connector 0.")
+            assert "connectorId=0" in page.url
         finally:
             await browser.close()
             await station.stop()

@@ -701,7 +701,7 @@ def test_the_composite_as_steps_with_no_limit_shaded() -> None:
 
 def test_the_window_accepts_only_its_choices() -> None:
     assert smart_charging.window({}) == {
-        "connectorId": "0",
+        "connectorId": "",
         "duration": "86400",
         "chargingRateUnit": "A",
     }
@@ -710,6 +710,53 @@ def test_the_window_accepts_only_its_choices() -> None:
     path, query = smart_charging.api_paths("CP 1/a", {"connectorId": "2", "duration": "3600"})
     assert path == "/charge-points/CP%201%2Fa/connectors/2/composite-schedule"
     assert query == {"duration": "3600", "chargingRateUnit": "A"}
+    unchosen, _ = smart_charging.api_paths("CP1", {}, 3)
+    assert unchosen == "/charge-points/CP1/connectors/3/composite-schedule"
+    chosen, _ = smart_charging.api_paths("CP1", {"connectorId": "0"}, 3)
+    assert chosen == "/charge-points/CP1/connectors/0/composite-schedule"
+
+
+def test_the_composite_defaults_to_the_first_connector_with_profiles() -> None:
+    held = [a_held_profile(connectorId=c) for c in (0, 3, 2, 3)]
+    assert smart_charging.first_with_profiles({"items": held}) == 2
+    only_whole = {"items": [a_held_profile(connectorId=0)]}
+    assert smart_charging.first_with_profiles(only_whole) == 0
+    assert smart_charging.first_with_profiles({"items": []}) == 0
+    default = Parsed(smart_charging.composite_fragment(a_composite(connectorId=2), [], False))
+    assert "Connector 2 (the first with profiles)." in default.joined()
+    # The page's connector field takes it, so the window stays on it.
+    hints = [a for t, a in default.tags if "data-suggest" in a]
+    assert hints == [{"hidden": None, "data-suggest": "sc-window-connectorId", "data-value": "2"}]
+    picked = smart_charging.composite_fragment(a_composite(connectorId=2), [])
+    assert "Connector 2." in picked and "data-suggest" not in picked
+
+
+def ticks(html: str) -> list[str]:
+    """The labels on a chart's axes."""
+    return re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', html)
+
+
+def test_every_amount_has_its_unit_and_one_decimal() -> None:
+    held = a_held_profile(11.11111)
+    held["chargingProfile"]["chargingSchedule"]["chargingSchedulePeriod"].append(
+        {"startPeriod": 900, "limit": 8.0}
+    )
+    profiles = Parsed(smart_charging.profiles_fragment({"items": [held]}))
+    assert "+0 s: 11.1 A+900 s: 8 A" in profiles.joined()  # a line each
+    table = next(a for t, a in profiles.tags if t == "table")
+    assert table["class"] == "cards words"  # names are not broken inside (app.css)
+    power_ticks = ticks(transactions.detail_fragment(a_transaction()))
+    assert "8 kW" in power_ticks and "1 kWh" in power_ticks
+    limit_ticks = ticks(smart_charging.composite_fragment(a_composite(), []))
+    assert "20 A" in limit_ticks
+    for shown in power_ticks + limit_ticks:
+        assert re.fullmatch(r"-?[\d.]+ (kW|kWh|A)|[\d:]+|no limit", shown), shown
+    shares = an_allocation(limit=100.0, allocated=99.9)
+    shares["transactions"][0]["share"] = 11.1111
+    bar = Parsed(sites.allocation_fragment(shares))
+    labels = [t for t in bar.text if t.strip()]
+    assert "11.1 A" in labels and "11.1111" not in bar.joined()
+    assert "Allocated99.9 A" in bar.joined()
 
 
 def a_site(value: Any = "Depot", **overrides: Any) -> dict[str, Any]:

@@ -56,7 +56,15 @@ from ocppd.csms.clock import as_utc
 from ocppd.csms.events import Event
 from ocppd.csms.load_sharing import Demand, allocate, available_to_share, settle
 from ocppd.csms.models import transactions
-from ocppd.csms.sites import Site, SiteConfig, Unit, floor_tenth, limit_at, next_change
+from ocppd.csms.sites import (
+    Site,
+    SiteConfig,
+    Unit,
+    floor_tenth,
+    limit_at,
+    nearest_tenth,
+    next_change,
+)
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
 from ocppd.protocol.enums import (
@@ -120,6 +128,8 @@ class Share(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class Allocation(msgspec.Struct, rename="camel", kw_only=True):
+    """Amounts (here and in each Share) to one decimal, the precision of OCPP's limits."""
+
     site_id: str
     at: datetime
     unit: Unit
@@ -318,9 +328,11 @@ class SiteController:
             site_id=site_id,
             at=self.system.clock(),
             unit=config.unit,
-            limit=limit_at(config, self.system.clock()),
-            allocated=sum(_allocated(state, tx) for tx in state.transactions.values()),
-            drawn=sum(s.draw or 0.0 for s in shares),
+            limit=nearest_tenth(limit_at(config, self.system.clock())),
+            allocated=nearest_tenth(
+                sum(_allocated(state, tx) for tx in state.transactions.values())
+            ),
+            drawn=nearest_tenth(sum(s.draw or 0.0 for s in shares)),
             transactions=shares,
             without_default=sorted(cp for cp, installed in state.defaults.items() if not installed),
             failures=list(state.failures),
@@ -334,14 +346,15 @@ class SiteController:
             status = "Pending"
         else:
             status = "Paused" if tx.applied_a == 0 else "Charging"
+        draw = state.draw(tx)
         return Share(
             transaction_id=tx.transaction_id,
             charge_point_id=tx.charge_point_id,
             connector_id=tx.connector_id,
             started_at=tx.started_at,
-            share=tx.share,
+            share=nearest_tenth(tx.share),
             applied_limit_a=tx.applied_a,
-            draw=state.draw(tx),
+            draw=None if draw is None else nearest_tenth(draw),
             state=status,
             fallback=tx.fallback,
         )

@@ -141,6 +141,12 @@ def floor_tenth(value: float) -> float:
     return math.floor(value * 10) / 10
 
 
+def nearest_tenth(value: float) -> float:
+    """To one decimal, the precision of OCPP's limits: how amounts are shown (a sum of
+    limits such as 33.3 * 3 is 99.9, not 99.89999999999998)."""
+    return round(value, 1)
+
+
 # Storage
 
 

@@ -237,12 +237,17 @@ class WebApp:
         return smart_charging.profiles_fragment(await self.need(r.scope, path))
 
     async def _composite(self, r: Request) -> str:
-        path, params = smart_charging.api_paths(r.args[0], r.query)
+        chosen = bool(smart_charging.window(r.query)["connectorId"])
+        first = 0
+        if not chosen:
+            path = f"/charge-points/{segment(r.args[0])}/charging-profiles"
+            first = smart_charging.first_with_profiles(await self.need(r.scope, path))
+        path, params = smart_charging.api_paths(r.args[0], r.query, first)
         composite = await self.need(r.scope, path, params)
         checks = await self.need(
             r.scope, path + "/checks", {"limit": str(smart_charging.CHECKS_SHOWN)}
         )
-        return smart_charging.composite_fragment(composite, checks["items"])
+        return smart_charging.composite_fragment(composite, checks["items"], chosen)
 
     async def _diagnostics(self, r: Request) -> str:
         return await self._jobs(r, "diagnostics")

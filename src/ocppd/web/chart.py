@@ -69,6 +69,12 @@ def number(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
 
 
+def amount(value: float) -> str:
+    """A limit or a share of one: to one decimal (the precision of OCPP's limits), without
+    trailing zeros (`11.1`, not `11.1111`; `16`, not `16.0`)."""
+    return number(round(value, 1))
+
+
 @dataclass(frozen=True)
 class Frame:
     """The plot area: time from `start` to `end` across, values from `bottom` to `top` up."""
@@ -98,7 +104,8 @@ class Frame:
         inner = HEIGHT - TOP - BOTTOM
         return TOP + inner * (1 - (value - self.bottom) / (self.top - self.bottom))
 
-    def axes(self) -> str:
+    def axes(self, unit: str) -> str:
+        """The grid, the value ticks (each with `unit`) and the time ticks."""
         parts = []
         tick = self.bottom
         while tick <= self.top + self.step / 2:
@@ -106,7 +113,7 @@ class Frame:
             parts.append(
                 f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                 f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{number(tick)}</text>"
+                f"{number(tick)} {esc(unit)}</text>"
             )
             tick += self.step
         every = time_step(self.seconds)
@@ -153,7 +160,7 @@ def line_chart(key: str, title: str, unit: str, points: Sequence[Point]) -> str:
         f"{len(points)} readings from {frame.start:%Y-%m-%d %H:%M:%S} to "
         f"{frame.end:%H:%M:%S} UTC, {number(min(values))} to {number(max(values))} {unit}"
     )
-    drawing = frame.axes() + f'<polyline class="series {esc(key)}" points="{line}"/>{dots}'
+    drawing = frame.axes(unit) + f'<polyline class="series {esc(key)}" points="{line}"/>{dots}'
     return _figure(key, title, unit, summary, drawing)
 
 
@@ -183,10 +190,10 @@ def step_chart(key: str, title: str, unit: str, steps: Sequence[Step]) -> str:
     )
     summary = "; ".join(
         f"{start:%Y-%m-%d %H:%M} to {_until(start, end)}: "
-        + ("no limit" if limit is None else f"{number(limit)} {unit}")
+        + ("no limit" if limit is None else f"{amount(limit)} {unit}")
         for start, end, limit in steps[:12]
     ) + ("; …" if len(steps) > 12 else "")
-    return _figure(key, title, unit, summary, "".join(shaded) + frame.axes() + lines)
+    return _figure(key, title, unit, summary, "".join(shaded) + frame.axes(unit) + lines)
 
 
 def _until(start: datetime, end: datetime) -> str:
@@ -231,25 +238,25 @@ def share_bar(key: str, title: str, unit: str, whole: float, parts: Sequence[Par
         width = w(value)
         drawn.append(
             f'<rect class="part p{i % 6}" x="{x:.1f}" y="8" width="{width:.1f}" height="32">'
-            f"<title>{esc(label)}: {number(value)} {esc(unit)}</title></rect>"
+            f"<title>{esc(label)}: {amount(value)} {esc(unit)}</title></rect>"
         )
         if width > 40:
             drawn.append(
                 f'<text class="part-label" x="{x + width / 2:.1f}" y="29" '
-                f'text-anchor="middle">{esc(number(value))}</text>'
+                f'text-anchor="middle">{esc(amount(value))} {esc(unit)}</text>'
             )
         x += width
     limit_x = left + w(whole)
     drawn.append(
         f'<line class="limit" x1="{limit_x:.1f}" x2="{limit_x:.1f}" y1="2" y2="46"/>'
         f'<text class="tick" x="{limit_x:.1f}" y="60" text-anchor="end">limit '
-        f"{esc(number(whole))} {esc(unit)}</text>"
+        f"{esc(amount(whole))} {esc(unit)}</text>"
     )
     summary = (
-        f"{number(total)} of {number(whole)} {unit} shared: "
-        + ", ".join(f"{label} {number(value)}" for label, value in parts[:20])
+        f"{amount(total)} of {amount(whole)} {unit} shared: "
+        + ", ".join(f"{label} {amount(value)} {unit}" for label, value in parts[:20])
         if parts
-        else f"nothing shared of {number(whole)} {unit}"
+        else f"nothing shared of {amount(whole)} {unit}"
     )
     ident = f"chart-{esc(key)}"
     return (

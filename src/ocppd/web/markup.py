@@ -104,9 +104,11 @@ def facts(items: Iterable[tuple[str, str]], extra_class: str = "") -> str:
     return f'<dl class="facts {extra_class}">{body}</dl>'
 
 
-def table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def table(
+    caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]], classes: str = ""
+) -> str:
     """A table that stacks into labelled cards on a phone; cells are already-escaped HTML,
-    the first one the row's header."""
+    the first one the row's header. `classes`: ours (CSS), never a value from outside."""
     head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
     body = "\n".join(
         "<tr>"
@@ -119,7 +121,8 @@ def table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -
         for row in rows
     )
     return (
-        f'<table class="cards"><caption class="visually-hidden">{esc(caption)}</caption>'
+        f'<table class="{" ".join(["cards", classes]).strip()}">'
+        f'<caption class="visually-hidden">{esc(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
     )
 

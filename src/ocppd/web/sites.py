@@ -11,7 +11,7 @@ the events that move it (transactions, meter values, command results, refusals).
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ocppd.web.chart import number, share_bar
+from ocppd.web.chart import amount, share_bar
 from ocppd.web.forms import Field, api_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
@@ -85,7 +85,7 @@ def list_fragment(items: Sequence[Mapping[str, Any]]) -> str:
 def _amount(value: Any, unit: Any) -> str:
     if not isinstance(value, int | float):
         return dash(value)
-    return f"{esc(number(float(value)))} {esc(unit)}"
+    return f"{esc(amount(float(value)))} {esc(unit)}"
 
 
 def page(site_id: str) -> str:

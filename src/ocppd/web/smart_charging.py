@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ocppd.web import commands
-from ocppd.web.chart import Step, number, step_chart
+from ocppd.web.chart import Step, amount, step_chart
 from ocppd.web.forms import Field, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
@@ -38,15 +38,24 @@ ACTIONS = ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")
 
 
 def window(query: Mapping[str, str]) -> dict[str, str]:
-    """The composite's window from a page's query, each value one of the allowed ones."""
-    connector = query.get("connectorId", "0")
+    """The composite's window from a page's query, each value one of the allowed ones; no
+    connectorId (absent or not a connector): the first connector with profiles."""
+    connector = query.get("connectorId", "")
     duration = query.get("duration", "86400")
     unit = query.get("chargingRateUnit", "A")
     return {
-        "connectorId": connector if connector.isdigit() and len(connector) < 6 else "0",
+        "connectorId": connector if connector.isdigit() and len(connector) < 6 else "",
         "duration": duration if duration in dict(DURATIONS) else "86400",
         "chargingRateUnit": unit if unit in UNITS else "A",
     }
+
+
+def first_with_profiles(held: Mapping[str, Any]) -> int:
+    """The connector whose composite the page shows unless one is chosen: the lowest with a
+    profile of its own, else 0 (the whole charger)."""
+    connectors = {i.get("connectorId") for i in held.get("items") or []}
+    numbered = sorted(c for c in connectors if isinstance(c, int) and c > 0)
+    return numbered[0] if numbered else 0
 
 
 def fragment_base(charge_point_id: str) -> str:
@@ -64,7 +73,7 @@ def page(charge_point_id: str, query: Mapping[str, str]) -> str:
                 "int",
                 minimum=0,
                 value=chosen["connectorId"],
-                hint="0 = the whole charger",
+                hint="0 = the whole charger; empty = the first with profiles",
             ),
             Field(
                 "duration",
@@ -114,13 +123,14 @@ def page(charge_point_id: str, query: Mapping[str, str]) -> str:
     )
 
 
-def api_paths(charge_point_id: str, query: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    """The API path of the composite for the page's window, and its query."""
+def api_paths(
+    charge_point_id: str, query: Mapping[str, str], connector_id: int = 0
+) -> tuple[str, dict[str, str]]:
+    """The API path of the composite for the page's window (on `connector_id` when the
+    window names none), and its query."""
     chosen = window(query)
-    path = (
-        f"/charge-points/{segment(charge_point_id)}/connectors/{chosen['connectorId']}"
-        "/composite-schedule"
-    )
+    connector = chosen["connectorId"] or str(connector_id)
+    path = f"/charge-points/{segment(charge_point_id)}/connectors/{connector}/composite-schedule"
     return path, {k: v for k, v in chosen.items() if k != "connectorId"}
 
 
@@ -140,15 +150,16 @@ def profiles_fragment(held: Mapping[str, Any]) -> str:
         "Transaction",
         "Installed",
     )
-    return table("Installed profiles", headers, rows)
+    return f'<div class="scroll">{table("Installed profiles", headers, rows, "words")}</div>'
 
 
 def _profile_row(index: int, item: Mapping[str, Any]) -> tuple[str, ...]:
     profile = item.get("chargingProfile") or {}
     schedule = profile.get("chargingSchedule") or {}
     unit = schedule.get("chargingRateUnit")
-    periods = "; ".join(
-        f"+{esc(p.get('startPeriod'))} s: {esc(p.get('limit'))} {esc(unit)}"
+    periods = "<br>".join(
+        f'<span class="nowrap">+{esc(p.get("startPeriod"))} s: '
+        f"{limit_text(p.get('limit'), str(unit or ''))}</span>"
         for p in (schedule.get("chargingSchedulePeriod") or [])[:6]
     )
     valid = (
@@ -199,12 +210,27 @@ def limit_text(limit: Any, unit: str) -> str:
     if limit is None:
         return "no limit"
     if isinstance(limit, int | float):
-        return f"{esc(number(float(limit)))} {esc(unit)}"
+        return f"{esc(amount(float(limit)))} {esc(unit)}"
     return esc(limit)
 
 
-def composite_fragment(composite: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> str:
+def composite_fragment(
+    composite: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], chosen: bool = True
+) -> str:
+    """`chosen`: the connector was the page's choice, not the first with profiles (which the
+    page's field then takes as its value)."""
     unit = str(composite.get("chargingRateUnit", ""))
+    connector = composite.get("connectorId")
+    which = (
+        f'<p class="muted">Connector {esc(connector)}'
+        + ("" if chosen else " (the first with profiles)")
+        + ".</p>"
+    )
+    if not chosen:
+        which += (
+            f'<span hidden data-suggest="sc-window-connectorId" data-value="{esc(connector)}">'
+            "</span>"
+        )
     intervals = composite.get("intervals") or []
     chart = step_chart("composite", "Limit", unit, steps(intervals))
     conversion = (
@@ -227,7 +253,7 @@ def composite_fragment(composite: Mapping[str, Any], checks: Sequence[Mapping[st
         if rows
         else empty("No interval.")
     )
-    return (chart or empty("Nothing predicted.")) + conversion + listing + _checks(checks)
+    return which + (chart or empty("Nothing predicted.")) + conversion + listing + _checks(checks)
 
 
 def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
@@ -241,7 +267,7 @@ def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
                 if c.get("matches")
                 else badge("differs", "s-faulted"),
                 _mismatch(c.get("mismatch"), str(c.get("chargingRateUnit", ""))),
-                esc(c.get("duration")) + " s",
+                f'<span class="nowrap">{esc(c.get("duration"))} s</span>',
             )
             for c in checks[:CHECKS_SHOWN]
         ]
