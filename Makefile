@@ -35,8 +35,10 @@ pytest: setup
 
 test: lint typecheck pytest
 
+# `make serve PORT=9100` (or OCPPD_PORT=9100): another port. The data directory is ocppd's
+# default, the one every `ocppd` command uses: $$XDG_DATA_HOME/ocppd, else ~/.local/share/ocppd.
 serve: setup
-	$(VENV)/bin/ocppd serve --registration open
+	$(VENV)/bin/ocppd serve --registration open $(if $(PORT),--port $(PORT))
 
 bench: setup
 	$(VENV)/bin/python bench/protocol.py

@@ -69,7 +69,7 @@ def measure(
 def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = ["--data-dir", tmp]
-        token = ocppd("token", "create", "--role", "operator", *data)
+        token = ocppd("token", "create", "--role", "operator", "--create", *data)
         ocppd("charge-point", "add", "CP1", *data)
         port = free_port()
         server = subprocess.Popen(

@@ -108,7 +108,7 @@ async def fleet(port: int, count: int, readings: int) -> list[ClientConnection]:
 def main(count: int, readings: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = ["--data-dir", tmp]
-        token = ocppd("token", "create", "--role", "viewer", *data)
+        token = ocppd("token", "create", "--role", "viewer", "--create", *data)
         port = free_port()
         server = subprocess.Popen(
             [

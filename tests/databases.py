@@ -107,11 +107,7 @@ async def engine_for(
         yield engine
         await engine.dispose()
         return
-    problem = await TEMPLATES.postgres_unavailable()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {problem}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+    await require_postgres()
     schema = f"t_{secrets.token_hex(6)}"
     dump = "" if from_scratch else await TEMPLATES.postgres_dump()
     if dump:
@@ -126,6 +122,15 @@ async def engine_for(
     finally:
         await engine.dispose()
         await _administer(f'drop schema "{schema}" cascade')
+
+
+async def require_postgres() -> None:
+    """Skips the test when PostgreSQL does not answer, or fails it under CI."""
+    problem = await TEMPLATES.postgres_unavailable()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
 
 
 def _dump_schema(schema: str) -> str:

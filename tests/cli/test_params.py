@@ -18,7 +18,7 @@ UNDECODABLE = b"cp\xff".decode(errors="surrogateescape")
 
 
 def ocppd(tmp_path: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)])
+    return CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path), "--create"])
 
 
 def registered(tmp_path: Path) -> list[str]:
@@ -49,7 +49,7 @@ def test_token_create_refuses_a_name_beyond_its_column(tmp_path: Path) -> None:
         assert refused.exit_code == 2, refused.output
         assert f"'--name': {reason}" in refused.output
     created = ocppd(tmp_path, "token", "create", "--role", "viewer", "--name", "n" * 255)
-    assert created.exit_code == 0 and created.output.startswith("ocppd_")
+    assert created.exit_code == 0 and created.stdout.startswith("ocppd_")
 
 
 def test_urls_and_tokens_that_cannot_be_sent_are_refused_before_anything_is(

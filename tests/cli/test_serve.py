@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 BOOT = '[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
 
+OPEN = ("--registration", "open")
 LISTENING = re.compile(r"^ocppd: OCPP 1\.6J on wss?://127\.0\.0\.1:(\d+)/")
 
 
@@ -38,25 +39,22 @@ class Served:
     and prints it once listening (a port chosen before the start could be taken meanwhile by
     another test's server, under pytest-xdist). Its output is read as it comes."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(
+        self,
+        tmp_path: Path | None,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """`tmp_path`: the data dir is its `data`; None: the default data dir (of `env`)."""
+        data = [] if tmp_path is None else ["--data-dir", str(tmp_path / "data")]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ocppd",
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--registration",
-                "open",
-                *args,
-            ],
+            [sys.executable, "-m", "ocppd", "serve", "--port", "0", *data, *OPEN, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
+            cwd=cwd,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._output: list[str] = []

@@ -6,11 +6,11 @@ No command prints an AuthorizationKey: only whether one is set."""
 
 import asyncio
 import json
-from pathlib import Path
 
 import click
 
 from ocppd.cli.api_client import ApiClient, quote
+from ocppd.cli.database_location import ExistingDatabase, existing_database
 from ocppd.cli.operate import api_options, ask, page_options, show_page
 from ocppd.cli.params import StoredText
 from ocppd.protocol.enums import RegistrationStatus
@@ -42,22 +42,16 @@ def charge_point() -> None:
     type=click.Choice([r.value for r in Rule]),
     help="A tolerance rule to enable for it (repeatable).",
 )
-@click.option("--database", envvar="OCPPD_DATABASE", default="", help="Database URL.")
-@click.option(
-    "--data-dir", envvar="OCPPD_DATA_DIR", type=click.Path(path_type=Path), default=Path("data")
-)
+@existing_database
 def add(
     identity: str,
     status: str,
     auth_key: str | None,
     tolerate: tuple[str, ...],
-    database: str,
-    data_dir: Path,
+    database: ExistingDatabase,
 ) -> None:
     """Register IDENTITY (or update its registration)."""
     from ocppd.csms import registration
-    from ocppd.csms.database import create_engine, upgrade
-    from ocppd.csms.settings import Settings
 
     if not identity or len(identity) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="IDENTITY")
@@ -65,22 +59,16 @@ def add(
         raise click.BadParameter(
             "must not contain '/' (the API could not address it)", param_hint="IDENTITY"
         )
-    url = Settings(database=database, data_dir=data_dir).database_url()
 
     async def run() -> None:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            async with engine.begin() as connection:
-                await registration.register(
-                    connection,
-                    identity,
-                    RegistrationStatus(status),
-                    auth_key,
-                    frozenset(Rule(r) for r in tolerate),
-                )
-        finally:
-            await engine.dispose()
+        async with database.engine() as engine, engine.begin() as connection:
+            await registration.register(
+                connection,
+                identity,
+                RegistrationStatus(status),
+                auth_key,
+                frozenset(Rule(r) for r in tolerate),
+            )
 
     asyncio.run(run())
     click.echo(f"charge point {identity} registered ({status})")

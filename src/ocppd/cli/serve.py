@@ -13,7 +13,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from ocppd.csms.settings import ConcurrencyScope, RegistrationPolicy, Settings, load_toml
+from ocppd.cli.database_location import DATA_DIR_SHOWN, ExistingDatabase, existing_database
+from ocppd.csms.settings import (
+    ConcurrencyScope,
+    RegistrationPolicy,
+    Settings,
+    default_data_dir,
+    load_toml,
+)
 
 
 def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
@@ -36,7 +43,8 @@ pruning run (and a number of days beyond a C int, the start)."""
 
 def _option(name: str, **kwargs: Any) -> Any:
     envvar = "OCPPD_" + name.split("/")[0].upper().replace("-", "_")
-    return click.option(f"--{name}", envvar=envvar, show_envvar=True, show_default=True, **kwargs)
+    kwargs.setdefault("show_default", True)
+    return click.option(f"--{name}", envvar=envvar, show_envvar=True, **kwargs)
 
 
 def settings_options(func: Any) -> Any:
@@ -58,7 +66,11 @@ def settings_options(func: Any) -> Any:
             help="0: a free port, printed once listening.",
         ),
         _option(
-            "data-dir", type=click.Path(file_okay=False, path_type=Path), default=defaults.data_dir
+            "data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=default_data_dir,
+            show_default=DATA_DIR_SHOWN,
+            help="Where the SQLite database and files are; created if missing.",
         ),
         _option("database", default="", help="Database URL; empty = SQLite in the data dir."),
         _option("path-prefix", default=defaults.path_prefix),
@@ -123,6 +135,7 @@ def to_settings(values: dict[str, Any]) -> Settings:
     if public and urlsplit(public).scheme not in ("http", "https"):
         raise click.BadParameter(f"{public!r} is not an http(s) URL", param_hint="--public-url")
     values["public_url"] = public.rstrip("/")
+    values["data_dir"] = Path(values["data_dir"]).expanduser().absolute()
     return Settings(**values)
 
 
@@ -178,23 +191,13 @@ def db() -> None:
 
 
 @db.command()
-@click.option("--database", envvar="OCPPD_DATABASE", default="", help="Database URL.")
-@click.option(
-    "--data-dir", envvar="OCPPD_DATA_DIR", type=click.Path(path_type=Path), default=Path("data")
-)
-def upgrade(database: str, data_dir: Path) -> None:
+@existing_database
+def upgrade(database: ExistingDatabase) -> None:
     """Apply the database migrations."""
-    from ocppd.csms.database import create_engine
-    from ocppd.csms.database import upgrade as apply
-
-    url = Settings(database=database, data_dir=data_dir).database_url()
 
     async def run() -> None:
-        engine = create_engine(url)
-        try:
-            await apply(engine)
-        finally:
-            await engine.dispose()
+        async with database.engine():
+            pass  # opening it applies them
 
     asyncio.run(run())
-    click.echo(f"database {url} is up to date")
+    click.echo(f"database {database.url} is up to date")

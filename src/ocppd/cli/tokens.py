@@ -2,10 +2,10 @@
 (the first admin token cannot come from the API itself)."""
 
 import asyncio
-from pathlib import Path
 
 import click
 
+from ocppd.cli.database_location import ExistingDatabase, existing_database
 from ocppd.cli.params import StoredText
 
 ROLES = ["viewer", "operator", "admin"]
@@ -26,25 +26,13 @@ def token() -> None:
     default="",
     help="A label, to tell tokens apart when listing them.",
 )
-@click.option("--database", envvar="OCPPD_DATABASE", default="", help="Database URL.")
-@click.option(
-    "--data-dir", envvar="OCPPD_DATA_DIR", type=click.Path(path_type=Path), default=Path("data")
-)
-def create(role: str, name: str, database: str, data_dir: Path) -> None:
+@existing_database
+def create(role: str, name: str, database: ExistingDatabase) -> None:
     """Print a new token; only its hash is stored, so keep it now."""
     from ocppd.api import tokens
-    from ocppd.csms.database import create_engine, upgrade
-    from ocppd.csms.settings import Settings
-
-    url = Settings(database=database, data_dir=data_dir).database_url()
 
     async def run() -> str:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            async with engine.begin() as connection:
-                return (await tokens.create(connection, tokens.Role(role), name)).token
-        finally:
-            await engine.dispose()
+        async with database.engine() as engine, engine.begin() as connection:
+            return (await tokens.create(connection, tokens.Role(role), name)).token
 
     click.echo(asyncio.run(run()))

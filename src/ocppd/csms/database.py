@@ -26,6 +26,28 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'ocppd.db'}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or one in memory."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+async def holds_schema(url: str) -> bool:
+    """Whether ocppd's migrations ever ran in the database at `url` (its `alembic_version`
+    table). Opened as it is, without the settings `create_engine` makes (SQLite's WAL mode
+    stays in the file): a database that is not ocppd's is left untouched."""
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: sa.inspect(sync).has_table("alembic_version")
+            )
+    finally:
+        await engine.dispose()
+
+
 def create_engine(url: str, search_path: str | None = None) -> AsyncEngine:
     """An engine for `url`; `search_path` puts PostgreSQL tables in a schema of their own."""
     connect_args: dict[str, object] = {}
@@ -64,9 +86,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Apply every migration that the database lacks."""
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(str(engine.url))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))

@@ -1,5 +1,6 @@
 """Settings of the central system: flags, `OCPPD_*` environment variables or a TOML file."""
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -21,11 +22,21 @@ class RegistrationPolicy(StrEnum):
     """Only registered identities may connect; others get HTTP 404 before the upgrade."""
 
 
+def default_data_dir() -> Path:
+    """One absolute place per user, the same from every working directory, so that
+    `ocppd serve` and the commands beside it find the same database: `$XDG_DATA_HOME/ocppd`,
+    else `~/.local/share/ocppd` (a relative `$XDG_DATA_HOME` is ignored, as the XDG Base
+    Directory specification says)."""
+    base = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "ocppd"
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9000
-    data_dir: Path = Path("data")
+    data_dir: Path = field(default_factory=default_data_dir)
     database: str = ""
     """SQLAlchemy URL; empty = SQLite in `data_dir`."""
     path_prefix: str = "/ocpp"

@@ -1,0 +1,112 @@
+"""Where the central system's database is, for every command that opens it.
+
+One rule, so that no command silently works on the wrong database: the data directory is one
+absolute place per user (`$XDG_DATA_HOME/ocppd`, else `~/.local/share/ocppd`), the same from
+any working directory; `--data-dir` / `OCPPD_DATA_DIR` or `--database` / `OCPPD_DATABASE`
+choose another. `ocppd serve` creates its database there. The commands that write to the
+database themselves (`token create`, `charge-point add`, `db upgrade`) open an existing one
+only: where there is none, they say so on stderr, naming the path, and exit 1, unless
+`--create` is given.
+"""
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ocppd.csms.settings import Settings, default_data_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+DATA_DIR_SHOWN = "$XDG_DATA_HOME/ocppd, else ~/.local/share/ocppd"
+
+
+def data_dir_option(help: str = "Where the SQLite database and files are.") -> Any:
+    return click.option(
+        "--data-dir",
+        envvar="OCPPD_DATA_DIR",
+        show_envvar=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_data_dir,
+        show_default=DATA_DIR_SHOWN,
+        help=help,
+    )
+
+
+def database_option() -> Any:
+    return click.option(
+        "--database",
+        envvar="OCPPD_DATABASE",
+        show_envvar=True,
+        default="",
+        help="Database URL; empty = SQLite in the data dir.",
+    )
+
+
+class NoDatabase(click.ClickException):
+    """Printed on stderr as `Error: <message>`, exit status 1."""
+
+
+@dataclass(frozen=True)
+class ExistingDatabase:
+    """The database a command writes to directly: opened only if it is there already."""
+
+    url: str
+    create: bool
+
+    @asynccontextmanager
+    async def engine(self) -> AsyncIterator["AsyncEngine"]:
+        """An engine on the database, its migrations applied; `NoDatabase` when it holds no
+        ocppd schema yet and `create` was not given."""
+        from ocppd.csms.database import create_engine, holds_schema, sqlite_path, upgrade
+
+        path = sqlite_path(self.url)
+        if path is not None and not path.exists():
+            if not self.create:
+                raise NoDatabase(
+                    f"no database at {path}: give --data-dir (or --database) where `ocppd "
+                    "serve` keeps it, or --create to create a new one there"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+        empty = not await holds_schema(self.url)
+        if empty and not self.create:
+            raise NoDatabase(
+                f"{self.url} holds no ocppd database: give --database where `ocppd serve` "
+                "keeps it, or --create to create one there"
+            )
+        engine = create_engine(self.url)
+        try:
+            await upgrade(engine)
+            if empty:
+                click.echo(f"ocppd: created a new database at {self.url}", err=True)
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+def existing_database(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--database`, `--data-dir` and `--create`, given to `func` as `database`, an
+    `ExistingDatabase`."""
+
+    @functools.wraps(func)
+    def command(database: str, data_dir: Path, create: bool, **values: Any) -> Any:
+        settings = Settings(database=database, data_dir=data_dir.expanduser().absolute())
+        return func(database=ExistingDatabase(settings.database_url(), create), **values)
+
+    options = [
+        database_option(),
+        data_dir_option(),
+        click.option(
+            "--create",
+            is_flag=True,
+            help="Create the database if there is none (else: refuse, exit 1).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
