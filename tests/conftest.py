@@ -1,7 +1,10 @@
 """Hooks of the whole test session."""
 
+from collections.abc import Iterator
+
 import pytest
 
+from ocppd.rpc.log_budget import offences
 from tests.databases import TEMPLATES
 
 
@@ -13,3 +16,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests marked `slow` first: with two workers, a test of 20 s started last kept one
     worker busy alone for as long."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_budget() -> Iterator[None]:
+    """Each test starts with every charger's log budget whole (it is per process)."""
+    offences.clear()
+    yield

@@ -16,10 +16,11 @@ def upgrade_request(path: str, subprotocol: str = "ocpp1.6") -> bytes:
     ).encode()
 
 
-def masked_text_frame(text: str) -> bytes:
+def masked_text_frame(text: str | bytes) -> bytes:
     """One final text frame as a client sends it: masked, with a zero key (legal, and the
-    payload stays as it is, so floods are cheap to build)."""
-    payload = text.encode()
+    payload stays as it is, so floods are cheap to build). Bytes are sent as they are, UTF-8
+    or not."""
+    payload = text.encode() if isinstance(text, str) else text
     if len(payload) < 126:
         header = bytes([0x81, 0x80 | len(payload)])
     elif len(payload) < 65536:

@@ -94,6 +94,29 @@ async def test_an_identity_with_a_slash_is_refused_even_percent_encoded(
     assert added.exit_code == 2 and "'/'" in added.output
 
 
+async def test_identities_whose_escapes_are_not_utf8_are_refused_before_the_upgrade(
+    server: RunningServer,
+) -> None:
+    """Issue 17 §8: `%ff`, `%fe` and `%EF%BF%BD` were all U+FFFD, one charge point, and each
+    replaced the other's connection."""
+    from ocppd.csms.settings import RegistrationPolicy
+
+    server.system.settings.registration = RegistrationPolicy.OPEN
+    async with open_socket(server, "%EF%BF%BD") as ws:
+        assert (await ask(ws, BOOT))[0] == 3
+        for path in ["%ff", "%fe", "A%C3", "%C3%28"]:
+            with pytest.raises(InvalidStatus) as caught:
+                async with open_socket(server, path):
+                    pass
+            assert caught.value.response.status_code == 404
+            assert b"UTF-8" in caught.value.response.body
+        assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[:2] == [3, "h"]
+        assert list(server.system.connections) == ["\ufffd"]
+    async with open_socket(server, "%C3%A9") as ws:  # a real escape: é
+        assert (await ask(ws, BOOT))[0] == 3
+        assert "\u00e9" in server.system.connections
+
+
 async def test_open_registration_admits_new_identities(server: RunningServer) -> None:
     from ocppd.csms.settings import RegistrationPolicy
 
@@ -391,3 +414,66 @@ async def test_an_answer_that_finds_the_charger_gone_is_dropped_quietly(
     assert stored == server.system.clock.now.replace(tzinfo=None)  # type: ignore[attr-defined]
     async with open_socket(server, "CP1") as ws:
         assert (await ask(ws, '[2,"h2","Heartbeat",{}]'))[:2] == [3, "h2"]
+
+
+def lines(caplog: pytest.LogCaptureFixture, words: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if words in r.getMessage()]
+
+
+def assert_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing at ERROR, no traceback (issue 17 §9)."""
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not loud, caplog.text
+
+
+async def test_refused_handshakes_log_a_few_lines_and_no_error(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each refusal logged ERROR "ASGI callable returned without completing handshake"
+    (uvicorn) besides two INFO lines; now one INFO line, within the charger's budget."""
+    with caplog.at_level(logging.INFO):
+        for _ in range(20):
+            with pytest.raises(InvalidStatus) as caught:
+                async with open_socket(server, "NOBODY"):
+                    pass
+            assert caught.value.response.status_code == 404
+    assert_quiet(caplog)
+    assert len(lines(caplog, "refused 'NOBODY'")) == 5  # LINES_PER_PERIOD
+    assert not lines(caplog, '"WebSocket /ocpp/NOBODY" 404'), caplog.text
+    assert not lines(caplog, "connection rejected"), caplog.text
+
+
+async def test_text_that_is_not_utf8_closes_with_1007_and_logs_a_few_warnings(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each such frame logged an ERROR with a traceback (5,111 in a fuzz run)."""
+    await register(server.system, "CP1")
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.INFO):
+        for _ in range(8):
+            raw = await open_upgraded(server.port, "/ocpp/CP1")
+            try:
+                await loop.sock_sendall(raw, masked_text_frame(b'[2,"x","Heart\xffbeat",{}]'))
+                close = await ServerFrames(raw).next()
+            finally:
+                raw.close()
+            assert close is not None and close[0] == 0x8
+            assert struct.unpack("!H", close[1][:2])[0] == 1007
+        async with open_socket(server, "CP1") as ws:
+            assert (await ask(ws, BOOT))[:2] == [3, "b1"]
+    assert_quiet(caplog)
+    warned = lines(caplog, "text frame is not UTF-8")
+    assert len(warned) == 5 and all(r.levelno == logging.WARNING for r in warned)
+
+
+async def test_a_charger_repeating_bad_frames_gets_a_few_log_lines(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        with caplog.at_level(logging.INFO):
+            for n in range(30):
+                await ws.send(f"not json {n}")
+                assert (await ask(ws, f'[2,"{n}",{{}}]'))[:3] == [4, str(n), "FormationViolation"]
+    assert_quiet(caplog)
+    assert len(lines(caplog, "CP1: dropped")) + len(lines(caplog, "CP1: answered")) == 5

@@ -17,7 +17,7 @@ import uvicorn
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.transport.server import ASGIApp, OcppApp
-from ocppd.transport.websocket_protocol import CompactWebSocketProtocol
+from ocppd.transport.websocket_protocol import CompactWebSocketProtocol, quiet_denials
 
 log = logging.getLogger("ocppd.csms.service")
 
@@ -28,6 +28,7 @@ def build_app(system: CentralSystem, fallback: ASGIApp | None = None) -> OcppApp
 
 def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     ping = settings.ping_interval or None
+    quiet_denials()
     return uvicorn.Config(
         app,
         host=settings.host,

@@ -37,6 +37,7 @@ from ocppd.rpc.connection import (
     RpcConnection,
     UniqueIds,
 )
+from ocppd.rpc.log_budget import offences
 
 log = logging.getLogger("ocppd.rpc")
 
@@ -223,7 +224,10 @@ class Session:
         elif isinstance(event, IncomingResult | IncomingError):
             self._settle(event)
         elif isinstance(event, Reply):
-            log.warning(
+            offences.log(
+                log,
+                logging.WARNING,
+                self.name,
                 "%s: answered %s: %s in %r",
                 self.name,
                 event.error.code.value,
@@ -232,7 +236,9 @@ class Session:
             )
             await self._write(event.data, 4, event.unique_id, event.action)
         elif isinstance(event, Dropped):
-            log.warning("%s: dropped: %s", self.name, event.reason)
+            offences.log(
+                log, logging.WARNING, self.name, "%s: dropped: %s", self.name, event.reason
+            )
 
     def _settle(self, event: IncomingResult | IncomingError) -> None:
         future = self._waiting.get(event.unique_id)

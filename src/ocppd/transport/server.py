@@ -2,8 +2,10 @@
 
 Served by uvicorn (decision 0001) on the same port as the HTTP API: WebSocket requests under
 the OCPP path prefix come here, everything else goes to `fallback` (the API and dashboard).
-Before the upgrade it reads the identity from the last path segment (percent-decoded) and
-HTTP Basic credentials, and lets the `Endpoint` admit or refuse (401, 404) the charge point.
+Before the upgrade it reads the identity from the last path segment (percent-decoded as
+UTF-8: an identity whose escapes are not UTF-8 is refused, 404, so that no two spellings name
+one charge point) and HTTP Basic credentials, and lets the `Endpoint` admit or refuse (401,
+404) the charge point. Refusals are logged at INFO within the charger's log budget.
 """
 
 import base64
@@ -12,7 +14,9 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
+
+from ocppd.rpc.log_budget import offences
 
 log = logging.getLogger("ocppd.transport.server")
 
@@ -81,14 +85,18 @@ class OcppApp:
         if (await receive())["type"] != "websocket.connect":
             return None
         identity = _identity(scope, self.prefix)
+        if identity is None:
+            refusal = Refusal(404, "charge point identity must be UTF-8 once percent-decoded")
+            await _refuse(send, scope["path"], refusal)
+            return None
         user, password = _basic_credentials(scope)
         if user is not None and user != identity:
-            await _deny(send, 401, "Basic auth user must be the charge point identity")
+            refusal = Refusal(401, "Basic auth user must be the charge point identity")
+            await _refuse(send, identity, refusal)
             return None
         admitted = await self.endpoint.admit(identity, password)
         if isinstance(admitted, Refusal):
-            log.info("refused %r: %d %s", identity, admitted.status, admitted.reason)
-            await _deny(send, admitted.status, admitted.reason)
+            await _refuse(send, identity, admitted)
             return None
         if SUBPROTOCOL not in scope.get("subprotocols", []):
             # OCPP-J: complete the handshake without the header, then close at once.
@@ -158,12 +166,17 @@ class _Socket:
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-def _identity(scope: Scope, prefix: str) -> str:
+def _identity(scope: Scope, prefix: str) -> str | None:
+    """The percent-decoded last segment; None when its bytes are not UTF-8 (`%ff` would
+    otherwise become U+FFFD, the same charge point as `%fe` and `%EF%BF%BD`)."""
     raw = scope.get("raw_path") or scope["path"].encode()
-    rest = raw.decode("latin-1")[len(prefix) :]
-    if "/" in rest:
+    rest = raw[len(prefix.encode()) :]
+    if b"/" in rest:
         return ""  # `<prefix>/<identity>`: exactly one segment
-    return unquote(rest)
+    try:
+        return unquote_to_bytes(rest).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _basic_credentials(scope: Scope) -> tuple[str | None, str | None]:
@@ -176,6 +189,12 @@ def _basic_credentials(scope: Scope) -> tuple[str | None, str | None]:
             user, _, password = decoded.partition(":")
             return user, password
     return None, None
+
+
+async def _refuse(send: SendMessage, who: str, refusal: Refusal) -> None:
+    status, reason = refusal.status, refusal.reason
+    offences.log(log, logging.INFO, who, "refused %r: %d %s", who, status, reason)
+    await _deny(send, status, reason)
 
 
 async def _deny(send: SendMessage, status: int, reason: str) -> None:

@@ -15,17 +15,32 @@ code) with only what an idle connection holds changed (decision 0002, "Applied (
 - the handshake's request and response, with their headers, are dropped once it is done, and
   the last frame's payload once uvicorn has taken it.
 
+And two of uvicorn's log lines that a hostile client could repeat at will (issue 17 §9):
+
+- a refused handshake (`websocket.http.response`) counts as a completed handshake, so uvicorn
+  does not log ERROR "ASGI callable returned without completing handshake" for each; its own
+  INFO line for the refusal is filtered out (`DenialLogFilter`): the application logs the
+  refusal, with its reason, within the charger's log budget;
+- a text frame that is not UTF-8 is logged as one WARNING line without a traceback (uvicorn:
+  ERROR with one), within the path's log budget, and closes the connection with 1007 as
+  uvicorn does.
+
 What it relies on in uvicorn (pinned in uv.lock) is checked by
 tests/transport/test_websocket_protocol.py, which fails when uvicorn changes it.
 """
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame
 from websockets.http11 import Request
+
+from ocppd.rpc.log_budget import offences
+
+log = logging.getLogger("ocppd.transport.websocket")
 
 # Every attribute uvicorn's protocol sets (in __init__, handle_connect, connection_made).
 UVICORN_ATTRIBUTES = (
@@ -175,6 +190,33 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_cont(event)
         event.data = b""
 
+    def send_receive_event_to_app(self) -> None:
+        """uvicorn's, with a quiet refusal of text that is not UTF-8."""
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past `websocket.close`: read on until the peer's close arrives
+        message: dict[str, Any]
+        if self.curr_msg_data_type == "text":
+            try:
+                message = {"type": "websocket.receive", "text": data.decode()}
+            except UnicodeDecodeError as exc:
+                self._refuse_invalid_utf8(exc)
+                return
+        else:
+            message = {"type": "websocket.receive", "bytes": data}
+        self.queue.put_nowait(message)  # type: ignore[arg-type]
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _refuse_invalid_utf8(self, exc: UnicodeDecodeError) -> None:
+        path = self.scope["path"]
+        text = "%s: text frame is not UTF-8 (%s at byte %d): closed with 1007"
+        offences.log(log, logging.WARNING, path, text, path, exc.reason, exc.start)
+        self.conn.send_close(1007)
+        self.handle_parser_exception()
+
     async def receive(self) -> Any:
         """uvicorn's, on the inbox (one coroutine, not two, while the application waits)."""
         inbox: Inbox = self.queue  # type: ignore[assignment]
@@ -195,8 +237,29 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
         try:
             await super().send(message)
         finally:
+            if self.initial_response is not None and self.close_sent:
+                self.handshake_complete = True  # refused: done, not "returned without"
             self._forget_handshake()
 
     def _forget_handshake(self) -> None:
         if self.handshake_complete:
             self.response = None  # type: ignore[assignment]
+
+
+_DENIAL_LINES = frozenset(['%s - "WebSocket %s" %d', "connection rejected (%d %s)"])
+"""uvicorn's line for a handshake the application refused, and websockets' (uvicorn's logger)."""
+
+
+class DenialLogFilter(logging.Filter):
+    """Drops uvicorn's and websockets' INFO lines for a refused WebSocket handshake (the
+    application logs the refusal with its reason, within the charger's log budget)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg in _DENIAL_LINES and record.levelno <= logging.INFO)
+
+
+def quiet_denials(logger: logging.Logger | None = None) -> None:
+    """Install `DenialLogFilter` on uvicorn's logger (once)."""
+    logger = logger or logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, DenialLogFilter) for f in logger.filters):
+        logger.addFilter(DenialLogFilter())
