@@ -480,12 +480,23 @@ async def test_diagnostics_and_firmware_from_the_browser(
             saved = Path(await (await downloading.value).path())
             assert "identity: SIM-FILES" in await asyncio.to_thread(saved.read_text)
 
+            # Charging: the charger installs once the transaction ends, and the page says so.
+            await live.client(Role.OPERATOR)("PUT", "/id-tags/TAG1", {"status": "Accepted"})
+            await station.plug_in(1)
+            charging = await station.start_transaction(1, "TAG1")
+            assert charging is not None and charging.transaction_id is not None
             update = page.locator("#job-firmware")
             await update.get_by_label("Firmware image id").fill("1")
             await update.get_by_role("button", name="Update").click()
             await expect(update.locator("output")).to_contain_text('"kind": "firmware"')
             firmware = page.locator("#firmware-updates")
+            await expect(firmware.locator(".badge")).to_have_text("Downloaded")
+            await expect(firmware.locator(".waiting")).to_have_text(
+                f"Installation waits for transaction #{charging.transaction_id} to end"
+            )
+            await station.stop_transaction(1)
             await expect(firmware.locator(".badge")).to_have_text("Installed")
+            await expect(firmware.locator(".waiting")).to_have_count(0)
             await page.screenshot(path=shot(record_screenshots, "12-jobs"), full_page=True)
         finally:
             await browser.close()

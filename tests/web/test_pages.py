@@ -900,6 +900,19 @@ def test_job_statuses_are_coloured_and_the_file_downloads_for_operators() -> Non
     assert not [a for _, a in Parsed(deleted).tags if "data-download" in a], "nothing to fetch"
 
 
+def test_a_downloaded_firmware_job_says_which_transactions_installation_waits_for() -> None:
+    waiting = a_job(3, kind="firmware", status="Downloaded", endedAt=None, file=None)
+    one = jobs.jobs_fragment("firmware-updates", [waiting | {"waitingForTransactions": [5]}])
+    assert (
+        '<strong class="waiting">Installation waits for transaction '
+        '<a href="/transactions/5">#5</a> to end</strong>'
+    ) in one
+    two = jobs.jobs_fragment("firmware-updates", [waiting | {"waitingForTransactions": [5, 6]}])
+    assert "waits for transactions <a" in two and '<a href="/transactions/6">#6</a>' in two
+    none = jobs.jobs_fragment("firmware-updates", [waiting | {"waitingForTransactions": None}])
+    assert "waits" not in none
+
+
 def test_natural_order_compares_digit_runs_as_numbers_of_any_length() -> None:
     names = ["a10", "a9", "A2b", "a02", "a2", "b", "a", "a" + "9" * 5000, "a1" + "0" * 5000]
     assert sorted(names, key=natural_key) == [

@@ -25,8 +25,9 @@ from ocppd.api.sending import send
 from ocppd.api.system import System
 from ocppd.csms import jobs, registration
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import MAX_STORED_INTEGER, job_statuses
+from ocppd.csms.models import MAX_STORED_INTEGER, job_statuses, transactions
 from ocppd.csms.models import jobs as job_table
+from ocppd.protocol.enums import FirmwareStatus
 from ocppd.protocol.fields import Payload
 
 JobId = Annotated[int, PathParameter(name="jobId", ge=1, le=MAX_STORED_INTEGER)]
@@ -71,6 +72,9 @@ class Job(msgspec.Struct, rename="camel", kw_only=True):
     ended_at: datetime | None
     history: list[JobStatus] | None
     """Every status notification of this job, oldest first (in a single job's view only)."""
+    waiting_for_transactions: list[int] | None = None
+    """A firmware job Downloaded while transactions run on its charge point: their ids. A
+    charger installs once no transaction runs (OCPP 1.6 UpdateFirmware); None otherwise."""
 
 
 class JobPage(msgspec.Struct, rename="camel", kw_only=True):
@@ -130,9 +134,11 @@ async def load(system: System, kind: str, job_id: int) -> Job:
         history = await db.execute(
             sa.select(s.status, s.received_at).where(s.job_id == job_id).order_by(s.id)
         )
-        return view(
+        found = view(
             row, [JobStatus(status=h.status, received_at=as_utc(h.received_at)) for h in history]
         )
+        await _note_waiting(db, [found])
+        return found
 
 
 async def page(
@@ -149,10 +155,38 @@ async def page(
                 Problem(status=404, error=f"unknown charge point {charge_point_id!r}")
             )
         rows = (await db.execute(query)).all()
+        items = [view(row, None) for row in rows[:limit]]
+        await _note_waiting(db, items)
     return JobPage(
-        items=[view(row, None) for row in rows[:limit]],
+        items=items,
         next_cursor=next_cursor([str(row.id) for row in rows], limit),
     )
+
+
+async def _note_waiting(db: AsyncConnection, found: list[Job]) -> None:
+    """`waiting_for_transactions` of the open firmware jobs Downloaded: at most one a charge
+    point, so one query for the few there are."""
+    waiting = [
+        job
+        for job in found
+        if job.kind == jobs.FIRMWARE
+        and job.status == FirmwareStatus.DOWNLOADED
+        and job.ended_at is None
+    ]
+    if not waiting:
+        return
+    t = transactions.c
+    running = await db.execute(
+        sa.select(t.charge_point_id, t.id)
+        .where(t.charge_point_id.in_({job.charge_point_id for job in waiting}))
+        .where(t.stopped_at.is_(None))
+        .order_by(t.id)
+    )
+    by_charge_point: dict[str, list[int]] = {}
+    for charge_point_id, transaction_id in running:
+        by_charge_point.setdefault(charge_point_id, []).append(transaction_id)
+    for job in waiting:
+        job.waiting_for_transactions = by_charge_point.get(job.charge_point_id)
 
 
 def read_routes(kind: str, path: str, tag: str) -> list[HTTPRouteHandler]:

@@ -1,6 +1,8 @@
 """`ocppd diagnostics` and `ocppd firmware`: the two file flows through the HTTP API (URL and
-token as for `ocppd call`). With `--wait`, the job is followed until it ends; a diagnostics
-file is then saved with `--output`."""
+token as for `ocppd call`). With `--wait`, the job is followed until it ends, each status
+shown on stderr as it arrives; a diagnostics file is then saved with `--output`. The exit
+status says how it ended: 0 done (Uploaded, Installed), 1 failed, 3 still under way when the
+wait ran out."""
 
 import json
 import time
@@ -13,13 +15,22 @@ from ocppd.cli.api_client import ApiClient, ApiError, quote
 from ocppd.cli.operate import api_options, ask, force_option
 
 POLL_SECONDS = 1.0
+DEFAULT_WAIT = 600.0
+DONE = frozenset({"Uploaded", "Installed"})
+STILL_UNDER_WAY = 3
+"""The exit status when --wait ran out (1: the job failed; 2: click's usage errors)."""
+
+
+class StillUnderWay(click.ClickException):
+    exit_code = STILL_UNDER_WAY
 
 
 def _wait_option(func: Any) -> Any:
     return click.option(
         "--wait",
         type=click.FloatRange(0, min_open=True),
-        help="Follow the job until it ends, at most this many seconds.",
+        help="Follow the job until it ends, at most this many seconds, showing each status; "
+        f"exit 1 if it failed, {STILL_UNDER_WAY} if it is still under way.",
     )(func)
 
 
@@ -37,7 +48,9 @@ def _transfer_options(func: Any) -> Any:
 @_transfer_options
 @_wait_option
 @click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Save the file here."
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Save the file here (waits, by default up to {DEFAULT_WAIT:g} s).",
 )
 @force_option
 @api_options
@@ -61,9 +74,10 @@ def diagnostics(
     route = f"/charge-points/{quote(charge_point)}/diagnostics"
     job = ask(client, "POST", route, body, force=force or None)
     path = f"/diagnostics/{job['jobId']}"
-    if wait is not None or output is not None:
-        job = _until_ended(client, path, wait or 600.0)
-    click.echo(json.dumps(job, indent=2))
+    if wait is None and output is None:
+        click.echo(json.dumps(job, indent=2))
+        return
+    job = _follow(client, path, wait or DEFAULT_WAIT)
     if output is not None:
         if job.get("file") is None:
             raise click.ClickException(f"no file came ({job['status']})")
@@ -128,19 +142,54 @@ def update(
     )
     route = f"/charge-points/{quote(charge_point)}/firmware-updates"
     job = ask(client, "POST", route, body, force=force or None)
-    if wait is not None:
-        job = _until_ended(client, f"/firmware-updates/{job['jobId']}", wait)
-    click.echo(json.dumps(job, indent=2))
+    if wait is None:
+        click.echo(json.dumps(job, indent=2))
+    else:
+        _follow(client, f"/firmware-updates/{job['jobId']}", wait)
 
 
 def _present(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _until_ended(client: ApiClient, path: str, seconds: float) -> Any:
+def _follow(client: ApiClient, path: str, seconds: float) -> Any:
+    """Print the job once it ended (exit 0 when done, 1 when not) or `seconds` passed (exit
+    3); meanwhile each status on stderr as it arrives, and what installation waits for."""
     deadline = time.monotonic() + seconds
+    shown = -1  # the statuses printed; -1: not even Requested
+    waiting_shown = None
     while True:
         job = ask(client, "GET", path)
+        if shown < 0:
+            _progress(job, job["createdAt"], "Requested")
+            shown = 0
+        history = job["history"] or []
+        for entry in history[shown:]:
+            _progress(job, entry["receivedAt"], entry["status"])
+        shown = len(history)
+        waiting = job.get("waitingForTransactions")
+        if waiting and waiting != waiting_shown:
+            _progress(job, "", _installation_waits(waiting))
+        waiting_shown = waiting
         if job["endedAt"] is not None or time.monotonic() >= deadline:
-            return job
+            break
         time.sleep(POLL_SECONDS)
+    click.echo(json.dumps(job, indent=2))
+    where = f"job {job['jobId']} is {job['status']}"
+    if job["endedAt"] is None:
+        if waiting:
+            where += f": {_installation_waits(waiting)}"
+        raise StillUnderWay(f"--wait ran out after {seconds:g} s: {where}")
+    if job["status"] not in DONE:
+        raise click.ClickException(f"job {job['jobId']} ended {job['status']}")
+    return job
+
+
+def _progress(job: dict[str, Any], at: str, what: str) -> None:
+    click.echo(f"job {job['jobId']}: {at + '  ' if at else ''}{what}", err=True)
+
+
+def _installation_waits(transactions: list[int]) -> str:
+    ids = ", ".join(str(t) for t in transactions)
+    noun = "transaction" if len(transactions) == 1 else "transactions"
+    return f"installation waits for {noun} {ids} to end"

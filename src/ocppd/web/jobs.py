@@ -19,9 +19,11 @@ from ocppd.web.markup import (
     dash,
     empty,
     esc,
+    link,
     pretty_json,
     segment,
     table,
+    transaction_href,
     when,
 )
 
@@ -125,6 +127,13 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
             )
     if job.get("firmwareId") is not None:
         details.append(f"image #{esc(job.get('firmwareId'))}")
+    waiting = job.get("waitingForTransactions")
+    if isinstance(waiting, list) and waiting:
+        noun = "transaction" if len(waiting) == 1 else "transactions"
+        ids = ", ".join(link(transaction_href(t), f"#{t}") for t in waiting)
+        details.append(
+            f'<strong class="waiting">Installation waits for {noun} {ids} to end</strong>'
+        )
     plain = {k: v for k, v in job.items() if k not in ("history",) and v is not None}
     details.append(
         f'<details data-key="job-{esc(job_id)}"><summary>All fields</summary>'
