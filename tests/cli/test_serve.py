@@ -1,6 +1,7 @@
 """`ocppd serve` as a user runs it: a real process, real sockets, signals, TLS."""
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -249,3 +251,49 @@ def test_retention_days_beyond_the_calendar_are_refused(tmp_path: Path) -> None:
     config.write_text("[serve]\ndiagnostics_retention_days = 1000000\n")
     from_file = runner.invoke(show, ["--config", str(config)])
     assert from_file.exit_code == 2 and "--diagnostics-retention-days" in from_file.output
+
+
+def test_toml_keys_are_spelled_as_the_flags_or_with_underscores(tmp_path: Path) -> None:
+    show = settings_shown(
+        lambda s: f"{s.data_dir} {s.message_retention_days} {s.basic_auth} {s.log_format}"
+    )
+    config = tmp_path / "ocppd.toml"
+    config.write_text(
+        '[serve]\ndata-dir = "/srv/ocppd"\nmessage_retention_days = 7\nbasic-auth = true\n'
+        'log-format = "json"\n'
+    )
+    shown = CliRunner().invoke(show, ["--config", str(config)])
+    assert shown.output == "/srv/ocppd 7 True json\n", shown.output
+    overridden = CliRunner().invoke(show, ["--config", str(config), "--data-dir", "/x"])
+    assert overridden.output.startswith("/x 7 "), overridden.output
+    for text, error in [
+        ('data-dir = "/a"\ndata_dir = "/b"\n', "'data-dir' is given twice"),
+        ('data-directory = "/a"\n', "unknown setting 'data-directory' (settings: "),
+        ("extensions = []\n", "unknown setting 'extensions'"),  # not a flag of serve
+        ("config = 'other.toml'\n", "unknown setting 'config'"),
+        ("serve = 1\n", "[serve] is not a table"),
+    ]:
+        config.write_text(text)
+        refused = CliRunner().invoke(show, ["--config", str(config)])
+        assert refused.exit_code == 2 and error in refused.output, (text, refused.output)
+        assert "Invalid value for '--config'" in refused.output
+
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def test_json_logs_carry_utc_rfc3339_times(tmp_path: Path) -> None:
+    """In a zone far from UTC, from a TOML file that spells its keys as the flags."""
+    config = tmp_path / "ocppd.toml"
+    config.write_text(f'[serve]\ndata-dir = "{tmp_path / "toml-data"}"\nlog-format = "json"\n')
+    before = datetime.now(UTC).replace(microsecond=0)
+    served = Served(None, "--config", str(config), env={**os.environ, "TZ": "Asia/Tokyo"})
+    served.process.send_signal(signal.SIGTERM)
+    output = served.output()
+    after = datetime.now(UTC)
+    assert f"database sqlite:///{tmp_path / 'toml-data' / 'ocppd.db'}" in output
+    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any(e["message"].startswith("closed 0 charge point") for e in entries), output
+    for entry in entries:
+        assert RFC3339_UTC.match(entry["time"]), entry
+        assert before <= datetime.fromisoformat(entry["time"]) <= after, entry

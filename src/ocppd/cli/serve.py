@@ -7,6 +7,7 @@ given with `--config` (its `[serve]` table), in that order of precedence.
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,14 +26,12 @@ from ocppd.csms.settings import (
 
 def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
     if path is not None:
+        settings = {p.name for p in ctx.command.params if p.expose_value and p.name}
         try:
-            table = load_toml(path)
+            table = load_toml(path, settings)
         except (OSError, ValueError) as exc:
             raise click.BadParameter(str(exc)) from None
-        ctx.default_map = {
-            **(ctx.default_map or {}),
-            **{k.replace("-", "_"): v for k, v in table.items()},
-        }
+        ctx.default_map = {**(ctx.default_map or {}), **table}
     return path
 
 
@@ -140,11 +139,12 @@ def to_settings(values: dict[str, Any]) -> Settings:
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per log line, for log collectors."""
+    """One JSON object per log line, for log collectors; `time` in RFC 3339, UTC."""
 
     def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         entry = {
-            "time": self.formatTime(record),
+            "time": at.removesuffix("+00:00") + "Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

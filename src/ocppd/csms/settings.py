@@ -2,7 +2,7 @@
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -70,13 +70,22 @@ class Settings:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"
 
 
-def load_toml(path: Path) -> dict[str, Any]:
-    """The `[serve]` table of a TOML file (or the whole file when it has none)."""
+def load_toml(path: Path, known: set[str]) -> dict[str, Any]:
+    """The `[serve]` table of a TOML file (or the whole file when it has none), its keys in
+    the underscore form of `known`: a key may be spelled as its flag (`data-dir`) or as
+    `data_dir`, not both."""
     with path.open("rb") as file:
         document = tomllib.load(file)
     table = document.get("serve", document)
-    known = {f.name for f in fields(Settings)}
-    unknown = set(table) - known
-    if unknown:
-        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-    return dict(table)
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: [serve] is not a table")
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            valid = ", ".join(sorted(n.replace("_", "-") for n in known))
+            raise ValueError(f"{path}: unknown setting {key!r} (settings: {valid})")
+        if name in settings:
+            raise ValueError(f"{path}: {name.replace('_', '-')!r} is given twice")
+        settings[name] = value
+    return settings
