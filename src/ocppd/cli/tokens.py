@@ -1,11 +1,16 @@
-"""`ocppd token create`: a bearer token for the HTTP API, written straight to the database
-(the first admin token cannot come from the API itself)."""
+"""`ocppd token create|list|revoke`: bearer tokens of the HTTP API, in the database directly
+(the first admin token cannot come from the API itself, and a leaked admin token must be
+revocable without it). Only `create` prints a secret: the database keeps hashes only.
+
+A token revoked here is refused by a running ocppd within `ocppd.api.auth.TTL` (10 s: it
+remembers roles that long); one revoked through the API, at once."""
 
 import asyncio
 
 import click
 
 from ocppd.cli.database_location import ExistingDatabase, existing_database
+from ocppd.cli.operate import show_page
 from ocppd.cli.params import StoredText
 
 ROLES = ["viewer", "operator", "admin"]
@@ -36,3 +41,40 @@ def create(role: str, name: str, database: ExistingDatabase) -> None:
             return (await tokens.create(connection, tokens.Role(role), name)).token
 
     click.echo(asyncio.run(run()))
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help='As JSON: {"items": [...]}.')
+@existing_database
+def list_(as_json: bool, database: ExistingDatabase) -> None:
+    """List the tokens: id, name, role, when created (never the secrets)."""
+    import msgspec
+
+    from ocppd.api import tokens
+
+    async def run() -> list[tokens.Token]:
+        async with database.engine() as engine, engine.connect() as connection:
+            return await tokens.listed(connection)
+
+    show_page(
+        {"items": msgspec.to_builtins(asyncio.run(run()))},
+        as_json,
+        ["ID", "NAME", "ROLE", "CREATED"],
+        lambda t: [str(t["id"]), t["name"] or "-", t["role"], t["createdAt"]],
+    )
+
+
+@token.command()
+@click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
+@existing_database
+def revoke(token_id: int, database: ExistingDatabase) -> None:
+    """Revoke the token ID (see `ocppd token list`): the API refuses it from then on."""
+    from ocppd.api import tokens
+
+    async def run() -> bool:
+        async with database.engine() as engine, engine.begin() as connection:
+            return await tokens.revoke(connection, token_id)
+
+    if not asyncio.run(run()):
+        raise click.ClickException(f"no token {token_id} (see `ocppd token list`)")
+    click.echo(f"revoked token {token_id}")
