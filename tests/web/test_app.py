@@ -3,10 +3,15 @@ through the API with the caller's token, static files, and the router beside the
 
 import asyncio
 import json
+import re
+from html import unescape
 from urllib.parse import quote
+
+import pytest
 
 from ocppd.api.tokens import Role
 from ocppd.csms import registration
+from ocppd.web import message_log
 from tests.api.conftest import Api, charge_point
 from tests.web.conftest import fetch
 
@@ -212,3 +217,34 @@ async def test_sites_pages_and_fragments_from_the_api(served: Api) -> None:
     assert unknown.status == 404
     denied = await asyncio.to_thread(fetch, served.url + "/fragments/sites")
     assert denied.status == 401
+
+
+async def test_the_message_log_never_splits_a_call_from_its_answer_across_pages(
+    served: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 3 frames: each page goes on to the call of its oldest answer, and the next
+    page starts after it (Boot, then three Heartbeats: 8 frames in 2 pages of 2 exchanges)."""
+    monkeypatch.setattr(message_log, "MESSAGES_SHOWN", 3)
+    viewer = served.tokens[Role.VIEWER]
+    async with charge_point(served) as cp:
+        for _ in range(3):
+            await cp.ask("Heartbeat", {})
+        client = served.client(Role.VIEWER)
+        for _ in range(500):  # the log is written by the group commit
+            logged = await client("GET", "/messages", chargePointId="CP1")
+            if len(logged.body["items"]) == 8:
+                break
+            await asyncio.sleep(0.01)
+        ids = [m["uniqueId"] for m in logged.body["items"]]
+    base = served.url + "/fragments/charge-points/CP1/messages"
+    first = await asyncio.to_thread(fetch, base, viewer)
+    assert first.status == 200, first.text
+    assert re.findall(r'data-unique-id="([^"]*)"', first.text) == [ids[0], ids[2]]
+    assert first.text.count("<pre>") == 4 and "Its call is not shown" not in first.text
+    older = re.findall(r'<a href="([^"]*)">Older</a>', first.text)
+    assert len(older) == 1 and "cursor=" in older[0]
+    cursor = unescape(older[0]).split("cursor=")[1]
+    second = await asyncio.to_thread(fetch, base + "?cursor=" + cursor, viewer)
+    assert re.findall(r'data-unique-id="([^"]*)"', second.text) == [ids[4], ids[6]]
+    assert second.text.count("<pre>") == 4 and ">Older</a>" not in second.text
+    assert "BootNotification" in second.text

@@ -33,6 +33,7 @@ from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.web import commands
 from ocppd.web import id_tags as web_id_tags
+from ocppd.web import message_log as web_message_log
 from ocppd.web import overview as web_overview
 from ocppd.web import transactions as web_transactions
 from ocppd.web.routing import with_dashboard
@@ -257,18 +258,41 @@ async def test_an_operators_session_in_a_real_browser(
                 "120"
             )
 
-            # The message log, filtered by action, with each frame's JSON.
+            # The message log, filtered by action: the call and its answer together, both
+            # payloads in view.
             await page.locator("#log-filters-action").select_option("ChangeConfiguration")
             log = page.locator("#messages")
-            await expect(log.locator("li")).to_have_count(2)
-            await log.locator("summary").first.click()
-            await expect(log.locator("pre").first).to_contain_text('"Accepted"')
-            await log.locator("summary").last.click()
-            await expect(log.locator("pre").last).to_contain_text('"HeartbeatInterval"')
+            await expect(log.locator("li")).to_have_count(1)
+            await expect(log.locator("li pre")).to_have_count(2)
+            await expect(log.locator("pre").first).to_be_visible()
+            await expect(log.locator("pre").first).to_contain_text('"HeartbeatInterval"')
+            await expect(log.locator("pre").last).to_contain_text('"Accepted"')
+            await expect(log.locator(".payload.call .mt")).to_contain_text("CALL")
+            await expect(log.locator(".payload.answer .mt")).to_contain_text("CALLRESULT")
             await expect(page).to_have_url(re.compile(r"\?action=ChangeConfiguration$"))
-            await page.screenshot(
-                path=shot(record_screenshots, "05-charge-point-log"), full_page=True
+            log_section = page.locator('section[aria-labelledby="log-title"]')
+            await log_section.screenshot(path=shot(record_screenshots, "05-charge-point-log"))
+            # A page of two frames: one exchange, the older ones behind "Older", the filter
+            # kept; no exchange is split.
+            monkeypatch.setattr(web_message_log, "MESSAGES_SHOWN", 2)
+            await page.locator("#log-filters-action").select_option("StatusNotification")
+            await expect(log.locator("li")).to_have_count(1)
+            newest = await log.locator("li").get_attribute("data-unique-id")
+            await log.get_by_role("link", name="Older").click()
+            await expect(page.locator("#log-filters-action")).to_have_value("StatusNotification")
+            await expect(log.locator("li")).to_have_count(1)
+            await expect(log.locator("li pre")).to_have_count(2)
+            await expect(log.locator("li")).not_to_have_attribute("data-unique-id", newest or "")
+            await log.get_by_role("link", name="Older").click()
+            await expect(log.locator("li pre")).to_have_count(2)
+            await log_section.screenshot(
+                path=shot(record_screenshots, "05b-charge-point-log-older")
             )
+            await log.get_by_role("link", name="Newest").click()
+            await expect(log.get_by_role("link", name="Newest")).to_have_count(0)
+            await expect(log.locator("li pre")).to_have_count(2)
+            assert "cursor=" not in page.url
+            monkeypatch.setattr(web_message_log, "MESSAGES_SHOWN", 50)
 
             # The transaction: its chart grows, its CSV downloads, then stop it.
             await running.get_by_role("link").first.click()

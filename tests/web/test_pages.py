@@ -14,6 +14,7 @@ from ocppd.web import (
     commands,
     id_tags,
     jobs,
+    message_log,
     overview,
     reservations,
     sites,
@@ -187,10 +188,20 @@ def hostile_charge_point(value: str) -> dict[str, Any]:
 def hostile_messages(value: str) -> list[dict[str, Any]]:
     return [
         {
+            "id": 3,
+            "direction": "out",
+            "messageType": 4,
+            "action": value,
+            "uniqueId": value,
+            "frame": [4, value, "InternalError", value, {value: value}],
+            "at": value,
+        },
+        {
             "id": value,
             "direction": "in",
             "messageType": 2,
             "action": value,
+            "uniqueId": value,
             "frame": [2, value, value, {"vendorErrorCode": value, value: [value]}],
             "at": value,
         },
@@ -212,7 +223,7 @@ def test_hostile_boot_fields_connectors_readings_and_frames_stay_text(hostile: s
         running["meterValues"][0]["sampledValue"][0] |= {"measurand": value, "phase": value}
         return charge_point.charge_point_fragment(
             hostile_charge_point(value), [running]
-        ) + charge_point.messages_fragment(hostile_messages(value), 50)
+        ) + message_log.fragment(value, hostile_messages(value), value, {"action": value})
 
     parsed = assert_inert(render(hostile), hostile, render(HARMLESS))
     classes = {attrs.get("class") for _, attrs in parsed.tags}
@@ -928,3 +939,70 @@ def test_natural_order_compares_digit_runs_as_numbers_of_any_length() -> None:
     ]
     hostile = overview.overview_fragment([a_charge_point("CP1")], cursor="CP" + "7" * 100_000)
     assert "No charge point matches the filter." in hostile
+
+
+def a_frame(
+    frame_id: int, direction: str, kind: int, unique_id: str, action: str = "Heartbeat"
+) -> dict[str, Any]:
+    payloads = {2: [2, unique_id, action, {"n": frame_id}], 3: [3, unique_id, {"n": frame_id}]}
+    return {
+        "id": frame_id,
+        "chargePointId": "CP1",
+        "direction": direction,
+        "messageType": kind,
+        "action": action,
+        "uniqueId": unique_id,
+        "frame": payloads.get(kind, [4, unique_id, "NotSupported", "no", {}]),
+        "at": f"2026-11-25T12:00:{frame_id:02}Z",
+    }
+
+
+def test_a_call_and_its_answer_are_shown_together_with_both_payloads() -> None:
+    frames = [  # newest first, as the API lists them
+        a_frame(7, "in", 3, "1", "Reset"),  # the answer to the central system's call "1"
+        a_frame(6, "out", 3, "1"),  # the answer to the charger's call "1"
+        a_frame(5, "in", 2, "9", "MeterValues"),  # not answered yet
+        a_frame(4, "out", 2, "1", "Reset"),
+        a_frame(3, "in", 2, "1"),  # the charger's "1": the same id, the other caller
+        a_frame(2, "out", 4, "5", "DataTransfer"),
+        a_frame(1, "in", 2, "5", "DataTransfer"),
+        a_frame(0, "in", 3, "0", "Reset"),  # its call is on an older page
+    ]
+    shown = message_log.exchanges(frames)
+    assert [[f["id"] for f in e.frames] for e in shown] == [[5], [4, 7], [3, 6], [1, 2], [0]]
+    html = message_log.fragment("CP1", frames, None, {})
+    parsed = Parsed(html)
+    items = [a for t, a in parsed.tags if t == "li"]
+    assert [a["data-unique-id"] for a in items] == ["9", "1", "1", "5", "0"]
+    text = parsed.joined()
+    assert "No answer (yet)." in text and "Its call is not shown." in text
+    assert "CALLERROR NotSupported" in text and '"errorCode": "NotSupported"' in text
+    # Payloads in view, no click needed: no <details> around them.
+    assert html.count("<pre>") == len(frames) and "<details" not in html
+    assert '"n": 4' in text and '"n": 7' in text
+    assert message_log.calls_wanted(frames) == {("central system", "0")}
+    older = [
+        a_frame(-1, "out", 3, "3"),
+        a_frame(-2, "out", 2, "0", "Reset"),
+        a_frame(-3, "in", 2, "4"),
+    ]
+    assert message_log.reach(older, {("central system", "0")}) == 2
+    assert message_log.reach(older, {("charger", "0")}) == 0
+
+
+def test_the_message_log_pages_to_older_frames_keeping_its_filters() -> None:
+    frames = [a_frame(2, "in", 2, "2"), a_frame(1, "in", 2, "1")]
+    query = {"action": "Heartbeat", "direction": "in"}
+    first = message_log.fragment("CP 1", frames, "C/1", query)
+    assert paging_links(first) == {
+        "Older": "/charge-points/CP%201?action=Heartbeat&direction=in&cursor=C%2F1"
+    }
+    older = message_log.fragment("CP 1", frames, None, query | {"cursor": "C"})
+    assert paging_links(older) == {"Newest": "/charge-points/CP%201?action=Heartbeat&direction=in"}
+    gone = message_log.fragment("CP 1", [], None, {"cursor": "C"})
+    assert "No messages match." in gone and paging_links(gone) == {
+        "Newest": "/charge-points/CP%201"
+    }
+    page = Parsed(charge_point.charge_point_page("CP 1", "Heartbeat", "in", "C"))
+    hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
+    assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "C")]

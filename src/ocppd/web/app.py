@@ -28,6 +28,7 @@ from ocppd.web import (
     charge_point,
     id_tags,
     jobs,
+    message_log,
     overview,
     reservations,
     sites,
@@ -36,11 +37,11 @@ from ocppd.web import (
 )
 from ocppd.web.layout import login_page, not_found_page
 from ocppd.web.markup import problem_fragment, segment
+from ocppd.web.paging import with_cursor
 
 log = logging.getLogger("ocppd.web")
 
 API_PREFIX = "/api/v1"
-MESSAGES_SHOWN = 50
 RUNNING_SHOWN = 10
 MAX_CHARGE_POINTS = 5000
 """The overview fetches at most this many charge points (pages of 1000)."""
@@ -163,7 +164,7 @@ class WebApp:
     async def _charge_point_page(self, r: Request) -> str:
         q = r.query
         return charge_point.charge_point_page(
-            r.args[0], q.get("action", ""), q.get("direction", "")
+            r.args[0], q.get("action", ""), q.get("direction", ""), q.get("cursor", "")
         )
 
     async def _smart_charging_page(self, r: Request) -> str:
@@ -222,10 +223,26 @@ class WebApp:
         return charge_point.charge_point_fragment(cp, running)
 
     async def _messages(self, r: Request) -> str:
-        params = {"chargePointId": r.args[0], "limit": str(MESSAGES_SHOWN)}
-        params |= {k: r.query[k] for k in ("action", "direction") if r.query.get(k)}
-        page = await self.need(r.scope, "/messages", params)
-        return charge_point.messages_fragment(page["items"], MESSAGES_SHOWN)
+        """A page of frames; when an answer on it has its call on the next page, the page
+        goes on to that call (`message_log`)."""
+        params = {"chargePointId": r.args[0]}
+        params |= {k: r.query[k] for k in message_log.FILTERS if r.query.get(k)}
+        page = await self.need(
+            r.scope,
+            "/messages",
+            with_cursor(params, r.query) | {"limit": str(message_log.MESSAGES_SHOWN)},
+        )
+        frames, following = page["items"], page.get("nextCursor")
+        wanted = message_log.calls_wanted(frames)
+        if wanted and following:
+            ahead = params | {"cursor": following, "limit": str(message_log.LOOKAHEAD)}
+            older = await self.need(r.scope, "/messages", ahead)
+            taken = message_log.reach(older["items"], wanted)
+            if taken:
+                # Asked again for exactly those, for the API's cursor after them.
+                rest = await self.need(r.scope, "/messages", ahead | {"limit": str(taken)})
+                frames, following = frames + rest["items"], rest.get("nextCursor")
+        return message_log.fragment(r.args[0], frames, following, r.query)
 
     async def _configuration(self, r: Request) -> str:
         identity = r.args[0]

@@ -1,7 +1,6 @@
 """A charge point's page: its state, boot details and connectors, the transactions running on
 it with their latest meter readings, the command forms, the configuration table (each
-writable key editable, sent as ChangeConfiguration) and its message log (filterable by action
-and direction, each frame's JSON one click away).
+writable key editable, sent as ChangeConfiguration) and its message log (`message_log`).
 
 The running transactions' readings are the last MeterValues group of each (all measurands,
 as the charger sent them); the page refreshes on every event of this charge point.
@@ -24,13 +23,13 @@ from ocppd.web.markup import (
     facts,
     kwh,
     link,
-    pretty_json,
     section,
     segment,
     table,
     transaction_href,
     when,
 )
+from ocppd.web.paging import CURSOR, cursor_field
 
 BOOT_FIELDS = (
     ("chargePointVendor", "Vendor"),
@@ -43,7 +42,6 @@ BOOT_FIELDS = (
     ("meterType", "Meter type"),
     ("meterSerialNumber", "Meter serial"),
 )
-MESSAGE_TYPES = {2: "CALL", 3: "RESULT", 4: "ERROR"}
 CONFIGURATION_EVENTS = "CommandResult BootNotification"
 
 
@@ -51,7 +49,9 @@ def fragment_base(charge_point_id: str) -> str:
     return "/fragments" + charge_point_href(charge_point_id)
 
 
-def charge_point_page(charge_point_id: str, action: str = "", direction: str = "") -> str:
+def charge_point_page(
+    charge_point_id: str, action: str = "", direction: str = "", cursor: str = ""
+) -> str:
     base = fragment_base(charge_point_id)
     read = commands.command_form(charge_point_id, "GetConfiguration", refresh="configuration")
     change = commands.command_form(charge_point_id, "ChangeConfiguration", refresh="configuration")
@@ -67,6 +67,7 @@ def charge_point_page(charge_point_id: str, action: str = "", direction: str = "
                 labels=(("in", "From the charger"), ("out", "To the charger")),
                 value=direction,
             ),
+            cursor_field({CURSOR: cursor}),
         ],
         "Filter the message log",
     )
@@ -230,24 +231,3 @@ def _configuration_row(api: str, index: int, item: Mapping[str, Any]) -> tuple[s
         )
         access = '<span class="nowrap">writable</span>'
     return (esc(key), cell + pending, access, when(item.get("updatedAt")))
-
-
-def messages_fragment(messages: Sequence[Mapping[str, Any]], limit: int) -> str:
-    if not messages:
-        return empty("No messages match.")
-    items = "\n".join(_message(m) for m in messages)
-    more = f'<p class="muted">The newest {limit} shown.</p>' if len(messages) >= limit else ""
-    return f'<ol class="log">{items}</ol>{more}'
-
-
-def _message(m: Mapping[str, Any]) -> str:
-    inbound = m.get("direction") == "in"
-    kind = MESSAGE_TYPES.get(m.get("messageType") or 0, "unreadable")
-    return (
-        f'<li class="msg {"in" if inbound else "out"}">'
-        f'<details data-key="msg-{esc(m.get("id"))}"><summary>'
-        f'<span class="dir">{"⇠ in" if inbound else "⇢ out"}</span> '
-        f"<strong>{esc(m.get('action') or '?')}</strong> "
-        f'<span class="mt">{esc(kind)}</span> {when(m.get("at"))}</summary>'
-        f"<pre>{esc(pretty_json(m.get('frame')))}</pre></details></li>"
-    )
