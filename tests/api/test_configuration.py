@@ -130,3 +130,28 @@ async def test_a_nul_in_an_answer_is_stored(api: Api) -> None:
         (f"Vendor{nul}Key", f"c{nul}d")
     ]
     assert stored["unknownKey"] == [f"No{nul}pe"]
+
+
+async def test_the_authorization_key_is_not_in_the_message_log(api: Api) -> None:
+    """Issue 17, 6: a GetConfiguration answer with the AuthorizationKey, and a ChangeConfiguration
+    of it: a viewer reading the message log sees neither value."""
+    operator = api.client(Role.OPERATOR)
+    viewer = api.client(Role.VIEWER)
+    async with charge_point(api) as cp:
+        cp.replies["GetConfiguration"] = FULL
+        await operator("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        cp.replies["ChangeConfiguration"] = {"status": "Rejected"}
+        change = {"key": "AuthorizationKey", "value": "new-key-0123456789"}
+        await operator("POST", "/charge-points/CP1/commands/ChangeConfiguration", change)
+    await api.system.writer.flush()
+    log = await viewer("GET", "/messages", chargePointId="CP1")
+    assert log.status == 200
+    frames = [item["frame"] for item in log.body["items"]]
+    assert len(frames) == 2 + 4
+    assert "leaked!" not in repr(frames) and "new-key-0123456789" not in repr(frames)
+    answer = next(f for f in frames if f[0] == 3 and "configurationKey" in f[2])
+    assert answer[2]["configurationKey"][3] == {
+        "key": "AuthorizationKey",
+        "readonly": False,
+        "value": "<redacted>",
+    }

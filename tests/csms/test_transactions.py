@@ -408,8 +408,8 @@ async def test_a_failing_batch_on_a_driver_writes_nothing_of_it(
     engine: AsyncEngine, writer: GroupCommit
 ) -> None:
     """The writes of a batch on a driver (PostgreSQL's, SQLite's thread) are one: a start's
-    INSERT and a stop's close are undone when a row of their batch is refused, and each write
-    is then retried alone."""
+    INSERT and a stop's close are undone when a row of their batch is refused, and the batch
+    is then committed again in halves: the bad row's alone, the kinds' together."""
     starts = stops = tx.Transactions(Settings())
     running = await started_alone(engine, writer, starts, start("CP1", "GOOD", meter=100))
     bad_row = (models.messages, {"charge_point_id": "CP9", "direction": "in", "at": T0})
@@ -429,7 +429,7 @@ async def test_a_failing_batch_on_a_driver_writes_nothing_of_it(
         await writer.stop()
         assert isinstance(refused, RuntimeError)
         assert not any(isinstance(result, BaseException) for result in applied)
-        assert writer.batches == batches_before + len(kinds), "not retried write by write"
+        assert writer.batches == batches_before + 1, "the kinds' half not committed as one"
     rows = await stored(engine, models.transactions)
     assert [(r["charge_point_id"], r["meter_stop"]) for r in rows] == [("CP1", 200), ("CP2", None)]
     assert len(await stored(engine, models.unmatched_stops)) == 1

@@ -29,6 +29,7 @@ from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import charge_points, configuration
+from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import ConfigurationStatus
 
@@ -65,15 +66,18 @@ def _row(
     value: str | None = None,
     reboot_required: bool = False,
 ) -> dict[str, Any]:
-    return {
-        "charge_point_id": charge_point_id,
-        "key": key,
-        "known": known,
-        "readonly": readonly,
-        "value": _writable(key, value),
-        "reboot_required": reboot_required,
-        "updated_at": at,
-    }
+    return fitted(
+        configuration,
+        {
+            "charge_point_id": charge_point_id,
+            "key": key,
+            "known": known,
+            "readonly": readonly,
+            "value": _writable(key, value),
+            "reboot_required": reboot_required,
+            "updated_at": at,
+        },
+    )
 
 
 # Follow-ups of the commands
@@ -89,11 +93,11 @@ async def got(
     rows: dict[str, dict[str, Any]] = {}
     for item in [] if response.configuration_key is UNSET else response.configuration_key:
         value = None if item.value is UNSET else item.value
-        rows[item.key] = _row(
-            charge_point_id, item.key, now, known=True, readonly=item.readonly, value=value
-        )
+        row = _row(charge_point_id, item.key, now, known=True, readonly=item.readonly, value=value)
+        rows[row["key"]] = row  # as stored: a key over its column's length is cut
     for key in [] if response.unknown_key is UNSET else response.unknown_key:
-        rows.setdefault(key, _row(charge_point_id, key, now, known=False))
+        row = _row(charge_point_id, key, now, known=False)
+        rows.setdefault(row["key"], row)
     if request.key is UNSET or not request.key:
         # The whole configuration: what it no longer reports is gone.
         async def replace(db: Any) -> None:

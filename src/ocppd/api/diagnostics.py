@@ -36,6 +36,7 @@ from ocppd.api.tokens import Role
 from ocppd.api.uploads import file_store
 from ocppd.csms import jobs
 from ocppd.csms.models import jobs as job_table
+from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.fields import DateTime
 
@@ -102,7 +103,11 @@ async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnostics
     else:
         # The column's own type binds the charger's name (a NUL becomes U+FFFD on PostgreSQL:
         # `stored_text`); a literal inside coalesce() would bind as a plain string.
-        await db.execute(job.where(j.file_name.is_(None)).values(file_name=response.file_name))
+        await db.execute(
+            job.where(j.file_name.is_(None)).values(
+                fitted(job_table, {"file_name": response.file_name})
+            )
+        )
 
 
 @get(

@@ -91,6 +91,13 @@ def settings_options(func: Any) -> Any:
         ),
         _option("message-retention-days", type=RETENTION_DAYS, default=30),
         _option(
+            "message-log-budget",
+            type=click.IntRange(0),
+            default=defaults.message_log_budget,
+            help="Characters of frames a charge point may add to the message log an hour; "
+            "beyond them, frames are logged as their size and SHA-256. 0 = no limit.",
+        ),
+        _option(
             "diagnostics-retention-days",
             type=RETENTION_DAYS,
             default=defaults.diagnostics_retention_days,

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ocppd.csms.models import ignores_duplicates
-from ocppd.csms.stored_text import without_nul
+from ocppd.csms.stored_text import column_lengths, without_nul
 
 Row = dict[str, Any]
 
@@ -211,10 +211,11 @@ def json_source(table: sa.Table, keyed: bool = False) -> tuple[str, dict[str, st
     and with it every row of the statement, many chargers' rows: no value a charger sends may
     fail a shared write). With `keyed`, the autoincrement key too."""
     columns = list(table.columns) if keyed else _columns(table)
+    lengths = column_lengths(table)
     declared = []
     values = {}
     for column in columns:
-        length = _length(column)
+        length = lengths.get(column.name)
         name = f'"{column.name}"'
         if length is None:
             declared.append(f"{name} {column.type.compile(dialect=_POSTGRESQL)}")
@@ -223,11 +224,6 @@ def json_source(table: sa.Table, keyed: bool = False) -> tuple[str, dict[str, st
             declared.append(f"{name} text")
             values[column.name] = f"{name}::varchar({length})"
     return f"json_to_recordset(${{0}}::json) AS j({', '.join(declared)})", values
-
-
-def _length(column: sa.Column[Any]) -> int | None:
-    """The most characters a string column holds; None for any other column."""
-    return column.type.length if isinstance(column.type, sa.String) else None
 
 
 @functools.cache

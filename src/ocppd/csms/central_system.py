@@ -73,7 +73,7 @@ class CentralSystem:
         self.clock = clock
         self.engine = engine if engine is not None else create_engine(settings.database_url())
         self.writer = GroupCommit(self.engine)
-        self.message_log = MessageLog(self.writer, clock)
+        self.message_log = MessageLog(self.writer, clock, settings.message_log_budget)
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()
         self.transactions = Transactions(settings)

@@ -29,6 +29,7 @@ from ocppd.csms.models import (
     status_history,
 )
 from ocppd.csms.registration import ChargePointRecord
+from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import (
     DataTransferStatus,
@@ -141,7 +142,7 @@ class ChargePointHandler:
             return await connection.scalar(
                 charge_points.update()
                 .where(charge_points.c.id == self.id)
-                .values(**details)
+                .values(fitted(charge_points, details))
                 .returning(charge_points.c.registration_status)
             )
 

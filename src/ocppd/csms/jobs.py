@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ocppd.csms.files import FileStore
 from ocppd.csms.models import job_statuses, jobs
+from ocppd.csms.stored_text import fitted
 
 DIAGNOSTICS = "diagnostics"
 FIRMWARE = "firmware"
@@ -106,18 +107,23 @@ async def record_status(
     )
     await db.execute(
         job_statuses.insert().values(
-            job_id=job_id,
-            charge_point_id=charge_point_id,
-            kind=kind,
-            status=status,
-            received_at=now,
+            fitted(
+                job_statuses,
+                {
+                    "job_id": job_id,
+                    "charge_point_id": charge_point_id,
+                    "kind": kind,
+                    "status": status,
+                    "received_at": now,
+                },
+            )
         )
     )
     if job_id is not None and status != IDLE:
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status in FINAL[kind]:
             values.update(ended_at=now, token_hash=None)
-        await db.execute(jobs.update().where(j.id == job_id).values(values))
+        await db.execute(jobs.update().where(j.id == job_id).values(fitted(jobs, values)))
     return None if job_id is None else int(job_id)
 
 

@@ -1,7 +1,10 @@
 """The message log: every frame in and out, stored with its charge point, and kept for a while."""
 
 import functools
-from datetime import timedelta
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -9,13 +12,29 @@ from ocppd.csms.clock import Clock
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.housekeeping import repeat
 from ocppd.csms.models import messages
+from ocppd.csms.stored_text import column_lengths
 from ocppd.rpc.session import Traffic
+
+log = logging.getLogger("ocppd.csms.message_log")
 
 
 class MessageLog:
-    def __init__(self, writer: GroupCommit, clock: Clock) -> None:
+    """The log of frames. `budget_size`: characters of frames a charge point may add an hour
+    (0: no limit); beyond them its frames are logged as their size and SHA-256, so that one
+    charger cannot fill the disk with large frames."""
+
+    def __init__(self, writer: GroupCommit, clock: Clock, budget_size: int = 0) -> None:
         self.writer = writer
         self.clock = clock
+        self.budget_size = budget_size
+        self._budgets: dict[str, Budget] = {}
+
+    def budget_of(self, charge_point_id: str, now: datetime) -> "Budget":
+        """The charge point's budget for the hour (kept across its reconnections)."""
+        budget = self._budgets.get(charge_point_id)
+        if budget is None or now >= budget.renews_at:
+            budget = self._budgets[charge_point_id] = Budget(self.budget_size, now)
+        return budget
 
     def observer(self, charge_point_id: str) -> "FrameRecorder":
         return FrameRecorder(self, charge_point_id)
@@ -35,6 +54,20 @@ class MessageLog:
         )
 
 
+class Budget:
+    """What one charge point may still add to the log in the current hour (`MessageLog`)."""
+
+    __slots__ = ("left", "renews_at", "warned")
+
+    def __init__(self, size: int, now: datetime) -> None:
+        self.left = size
+        self.renews_at = now + BUDGET_PERIOD
+        self.warned = False
+
+
+BUDGET_PERIOD = timedelta(hours=1)
+
+
 class FrameRecorder:
     """A session observer that logs one charge point's frames (in the next group commit)."""
 
@@ -45,32 +78,96 @@ class FrameRecorder:
     def __call__(self, traffic: Traffic) -> None:
         data = traffic.data
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        if traffic.action == "ChangeConfiguration" and traffic.message_type == 2:
-            text = redact_authorization_key(text)
+        action = traffic.action
+        if action is None or action in NAMING_AUTHORIZATION_KEY:
+            text = redact_authorization_key(text, action)
+        elif len(action) > ACTION_LENGTH:
+            action = action[:ACTION_LENGTH]  # an unknown action, answered NotImplemented
+        now = self.message_log.clock()
+        if self.message_log.budget_size:
+            text = self._within_budget(text, now)
+        unique_id = traffic.unique_id
         row = {
             "charge_point_id": self.charge_point_id,
             "direction": traffic.direction.value,
             "message_type": traffic.message_type,
-            "action": traffic.action,
-            "unique_id": None if traffic.unique_id is None else traffic.unique_id[:64],
+            "action": action,
+            "unique_id": None if unique_id is None else unique_id[:UNIQUE_ID_LENGTH],
             "payload": text,
-            "at": self.message_log.clock(),
+            "at": now,
         }
         self.message_log.writer.insert_later([(messages, row)])
 
+    def _within_budget(self, text: str, now: datetime) -> str:
+        """`text`, or a placeholder with its size and SHA-256 once this charge point has used
+        up its budget for the hour (the frame itself is handled as any other)."""
+        budget = self.message_log.budget_of(self.charge_point_id, now)
+        budget.left -= len(text)
+        if budget.left >= 0:
+            return text
+        if not budget.warned:
+            budget.warned = True
+            log.warning(
+                "%s: message log budget (%d characters an hour) used up: its frames are "
+                "logged as their size and SHA-256 until %s",
+                self.charge_point_id,
+                self.message_log.budget_size,
+                budget.renews_at.isoformat(),
+            )
+        return placeholder(text)
+
+
+ACTION_LENGTH = column_lengths(messages)["action"]
+UNIQUE_ID_LENGTH = column_lengths(messages)["unique_id"]
+
+
+def placeholder(text: str) -> str:
+    """What the log keeps of a frame over its charge point's budget."""
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    return msgspec.json.encode(
+        {"omitted": OVER_BUDGET, "size": len(text), "sha256": digest}
+    ).decode()
+
+
+OVER_BUDGET = "over the charge point's message log budget"
 
 REDACTED = "<redacted>"
+AUTHORIZATION_KEY = "authorizationkey"
+NAMING_AUTHORIZATION_KEY = frozenset({"ChangeConfiguration", "GetConfiguration"})
+"""The actions whose frames can carry the AuthorizationKey's value (DataTransfer aside): a
+ChangeConfiguration call, a GetConfiguration answer, and either's errors (a detail may
+echo it)."""
 
 
-def redact_authorization_key(frame: str) -> str:
-    """The frame with the value of a ChangeConfiguration(AuthorizationKey) hidden: the key is
-    write-only and is never logged (security white paper)."""
-    try:
-        call = msgspec.json.decode(frame)
-        payload = call[3]
-        if str(payload.get("key", "")).lower() != "authorizationkey":
-            return frame
-    except (msgspec.DecodeError, IndexError, TypeError, AttributeError):
+def redact_authorization_key(frame: str, action: str | None) -> str:
+    """The frame with the value of every AuthorizationKey it names hidden (any object with
+    `"key": "AuthorizationKey"`, in any case, and a `value`): the key is write-only and is
+    never logged (security white paper). `action` None: a frame the session could not tie
+    to an action (a late answer, an unreadable frame), searched only when it names the key;
+    one that names it and cannot be read is not kept at all."""
+    if action is None and AUTHORIZATION_KEY not in frame.lower():
         return frame
-    payload["value"] = REDACTED
-    return msgspec.json.encode(call).decode()
+    try:
+        document = msgspec.json.decode(frame)
+    except (msgspec.DecodeError, RecursionError):
+        return frame if action is not None else REDACTED
+    if not _hide_authorization_key(document):
+        return frame
+    return msgspec.json.encode(document).decode()
+
+
+def _hide_authorization_key(document: Any) -> bool:
+    """Whether a value was hidden (in place); iterative, whatever the nesting."""
+    hidden = False
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending += node
+        elif isinstance(node, dict):
+            key = node.get("key")
+            if isinstance(key, str) and key.lower() == AUTHORIZATION_KEY and "value" in node:
+                node["value"] = REDACTED
+                hidden = True
+            pending += node.values()
+    return hidden

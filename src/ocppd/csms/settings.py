@@ -50,6 +50,10 @@ class Settings:
     """Require HTTP Basic auth (security profile 1) from every charge point."""
     concurrent_tx: ConcurrencyScope = ConcurrencyScope.TAG
     message_retention_days: int = 30
+    message_log_budget: int = 8 * 1024 * 1024
+    """Characters of frames (bytes, for ASCII) one charge point may add to the message log an
+    hour, both directions; beyond them its frames are handled as always but logged as their
+    size and SHA-256 until the hour is over. 0 = no limit."""
     diagnostics_retention_days: int = 90
     """Days an uploaded diagnostics file is kept on disk (the job and the file's details stay)."""
     log_format: str = "text"

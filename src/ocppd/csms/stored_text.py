@@ -17,6 +17,7 @@ literal inside a SQL function: `coalesce(column, value)`, `lower(column) == valu
 string, NUL and all: bind a charger's strings to columns.
 """
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,3 +53,27 @@ def String(length: int | None = None) -> sa.types.TypeEngine[str]:
 def Text() -> sa.types.TypeEngine[str]:
     """`sa.Text()`; on PostgreSQL a NUL in a bound value is stored as U+FFFD."""
     return sa.Text().with_variant(_PostgresText(), "postgresql")
+
+
+def fitted(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` for `table` with every string cut to its column's length: PostgreSQL refuses a
+    longer one, and with it the statement, which may carry other chargers' writes. For
+    writes through SQLAlchemy (PostgreSQL's JSON statements cut them themselves:
+    `bulk_writes.json_source`); never for lookups, where a cut value could match another."""
+    lengths = column_lengths(table)
+    return {
+        name: value[: lengths[name]]
+        if isinstance(value, str) and name in lengths and len(value) > lengths[name]
+        else value
+        for name, value in values.items()
+    }
+
+
+@functools.cache
+def column_lengths(table: sa.Table) -> dict[str, int]:
+    """The most characters each string column of `table` holds (those with a length)."""
+    return {
+        column.name: column.type.length
+        for column in table.columns
+        if isinstance(column.type, sa.String) and column.type.length is not None
+    }

@@ -34,7 +34,7 @@ from ocppd.csms.id_tags import (
 from ocppd.csms.meter_values import meter_value_rows
 from ocppd.csms.models import MAX_STORED_INTEGER, id_tags, transactions, unmatched_stops
 from ocppd.csms.settings import ConcurrencyScope, Settings
-from ocppd.csms.stored_text import without_nul
+from ocppd.csms.stored_text import column_lengths, fitted, without_nul
 from ocppd.protocol.datatypes import IdTagInfo
 from ocppd.protocol.enums import AuthorizationStatus
 from ocppd.protocol.messages import StartTransactionRequest, StopTransactionRequest
@@ -78,8 +78,12 @@ class Stop:
 
 def _stored_tag(id_tag: str) -> str:
     """An idTag as stored, to compare a request's with a stored row's: PostgreSQL keeps a NUL
-    as U+FFFD (`stored_text`), so both sides are compared that way, on every database."""
-    return without_nul(tag_key(id_tag))
+    as U+FFFD (`stored_text`), so both sides are compared that way, on every database; a tag
+    longer than its column (tolerated over-long) is stored cut to it (`fitted`)."""
+    return without_nul(tag_key(id_tag[:_TAG_LENGTH]))
+
+
+_TAG_LENGTH = column_lengths(transactions)["id_tag"]
 
 
 Started = tuple[int, IdTagInfo]
@@ -309,16 +313,19 @@ def _running_read(keys: set[str], named: set[int]) -> Read | None:
 def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
     request = item.request
     reservation = None if request.reservation_id is UNSET else storable(request.reservation_id)
-    return {
-        "charge_point_id": item.charge_point_id,
-        "connector_id": request.connector_id,
-        "id_tag": request.id_tag,
-        "start_status": status.value,
-        "meter_start": storable(request.meter_start),
-        "started_at": as_utc(request.timestamp),
-        "reservation_id": reservation,
-        "received_at": item.received_at,
-    }
+    return fitted(
+        transactions,
+        {
+            "charge_point_id": item.charge_point_id,
+            "connector_id": request.connector_id,
+            "id_tag": request.id_tag,
+            "start_status": status.value,
+            "meter_start": storable(request.meter_start),
+            "started_at": as_utc(request.timestamp),
+            "reservation_id": reservation,
+            "received_at": item.received_at,
+        },
+    )
 
 
 _ROW_KEY = ("charge_point_id", "connector_id", "id_tag", "meter_start", "started_at")
@@ -474,27 +481,35 @@ _CLOSE = RowsQuery(
 def _close_values(item: Stop, meter_start: int | None) -> dict[str, Any]:
     request = item.request
     meter_stop = storable(request.meter_stop)
-    return {
-        "id": request.transaction_id,
-        "meter_stop": meter_stop,
-        "stopped_at": as_utc(request.timestamp),
-        "stop_reason": _reason(request),
-        "stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
-        "energy_wh": energy(meter_start, meter_stop),
-    }
+    return fitted(
+        transactions,
+        {
+            "id": request.transaction_id,
+            "meter_stop": meter_stop,
+            "stopped_at": as_utc(request.timestamp),
+            "stop_reason": _reason(request),
+            "stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
+            "energy_wh": energy(meter_start, meter_stop),
+        },
+    )
 
 
 def _unmatched_row(item: Stop) -> dict[str, Any]:
     request = item.request
-    return {
-        "charge_point_id": item.charge_point_id,
-        "transaction_id": max(-MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)),
-        "id_tag": None if request.id_tag is UNSET else request.id_tag,
-        "meter_stop": storable(request.meter_stop),
-        "stopped_at": as_utc(request.timestamp),
-        "stop_reason": _reason(request),
-        "received_at": item.received_at,
-    }
+    return fitted(
+        unmatched_stops,
+        {
+            "charge_point_id": item.charge_point_id,
+            "transaction_id": max(
+                -MAX_STORED_INTEGER, min(request.transaction_id, MAX_STORED_INTEGER)
+            ),
+            "id_tag": None if request.id_tag is UNSET else request.id_tag,
+            "meter_stop": storable(request.meter_stop),
+            "stopped_at": as_utc(request.timestamp),
+            "stop_reason": _reason(request),
+            "received_at": item.received_at,
+        },
+    )
 
 
 def _reason(request: StopTransactionRequest) -> str:
