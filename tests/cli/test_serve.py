@@ -5,6 +5,7 @@ import json
 import os
 import queue
 import re
+import resource
 import signal
 import socket
 import ssl
@@ -47,8 +48,10 @@ class Served:
         *args: str,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        open_files: int | None = None,
     ) -> None:
-        """`tmp_path`: the data dir is its `data`; None: the default data dir (of `env`)."""
+        """`tmp_path`: the data dir is its `data`; None: the default data dir (of `env`).
+        `open_files`: the soft limit of open files it starts with."""
         data = [] if tmp_path is None else ["--data-dir", str(tmp_path / "data")]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ocppd", "serve", "--port", "0", *data, *OPEN, *args],
@@ -57,6 +60,7 @@ class Served:
             text=True,
             env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
             cwd=cwd,
+            preexec_fn=None if open_files is None else lambda: _limit_files(open_files),
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._output: list[str] = []
@@ -93,6 +97,12 @@ class Served:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+
+
+def _limit_files(soft: int) -> None:
+    resource.setrlimit(
+        resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    )
 
 
 @pytest.fixture
@@ -297,3 +307,34 @@ def test_json_logs_carry_utc_rfc3339_times(tmp_path: Path) -> None:
     for entry in entries:
         assert RFC3339_UTC.match(entry["time"]), entry
         assert before <= datetime.fromisoformat(entry["time"]) <= after, entry
+
+
+async def test_serve_raises_its_file_limit_and_closes_connections_that_never_open(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 §3: a soft limit of 1,024 let 1,100 half-open connections lock chargers out.
+    The timeout comes from the environment, the cap from TOML, as every serve option."""
+    config = tmp_path / "ocppd.toml"
+    config.write_text("[serve]\nmax-pending-handshakes = 2\n")
+    env = {**os.environ, "OCPPD_HANDSHAKE_TIMEOUT": "0.5"}
+    served = Served(tmp_path, "--config", str(config), env=env, open_files=256)
+    try:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        expected = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        assert resource.prlimit(served.process.pid, resource.RLIMIT_NOFILE) == (expected, hard)
+        held = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(3)]
+        for raw in held:
+            raw.settimeout(20)
+        assert held[0].recv(1) == b""  # evicted by the third: the cap is 2
+        started = time.monotonic()
+        assert held[2].recv(1) == b""  # at its deadline
+        assert time.monotonic() - started < 20
+        for raw in held:
+            raw.close()
+        async with connect(
+            f"ws://127.0.0.1:{served.port}/ocpp/CP1", subprotocols=["ocpp1.6"]
+        ) as ws:
+            await ws.send(BOOT)
+            assert msgspec.json.decode(await ws.recv())[0] == 3
+    finally:
+        served.stop()

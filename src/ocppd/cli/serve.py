@@ -7,6 +7,7 @@ given with `--config` (its `[serve]` table), in that order of precedence.
 import asyncio
 import json
 import logging
+import resource
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from ocppd.csms.settings import (
     default_data_dir,
     load_toml,
 )
+
+log = logging.getLogger("ocppd.cli.serve")
 
 
 def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
@@ -82,6 +85,19 @@ def settings_options(func: Any) -> Any:
         _option("response-timeout", type=click.FloatRange(0.1), default=defaults.response_timeout),
         _option("max-frame-size", type=click.IntRange(1024), default=defaults.max_frame_size),
         _option("ping-interval", type=click.FloatRange(0), default=defaults.ping_interval),
+        _option(
+            "handshake-timeout",
+            type=click.FloatRange(0.1, 300),
+            default=defaults.handshake_timeout,
+            help="Seconds from connect to the answered WebSocket handshake (or an HTTP "
+            "request's headers); a slower connection is closed.",
+        ),
+        _option(
+            "max-pending-handshakes",
+            type=click.IntRange(1),
+            default=defaults.max_pending_handshakes,
+            help="Connections being opened at once; beyond, the oldest of them is closed.",
+        ),
         _option("basic-auth/--no-basic-auth", default=defaults.basic_auth),
         _option(
             "concurrent-tx",
@@ -170,6 +186,26 @@ def configure_logging(log_format: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+FILE_LIMIT_CEILING = 1 << 20
+"""What the soft limit is raised to when the hard one is unlimited (Linux's default
+fs.nr_open: a higher soft limit is refused)."""
+
+
+def raise_file_limit() -> None:
+    """Raise the soft limit of open files to the hard limit: each charger holds a socket, and
+    the usual soft limit (1,024) is reached long before memory is."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = FILE_LIMIT_CEILING if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("open files limit stays %d (hard %d): %s", soft, hard, exc)
+            return
+        soft = target
+    log.info("open files limit: %d", soft)
+
+
 @click.command()
 @settings_options
 def serve(**values: Any) -> None:
@@ -180,6 +216,7 @@ def serve(**values: Any) -> None:
 
     settings = to_settings(values)
     configure_logging(settings.log_format)
+    raise_file_limit()
 
     def listening(port: int) -> None:
         # Once bound: the port is the one the system chose when asked for port 0.

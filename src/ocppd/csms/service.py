@@ -16,6 +16,7 @@ import uvicorn
 
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
+from ocppd.transport.handshakes import GuardedHttpToolsProtocol, HandshakeGuard, OcppConfig
 from ocppd.transport.server import ASGIApp, OcppApp
 from ocppd.transport.websocket_protocol import CompactWebSocketProtocol, quiet_denials
 
@@ -26,15 +27,16 @@ def build_app(system: CentralSystem, fallback: ASGIApp | None = None) -> OcppApp
     return OcppApp(system, system.settings.path_prefix, fallback)
 
 
-def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, settings: Settings) -> OcppConfig:
     ping = settings.ping_interval or None
     quiet_denials()
-    return uvicorn.Config(
+    return OcppConfig(
         app,
+        handshakes=HandshakeGuard(settings.handshake_timeout, settings.max_pending_handshakes),
         host=settings.host,
         port=settings.port,
         ws=CompactWebSocketProtocol,
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
         loop="uvloop",
         ws_max_size=settings.max_frame_size,
         ws_per_message_deflate=False,

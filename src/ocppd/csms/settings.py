@@ -46,6 +46,11 @@ class Settings:
     max_frame_size: int = 1024 * 1024
     ping_interval: float = 60.0
     """Seconds between WebSocket pings; a peer that misses a pong is dropped. 0 = off."""
+    handshake_timeout: float = 10.0
+    """Seconds a connection may take from accept to its answered WebSocket handshake (or to
+    an HTTP request's headers); then it is closed."""
+    max_pending_handshakes: int = 1000
+    """Connections being opened at once; beyond, the oldest of them is closed."""
     basic_auth: bool = False
     """Require HTTP Basic auth (security profile 1) from every charge point."""
     concurrent_tx: ConcurrencyScope = ConcurrencyScope.TAG

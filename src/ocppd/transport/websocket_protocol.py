@@ -15,6 +15,9 @@ code) with only what an idle connection holds changed (decision 0002, "Applied (
 - the handshake's request and response, with their headers, are dropped once it is done, and
   the last frame's payload once uvicorn has taken it.
 
+Once the handshake is answered (101 or a refusal) the connection is no longer pending under
+the server's `HandshakeGuard` (its deadline and cap, see handshakes.py).
+
 And two of uvicorn's log lines that a hostile client could repeat at will (issue 17 §9):
 
 - a refused handshake (`websocket.http.response`) counts as a completed handshake, so uvicorn
@@ -39,6 +42,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request
 
 from ocppd.rpc.log_budget import offences
+from ocppd.transport.handshakes import guard_of
 
 log = logging.getLogger("ocppd.transport.websocket")
 
@@ -241,9 +245,19 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.handshake_complete = True  # refused: done, not "returned without"
             self._forget_handshake()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_pending()
+        super().connection_lost(exc)
+
     def _forget_handshake(self) -> None:
         if self.handshake_complete:
             self.response = None  # type: ignore[assignment]
+            self._end_pending()
+
+    def _end_pending(self) -> None:
+        guard = guard_of(self.config)
+        if guard is not None:
+            guard.opened(self.transport)
 
 
 _DENIAL_LINES = frozenset(['%s - "WebSocket %s" %d', "connection rejected (%d %s)"])
