@@ -69,7 +69,7 @@ class _Templates:
 
     async def postgres_dump(self) -> str:
         if self.dump is None:
-            await _administer(f'create schema "{self.schema}"')
+            await administer(f'create schema "{self.schema}"')
             engine = create_engine(POSTGRES_URL, search_path=self.schema)
             await upgrade(engine)
             await engine.dispose()
@@ -87,7 +87,7 @@ class _Templates:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
         if self.dump is not None:
-            asyncio.run(_administer(f'drop schema if exists "{self.schema}" cascade'))
+            asyncio.run(administer(f'drop schema if exists "{self.schema}" cascade'))
 
 
 TEMPLATES = _Templates()
@@ -111,9 +111,9 @@ async def engine_for(
     schema = f"t_{secrets.token_hex(6)}"
     dump = "" if from_scratch else await TEMPLATES.postgres_dump()
     if dump:
-        await _administer(dump.replace(TEMPLATES.schema, schema))
+        await administer(dump.replace(TEMPLATES.schema, schema))
     else:
-        await _administer(f'create schema "{schema}"')
+        await administer(f'create schema "{schema}"')
     engine = create_engine(POSTGRES_URL, search_path=schema)
     try:
         if not dump:
@@ -121,7 +121,7 @@ async def engine_for(
         yield engine
     finally:
         await engine.dispose()
-        await _administer(f'drop schema "{schema}" cascade')
+        await administer(f'drop schema "{schema}" cascade')
 
 
 async def require_postgres() -> None:
@@ -131,6 +131,26 @@ async def require_postgres() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+
+
+@pytest.fixture
+async def empty_postgres_database() -> AsyncIterator[str]:
+    """The URL of an empty PostgreSQL database as a client sees it: a role of its own, whose
+    search path is a new schema it owns (a whole new database would cost a checkpoint to
+    drop: half a minute on a busy machine). Dropped, with the role, afterwards."""
+    await require_postgres()
+    name = f"ocppd_empty_{secrets.token_hex(6)}"
+    await administer(
+        f'create role "{name}" login; create schema "{name}" authorization "{name}";'
+        f'alter role "{name}" set search_path = "{name}"'
+    )
+    try:
+        yield sa.make_url(POSTGRES_URL).set(username=name, password=None).render_as_string()
+    finally:
+        await administer(
+            f"select pg_terminate_backend(pid) from pg_stat_activity where usename = '{name}';"
+            f'drop schema "{name}" cascade; drop role "{name}"'
+        )
 
 
 def _dump_schema(schema: str) -> str:
@@ -147,7 +167,7 @@ def _dump_schema(schema: str) -> str:
     return "\n".join(line for line in lines if not line.startswith("\\"))
 
 
-async def _administer(statements: str) -> None:
+async def administer(statements: str) -> None:
     """Statements outside any transaction and any schema (CREATE/DROP SCHEMA, a dump)."""
     connection = await asyncpg.connect(POSTGRES_URL)
     try:

@@ -4,22 +4,21 @@ user), and those commands never create a database unless told to (`--create`).""
 
 import asyncio
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-import sqlalchemy as sa
 
 from ocppd.csms.settings import default_data_dir
 from tests.cli.test_serve import Served
-from tests.databases import POSTGRES_URL, require_postgres
+from tests.databases import empty_postgres_database
+
+__all__ = ["empty_postgres_database"]  # a fixture
 
 ADMIN_COMMANDS = [
     ["token", "create", "--role", "operator"],
@@ -127,24 +126,6 @@ def test_a_sqlite_file_without_ocppd_tables_is_refused(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert f"sqlite:///{other} holds no ocppd database" in refused.stderr
     assert other.stat().st_size == 0  # not even SQLite's WAL mode was set in it
-
-
-@pytest.fixture
-async def empty_postgres_database() -> AsyncIterator[str]:
-    """The URL of an empty PostgreSQL database: a role of its own whose search path is a new
-    schema (a whole new database would cost a checkpoint to drop: half a minute here)."""
-    await require_postgres()
-    name = f"ocppd_empty_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(
-            f'create role "{name}" login; create schema "{name}" authorization "{name}";'
-            f'alter role "{name}" set search_path = "{name}"'
-        )
-        yield sa.make_url(POSTGRES_URL).set(username=name, password=None).render_as_string()
-        await admin.execute(f'drop schema "{name}" cascade; drop role "{name}"')
-    finally:
-        await admin.close()
 
 
 @pytest.mark.slow

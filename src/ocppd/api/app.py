@@ -23,6 +23,7 @@ from ocppd.api import (
     events,
     exports,
     firmware,
+    health,
     id_tags,
     local_lists,
     me,
@@ -83,7 +84,7 @@ def create_app(system: CentralSystem) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[api, openapi_document, transfers.ROUTER],
+        route_handlers=[api, openapi_document, transfers.ROUTER, *health.ROUTES],
         dependencies=PROVIDE,
         state=State({"system": system, "roles": RoleCache()}),
         exception_handlers=problems.HANDLERS,

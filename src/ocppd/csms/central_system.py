@@ -25,6 +25,7 @@ from ocppd.csms.housekeeping import repeat
 from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
+from ocppd.csms.readiness import Readiness
 from ocppd.csms.settings import Settings
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
@@ -73,6 +74,7 @@ class CentralSystem:
         self.clock = clock
         self.engine = engine if engine is not None else create_engine(settings.database_url())
         self.writer = GroupCommit(self.engine)
+        self.readiness = Readiness(self.engine)
         self.message_log = MessageLog(self.writer, clock, settings.message_log_budget)
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()

@@ -41,11 +41,14 @@ async def holds_schema(url: str) -> bool:
     engine = create_async_engine(async_url(url))
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: sa.inspect(sync).has_table("alembic_version")
-            )
+            return await connection.run_sync(has_schema_table)
     finally:
         await engine.dispose()
+
+
+def has_schema_table(connection: sa.Connection) -> bool:
+    """Whether the database has the table where Alembic notes the migrations applied."""
+    return sa.inspect(connection).has_table("alembic_version")
 
 
 def create_engine(url: str, search_path: str | None = None) -> AsyncEngine:

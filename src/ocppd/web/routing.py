@@ -1,6 +1,7 @@
 """One ASGI app for the HTTP side of the port: `/api` and below to the API, and `/files` (the
-chargers' file transfers, served by the API app), the rest (and lifespan events) to the
-dashboard, whose own lifespan is trivial, so the API's lifespan runs.
+chargers' file transfers) and the probes `/healthz`, `/readyz`, also served by the API app; the
+rest (and lifespan events) to the dashboard, whose own lifespan is trivial, so the API's
+lifespan runs.
 """
 
 from ocppd.csms.central_system import CentralSystem
@@ -22,8 +23,14 @@ def route(api: ASGIApp, web: ASGIApp) -> ASGIApp:
     return router
 
 
+PROBES = ("/healthz", "/readyz")
+"""The API's routes for load balancers and supervisors, at the top (`api/health.py`)."""
+
+
 def is_api(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in (API_PREFIX, FILES_PREFIX))
+    return path in PROBES or any(
+        path == p or path.startswith(p + "/") for p in (API_PREFIX, FILES_PREFIX)
+    )
 
 
 def fallback(system: CentralSystem) -> ASGIApp:
