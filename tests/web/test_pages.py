@@ -747,6 +747,11 @@ def ticks(html: str) -> list[str]:
     return re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', html)
 
 
+def axis_units(html: str) -> list[str]:
+    """The unit at the head of each chart's value axis."""
+    return re.findall(r'<text class="tick unit"[^>]*>([^<]*)</text>', html)
+
+
 def test_every_amount_has_its_unit_and_one_decimal() -> None:
     held = a_held_profile(11.11111)
     held["chargingProfile"]["chargingSchedule"]["chargingSchedulePeriod"].append(
@@ -756,12 +761,10 @@ def test_every_amount_has_its_unit_and_one_decimal() -> None:
     assert "+0 s: 11.1 A+900 s: 8 A" in profiles.joined()  # a line each
     table = next(a for t, a in profiles.tags if t == "table")
     assert table["class"] == "cards words"  # names are not broken inside (app.css)
-    power_ticks = ticks(transactions.detail_fragment(a_transaction()))
-    assert "8 kW" in power_ticks and "1 kWh" in power_ticks
-    limit_ticks = ticks(smart_charging.composite_fragment(a_composite(), []))
-    assert "20 A" in limit_ticks
-    for shown in power_ticks + limit_ticks:
-        assert re.fullmatch(r"-?[\d.]+ (kW|kWh|A)|[\d:]+|no limit", shown), shown
+    power = transactions.detail_fragment(a_transaction())
+    assert axis_units(power) == ["kW", "kWh"]
+    assert "8" in ticks(power) and "1" in ticks(power)
+    assert axis_units(smart_charging.composite_fragment(a_composite(), [])) == ["A"]
     shares = an_allocation(limit=100.0, allocated=99.9)
     shares["transactions"][0]["share"] = 11.1111
     bar = Parsed(sites.allocation_fragment(shares))
@@ -1006,3 +1009,40 @@ def test_the_message_log_pages_to_older_frames_keeping_its_filters() -> None:
     page = Parsed(charge_point.charge_point_page("CP 1", "Heartbeat", "in", "C"))
     hidden = [a for t, a in page.tags if t == "input" and a.get("name") == "cursor"]
     assert [(a["type"], a["value"]) for a in hidden] == [("hidden", "C")]
+
+
+def test_the_limit_in_force_is_drawn_over_the_power_curve() -> None:
+    running = a_transaction()  # readings at 10:00, 10:10, 10:20; 7.2 kW
+    path, query = transactions.limits_query(running) or ("", {})
+    assert path == "/charge-points/CP1/connectors/1/composite-schedule"
+    assert query == {
+        "start": "2026-11-25T10:00:00+00:00",
+        "duration": "1201",
+        "chargingRateUnit": "W",
+    }
+    assert transactions.limits_query(a_transaction(active=False)) is None
+    assert transactions.limits_query(a_transaction(meterValues=[])) is None
+    composite = a_composite(chargingRateUnit="W")
+    composite["intervals"][0] |= {"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:05:00Z"}
+    composite["intervals"][0]["limit"] = 11000.0
+    composite["intervals"][1] |= {"start": "2026-11-25T10:05:00Z", "end": "2026-11-25T10:15:00Z"}
+    composite["intervals"][1]["limit"] = 3700.0
+    composite["intervals"][2] |= {"start": "2026-11-25T10:15:00Z", "end": "2026-11-25T11:00:00Z"}
+    html = transactions.detail_fragment(running, composite)
+    parsed = Parsed(html)
+    lines = [a["points"] or "" for t, a in parsed.tags if a.get("class") == "limit-line"]
+    assert len(lines) == 1  # 11 kW then 3.7 kW; nothing where no limit holds
+    points = [tuple(map(float, p.split(","))) for p in lines[0].split()]
+    (x0, y11), (x1, _), (x2, y37), (x3, _) = points
+    power = next(a["points"] or "" for t, a in parsed.tags if a.get("class") == "series power")
+    xs = [float(p.split(",")[0]) for p in power.split()]
+    # Clipped to the readings' time: from the first reading, up to 10:15 (3/4 of the way).
+    assert x0 == xs[0] and x1 == x2 and abs((x3 - xs[0]) / (xs[-1] - xs[0]) - 0.75) < 0.01
+    y72 = float(power.split()[0].split(",")[1])
+    assert y11 < y72 < y37  # 11 kW above the 7.2 kW curve, 3.7 kW below it
+    assert "limit in force (dashed): 3.7 kW, 11 kW" in parsed.joined()
+    assert "limit-line" not in transactions.detail_fragment(running)
+    amps = transactions.detail_fragment(running, a_composite())  # not W: not drawn
+    assert "limit-line" not in amps
+    stopped = transactions.detail_fragment(a_transaction(active=False))
+    assert "The limit in force is drawn while a transaction runs" in stopped

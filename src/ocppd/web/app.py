@@ -286,7 +286,13 @@ class WebApp:
         return transactions.list_fragment(page["items"], page.get("nextCursor"), r.query)
 
     async def _transaction(self, r: Request) -> str:
-        return transactions.detail_fragment(await self.need(r.scope, f"/transactions/{r.args[0]}"))
+        transaction = await self.need(r.scope, f"/transactions/{r.args[0]}")
+        limits = None
+        query = transactions.limits_query(transaction)
+        if query is not None:
+            status, composite = await self.get(r.scope, *query)
+            limits = composite if status == 200 else None  # the chart goes on without
+        return transactions.detail_fragment(transaction, limits)
 
     async def _id_tags(self, r: Request) -> str:
         page = await self.need(r.scope, "/id-tags", id_tags.api_params(r.query))

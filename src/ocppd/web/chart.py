@@ -18,7 +18,8 @@ from ocppd.web.markup import esc
 
 WIDTH = 640
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 28
+"""The margins; the value axis's unit is written in the top one."""
 
 Point = tuple[datetime, float]
 Step = tuple[datetime, datetime, float | None]
@@ -105,15 +106,19 @@ class Frame:
         return TOP + inner * (1 - (value - self.bottom) / (self.top - self.bottom))
 
     def axes(self, unit: str) -> str:
-        """The grid, the value ticks (each with `unit`) and the time ticks."""
-        parts = []
+        """The grid, the value ticks (their `unit` at the head of the axis) and the time
+        ticks."""
+        parts = [
+            f'<text class="tick unit" x="{LEFT - 6}" y="{TOP - 12}" text-anchor="end">'
+            f"{esc(unit)}</text>"
+        ]
         tick = self.bottom
         while tick <= self.top + self.step / 2:
             y = self.y(tick)
             parts.append(
                 f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                 f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                f"{number(tick)} {esc(unit)}</text>"
+                f"{number(tick)}</text>"
             )
             tick += self.step
         every = time_step(self.seconds)
@@ -145,12 +150,19 @@ def _figure(key: str, title: str, unit: str, summary: str, drawing: str) -> str:
     )
 
 
-def line_chart(key: str, title: str, unit: str, points: Sequence[Point]) -> str:
-    """An SVG line chart of `points` (sorted by time); an empty string for no points."""
+def line_chart(
+    key: str, title: str, unit: str, points: Sequence[Point], limits: Sequence[Step] = ()
+) -> str:
+    """An SVG line chart of `points` (sorted by time); an empty string for no points.
+    `limits`: a limit in force over time, drawn over the line as dashed steps (where an
+    interval has none, nothing is drawn), within the readings' time."""
     if not points:
         return ""
     values = [v for _, v in points]
-    frame = Frame.around(points[0][0], points[-1][0], values)
+    start, end = points[0][0], points[-1][0]
+    shown = [(max(a, start), min(b, end), limit) for a, b, limit in limits if b > start and a < end]
+    held = [limit for _, _, limit in shown if limit is not None]
+    frame = Frame.around(start, end, values + held)
     line = " ".join(f"{frame.x(at):.1f},{frame.y(v):.1f}" for at, v in points)
     dots = "".join(
         f'<circle class="dot" cx="{frame.x(at):.1f}" cy="{frame.y(v):.1f}" r="2.5"/>'
@@ -160,8 +172,27 @@ def line_chart(key: str, title: str, unit: str, points: Sequence[Point]) -> str:
         f"{len(points)} readings from {frame.start:%Y-%m-%d %H:%M:%S} to "
         f"{frame.end:%H:%M:%S} UTC, {number(min(values))} to {number(max(values))} {unit}"
     )
-    drawing = frame.axes(unit) + f'<polyline class="series {esc(key)}" points="{line}"/>{dots}'
+    if held:
+        summary += "; limit in force (dashed): " + ", ".join(
+            f"{amount(limit)} {unit}" for limit in sorted(set(held))
+        )
+    drawing = (
+        frame.axes(unit)
+        + f'<polyline class="series {esc(key)}" points="{line}"/>{dots}'
+        + _limit_line(frame, shown)
+    )
     return _figure(key, title, unit, summary, drawing)
+
+
+def _limit_line(frame: "Frame", steps: Sequence[Step]) -> str:
+    """The limited intervals as dashed steps; an interval without a limit breaks the line."""
+    parts = [
+        ""
+        if limit is None
+        else f"{frame.x(start):.1f},{frame.y(limit):.1f} {frame.x(end):.1f},{frame.y(limit):.1f}"
+        for start, end, limit in steps
+    ]
+    return "".join(f'<polyline class="limit-line" points="{run}"/>' for run in _joined(parts))
 
 
 def step_chart(key: str, title: str, unit: str, steps: Sequence[Step]) -> str:

@@ -6,7 +6,7 @@ fragment that fills them, the events that refresh them and the filter form that 
 
 from ocppd.web.markup import esc
 
-STATIC_VERSION = "6"
+STATIC_VERSION = "7"
 
 NAVIGATION = (
     ("/", "overview", "Charge points"),

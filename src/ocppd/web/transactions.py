@@ -7,15 +7,21 @@ Energy.Active.Import.Register (Wh or kWh), shown as energy delivered since meter
 charger reports no power, power is derived from consecutive energy readings (plotted at the
 end of each interval). The list shows LIST_LIMIT matches at a time, newest first, with a link
 to the older ones (the API's cursor, carried in the page's URL and its filter form).
+
+Over the power curve of a running transaction, the limit in force is drawn (dashed): the
+composite ocppd predicts on its connector from the profiles the charger holds (its TxProfile
+included), in W, from the start to the latest reading. A finished transaction's TxProfile is
+not kept, so its chart has no limit line (and says so).
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from ocppd.web import commands
-from ocppd.web.chart import Point, line_chart
+from ocppd.web.chart import Point, Step, line_chart
 from ocppd.web.forms import Field, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
@@ -28,11 +34,13 @@ from ocppd.web.markup import (
     kwh,
     link,
     section,
+    segment,
     table,
     transaction_href,
     when,
 )
 from ocppd.web.paging import cursor_field, nothing_here, paging, with_cursor
+from ocppd.web.smart_charging import steps
 
 LIST_LIMIT = 100
 TABLE_LIMIT = 1000
@@ -43,6 +51,8 @@ STATES = ("running", "stopped")
 DETAIL_THROTTLE_MS = 3000
 """A long session's page reads all its meter values: redrawn at most every 3 s."""
 FILTERS = ("chargePointId", "idTag", "state", "since", "until")
+MAX_LIMITS_WINDOW = 31 * 86400
+"""The composite's longest window (the API's)."""
 
 
 def list_page(query: Mapping[str, str]) -> str:
@@ -148,7 +158,38 @@ def detail_page(transaction_id: int) -> str:
     return layout(f"Transaction {transaction_id}", body, "transaction")
 
 
-def detail_fragment(t: Mapping[str, Any]) -> str:
+def limits_query(t: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The API path and query of the composite over a running transaction's readings (in W);
+    None when it is not running or has no reading."""
+    started = _time(t.get("startedAt"))
+    readings = [_time(g.get("timestamp")) for g in t.get("meterValues") or []]
+    last = max((at for at in readings if at is not None), default=None)
+    if not t.get("active") or started is None or last is None:
+        return None
+    seconds = math.ceil((last - started).total_seconds()) + 1
+    path = (
+        f"/charge-points/{segment(str(t.get('chargePointId', '')))}"
+        f"/connectors/{int(t.get('connectorId') or 0)}/composite-schedule"
+    )
+    return path, {
+        "start": started.isoformat(),
+        "duration": str(min(max(seconds, 1), MAX_LIMITS_WINDOW)),
+        "chargingRateUnit": "W",
+    }
+
+
+def limit_steps(composite: Mapping[str, Any] | None) -> list[Step]:
+    """The composite's intervals in kW, as the power chart draws them."""
+    if not composite or composite.get("chargingRateUnit") != "W":
+        return []
+    return [
+        (start, end, None if limit is None else limit / 1000)
+        for start, end, limit in steps(composite.get("intervals") or [])
+    ]
+
+
+def detail_fragment(t: Mapping[str, Any], limits: Mapping[str, Any] | None = None) -> str:
+    """`limits`: the composite over the transaction (`limits_query`), when it runs."""
     cp = str(t.get("chargePointId", ""))
     summary = facts(
         [
@@ -178,9 +219,14 @@ def detail_fragment(t: Mapping[str, Any]) -> str:
         )
     values = t.get("meterValues") or []
     power, energy = series(values, t.get("meterStart"))
-    charts = line_chart("power", "Power", "kW", power) + line_chart(
+    charts = line_chart("power", "Power", "kW", power, limit_steps(limits)) + line_chart(
         "energy", "Energy delivered", "kWh", energy
     )
+    if charts and not t.get("active"):
+        charts += (
+            '<p class="muted">The limit in force is drawn while a transaction runs: the '
+            "profiles of a finished one are not kept.</p>"
+        )
     return (
         section("summary", "Summary", summary + stop)
         + section(
