@@ -25,6 +25,7 @@ from ocppd.csms import models
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
 from ocppd.csms.settings import RegistrationPolicy
+from ocppd.protocol.leniency import Rule
 from tests.csms.conftest import FixedClock, RunningServer
 from tests.csms.test_server import ask, open_socket, register
 
@@ -45,14 +46,18 @@ def as_stored(system: CentralSystem, text: str) -> str:
 
 
 @asynccontextmanager
-async def chargers(server: RunningServer, *identities: str) -> AsyncIterator[list[Any]]:
-    """Registered, connected and booted chargers; rows nobody waits for (the message log) wait
-    for the next batch however long it takes, so that batches are only the test's."""
+async def chargers(
+    server: RunningServer, *identities: str, rules: set[str] | None = None
+) -> AsyncIterator[list[Any]]:
+    """Registered (with tolerance `rules`), connected and booted chargers; rows nobody waits
+    for (the message log) wait for the next batch however long it takes, so that batches are
+    only the test's."""
     server.system.writer.later_delay = 3600
     # Every write in the lane the test holds (`in_one_batch`), plain ones too.
     server.system.writer.plain_lane = False
+    tolerated = frozenset(Rule(rule) for rule in rules or ())
     for identity in identities:
-        await register(server.system, identity)
+        await register(server.system, identity, leniency_rules=tolerated)
     sockets = [await open_socket(server, identity).__aenter__() for identity in identities]
     try:
         boot = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -315,3 +320,64 @@ def test_string_columns_replace_nul_on_postgresql_only() -> None:
         assert process is not None, column
         assert process("a\x00b\x00") == "a\ufffdb\ufffd"
         assert process(None) is None
+
+
+# Values longer than their columns (issue 17, 1)
+
+
+async def test_overlong_values_of_a_tolerated_charger_fail_no_shared_write(
+    server: RunningServer,
+) -> None:
+    """A charger whose over-long strings and unknown enum values are tolerated sends, in every
+    message that stores something, strings longer than their columns: in one batch with
+    another charger's heartbeat, every message is answered as usual and stored. Where the
+    database holds lengths (PostgreSQL) they are cut to their columns; SQLite keeps what the
+    rows it gets in bulk carry."""
+    system = server.system
+    long = {"overlong_strings", "unknown_enum_values"}
+    identities = ["BOOT", "STATUS", "METER", "START", "STOP", "DIAG"]
+    async with chargers(server, *identities, "OK", rules=long) as sockets:
+        boot, state, meter, start, stop, diag, ok = sockets
+        sampled = {name: name[0].upper() * 100 for name in
+                   ("measurand", "unit", "context", "format", "location", "phase")}  # fmt: skip
+        frames = [
+            (boot, call("b", "BootNotification", {
+                "chargePointVendor": "V" * 300, "chargePointModel": "M" * 300,
+                "firmwareVersion": "F" * 300, "meterSerialNumber": "S" * 300})),
+            (state, call("s", "StatusNotification", {
+                "connectorId": 1, "errorCode": "E" * 100, "status": "S" * 100,
+                "info": "I" * 300, "vendorId": "W" * 300, "vendorErrorCode": "C" * 300})),
+            (meter, call("m", "MeterValues", {"connectorId": 1, "meterValue": [
+                {"timestamp": T0, "sampledValue": [{"value": "1", **sampled}]}]})),
+            (start, call("t", "StartTransaction", {
+                "connectorId": 1, "idTag": "T" * 300, "meterStart": 0, "timestamp": T0})),
+            (stop, call("p", "StopTransaction", {
+                "transactionId": 5, "idTag": "T" * 300, "meterStop": 1, "timestamp": T1,
+                "reason": "R" * 100})),
+            (diag, call("d", "DiagnosticsStatusNotification", {"status": "D" * 100})),
+            (ok, call("h", "Heartbeat", {})),
+        ]  # fmt: skip
+        answers = await in_one_batch(system, frames, writes=7)
+    assert [answer[:2] for answer in answers] == [
+        [3, "b"], [3, "s"], [3, "m"], [3, "t"], [3, "p"], [3, "d"], [3, "h"]
+    ]  # fmt: skip
+    assert answers[3][2]["idTagInfo"]["status"] == "Invalid"
+    holds_lengths = system.engine.dialect.name == "postgresql"
+    tables = [models.charge_points, models.connectors, models.status_history, models.meter_values,
+              models.transactions, models.unmatched_stops, models.job_statuses]  # fmt: skip
+    stored = {table: await select(system, sa.select(table)) for table in tables}
+    for table, rows in stored.items():
+        assert rows, table.name
+        for row in rows:
+            for column in table.columns:
+                value = row[column.name]
+                length = getattr(column.type, "length", None)
+                if isinstance(value, str) and length and holds_lengths:
+                    assert len(value) <= length, (table.name, column.name)
+    booted = {row["id"]: row for row in stored[models.charge_points]}
+    assert booted["BOOT"]["vendor"] == "V" * 255  # through SQLAlchemy: cut on both
+    assert [row["status"] for row in stored[models.job_statuses]] == ["D" * 32]
+    assert [row["stop_reason"] for row in stored[models.unmatched_stops]] == ["R" * 32]
+    assert stored[models.transactions][0]["id_tag"] == "T" * 255
+    [status] = stored[models.connectors]
+    assert status["status"] == ("S" * 32 if holds_lengths else "S" * 100)
