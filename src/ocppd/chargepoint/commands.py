@@ -7,8 +7,10 @@ has returned and the session has written the answer.
 """
 
 import contextlib
+import inspect
 import json
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -87,9 +89,24 @@ class Commands:
         return {action: self._counted(action, handler) for action, handler in table.items()}
 
     def _counted(self, action: str, handler: Handler) -> Handler:
+        """`handler`, counting the calls and the failures (answered with a CALLERROR)."""
+        stats = self.station.stats
+
         def handle(request: Any) -> Any:
-            self.station.stats.received[action] += 1
-            return handler(request)
+            stats.received[action] += 1
+            try:
+                response = handler(request)
+            except Exception as exc:
+                stats.failed[_failure(action, exc)] += 1
+                raise
+            return _awaited(action, response) if inspect.isawaitable(response) else response
+
+        async def _awaited(action: str, response: Awaitable[Any]) -> Any:
+            try:
+                return await response
+            except Exception as exc:
+                stats.failed[_failure(action, exc)] += 1
+                raise
 
         return handle
 
@@ -461,6 +478,12 @@ class Commands:
     async def _firmware_status(self, status: FirmwareStatus) -> None:
         self.station.firmware_status = status
         await self.station.try_call(m.FirmwareStatusNotificationRequest(status=status))
+
+
+def _failure(action: str, exc: Exception) -> str:
+    """`<Action> <CALLERROR code>`: what the session answers for `exc`."""
+    code = exc.code.value if isinstance(exc, OCPPError) else "InternalError"
+    return f"{action} {code}"
 
 
 def firmware_version(location: str) -> str:

@@ -48,12 +48,13 @@ from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
 from ocppd.chargepoint.smart_charging import ChargingProfiles
-from ocppd.chargepoint.stats import Stats
+from ocppd.chargepoint.stats import CALL_ERROR, Stats
 from ocppd.chargepoint.transactions import Transaction, TransactionMessages
 from ocppd.protocol import messages as m
 from ocppd.protocol.actions import spec_for_request
-from ocppd.protocol.datatypes import ChargingProfile
+from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo
 from ocppd.protocol.enums import (
+    AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
     DiagnosticsStatus,
@@ -398,12 +399,15 @@ class Station(Charging):
             self.stats.errors[f"Timeout {action}"] += 1
             raise
         except CallErrorReceived as exc:
-            self.stats.errors[f"CallError {action} {exc.wire_code}"] += 1
+            self.stats.errors[f"{CALL_ERROR}{action} {exc.wire_code}"] += 1
             raise
         except PayloadError as exc:
             self.stats.errors[f"Invalid {action} {exc.code.value}"] += 1
             raise
         self.stats.answered(action, time.monotonic() - started)
+        info = getattr(answer, "id_tag_info", None)  # Authorize, Start/StopTransaction
+        if isinstance(info, IdTagInfo) and info.status != AuthorizationStatus.ACCEPTED:
+            self.stats.refused[f"{action} {info.status.value}"] += 1
         return answer
 
     async def try_call(self, request: Payload) -> Any:

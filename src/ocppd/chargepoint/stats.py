@@ -1,4 +1,6 @@
-"""What stations did, counted: calls sent and received by action, errors, latencies.
+"""What stations did, counted: calls sent and received by action, errors, latencies, and
+what went wrong from the charger's point of view (`went_wrong`): authorizations the central
+system did not accept, commands the station's handlers failed, CALLERRORs it received.
 
 One `Stats` per station, merged for the summary of a run.
 """
@@ -6,6 +8,9 @@ One `Stats` per station, merged for the summary of a run.
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+CALL_ERROR = "CallError "
+"""How a CALLERROR received is counted among `errors`: `CallError <Action> <code>`."""
 
 
 @dataclass
@@ -16,9 +21,24 @@ class Stats:
     """Calls the central system sent, by action."""
     errors: Counter[str] = field(default_factory=Counter)
     """By kind: `CallError <Action> <code>`, `Timeout <Action>`, `connect <reason>`..."""
+    refused: Counter[str] = field(default_factory=Counter)
+    """Answers whose idTagInfo was not Accepted: `<Action> <status>` (Authorize Invalid)."""
+    failed: Counter[str] = field(default_factory=Counter)
+    """Calls of the central system the station's handler failed (answered with a CALLERROR):
+    `<Action> <code>`."""
     latencies: dict[str, list[float]] = field(default_factory=dict)
     """Seconds from a call to its answer, by action."""
     connections: int = 0
+
+    def went_wrong(self) -> dict[str, int]:
+        """The charger's point of view: how many of each kind of trouble."""
+        return {
+            "authorizations_refused": sum(self.refused.values()),
+            "commands_failed": sum(self.failed.values()),
+            "callerrors_received": sum(
+                n for kind, n in self.errors.items() if kind.startswith(CALL_ERROR)
+            ),
+        }
 
     def answered(self, action: str, seconds: float) -> None:
         self.latencies.setdefault(action, []).append(seconds)
@@ -27,6 +47,8 @@ class Stats:
         self.sent.update(other.sent)
         self.received.update(other.received)
         self.errors.update(other.errors)
+        self.refused.update(other.refused)
+        self.failed.update(other.failed)
         for action, values in other.latencies.items():
             self.latencies.setdefault(action, []).extend(values)
         self.connections += other.connections
@@ -43,6 +65,8 @@ class Stats:
             "sent": dict(self.sent),
             "received": dict(self.received),
             "errors": dict(self.errors),
+            "refused": dict(self.refused),
+            "failed": dict(self.failed),
             "latencies": latencies,
         }
 
@@ -52,6 +76,8 @@ class Stats:
             sent=Counter(data["sent"]),
             received=Counter(data["received"]),
             errors=Counter(data["errors"]),
+            refused=Counter(data["refused"]),
+            failed=Counter(data["failed"]),
             connections=data["connections"],
         )
         for action, buckets in data["latencies"].items():
@@ -64,6 +90,9 @@ class Stats:
             "sent": dict(sorted(self.sent.items())),
             "received": dict(sorted(self.received.items())),
             "errors": dict(sorted(self.errors.items())),
+            "refused": dict(sorted(self.refused.items())),
+            "failed": dict(sorted(self.failed.items())),
+            "went_wrong": self.went_wrong(),
             "latency_ms": {
                 action: _percentiles(values) for action, values in sorted(self.latencies.items())
             },

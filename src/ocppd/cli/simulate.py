@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from ocppd.chargepoint.station import ChargerModel
 from ocppd.chargepoint.stats import Stats
 from ocppd.cli.params import Url
 from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
+
+PROGRESS_SECONDS = 10.0
 
 
 @click.command()
@@ -44,7 +47,12 @@ from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
     show_default=True,
     help=f"A built-in ({', '.join(SCENARIOS)}) or a TOML file of steps.",
 )
-@click.option("--duration", type=float, default=None, help="Seconds to run; default: Ctrl-C.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds to run (real time), then stop and print the summary; default: until Ctrl-C.",
+)
 @click.option("--connectors", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--speed",
@@ -103,7 +111,21 @@ from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
     default=None,
     help="A table of stations refreshed while it runs; default: on a terminal, without --json.",
 )
+@click.option(
+    "--progress-interval",
+    type=click.FloatRange(0),
+    default=PROGRESS_SECONDS,
+    show_default=True,
+    help="Without the live table (stderr not a terminal, or --no-live): a progress line on "
+    "stderr this often, in seconds; 0 = none.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when anything went wrong for the chargers: an authorization not Accepted, "
+    "a command their handlers failed, a CALLERROR received.",
+)
 def simulate(
     url: str,
     identity: str,
@@ -125,7 +147,9 @@ def simulate(
     workers: int,
     worker: str | None,
     live: bool | None,
+    progress_interval: float,
     as_json: bool,
+    strict: bool,
 ) -> None:
     """Run simulated charge points until --duration or Ctrl-C, then print a summary."""
     try:
@@ -145,8 +169,7 @@ def simulate(
         _replay(url, identity, replay, replay_speed, ClientOptions(password=password, ssl=tls))
         return
     if workers > 1 and worker is None:
-        summary = _with_workers(workers, len(names))
-        click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+        _report(_with_workers(workers, len(names)), as_json, strict)
         return
     if worker is not None:
         index, total = _share(worker)
@@ -164,15 +187,27 @@ def simulate(
         quirks=persona,
         file_transfer=TransferOptions(upload_method=upload_method, ssl=tls),
     )
-    asyncio.run(_run(fleet, duration, live))
+    progress = Progress(progress_interval, f"worker {worker}: " if worker else "")
+    asyncio.run(_run(fleet, duration, live, progress))
     if worker is not None:
         # For the parent process: the raw counts, merged there with the other shares.
         accepted = fleet.summary()["accepted"]
         share = {"stations": len(names), "accepted": accepted, "stats": fleet.stats().export()}
         click.echo(json.dumps(share))
         return
-    summary = fleet.summary()
+    _report(fleet.summary(), as_json, strict)
+
+
+def _report(summary: dict[str, Any], as_json: bool, strict: bool) -> None:
+    """Print the summary; with `strict`, exit 1 when anything went wrong for the chargers."""
     click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
+    if strict and any(summary["went_wrong"].values()):
+        raise click.ClickException(f"--strict: {_went_wrong(summary['went_wrong'])}")
+
+
+def _went_wrong(counts: dict[str, int]) -> str:
+    said = ", ".join(f"{kind.replace('_', ' ')} {n:,}" for kind, n in counts.items())
+    return f"went wrong for the chargers: {said}"
 
 
 def _share(worker: str) -> tuple[int, int]:
@@ -248,11 +283,24 @@ def _replay(url: str, identity: str, path: Path, speed: float, options: ClientOp
     click.echo(json.dumps(result.summary(), indent=2))
 
 
-async def _run(fleet: Fleet, duration: float | None, live: bool = False) -> None:
+@dataclass(frozen=True)
+class Progress:
+    seconds: float
+    """0: no progress lines."""
+    prefix: str = ""
+
+
+async def _run(
+    fleet: Fleet, duration: float | None, live: bool = False, progress: Progress | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, fleet.stop)  # end cleanly, with a summary
-    view = asyncio.create_task(_live_view(fleet)) if live else None
+    view = None
+    if live:
+        view = asyncio.create_task(_live_view(fleet))
+    elif progress is not None and progress.seconds > 0:
+        view = asyncio.create_task(_progress_lines(fleet, progress))
     try:
         await fleet.run(duration)
     finally:
@@ -263,6 +311,22 @@ async def _run(fleet: Fleet, duration: float | None, live: bool = False) -> None
 
 LIVE_SECONDS = 1.0
 LIVE_ROWS = 15
+
+
+async def _progress_lines(fleet: Fleet, progress: Progress) -> None:
+    """A line on stderr every `progress.seconds`: for a log, where a redrawn table is noise."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(progress.seconds)
+        stats = fleet.stats()
+        online = sum(1 for s in fleet.stations if s.online)
+        sys.stderr.write(
+            f"{progress.prefix}ocppd simulate: {time.monotonic() - started:,.0f} s, "
+            f"online {online}/{len(fleet.stations)}, sent {sum(stats.sent.values()):,}, "
+            f"received {sum(stats.received.values()):,}, errors {sum(stats.errors.values()):,}; "
+            f"{_went_wrong(stats.went_wrong())}\n"
+        )
+        sys.stderr.flush()
 
 
 async def _live_view(fleet: Fleet) -> None:
@@ -305,10 +369,11 @@ def _text(summary: dict[str, Any]) -> str:
         f"stations {summary['stations']}, accepted {summary['accepted']}, "
         f"connections {summary['connections']}{workers}"
     ]
-    for title in ("sent", "received", "errors"):
+    for title in ("sent", "received", "errors", "refused", "failed"):
         counts = summary[title]
         lines.append(f"{title}:" + ("" if counts else " none"))
         lines += [f"  {name:<40} {number:>8}" for name, number in counts.items()]
+    lines.append(_went_wrong(summary["went_wrong"]))
     if summary["latency_ms"]:
         lines.append("latency ms (p50 / p95 / p99 / max):")
         for action, p in summary["latency_ms"].items():
