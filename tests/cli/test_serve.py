@@ -49,12 +49,14 @@ class Served:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         open_files: int | None = None,
+        command: list[str] | None = None,
     ) -> None:
         """`tmp_path`: the data dir is its `data`; None: the default data dir (of `env`).
-        `open_files`: the soft limit of open files it starts with."""
+        `open_files`: the soft limit of open files it starts with. `command`: run as given
+        instead (`args` ignored), e.g. a systemd unit's ExecStart."""
         data = [] if tmp_path is None else ["--data-dir", str(tmp_path / "data")]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ocppd", "serve", "--port", "0", *data, *OPEN, *args],
+            command or [sys.executable, "-m", "ocppd", "serve", "--port", "0", *data, *OPEN, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

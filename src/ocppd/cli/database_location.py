@@ -3,10 +3,10 @@
 One rule, so that no command silently works on the wrong database: the data directory is one
 absolute place per user (`$XDG_DATA_HOME/ocppd`, else `~/.local/share/ocppd`), the same from
 any working directory; `--data-dir` / `OCPPD_DATA_DIR` or `--database` / `OCPPD_DATABASE`
-choose another. `ocppd serve` creates its database there. The commands that write to the
-database themselves (`token create`, `charge-point add`, `db upgrade`) open an existing one
-only: where there is none, they say so on stderr, naming the path, and exit 1, unless
-`--create` is given.
+choose another. `ocppd serve` creates its database there. The commands that open the
+database themselves (`token create|list|revoke`, `charge-point add`, `db upgrade`) open an
+existing one only: where there is none, they say so on stderr, naming the path, and exit 1,
+unless `--create` is given.
 """
 
 import functools
