@@ -41,10 +41,6 @@ class HandshakeGuard:
         self.timeout = timeout
         self.limit = limit
         self._pending: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
-        self.expired = 0
-        """Connections closed at their deadline."""
-        self.evicted = 0
-        """Connections closed to make room under the limit."""
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -55,7 +51,6 @@ class HandshakeGuard:
             return
         while len(self._pending) >= self.limit:
             oldest = next(iter(self._pending))
-            self.evicted += 1
             self._close(oldest, "evicted: %d connections pending", self.limit)
         self._pending[transport] = loop.call_later(self.timeout, self._expire, transport)
 
@@ -66,7 +61,6 @@ class HandshakeGuard:
             timer.cancel()
 
     def _expire(self, transport: asyncio.BaseTransport) -> None:
-        self.expired += 1
         self._close(transport, "not opened within %.1f s", self.timeout)
 
     def _close(self, transport: asyncio.BaseTransport, why: str, *args: Any) -> None:
