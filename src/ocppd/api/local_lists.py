@@ -40,6 +40,7 @@ from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import id_tags, local_list_entries, local_lists
+from ocppd.csms.stored_text import fitted
 from ocppd.csms.transactions import storable
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import AuthorizationData, IdTagInfo
@@ -156,7 +157,7 @@ async def sent(
             await _apply(db, charge_point_id, request.update_type, entries)
         elif status in (UpdateStatus.FAILED, UpdateStatus.VERSION_MISMATCH):
             values["needs_full"] = True
-        await _set(db, charge_point_id, **values)
+        await _set(db, charge_point_id, **fitted(local_lists, values))
 
     await system.writer.commit([], store)
 

@@ -30,6 +30,7 @@ from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import MAX_STORED_INTEGER, reservations
+from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import CancelReservationStatus, ReservationStatus
 
@@ -96,7 +97,7 @@ async def reserved(
         # The same reservationId replaces the reservation.
         r = reservations.c
         await db.execute(reservations.delete().where(r.reservation_id == request.reservation_id))
-        await db.execute(reservations.insert().values(values))
+        await db.execute(reservations.insert().values(fitted(reservations, values)))
 
     await system.writer.commit([], store)
 
