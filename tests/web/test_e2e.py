@@ -598,6 +598,49 @@ async def test_the_fleet_at_a_glance(
             await page.get_by_role("link", name="First").click()
             await expect(ids.first).to_have_text("CP1-1")
 
+            # One command to three charge points ticked on two pages: two answer, the
+            # third is not connected (the API's 409, on its row).
+            await page.get_by_label("Select CP1-2", exact=True).check()
+            await page.get_by_label("Select CP1-3", exact=True).check()
+            await page.get_by_role("link", name="Next").click()
+            await page.get_by_label("Select CP1-10", exact=True).check()
+            await page.locator("details.bulk > summary").click()
+            await expect(page.locator("#bulk-count")).to_have_text(
+                "3 selected: CP1-2, CP1-3, CP1-10"
+            )
+            await expect(page.locator("#bulk-action")).to_have_value("TriggerMessage")
+            await page.locator("#bulk-TriggerMessage-requestedMessage").select_option("Heartbeat")
+            await page.get_by_role("button", name="Send to the selected").click()
+            results = page.locator("#bulk-results tbody tr")
+            await expect(results.locator("th")).to_have_text(["CP1-2", "CP1-3", "CP1-10"])
+            await expect(page.locator("#bulk output")).to_have_text(
+                "TriggerMessage: 2 answered, 1 failed."
+            )
+            await expect(results.nth(0).locator("td")).to_have_text('{"status":"Accepted"}')
+            await expect(results.nth(1).locator("td")).to_contain_text("HTTP 409")
+            await expect(results.nth(1).locator("td")).to_contain_text("not connected")
+            await expect(results.nth(2).locator("td")).to_have_text('{"status":"Accepted"}')
+            assert [s.stats.received["TriggerMessage"] for s in stations] == [1, 1]
+            # A live refresh keeps the ticks.
+            await page.evaluate("document.querySelector('#live table').dataset.old = 'yes'")
+            await page.evaluate("window.ocppd.refresh()")
+            await expect(page.locator("#live table[data-old]")).to_have_count(0)
+            await expect(page.get_by_label("Select CP1-10", exact=True)).to_be_checked()
+            await page.screenshot(path=shot(record_screenshots, "22-overview-bulk"), full_page=True)
+            # Another command's fields, checked before anything is sent.
+            await page.locator("#bulk-action").select_option("ChangeAvailability")
+            await expect(page.locator("#bulk-TriggerMessage-requestedMessage")).to_be_hidden()
+            await page.locator("#bulk-ChangeAvailability-connectorId").fill("0")
+            await page.locator("#bulk-ChangeAvailability-type").select_option("Inoperative")
+            await page.get_by_role("button", name="Clear the selection").click()
+            await expect(page.get_by_label("Select CP1-10", exact=True)).not_to_be_checked()
+            await page.get_by_role("button", name="Send to the selected").click()
+            await expect(page.locator("#bulk output")).to_have_text(
+                "Select charge points in the list first."
+            )
+            assert [s.stats.received["ChangeAvailability"] for s in stations] == [0, 0]
+            await page.get_by_role("link", name="First").click()
+
             # A filter starts again from A and is kept by the paging links.
             await page.get_by_role("link", name="Next").click()
             await expect(ids.first).to_have_text("CP1-6")
@@ -626,6 +669,15 @@ async def test_the_fleet_at_a_glance(
             await page.goto(live.url + "/charge-points/CP1-10")
             connectors = page.locator("#connectors-title + table")
             await expect(connectors.locator(".offline-connector")).to_have_count(3)
+
+            # A viewer has no ticks and no command.
+            await page.get_by_role("button", name="Sign out").click()
+            await page.get_by_label("API token").fill(live.tokens[Role.VIEWER])
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#role")).to_have_text("viewer · viewer")
+            await expect(ids.first).to_have_text("CP1-1")
+            await expect(page.locator("input[data-select]:visible")).to_have_count(0)
+            await expect(page.locator("details.bulk")).to_be_hidden()
         finally:
             await browser.close()
             for station in stations:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ocppd.web import (
+    bulk,
     charge_point,
     commands,
     id_tags,
@@ -491,7 +492,9 @@ def test_the_filter_form_keeps_a_hostile_query_as_a_value(hostile: str) -> None:
     )
     search = next(attrs for tag, attrs in parsed.tags if attrs.get("id") == "filters-q")
     assert search["value"] == hostile
-    selected = [attrs for tag, attrs in parsed.tags if tag == "option" and "selected" in attrs]
+    html = overview.overview_page(hostile, hostile)
+    filters = Parsed(html[html.index('<form id="filters"') :].split("</form>")[0])
+    selected = [attrs for tag, attrs in filters.tags if tag == "option" and "selected" in attrs]
     assert selected == [{"value": "", "selected": None}]  # an unknown state selects "All"
 
 
@@ -1046,3 +1049,28 @@ def test_the_limit_in_force_is_drawn_over_the_power_curve() -> None:
     assert "limit-line" not in amps
     stopped = transactions.detail_fragment(a_transaction(active=False))
     assert "The limit in force is drawn while a transaction runs" in stopped
+
+
+def test_one_command_to_the_ticked_charge_points_for_operators() -> None:
+    page = Parsed(overview.overview_page())
+    fieldsets = {a["data-action"]: a for t, a in page.tags if t == "fieldset"}
+    # Every command a charge point's page sends to one charger's route, jobs aside.
+    assert set(fieldsets) == commands.every_action() - {"GetDiagnostics", "UpdateFirmware"}
+    assert fieldsets["Reset"]["data-path"] == "/commands/Reset"
+    assert fieldsets["SendLocalList"]["data-path"] == "/local-list"
+    shown = [name for name, a in fieldsets.items() if "disabled" not in a]
+    assert shown == [bulk.FIRST]  # the others wait for the script to show them
+    needs = [a for t, a in page.tags if a.get("class") == "card bulk"]
+    assert needs == [{"class": "card bulk", "data-needs": "operator", "hidden": None}]
+    ids = {a.get("id") for t, a in page.tags}
+    assert {"bulk-Reset-type", "bulk-TriggerMessage-requestedMessage", "bulk-results"} <= ids
+    html = overview.overview_fragment([a_charge_point("CP2"), a_charge_point("CP10 a")])
+    ticks = [a for t, a in Parsed(html).tags if t == "input"]
+    assert [a.get("value") for a in ticks] == [None, "CP2", "CP10 a"]  # select all, then each
+    assert ticks[0] == {
+        "type": "checkbox",
+        "data-select-all": None,
+        "aria-label": "Select all shown",
+    }
+    cells = [a for t, a in Parsed(html).tags if a.get("data-needs") == "operator"]
+    assert len(cells) == 3 and all("hidden" in a for a in cells)  # shown by the role

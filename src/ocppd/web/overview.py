@@ -10,6 +10,7 @@ same reason only connected chargers count as charging or faulted.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ocppd.web import bulk
 from ocppd.web.forms import Field, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
@@ -53,6 +54,7 @@ def overview_page(query: str = "", state: str = "", cursor: str = "") -> str:
     body = (
         "<h1>Charge points</h1>"
         + filter_form("filters", fields, "Filter charge points")
+        + bulk.section()
         + region("live", "/fragments/overview", EVENTS, filters="filters", throttle_ms=2000)
     )
     return layout("Charge points", body, "overview")
@@ -132,7 +134,7 @@ def overview_fragment(
         + paging("/", FILTERS, len(shown), following, kept, A_TO_Z)
         + f"""<table class="cards">
 <caption class="visually-hidden">Charge points</caption>
-<thead><tr><th scope="col">Charge point</th><th scope="col">Connection</th>
+<thead><tr>{bulk.select_all()}<th scope="col">Charge point</th><th scope="col">Connection</th>
 <th scope="col">Connectors</th><th scope="col">Last heartbeat</th>
 <th scope="col">Firmware</th></tr></thead>
 <tbody>
@@ -159,7 +161,7 @@ def _overview_row(cp: Mapping[str, Any]) -> str:
     connected = bool(cp.get("connected"))
     connectors = connectors_inline(cp.get("connectors") or [], connected)
     return (
-        f'<tr data-charge-point-id="{esc(identity)}">'
+        f'<tr data-charge-point-id="{esc(identity)}">{bulk.checkbox(identity)}'
         f'<th scope="row" data-label="Charge point"><a href="{esc(charge_point_href(identity))}">'
         f"{esc(identity)}</a></th>"
         f'<td data-label="Connection">{connection_badge(connected)}</td>'

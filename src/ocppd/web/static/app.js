@@ -218,6 +218,7 @@
     const again = focus && region.querySelector(focus);
     if (again) again.focus();
     applyRole(region);
+    markSelected(region);
     region.querySelectorAll("[data-suggest]").forEach((hint) => {
       const input = document.getElementById(hint.dataset.suggest);
       if (input && !input.value) input.value = hint.dataset.value;
@@ -545,6 +546,161 @@
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-download]");
     if (button) download(button);
+  });
+
+  // One command to several charge points (ocppd/web/bulk.py): the ticks of the overview's
+  // rows, kept in sessionStorage across the list's pages; the command goes to each in turn
+  // (a few at a time), each answer in a row of its own.
+
+  const SELECTED_KEY = "ocppd.selected";
+  const BULK_PARALLEL = 4;
+
+  function selection() {
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(SELECTED_KEY) || "[]");
+      return new Set(Array.isArray(kept) ? kept.map(String) : []);
+    } catch (e) {
+      return new Set();
+    }
+  }
+
+  function keepSelection(chosen) {
+    sessionStorage.setItem(SELECTED_KEY, JSON.stringify(Array.from(chosen)));
+    const count = document.getElementById("bulk-count");
+    if (count) {
+      const names = Array.from(chosen).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+      count.textContent = names.length
+        ? names.length + " selected: " + names.join(", ")
+        : "No charge point selected: tick them in the list.";
+    }
+    markSelected(document);
+  }
+
+  function markSelected(root) {
+    const chosen = selection();
+    const boxes = Array.from(root.querySelectorAll("input[data-select]"));
+    boxes.forEach((box) => {
+      box.checked = chosen.has(box.value);
+    });
+    root.querySelectorAll("input[data-select-all]").forEach((all) => {
+      all.checked = boxes.length > 0 && boxes.every((box) => box.checked);
+    });
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (!target.matches || !target.matches("input[data-select], input[data-select-all]")) return;
+    const chosen = selection();
+    const boxes = target.matches("[data-select-all]")
+      ? Array.from(document.querySelectorAll("input[data-select]"))
+      : [target];
+    boxes.forEach((box) => {
+      if (target.checked) chosen.add(box.value);
+      else chosen.delete(box.value);
+    });
+    keepSelection(chosen);
+  });
+
+  function bulkRow(tbody, identity) {
+    const row = tbody.insertRow();
+    const name = document.createElement("th");
+    name.scope = "row";
+    name.dataset.label = "Charge point";
+    name.textContent = identity;
+    row.append(name);
+    const answer = row.insertCell();
+    answer.dataset.label = "Answer";
+    answer.textContent = "Sent, waiting for the answer…";
+    row.dataset.chargePointId = identity;
+    row.dataset.state = "pending";
+    return row;
+  }
+
+  async function bulkSendOne(row, path, body) {
+    const answer = row.cells[1];
+    try {
+      const response = await api("/charge-points/" + encodeURIComponent(row.dataset.chargePointId) + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      let data = text;
+      try {
+        data = text ? JSON.parse(text) : null;
+      } catch (e) {
+        /* not JSON: shown as is */
+      }
+      row.dataset.state = response.ok ? "ok" : "error";
+      answer.textContent = response.ok ? JSON.stringify(data) : describe(response, data);
+    } catch (e) {
+      if (e instanceof SignedOut) return;
+      row.dataset.state = "error";
+      answer.textContent = "The server cannot be reached.";
+    }
+  }
+
+  async function bulkSend(form) {
+    const output = form.querySelector("output");
+    const fieldset = form.querySelector("fieldset[data-action]:not([disabled])");
+    const chosen = Array.from(selection()).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    output.dataset.state = "error";
+    if (!chosen.length) {
+      output.textContent = "Select charge points in the list first.";
+      return;
+    }
+    const body = {};
+    try {
+      for (const el of fieldset.elements) {
+        if (el.name && el.value !== "") body[el.name] = valueOf(el);
+      }
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      output.textContent = e.element.name + ": " + e.message;
+      e.element.setAttribute("aria-invalid", "true");
+      e.element.focus();
+      return;
+    }
+    const action = fieldset.dataset.action;
+    if (action === "Reset" && !window.confirm("Reset " + chosen.length + " charge points?")) return;
+    const results = document.getElementById("bulk-results");
+    const tbody = results.tBodies[0];
+    tbody.replaceChildren();
+    results.hidden = false;
+    const rows = chosen.map((identity) => bulkRow(tbody, identity));
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    output.dataset.state = "pending";
+    output.textContent = action + " sent to " + chosen.length + "…";
+    const queue = rows.slice();
+    const worker = async () => {
+      for (let row = queue.shift(); row; row = queue.shift()) await bulkSendOne(row, fieldset.dataset.path, body);
+    };
+    await Promise.all(Array.from({ length: Math.min(BULK_PARALLEL, rows.length) }, worker));
+    button.disabled = false;
+    const failed = rows.filter((row) => row.dataset.state !== "ok").length;
+    output.dataset.state = failed ? "error" : "ok";
+    output.textContent = action + ": " + (rows.length - failed) + " answered, " + failed + " failed.";
+  }
+
+  document.querySelectorAll("form[data-bulk]").forEach((form) => {
+    const choice = form.elements.action;
+    const show = () => {
+      form.querySelectorAll("fieldset[data-action]").forEach((fieldset) => {
+        const on = fieldset.dataset.action === choice.value;
+        fieldset.hidden = !on;
+        fieldset.disabled = !on;
+      });
+    };
+    choice.addEventListener("change", show);
+    show();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      bulkSend(form);
+    });
+    form.querySelector("[data-clear-selection]").addEventListener("click", () => keepSelection(new Set()));
+    keepSelection(selection());
   });
 
   window.ocppd = { refresh: refreshAll, startLiveUpdates: startLiveUpdates };
