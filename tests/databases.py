@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ocppd.csms.database import async_url, create_engine, upgrade
+from ocppd.csms.settings import DATABASE_TIMEOUT
 
 POSTGRES_URL = os.environ.get("OCPPD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -94,14 +95,15 @@ TEMPLATES = _Templates()
 
 
 async def engine_for(
-    kind: str, tmp_path: Path, *, from_scratch: bool = False
+    kind: str, tmp_path: Path, *, from_scratch: bool = False, timeout: float = DATABASE_TIMEOUT
 ) -> AsyncIterator[AsyncEngine]:
-    """A migrated database of `kind` for one test; `from_scratch`: migrated by this call."""
+    """A migrated database of `kind` for one test; `from_scratch`: migrated by this call;
+    `timeout`: the engine's bound on database work (`--database-timeout`)."""
     if kind == "sqlite":
         path = tmp_path / "ocppd.db"
         if not from_scratch:
             shutil.copyfile(await TEMPLATES.sqlite_file(), path)
-        engine = create_engine(f"sqlite:///{path}")
+        engine = create_engine(f"sqlite:///{path}", timeout=timeout)
         if from_scratch:
             await upgrade(engine)
         yield engine
@@ -114,7 +116,7 @@ async def engine_for(
         await administer(dump.replace(TEMPLATES.schema, schema))
     else:
         await administer(f'create schema "{schema}"')
-    engine = create_engine(POSTGRES_URL, search_path=schema)
+    engine = create_engine(POSTGRES_URL, search_path=schema, timeout=timeout)
     try:
         if not dump:
             await upgrade(engine)

@@ -13,6 +13,7 @@ from ocppd.csms import sqlite_batches
 from ocppd.csms.bulk_writes import (
     BulkWrites,
     Upsert,
+    driver_connection,
     in_one_call,
     insert_rows,
     write,
@@ -116,7 +117,11 @@ async def written_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
     """`writes` committed on their own, as the group commit commits a batch of rows and
     upserts; False, with nothing written, where SQLAlchemy is needed."""
     if engine.dialect.name != "sqlite":
-        return await write_alone(engine, writes)
+        if not writes.fits_one_statement(engine.dialect):
+            return False
+        async with driver_connection(engine) as driver:
+            await write_alone(driver, writes)
+        return True
     if not in_one_call(engine.dialect, writes):
         return False
     await sqlite_batches.commit_in_thread(engine, lambda db: db.write(writes))

@@ -141,6 +141,13 @@ def settings_options(func: Any) -> Any:
             "links; empty = the URL of the API request.",
         ),
         _option("max-file-size", type=click.IntRange(1), default=defaults.max_file_size),
+        _option(
+            "database-timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=defaults.database_timeout,
+            help="Seconds a commit may take; past them the waiting calls are answered with "
+            "a CALLERROR InternalError and the database's statements are cancelled.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

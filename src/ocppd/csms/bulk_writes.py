@@ -91,17 +91,12 @@ async def write(connection: AsyncConnection, writes: BulkWrites) -> None:
         await connection.execute(_upsert_statement(shape, dialect), list(latest.values()))
 
 
-async def write_alone(engine: AsyncEngine, writes: BulkWrites) -> bool:
+async def write_alone(driver: Any, writes: BulkWrites) -> None:
     """All of `writes` as one statement with no transaction around it (atomic on its own:
-    one round trip instead of three) on PostgreSQL; False, with nothing written, where that
-    cannot be (SQLite's batches go to its thread whole: `sqlite_batches`)."""
-    if not writes.fits_one_statement(engine.dialect):
-        return False
+    one round trip instead of three) on PostgreSQL's driver (SQLAlchemy's connection would
+    open a transaction first), for `writes` that fit one statement."""
     sql, arguments = _one_statement(writes)
-    # The driver's own connection: SQLAlchemy's would open a transaction first.
-    async with driver_connection(engine) as driver:
-        await driver.execute(sql, *arguments)
-    return True
+    await driver.execute(sql, *arguments)
 
 
 def driver_parts(writes: BulkWrites) -> list[Part]:
@@ -128,9 +123,14 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
         try:
             yield driver
         except BaseException as exc:
-            if driver.is_closed() or connection_lost(exc):
+            if is_closed(driver) or connection_lost(exc):
                 await connection.invalidate()
             raise
+
+
+def is_closed(driver: Any) -> bool:
+    """Whether asyncpg's connection `driver` is closed (SQLite's are never found closed)."""
+    return isinstance(driver, asyncpg.Connection) and driver.is_closed()
 
 
 def connection_lost(exc: BaseException) -> bool:

@@ -72,8 +72,11 @@ class CentralSystem:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.engine = engine if engine is not None else create_engine(settings.database_url())
-        self.writer = GroupCommit(self.engine)
+        timeout = settings.database_timeout
+        if engine is None:
+            engine = create_engine(settings.database_url(), timeout=timeout)
+        self.engine = engine
+        self.writer = GroupCommit(self.engine, timeout=timeout)
         self.readiness = Readiness(self.engine)
         self.message_log = MessageLog(self.writer, clock, settings.message_log_budget)
         self.admissions = registration.Admissions(settings)

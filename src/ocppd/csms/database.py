@@ -1,11 +1,24 @@
-"""Opening the database and keeping its schema current (Alembic, applied on start)."""
+"""Opening the database and keeping its schema current (Alembic, applied on start).
 
+Database work is bounded (`--database-timeout`, issue 17): the group commit gives up on a
+commit after that long (`group_commit`); below it, PostgreSQL cancels a statement that runs
+longer (`statement_timeout`) and ends a transaction its client left idle, a connection that
+cannot be opened in that time fails, and TCP keepalive with a user timeout makes the kernel
+drop a connection whose peer went silent (a black-holed network), which otherwise would stay
+open for the many minutes of TCP's retransmissions. Migrations are exempt: they may take
+longer on a large database, and nothing waits for them.
+"""
+
+import socket
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ocppd.csms.settings import DATABASE_TIMEOUT
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -51,23 +64,73 @@ def has_schema_table(connection: sa.Connection) -> bool:
     return sa.inspect(connection).has_table("alembic_version")
 
 
-def create_engine(url: str, search_path: str | None = None) -> AsyncEngine:
-    """An engine for `url`; `search_path` puts PostgreSQL tables in a schema of their own."""
-    connect_args: dict[str, object] = {}
-    if search_path is not None:
-        connect_args["server_settings"] = {"search_path": search_path}
-    pool: dict[str, int] = {}
+def create_engine(
+    url: str, search_path: str | None = None, timeout: float = DATABASE_TIMEOUT
+) -> AsyncEngine:
+    """An engine for `url`; `search_path` puts PostgreSQL tables in a schema of their own;
+    `timeout`: seconds database work may take (see the module's description)."""
+    connect_args: dict[str, Any] = {}
+    pool: dict[str, Any] = {}
     if not async_url(url).startswith("sqlite"):
+        connect_args = postgresql_connect_arguments(timeout, search_path)
         # Reads outside the group commit (admission, Authorize, the API) come in bursts; a
         # pool that is too small opens and closes connections all the time (decision 0002).
-        pool = {"pool_size": 20, "max_overflow": 20}
+        pool = {"pool_size": 20, "max_overflow": 20, "pool_timeout": timeout}
     engine = create_async_engine(async_url(url), connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, timeout)
+    else:
+        _keep_alive(engine, timeout)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def postgresql_connect_arguments(timeout: float, search_path: str | None) -> dict[str, Any]:
+    """asyncpg's: a connection opens within `timeout`, and the server bounds its statements."""
+    milliseconds = str(max(1, round(timeout * 1000)))
+    settings = {
+        "statement_timeout": milliseconds,
+        # A transaction whose client vanished mid-way would hold its locks until the server
+        # noticed; ours are never idle for more than a round trip.
+        "idle_in_transaction_session_timeout": str(max(60_000, 6 * int(milliseconds))),
+    }
+    if search_path is not None:
+        settings["search_path"] = search_path
+    return {"timeout": timeout, "server_settings": settings}
+
+
+KEEPALIVE_IDLE = 30
+"""Seconds a pooled connection may be silent before the kernel probes it (then every 10 s,
+3 times)."""
+
+
+def _keep_alive(engine: AsyncEngine, timeout: float) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def on_connect(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        transport = getattr(record.driver_connection, "_transport", None)
+        raw = transport.get_extra_info("socket") if transport is not None else None
+        if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
+            set_keepalive(raw, timeout)
+
+
+def set_keepalive(raw: Any, timeout: float) -> None:
+    """TCP keepalive on `raw`, and (Linux) a bound on how long sent data may go unacknowledged
+    before the kernel drops the connection."""
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", 10),
+        ("TCP_KEEPCNT", 3),
+        ("TCP_USER_TIMEOUT", max(1, round(timeout * 1000))),
+    ):
+        if hasattr(socket, option):
+            raw.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def _tune_sqlite(engine: AsyncEngine, timeout: float) -> None:
+    # A write waits for another writer's lock at most that long (then "database is locked"),
+    # within the bound of database work.
+    busy = min(5000, max(1, round(timeout * 1000)))
+
     # WAL with synchronous=NORMAL survives a killed process (only power loss can lose the
     # last commits), and lets readers work while the writer commits.
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -76,7 +139,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={busy}")
         cursor.close()
 
 
@@ -93,4 +156,6 @@ async def upgrade(engine: AsyncEngine) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(sa.text("SET LOCAL statement_timeout = 0"))
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))

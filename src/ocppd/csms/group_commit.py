@@ -9,7 +9,9 @@ transaction around it when the batch has nothing else; a batch that reads runs i
 first and all its writes in that one statement, `batch_database.DriverDatabase`; on SQLite
 a batch is one call to the driver's thread, `sqlite_batches`). If a batch fails, it is
 committed again in halves until the bad write is alone (`GroupCommit._isolate`): it fails
-alone, and costs a few commits, not one per write.
+alone, and costs a few commits, not one per write. A batch the database could not commit
+(lost, stalled, locked) fails as a whole, and no write waits longer than `timeout`
+(`commit_deadline`).
 
 Writes that need reads and return values (a StartTransaction needs its tag's status, the
 running transactions and a new id) are `Merged`: the batch hands all writes of one kind to
@@ -30,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ocppd.csms import bulk_writes, sqlite_batches
 from ocppd.csms.batch_database import AlchemyDatabase, Database, DriverDatabase
 from ocppd.csms.bulk_writes import BulkWrites, Upsert
+from ocppd.csms.commit_deadline import DatabaseUnavailable, Deadline, expire_after, unavailable
+from ocppd.csms.settings import DATABASE_TIMEOUT
 
 log = logging.getLogger("ocppd.csms.storage")
 
@@ -92,10 +96,17 @@ class Lane:
 
 class GroupCommit:
     def __init__(
-        self, engine: AsyncEngine, max_batch: int = 2000, in_flight: int | None = None
+        self,
+        engine: AsyncEngine,
+        max_batch: int = 2000,
+        in_flight: int | None = None,
+        timeout: float = DATABASE_TIMEOUT,
     ) -> None:
+        """`timeout`: seconds a write may wait for its commit, and a batch may work on its
+        connection (`commit_deadline`)."""
         self.engine = engine
         self.max_batch = max_batch
+        self.timeout = timeout
         # Commits in flight at once per lane. A charge point has one call outstanding and is
         # answered after its commit, so its writes are never in two batches at once; batches
         # could overlap where the database allows concurrent writers (PostgreSQL). Not shown
@@ -161,7 +172,11 @@ class GroupCommit:
     async def _wait(self, write: Write) -> Any:
         write.done = future = asyncio.get_running_loop().create_future()
         self._lane_of(write).queue.put_nowait(write)
-        return await future
+        expiry = expire_after(self.timeout, future)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
 
     def _lane_of(self, write: Write) -> Lane:
         return self._rows_lane() if only_rows(write) else self._reading
@@ -199,52 +214,68 @@ class GroupCommit:
                 self._queue_later()
             while len(batch) < self.max_batch and not lane.queue.empty():
                 batch.append(lane.queue.get_nowait())
-            task = asyncio.create_task(self._commit_batch(lane, batch))
+            task = asyncio.create_task(self._commit_batch(lane, _unexpired(lane, batch)))
             self._committing.add(task)
             task.add_done_callback(self._committing.discard)
 
     async def _commit_batch(self, lane: Lane, batch: list[Write]) -> None:
         try:
-            await self._commit(batch)
+            if batch:
+                await self._commit(batch)
         finally:
             lane.slots.release()
             for _ in batch:
                 lane.queue.task_done()
 
-    async def _commit(self, batch: list[Write], retried: bool = False) -> None:
+    async def _commit(self, batch: list[Write], retried: bool = False) -> bool:
+        """Commit `batch` and hand each write its result; False when the database could not
+        commit (every write of the batch failed for it)."""
         self.attempts += 1
         try:
-            writes, plain = _gather(batch)
-            if plain and await bulk_writes.write_alone(self.engine, writes):
-                results: list[Any] = [None] * len(batch)
-            elif _fits_driver(self.engine, batch, writes):
-                async with bulk_writes.driver_connection(self.engine) as driver:
-                    results = await _apply_on_driver(driver, batch, writes)
-            elif _fits_sqlite_thread(self.engine, batch, writes):
-                results = await sqlite_batches.commit_in_thread(
-                    self.engine, functools.partial(_apply_on_database, batch, writes)
-                )
-            else:
-                async with self.engine.begin() as connection:
-                    results = await _apply(connection, batch, writes)
+            results = await self._attempt(batch)
         except Exception as exc:
-            if not retried and bulk_writes.connection_lost(exc):
-                # PostgreSQL restarted, or dropped the connection this batch got: the others
-                # in the pool are likely gone too. A new pool, and once more, before any
-                # write is refused for it.
-                log.warning("database connection lost (%s); batch retried", exc)
-                await self.engine.dispose()
-                await self._commit(batch, retried=True)
-                return
-            await self._isolate(batch, exc)
-            return
+            return await self._failed(batch, exc, retried)
         self.batches += 1
         self.writes += len(batch)
         for write, result in zip(batch, results, strict=True):
             if write.done is not None and not write.done.done():
                 write.done.set_result(result)
+        return True
 
-    async def _isolate(self, batch: list[Write], error: Exception) -> None:
+    async def _attempt(self, batch: list[Write]) -> list[Any]:
+        """The batch's results once committed, on one pooled connection whose work is aborted
+        past the deadline."""
+        writes, plain = _gather(batch)
+        async with self.engine.connect() as connection:
+            driver = await bulk_writes.driver_of(connection)
+            with Deadline().watch(driver, self.timeout) as deadline:
+                try:
+                    return await _apply_batch(connection, driver, batch, writes, plain)
+                except BaseException as exc:
+                    if bulk_writes.is_closed(driver) or bulk_writes.connection_lost(exc):
+                        await connection.invalidate()  # never back to the pool
+                    if deadline.expired:
+                        raise DatabaseUnavailable(
+                            f"the database did not commit within {self.timeout:g} s"
+                        ) from exc
+                    raise
+
+    async def _failed(self, batch: list[Write], exc: Exception, retried: bool) -> bool:
+        if not retried and _reconnect_may_help(exc):
+            # PostgreSQL restarted, or dropped the connection this batch got: the others
+            # in the pool are likely gone too. A new pool, and once more, before any
+            # write is refused for it.
+            log.warning("database connection lost (%s); batch retried", exc)
+            await self.engine.dispose()
+            return await self._commit(batch, retried=True)
+        if isinstance(exc, DatabaseUnavailable) or unavailable(exc):
+            # The database's fault, not a write's: one by one, each would wait as long.
+            log.warning("database unavailable: %d writes failed (%s)", len(batch), exc)
+            _fail_all(batch, f"the database is unavailable ({exc})")
+            return False
+        return await self._isolate(batch, exc)
+
+    async def _isolate(self, batch: list[Write], error: Exception) -> bool:
         """A failed batch committed again in halves, each halved again if it fails, until
         what fails is alone: its waiter gets an error, everything else is stored. One bad
         write among n costs about 2 log2(n) commits more, not n (issue 17: a batch replayed
@@ -254,15 +285,54 @@ class GroupCommit:
         if len(batch) == 1 and not _divisible(batch[0]):
             log.error("write failed: %s", error)
             _fail(batch[0])
-            return
+            return True
         if len(batch) == 1:
             rows = batch[0].rows
             halves = [[Write(rows[: len(rows) // 2])], [Write(rows[len(rows) // 2 :])]]
         else:
             halves = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
         log.warning("a batch of %d writes failed (%s); committing it in halves", len(batch), error)
-        for half in halves:
-            await self._commit(half)
+        first, second = halves
+        if not await self._commit(first):
+            _fail_all(second, "the database is unavailable")
+            return False
+        return await self._commit(second)
+
+
+def _reconnect_may_help(exc: Exception) -> bool:
+    """A connection found dead (not one that timed out: a database that does not answer
+    would not answer the next one either)."""
+    return bulk_writes.connection_lost(exc) and not isinstance(
+        exc, TimeoutError | DatabaseUnavailable
+    )
+
+
+def _unexpired(lane: Lane, batch: list[Write]) -> list[Write]:
+    """The writes of `batch` whose callers still wait (or that nobody waits for): one whose
+    caller was answered with a timeout is not committed later (the charger sends it again)."""
+    if all(write.done is None or not write.done.done() for write in batch):
+        return batch
+    kept = [write for write in batch if write.done is None or not write.done.done()]
+    for _ in range(len(batch) - len(kept)):
+        lane.queue.task_done()
+    return kept
+
+
+async def _apply_batch(
+    connection: AsyncConnection, driver: Any, batch: list[Write], writes: BulkWrites, plain: bool
+) -> list[Any]:
+    """The batch's results, committed the cheapest way its writes allow."""
+    dialect = connection.dialect
+    if plain and writes.fits_one_statement(dialect):
+        await bulk_writes.write_alone(driver, writes)
+        return [None] * len(batch)
+    if writes.fits_one_statement(dialect) and _without_alchemy(batch):
+        return await _apply_on_driver(driver, batch, writes)
+    if bulk_writes.in_one_call(dialect, writes) and _without_alchemy(batch):
+        apply = functools.partial(_apply_on_database, batch, writes)
+        return await sqlite_batches.commit_on(driver, dialect, apply)
+    async with connection.begin():
+        return await _apply(connection, batch, writes)
 
 
 def _divisible(write: Write) -> bool:
@@ -282,16 +352,6 @@ def _gather(batch: list[Write]) -> tuple[BulkWrites, bool]:
         for upsert in write.upserts:
             writes.upsert(upsert)
     return writes, plain
-
-
-def _fits_driver(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
-    """Whether the batch can be committed on PostgreSQL's driver."""
-    return writes.fits_one_statement(engine.dialect) and _without_alchemy(batch)
-
-
-def _fits_sqlite_thread(engine: AsyncEngine, batch: list[Write], writes: BulkWrites) -> bool:
-    """Whether the batch can be committed in one call to SQLite's thread."""
-    return bulk_writes.in_one_call(engine.dialect, writes) and _without_alchemy(batch)
 
 
 def _without_alchemy(batch: list[Write]) -> bool:
@@ -356,3 +416,9 @@ async def _apply_merged(db: Database, batch: list[Write]) -> tuple[dict[int, Any
 def _fail(write: Write) -> None:
     if write.done is not None and not write.done.done():
         write.done.set_exception(RuntimeError("the database refused this write"))
+
+
+def _fail_all(batch: list[Write], reason: str) -> None:
+    for write in batch:
+        if write.done is not None and not write.done.done():
+            write.done.set_exception(DatabaseUnavailable(reason))

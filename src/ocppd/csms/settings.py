@@ -7,6 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+DATABASE_TIMEOUT = 10.0
+"""Seconds database work may take by default (`--database-timeout`)."""
+
 
 class ConcurrencyScope(StrEnum):
     TAG = "tag"
@@ -74,6 +77,9 @@ class Settings:
     links of GetDiagnostics and UpdateFirmware; empty = the URL the API request came in on."""
     max_file_size: int = 64 * 1024 * 1024
     """Bytes of one diagnostics upload or firmware image; more is refused (413)."""
+    database_timeout: float = DATABASE_TIMEOUT
+    """Seconds a commit may take: past them the calls that wait for it are answered with a
+    CALLERROR InternalError (the charger retransmits), and statements are cancelled."""
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"

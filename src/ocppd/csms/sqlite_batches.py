@@ -37,9 +37,15 @@ async def commit_in_thread(
     """`apply` on a `SQLiteDatabase`, then COMMIT (ROLLBACK if it fails), in one call to the
     thread of a pooled aiosqlite connection."""
     async with engine.connect() as connection:
-        driver = await bulk_writes.driver_of(connection)
-        result: Result = await _call_in_thread(driver, _apply_and_commit, apply, engine.dialect)
-        return result
+        return await commit_on(await bulk_writes.driver_of(connection), engine.dialect, apply)
+
+
+async def commit_on(
+    driver: Any, dialect: sa.Dialect, apply: Callable[[Database], Coroutine[Any, Any, Result]]
+) -> Result:
+    """`commit_in_thread` on aiosqlite's connection `driver`."""
+    result: Result = await _call_in_thread(driver, _apply_and_commit, apply, dialect)
+    return result
 
 
 async def _call_in_thread(driver: Any, function: Callable[..., Any], *arguments: Any) -> Any:
