@@ -224,3 +224,30 @@ async def test_awkward_values_read_back_exactly(engine: AsyncEngine, alone: bool
         k: v for k, v in row.items() if k != "timestamp"
     }
     assert stored["timestamp"].replace(tzinfo=stored["timestamp"].tzinfo or UTC) == AT
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["in a transaction", "alone"])
+async def test_a_sampled_value_stored_already_is_ignored(engine: AsyncEngine, alone: bool) -> None:
+    """Meter values are insert-or-ignore by their natural key (issue 17, 7), in each write
+    path: SQLAlchemy's connection (`write`, `insert_rows`) and on their own (PostgreSQL's one
+    statement, SQLite's thread); a NULL transaction or phase is part of the key."""
+    from ocppd.csms.models import meter_values
+
+    sample = {"charge_point_id": "CP1", "connector_id": 1, "transaction_id": None,
+              "timestamp": AT, "value": "1", "measurand": "Energy.Active.Import.Register",
+              "unit": "Wh", "context": "Sample.Periodic", "format": "Raw", "location": "Outlet",
+              "phase": None}  # fmt: skip
+    others = [{**sample, "transaction_id": 3}, {**sample, "phase": "L1"}]
+    for _ in range(2):  # the second time, everything is stored already
+        writes = BulkWrites()
+        for row in [sample, {**sample, "value": "2"}, *others]:
+            writes.insert(meter_values, row)
+        if alone:
+            assert await written_alone(engine, writes)
+        else:
+            async with engine.begin() as connection:
+                await write(connection, writes)
+                await insert_rows(connection, meter_values, [sample, *others])
+    async with engine.connect() as connection:
+        values = await connection.scalars(sa.select(meter_values.c.value))
+        assert sorted(values) == ["1", "1", "1"]
