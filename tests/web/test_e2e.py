@@ -682,3 +682,55 @@ async def test_the_fleet_at_a_glance(
             await browser.close()
             for station in stations:
                 await station.stop()
+
+
+async def test_a_sites_shares_with_their_units_to_one_decimal(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
+) -> None:
+    """100 A among three cars: the site's page writes 33.3 A on each part of its bar and
+    99.9 A allocated (the API's one decimal), never a bare 33.3333."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    admin = live.client(Role.ADMIN)
+    made = await admin("PUT", "/sites/depot", {"limit": 100, "minPerCar": 6, "maxPerCar": 50})
+    assert made.status == 201, made.body
+    names = ["SITE-1", "SITE-2", "SITE-3"]
+    async with live.system.engine.begin() as db:
+        for name in names:  # a tag each: one tag in two transactions would be ConcurrentTx
+            await registration.register(db, name)
+            await db.execute(
+                models.id_tags.insert().values(
+                    id_tag=name, id_tag_key=name.lower(), status="Accepted"
+                )
+            )
+    stations = [Station(live.ws_url("").removesuffix("/"), name) for name in names]
+    try:
+        for station in stations:
+            station.start()
+            await station.wait_accepted()
+            joined = await admin("PUT", f"/sites/depot/charge-points/{station.identity}")
+            assert joined.status == 200, joined.body
+            await station.plug_in(1)
+            assert await station.start_transaction(1, station.identity) is not None
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(chromium_path), args=ARGS
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await sign_in(page, live)
+                await page.goto(live.url + "/sites/depot")
+                allocation = page.locator("#allocation")
+                await expect(allocation.locator(".facts")).to_contain_text("Allocated99.9 A")
+                labels = allocation.locator("text.part-label")
+                await expect(labels).to_have_text(["33.3 A", "33.3 A", "33.3 A"])
+                await expect(allocation.locator("text.tick")).to_have_text("limit 100 A")
+                await expect(allocation.locator("tbody tr")).to_have_count(3)
+                assert "33.33" not in await allocation.inner_text()
+                await allocation.screenshot(path=shot(record_screenshots, "23-site-allocation"))
+            finally:
+                await browser.close()
+    finally:
+        for station in stations:
+            await station.stop()
