@@ -138,3 +138,20 @@ async def test_the_stream_needs_a_token(api: Api) -> None:
     async with httpx.AsyncClient(base_url=api.url, timeout=5) as client:
         answer = await client.get("/api/v1/events")
     assert answer.status_code == 401
+
+
+async def test_a_command_result_never_shows_the_authorization_key(api: Api) -> None:
+    """Issue 17, 6: a GetConfiguration answer with the AuthorizationKey reaches the viewers'
+    event stream with its value hidden, the other keys as answered."""
+    keys = [
+        {"key": "AuthorizationKey", "readonly": False, "value": "leaked!"},
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+    ]
+    async with events(api) as stream, charge_point(api) as cp:
+        cp.replies["GetConfiguration"] = {"configurationKey": keys}
+        await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        result = (await stream.until("CommandResult"))[-1]
+    assert result["response"]["configurationKey"] == [
+        {**keys[0], "value": "<redacted>"},
+        keys[1],
+    ]

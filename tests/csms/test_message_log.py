@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection
 
 from ocppd.csms import models
+from ocppd.csms.authorization_key import REDACTED
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.group_commit import GroupCommit
-from ocppd.csms.message_log import REDACTED
 from tests.csms.conftest import FixedClock, RunningServer
 from tests.csms.test_stored_text import call, chargers
 

@@ -25,6 +25,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp
 from ocppd.api.system import System
 from ocppd.csms import registration
+from ocppd.csms.authorization_key import AUTHORIZATION_KEY
 from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
@@ -32,8 +33,6 @@ from ocppd.csms.models import charge_points, configuration
 from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import ConfigurationStatus
-
-AUTHORIZATION_KEY = "authorizationkey"
 
 
 class ConfigurationKey(msgspec.Struct, rename="camel", kw_only=True):

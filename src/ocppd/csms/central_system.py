@@ -14,7 +14,15 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms import charging_profiles, composite_checks, jobs, registration, reservations
+from ocppd.csms import (
+    authorization_key,
+    charging_profiles,
+    composite_checks,
+    jobs,
+    registration,
+    reservations,
+)
+from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.database import create_engine, upgrade
@@ -231,12 +239,11 @@ class CentralSystem:
             )
             raise
         if self.events.active:
+            shown = msgspec.to_builtins(response)
+            if action in NAMING_AUTHORIZATION_KEY:
+                authorization_key.hide(shown)
             self.events.publish(
-                "CommandResult",
-                identity,
-                self.clock(),
-                action=action,
-                response=msgspec.to_builtins(response),
+                "CommandResult", identity, self.clock(), action=action, response=shown
             )
         for record in self.recorders.get(action, ()):
             await record(identity, request, response, sent_at)

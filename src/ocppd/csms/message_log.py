@@ -4,10 +4,13 @@ import functools
 import hashlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgspec
 
+from ocppd.csms.authorization_key import (
+    NAMING_AUTHORIZATION_KEY,
+    redact_authorization_key,
+)
 from ocppd.csms.clock import Clock
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.housekeeping import repeat
@@ -130,44 +133,3 @@ def placeholder(text: str) -> str:
 
 
 OVER_BUDGET = "over the charge point's message log budget"
-
-REDACTED = "<redacted>"
-AUTHORIZATION_KEY = "authorizationkey"
-NAMING_AUTHORIZATION_KEY = frozenset({"ChangeConfiguration", "GetConfiguration"})
-"""The actions whose frames can carry the AuthorizationKey's value (DataTransfer aside): a
-ChangeConfiguration call, a GetConfiguration answer, and either's errors (a detail may
-echo it)."""
-
-
-def redact_authorization_key(frame: str, action: str | None) -> str:
-    """The frame with the value of every AuthorizationKey it names hidden (any object with
-    `"key": "AuthorizationKey"`, in any case, and a `value`): the key is write-only and is
-    never logged (security white paper). `action` None: a frame the session could not tie
-    to an action (a late answer, an unreadable frame), searched only when it names the key;
-    one that names it and cannot be read is not kept at all."""
-    if action is None and AUTHORIZATION_KEY not in frame.lower():
-        return frame
-    try:
-        document = msgspec.json.decode(frame)
-    except (msgspec.DecodeError, RecursionError):
-        return frame if action is not None else REDACTED
-    if not _hide_authorization_key(document):
-        return frame
-    return msgspec.json.encode(document).decode()
-
-
-def _hide_authorization_key(document: Any) -> bool:
-    """Whether a value was hidden (in place); iterative, whatever the nesting."""
-    hidden = False
-    pending = [document]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending += node
-        elif isinstance(node, dict):
-            key = node.get("key")
-            if isinstance(key, str) and key.lower() == AUTHORIZATION_KEY and "value" in node:
-                node["value"] = REDACTED
-                hidden = True
-            pending += node.values()
-    return hidden
