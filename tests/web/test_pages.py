@@ -741,6 +741,8 @@ def test_the_composite_defaults_to_the_first_connector_with_profiles() -> None:
     # The page's connector field takes it, so the window stays on it.
     hints = [a for t, a in default.tags if "data-suggest" in a]
     assert hints == [{"hidden": None, "data-suggest": "sc-window-connectorId", "data-value": "2"}]
+    whole = smart_charging.composite_fragment(a_composite(connectorId=0), [], False)
+    assert "Connector 0 (the whole charger: no connector has profiles of its own)." in whole
     picked = smart_charging.composite_fragment(a_composite(connectorId=2), [])
     assert "Connector 2." in picked and "data-suggest" not in picked
 

@@ -221,11 +221,14 @@ def composite_fragment(
     page's field then takes as its value)."""
     unit = str(composite.get("chargingRateUnit", ""))
     connector = composite.get("connectorId")
-    which = (
-        f'<p class="muted">Connector {esc(connector)}'
-        + ("" if chosen else " (the first with profiles)")
-        + ".</p>"
-    )
+    why = ""
+    if not chosen:
+        why = (
+            " (the first with profiles)"
+            if connector
+            else " (the whole charger: no connector has profiles of its own)"
+        )
+    which = f'<p class="muted">Connector {esc(connector)}{why}.</p>'
     if not chosen:
         which += (
             f'<span hidden data-suggest="sc-window-connectorId" data-value="{esc(connector)}">'
