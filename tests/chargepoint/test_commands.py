@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from ocpp.exceptions import PropertyConstraintViolationError
+from ocpp.exceptions import InternalError, PropertyConstraintViolationError
 from ocpp.v16 import call
 
 from ocppd.chargepoint import ChargerModel, Station
@@ -328,6 +328,42 @@ async def test_charging_profiles_limit_the_power(
     assert cleared.status == "Accepted"
     await cs.wait_for("StatusNotification", count=2, where=lambda s: s["status"] == "Charging")
     assert (await cs.call(call.ClearChargingProfile(id=4))).status == "Unknown"
+
+
+@pytest.mark.parametrize("duration", [0, -1, 10**12])
+async def test_a_composite_schedule_of_no_length_is_rejected(
+    booted: tuple[RecordingChargePoint, Station], duration: int
+) -> None:
+    """No window (or one past year 9999), no schedule to report: Rejected (1.6 §5.7), not a
+    CALLERROR."""
+    cs, station = booted
+    for connector_id in (0, 2):
+        request = call.GetCompositeSchedule(connector_id=connector_id, duration=duration)
+        answer = await cs.call(request, suppress=False)
+        assert answer.status == "Rejected"
+        assert answer.charging_schedule is None
+    assert station.stats.failed == {}
+    assert station.stats.received["GetCompositeSchedule"] == 2
+
+
+async def test_a_failing_handler_is_counted(
+    booted: tuple[RecordingChargePoint, Station], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler that fails (as GetCompositeSchedule did on an empty window) answers
+    InternalError, and the summary counts it: never `errors: none`."""
+    cs, station = booted
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise ValueError("the window is empty")
+
+    monkeypatch.setattr(station.profiles, "composite", broken)
+    request = call.GetCompositeSchedule(connector_id=1, duration=60)
+    with pytest.raises(InternalError):
+        await cs.call(request, suppress=False)
+    summary = station.stats.summary()
+    assert summary["failed"] == {"GetCompositeSchedule InternalError": 1}
+    assert summary["went_wrong"]["commands_failed"] == 1
+    assert (await cs.call(call.ClearCache())).status == "Accepted"  # the station carries on
 
 
 NO_UTC = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"]

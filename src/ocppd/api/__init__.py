@@ -1,7 +1,9 @@
 """The operators' HTTP API under /api/v1 (Litestar, decision 0003), served as the OCPP app's
 fallback on the same port.
 
-One module per concept: `app` (assembly, OpenAPI), `auth` and `tokens` (bearer tokens, roles),
+One module per concept: `app` (assembly), `openapi` (what the document declares beyond
+Litestar's defaults), `docs_page` (Swagger UI at /api/v1/docs, from a package, no CDN),
+`auth` and `tokens` (bearer tokens, roles),
 `problems` (the one error shape), `operator_input` (what operators send, checked at the edge:
 text, dates, bounds), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `exports` (CSV), `messages`,

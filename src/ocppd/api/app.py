@@ -10,7 +10,6 @@ from typing import Any, cast
 from litestar import Litestar, MediaType, Request, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from ocppd import __version__
@@ -36,6 +35,8 @@ from ocppd.api import (
     transfers,
 )
 from ocppd.api.auth import RoleCache, authorized
+from ocppd.api.docs_page import SwaggerPage
+from ocppd.api.openapi import ClosedStructs, answer_allow_of_whole_routes, served_document
 from ocppd.api.operator_input import check_request
 from ocppd.api.system import PROVIDE
 from ocppd.csms.central_system import CentralSystem
@@ -47,7 +48,7 @@ DOCS = PREFIX + "/docs"
 
 @get(PREFIX + "/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
 async def openapi_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return request.app.openapi_schema.to_schema()
+    return served_document(request)
 
 
 def create_app(system: CentralSystem) -> Litestar:
@@ -83,8 +84,9 @@ def create_app(system: CentralSystem) -> Litestar:
         before_request=check_request,
         security=[{"bearer": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, openapi_document, transfers.ROUTER, *health.ROUTES],
+        plugins=[ClosedStructs()],
         dependencies=PROVIDE,
         state=State({"system": system, "roles": RoleCache()}),
         exception_handlers=problems.HANDLERS,
@@ -97,7 +99,7 @@ def create_app(system: CentralSystem) -> Litestar:
             # lives under /docs and `openapi_document` serves /openapi.json: other API paths
             # keep their JSON 404s.
             path=DOCS,
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerPage(DOCS)],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),
@@ -106,6 +108,8 @@ def create_app(system: CentralSystem) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    answer_allow_of_whole_routes(app)
+    return app
 
 
 def fallback(system: CentralSystem) -> ASGIApp:

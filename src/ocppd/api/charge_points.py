@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import Problem, ProblemException, created, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration
@@ -139,7 +139,7 @@ async def get_charge_point(system: System, charge_point_id: ChargePointId) -> Ch
     "/charge-points/{chargePointId:str}",
     tags=["charge points"],
     opt=needs(Role.ADMIN),
-    responses=documented(),
+    responses={**created(ChargePoint), **documented()},
 )
 async def put_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[Registration]

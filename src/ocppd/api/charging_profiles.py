@@ -24,8 +24,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.operator_input import utc
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.operator_input import DATE_TIMES, utc
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.schedule_plot import plot
 from ocppd.api.system import System
@@ -183,6 +183,7 @@ Predicted = NamedDependency[Composite]
     "/charge-points/{chargePointId:str}/connectors/{connectorId:int}/composite-schedule",
     tags=["smart charging"],
     dependencies=PREDICTED,
+    opt={DATE_TIMES: ("start",)},
     responses=documented(404),
 )
 async def get_composite_schedule(
@@ -212,6 +213,7 @@ async def get_composite_schedule(
     tags=["smart charging"],
     media_type=SVG,
     dependencies=PREDICTED,
+    opt={DATE_TIMES: ("start",)},
     responses=documented(404),
 )
 async def plot_composite_schedule(
@@ -232,7 +234,7 @@ async def list_composite_checks(
     charge_point_id: ChargePointId,
     connector_id: ConnectorPath,
     limit: Limit = 100,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
 ) -> CompositeCheckPage:
     """The charger's GetCompositeSchedule answers compared with ocppd's prediction, latest
     first."""

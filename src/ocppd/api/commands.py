@@ -45,6 +45,7 @@ Timeout = Annotated[
     QueryParameter(
         gt=0,
         le=600,
+        schema_extra={"exclusive_minimum": 0},  # Litestar leaves out a bound of 0
         description="Seconds to wait for the answer; default: the server's response timeout.",
     ),
 ]

@@ -52,7 +52,7 @@ async def _stream(
         subscription.close()
 
 
-@get("/events", tags=["events"], responses=documented())
+@get("/events", tags=["events"], media_type="text/event-stream", responses=documented())
 async def events(
     system: System,
     charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,

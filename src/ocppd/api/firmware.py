@@ -25,7 +25,7 @@ from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.jobs import Count, Job, base_url, read_routes, start
 from ocppd.api.operator_input import utc
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import Force
 from ocppd.api.system import System
@@ -134,7 +134,9 @@ async def _insert(db: Any, name: str, size: int, sha256: str, system: System) ->
 
 
 @get("/firmware", tags=["firmware"], responses=documented())
-async def list_firmware(system: System, limit: Limit = 100, cursor: Cursor = None) -> FirmwarePage:
+async def list_firmware(
+    system: System, limit: Limit = 100, cursor: IdCursor = None
+) -> FirmwarePage:
     """Uploaded images, newest first."""
     query = newest_first(firmware, firmware.c.id, limit, cursor)
     async with system.engine.connect() as db:

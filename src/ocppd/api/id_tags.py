@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.api.auth import needs
 from ocppd.api.operator_input import utc
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import Problem, ProblemException, created, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms.clock import as_utc
@@ -94,7 +94,12 @@ async def get_id_tag(system: System, id_tag: IdTagParameter) -> IdTag:
         return await _load(db, id_tag)
 
 
-@put("/id-tags/{idTag:str}", tags=["id tags"], opt=needs(Role.OPERATOR), responses=documented())
+@put(
+    "/id-tags/{idTag:str}",
+    tags=["id tags"],
+    opt=needs(Role.OPERATOR),
+    responses={**created(IdTag), **documented()},
+)
 async def put_id_tag(
     system: System, id_tag: IdTagParameter, data: JSONBody[IdTagInfo]
 ) -> Response[IdTag]:

@@ -19,7 +19,7 @@ from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import send
 from ocppd.api.system import System
@@ -194,7 +194,7 @@ def read_routes(kind: str, path: str, tag: str) -> list[HTTPRouteHandler]:
     GET /<path>/{jobId} (one, with its status history)."""
 
     async def list_jobs(
-        system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: Cursor = None
+        system: System, charge_point_id: ChargePointId, limit: Limit = 100, cursor: IdCursor = None
     ) -> JobPage:
         return await page(system, charge_point_id, kind, limit, cursor)
 

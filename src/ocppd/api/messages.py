@@ -11,8 +11,8 @@ import msgspec
 from litestar import get
 from litestar.params import FromQuery, QueryParameter
 
-from ocppd.api.operator_input import utc
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.operator_input import DATE_TIMES, utc
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
@@ -38,11 +38,16 @@ class MessagePage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-@get("/messages", tags=["messages"], responses=documented())
+@get(
+    "/messages",
+    tags=["messages"],
+    opt={DATE_TIMES: ("since", "until")},
+    responses=documented(),
+)
 async def list_messages(
     system: System,
     limit: Limit = 100,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
     charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,
     action: FromQuery[str | None] = None,
     direction: FromQuery[Literal["in", "out"] | None] = None,

@@ -17,11 +17,15 @@ sent. A value out of bounds is a 400 naming it (`field`: the parameter, the fiel
   command's payload the protocol's codec refuses such a date itself, as it does from a
   charger (`fields.check_utc_time`: the same `field` and `reason`, `code`
   PropertyConstraintViolation), before anything is sent.
+- A date in a query (`DATE_TIMES`, the route option naming them) is an RFC 3339 date-time
+  with its zone, as the document says (`format: date-time`): Litestar alone would read
+  `start=0.5` as half a second after 1970.
 - Lengths and numbers are bounded where they are declared, by what their column holds
   (`max_length`, `le`): an id too long or a number beyond BIGINT is a 400 too. A filter value
   longer than any stored value is no error: it matches nothing.
 """
 
+import re
 from datetime import datetime
 from typing import Any, overload
 from urllib.parse import unquote_to_bytes
@@ -38,6 +42,14 @@ HAS_NUL = "contains NUL (U+0000)"
 NOT_UTF8 = "not UTF-8"
 NO_UTC = NO_UTC_TIME
 
+NOT_RFC3339 = "not an RFC 3339 date-time with a zone (2026-11-25T12:00:00Z)"
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+DATE_TIMES = "date_time_query"
+"""The route option naming the query parameters that are date-times."""
+
 OCPP_PAYLOAD = "ocpp_payload"
 """The route option of routes whose JSON body is an OCPP payload (NUL allowed)."""
 
@@ -51,6 +63,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     """The before-request hook of the API's routes."""
     _check_path(request)
     _check_query(request.scope.get("query_string", b""))
+    _check_dates(request)
     if "data" in request.route_handler.parsed_fn_signature.parameters:
         await _check_body(request)
 
@@ -87,6 +100,14 @@ def _check_query(raw: bytes) -> None:
                 raise invalid(name, NOT_UTF8) from None
             if NUL in text:
                 raise invalid(name, HAS_NUL)
+
+
+def _check_dates(request: Request[Any, Any, Any]) -> None:
+    for name in request.route_handler.opt.get(DATE_TIMES, ()):
+        for value in request.query_params.getall(name, []):
+            # "null" is the document's null (`oneOf`: a date-time or null): no date.
+            if value != "null" and not RFC3339.fullmatch(value):
+                raise invalid(name, NOT_RFC3339)
 
 
 def _unquoted(part: bytes) -> bytes:

@@ -17,6 +17,14 @@ Cursor = Annotated[
     str | None,
     QueryParameter(description="`nextCursor` of the previous page; absent for the first page."),
 ]
+IdCursor = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^-?[0-9]{1,18}$",
+        description="`nextCursor` of the previous page (an id); absent for the first page.",
+    ),
+]
+"""The cursor of a list `newest_first` pages: the id it stopped before."""
 
 
 def next_cursor(keys: list[str], limit: int) -> str | None:

@@ -60,6 +60,12 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def created(resource: type[Any]) -> dict[int, ResponseSpec]:
+    """The OpenAPI entry of a PUT's 201: the resource did not exist and now does (200 when
+    it replaced one)."""
+    return {201: ResponseSpec(resource, description="Created: there was none")}
+
+
 def respond(problem: Problem, headers: dict[str, str] | None = None) -> Response[Problem]:
     return Response(problem, status_code=problem.status, headers=headers)
 

@@ -21,7 +21,7 @@ from litestar.params import PathParameter, QueryParameter
 from msgspec import UNSET
 from sqlalchemy.sql import ColumnElement
 
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp
 from ocppd.api.system import System
@@ -138,7 +138,7 @@ FOLLOW_UPS: dict[str, FollowUp] = {"ReserveNow": reserved, "CancelReservation": 
 async def list_reservations(
     system: System,
     limit: Limit = 100,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
     charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,
     id_tag: Annotated[str | None, QueryParameter(name="idTag")] = None,
     in_state: Annotated[State | None, QueryParameter(name="state")] = None,

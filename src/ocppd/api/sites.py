@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.pages import Cursor, Limit, next_cursor
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import Problem, ProblemException, created, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration, sites
@@ -53,7 +53,12 @@ async def get_site(system: System, site_id: SiteId) -> Site:
         return await _site(db, site_id)
 
 
-@put("/sites/{siteId:str}", tags=TAGS, opt=needs(Role.ADMIN), responses=documented())
+@put(
+    "/sites/{siteId:str}",
+    tags=TAGS,
+    opt=needs(Role.ADMIN),
+    responses={**created(Site), **documented()},
+)
 async def put_site(system: System, site_id: SiteId, data: JSONBody[SiteConfig]) -> Response[Site]:
     """Create a site or replace its configuration (201 when new); its charge points stay."""
     _check(data)

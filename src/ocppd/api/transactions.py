@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from litestar import get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
-from ocppd.api.operator_input import utc
-from ocppd.api.pages import Cursor, Limit, newest_first, next_cursor
+from ocppd.api.operator_input import DATE_TIMES, utc
+from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.clock import as_utc
@@ -65,11 +65,16 @@ class TransactionPage(msgspec.Struct, rename="camel", kw_only=True):
     next_cursor: str | None
 
 
-@get("/transactions", tags=["transactions"], responses=documented())
+@get(
+    "/transactions",
+    tags=["transactions"],
+    opt={DATE_TIMES: ("since", "until")},
+    responses=documented(),
+)
 async def list_transactions(
     system: System,
     limit: Limit = 100,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
     charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,
     id_tag: Annotated[str | None, QueryParameter(name="idTag")] = None,
     active: FromQuery[bool | None] = None,

@@ -11,7 +11,7 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -327,14 +327,17 @@ class Commands:
     ) -> m.GetCompositeScheduleResponse:
         station = self.station
         connector_id = request.connector_id
-        if connector_id != 0 and connector_id not in station.connectors:
+        now = station.clock.now()
+        unknown = connector_id != 0 and connector_id not in station.connectors
+        if unknown or not _window_fits(now, request.duration):
+            # 1.6 §5.7: a schedule the charger cannot report is Rejected: on no connector,
+            # or over a window of no length (duration 0 or below) or past year 9999.
             return m.GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED)
         unit = (
             ChargingRateUnitType.A
             if request.charging_rate_unit is UNSET
             else request.charging_rate_unit
         )
-        now = station.clock.now()
         running = station.connectors[connector_id].transaction if connector_id else None
         hardware = station.model.max_power_w * (1 if connector_id else len(station.connectors))
         return station.profiles.composite(
@@ -478,6 +481,15 @@ class Commands:
     async def _firmware_status(self, status: FirmwareStatus) -> None:
         self.station.firmware_status = status
         await self.station.try_call(m.FirmwareStatusNotificationRequest(status=status))
+
+
+def _window_fits(start: datetime, duration: int) -> bool:
+    """Whether `duration` seconds from `start` is a window a datetime can end."""
+    try:
+        start + timedelta(seconds=duration)
+    except OverflowError:
+        return False
+    return duration > 0
 
 
 def _failure(action: str, exc: Exception) -> str:

@@ -1,0 +1,99 @@
+"""What the OpenAPI document says beyond Litestar's defaults, so that it says what the server
+does (schemathesis checks both directions in `tests/api/test_contract.py`):
+
+- `ClosedStructs`: a body struct that refuses unknown fields (`forbid_unknown_fields`, every
+  OCPP payload and the API's own request bodies) is `additionalProperties: false`.
+- `served_document`: the document as served (and shown by the docs page), with integer bounds
+  exact (Litestar writes them as floats: 2**63 - 1 became 9.223372036854776e+18, above the
+  largest id the database holds) and every string parameter without NUL (`operator_input`
+  refuses it: PostgreSQL's text cannot hold one), and a file's Last-Modified an HTTP-date.
+- `answer_allow_of_whole_routes`: OPTIONS answers every method of its path. Litestar's OPTIONS
+  handler lists the methods of the route it was made with, which for a path whose handlers
+  were registered one by one was its first handler's alone (`Allow: GET, OPTIONS` beside PUT).
+"""
+
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.spec import Schema
+from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
+
+from ocppd.csms.models import MAX_STORED_INTEGER
+
+NUL_FREE = "^[^\\u0000]*$"
+
+
+class ClosedStructs(StructSchemaPlugin):
+    """Litestar's schema of a msgspec struct, closed where the struct is."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        config = getattr(field_definition.type_, "__struct_config__", None)
+        if isinstance(config, msgspec.structs.StructConfig) and config.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+def answer_allow_of_whole_routes(app: Litestar) -> None:
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for cell in getattr(handler.fn, "__closure__", None) or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route
+
+
+def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI document of the app, built once (Litestar builds it in half a second)."""
+    app = request.app
+    built = app.openapi_schema
+    cached = app.state.get("openapi_document")
+    if cached is None or cached[0] is not built:
+        document = built.to_schema()
+        _exact_integer_bounds(document)
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                for parameter in operation.get("parameters", []):
+                    _without_nul(parameter["schema"])
+                for response in operation.get("responses", {}).values():
+                    _http_dates(response.get("headers", {}))
+        cached = app.state["openapi_document"] = (built, document)
+    return cached[1]
+
+
+def _exact_integer_bounds(value: Any) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _exact_integer_bounds(item)
+        return
+    if not isinstance(value, dict):
+        return
+    if value.get("type") == "integer":
+        for bound in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
+            number = value.get(bound)
+            if isinstance(number, float) and number.is_integer():
+                # A float this large is a rounded 2**63 - 1 (nothing declares more).
+                exact = int(number)
+                value[bound] = max(-MAX_STORED_INTEGER, min(MAX_STORED_INTEGER, exact))
+    for item in value.values():
+        _exact_integer_bounds(item)
+
+
+def _http_dates(headers: dict[str, Any]) -> None:
+    """Litestar documents a file's Last-Modified as an RFC 3339 date-time: it is an HTTP-date."""
+    header = headers.get("last-modified")
+    if header is not None:
+        header["schema"] = {"type": "string"}
+        header["description"] = "An HTTP-date (RFC 9110): Sun, 06 Nov 1994 08:49:37 GMT"
+
+
+def _without_nul(schema: dict[str, Any]) -> None:
+    if "pattern" in schema:
+        return  # Litestar puts the pattern of an optional parameter beside its `oneOf`
+    for branch in schema.get("oneOf", [schema]):
+        if branch.get("type") == "string" and "pattern" not in branch and "enum" not in branch:
+            branch["pattern"] = NUL_FREE
