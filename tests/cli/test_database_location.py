@@ -161,3 +161,31 @@ def test_the_default_data_dir_is_absolute_and_per_user(
     assert default_data_dir() == tmp_path / "xdg/ocppd"
     no_xdg.setenv("XDG_DATA_HOME", "relative")  # not absolute: ignored, as XDG says
     assert default_data_dir() == tmp_path / ".local/share/ocppd"
+
+
+@pytest.mark.slow
+def test_config_gives_the_commands_the_servers_database(
+    tmp_path: Path, user: dict[str, str], elsewhere: Path
+) -> None:
+    """`--config` of the commands reads the database of `ocppd serve --config` (the other
+    settings of the file are serve's, not an error); a flag or OCPPD_* variable still wins."""
+    config = tmp_path / "ocppd.toml"
+    config.write_text(f'[serve]\ndata-dir = "{tmp_path / "srv"}"\nheartbeat-interval = 60\n')
+    served = Served(None, "--config", str(config), env=user, cwd=tmp_path)
+    try:
+        created = ocppd(
+            "token", "create", "--role", "viewer", "--config", str(config), env=user, cwd=elsewhere
+        )
+        assert created.returncode == 0, created.stderr
+        assert me(served.port, created.stdout.strip()) == 200
+        overridden = ocppd(
+            "charge-point", "add", "CP9", "--config", str(config),
+            env={**user, "OCPPD_DATA_DIR": "data"}, cwd=elsewhere,
+        )  # fmt: skip
+        assert overridden.returncode == 1
+        assert f"no database at {elsewhere / 'data' / 'ocppd.db'}" in overridden.stderr
+    finally:
+        served.stop()
+    config.write_text('[serve]\ndata_dir = "/a"\nwrong = 1\n')
+    refused = ocppd("token", "list", "--config", str(config), env=user, cwd=elsewhere)
+    assert refused.returncode == 2 and "unknown setting 'wrong'" in refused.stderr

@@ -6,7 +6,7 @@ any working directory; `--data-dir` / `OCPPD_DATA_DIR` or `--database` / `OCPPD_
 choose another. `ocppd serve` creates its database there. The commands that open the
 database themselves (`token create|list|revoke`, `charge-point add`, `db upgrade`) open an
 existing one only: where there is none, they say so on stderr, naming the path, and exit 1,
-unless `--create` is given.
+unless `--create` is given. `--config` takes the database from `ocppd serve`'s TOML file.
 """
 
 import functools
@@ -34,6 +34,20 @@ def data_dir_option(help: str = "Where the SQLite database and files are.") -> A
         type=click.Path(file_okay=False, path_type=Path),
         default=default_data_dir,
         show_default=DATA_DIR_SHOWN,
+        help=help,
+    )
+
+
+def config_option(
+    load: Callable[[click.Context, click.Parameter, Path | None], Any], help: str
+) -> Any:
+    """`--config FILE`, read before the other options (`load` sets their defaults)."""
+    return click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        callback=load,
+        is_eager=True,
+        expose_value=False,
         help=help,
     )
 
@@ -89,6 +103,17 @@ class ExistingDatabase:
             await engine.dispose()
 
 
+def _database_of_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
+    """The database `ocppd serve --config path` uses, as this command's defaults (a flag or
+    an `OCPPD_*` variable still wins, as for serve)."""
+    from ocppd.cli.serve import serve_config
+
+    if path is not None:
+        chosen = {k: v for k, v in serve_config(path).items() if k in ("data_dir", "database")}
+        ctx.default_map = {**(ctx.default_map or {}), **chosen}
+    return path
+
+
 def existing_database(func: Callable[..., Any]) -> Callable[..., Any]:
     """`--database`, `--data-dir` and `--create`, given to `func` as `database`, an
     `ExistingDatabase`."""
@@ -99,6 +124,10 @@ def existing_database(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(database=ExistingDatabase(settings.database_url(), create), **values)
 
     options = [
+        config_option(
+            _database_of_config,
+            "The TOML file of `ocppd serve --config`: its data-dir and database.",
+        ),
         database_option(),
         data_dir_option(),
         click.option(

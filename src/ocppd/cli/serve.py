@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 
 import click
 
-from ocppd.cli.database_location import DATA_DIR_SHOWN, ExistingDatabase, existing_database
+from ocppd.cli.database_location import (
+    DATA_DIR_SHOWN,
+    ExistingDatabase,
+    config_option,
+    existing_database,
+)
 from ocppd.csms.settings import (
     ConcurrencyScope,
     RegistrationPolicy,
@@ -27,14 +32,18 @@ from ocppd.csms.settings import (
 log = logging.getLogger("ocppd.cli.serve")
 
 
+def serve_config(path: Path) -> dict[str, Any]:
+    """The settings of `ocppd serve` a TOML file sets (`--config`), by option name."""
+    settings = {p.name for p in serve.params if p.expose_value and p.name}
+    try:
+        return load_toml(path, settings)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
     if path is not None:
-        settings = {p.name for p in ctx.command.params if p.expose_value and p.name}
-        try:
-            table = load_toml(path, settings)
-        except (OSError, ValueError) as exc:
-            raise click.BadParameter(str(exc)) from None
-        ctx.default_map = {**(ctx.default_map or {}), **table}
+        ctx.default_map = {**(ctx.default_map or {}), **serve_config(path)}
     return path
 
 
@@ -52,14 +61,7 @@ def _option(name: str, **kwargs: Any) -> Any:
 def settings_options(func: Any) -> Any:
     defaults = Settings()
     options = [
-        click.option(
-            "--config",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            callback=_load_config,
-            is_eager=True,
-            expose_value=False,
-            help="TOML file with a [serve] table of these settings.",
-        ),
+        config_option(_load_config, "TOML file with a [serve] table of these settings."),
         _option("host", default=defaults.host),
         _option(
             "port",
