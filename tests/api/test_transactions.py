@@ -161,3 +161,33 @@ async def test_message_log_by_charge_point_and_action(api: Api) -> None:
     assert all_ids == sorted(all_ids, reverse=True) and len(set(all_ids)) == 10
     assert await frames(direction="in", chargePointId="CPB", action="BootNotification")
     assert await frames(since="2026-11-25T12:00:01Z") == []
+
+
+async def test_a_reconciled_transaction_reads_as_stopped_with_no_reading_and_its_evidence(
+    api: Api,
+) -> None:
+    """A transaction its charger forgot (a new start on its connector): stopped, reason
+    "reconciled", what showed it, meterStop and energy unknown, while running it had energy."""
+    viewer = api.client(Role.VIEWER)
+    async with charge_point(api) as cp:
+        forgotten = await start(cp, "TAG1", 1, 1000, "2026-11-25T10:00:00Z")
+        await cp.ask("MeterValues", energy_reading(forgotten, "2026-11-25T10:15:00Z", "1500"))
+        assert (await viewer("GET", f"/transactions/{forgotten}")).body["energyWh"] == 500
+        new = await start(cp, "TAG1", 1, 1600, "2026-11-25T11:00:00Z")
+        done = (await viewer("GET", f"/transactions/{forgotten}")).body
+        listed = (await viewer("GET", "/transactions", active="false")).body
+    assert (done["active"], done["reason"], done["meterStop"], done["energyWh"]) == (
+        False,
+        "reconciled",
+        None,
+        None,
+    )
+    assert done["stoppedAt"] == "2026-11-25T11:00:00Z"
+    assert done["stopEvidence"] == (
+        f"StartTransaction of transaction {new} on connector 1 at 2026-11-25T11:00:00Z "
+        "(received 2026-11-25T12:00:00Z)"
+    )
+    assert len(done["meterValues"]) == 1  # its readings stay
+    assert [(t["transactionId"], t["reason"]) for t in listed["items"]] == [
+        (forgotten, "reconciled")
+    ]

@@ -439,7 +439,8 @@ async def test_a_tag_with_many_transactions_never_stopped_is_read_as_one_row(
     engine: AsyncEngine,
 ) -> None:
     """A start reads whether its tag is running, not every transaction a charger never
-    stopped; those the batch's stops name come back one by one (they may close)."""
+    stopped; those the batch's stops name come back one by one (they may close), and those on
+    the starts' chargers and connectors (they may be reconciled)."""
     lost = [
         {"charge_point_id": f"CP{n}", "connector_id": 1, "id_tag": "LOST",
          "start_status": "Accepted", "meter_start": n, "started_at": T0, "received_at": T0}
@@ -449,10 +450,14 @@ async def test_a_tag_with_many_transactions_never_stopped_is_read_as_one_row(
         await connection.execute(models.transactions.insert(), lost)
     async with engine.connect() as connection:
         db = AlchemyDatabase(connection)
-        assert list(map(tuple, await db.fetch(tx._RUNNING, ["lost"], []))) == [("lost", None)]
-        named = sorted(map(tuple, await db.fetch(tx._RUNNING, ["lost"], [3, 5])), key=str)
-    assert named == [("lost", 3), ("lost", 5), ("lost", None)]
+        none: list[Any] = []
+        running = await db.fetch(tx._RUNNING, ["lost"], none, none, none)
+        assert list(map(tuple, running)) == [("lost", None)]
+        named = await db.fetch(tx._RUNNING, ["lost"], [3, 5], none, none)
+        placed = await db.fetch(tx._RUNNING, ["lost"], none, ["CP7"], [1])
+    assert sorted(map(tuple, named), key=str) == [("lost", 3), ("lost", 5), ("lost", None)]
+    assert sorted(map(tuple, placed), key=str) == [("lost", 8), ("lost", None)]
     if engine.dialect.name == "postgresql":
         async with driver_connection(engine) as driver:
-            rows = await DriverDatabase(driver).fetch(tx._RUNNING, ["lost"], [])
-        assert list(map(tuple, rows)) == [("lost", None)]
+            rows = await DriverDatabase(driver).fetch(tx._RUNNING, ["lost"], none, ["CP7"], [1])
+        assert sorted(map(tuple, rows), key=str) == [("lost", 8), ("lost", None)]

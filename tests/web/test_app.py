@@ -248,3 +248,28 @@ async def test_the_message_log_never_splits_a_call_from_its_answer_across_pages(
     assert re.findall(r'data-unique-id="([^"]*)"', second.text) == [ids[4], ids[6]]
     assert second.text.count("<pre>") == 4 and ">Older</a>" not in second.text
     assert "BootNotification" in second.text
+
+
+async def test_a_reconciled_transaction_shows_its_evidence_and_no_invented_reading(
+    served: Api,
+) -> None:
+    async with charge_point(served) as cp:
+        started = {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000}
+        first = await cp.ask("StartTransaction", started | {"timestamp": "2026-11-25T10:00:00Z"})
+        second = await cp.ask("StartTransaction", started | {"timestamp": "2026-11-25T11:00:00Z"})
+    viewer = served.tokens[Role.VIEWER]
+    page = await asyncio.to_thread(
+        fetch, f"{served.url}/fragments/transactions/{first['transactionId']}", viewer
+    )
+    assert page.status == 200
+    assert (
+        "<dt>Stop reason</dt><dd>reconciled: the charger forgot this transaction; closed on "
+        f"StartTransaction of transaction {second['transactionId']} on connector 1 at "
+        "2026-11-25T11:00:00Z (received 2026-11-25T12:00:00Z). Meter stop and energy unknown."
+        "</dd>"
+    ) in page.text
+    dash = '<span class="muted">-</span>'
+    assert f"<dt>Meter stop</dt><dd>{dash}</dd>" in page.text
+    assert f'<dt>Energy</dt><dd><span id="energy">{dash}</span></dd>' in page.text
+    listed = await asyncio.to_thread(fetch, f"{served.url}/fragments/transactions", viewer)
+    assert '<td data-label="Stop reason">reconciled</td>' in listed.text

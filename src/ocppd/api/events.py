@@ -2,10 +2,12 @@
 
 Each event is `event: <type>` with `data: {"type", "chargePointId", "at", ...}`: Connected,
 Disconnected, BootNotification, StatusNotification, TransactionStarted, TransactionStopped,
-MeterValues, CommandResult (the action and the charge point's response), CommandFailed (the
-action and why), CompositeScheduleChecked (a GetCompositeSchedule answer against ocppd's
-prediction: connectorId, matches, the mismatch), SiteProfileFailed (site load management: a
-charger refused its share). `?chargePointId=` keeps one charge point's events. A comment line
+TransactionReconciled (a transaction the charger forgot, closed by ocppd: transactionId,
+connectorId, reason "reconciled", stoppedAt, evidence), MeterValues, CommandResult (the
+action and the charge point's response), CommandFailed (the action and why),
+CompositeScheduleChecked (a GetCompositeSchedule answer against ocppd's prediction:
+connectorId, matches, the mismatch), SiteProfileFailed (site load management: a charger
+refused its share). `?chargePointId=` keeps one charge point's events. A comment line
 every KEEPALIVE seconds keeps idle proxies from closing the stream. A client too slow to keep
 up is disconnected (the bus ends its subscription) and may reconnect; events in between are
 lost.

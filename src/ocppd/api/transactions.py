@@ -37,6 +37,11 @@ class Transaction(msgspec.Struct, rename="camel", kw_only=True):
     meter_stop: int | None
     stopped_at: datetime | None
     reason: str | None
+    """The charger's stop reason (Local when it gave none), or "reconciled": the charger
+    forgot the transaction and ocppd closed it on `stopEvidence`, with meterStop and energy
+    unknown (a late StopTransaction of the charger's replaces that close)."""
+    stop_evidence: str | None
+    """What showed a reconciled transaction over, and when; null for a stop the charger sent."""
     stop_id_tag: str | None
     energy_wh: int | None
 
@@ -220,6 +225,7 @@ def _transaction(row: Any, running_energy: int | None) -> Transaction:
         meter_stop=row.meter_stop,
         stopped_at=as_utc(row.stopped_at),
         reason=row.stop_reason,
+        stop_evidence=row.stop_evidence,
         stop_id_tag=row.stop_id_tag,
         energy_wh=running_energy if active else row.energy_wh,
     )

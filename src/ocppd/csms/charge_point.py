@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.csms import jobs, reservations
+from ocppd.csms import jobs, reconciliation, reservations
 from ocppd.csms import transactions as tx
 from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.clock import as_utc
@@ -98,6 +98,7 @@ class ChargePointHandler:
         self.registration: RegistrationStatus | None = (
             record.registration_status if record.booted_at is not None else None
         )
+        self.after_boot = reconciliation.AfterBoot()
 
     def handlers(self) -> BoundHandlers:
         return BoundHandlers(self, HANDLERS)
@@ -136,17 +137,19 @@ class ChargePointHandler:
             value = getattr(request, name)
             details[name] = None if value is UNSET else value
 
-        async def store(connection: AsyncConnection) -> Any:
+        async def store(connection: AsyncConnection) -> tuple[Any, list[Any]]:
             # The status as the operator set it now: a Pending charge point boots again on the
             # same connection until it is accepted.
-            return await connection.scalar(
+            status = await connection.scalar(
                 charge_points.update()
                 .where(charge_points.c.id == self.id)
                 .values(fitted(charge_points, details))
                 .returning(charge_points.c.registration_status)
             )
+            return status, await self.after_boot.read(connection, self.id)
 
-        stored = await self._commit([], store)
+        stored, open_transactions = await self._commit([], store)
+        self.after_boot.booted(now, open_transactions)
         status = self.record.registration_status if stored is None else RegistrationStatus(stored)
         self.record.registration_status = status
         self.registration = status
@@ -187,8 +190,18 @@ class ChargePointHandler:
             connectors, ("charge_point_id", "connector_id"), {**values, "status_at": at}
         )
         history = {**values, "timestamp": at, "received_at": now}
-        end = reservations.ender(self.id, request.connector_id, values["status"], at)
-        await self.system.writer.commit([(status_history, history)], end, upserts=[current])
+        action: Callable[[AsyncConnection], Awaitable[Any]] | None
+        action = end = reservations.ender(self.id, request.connector_id, values["status"], at)
+        forgotten = (
+            self.after_boot.on_status(request.connector_id, values["status"])
+            if self.after_boot.watched
+            else []
+        )
+        if forgotten:
+            action = self._reconciler(request.connector_id, forgotten, at, now, end)
+        closed = await self.system.writer.commit(
+            [(status_history, history)], action, upserts=[current]
+        )
         self.system.events.publish(
             "StatusNotification",
             self.id,
@@ -198,7 +211,37 @@ class ChargePointHandler:
             errorCode=values["error_code"],
             timestamp=at,
         )
+        if forgotten:
+            self._published_reconciled(closed, now)
         return m.StatusNotificationResponse()
+
+    def _reconciler(
+        self,
+        connector_id: int,
+        forgotten: list[reconciliation.Forgotten],
+        at: datetime,
+        now: datetime,
+        end: Callable[[AsyncConnection], Awaitable[None]] | None,
+    ) -> Callable[[AsyncConnection], Awaitable[list[reconciliation.Reconciled]]]:
+        """The write of a status that shows `forgotten` transactions over (after `end`, what
+        else the status ends)."""
+        assert self.after_boot.booted_at is not None
+        evidence = reconciliation.by_status(connector_id, at, self.after_boot.booted_at, now)
+
+        async def close(connection: AsyncConnection) -> list[reconciliation.Reconciled]:
+            if end is not None:
+                await end(connection)
+            return await reconciliation.close_forgotten(
+                connection, forgotten, connector_id, at, evidence
+            )
+
+        return close
+
+    def _published_reconciled(self, closed: list[reconciliation.Reconciled], now: datetime) -> None:
+        for reconciled in closed:
+            self.system.events.publish(
+                "TransactionReconciled", self.id, now, **reconciled.event_data()
+            )
 
     # Authorization and transactions
 
@@ -216,6 +259,7 @@ class ChargePointHandler:
         now = self._now()
         start = tx.Start(self.id, request, now)
         transaction_id, info = await self.system.writer.merge(self.system.transactions, start)
+        self._published_reconciled(start.reconciled, now)
         self.system.events.publish(
             "TransactionStarted",
             self.id,

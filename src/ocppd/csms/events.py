@@ -20,7 +20,8 @@ MAX_QUEUED = 10_000
 class Event:
     type: str
     """Connected, Disconnected, BootNotification, StatusNotification, TransactionStarted,
-    TransactionStopped, MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked,
+    TransactionStopped, TransactionReconciled (a transaction the charger forgot, closed:
+    `reconciliation`), MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked,
     SiteProfileFailed."""
     charge_point_id: str
     at: datetime

@@ -116,6 +116,9 @@ transactions = sa.Table(
     sa.Column("stop_id_tag", String(255)),
     sa.Column("energy_wh", sa.BigInteger),
     sa.Column("received_at", Timestamp, nullable=False),
+    # What showed a transaction the charger forgot to be over (stop_reason "reconciled",
+    # `reconciliation.py`); NULL for a stop the charger sent.
+    sa.Column("stop_evidence", String(255)),
     sa.Index(
         "ix_transactions_identity", "charge_point_id", "connector_id", "meter_start", "started_at"
     ),
@@ -125,6 +128,15 @@ transactions = sa.Table(
 sa.Index(
     "ix_transactions_running_tag",
     sa.func.lower(transactions.c.id_tag),
+    postgresql_where=transactions.c.stopped_at.is_(None),
+    sqlite_where=transactions.c.stopped_at.is_(None),
+)
+
+# A StartTransaction, and a status after a boot, look up the open transactions of a connector.
+sa.Index(
+    "ix_transactions_open_connector",
+    transactions.c.charge_point_id,
+    transactions.c.connector_id,
     postgresql_where=transactions.c.stopped_at.is_(None),
     sqlite_where=transactions.c.stopped_at.is_(None),
 )

@@ -1,6 +1,7 @@
 """Site load management: each site's limit shared among its active transactions, live.
 
-The controller follows the event bus (TransactionStarted, TransactionStopped, MeterValues with
+The controller follows the event bus (TransactionStarted, TransactionStopped or
+TransactionReconciled (`reconciliation`), MeterValues with
 the measured draw, BootNotification) and a timer for scheduled limits. On each change it
 recomputes the site's shares (`load_sharing.allocate`, then `settle` for the hysteresis) and
 sends a TxProfile only to the transactions whose limit changed:
@@ -400,7 +401,7 @@ class SiteController:
                     event.at,
                     applied_a=0.0 if state.defaults.get(cp) else None,
                 )
-            case "TransactionStopped":
+            case "TransactionStopped" | "TransactionReconciled":
                 if state.transactions.pop(data["transactionId"], None) is None:
                     return
             case "MeterValues":

@@ -1,25 +1,26 @@
-"""Transactions: starts (with duplicate detection), stops (never refused), energy.
+"""Transactions: starts (with duplicate detection), stops (never refused), energy, and the
+closing of transactions a charger forgot (`reconciliation`).
 
 Starts and stops are one `Merged` kind of the group commit (`Transactions`): a batch's starts
 and stops cost a fixed number of round trips whatever the number of messages: one read of
 everything they need (the transactions the stops close, every tag, the stored starts with the
-same identity, the running transactions of the starts' tags, new ids where the database has a
-sequence), and their writes, which go with the batch's rows (one statement on PostgreSQL's
-driver, with no transaction: `batch_database.DriverDatabase`). In group scope the tags
-sharing a parent, and their running transactions, are two reads more. Within a batch the
-stops are applied first, then the starts in arrival order, each seeing the stops and the
-starts before it.
+same identity, the running transactions of the starts' tags, the open transactions of the
+starts' connectors, new ids where the database has a sequence), and their writes, which go
+with the batch's rows (one statement on PostgreSQL's driver, with no transaction:
+`batch_database.DriverDatabase`). In group scope the tags sharing a parent, and their running
+transactions, are two reads more. Within a batch the stops are applied first, then the starts
+in arrival order, each seeing the stops and the starts before it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from msgspec import UNSET
 
-from ocppd.csms import bulk_writes, reservations
+from ocppd.csms import bulk_writes, reconciliation, reservations
 from ocppd.csms.batch_database import Database, Query, Read, RowsQuery
 from ocppd.csms.clock import as_utc
 from ocppd.csms.group_commit import Rows
@@ -53,6 +54,15 @@ class Start:
     charge_point_id: str
     request: StartTransactionRequest
     received_at: datetime
+    reconciled: list[reconciliation.Reconciled] = field(default_factory=list, compare=False)
+    """Out: the forgotten transactions of its connector that it closed (filled by the batch
+    that stores it, anew at each try)."""
+
+    def place(self) -> tuple[str, int] | None:
+        """Its charge point and connector, where an older open transaction was forgotten
+        (`reconciliation`); None on connector 0, which holds no transaction."""
+        connector_id = self.request.connector_id
+        return (self.charge_point_id, connector_id) if connector_id > 0 else None
 
     def identity(self) -> Identity | None:
         """What a retransmission has in common with the start it repeats; None (never a
@@ -106,7 +116,8 @@ class Transactions:
     answered with its tag's idTagInfo when it has one. A retransmitted start returns the id it
     got and creates nothing (MicroOcpp#237); an Accepted tag already in a running transaction
     (or, in group scope, any tag of its group) is answered ConcurrentTx; a reservation it
-    carries is Used."""
+    carries is Used. A new start closes the transactions its connector still had open, as
+    `reconciliation` says (they do not make its tag ConcurrentTx)."""
 
     order = 1
     on_driver = True
@@ -122,16 +133,19 @@ class Transactions:
         stop_tags = [i.request.id_tag for i in stops if i.request.id_tag is not UNSET]
         named = _named(stops)
         identities = {identity for item in starts if (identity := item.identity()) is not None}
+        places = {place for item in starts if (place := item.place()) is not None}
         # Outside group scope the running tags of every start's tag are read with the rest,
         # though only an Accepted one's count; ids for every start, though a retransmitted
         # one uses none (a gap in the sequence).
         ids_read = db.ids_read(transactions, len(starts)) if starts else None
-        open_rows, tag_rows, stored_rows, running_rows, id_rows = await db.fetch_each(
+        running_read = _running_read(storable_keys(requested), named, places)
+        open_rows, tag_rows, stored_rows, running_rows, placed_rows, id_rows = await db.fetch_each(
             [
                 _open_read(named),
                 tags_read(requested + stop_tags),
                 _stored_read(identities),
-                None if group_scope else _running_read(storable_keys(requested), named),
+                None if group_scope else running_read,
+                _placed_read(places),
                 ids_read,
             ]
         )
@@ -139,11 +153,12 @@ class Transactions:
             stored_tags(tag_rows),
             stored_rows,
             running_rows,
+            placed_rows,
             None if ids_read is None else [int(transaction_id) for (transaction_id,) in id_rows],
         )
         stopped = _Stopped(stops, open_rows, found.tags)
-        started = await self._starts(db, starts, found, stopped.closing)
-        await db.write_rows(_CLOSE, list(stopped.closes.values()))
+        started, reconciled = await self._starts(db, starts, found, stopped.closing)
+        await db.write_rows(_CLOSE, [*stopped.closes.values(), *reconciled])
         stop_answers, start_answers = iter(stopped.answers), iter(started)
         answers: list[IdTagInfo | Started | None] = [
             next(stop_answers) if isinstance(item, Stop) else next(start_answers) for item in items
@@ -152,18 +167,22 @@ class Transactions:
 
     async def _starts(
         self, db: Database, items: list[Start], found: "_Found", closing: set[int]
-    ) -> list[Started]:
+    ) -> tuple[list[Started], list[dict[str, Any]]]:
+        """Each start's answer, and the closes of the transactions the new ones reconcile."""
         if not items:
-            return []
+            return [], []
         identities = {identity for item in items if (identity := item.identity()) is not None}
         tags = found.tags
         infos = [info_of(tags.get(tag_key(i.request.id_tag)), i.received_at) for i in items]
         stored = _stored_from(found.stored_rows, identities)
+        forgotten = _forgotten(found.placed_rows, closing)
+        ending = _ending(items, stored, forgotten)
         groups = await self._groups(db, items, infos, tags)
         if self.settings.concurrent_tx is ConcurrencyScope.GROUP:
-            running = await _running(db, set().union(*groups), closing)
+            places = {place for item in items if (place := item.place()) is not None}
+            running = await _running(db, set().union(*groups), closing | ending, places)
         else:
-            running = _running_from(found.running_rows, closing)
+            running = _running_from(found.running_rows, closing | ending)
         answers: dict[int, Started] = {}
         inserting: dict[Identity, int] = {}
         repeats: dict[int, int] = {}
@@ -191,7 +210,8 @@ class Transactions:
             infos[index].status = answers[first][1].status
             answers[index] = (answers[first][0], infos[index])
         await reservations.mark_used_by(db, [_use(items[i], answers[i][0]) for i in new])
-        return [answers[index] for index in range(len(items))]
+        closes = _reconcile([(items[i], answers[i][0]) for i in new], forgotten)
+        return [answers[index] for index in range(len(items))], closes
 
     async def _groups(
         self,
@@ -266,9 +286,22 @@ _STORED_STARTS = Query(
 )
 _RUNNING_TAG = sa.func.lower(transactions.c.id_tag)
 # A row per tag with a running transaction that the batch's stops do not name (id NULL), and
-# one per running transaction they name (which they may close): a tag's transactions never
+# one per running transaction they name (which they may close) or that is open on the
+# charge point of a start (which it may reconcile: a charger and a connector of the starts',
+# each matched alone, so a few more come back on their own): a tag's transactions never
 # stopped do not each come back.
-_NAMED = sa.case((transactions.c.id.in_(sa.bindparam("named", expanding=True)), transactions.c.id))
+_NAMED = sa.case(
+    (
+        sa.or_(
+            transactions.c.id.in_(sa.bindparam("named", expanding=True)),
+            sa.and_(
+                transactions.c.charge_point_id.in_(sa.bindparam("chargers", expanding=True)),
+                transactions.c.connector_id.in_(sa.bindparam("connectors", expanding=True)),
+            ),
+        ),
+        transactions.c.id,
+    )
+)
 _RUNNING = Query(
     alchemy=sa.select(_RUNNING_TAG, _NAMED)
     .where(
@@ -276,9 +309,10 @@ _RUNNING = Query(
         transactions.c.stopped_at.is_(None),
     )
     .distinct(),
-    names=("keys", "named"),
-    postgresql="SELECT DISTINCT lower(id_tag), CASE WHEN id = ANY($2::bigint[]) THEN id END "
-    "FROM transactions WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
+    names=("keys", "named", "chargers", "connectors"),
+    postgresql="SELECT DISTINCT lower(id_tag), CASE WHEN id = ANY($2::bigint[]) "
+    "OR (charge_point_id = ANY($3::varchar[]) AND connector_id = ANY($4::integer[])) THEN id "
+    "END FROM transactions WHERE lower(id_tag) = ANY($1::text[]) AND stopped_at IS NULL",
 )
 _PARENT = sa.func.lower(id_tags.c.parent_id_tag)
 _GROUP_MEMBERS = Query(
@@ -291,9 +325,11 @@ _GROUP_MEMBERS = Query(
 )
 
 
-async def _running(db: Database, keys: set[str], closing: set[int]) -> set[str]:
+async def _running(
+    db: Database, keys: set[str], closing: set[int], places: set[tuple[str, int]]
+) -> set[str]:
     """Which of the tag keys are in a transaction not stopped yet, nor `closing`."""
-    read = _running_read(keys, closing)
+    read = _running_read(keys, closing, places)
     if read is None:
         return set()
     return _running_from(await db.fetch(read.query, *read.arguments), closing)
@@ -304,10 +340,83 @@ def _running_from(rows: Sequence[Sequence[Any]], closing: set[int]) -> set[str]:
     return {key for key, named in rows if named is None or named not in closing}
 
 
-def _running_read(keys: set[str], named: set[int]) -> Read | None:
+def _running_read(keys: set[str], named: set[int], places: set[tuple[str, int]]) -> Read | None:
     """The read of the running transactions of the tag `keys`, telling apart those whose ids
-    are `named` (by the batch's stops)."""
-    return Read(_RUNNING, (list(keys), list(named))) if keys else None
+    are `named` (by the batch's stops) and those on the starts' `places` (which they may
+    reconcile)."""
+    if not keys:
+        return None
+    chargers = list({charger for charger, _ in places})
+    connectors = list({connector for _, connector in places})
+    return Read(_RUNNING, (list(keys), list(named), chargers, connectors))
+
+
+def _placed_read(places: set[tuple[str, int]]) -> Read | None:
+    """The read of the open transactions on the starts' connectors (`Start.place`)."""
+    return Read(_OPEN_ON_CONNECTORS, (list(places),)) if places else None
+
+
+_PLACE_COLUMNS = ("charge_point_id", "connector_id")
+_OPEN_ON_CONNECTORS = Query(
+    alchemy=sa.select(
+        *(transactions.c[name] for name in ("id", *_PLACE_COLUMNS, "started_at"))
+    ).where(
+        *(transactions.c[name] == sa.bindparam(f"b_{name}") for name in _PLACE_COLUMNS),
+        transactions.c.stopped_at.is_(None),
+    ),
+    names=tuple(f"b_{name}" for name in _PLACE_COLUMNS),
+    postgresql="SELECT t.id, t.charge_point_id, t.connector_id, t.started_at "
+    "FROM unnest($1::varchar[], $2::integer[]) AS wanted(charge_point_id, connector_id) "
+    "JOIN transactions AS t USING (charge_point_id, connector_id) WHERE t.stopped_at IS NULL",
+    per_row=True,
+)
+
+Forgotten = dict[tuple[str, int], list[tuple[int, datetime]]]
+"""Open transactions (id, started at) by charge point and connector."""
+
+
+def _forgotten(rows: Sequence[Sequence[Any]], closing: set[int]) -> Forgotten:
+    """`_placed_read`'s rows by place, but for the transactions the batch's stops close."""
+    found: Forgotten = {}
+    for transaction_id, charge_point_id, connector_id, started_at in rows:
+        if transaction_id not in closing:
+            found.setdefault((charge_point_id, connector_id), []).append(
+                (int(transaction_id), as_utc(started_at))
+            )
+    return found
+
+
+def _ending(
+    items: list[Start], stored: dict[Identity, tuple[int, str]], forgotten: Forgotten
+) -> set[int]:
+    """The ids of the transactions that the batch's new starts (no stored twin) reconcile."""
+    return {
+        transaction_id
+        for item in items
+        if (identity := item.identity()) is None or identity not in stored
+        if (place := item.place()) is not None
+        for transaction_id, _ in forgotten.get(place, ())
+    }
+
+
+def _reconcile(new: list[tuple[Start, int]], forgotten: Forgotten) -> list[dict[str, Any]]:
+    """The closes of the transactions forgotten where the `new` starts (with their ids) are,
+    each by the first start on its connector; each start keeps what it closed."""
+    closes = []
+    for item, transaction_id in new:
+        item.reconciled.clear()
+        place = item.place()
+        request = item.request
+        for old, started_at in forgotten.pop(place, ()) if place is not None else ():
+            evidence = reconciliation.by_start(
+                transaction_id, request.connector_id, request.timestamp, item.received_at
+            )
+            reconciled, values = reconciliation.closed(
+                old, request.connector_id, started_at, request.timestamp, evidence
+            )
+            item.reconciled.append(reconciled)
+            closes.append(values)
+    return closes
 
 
 def _start_row(item: Start, status: AuthorizationStatus) -> dict[str, Any]:
@@ -411,6 +520,7 @@ class _Found:
     tags: dict[str, StoredTag]
     stored_rows: Sequence[Sequence[Any]]
     running_rows: Sequence[Sequence[Any]]
+    placed_rows: Sequence[Sequence[Any]]
     ids: list[int] | None
     """Drawn for the starts; None where their INSERT returns them."""
 
@@ -466,7 +576,7 @@ _OPEN_TRANSACTIONS = Query(
     "WHERE id = ANY($1::bigint[])",
 )
 
-_CLOSED = ("meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "energy_wh")
+_CLOSED = ("meter_stop", "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "stop_evidence")
 _CLOSE = RowsQuery(
     alchemy=transactions.update()
     .where(transactions.c.id == sa.bindparam("b_id"))
@@ -490,6 +600,7 @@ def _close_values(item: Stop, meter_start: int | None) -> dict[str, Any]:
             "stop_reason": _reason(request),
             "stop_id_tag": None if request.id_tag is UNSET else request.id_tag,
             "energy_wh": energy(meter_start, meter_stop),
+            "stop_evidence": None,  # a stop of a reconciled transaction replaces its close
         },
     )
 

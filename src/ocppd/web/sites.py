@@ -29,7 +29,10 @@ from ocppd.web.markup import (
     when,
 )
 
-EVENTS = "TransactionStarted TransactionStopped MeterValues CommandResult SiteProfileFailed"
+EVENTS = (
+    "TransactionStarted TransactionStopped TransactionReconciled MeterValues CommandResult "
+    "SiteProfileFailed"
+)
 STATE_CLASSES = {
     "Charging": "s-charging",
     "Paused": "s-suspendedevse",

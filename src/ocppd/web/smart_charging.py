@@ -32,7 +32,7 @@ from ocppd.web.markup import (
 
 DURATIONS = (("3600", "1 hour"), ("21600", "6 hours"), ("86400", "1 day"), ("604800", "1 week"))
 UNITS = ("A", "W")
-EVENTS = "CommandResult TransactionStarted TransactionStopped"
+EVENTS = "CommandResult TransactionStarted TransactionStopped TransactionReconciled"
 CHECKS_SHOWN = 5
 ACTIONS = ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")
 

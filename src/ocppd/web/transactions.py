@@ -46,7 +46,7 @@ LIST_LIMIT = 100
 TABLE_LIMIT = 1000
 POWER = "Power.Active.Import"
 ENERGY = "Energy.Active.Import.Register"
-EVENTS = "TransactionStarted TransactionStopped MeterValues"
+EVENTS = "TransactionStarted TransactionStopped TransactionReconciled MeterValues"
 STATES = ("running", "stopped")
 DETAIL_THROTTLE_MS = 3000
 """A long session's page reads all its meter values: redrawn at most every 3 s."""
@@ -200,7 +200,7 @@ def detail_fragment(t: Mapping[str, Any], limits: Mapping[str, Any] | None = Non
             ("State", badge("Running", "s-charging") if t.get("active") else "Stopped"),
             ("Started", when(t.get("startedAt"))),
             ("Stopped", when(t.get("stoppedAt")) if not t.get("active") else dash(None)),
-            ("Stop reason", dash(t.get("reason"))),
+            ("Stop reason", _reason(t)),
             ("Meter start", _wh(t.get("meterStart"))),
             ("Meter stop", _wh(t.get("meterStop"))),
             ("Energy", f'<span id="energy">{kwh(t.get("energyWh"))}</span>'),
@@ -235,6 +235,18 @@ def detail_fragment(t: Mapping[str, Any], limits: Mapping[str, Any] | None = Non
             f'<div class="charts">{charts}</div>' if charts else empty("No meter values yet."),
         )
         + section("readings", "Meter values", _readings(values))
+    )
+
+
+def _reason(t: Mapping[str, Any]) -> str:
+    """The stop reason; for a transaction the charger forgot, what showed it over (its meter
+    stop and energy stay unknown: ocppd never invents a reading)."""
+    evidence = t.get("stopEvidence")
+    if not evidence:
+        return dash(t.get("reason"))
+    return (
+        f"{esc(t.get('reason'))}: the charger forgot this transaction; closed on "
+        f"{esc(evidence)}. Meter stop and energy unknown."
     )
 
 
