@@ -128,6 +128,8 @@ class Transactions:
     async def apply(self, db: Database, items: list[Start | Stop]) -> tuple[list[Any], Rows]:
         stops = [item for item in items if isinstance(item, Stop)]
         starts = [item for item in items if isinstance(item, Start)]
+        for start in starts:
+            start.reconciled.clear()  # of an earlier try of this batch, rolled back
         group_scope = self.settings.concurrent_tx is ConcurrencyScope.GROUP
         requested = [item.request.id_tag for item in starts]
         stop_tags = [i.request.id_tag for i in stops if i.request.id_tag is not UNSET]
@@ -404,7 +406,6 @@ def _reconcile(new: list[tuple[Start, int]], forgotten: Forgotten) -> list[dict[
     each by the first start on its connector; each start keeps what it closed."""
     closes = []
     for item, transaction_id in new:
-        item.reconciled.clear()
         place = item.place()
         request = item.request
         for old, started_at in forgotten.pop(place, ()) if place is not None else ():
