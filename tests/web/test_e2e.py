@@ -734,3 +734,53 @@ async def test_a_sites_shares_with_their_units_to_one_decimal(
     finally:
         for station in stations:
             await station.stop()
+
+
+async def test_a_rejected_charger_gets_a_command_only_when_forced(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
+) -> None:
+    """The 409 of a charger whose boot was Rejected is shown on the form; with the section's
+    Force box checked the command goes, and the charger's answer is shown."""
+    from playwright.async_api import async_playwright, expect
+    from websockets.asyncio.client import connect
+
+    from ocppd.protocol.enums import RegistrationStatus
+    from tests.api.conftest import FakeChargePoint
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with live.system.engine.begin() as db:
+        await registration.register(db, CHARGER, RegistrationStatus.REJECTED)
+    async with connect(live.ws_url(CHARGER), subprotocols=["ocpp1.6"], open_timeout=5) as ws:  # type: ignore[list-item]
+        cp = FakeChargePoint(ws)
+        serving_cp = asyncio.create_task(cp.serve())
+        boot = await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        assert boot["status"] == "Rejected"
+        cp.replies["ClearCache"] = {"status": "Accepted"}
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(chromium_path), args=ARGS
+            )
+            try:
+                page = await browser.new_page()
+                await page.goto(live.url + "/login")
+                await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
+                await page.keyboard.press("Enter")
+                await expect(page).to_have_url(live.url + "/")
+                await page.goto(live.url + "/charge-points/" + CHARGER)
+                await page.locator("summary", has_text="Authorization").click()
+                form = page.locator("#cmd-ClearCache")
+                answer = form.locator("output")
+                await form.get_by_role("button", name="Clear cache").click()
+                await expect(answer).to_contain_text("HTTP 409: not sent:")
+                await expect(answer).to_contain_text("Rejected at boot")
+                assert cp.received == []
+                await page.get_by_label("Force: send even though the charger's boot").check()
+                await form.get_by_role("button", name="Clear cache").click()
+                await expect(answer).to_contain_text('"status": "Accepted"')
+                await page.locator("#commands-title").scroll_into_view_if_needed()
+                await page.screenshot(path=shot(record_screenshots, "14-forced-command"))
+                assert cp.received == [("ClearCache", {})]
+            finally:
+                await browser.close()
+                serving_cp.cancel()
+                await asyncio.gather(serving_cp, return_exceptions=True)

@@ -169,8 +169,19 @@ def commands_section(charge_point_id: str) -> str:
     )
     return (
         '<section aria-labelledby="commands-title" data-needs="operator" hidden>'
-        f'<h2 id="commands-title">Commands</h2>\n{groups}\n</section>'
+        f'<h2 id="commands-title">Commands</h2>\n{FORCE}\n{groups}\n</section>'
     )
+
+
+FORCE = (
+    '<p class="force"><input type="checkbox" id="force-commands" data-force> '
+    '<label for="force-commands">Force: send even though the charger\'s boot was Rejected'
+    "</label> "
+    '<span class="hint">OCPP 1.6 says a Rejected charger SHOULD NOT be sent commands; '
+    "without this they are refused (409). It never lifts the ban on remote start and stop "
+    "while its boot is Pending</span></p>"
+)
+"""Sends the section's forms with `?force=true` while checked (`static/app.js`)."""
 
 
 def every_action() -> set[str]:

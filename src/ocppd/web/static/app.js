@@ -460,6 +460,10 @@
       return;
     }
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    // The commands section's "Force" box: sent even to a charger whose boot was Rejected.
+    const section = form.closest("section");
+    const force = section && section.querySelector("input[data-force]");
+    if (force && force.checked) call.path += (call.path.includes("?") ? "&" : "?") + "force=true";
     const method = form.dataset.method || "POST";
     const init = { method: method };
     if (call.file) {
