@@ -238,19 +238,19 @@ async def stored(engine: AsyncEngine, ledger: Ledger) -> Stored:
             duplicated.append(f"start {key}: stored {found}, answered {sorted(ids)}")
     unexpected += [f"transaction {ids} started {key}" for key, ids in by_start.items()]
     for transaction_id, (meter, at) in ledger.stops.items():
-        row = rows.get(transaction_id)
-        if row is None or row.stopped_at is None or row.meter_stop != meter:
+        stop = rows.get(transaction_id)
+        if stop is None or stop.stopped_at is None or stop.meter_stop != meter:
             lost.append(f"stop of {transaction_id}")
-        elif _utc(row.stopped_at) != at:
-            unexpected.append(f"stop of {transaction_id} at {row.stopped_at}, not {at}")
-    counts = {(row[0], _utc(row[1])): row[2] for row in samples}
-    for key in ledger.samples:
-        count = counts.pop(key, 0)
+        elif _utc(stop.stopped_at) != at:
+            unexpected.append(f"stop of {transaction_id} at {stop.stopped_at}, not {at}")
+    counts = {(sample[0], _utc(sample[1])): sample[2] for sample in samples}
+    for sampled in ledger.samples:
+        count = counts.pop(sampled, 0)
         if count == 0:
-            lost.append(f"sample {key}")
+            lost.append(f"sample {sampled}")
         elif count > 1:
-            duplicated.append(f"sample {key} x{count}")
-    unexpected += [f"sample {key} x{count}" for key, count in counts.items()]
+            duplicated.append(f"sample {sampled} x{count}")
+    unexpected += [f"sample {sampled} x{count}" for sampled, count in counts.items()]
     acknowledged = len(ledger.starts) + len(ledger.stops) + len(ledger.samples)
     return Stored(acknowledged, lost, duplicated, unexpected)
 
