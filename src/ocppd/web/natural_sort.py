@@ -3,6 +3,7 @@ before `CP1-10` (the API lists identities in code-point order, which its keyset 
 the dashboard, which reads the whole fleet for its counts anyway, sorts them this way)."""
 
 import re
+from functools import lru_cache
 
 DIGITS = re.compile(r"(\d+)")
 
@@ -23,3 +24,8 @@ def natural_key(identity: str) -> NaturalKey:
 def _number(digits: str) -> Number:
     significant = digits.lstrip("0")
     return len(significant), significant
+
+
+identity_key = lru_cache(maxsize=2**15)(natural_key)
+"""`natural_key` of stored identities (at most 255 characters), kept: the overview sorts
+the whole fleet at every refresh. Never for text from a URL, which could fill the cache."""

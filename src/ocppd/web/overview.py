@@ -7,6 +7,7 @@ cursor is the last identity shown. An offline charger's connectors are shown as 
 same reason only connected chargers count as charging or faulted.
 """
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from ocppd.web.markup import (
     esc,
     when,
 )
-from ocppd.web.natural_sort import natural_key
+from ocppd.web.natural_sort import identity_key, natural_key
 from ocppd.web.paging import A_TO_Z, CURSOR, cursor_field, nothing_here, paging
 
 LIST_LIMIT = 50
@@ -113,15 +114,16 @@ def overview_fragment(
 <div class="c-charging"><dt>Charging</dt><dd id="count-charging">{charging}</dd></div>
 <div class="c-faulted"><dt>Faulted</dt><dd id="count-faulted">{faulted}</dd></div>
 </dl>"""
-    matching = sorted(
-        (cp for cp in charge_points if matches(cp, query, state)),
-        key=lambda cp: natural_key(str(cp.get("chargePointId", ""))),
+    keyed = sorted(
+        (
+            (identity_key(str(cp.get("chargePointId", ""))), cp)
+            for cp in charge_points
+            if matches(cp, query, state)
+        ),
+        key=lambda pair: pair[0],
     )
-    after = [
-        cp
-        for cp in matching
-        if not cursor or natural_key(str(cp.get("chargePointId", ""))) > natural_key(cursor)
-    ]
+    first = bisect_right(keyed, natural_key(cursor), key=lambda pair: pair[0]) if cursor else 0
+    after = [cp for _, cp in keyed[first:]]
     shown = after[:LIST_LIMIT]
     kept = {"q": query, "state": state, CURSOR: cursor}
     if not shown:
