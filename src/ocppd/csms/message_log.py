@@ -32,15 +32,13 @@ class MessageLog:
         self.budget_size = budget_size
         self._budgets: dict[str, Budget] = {}
 
-    def budget_of(self, charge_point_id: str, now: datetime) -> "Budget":
-        """The charge point's budget for the hour (kept across its reconnections)."""
-        budget = self._budgets.get(charge_point_id)
-        if budget is None or now >= budget.renews_at:
-            budget = self._budgets[charge_point_id] = Budget(self.budget_size, now)
-        return budget
-
     def observer(self, charge_point_id: str) -> "FrameRecorder":
-        return FrameRecorder(self, charge_point_id)
+        budget = None
+        if self.budget_size:  # kept across the charge point's connections
+            budget = self._budgets.get(charge_point_id)
+            if budget is None:
+                budget = self._budgets[charge_point_id] = Budget(self.budget_size, self.clock())
+        return FrameRecorder(self, charge_point_id, budget)
 
     async def prune(self, retention: timedelta) -> int:
         """Delete frames older than `retention`; how many went."""
@@ -58,12 +56,19 @@ class MessageLog:
 
 
 class Budget:
-    """What one charge point may still add to the log in the current hour (`MessageLog`)."""
+    """What one charge point may still add to the log (`MessageLog`): `size` characters a
+    period of at least an hour. A period ends when a frame would go over and an hour has
+    passed since it began (so that a frame within the budget costs a subtraction, not a
+    look at the clock); the frame begins the next one."""
 
-    __slots__ = ("left", "renews_at", "warned")
+    __slots__ = ("left", "renews_at", "size", "warned")
 
     def __init__(self, size: int, now: datetime) -> None:
-        self.left = size
+        self.size = size
+        self.renew(now)
+
+    def renew(self, now: datetime) -> None:
+        self.left = self.size
         self.renews_at = now + BUDGET_PERIOD
         self.warned = False
 
@@ -74,9 +79,12 @@ BUDGET_PERIOD = timedelta(hours=1)
 class FrameRecorder:
     """A session observer that logs one charge point's frames (in the next group commit)."""
 
-    def __init__(self, message_log: MessageLog, charge_point_id: str) -> None:
+    def __init__(
+        self, message_log: MessageLog, charge_point_id: str, budget: Budget | None = None
+    ) -> None:
         self.message_log = message_log
         self.charge_point_id = charge_point_id
+        self.budget = budget
 
     def __call__(self, traffic: Traffic) -> None:
         data = traffic.data
@@ -87,8 +95,11 @@ class FrameRecorder:
         elif len(action) > ACTION_LENGTH:
             action = action[:ACTION_LENGTH]  # an unknown action, answered NotImplemented
         now = self.message_log.clock()
-        if self.message_log.budget_size:
-            text = self._within_budget(text, now)
+        budget = self.budget
+        if budget is not None:
+            budget.left -= len(text)
+            if budget.left < 0:
+                text = self._over_budget(budget, text, now)
         unique_id = traffic.unique_id
         row = {
             "charge_point_id": self.charge_point_id,
@@ -101,20 +112,21 @@ class FrameRecorder:
         }
         self.message_log.writer.insert_later([(messages, row)])
 
-    def _within_budget(self, text: str, now: datetime) -> str:
-        """`text`, or a placeholder with its size and SHA-256 once this charge point has used
-        up its budget for the hour (the frame itself is handled as any other)."""
-        budget = self.message_log.budget_of(self.charge_point_id, now)
-        budget.left -= len(text)
-        if budget.left >= 0:
-            return text
+    def _over_budget(self, budget: Budget, text: str, now: datetime) -> str:
+        """A frame that `budget` has no room for: `text` again in a new period, else a
+        placeholder with its size and SHA-256 (the frame itself is handled as any other)."""
+        if now >= budget.renews_at:
+            budget.renew(now)
+            budget.left -= len(text)
+            if budget.left >= 0:
+                return text
         if not budget.warned:
             budget.warned = True
             log.warning(
                 "%s: message log budget (%d characters an hour) used up: its frames are "
                 "logged as their size and SHA-256 until %s",
                 self.charge_point_id,
-                self.message_log.budget_size,
+                budget.size,
                 budget.renews_at.isoformat(),
             )
         return placeholder(text)

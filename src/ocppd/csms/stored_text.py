@@ -56,17 +56,18 @@ def Text() -> sa.types.TypeEngine[str]:
 
 
 def fitted(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` for `table` with every string cut to its column's length: PostgreSQL refuses a
-    longer one, and with it the statement, which may carry other chargers' writes. For
-    writes through SQLAlchemy (PostgreSQL's JSON statements cut them themselves:
-    `bulk_writes.json_source`); never for lookups, where a cut value could match another."""
-    lengths = column_lengths(table)
-    return {
-        name: value[: lengths[name]]
-        if isinstance(value, str) and name in lengths and len(value) > lengths[name]
-        else value
-        for name, value in values.items()
-    }
+    """`values` for `table` (the same dict when all fit) with every string cut to its column's
+    length: PostgreSQL refuses a longer one, and with it the statement, which may carry other
+    chargers' writes. For writes through SQLAlchemy (PostgreSQL's JSON statements cut them
+    themselves: `bulk_writes.json_source`); never for lookups, where a cut value could match
+    another."""
+    cut = None
+    for name, length in column_lengths(table).items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > length:
+            cut = dict(values) if cut is None else cut
+            cut[name] = value[:length]
+    return values if cut is None else cut
 
 
 @functools.cache
