@@ -41,9 +41,26 @@ def test_the_demos_reach_the_server_only_through_ocppd_url() -> None:
     script = "\n".join(blocks)
     assert script.count(DEFAULT_URL) == 1
     assert "9000" not in script.replace(DEFAULT_URL, "")
-    make_serve = re.search(r"^serve: setup\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M)
-    assert make_serve is not None
-    assert make_serve[1].startswith("$(VENV)/bin/ocppd serve --registration open ")
+
+
+def make_serve(*args: str) -> str:
+    """The command `make serve` runs (`make -n`: printed, not run)."""
+    env = {k: v for k, v in os.environ.items() if k != "PORT" and not k.startswith("MAKE")}
+    printed = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(ROOT), "serve", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return printed.strip().splitlines()[-1]
+
+
+def test_make_serve_is_the_demos_server_on_the_port_asked() -> None:
+    """What the demo test starts: `ocppd serve --registration open`, the default data dir
+    (no --data-dir: the one every command uses); PORT=... picks the port."""
+    assert make_serve() == ".venv/bin/ocppd serve --registration open"
+    assert make_serve("PORT=9100") == ".venv/bin/ocppd serve --registration open --port 9100"
 
 
 def api(port: int, token: str, path: str) -> Any:
