@@ -140,13 +140,17 @@ class ChargePointHandler:
         async def store(connection: AsyncConnection) -> tuple[Any, list[Any]]:
             # The status as the operator set it now: a Pending charge point boots again on the
             # same connection until it is accepted.
-            status = await connection.scalar(
+            updated = await connection.execute(
                 charge_points.update()
                 .where(charge_points.c.id == self.id)
                 .values(fitted(charge_points, details))
-                .returning(charge_points.c.registration_status)
+                .returning(charge_points.c.registration_status, reconciliation.any_open(self.id))
             )
-            return status, await self.after_boot.read(connection, self.id)
+            row = updated.first()
+            if row is None:
+                return None, []
+            status, any_open = row
+            return status, await self.after_boot.read(connection, self.id) if any_open else []
 
         stored, open_transactions = await self._commit([], store)
         self.after_boot.booted(now, open_transactions)

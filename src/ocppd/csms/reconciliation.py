@@ -116,6 +116,20 @@ _OPEN_OF_CHARGER = sa.select(
 )
 
 
+def any_open(charge_point_id: str) -> sa.ColumnElement[bool]:
+    """Whether the charge point has an open transaction: for the boot's UPDATE to return, so
+    that the common boot, with none, reads nothing more (`AfterBoot.read`)."""
+    return (
+        sa.select(transactions.c.id)
+        .where(
+            transactions.c.charge_point_id == charge_point_id,
+            transactions.c.stopped_at.is_(None),
+        )
+        .exists()
+        .label("any_open")
+    )
+
+
 class AfterBoot:
     """The transactions open when a charge point booted, by connector, until its status shows
     whether it still has them (evidence 2 of the module docstring). Empty, and costing one
