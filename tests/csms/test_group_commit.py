@@ -254,3 +254,33 @@ async def test_connections_the_database_dropped_are_replaced(engine: AsyncEngine
             sa.select(sa.func.count()).select_from(messages).where(messages.c.unique_id == "100")
         )
     assert stored == 1 and transaction_id > 0
+
+
+async def test_a_write_whose_caller_gave_up_is_not_committed_later(engine: AsyncEngine) -> None:
+    """A batch that never ends (here an action that waits) holds the lane past the timeout: the
+    writes queued behind it are answered DatabaseUnavailable at their own deadline, whatever
+    the batch does, and are not committed once the lane moves on (their chargers send them
+    again); the lane then commits new writes."""
+    from ocppd.csms.commit_deadline import DatabaseUnavailable
+
+    writer = GroupCommit(engine, timeout=0.5)
+    writer.start()
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: AsyncConnection) -> None:
+        committing.set()
+        await release.wait()
+
+    held = asyncio.ensure_future(writer.commit([log_row(1)], hold))
+    await asyncio.wait_for(committing.wait(), 5)
+    behind = asyncio.ensure_future(writer.commit([log_row(2)], hold))
+    with pytest.raises(DatabaseUnavailable):
+        await asyncio.wait_for(behind, 10)
+    with pytest.raises(DatabaseUnavailable):
+        await asyncio.wait_for(held, 10)
+    release.set()
+    await writer.commit([log_row(3)])
+    await writer.stop()
+    async with engine.connect() as connection:
+        stored = set(await connection.scalars(sa.select(messages.c.unique_id)))
+    assert "2" not in stored and "3" in stored
