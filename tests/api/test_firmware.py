@@ -1,6 +1,7 @@
 """Firmware end to end: an operator uploads an image, ocppd's simulator downloads it from the
 link ocppd gives, installs it, reboots with the new version; the job follows to Installed."""
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -145,3 +146,15 @@ async def test_the_same_bytes_twice_answer_the_image_kept_before(api: Api, data_
     assert files_under(data_dir) == sorted(
         f"files/firmware/{i}" for i in (first["firmwareId"], different["firmwareId"])
     )
+
+
+async def test_the_same_bytes_at_the_same_moment_make_one_image(api: Api, data_dir: Path) -> None:
+    """The unique SHA-256 (migration 0014) decides between uploads racing each other."""
+    answers = await asyncio.gather(*(upload(api, IMAGE, f"?name=fw-{n}.bin") for n in range(4)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 200, 200, 201], answers
+    assert len({json.dumps(image, sort_keys=True) for _, image in answers}) == 1
+    listed = (await api.client(Role.VIEWER)("GET", "/firmware")).body["items"]
+    assert len(listed) == 1 and files_under(data_dir) == [
+        f"files/firmware/{listed[0]['firmwareId']}"
+    ]

@@ -158,3 +158,48 @@ async def test_meter_values_stored_twice_are_kept_once(engine: AsyncEngine) -> N
         with pytest.raises(sa.exc.IntegrityError):  # and the key holds from now on
             async with connection.begin_nested():
                 await connection.execute(meter_values.insert(), rows[1])
+
+
+async def test_firmware_uploaded_twice_becomes_one_image(engine: AsyncEngine) -> None:
+    """Migration 0014: images with the same SHA-256 become the first of them; the jobs of the
+    others refer to it; the hash is unique from then on."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from ocppd.csms.models import firmware, jobs
+
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    image = {"size": 3, "uploaded_at": at}
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0013"))
+        await connection.execute(
+            firmware.insert(),
+            [
+                {**image, "id": 1, "name": "a.bin", "sha256": "aa"},
+                {**image, "id": 2, "name": "b.bin", "sha256": "bb"},
+                {**image, "id": 3, "name": "a-again.bin", "sha256": "aa"},
+                {**image, "id": 4, "name": "a-third.bin", "sha256": "aa"},
+            ],
+        )
+        job = {"charge_point_id": "CP1", "kind": "firmware", "status": "Installed"}
+        await connection.execute(
+            jobs.insert(),
+            [
+                {**job, "id": 10, "firmware_id": 3, "created_at": at, "updated_at": at},
+                {**job, "id": 11, "firmware_id": 2, "created_at": at, "updated_at": at},
+                {**job, "id": 12, "firmware_id": 99, "created_at": at, "updated_at": at},
+                {**job, "id": 13, "firmware_id": None, "kind": "diagnostics",
+                 "created_at": at, "updated_at": at},
+            ],
+        )  # fmt: skip
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        images = (await connection.execute(sa.select(firmware.c.id, firmware.c.name))).all()
+        assert sorted(images) == [(1, "a.bin"), (2, "b.bin")]
+        refs = await connection.execute(sa.select(jobs.c.id, jobs.c.firmware_id))
+        assert sorted(refs.all()) == [(10, 1), (11, 2), (12, 99), (13, None)]
+        with pytest.raises(sa.exc.IntegrityError):
+            async with connection.begin_nested():
+                await connection.execute(
+                    firmware.insert(), {**image, "name": "c.bin", "sha256": "bb"}
+                )

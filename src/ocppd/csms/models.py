@@ -255,6 +255,8 @@ firmware = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("sha256", String(64), nullable=False),
     sa.Column("uploaded_at", Timestamp, nullable=False),
+    # The same bytes are one image: an upload of them again answers the image kept.
+    sa.Index("ix_firmware_sha256", "sha256", unique=True),
 )
 
 api_tokens = sa.Table(
