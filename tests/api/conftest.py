@@ -119,6 +119,11 @@ class FakeChargePoint:
         assert frame[0] == 3, frame
         return frame[2]
 
+    async def send_text(self, text: str) -> Any:
+        """Send `text` as it is (hostile frames too); the frame answering it."""
+        await self.ws.send(text)
+        return await asyncio.wait_for(self._results.get(), 5)
+
     async def answer(self, action: str, payload: dict[str, Any]) -> None:
         """Answer the last `action` call now (one its reply left `Silent`)."""
         await self.ws.send(msgspec.json.encode([3, self.unique_ids[action], payload]).decode())

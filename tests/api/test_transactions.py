@@ -191,3 +191,19 @@ async def test_a_reconciled_transaction_reads_as_stopped_with_no_reading_and_its
     assert [(t["transactionId"], t["reason"]) for t in listed["items"]] == [
         (forgotten, "reconciled")
     ]
+
+
+async def test_message_log_shows_frames_that_are_not_json(api: Api) -> None:
+    """Issue 17, 4 and 5: a charger's frame nested 1,000 deep (a RecursionError in any JSON
+    decoder) and one with a lone surrogate escape are logged; the message log answers 200 with
+    them as the text received, not 500 for every page that holds them."""
+    deep = '[2,"d","DataTransfer",{"vendorId":"v","data":' + "[" * 1000 + "]" * 1000 + "}]"
+    surrogate = '[2,"s","DataTransfer",{"vendorId":"\\ud800"}]'
+    async with charge_point(api, "HOSTILE") as cp:
+        assert (await cp.send_text(deep))[:3] == [4, "d", "FormationViolation"]
+        assert (await cp.send_text(surrogate))[:3] == [4, "s", "FormationViolation"]
+    await api.system.writer.flush()
+    answer = await api.client(Role.VIEWER)("GET", "/messages", chargePointId="HOSTILE")
+    assert answer.status == 200, answer.body
+    received = [m["frame"] for m in answer.body["items"] if m["direction"] == "in"]
+    assert deep in received and surrogate in received

@@ -77,7 +77,7 @@ async def list_messages(
 def _message(row: Any) -> Message:
     try:
         frame = msgspec.json.decode(row.payload)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # a charger's frame nested too deep, too
         frame = row.payload
     return Message(
         id=row.id,
