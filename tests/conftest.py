@@ -1,6 +1,7 @@
 """Hooks of the whole test session."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +24,12 @@ def fresh_log_budget() -> Iterator[None]:
     """Each test starts with every charger's log budget whole (it is per process)."""
     offences.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def own_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's default data dir (`Settings()`, a started `ocppd`) is under its own
+    temporary directory, never the user's `~/.local/share/ocppd`: where `make serve` keeps
+    its database and files (a test's firmware upload once landed there)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.delenv("OCPPD_DATA_DIR", raising=False)
