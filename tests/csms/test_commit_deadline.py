@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from ocppd.csms import models
 from ocppd.csms.central_system import CentralSystem
@@ -111,6 +112,10 @@ async def test_a_black_holed_postgresql_answers_internal_error_then_recovers(
                     reply = await answer(ws)
                     assert reply[:3] == [4, unique_id, "InternalError"], reply
                 assert system.writer.queued() == 0
+                # A charger connecting meanwhile is refused for now, not left hanging.
+                with pytest.raises(InvalidStatus) as refused:
+                    await asyncio.wait_for(booted(server_port, "C"), WITHIN)
+                assert refused.value.response.status_code == 503
                 proxy.resume()
                 transaction_id, _ = await started_until_answered(starter)
                 await beater.send('[2,"h2","Heartbeat",{}]')

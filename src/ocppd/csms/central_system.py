@@ -25,6 +25,7 @@ from ocppd.csms import (
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
+from ocppd.csms.commit_deadline import DatabaseUnavailable
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
 from ocppd.csms.files import FileStore
@@ -159,7 +160,11 @@ class CentralSystem:
             # the NUL, `stored_text`), so it is refused on every database.
             return Refusal(404, "an identity containing NUL is not accepted")
         record: registration.ChargePointRecord | None
-        record = await self.writer.merge(self.admissions, identity)
+        try:
+            record = await self.writer.merge(self.admissions, identity)
+        except DatabaseUnavailable:
+            # The charger tries again later, as after any failed connection attempt.
+            return Refusal(503, "the database is unavailable")
         if record is None:
             return Refusal(404, f"unknown charge point {identity!r}")
         if self.settings.basic_auth or record.auth_key_hash:
