@@ -202,7 +202,7 @@ async def test_no_answer_in_time_is_504_and_the_next_command_still_works(api: Ap
     async with charge_point(api) as cp:
         cp.replies["Reset"] = Silent()
         answer = await client(
-            "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, timeout=0.2
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, timeout=1
         )
         assert answer.status == 504
         cp.replies["Reset"] = {"status": "Accepted"}
@@ -231,3 +231,17 @@ async def test_a_charge_point_action_is_not_a_command(api: Api) -> None:
 async def test_commands_need_the_operator_role(api: Api, role: Role) -> None:
     answer = await api.client(role)("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
     assert answer.status == 403
+
+
+async def test_a_location_is_an_absolute_uri(api: Api) -> None:
+    """OCPP's `format: uri`: refused (400) before anything is sent, not a charger's CALLERROR."""
+    client = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        for action, body in [
+            ("GetDiagnostics", {"location": ""}),
+            ("GetDiagnostics", {"location": "no scheme/dir"}),
+            ("UpdateFirmware", {"location": "http://x y", "retrieveDate": "2026-11-25T12:00:00Z"}),
+        ]:
+            answer = await client("POST", f"/charge-points/CP1/commands/{action}", body)
+            assert answer.status == 400 and answer.body["field"] == "$.location", body
+        assert cp.received == []

@@ -99,8 +99,10 @@ async def test_uploads_by_multipart_and_hostile_uploads(api: Api, data_dir: Path
     assert status == 201, image
     assert (image["name"], image["size"]) == ("fw-3.1.bin", len(IMAGE))
 
-    status, problem = await upload(api, IMAGE, "")
-    assert status == 400 and problem["field"] == "name"
+    unnamed = IMAGE + b"2"
+    status, named = await upload(api, unnamed, "")
+    sha256 = hashlib.sha256(unnamed).hexdigest()
+    assert status == 201 and named["name"] == f"firmware-{sha256[:12]}.bin", named
     api.system.settings.max_file_size = len(IMAGE) - 1
     status, problem = await upload(api, IMAGE)
     assert status == 413 and str(len(IMAGE) - 1) in problem["error"]
@@ -108,9 +110,10 @@ async def test_uploads_by_multipart_and_hostile_uploads(api: Api, data_dir: Path
         "POST", f"{api.url}/api/v1/firmware?name=a.bin", IMAGE, bearer(api, Role.VIEWER)
     )
     assert status == 403
-    assert files_under(data_dir) == [f"files/firmware/{image['firmwareId']}"]
+    kept = [image["firmwareId"], named["firmwareId"]]
+    assert files_under(data_dir) == sorted(f"files/firmware/{id}" for id in kept)
     listed = (await api.client(Role.VIEWER)("GET", "/firmware")).body["items"]
-    assert [i["firmwareId"] for i in listed] == [image["firmwareId"]]
+    assert [i["firmwareId"] for i in listed] == kept[::-1]
     one = await api.client(Role.VIEWER)("GET", f"/firmware/{image['firmwareId']}")
     assert one.body == image
     assert (await api.client(Role.VIEWER)("GET", "/firmware/77")).status == 404
@@ -120,7 +123,7 @@ async def test_an_unknown_image_or_charge_point_is_refused_before_sending(api: A
     operator = api.client(Role.OPERATOR)
     _, image = await upload(api, IMAGE)
     unknown = await operator("POST", "/charge-points/CP1/firmware-updates", {"firmwareId": 99})
-    assert unknown.status == 400 and unknown.body["field"] == "firmwareId"
+    assert unknown.status == 404 and unknown.body["field"] == "firmwareId"
     missing = await operator(
         "POST", "/charge-points/NOPE/firmware-updates", {"firmwareId": image["firmwareId"]}
     )

@@ -107,7 +107,9 @@ class CompositeCheckPage(msgspec.Struct, rename="camel", kw_only=True):
 
 
 ConnectorQuery = Annotated[
-    int | None, QueryParameter(name="connectorId", ge=0, le=MAX_CONNECTOR_ID)
+    int | None,
+    # Litestar leaves a bound of 0 out of an optional parameter's schema: said again.
+    QueryParameter(name="connectorId", ge=0, le=MAX_CONNECTOR_ID, schema_extra={"minimum": 0}),
 ]
 ConnectorPath = Annotated[int, PathParameter(name="connectorId", ge=0, le=MAX_CONNECTOR_ID)]
 Duration = Annotated[

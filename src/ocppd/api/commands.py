@@ -23,7 +23,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from ocppd.api import configuration, local_lists, reservations
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.operator_input import OCPP_PAYLOAD
+from ocppd.api.operator_input import NOT_A_URI, OCPP_PAYLOAD, URI, invalid
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp, Force, send
 from ocppd.api.system import System
@@ -43,10 +43,10 @@ ACTIONS: list[ActionSpec] = [spec for spec in CORE.values() if spec.sent_by(Send
 Timeout = Annotated[
     float | None,
     QueryParameter(
-        gt=0,
+        ge=1,
         le=600,
-        schema_extra={"exclusive_minimum": 0},  # Litestar leaves out a bound of 0
-        description="Seconds to wait for the answer; default: the server's response timeout.",
+        description="Seconds to wait for the answer (1 to 600); default: the server's "
+        "response timeout.",
     ),
 ]
 
@@ -56,7 +56,11 @@ def _body(spec: ActionSpec) -> type[MsgspecDTO[Any]]:
     (camelCase names, as on the wire)."""
 
     def decode_bytes(self: Any, value: bytes) -> Any:
-        return spec.request_codec.decode(value)
+        request = spec.request_codec.decode(value)
+        location = getattr(request, "location", None)
+        if isinstance(location, str) and not URI.fullmatch(location):
+            raise invalid("$.location", NOT_A_URI)
+        return request
 
     def create_openapi_schema(
         cls: Any, field_definition: Any, handler_id: str, schema_creator: Any

@@ -85,20 +85,14 @@ async def upload_firmware(
     ] = None,
 ) -> Response[Firmware]:
     """Upload a firmware image: 201 and the new image, or 200 and the image uploaded before
-    with the same bytes (same SHA-256: never a second copy)."""
+    with the same bytes (same SHA-256: never a second copy). Without a name (`?name=` or a
+    multipart filename) it is `firmware-<the first 12 hex digits of its SHA-256>.bin`."""
     store = file_store(system)
     upload = Upload(request, clean_name(name))
     received = await receive(store, jobs.FIRMWARE, upload, system.settings.max_file_size)
     try:
-        file_name = clean_name(upload.name)
-        if file_name is None:
-            raise ProblemException(
-                Problem(
-                    status=400,
-                    error="a file name is needed: ?name=... or a multipart filename",
-                    field="name",
-                )
-            )
+        # Unnamed (no ?name=, no multipart filename): named after its bytes.
+        file_name = clean_name(upload.name) or f"firmware-{received.sha256[:12]}.bin"
         try:
             async with system.engine.begin() as db:
                 same = await _same_bytes(db, received.sha256)
@@ -170,13 +164,14 @@ async def update_firmware(
     data: JSONBody[FirmwareUpdateRequest],
     force: Force = False,
 ) -> Job:
-    """Send UpdateFirmware for an uploaded image; the job. 400 for an unknown firmwareId."""
+    """Send UpdateFirmware for an uploaded image; the job. 404 for an unknown firmwareId (as
+    for an unknown charge point: what the request names is not there)."""
     async with system.engine.connect() as db:
         image = await _row(db, data.firmware_id)
     if image is None:
         raise ProblemException(
             Problem(
-                status=400,
+                status=404,
                 error=f"unknown firmware {data.firmware_id}",
                 field="firmwareId",
                 reason="no such upload",

@@ -2,11 +2,13 @@
 does (schemathesis checks both directions in `tests/api/test_contract.py`):
 
 - `ClosedStructs`: a body struct that refuses unknown fields (`forbid_unknown_fields`, every
-  OCPP payload and the API's own request bodies) is `additionalProperties: false`.
+  OCPP payload and the API's own request bodies) is `additionalProperties: false`; bounds
+  of 0 (`Meta(ge=0)`) are kept, Litestar left them out.
 - `served_document`: the document as served (and shown by the docs page), with integer bounds
   exact (Litestar writes them as floats: 2**63 - 1 became 9.223372036854776e+18, above the
   largest id the database holds) and every string parameter without NUL (`operator_input`
-  refuses it: PostgreSQL's text cannot hold one), and a file's Last-Modified an HTTP-date.
+  refuses it: PostgreSQL's text cannot hold one), a command's location a `format: uri` (as
+  OCPP's schema says), and a file's Last-Modified an HTTP-date.
 - `answer_allow_of_whole_routes`: OPTIONS answers every method of its path. Litestar's OPTIONS
   handler lists the methods of the route it was made with, which for a path whose handlers
   were registered one by one was its first handler's alone (`Allow: GET, OPTIONS` beside PUT).
@@ -27,14 +29,35 @@ NUL_FREE = "^[^\\u0000]*$"
 
 
 class ClosedStructs(StructSchemaPlugin):
-    """Litestar's schema of a msgspec struct, closed where the struct is."""
+    """Litestar's schema of a msgspec struct, closed where the struct is, with the bounds of 0
+    Litestar leaves out (it skips a falsy bound: `Meta(ge=0)` documented no minimum)."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         config = getattr(field_definition.type_, "__struct_config__", None)
         if isinstance(config, msgspec.structs.StructConfig) and config.forbid_unknown_fields:
             schema.additional_properties = False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType):
+            for field in info.fields:
+                prop = (schema.properties or {}).get(field.encode_name)
+                if isinstance(prop, Schema):
+                    _zero_bounds(field.type, prop)
         return schema
+
+
+def _zero_bounds(kind: msgspec.inspect.Type, schema: Schema) -> None:
+    members = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+    for member in members:
+        if isinstance(member, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+            if member.ge == 0 and schema.minimum is None:
+                schema.minimum = 0
+            if member.gt == 0 and schema.exclusive_minimum is None:
+                schema.exclusive_minimum = 0
+            if member.le == 0 and schema.maximum is None:
+                schema.maximum = 0
+            if member.lt == 0 and schema.exclusive_maximum is None:
+                schema.exclusive_maximum = 0
 
 
 def answer_allow_of_whole_routes(app: Litestar) -> None:
@@ -55,6 +78,8 @@ def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if cached is None or cached[0] is not built:
         document = built.to_schema()
         _exact_integer_bounds(document)
+        for name in ("GetDiagnosticsRequest", "UpdateFirmwareRequest"):
+            document["components"]["schemas"][name]["properties"]["location"]["format"] = "uri"
         for item in document.get("paths", {}).values():
             for operation in item.values():
                 for parameter in operation.get("parameters", []):

@@ -20,6 +20,10 @@ sent. A value out of bounds is a 400 naming it (`field`: the parameter, the fiel
 - A date in a query (`DATE_TIMES`, the route option naming them) is an RFC 3339 date-time
   with its zone, as the document says (`format: date-time`): Litestar alone would read
   `start=0.5` as half a second after 1970.
+- A command's `location` (GetDiagnostics, UpdateFirmware) is an absolute URI, as OCPP's
+  schema says (`format: uri`): the charger would refuse anything else.
+- A JSON body of the API's own has the types the document gives (`_check_types`): a number
+  is no date, a string no number.
 - Lengths and numbers are bounded where they are declared, by what their column holds
   (`max_length`, `le`): an id too long or a number beyond BIGINT is a 400 too. A filter value
   longer than any stored value is no error: it matches nothing.
@@ -47,6 +51,9 @@ RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
     r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+NOT_A_URI = "not an absolute URI (scheme:...)"
+URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+"""An absolute URI of RFC 3986's characters: what OCPP's `format: uri` (a location) holds."""
 DATE_TIMES = "date_time_query"
 """The route option naming the query parameters that are date-times."""
 
@@ -120,16 +127,49 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
         body.decode()
     except UnicodeDecodeError:
         raise invalid(None, NOT_UTF8) from None
+    if request.route_handler.opt.get(OCPP_PAYLOAD):
+        return  # the protocol's codec decodes it, strictly
     # In JSON a NUL is always escaped; without the escape there is none to look for.
-    if request.route_handler.opt.get(OCPP_PAYLOAD) or b"\\u0000" not in body:
+    if b"\\u0000" in body:
+        try:
+            document = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return  # not JSON: the route's own decoding says so
+        where = _nul_at(document, "")
+        if where is not None:
+            raise invalid(where, HAS_NUL)
+    _check_types(request, body)
+
+
+def _check_types(request: Request[Any, Any, Any], body: bytes) -> None:
+    """A body of the API's own (a struct) decoded strictly, as the document types it: Litestar
+    alone converts leniently (`"expiryDate": 0` read as 1970, `"retries": "5"` as 5)."""
+    data = request.route_handler.parsed_fn_signature.parameters["data"]
+    if not (isinstance(data.annotation, type) and issubclass(data.annotation, msgspec.Struct)):
         return
     try:
         document = msgspec.json.decode(body)
     except msgspec.DecodeError:
         return  # not JSON: the route's own decoding says so
-    where = _nul_at(document, "")
-    if where is not None:
-        raise invalid(where, HAS_NUL)
+    try:
+        msgspec.convert(_integral(document), data.annotation, strict=True)
+    except msgspec.ValidationError as error:
+        message, _, where = str(error).rpartition(" - at `$.")
+        if not message:
+            raise invalid(None, str(error)) from None
+        raise invalid(where.removesuffix("`"), message) from None
+
+
+def _integral(value: Any) -> Any:
+    """`value` with its integral floats as ints: JSON's 320.0 is an integer (JSON Schema says
+    so too), which msgspec's strict mode would refuse where an int is expected."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def _nul_at(value: Any, path: str) -> str | None:
