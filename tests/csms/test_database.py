@@ -203,3 +203,29 @@ async def test_firmware_uploaded_twice_becomes_one_image(engine: AsyncEngine) ->
                 await connection.execute(
                     firmware.insert(), {**image, "name": "c.bin", "sha256": "bb"}
                 )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_database_work_is_bounded_by_the_timeout(kind: str, tmp_path: Path) -> None:
+    """`--database-timeout` on the connections themselves: PostgreSQL cancels a longer
+    statement and ends a transaction left idle, the kernel probes a silent connection and
+    drops one whose sent data goes unacknowledged; SQLite waits for a lock at most that long."""
+    import socket
+
+    from ocppd.csms import bulk_writes
+
+    async for engine in engine_for(kind, tmp_path, timeout=2.5):
+        async with engine.connect() as connection:
+            driver = await bulk_writes.driver_of(connection)
+            if kind == "sqlite":
+                busy = await connection.exec_driver_sql("PRAGMA busy_timeout")
+                assert busy.scalar() == 2500
+            else:
+                assert await driver.fetchval("SHOW statement_timeout") == "2500ms"
+                idle = await driver.fetchval("SHOW idle_in_transaction_session_timeout")
+                assert idle == "1min"
+                raw = driver._transport.get_extra_info("socket")
+                assert raw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 2500
+                with pytest.raises(Exception, match="statement timeout"):
+                    await driver.execute("SELECT pg_sleep(10)")
