@@ -68,7 +68,8 @@ def list_(as_json: bool, database: ExistingDatabase) -> None:
 @click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
 @existing_database
 def revoke(token_id: int, database: ExistingDatabase) -> None:
-    """Revoke the token ID (see `ocppd token list`): the API refuses it from then on."""
+    """Revoke the token ID (see `ocppd token list`): a running ocppd refuses it within 10 s
+    (it remembers a token's role that long; one revoked through the API, at once)."""
     from ocppd.api import tokens
 
     async def run() -> bool:
