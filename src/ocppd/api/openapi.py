@@ -7,8 +7,9 @@ does (schemathesis checks both directions in `tests/api/test_contract.py`):
 - `served_document`: the document as served (and shown by the docs page), with integer bounds
   exact (Litestar writes them as floats: 2**63 - 1 became 9.223372036854776e+18, above the
   largest id the database holds) and every string parameter without NUL (`operator_input`
-  refuses it: PostgreSQL's text cannot hold one), a command's location a `format: uri` (as
-  OCPP's schema says), and a file's Last-Modified an HTTP-date.
+  refuses it: PostgreSQL's text cannot hold one), a body with a default optional, a
+  command's location a `format: uri` (as OCPP's schema says), and a file's Last-Modified an
+  HTTP-date.
 - `answer_allow_of_whole_routes`: OPTIONS answers every method of its path. Litestar's OPTIONS
   handler lists the methods of the route it was made with, which for a path whose handlers
   were registered one by one was its first handler's alone (`Allow: GET, OPTIONS` beside PUT).
@@ -78,6 +79,7 @@ def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if cached is None or cached[0] is not built:
         document = built.to_schema()
         _exact_integer_bounds(document)
+        _optional_bodies(app, document)
         for name in ("GetDiagnosticsRequest", "UpdateFirmwareRequest"):
             document["components"]["schemas"][name]["properties"]["location"]["format"] = "uri"
         for item in document.get("paths", {}).values():
@@ -88,6 +90,22 @@ def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
                     _http_dates(response.get("headers", {}))
         cached = app.state["openapi_document"] = (built, document)
     return cached[1]
+
+
+def _optional_bodies(app: Litestar, document: dict[str, Any]) -> None:
+    """A body with a default (`data: ... = None`) may be left out: Litestar documents every
+    body as required."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is None or not data.has_default:
+                continue
+            for method in handler.http_methods:
+                operation = document["paths"].get(route.path_format, {}).get(method.lower(), {})
+                if "requestBody" in operation:
+                    operation["requestBody"]["required"] = False
 
 
 def _exact_integer_bounds(value: Any) -> None:

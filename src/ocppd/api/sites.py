@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, delete, get, patch, put
-from litestar.params import Body, JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.auth import needs
@@ -69,15 +69,23 @@ async def put_site(system: System, site_id: SiteId, data: JSONBody[SiteConfig]) 
     return Response(site, status_code=201 if created else 200)
 
 
-@patch("/sites/{siteId:str}", tags=TAGS, opt=needs(Role.ADMIN), responses=documented(404))
-async def patch_site(
-    system: System,
-    site_id: SiteId,
-    data: Annotated[dict[str, Any], Body(description="Any fields of SiteConfig.")],
-) -> Site:
+SiteChange = msgspec.defstruct(
+    "SiteChange",
+    [
+        (field.name, field.type | msgspec.UnsetType, msgspec.UNSET)
+        for field in msgspec.structs.fields(SiteConfig)
+    ],
+    rename="camel",
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+"""A PATCH: any fields of SiteConfig (absent: unchanged)."""
+
+
+async def _patch_site(system: System, site_id: SiteId, data: Any) -> Site:
     async with system.engine.begin() as db:
         current = await _site(db, site_id)
-        merged = {**msgspec.to_builtins(current.config), **data}
+        merged = {**msgspec.to_builtins(current.config), **msgspec.to_builtins(data)}
         try:
             config = msgspec.convert(merged, SiteConfig)
         except msgspec.ValidationError as error:
@@ -87,6 +95,18 @@ async def patch_site(
         site = await _site(db, site_id)
     await system.sites.reload(site_id)
     return site
+
+
+# The body's type is made at run time (`SiteChange`); Litestar reads it from the annotations.
+_body: Any = JSONBody
+_patch_site.__annotations__["data"] = _body[SiteChange]
+patch_site = patch(
+    "/sites/{siteId:str}",
+    tags=TAGS,
+    opt=needs(Role.ADMIN),
+    responses=documented(404),
+    description="Change any fields of a site's SiteConfig (absent: unchanged).",
+)(_patch_site)
 
 
 @delete("/sites/{siteId:str}", tags=TAGS, opt=needs(Role.ADMIN), responses=documented(404))
