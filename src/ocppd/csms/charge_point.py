@@ -144,7 +144,8 @@ class ChargePointHandler:
                 charge_points.update()
                 .where(charge_points.c.id == self.id)
                 .values(fitted(charge_points, details))
-                .returning(charge_points.c.registration_status, reconciliation.any_open(self.id))
+                .returning(charge_points.c.registration_status, reconciliation.ANY_OPEN),
+                {"open_of": self.id},
             )
             row = updated.first()
             if row is None:
