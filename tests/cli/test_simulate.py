@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -88,6 +89,19 @@ async def test_strict_counts_what_went_wrong_for_the_chargers(tmp_path: Path) ->
     assert sum(callerrors.values()) == summary["went_wrong"]["callerrors_received"] > 0
     assert all(k.startswith("CallError StatusNotification ") for k in callerrors)
     assert "Error: --strict: went wrong for the chargers: authorizations refused" in rest.decode()
+
+
+async def test_strict_fails_when_the_central_system_cannot_be_reached(tmp_path: Path) -> None:
+    """Nothing listens on the port: with --strict the run is a failure (the chargers never
+    reached the central system), not a clean summary with exit 0."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{unused.getsockname()[1]}/ocpp"
+        code, out, err = await ocppd("simulate", "--url", url, "--duration", "3", "--strict")
+    assert code == 1, (out, err)
+    assert "connect ConnectionRefusedError" in out
+    assert "Error: --strict: went wrong for the chargers" in err
+    assert "connections failed " in err
 
 
 async def _until_connected(client: ApiClient, identity: str) -> None:

@@ -124,7 +124,7 @@ PROGRESS_SECONDS = 10.0
     "--strict",
     is_flag=True,
     help="Exit 1 when anything went wrong for the chargers: an authorization not Accepted, "
-    "a command their handlers failed, a CALLERROR received.",
+    "a command their handlers failed, a CALLERROR received, a connection that failed.",
 )
 def simulate(
     url: str,
@@ -201,8 +201,10 @@ def simulate(
 def _report(summary: dict[str, Any], as_json: bool, strict: bool) -> None:
     """Print the summary; with `strict`, exit 1 when anything went wrong for the chargers."""
     click.echo(json.dumps(summary, indent=2) if as_json else _text(summary))
-    if strict and any(summary["went_wrong"].values()):
-        raise click.ClickException(f"--strict: {_went_wrong(summary['went_wrong'])}")
+    unreached = sum(n for kind, n in summary["errors"].items() if kind.startswith("connect "))
+    if strict and (unreached or any(summary["went_wrong"].values())):
+        said = _went_wrong(summary["went_wrong"])
+        raise click.ClickException(f"--strict: {said}; connections failed {unreached:,}")
 
 
 def _went_wrong(counts: dict[str, int]) -> str:
