@@ -85,6 +85,27 @@ async def test_call_shows_errors_with_their_details(api: Api) -> None:
         assert bad_json.exit_code == 2 and "not JSON" in bad_json.output
 
 
+async def test_call_takes_the_timeouts_the_api_takes(api: Api) -> None:
+    async with charge_point(api) as cp:
+        cp.replies["ClearCache"] = {"status": "Accepted"}
+        short = await asyncio.to_thread(
+            invoke,
+            api,
+            Role.OPERATOR,
+            "call",
+            "CP1",
+            "Reset",
+            '{"type": "Soft"}',
+            "--timeout",
+            "0.5",
+        )
+        assert short.exit_code == 2 and "1<=x<=600" in short.output, short.output
+        fine = await asyncio.to_thread(
+            invoke, api, Role.OPERATOR, "call", "CP1", "ClearCache", "{}", "--timeout", "5"
+        )
+        assert fine.exit_code == 0, fine.output
+
+
 async def test_call_names_an_unknown_action_and_the_valid_ones(api: Api) -> None:
     async with charge_point(api) as cp:
         unknown = await cli(api, Role.OPERATOR, "call", "CP1", "Foo", "{}")

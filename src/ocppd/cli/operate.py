@@ -68,7 +68,9 @@ PAYLOAD_EXAMPLE = """like '{"type": "Soft"}' (quote it for the shell)"""
 @click.argument("charge_point")
 @click.argument("action")
 @click.argument("payload", default="{}")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds to wait.")
+@click.option(
+    "--timeout", type=click.FloatRange(1, 600), help="Seconds to wait (1-600, as the API takes)."
+)
 @force_option
 @api_options
 def call(
