@@ -3,12 +3,14 @@ of a real `ocppd serve`, the tokens tried over real HTTP. No secret is printed b
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from ocppd.api.auth import CHECKED_FOR
 from tests.api.test_cli import ocppd
 from tests.cli.test_serve import Served
 
@@ -75,3 +77,27 @@ async def test_list_and_revoke_never_create_a_database(tmp_path: Path) -> None:
         code, _, err = await ocppd("token", *args, *nowhere)
         assert code == 1 and "no database at" in err, err
     assert not (tmp_path / "none").exists()
+
+
+async def test_a_token_in_use_revoked_by_the_cli_is_refused_within_a_second(
+    tmp_path: Path,
+) -> None:
+    """The server remembers the roles of tokens in use; a revoke by another process (the CLI,
+    on the database directly) is seen at its next check, at most CHECKED_FOR later."""
+    served = Served(tmp_path)
+    data = ["--data-dir", str(tmp_path / "data")]
+    try:
+        code, secret, err = await ocppd("token", "create", "--role", "viewer", *data)
+        assert code == 0, err
+        for _ in range(3):  # in use: remembered
+            assert await asyncio.to_thread(status_with, served.port, secret.strip()) == 200
+        last_use = time.monotonic()
+        code, out, err = await ocppd("token", "revoke", "1", *data)
+        assert (code, out) == (0, "revoked token 1\n"), err
+        # The server last checked the tokens before it answered the last use; its next check
+        # is due CHECKED_FOR after that (one clock: CLOCK_MONOTONIC is the machine's).
+        await asyncio.sleep(max(0.0, last_use + CHECKED_FOR + 0.05 - time.monotonic()))
+        assert await asyncio.to_thread(status_with, served.port, secret.strip()) == 401
+    finally:
+        served.process.terminate()
+        await asyncio.to_thread(served.process.wait, 20)

@@ -3,9 +3,13 @@
 Routes say what they need in `opt={"role": ...}` (viewer when absent). No token, or one we
 never issued, is 401; a role too low is 403.
 
-A token's role is remembered for TTL seconds: looking it up in the database cost about 1 ms
-of server CPU per request (bench/api.py: a command went from ~2.0 to ~0.8 ms of CPU). A token
-revoked through this process's API is forgotten at once; elsewhere, within TTL.
+A token's role is remembered: looking it up in the database cost about 1 ms of server CPU per
+request (bench/api.py: a command went from ~2.0 to ~0.8 ms of CPU). What is remembered is
+trusted for CHECKED_FOR seconds; then one query asks whether the tokens changed (their
+fingerprint: how many, the newest), and if any was created or revoked, by this process or
+another (`ocppd token revoke`, another node), everything remembered is forgotten. So a revoked
+token is refused within a second anywhere, at once through this process's API, for at most one
+small query a second however many requests come.
 """
 
 import time
@@ -19,27 +23,39 @@ from ocppd.api.problems import Problem, ProblemException
 from ocppd.api.tokens import Role
 from ocppd.csms.central_system import CentralSystem
 
-TTL = 10.0
+CHECKED_FOR = 1.0
 MAX_REMEMBERED = 1024
+
+Fingerprint = tuple[int, str]
 
 
 class RoleCache:
     def __init__(self) -> None:
-        self._roles: dict[str, tuple[Role, float]] = {}
+        self._roles: dict[str, Role] = {}
+        self._tokens: Fingerprint | None = None
+        self._checked_at = float("-inf")
+
+    def needs_check(self) -> bool:
+        return time.monotonic() - self._checked_at >= CHECKED_FOR
+
+    def checked(self, tokens: Fingerprint) -> None:
+        """The tokens as the database has them now: forget every role if they changed."""
+        if tokens != self._tokens:
+            self._roles.clear()
+            self._tokens = tokens
+        self._checked_at = time.monotonic()
 
     def get(self, token: str) -> Role | None:
-        found = self._roles.get(token)
-        if found is None or found[1] < time.monotonic():
-            return None
-        return found[0]
+        return self._roles.get(token)
 
     def put(self, token: str, role: Role) -> None:
         if len(self._roles) >= MAX_REMEMBERED:
             self._roles.clear()  # rare: many live tokens; simply look them up again
-        self._roles[token] = (role, time.monotonic() + TTL)
+        self._roles[token] = role
 
     def clear(self) -> None:
         self._roles.clear()
+        self._checked_at = float("-inf")
 
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ocppd"'}
@@ -58,13 +74,17 @@ async def authorized(
     if token is None:
         raise ProblemException(Problem(status=401, error="a bearer token is required"), CHALLENGE)
     cache: RoleCache = connection.app.state.roles
-    role = cache.get(token)
+    role = None if cache.needs_check() else cache.get(token)
     if role is None:
         system: CentralSystem = connection.app.state.system
         async with system.engine.connect() as db:
-            role = await tokens.role_of(db, token)
-        if role is not None:
-            cache.put(token, role)
+            if cache.needs_check():
+                cache.checked(await tokens.fingerprint(db))
+            role = cache.get(token)
+            if role is None:
+                role = await tokens.role_of(db, token)
+                if role is not None:
+                    cache.put(token, role)
     if role is None:
         raise ProblemException(Problem(status=401, error="unknown token"), CHALLENGE)
     if not role.allows(needed):

@@ -79,6 +79,17 @@ async def role_of(connection: AsyncConnection, token: str) -> Role | None:
     return None if role is None else Role(role)
 
 
+async def fingerprint(connection: AsyncConnection) -> tuple[int, str]:
+    """What changes whenever a token is created or revoked, by any process: how many there
+    are and when the newest was made (a revoke lowers the count, a creation the newest)."""
+    row = (
+        await connection.execute(
+            sa.select(sa.func.count(), sa.func.max(api_tokens.c.created_at)).select_from(api_tokens)
+        )
+    ).one()
+    return int(row[0]), str(row[1])
+
+
 async def listed(connection: AsyncConnection) -> list[Token]:
     rows = await connection.execute(
         sa.select(

@@ -2,8 +2,8 @@
 (the first admin token cannot come from the API itself, and a leaked admin token must be
 revocable without it). Only `create` prints a secret: the database keeps hashes only.
 
-A token revoked here is refused by a running ocppd within `ocppd.api.auth.TTL` (10 s: it
-remembers roles that long); one revoked through the API, at once."""
+A token revoked here is refused by a running ocppd within a second (`ocppd.api.auth`: it asks
+whether the tokens changed at most once a second); one revoked through the API, at once."""
 
 import asyncio
 
@@ -68,8 +68,8 @@ def list_(as_json: bool, database: ExistingDatabase) -> None:
 @click.argument("token_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
 @existing_database
 def revoke(token_id: int, database: ExistingDatabase) -> None:
-    """Revoke the token ID (see `ocppd token list`): a running ocppd refuses it within 10 s
-    (it remembers a token's role that long; one revoked through the API, at once)."""
+    """Revoke the token ID (see `ocppd token list`): a running ocppd refuses it within a
+    second (through the API, at once)."""
     from ocppd.api import tokens
 
     async def run() -> bool:
