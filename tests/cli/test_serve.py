@@ -340,3 +340,20 @@ async def test_serve_raises_its_file_limit_and_closes_connections_that_never_ope
             assert msgspec.json.decode(await ws.recv())[0] == 3
     finally:
         served.stop()
+
+
+def test_serve_warns_of_the_database_an_older_ocppd_left_in_data(tmp_path: Path) -> None:
+    """Before the data directory was one place per user, ocppd kept ./data/ocppd.db: an
+    upgraded operator starting from that directory is told where their database is."""
+    started_in = tmp_path / "site"
+    (started_in / "data").mkdir(parents=True)
+    (started_in / "data" / "ocppd.db").write_bytes(b"")
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    served = Served(None, env=env, cwd=started_in)
+    served.stop()
+    output = served.output()
+    assert f"warning: {started_in / 'data' / 'ocppd.db'} exists" in output
+    assert f"--data-dir {started_in / 'data'}" in output
+    quiet = Served(None, "--data-dir", str(started_in / "data"), env=env, cwd=started_in)
+    quiet.stop()
+    assert "warning" not in quiet.output()

@@ -163,7 +163,16 @@ def change(
 def remove(identity: str, yes: bool, url: str, token: str | None) -> None:
     """Forget IDENTITY (its transactions and message log stay); a connected one is
     disconnected."""
-    if not yes:
-        click.confirm(f"Remove charge point {identity}?", abort=True, err=True)
+    if not yes and not _confirmed(f"Remove charge point {identity}?"):
+        raise click.ClickException(f"{identity} not removed: answer y, or pass --yes")
     ask(ApiClient(url, token), "DELETE", f"/charge-points/{quote(identity)}")
     click.echo(f"removed charge point {identity}")
+
+
+def _confirmed(question: str) -> bool:
+    """The operator's yes; no where nobody answers (no terminal, input at its end)."""
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        click.echo(err=True)
+        return False

@@ -170,6 +170,25 @@ def to_settings(values: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
+FORMER_DATABASE = Path("data") / "ocppd.db"
+"""Where ocppd kept its database before the data directory was one place per user: relative
+to the directory it was started from."""
+
+
+def warn_of_a_database_left_behind(settings: Settings) -> None:
+    """An operator upgrading from the old default would otherwise start on a new, empty
+    database without a word while theirs sits in ./data."""
+    former = FORMER_DATABASE.absolute()
+    if settings.database or not former.is_file() or former.parent == settings.data_dir:
+        return
+    click.echo(
+        f"ocppd: warning: {former} exists (the database of an older ocppd, started from this "
+        f"directory); this server uses {settings.data_dir / 'ocppd.db'}. To keep the old one: "
+        f"--data-dir {former.parent}",
+        err=True,
+    )
+
+
 class JsonLines(logging.Formatter):
     """One JSON object per log line, for log collectors; `time` in RFC 3339, UTC."""
 
@@ -226,6 +245,7 @@ def serve(**values: Any) -> None:
     settings = to_settings(values)
     configure_logging(settings.log_format)
     raise_file_limit()
+    warn_of_a_database_left_behind(settings)
 
     def listening(port: int) -> None:
         # Once bound: the port is the one the system chose when asked for port 0.
