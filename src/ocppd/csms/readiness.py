@@ -41,11 +41,16 @@ class Readiness:
 
     async def problem(self) -> str | None:
         """None when ready, else why not."""
-        try:
-            async with asyncio.timeout(TIMEOUT):
-                revisions = await self._revisions()
-        except TimeoutError:
+        asked = asyncio.ensure_future(self._revisions())
+        done, _ = await asyncio.wait({asked}, timeout=TIMEOUT)
+        if not done:
+            # Answered now: cancelling a query on a dead connection can itself hang until the
+            # driver gives up on the socket, and the probe must not wait for that.
+            asked.cancel()
+            asked.add_done_callback(_retrieved)
             return self._seen(f"the database did not answer within {TIMEOUT:g} s", None)
+        try:
+            revisions = asked.result()
         except Exception as exc:  # whatever the driver raises, the probe answers
             return self._seen("the database cannot be reached or read", exc)
         head = migration_head()
@@ -80,3 +85,9 @@ class Readiness:
                 log.warning("not ready: %s%s", reason, f" ({exc!r})" if exc else "")
             self._last = reason
         return reason
+
+
+def _retrieved(abandoned: "asyncio.Future[object]") -> None:
+    """Take the outcome of a probe given up on, so asyncio does not log it as never read."""
+    if not abandoned.cancelled():
+        abandoned.exception()
