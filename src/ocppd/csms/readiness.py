@@ -10,6 +10,7 @@ detail is logged, once each time the reason changes.
 import asyncio
 import functools
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -87,7 +88,7 @@ class Readiness:
         return reason
 
 
-def _retrieved(abandoned: "asyncio.Future[object]") -> None:
+def _retrieved(abandoned: "asyncio.Future[Any]") -> None:
     """Take the outcome of a probe given up on, so asyncio does not log it as never read."""
     if not abandoned.cancelled():
         abandoned.exception()
