@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import urllib.request
@@ -73,6 +74,13 @@ def api(port: int, token: str, path: str) -> Any:
 
 @pytest.mark.slow
 def test_the_readme_demos_run_as_written(tmp_path: Path) -> None:
+    missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
+    if missing:
+        # The demos are an operator's shell session: they need what the README says they do.
+        why = f"the README's demos need {' and '.join(missing)} (apt-get install curl jq)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
     work = tmp_path / "checkout"
     work.mkdir()
     (work / ".venv").symlink_to(ROOT / ".venv")
