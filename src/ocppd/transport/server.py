@@ -10,6 +10,7 @@ one charge point) and HTTP Basic credentials, and lets the `Endpoint` admit or r
 
 import base64
 import binascii
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -125,9 +126,13 @@ class OcppApp:
                     # as it reads them): ASGI servers raise OSError from such a send, and
                     # the disconnect, with its code, comes from the next receive.
                     log.debug("%s: answer not sent: disconnected", identity)
+        except Exception:
+            # A defect of ours, not the charger's: logged here, once, and not re-raised (the
+            # ASGI server would log it again and record nothing of the close).
+            log.exception("%s: connection failed; closing it with 1011", identity)
+            code = await socket.fail()
         finally:
-            socket.closed = True
-            await self.endpoint.closed(peer, 1000 if code is None else code)
+            await self.endpoint.closed(peer, socket.ended(code))
 
 
 async def _deliver(message: Message, identity: str, peer: Peer, socket: "_Socket") -> int | None:
@@ -148,22 +153,35 @@ async def _deliver(message: Message, identity: str, peer: Peer, socket: "_Socket
 
 class _Socket:
     """An accepted WebSocket as the endpoint uses it: text out, one close, nothing after
-    (a class with slots: smaller than closures, per idle connection)."""
+    (a class with slots: smaller than closures, per idle connection). `close_code` is the
+    code of the close it sent, 0 once it ended otherwise."""
 
-    __slots__ = ("_send", "closed")
+    __slots__ = ("_send", "close_code")
 
     def __init__(self, send: SendMessage) -> None:
         self._send = send
-        self.closed = False
+        self.close_code: int | None = None
 
     async def send_text(self, data: bytes) -> None:
-        if not self.closed:
+        if self.close_code is None:
             await self._send({"type": "websocket.send", "text": data.decode()})
 
     async def close(self, code: int, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
+        if self.close_code is None:
+            self.close_code = code
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def fail(self) -> int:
+        """Close with 1011 (internal error) if still open; the code the socket was closed with."""
+        with contextlib.suppress(OSError):  # the charger went first: nothing to close
+            await self.close(1011, "internal error")
+        return self.close_code or 1011
+
+    def ended(self, received: int | None) -> int:
+        """The close code of the connection, received or sent; nothing more is sent."""
+        code = received if received is not None else self.close_code or 1000
+        self.close_code = 0
+        return code
 
 
 def _identity(scope: Scope, prefix: str) -> str | None:
