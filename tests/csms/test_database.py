@@ -229,3 +229,38 @@ async def test_database_work_is_bounded_by_the_timeout(kind: str, tmp_path: Path
                 assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 2500
                 with pytest.raises(Exception, match="statement timeout"):
                     await driver.execute("SELECT pg_sleep(10)")
+
+
+async def test_unmatched_stops_stored_twice_are_kept_once(engine: AsyncEngine) -> None:
+    """Migration 0015: of unmatched stops stored twice (the same charger, transaction,
+    timestamp and meterStop, an unknown meterStop included) the first stays; stops that differ
+    in any part of the key all stay."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from ocppd.csms.models import unmatched_stops
+
+    at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    stop = {"charge_point_id": "CP1", "transaction_id": 7, "meter_stop": 1200,
+            "stopped_at": at, "received_at": at}  # fmt: skip
+    rows = [
+        {**stop, "stop_reason": "1"},
+        {**stop, "stop_reason": "2"},  # a retransmission: gone
+        {**stop, "stop_reason": "3", "meter_stop": None},
+        {**stop, "stop_reason": "4", "meter_stop": None},  # gone
+        {**stop, "stop_reason": "5", "meter_stop": 1300},
+        {**stop, "stop_reason": "6", "transaction_id": 8},
+        {**stop, "stop_reason": "7", "charge_point_id": "CP2"},
+        {**stop, "stop_reason": "8", "stopped_at": datetime(2026, 11, 1, 8, 31, tzinfo=UTC)},
+    ]
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0014"))
+        await connection.execute(unmatched_stops.insert(), rows)
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        c = unmatched_stops.c
+        kept = await connection.scalars(sa.select(c.stop_reason).order_by(c.id))
+        assert list(kept) == ["1", "3", "5", "6", "7", "8"]
+        with pytest.raises(sa.exc.IntegrityError):  # and the key holds from now on
+            async with connection.begin_nested():
+                await connection.execute(unmatched_stops.insert(), rows[1])

@@ -138,3 +138,28 @@ async def stored_samples(engine: AsyncEngine) -> list[tuple[Any, ...]]:
     query = sa.select(c.connector_id, c.transaction_id, c.measurand, c.phase)
     async with engine.connect() as connection:
         return [tuple(row) for row in await connection.execute(query)]
+
+
+async def test_a_retransmitted_unmatched_stop_is_stored_once(server: RunningServer) -> None:
+    """A StopTransaction whose transaction is not found, sent again after a lost answer (the
+    same frame, or a new unique id): one unmatched_stops row, and each answered as the first
+    was. A stop that differs in its meterStop or its timestamp is another stop."""
+    await register(server.system, "CP1")
+    first = {"transactionId": 999_999, "meterStop": 1200, "timestamp": "2026-11-25T11:59:00Z"}
+    other_meter = {**first, "meterStop": 1300}
+    other_time = {**first, "timestamp": "2026-11-25T12:00:00Z"}
+    async with open_socket(server, "CP1") as ws:
+        assert (await ask(ws, BOOT))[0] == 3
+        sent = [("u1", first), ("u1", first), ("u2", first), ("u3", other_meter),
+                ("u4", other_time)]  # fmt: skip
+        answers = [
+            await ask(ws, msgspec.json.encode([2, unique, "StopTransaction", payload]))
+            for unique, payload in sent
+        ]
+    assert [answer[:2] for answer in answers] == [[3, u] for u in ("u1", "u1", "u2", "u3", "u4")]
+    assert {msgspec.json.encode(answer[2]) for answer in answers} == {b"{}"}
+    c = models.unmatched_stops.c
+    query = sa.select(c.charge_point_id, c.transaction_id, c.meter_stop).order_by(c.id)
+    async with server.system.engine.connect() as connection:
+        stored = [tuple(row) for row in await connection.execute(query)]
+    assert stored == [("CP1", 999_999, 1200), ("CP1", 999_999, 1300), ("CP1", 999_999, 1200)]

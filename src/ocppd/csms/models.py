@@ -152,6 +152,20 @@ unmatched_stops = sa.Table(
     sa.Column("stopped_at", Timestamp, nullable=False),
     sa.Column("stop_reason", String(32)),
     sa.Column("received_at", Timestamp, nullable=False),
+    # Writes are insert-or-ignore (`ignores_duplicates`): a retransmitted stop is stored once.
+    info={"duplicates": "ignored"},
+)
+# Each stop once, by its natural key (migration 0015): the charger, transaction, timestamp and
+# meterStop. An unknown meterStop (None: beyond a BIGINT) is indexed as a number no stored
+# reading can be (they are within +-MAX_STORED_INTEGER): a unique index takes NULLs as all
+# different.
+sa.Index(
+    "ix_unmatched_stops_natural_key",
+    unmatched_stops.c.charge_point_id,
+    unmatched_stops.c.transaction_id,
+    unmatched_stops.c.stopped_at,
+    sa.func.coalesce(unmatched_stops.c.meter_stop, sa.text("-9223372036854775807 - 1")),
+    unique=True,
 )
 
 meter_values = sa.Table(
