@@ -38,6 +38,49 @@ async def probe(port: int, path: str, **headers: str) -> tuple[int, dict[str, st
     return await asyncio.to_thread(get)
 
 
+async def head_request(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """HEAD over a raw socket read to its end: the status, the headers, and whatever bytes
+    followed them (a client library would not read a body after HEAD)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"HEAD {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    answer = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    await writer.wait_closed()
+    fields_part, _, rest = answer.partition(b"\r\n\r\n")
+    status_line, *fields = fields_part.decode().split("\r\n")
+    got = dict(field.lower().split(": ", 1) for field in fields)
+    return int(status_line.split()[1]), got, rest
+
+
+def same_headers(got: dict[str, str]) -> dict[str, str]:
+    """The headers a HEAD answer shares with its GET's (not the date, nor how it was framed)."""
+    ignored = {"date", "connection", "transfer-encoding"}
+    return {name.lower(): value for name, value in got.items() if name.lower() not in ignored}
+
+
+async def test_head_answers_like_get_without_a_body(api: Api) -> None:
+    for path in ("/healthz", "/readyz"):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            status, got, body = await head_request(api.port, path, **headers)
+            get_status, get_headers, _ = await probe(api.port, path, **headers)
+            assert (status, body) == (get_status, b""), path
+            assert status == 200
+            assert same_headers(got) == same_headers(get_headers), path
+            assert got["cache-control"] == "no-store"
+
+
+async def test_head_operations_are_documented_without_bodies(api: Api) -> None:
+    _, _, document = await probe(api.port, "/api/v1/openapi.json")
+    for path, statuses in (("/healthz", {"200"}), ("/readyz", {"200", "503"})):
+        get, head = document["paths"][path]["get"], document["paths"][path]["head"]
+        assert "security" not in head and head["operationId"] == "Head" + get["operationId"]
+        assert set(head["responses"]) == set(get["responses"]) == statuses
+        for status, answer in head["responses"].items():
+            assert "content" not in answer and "content" in get["responses"][status]
+
+
 async def test_probes_answer_without_a_token(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         status, got, body = await probe(api.port, "/healthz", **headers)
@@ -58,6 +101,8 @@ async def test_readyz_is_503_while_migrations_are_not_at_head(api: Api) -> None:
         "status": "unavailable",
         "reason": f"migrations not at head: the database is at 0001, this ocppd needs {head}",
     }
+    status, headers, rest = await head_request(api.port, "/readyz")
+    assert (status, rest) == (503, b"") and same_headers(headers) == same_headers(got)
     async with api.system.engine.begin() as db:
         await db.execute(sa.text("ALTER TABLE alembic_version RENAME TO kept_aside"))
     status, _, body = await probe(api.port, "/readyz")

@@ -1,5 +1,6 @@
 """`GET /healthz` and `GET /readyz`: for load balancers and process supervisors, without a
-token (outside /api/v1 and its guard), cheap, never cached.
+token (outside /api/v1 and its guard), cheap, never cached. Both answer HEAD too (load
+balancers and `curl -I` probe with it): the same status and headers, no body.
 
 - `/healthz`: the process is alive and its event loop answers (200, always, touching
   nothing else).
@@ -10,14 +11,23 @@ token (outside /api/v1 and its guard), cheap, never cached.
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import HttpMethod, Request, Response, route
 from litestar.datastructures import CacheControlHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.types import Method
 
 from ocppd.api.system import System
 
 TAGS = ["operations"]
 NO_STORE = CacheControlHeader(no_store=True)
+METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+def _operation_id(handler: HTTPRouteHandler, method: Method, _: Any) -> str:
+    """GET keeps the id it had before HEAD was added (`HealthzHealthz`); HEAD's says HEAD."""
+    name = handler.handler_name.title() * 2
+    return name if method == HttpMethod.GET else f"Head{name}"
 
 
 class Alive(msgspec.Struct):
@@ -48,8 +58,10 @@ def _unavailable(_: Request[Any, Any, Any], exc: Unready) -> Response[NotReady]:
     )
 
 
-@get(
+@route(
     "/healthz",
+    http_method=METHODS,
+    operation_id=_operation_id,
     tags=TAGS,
     summary="Alive",
     description="The process answers. Needs no token.",
@@ -59,8 +71,10 @@ async def healthz() -> Alive:
     return Alive(status="alive")
 
 
-@get(
+@route(
     "/readyz",
+    http_method=METHODS,
+    operation_id=_operation_id,
     tags=TAGS,
     summary="Ready",
     description="The database answers within a few seconds and its migrations are at this "

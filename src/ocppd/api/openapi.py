@@ -8,8 +8,8 @@ does (schemathesis checks both directions in `tests/api/test_contract.py`):
   exact (Litestar writes them as floats: 2**63 - 1 became 9.223372036854776e+18, above the
   largest id the database holds) and every string parameter without NUL (`operator_input`
   refuses it: PostgreSQL's text cannot hold one), a body with a default optional, a
-  command's location a `format: uri` (as OCPP's schema says), and a file's Last-Modified an
-  HTTP-date.
+  command's location a `format: uri` (as OCPP's schema says), a file's Last-Modified an
+  HTTP-date, and a HEAD operation's answers without a body (Litestar gives them its GET's).
 - `answer_allow_of_whole_routes`: OPTIONS answers every method of its path. Litestar's OPTIONS
   handler lists the methods of the route it was made with, which for a path whose handlers
   were registered one by one was its first handler's alone (`Allow: GET, OPTIONS` beside PUT).
@@ -88,8 +88,16 @@ def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
                     _without_nul(parameter["schema"])
                 for response in operation.get("responses", {}).values():
                     _http_dates(response.get("headers", {}))
+            if "head" in item:
+                _without_bodies(item["head"])
         cached = app.state["openapi_document"] = (built, document)
     return cached[1]
+
+
+def _without_bodies(head: dict[str, Any]) -> None:
+    """A HEAD answer has the status and headers of its GET, never a body."""
+    for response in head.get("responses", {}).values():
+        response.pop("content", None)
 
 
 def _optional_bodies(app: Litestar, document: dict[str, Any]) -> None:
