@@ -6,7 +6,7 @@ the disk."""
 import asyncio
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -18,6 +18,7 @@ from ocppd.csms import models
 from ocppd.csms.authorization_key import REDACTED
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.group_commit import GroupCommit
+from ocppd.csms.message_log import SWEEP_AT_LEAST, MessageLog
 from tests.csms.conftest import FixedClock, RunningServer
 from tests.csms.test_stored_text import call, chargers
 
@@ -184,3 +185,30 @@ async def test_a_charger_over_its_budget_is_logged_as_sizes_and_hashes(
             "sha256": hashlib.sha256(frame.encode()).hexdigest(),
         }
     assert sum(len(row["payload"]) for row in rows) < 10_000 + 3_000 + 6 * 200
+
+
+def test_the_budgets_kept_are_bounded_by_the_chargers_of_the_hour() -> None:
+    """Budgets are kept per identity across connections (a charger cannot reset its budget by
+    reconnecting), but not for ever: with open registration every new identity adds one. Those
+    of chargers not connected whose hour has ended are forgotten; a connected charger's, and
+    one within its hour, are kept."""
+    clock = FixedClock()
+    connected: set[str] = {"LIVE"}
+    writer = cast(GroupCommit, None)  # budgets are kept without writing anything
+    message_log = MessageLog(writer, clock, budget_size=100, connected=connected)
+    live = message_log.observer("LIVE").budget
+    first = message_log.observer("NEW0").budget
+    flood = 5 * SWEEP_AT_LEAST  # new identities, ten a minute
+    for n in range(1, flood):
+        message_log.observer(f"NEW{n}")
+        if n % 10 == 0:
+            clock.now += timedelta(minutes=1)
+    recent = message_log.observer(f"NEW{flood - 5}").budget
+    assert recent is not None
+    recent.left = 0  # used up within its hour, then disconnected
+    for n in range(flood, flood + SWEEP_AT_LEAST):  # another sweep or more
+        message_log.observer(f"NEW{n}")
+    assert message_log.budgets_kept <= 2 * (60 * 10 + SWEEP_AT_LEAST + 2)
+    assert message_log.observer("LIVE").budget is live  # connected: kept though its hour ended
+    assert message_log.observer(f"NEW{flood - 5}").budget is recent  # still used up
+    assert message_log.observer("NEW0").budget is not first  # forgotten: a new one

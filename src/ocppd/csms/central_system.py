@@ -87,13 +87,15 @@ class CentralSystem:
         self.engine = engine
         self.writer = GroupCommit(self.engine, timeout=timeout)
         self.readiness = Readiness(self.engine)
-        self.message_log = MessageLog(self.writer, clock, settings.message_log_budget)
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()
         self.transactions = Transactions(settings)
         self.registry = Registry(settings.extensions)
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}
+        self.message_log = MessageLog(
+            self.writer, clock, settings.message_log_budget, connected=self.connections
+        )
         self.events = EventBus()
         self.checks: dict[str, list[Check]] = {}
         self.recorders: dict[str, list[Recorder]] = {}

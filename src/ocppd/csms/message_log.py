@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import logging
+from collections.abc import Container
 from datetime import datetime, timedelta
 
 import msgspec
@@ -24,21 +25,54 @@ log = logging.getLogger("ocppd.csms.message_log")
 class MessageLog:
     """The log of frames. `budget_size`: characters of frames a charge point may add an hour
     (0: no limit); beyond them its frames are logged as their size and SHA-256, so that one
-    charger cannot fill the disk with large frames."""
+    charger cannot fill the disk with large frames. `connected`: the identities connected now
+    (whose budgets are in use)."""
 
-    def __init__(self, writer: GroupCommit, clock: Clock, budget_size: int = 0) -> None:
+    def __init__(
+        self,
+        writer: GroupCommit,
+        clock: Clock,
+        budget_size: int = 0,
+        connected: Container[str] = (),
+    ) -> None:
         self.writer = writer
         self.clock = clock
         self.budget_size = budget_size
+        self.connected = connected
         self._budgets: dict[str, Budget] = {}
+        self._sweep_at = SWEEP_AT_LEAST
 
     def observer(self, charge_point_id: str) -> "FrameRecorder":
         budget = None
         if self.budget_size:  # kept across the charge point's connections
             budget = self._budgets.get(charge_point_id)
             if budget is None:
-                budget = self._budgets[charge_point_id] = Budget(self.budget_size, self.clock())
+                budget = self._new_budget(charge_point_id)
         return FrameRecorder(self, charge_point_id, budget)
+
+    def _new_budget(self, charge_point_id: str) -> "Budget":
+        now = self.clock()
+        if len(self._budgets) >= self._sweep_at:
+            self._forget_ended(now)
+        budget = self._budgets[charge_point_id] = Budget(self.budget_size, now)
+        return budget
+
+    def _forget_ended(self, now: datetime) -> None:
+        """Forget the budgets of chargers not connected whose period has ended: a new one,
+        begun at their next connection, allows no more an hour. (With open registration every
+        new identity adds one.) Swept when the budgets have doubled since the last sweep, so
+        that a connection costs O(1) amortized; what stays are the chargers connected or seen
+        within the hour."""
+        self._budgets = {
+            identity: budget
+            for identity, budget in self._budgets.items()
+            if budget.renews_at > now or identity in self.connected
+        }
+        self._sweep_at = max(SWEEP_AT_LEAST, 2 * len(self._budgets))
+
+    @property
+    def budgets_kept(self) -> int:
+        return len(self._budgets)
 
     async def prune(self, retention: timedelta) -> int:
         """Delete frames older than `retention`; how many went."""
@@ -74,6 +108,8 @@ class Budget:
 
 
 BUDGET_PERIOD = timedelta(hours=1)
+SWEEP_AT_LEAST = 1024
+"""Budgets kept before the first sweep of those ended (`MessageLog._forget_ended`)."""
 
 
 class FrameRecorder:
