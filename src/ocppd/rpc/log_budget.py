@@ -1,9 +1,11 @@
 """A log budget per charger: a charger that repeats an offence (bad frames, refused
 handshakes, invalid UTF-8) gets a few lines in the log per period, not one per frame.
 
-What is held back is counted and said in the next line that gets through, so nothing is lost
-from the count. Only offenders have an entry; entries whose period is over are dropped when
-the table grows, so a flood of new names cannot grow it without bound.
+What is held back is counted and said in the next line that gets through. Only offenders have
+an entry. When the table is full, the entries whose period is over are dropped; if a flood of
+new names (a refused identity costs no credentials) leaves it more than three quarters full,
+the oldest go too, counts and all. Either way the next sweep is a quarter of the table away,
+so a new name costs O(1) amortized, never a scan of the table each.
 """
 
 import logging
@@ -58,11 +60,11 @@ class LogBudget:
         self._spent.clear()
 
     def _forget_expired(self, now: float) -> None:
-        expired = [key for key, spent in self._spent.items() if now - spent[0] >= self.period]
-        for key in expired:
-            del self._spent[key]
-        if len(self._spent) >= self.max_keys:  # all still counting: the oldest goes
-            del self._spent[next(iter(self._spent))]
+        counting = [
+            (key, spent) for key, spent in self._spent.items() if now - spent[0] < self.period
+        ]
+        room = self.max_keys * 3 // 4
+        self._spent = dict(counting[-room:] if room else [])
 
 
 offences = LogBudget()
