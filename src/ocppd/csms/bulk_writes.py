@@ -114,18 +114,25 @@ async def driver_of(connection: AsyncConnection) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """A pooled connection's driver connection (asyncpg's). One found dead is invalidated, so
-    that the pool does not hand it out again: SQLAlchemy does that only for the statements
-    that go through it."""
+async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[tuple[AsyncConnection, Any]]:
+    """A pooled connection and its driver's connection (asyncpg's). One found dead is
+    invalidated, so that the pool does not hand it out again: SQLAlchemy does that only for
+    the statements that go through it."""
     async with engine.connect() as connection:
         driver = await driver_of(connection)
         try:
-            yield driver
+            yield connection, driver
         except BaseException as exc:
             if is_closed(driver) or connection_lost(exc):
                 await connection.invalidate()
             raise
+
+
+@contextlib.asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver connection (`pooled_connection`)."""
+    async with pooled_connection(engine) as (_, driver):
+        yield driver
 
 
 def is_closed(driver: Any) -> bool:

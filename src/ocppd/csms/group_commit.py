@@ -246,14 +246,11 @@ class GroupCommit:
         """The batch's results once committed, on one pooled connection whose work is aborted
         past the deadline."""
         writes, plain = _gather(batch)
-        async with self.engine.connect() as connection:
-            driver = await bulk_writes.driver_of(connection)
+        async with bulk_writes.pooled_connection(self.engine) as (connection, driver):
             with Deadline().watch(driver, self.timeout) as deadline:
                 try:
                     return await _apply_batch(connection, driver, batch, writes, plain)
                 except BaseException as exc:
-                    if bulk_writes.is_closed(driver) or bulk_writes.connection_lost(exc):
-                        await connection.invalidate()  # never back to the pool
                     if deadline.expired:
                         raise DatabaseUnavailable(
                             f"the database did not commit within {self.timeout:g} s"
