@@ -162,6 +162,35 @@ async def test_readyz_is_503_when_the_database_hangs(
     assert (status, body) == (200, {"status": "ready"})
 
 
+async def test_probes_while_the_database_hangs_share_one_query(
+    own_role_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone may probe: while a query hangs, more probes wait for it rather than each take a
+    connection of the pool."""
+    monkeypatch.setattr(readiness, "TIMEOUT", 0.5)
+    asked = 0
+    revisions = readiness.Readiness._revisions
+
+    async def counted(self: readiness.Readiness) -> list[str] | None:
+        nonlocal asked
+        asked += 1
+        return await revisions(self)
+
+    monkeypatch.setattr(readiness.Readiness, "_revisions", counted)
+    role = own_role_api.system.engine.url.username
+    locker = await asyncpg.connect(POSTGRES_URL)
+    try:
+        async with locker.transaction():
+            await locker.execute(f'lock table "{role}".alembic_version in access exclusive mode')
+            answers = await asyncio.gather(*(probe(own_role_api.port, "/readyz") for _ in range(6)))
+            assert [status for status, _, _ in answers] == [503] * 6
+            assert asked == 1
+    finally:
+        await locker.close()
+    status, _, body = await probe(own_role_api.port, "/readyz")
+    assert (status, body) == (200, {"status": "ready"})
+
+
 @pytest.mark.slow
 async def test_probes_of_ocppd_serve_and_their_documentation(tmp_path: Path) -> None:
     """`ocppd serve` answers them beside the dashboard; the OpenAPI document declares them

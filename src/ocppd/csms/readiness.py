@@ -39,16 +39,21 @@ class Readiness:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._last: str | None = None
+        self._asking: asyncio.Future[list[str] | None] | None = None
 
     async def problem(self) -> str | None:
-        """None when ready, else why not."""
-        asked = asyncio.ensure_future(self._revisions())
+        """None when ready, else why not. Probes that come while a query is under way wait
+        for that one: the route needs no token, and a query each would let anyone looping on
+        it take the whole pool while the database hangs."""
+        if self._asking is None or self._asking.done():
+            self._asking = asyncio.ensure_future(self._revisions())
+            self._asking.add_done_callback(_retrieved)
+        asked = self._asking
         done, _ = await asyncio.wait({asked}, timeout=TIMEOUT)
         if not done:
             # Answered now: cancelling a query on a dead connection can itself hang until the
             # driver gives up on the socket, and the probe must not wait for that.
             asked.cancel()
-            asked.add_done_callback(_retrieved)
             return self._seen(f"the database did not answer within {TIMEOUT:g} s", None)
         try:
             revisions = asked.result()
@@ -89,6 +94,7 @@ class Readiness:
 
 
 def _retrieved(abandoned: "asyncio.Future[Any]") -> None:
-    """Take the outcome of a probe given up on, so asyncio does not log it as never read."""
+    """Take the outcome of a query (a probe may have given up on it), so that asyncio does
+    not log it as never read."""
     if not abandoned.cancelled():
         abandoned.exception()
