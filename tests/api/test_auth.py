@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from ocppd.api.auth import RoleCache
 from ocppd.api.tokens import Role
 from tests.api.conftest import Api
 
@@ -77,3 +78,20 @@ async def test_tokens_are_stored_hashed(api: Api) -> None:
     for secret in api.tokens.values():
         assert secret not in stored
         assert all(secret not in value for value in stored)
+
+
+def test_a_role_is_forgotten_when_the_tokens_changed_since_it_was_learned() -> None:
+    """A token created, used and revoked between two checks leaves the fingerprint as the
+    previous check saw it (one more, then one less): what counts is the one it was learned
+    under."""
+    cache = RoleCache()
+    before = (3, "2026-12-06 10:00:00")
+    cache.checked(before)
+    cache.put("ocppd_kept", Role.VIEWER, before)
+    with_new = (4, "2026-12-06 10:00:01")  # created ...
+    cache.put("ocppd_short_lived", Role.ADMIN, with_new)  # ... and used ...
+    cache.checked(before)  # ... and revoked: the count and the newest as before
+    assert cache.get("ocppd_short_lived") is None
+    assert cache.get("ocppd_kept") is Role.VIEWER  # learned under these tokens: still true
+    cache.checked(with_new)  # a token created since: every role is asked again
+    assert cache.get("ocppd_kept") is None

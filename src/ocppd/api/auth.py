@@ -6,8 +6,9 @@ never issued, is 401; a role too low is 403.
 A token's role is remembered: looking it up in the database cost about 1 ms of server CPU per
 request (bench/api.py: a command went from ~2.0 to ~0.8 ms of CPU). What is remembered is
 trusted for CHECKED_FOR seconds; then one query asks whether the tokens changed (their
-fingerprint: how many, the newest), and if any was created or revoked, by this process or
-another (`ocppd token revoke`, another node), everything remembered is forgotten. So a revoked
+fingerprint: how many, the newest); a role learned under another fingerprint is forgotten: a
+token was created or revoked since, by this process or another (`ocppd token revoke`, another
+node). A role looked up costs the fingerprint's query too. So a revoked
 token is refused within a second anywhere, at once through this process's API, for at most one
 small query a second however many requests come.
 """
@@ -30,28 +31,33 @@ Fingerprint = tuple[int, str]
 
 
 class RoleCache:
+    """Roles of tokens, each kept with the tokens' fingerprint it was learned under, and
+    forgotten at the first check that finds another. (Compared with the fingerprint of the
+    previous check instead, a token created, used and revoked between two checks would pass:
+    one more, then one less, the newest as before.)"""
+
     def __init__(self) -> None:
-        self._roles: dict[str, Role] = {}
-        self._tokens: Fingerprint | None = None
+        self._roles: dict[str, tuple[Role, Fingerprint]] = {}
         self._checked_at = float("-inf")
 
     def needs_check(self) -> bool:
         return time.monotonic() - self._checked_at >= CHECKED_FOR
 
     def checked(self, tokens: Fingerprint) -> None:
-        """The tokens as the database has them now: forget every role if they changed."""
-        if tokens != self._tokens:
-            self._roles.clear()
-            self._tokens = tokens
+        """The tokens as the database has them now: forget the roles learned under others."""
+        if any(learned != tokens for _, learned in self._roles.values()):
+            self._roles = {t: known for t, known in self._roles.items() if known[1] == tokens}
         self._checked_at = time.monotonic()
 
     def get(self, token: str) -> Role | None:
-        return self._roles.get(token)
+        known = self._roles.get(token)
+        return None if known is None else known[0]
 
-    def put(self, token: str, role: Role) -> None:
+    def put(self, token: str, role: Role, tokens: Fingerprint) -> None:
+        """`role`, read from the database after it had the fingerprint `tokens`."""
         if len(self._roles) >= MAX_REMEMBERED:
             self._roles.clear()  # rare: many live tokens; simply look them up again
-        self._roles[token] = role
+        self._roles[token] = (role, tokens)
 
     def clear(self) -> None:
         self._roles.clear()
@@ -78,13 +84,13 @@ async def authorized(
     if role is None:
         system: CentralSystem = connection.app.state.system
         async with system.engine.connect() as db:
-            if cache.needs_check():
-                cache.checked(await tokens.fingerprint(db))
+            now = await tokens.fingerprint(db)
+            cache.checked(now)
             role = cache.get(token)
             if role is None:
                 role = await tokens.role_of(db, token)
                 if role is not None:
-                    cache.put(token, role)
+                    cache.put(token, role, now)
     if role is None:
         raise ProblemException(Problem(status=401, error="unknown token"), CHALLENGE)
     if not role.allows(needed):
