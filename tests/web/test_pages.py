@@ -1076,3 +1076,10 @@ def test_one_command_to_the_ticked_charge_points_for_operators() -> None:
     }
     cells = [a for t, a in Parsed(html).tags if a.get("data-needs") == "operator"]
     assert len(cells) == 3 and all("hidden" in a for a in cells)  # shown by the role
+
+
+def test_the_cursor_after_the_frames_a_page_reached_into() -> None:
+    older = {"items": [{"id": 9}, {"id": 8}, {"id": 7}], "nextCursor": "7"}
+    assert message_log.cursor_after(older, 2) == "8"  # frame 7 is on the next page
+    assert message_log.cursor_after(older, 3) == "7"
+    assert message_log.cursor_after({"items": [{"id": 9}], "nextCursor": None}, 1) is None

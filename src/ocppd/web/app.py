@@ -233,15 +233,15 @@ class WebApp:
             with_cursor(params, r.query) | {"limit": str(message_log.MESSAGES_SHOWN)},
         )
         frames, following = page["items"], page.get("nextCursor")
-        wanted = message_log.calls_wanted(frames)
+        # Filtered by direction, a page never holds a call and its answer: nothing to reach.
+        wanted = set() if "direction" in params else message_log.calls_wanted(frames)
         if wanted and following:
             ahead = params | {"cursor": following, "limit": str(message_log.LOOKAHEAD)}
             older = await self.need(r.scope, "/messages", ahead)
             taken = message_log.reach(older["items"], wanted)
             if taken:
-                # Asked again for exactly those, for the API's cursor after them.
-                rest = await self.need(r.scope, "/messages", ahead | {"limit": str(taken)})
-                frames, following = frames + rest["items"], rest.get("nextCursor")
+                frames = frames + older["items"][:taken]
+                following = message_log.cursor_after(older, taken)
         return message_log.fragment(r.args[0], frames, following, r.query)
 
     async def _configuration(self, r: Request) -> str:

@@ -22,18 +22,14 @@ FIRST = "TriggerMessage"
 """Chosen when the page opens: harmless, and every charger answers it."""
 
 
-def route(action: str) -> str:
-    """The command's API path after `/charge-points/{id}`."""
-    return "/local-list" if action == "SendLocalList" else f"/commands/{action}"
-
-
 def _fieldset(action: str) -> str:
     title, _ = commands.TITLES[action]
     form_id = f"bulk-{action}"
     controls = "".join(control(form_id, field) for field in commands.fields_of(action))
     hidden = "" if action == FIRST else " hidden disabled"
+    path = commands.api_path(action)
     return (
-        f'<fieldset data-action="{esc(action)}" data-path="{esc(route(action))}"{hidden}>'
+        f'<fieldset data-action="{esc(action)}" data-path="{esc(path)}"{hidden}>'
         f"<legend>{esc(title)}</legend>{controls or '<p class=muted>No field.</p>'}</fieldset>"
     )
 

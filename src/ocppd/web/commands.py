@@ -122,12 +122,17 @@ def fields_of(action: str) -> list[Field]:
 JOBS = {"GetDiagnostics": jobs.diagnostics_form, "UpdateFirmware": jobs.firmware_form}
 
 
+def api_path(action: str) -> str:
+    """The command's API path after `/charge-points/{id}`."""
+    return "/local-list" if action == "SendLocalList" else f"/commands/{action}"
+
+
 def command_form(charge_point_id: str, action: str, refresh: str = "") -> str:
     if action in JOBS:
         return JOBS[action](charge_point_id, refresh)
     title, button = TITLES[action]
     base = f"/charge-points/{segment(charge_point_id)}"
-    api = base + ("/local-list" if action == "SendLocalList" else f"/commands/{action}")
+    api = base + api_path(action)
     return api_form(
         f"cmd-{action}",
         api,

@@ -72,6 +72,15 @@ def calls_wanted(frames: Sequence[Frame]) -> set[tuple[str, str]]:
     }
 
 
+def cursor_after(page: Mapping[str, Any], taken: int) -> str | None:
+    """The API's cursor after the first `taken` frames of `page`: the id of the last one
+    taken (`/messages` pages newest first by id), or the page's own where all were taken."""
+    items = page["items"]
+    if taken >= len(items):
+        return page.get("nextCursor")
+    return str(items[taken - 1]["id"])
+
+
 def reach(older: Sequence[Frame], wanted: set[tuple[str, str]]) -> int:
     """How many of the `older` frames (newest first) a page must take to hold the calls of
     its `wanted` answers (0: none of them is there)."""
