@@ -50,10 +50,13 @@ class Readiness:
             self._asking.add_done_callback(_retrieved)
         asked = self._asking
         done, _ = await asyncio.wait({asked}, timeout=TIMEOUT)
-        if not done:
+        if not done or asked.cancelled():
             # Answered now: cancelling a query on a dead connection can itself hang until the
-            # driver gives up on the socket, and the probe must not wait for that.
+            # driver gives up on the socket, and the probe must not wait for that. The next
+            # probe asks anew rather than wait on the query being cancelled.
             asked.cancel()
+            if self._asking is asked:
+                self._asking = None
             return self._seen(f"the database did not answer within {TIMEOUT:g} s", None)
         try:
             revisions = asked.result()
