@@ -150,6 +150,24 @@ def settings_options(func: Any) -> Any:
             help="Seconds a commit may take; past them the waiting calls are answered with "
             "a CALLERROR InternalError and the database's statements are cancelled.",
         ),
+        _option(
+            "redis-url",
+            default=defaults.redis_url,
+            help="Join the cluster of the nodes on this Redis (redis://HOST:PORT/DB); they "
+            "share one PostgreSQL database. Empty = one node alone.",
+        ),
+        _option(
+            "node-name",
+            default=defaults.node_name,
+            help="This node's name in the cluster; empty = HOSTNAME:PORT.",
+        ),
+        _option(
+            "workers",
+            type=click.IntRange(1, 256),
+            default=defaults.workers,
+            help="Processes on this port, each a node of the cluster (NAME-1..NAME-N); "
+            "needs --redis-url.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -167,7 +185,26 @@ def to_settings(values: dict[str, Any]) -> Settings:
         raise click.BadParameter(f"{public!r} is not an http(s) URL", param_hint="--public-url")
     values["public_url"] = public.rstrip("/")
     values["data_dir"] = Path(values["data_dir"]).expanduser().absolute()
+    _check_cluster(values)
     return Settings(**values)
+
+
+def _check_cluster(values: dict[str, Any]) -> None:
+    redis_url = values.get("redis_url") or ""
+    if redis_url:
+        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise click.BadParameter(
+                f"{redis_url!r} is not a redis://, rediss:// or unix:// URL",
+                param_hint="--redis-url",
+            )
+        database = values.get("database") or ""
+        if not database.startswith(("postgresql", "postgres:")):
+            raise click.UsageError(
+                "--redis-url needs a PostgreSQL --database: every node of a cluster shares "
+                "one database, and SQLite is one process's file"
+            )
+    if values.get("workers", 1) > 1 and not redis_url:
+        raise click.UsageError("--workers needs --redis-url: each worker is a node of a cluster")
 
 
 FORMER_DATABASE = Path("data") / "ocppd.db"

@@ -1,6 +1,7 @@
 """Settings of the central system: flags, `OCPPD_*` environment variables or a TOML file."""
 
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,8 +82,20 @@ class Settings:
     """Seconds a commit may take: past them the calls that wait for it are answered with a
     CALLERROR InternalError (the charger retransmits), and statements are cancelled."""
 
+    redis_url: str = ""
+    """Redis of the cluster this node joins (`redis://HOST:PORT/DB`); empty = one node alone."""
+    node_name: str = ""
+    """This node's name in its cluster; empty = `node_default_name` (host name and port)."""
+    workers: int = 1
+    """Processes `ocppd serve` runs on its port, each a node of the cluster (NAME-1..NAME-N)."""
+
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"
+
+
+def node_default_name(port: int) -> str:
+    """Unique and stable per host and port: the same after a restart, another for each node."""
+    return f"{socket.gethostname()}:{port}"
 
 
 def load_toml(path: Path, known: set[str]) -> dict[str, Any]:
