@@ -7,6 +7,7 @@ import pytest
 
 from ocppd.rpc.log_budget import offences
 from tests.databases import TEMPLATES
+from tests.redis_server import redis_server  # noqa: F401 (a fixture for every test)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

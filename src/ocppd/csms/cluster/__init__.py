@@ -1,0 +1,196 @@
+"""Several nodes, one central system (issue 18; docs/decisions/0005-cluster.md).
+
+`Cluster` is what a central system asks of the other nodes: who holds a charge point, how to
+reach it, what they publish, which node leads a singleton. `SingleNode` is the cluster of one
+process, as ocppd always ran (no Redis, SQLite allowed); `redis_cluster.RedisCluster` joins the
+nodes that share one Redis and one PostgreSQL database (`--redis-url`).
+
+The central system implements `LocalNode`, what a cluster asks of its own node (run a call for
+a charge point it holds, close one); the cluster never imports the central system.
+"""
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ocppd.protocol.fields import Payload
+
+
+class ClusterUnavailable(RuntimeError):
+    """Redis cannot be reached: what needs another node cannot be done now (HTTP 503)."""
+
+
+class NotHeld(LookupError):
+    """No live node holds a connection of that charge point."""
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The node that holds a charge point's connection, and since when."""
+
+    node: str
+    connected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A live node, as `GET /api/v1/cluster` shows it."""
+
+    name: str
+    address: str
+    started_at: datetime
+    charge_points: int
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """What a leader sends under: the lease's name and the token it was granted. The node that
+    sends checks that the token is still the lease's newest (`Cluster.fence_holds`) just before
+    it sends, so a leader that paused past its lease cannot send stale orders."""
+
+    lease: str
+    token: int
+
+
+class LocalNode(Protocol):
+    """What the cluster asks of its own node's central system."""
+
+    def held(self) -> Iterable[str]:
+        """The charge points connected to this node."""
+        ...
+
+    async def call_here(
+        self,
+        identity: str,
+        request: Payload,
+        timeout: float | None,
+        force: bool,
+        fence: Fence | None,
+    ) -> Any:
+        """Send to a charge point connected here (checks, recorders and events included)."""
+        ...
+
+    async def disconnect_here(self, identity: str, code: int, reason: str) -> None:
+        """Close a charge point's connection here, once what it was doing has ended."""
+        ...
+
+
+class Leadership(Protocol):
+    """One node at a time holds a named lease (`Cluster.leadership`)."""
+
+    @property
+    def fence(self) -> Fence | None:
+        """The fence to send under while this node leads; None when it does not."""
+        ...
+
+
+class Cluster(Protocol):
+    node_name: str
+
+    async def start(self, local: LocalNode) -> None: ...
+
+    async def stop(self) -> None:
+        """Leave at once: nothing of this node is left to expire."""
+        ...
+
+    async def claim(self, identity: str, connected_at: datetime) -> None:
+        """This node now holds `identity` (the newest connection wins); returns once a holder
+        elsewhere has closed its older connection, or could not be reached in time."""
+        ...
+
+    async def release(self, identity: str) -> None:
+        """This node's connection of `identity` ended; a newer holder elsewhere is kept."""
+        ...
+
+    async def holders(self, identities: Collection[str]) -> dict[str, Holder]:
+        """The live holders of those of `identities` that are connected anywhere."""
+        ...
+
+    async def connected(self) -> list[str]:
+        """Every charge point connected to a live node, sorted."""
+        ...
+
+    async def call(
+        self,
+        identity: str,
+        request: Payload,
+        timeout: float | None,
+        force: bool,
+        fence: Fence | None = None,
+    ) -> Any:
+        """`request` sent by the node that holds `identity` elsewhere; raises NotHeld (no
+        live holder), ClusterUnavailable, or what the holder's call raised."""
+        ...
+
+    async def disconnect(self, identity: str, code: int, reason: str) -> bool:
+        """Close the connection of `identity` wherever it is held; False when nowhere."""
+        ...
+
+    async def nodes(self) -> list[NodeInfo]: ...
+
+    async def fence_holds(self, fence: Fence) -> bool: ...
+
+
+class SingleNode:
+    """The cluster of one node: every connected charge point is held here."""
+
+    def __init__(self, node_name: str, address: str, version: str, clock: Any) -> None:
+        self.node_name = node_name
+        self._address = address
+        self._version = version
+        self._clock = clock
+        self._started_at: datetime | None = None
+        self._local: LocalNode | None = None
+        self._since: dict[str, datetime] = {}
+
+    async def start(self, local: LocalNode) -> None:
+        self._local = local
+        self._started_at = self._clock()
+
+    async def stop(self) -> None:
+        self._local = None
+
+    async def claim(self, identity: str, connected_at: datetime) -> None:
+        self._since[identity] = connected_at
+
+    async def release(self, identity: str) -> None:
+        self._since.pop(identity, None)
+
+    async def holders(self, identities: Collection[str]) -> dict[str, Holder]:
+        return {
+            identity: Holder(self.node_name, since)
+            for identity in identities
+            if (since := self._since.get(identity)) is not None
+        }
+
+    async def connected(self) -> list[str]:
+        return sorted(self._since)
+
+    async def call(
+        self,
+        identity: str,
+        request: Payload,
+        timeout: float | None,
+        force: bool,
+        fence: Fence | None = None,
+    ) -> Any:
+        raise NotHeld(identity)
+
+    async def disconnect(self, identity: str, code: int, reason: str) -> bool:
+        if self._local is None or identity not in self._since:
+            return False
+        await self._local.disconnect_here(identity, code, reason)
+        return True
+
+    async def nodes(self) -> list[NodeInfo]:
+        assert self._started_at is not None, "started"
+        return [
+            NodeInfo(
+                self.node_name, self._address, self._started_at, len(self._since), self._version
+            )
+        ]
+
+    async def fence_holds(self, fence: Fence) -> bool:
+        return True
