@@ -77,7 +77,7 @@ def add(state: SiteState, transaction_id: int) -> None:
 def controller() -> tuple[SiteController, Counter]:
     counter = Counter()
     system = SimpleNamespace(clock=lambda: NOW, events=EventBus(), connections={})
-    return SiteController(system, send=counter.send), counter  # type: ignore[arg-type]
+    return SiteController(system, send=counter.send), counter
 
 
 async def settled_state(sites: SiteController) -> SiteState:

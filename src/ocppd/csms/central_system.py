@@ -6,7 +6,6 @@ accepted connection to `open_session` and its frames to the session.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from ocppd.csms.readiness import Readiness
 from ocppd.csms.settings import Settings
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
+from ocppd.csms.system_services import Check, Recorder
 from ocppd.csms.transactions import Transactions
 from ocppd.protocol.actions import Registry, Role
 from ocppd.protocol.fields import Payload
@@ -68,13 +68,6 @@ class NotConnected(LookupError):
     """No charge point with that identity is connected."""
 
 
-Check = Callable[[str, Any], Awaitable[None]]
-"""Before a request goes out: (charge point, request); raises (e.g. ProfileRefused) when the
-charge point would refuse it, and then nothing is sent."""
-Recorder = Callable[[str, Any, Any, datetime], Awaitable[None]]
-"""What the central system keeps of an answer: (charge point, request, response, sent at)."""
-
-
 class CentralSystem:
     def __init__(
         self, settings: Settings, clock: Clock = utc_now, engine: AsyncEngine | None = None
@@ -100,7 +93,7 @@ class CentralSystem:
         self.checks: dict[str, list[Check]] = {}
         self.recorders: dict[str, list[Recorder]] = {}
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
-        self.composite_checks = composite_checks.CompositeChecks(self)
+        self.composite_checks = composite_checks.CompositeChecks(self, self.charging_profiles)
         self.local_list_limits = LocalListLimits(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.sites = SiteController(self)

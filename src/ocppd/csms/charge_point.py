@@ -9,7 +9,7 @@ central system triggers.
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from msgspec import UNSET
@@ -19,7 +19,7 @@ from ocppd.csms import jobs, reconciliation, reservations
 from ocppd.csms import transactions as tx
 from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.clock import as_utc
-from ocppd.csms.id_tags import Lookup
+from ocppd.csms.id_tags import Authorizations, Lookup
 from ocppd.csms.meter_values import measured_draw, meter_value_rows
 from ocppd.csms.models import (
     MAX_CONNECTOR_ID,
@@ -30,6 +30,7 @@ from ocppd.csms.models import (
 )
 from ocppd.csms.registration import ChargePointRecord
 from ocppd.csms.stored_text import fitted
+from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import (
     DataTransferStatus,
@@ -37,9 +38,6 @@ from ocppd.protocol.enums import (
 )
 from ocppd.protocol.errors import PropertyConstraintViolation, SecurityError
 from ocppd.rpc.session import BoundHandlers
-
-if TYPE_CHECKING:
-    from ocppd.csms.central_system import CentralSystem
 
 BOOT_RETRY_INTERVAL = 60
 """Seconds a Pending or Rejected charge point waits before its next BootNotification."""
@@ -66,6 +64,18 @@ ANSWERED_IN_READER = frozenset(HANDLERS) - {"DataTransfer"}
 DataTransferHandler = Callable[[str, m.DataTransferRequest], Awaitable[m.DataTransferResponse]]
 
 
+class HandlerServices(SystemServices, Protocol):
+    """Besides the shared services: the merged kinds a handler's writes go through, and the
+    vendors' DataTransfer handlers."""
+
+    @property
+    def authorizations(self) -> Authorizations: ...
+    @property
+    def transactions(self) -> tx.Transactions: ...
+    @property
+    def data_transfer(self) -> dict[str, DataTransferHandler]: ...
+
+
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 
@@ -90,7 +100,7 @@ def after_boot(
 
 
 class ChargePointHandler:
-    def __init__(self, system: "CentralSystem", record: ChargePointRecord) -> None:
+    def __init__(self, system: HandlerServices, record: ChargePointRecord) -> None:
         self.system = system
         self.id = record.id
         self.record = record

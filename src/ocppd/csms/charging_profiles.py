@@ -34,7 +34,7 @@ to have them checked.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ from ocppd.csms.models import (
     configuration,
     transactions,
 )
+from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile
 from ocppd.protocol.enums import (
@@ -70,9 +71,6 @@ from ocppd.protocol.smart_charging import (
     compose,
     replaces,
 )
-
-if TYPE_CHECKING:
-    from ocppd.csms.central_system import CentralSystem
 
 PENDING_START = timedelta(minutes=10)
 """How long a RemoteStartTransaction's profile waits for its transaction to start."""
@@ -103,7 +101,7 @@ class StoredProfile:
 class ChargingProfiles:
     """The store, its checks and recorders, registered on a central system."""
 
-    def __init__(self, system: "CentralSystem") -> None:
+    def __init__(self, system: SystemServices) -> None:
         self.system = system
         self.electrical = Electrical(system.settings.voltage, system.settings.phases)
         for action, check in (

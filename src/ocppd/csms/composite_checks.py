@@ -14,21 +14,20 @@ CPU); an answer whose window cannot be placed on a calendar is not compared (log
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
 
+from ocppd.csms.charging_profiles import ChargingProfiles
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import MAX_CONNECTOR_ID, composite_checks
+from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingSchedule
 from ocppd.protocol.enums import GetCompositeScheduleStatus
 from ocppd.protocol.smart_charging import Composite
 from ocppd.protocol.smart_charging.comparison import Mismatch, compare
-
-if TYPE_CHECKING:
-    from ocppd.csms.central_system import CentralSystem
 
 log = logging.getLogger("ocppd.csms.smart_charging")
 
@@ -37,8 +36,9 @@ MAX_COMPARED = 31 * 24 * 3600
 
 
 class CompositeChecks:
-    def __init__(self, system: "CentralSystem") -> None:
+    def __init__(self, system: SystemServices, profiles: ChargingProfiles) -> None:
         self.system = system
+        self.profiles = profiles
         system.recorders.setdefault("GetCompositeSchedule", []).append(self.compared)
 
     async def compared(
@@ -61,9 +61,7 @@ class CompositeChecks:
         if not 0 <= connector <= MAX_CONNECTOR_ID:
             return
         unit = schedule.charging_rate_unit
-        predicted = await self.system.charging_profiles.composite(
-            charge_point_id, connector, start, end, unit
-        )
+        predicted = await self.profiles.composite(charge_point_id, connector, start, end, unit)
         mismatch = compare(predicted, schedule, start)
         now = self.system.clock()
         row = _row(charge_point_id, connector, predicted, schedule, mismatch, now)

@@ -11,20 +11,16 @@ case-insensitively). A limit never reported is not enforced: the charger itself 
 Failed, and the next list is Full.
 """
 
-from typing import TYPE_CHECKING
-
 import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import configuration, local_list_entries
+from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import AuthorizationData
 from ocppd.protocol.enums import UpdateType
-
-if TYPE_CHECKING:
-    from ocppd.csms.central_system import CentralSystem
 
 SEND_MAX = "sendlocallistmaxlength"
 HELD_MAX = "localauthlistmaxlength"
@@ -35,7 +31,7 @@ class LocalListTooLong(ValueError):
 
 
 class LocalListLimits:
-    def __init__(self, system: "CentralSystem") -> None:
+    def __init__(self, system: SystemServices) -> None:
         self.system = system
         system.checks.setdefault("SendLocalList", []).append(self.check)
 

@@ -44,10 +44,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -66,6 +66,7 @@ from ocppd.csms.sites import (
     nearest_tenth,
     next_change,
 )
+from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol.datatypes import ChargingProfile, ChargingSchedule, ChargingSchedulePeriod
 from ocppd.protocol.enums import (
@@ -75,9 +76,6 @@ from ocppd.protocol.enums import (
     ChargingRateUnitType,
 )
 from ocppd.protocol.errors import CallErrorReceived
-
-if TYPE_CHECKING:
-    from ocppd.csms.central_system import CentralSystem
 
 log = logging.getLogger("ocppd.sites")
 
@@ -101,6 +99,14 @@ FAILURES_KEPT = 50
 MAX_SCHEDULE_WAIT = 3600.0
 
 Send = Callable[[str, Any, float | None], Awaitable[Any]]
+
+
+class SiteServices(SystemServices, Protocol):
+    """Besides the shared services: which charge points are connected, and `call`."""
+
+    @property
+    def connections(self) -> Mapping[str, object]: ...
+    async def call(self, identity: str, request: Any, timeout: float | None = None) -> Any: ...
 
 
 class Failure(msgspec.Struct, rename="camel", kw_only=True):
@@ -231,7 +237,7 @@ class Plan:
 
 
 class SiteController:
-    def __init__(self, system: "CentralSystem", send: Send | None = None) -> None:
+    def __init__(self, system: SiteServices, send: Send | None = None) -> None:
         self.system = system
         self.send: Send = send if send is not None else system.call
         self.sites: dict[str, SiteState] = {}
