@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from ocppd.rpc.log_budget import offences
-from tests.databases import TEMPLATES
+from tests.cluster_nodes import cluster, cluster_database  # noqa: F401 (fixtures for every test)
+from tests.databases import TEMPLATES, empty_postgres_database  # noqa: F401 (a fixture too)
 from tests.redis_server import redis_server  # noqa: F401 (a fixture for every test)
 
 

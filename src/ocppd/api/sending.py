@@ -3,7 +3,7 @@ Problem: unknown charge point 404, not connected 409, not sent because of its bo
 (Pending: no remote start or stop; Rejected: nothing unless `force`), refused by a check before
 sending (a charging profile the charger would refuse, a local list beyond its limits, a
 reservation ocppd could not keep) 400, a CALLERROR or an invalid answer 502, no answer in time
-504."""
+504; the node holding it (in a cluster) unreachable 503, or failing otherwise 500."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -15,6 +15,7 @@ from ocppd.api.system import System
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem, NotConnected
 from ocppd.csms.charging_profiles import ProfileRefused
+from ocppd.csms.cluster import ClusterUnavailable, RemoteFailure, StaleFence
 from ocppd.csms.local_list_limits import LocalListTooLong
 from ocppd.csms.reservations import ReservationRefused
 from ocppd.protocol.errors import CallErrorReceived, PayloadError
@@ -40,21 +41,28 @@ async def send(
     timeout: float | None,
     force: bool = False,
 ) -> Any:
-    """The charge point's response to `request`, or a ProblemException saying why not."""
-    if charge_point_id not in system.connections:
+    """The charge point's response to `request` (sent by whichever node holds it), or a
+    ProblemException saying why not."""
+    try:
+        return await system.call(charge_point_id, request, timeout, force)
+    except NotConnected:
         async with system.engine.connect() as db:
             known = await registration.load(db, charge_point_id) is not None
         if not known:
-            raise _problem(404, f"unknown charge point {charge_point_id!r}")
-        raise _problem(409, f"charge point {charge_point_id!r} is not connected")
-    try:
-        return await system.call(charge_point_id, request, timeout, force)
+            raise _problem(404, f"unknown charge point {charge_point_id!r}") from None
+        raise _problem(409, f"charge point {charge_point_id!r} is not connected") from None
     except registration.CommandRefused as error:
         raise _problem(409, f"not sent: {error}") from None
     except (ProfileRefused, LocalListTooLong, ReservationRefused) as error:
         raise _problem(400, f"not sent: {error}") from None
-    except (NotConnected, SessionClosed):
+    except SessionClosed:
         raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None
+    except StaleFence as error:
+        raise _problem(409, f"not sent: {error}") from None
+    except ClusterUnavailable as error:
+        raise _problem(503, f"not sent: {error}") from None
+    except RemoteFailure as error:
+        raise _problem(500, f"the node holding {charge_point_id!r} failed: {error}") from None
     except CallErrorReceived as error:
         raise ProblemException(
             Problem(

@@ -276,6 +276,7 @@ def raise_file_limit() -> None:
 def serve(**values: Any) -> None:
     """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}, the HTTP
     API at http://HOST:PORT/api/v1, the dashboard at http://HOST:PORT/."""
+    from ocppd.csms.cluster import ClusterUnavailable, NodeNameTaken
     from ocppd.csms.service import Service, run
     from ocppd.web.routing import fallback
 
@@ -284,15 +285,25 @@ def serve(**values: Any) -> None:
     raise_file_limit()
     warn_of_a_database_left_behind(settings)
 
+    service: Service | None = None
+
     def listening(port: int) -> None:
         # Once bound: the port is the one the system chose when asked for port 0.
         scheme = "wss" if settings.tls_cert else "ws"
+        node = ""
+        if settings.redis_url and service is not None:
+            node = f", node {service.system.cluster.node_name}"
         click.echo(
             f"ocppd: OCPP 1.6J on {scheme}://{settings.host}:{port}{settings.path_prefix}/<id>, "
             f"database {settings.database_url()}, registration {settings.registration.value}"
+            f"{node}"
         )
 
-    run(Service(settings, make_fallback=fallback, on_listening=listening))
+    service = Service(settings, make_fallback=fallback, on_listening=listening)
+    try:
+        run(service)
+    except (NodeNameTaken, ClusterUnavailable) as error:
+        raise click.ClickException(f"cannot join the cluster: {error}") from None
 
 
 @click.group()

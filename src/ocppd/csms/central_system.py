@@ -5,7 +5,9 @@ accepted connection to `open_session` and its frames to the session.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ocppd import __version__
 from ocppd.csms import (
     authorization_key,
     charging_profiles,
@@ -24,6 +27,7 @@ from ocppd.csms import (
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
+from ocppd.csms.cluster import Cluster, Fence, Holder, NotHeld, StaleFence, for_settings
 from ocppd.csms.commit_deadline import DatabaseUnavailable
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
@@ -40,15 +44,18 @@ from ocppd.csms.stored_text import NUL
 from ocppd.csms.system_services import Check, Recorder
 from ocppd.csms.transactions import Transactions
 from ocppd.protocol.actions import Registry, Role
+from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Leniency
 from ocppd.rpc.connection import Options
-from ocppd.rpc.session import Send, Session
+from ocppd.rpc.session import Send, Session, SessionClosed
 from ocppd.transport.server import Close, Refusal
 
 log = logging.getLogger("ocppd.csms")
 
 MAX_IDENTITY_LENGTH = 255
+ENDED_WAIT = 5.0
+"""Seconds `disconnect_here` waits for a closed connection's last message to be handled."""
 
 
 @dataclass(slots=True)
@@ -59,13 +66,15 @@ class Connection:
     close: Close
     connected_at: datetime
     leniency: Leniency = field(default_factory=Leniency)
+    ended: "asyncio.Future[None] | None" = None
+    """Set once the connection's handling is over (`closed`), for whoever waits for it."""
 
     async def receive(self, data: str) -> None:
         await self.session.receive(data)
 
 
-class NotConnected(LookupError):
-    """No charge point with that identity is connected."""
+class NotConnected(NotHeld):
+    """No charge point with that identity is connected (to any node of the cluster)."""
 
 
 class CentralSystem:
@@ -97,11 +106,23 @@ class CentralSystem:
         self.local_list_limits = LocalListLimits(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.sites = SiteController(self)
+        self.cluster: Cluster = for_settings(settings, __version__, clock)
+        """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""
         self._background: list[asyncio.Task[None]] = []
+        self._calls_in_flight = 0
+        self._no_calls = asyncio.Event()
+        self._no_calls.set()
+        self._stopping = False
 
     async def start(self) -> None:
         await upgrade(self.engine)
         self.writer.start()
+        try:
+            await self.cluster.start(self)
+        except BaseException:
+            await self.writer.stop()
+            await self.engine.dispose()
+            raise
         retention = timedelta(days=self.settings.message_retention_days)
         self._background.append(asyncio.create_task(self.message_log.keep_pruning(retention)))
         self._background.append(asyncio.create_task(self._keep_deleting_old_files()))
@@ -121,7 +142,8 @@ class CentralSystem:
         )
 
     async def stop(self) -> None:
-        """Close every connection (1001, going away), then flush what is queued."""
+        """Close every connection (1001, going away), leave the cluster, then flush what is
+        queued."""
         await self.sites.stop()
         await asyncio.gather(
             *(
@@ -130,6 +152,7 @@ class CentralSystem:
             ),
             return_exceptions=True,
         )
+        await self.cluster.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -199,6 +222,9 @@ class CentralSystem:
             log.info("%s: a new connection replaces the old one", record.id)
             await previous.session.close()
             await previous.close(1000, "replaced by a new connection")
+        # Returns once another node's older connection is closed: nothing it still does
+        # lands after what this one does (no Redis on one node).
+        await self.cluster.claim(record.id, connection.connected_at)
         return connection
 
     async def open(
@@ -213,24 +239,57 @@ class CentralSystem:
         if self.connections.get(connection.identity) is connection:
             del self.connections[connection.identity]
             self.events.publish("Disconnected", connection.identity, self.clock(), code=code)
+            await self.cluster.release(connection.identity)
         await connection.session.close()
+        if connection.ended is not None and not connection.ended.done():
+            connection.ended.set_result(None)
 
     async def call(
-        self, identity: str, request: Payload, timeout: float | None = None, force: bool = False
+        self,
+        identity: str,
+        request: Payload,
+        timeout: float | None = None,
+        force: bool = False,
+        fence: Fence | None = None,
     ) -> Any:
-        """Send a request to a connected charge point and return its response, once its boot
-        status allows it (`registration.refusal`: raises CommandRefused; `force` sends to a
-        Rejected one), the action's checks passed and its recorders stored the answer."""
+        """Send a request to a charge point connected to any node and return its response
+        (`call_here`, on the node that holds it). Raises NotConnected when no node does,
+        ClusterUnavailable when the node that does cannot be reached."""
+        if identity in self.connections:
+            return await self.call_here(identity, request, timeout, force, fence)
+        try:
+            return await self.cluster.call(identity, request, timeout, force, fence)
+        except NotHeld as error:
+            raise NotConnected(str(error)) from None
+
+    async def call_here(
+        self,
+        identity: str,
+        request: Payload,
+        timeout: float | None,
+        force: bool = False,
+        fence: Fence | None = None,
+    ) -> Any:
+        """Send a request to a charge point connected here and return its response, once its
+        boot status allows it (`registration.refusal`: raises CommandRefused; `force` sends
+        to a Rejected one), the action's checks passed, the `fence` (a leader's) still holds
+        (else StaleFence), and its recorders stored the answer."""
         connection = self.connections.get(identity)
         if connection is None:
-            raise NotConnected(identity)
+            raise NotConnected(f"charge point {identity!r} is not connected")
+        if self._stopping:
+            raise SessionClosed(f"Session {identity} closed: the central system is stopping")
         action = type(request).__name__.removesuffix("Request")
         refused = registration.refusal(identity, connection.handler.registration, action, force)
         if refused is not None:
             raise refused
         for check in self.checks.get(action, ()):
             await check(identity, request)
+        if fence is not None and not await self.cluster.fence_holds(fence):
+            raise StaleFence(f"{action} not sent: lease {fence.lease!r} has a newer leader")
         sent_at = self.clock()
+        self._calls_in_flight += 1
+        self._no_calls.clear()
         try:
             response = await connection.session.call(request, timeout)
         except Exception as error:
@@ -238,6 +297,10 @@ class CentralSystem:
                 "CommandFailed", identity, self.clock(), action=action, error=str(error)
             )
             raise
+        finally:
+            self._calls_in_flight -= 1
+            if not self._calls_in_flight:
+                self._no_calls.set()
         if self.events.active:
             shown = msgspec.to_builtins(response)
             if action in NAMING_AUTHORIZATION_KEY:
@@ -248,3 +311,69 @@ class CentralSystem:
         for record in self.recorders.get(action, ()):
             await record(identity, request, response, sent_at)
         return response
+
+    async def finish_calls(self) -> None:
+        """Before the charge points are closed (SIGTERM): the calls sent to them are answered
+        (or time out); no new one is sent."""
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_calls.wait(), self.settings.response_timeout)
+
+    # What the cluster asks of this node (`cluster.LocalNode`), and asks the cluster
+
+    def held(self) -> Iterable[str]:
+        return self.connections.keys()
+
+    async def disconnect_here(self, identity: str, code: int, reason: str) -> bool:
+        connection = self.connections.get(identity)
+        if connection is None:
+            return False
+        if connection.ended is None:
+            connection.ended = asyncio.get_running_loop().create_future()
+        ended = connection.ended
+        await connection.close(code, reason)
+        await connection.session.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(ended), ENDED_WAIT)
+        return True
+
+    async def disconnect(self, identity: str, code: int, reason: str) -> bool:
+        """Close a charge point's connection on whichever node holds it; False if none."""
+        if await self.disconnect_here(identity, code, reason):
+            return True
+        return await self.cluster.disconnect(identity, code, reason)
+
+    def registration_changed_here(self, identity: str, status: RegistrationStatus) -> bool:
+        connection = self.connections.get(identity)
+        if connection is None:
+            return False
+        connection.handler.record.registration_status = status
+        return True
+
+    async def registration_changed(self, identity: str, status: RegistrationStatus) -> None:
+        """A connected charge point's next BootNotification is answered with `status`,
+        whichever node holds it."""
+        if not self.registration_changed_here(identity, status):
+            await self.cluster.registration_changed(identity, status)
+
+    async def holders(self, identities: Iterable[str]) -> dict[str, Holder]:
+        """The node holding each of `identities` that is connected anywhere, and since when."""
+        found: dict[str, Holder] = {}
+        elsewhere = []
+        for identity in identities:
+            connection = self.connections.get(identity)
+            if connection is None:
+                elsewhere.append(identity)
+            else:
+                found[identity] = Holder(self.cluster.node_name, connection.connected_at)
+        if elsewhere:
+            found.update(await self.cluster.holders(elsewhere))
+        return found
+
+    async def connected(self) -> list[str]:
+        """Every charge point connected to any node, sorted."""
+        return sorted(set(self.connections).union(await self.cluster.connected()))
+
+    def listening(self, port: int) -> None:
+        """The port is bound (the system chose it when asked for port 0)."""
+        self.cluster.address = f"{self.settings.host}:{port}"

@@ -70,8 +70,7 @@ class Service:
             fallback = make_fallback(self.system)
         self.server = _GracefulServer(uvicorn_config(build_app(self.system, fallback), settings))
         self.server.before_exit = self._close_charge_points
-        if on_listening is not None:
-            self.server.after_startup = lambda: on_listening(self.port)
+        self.server.after_startup = lambda: self._listening(on_listening)
 
     async def run(self) -> None:
         await self.system.start()
@@ -81,9 +80,17 @@ class Service:
         finally:
             await self.system.stop()
 
+    def _listening(self, on_listening: Callable[[int], None] | None) -> None:
+        self.system.listening(self.port)
+        if on_listening is not None:
+            on_listening(self.port)
+
     async def _close_charge_points(self) -> None:
         # Open event streams would keep uvicorn waiting: end them first.
         self.system.events.close()
+        # The calls sent to charge points are answered first (a cluster's other nodes wait
+        # for them too); none is sent after.
+        await self.system.finish_calls()
         count = len(self.system.connections)
         await asyncio.gather(
             *(

@@ -9,11 +9,13 @@ The central system implements `LocalNode`, what a cluster asks of its own node (
 a charge point it holds, close one); the cluster never imports the central system.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ocppd.csms.settings import Settings, node_default_name
+from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
 
 
@@ -21,8 +23,21 @@ class ClusterUnavailable(RuntimeError):
     """Redis cannot be reached: what needs another node cannot be done now (HTTP 503)."""
 
 
+class NodeNameTaken(RuntimeError):
+    """A live node of the cluster has this node's name: it does not start."""
+
+
 class NotHeld(LookupError):
     """No live node holds a connection of that charge point."""
+
+
+class StaleFence(RuntimeError):
+    """Not sent: the fence's token is no longer its lease's newest (a newer leader exists)."""
+
+
+class RemoteFailure(RuntimeError):
+    """The node holding the charge point failed the call in a way no API status names (its
+    own log has the details): the type and message of what it raised."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +87,14 @@ class LocalNode(Protocol):
         """Send to a charge point connected here (checks, recorders and events included)."""
         ...
 
-    async def disconnect_here(self, identity: str, code: int, reason: str) -> None:
-        """Close a charge point's connection here, once what it was doing has ended."""
+    async def disconnect_here(self, identity: str, code: int, reason: str) -> bool:
+        """Close a charge point's connection here and return once what it was doing has
+        ended; False when it is not connected here."""
+        ...
+
+    def registration_changed_here(self, identity: str, status: RegistrationStatus) -> bool:
+        """A connected charge point's registration status changed (its next boot is answered
+        with it); False when it is not connected here."""
         ...
 
 
@@ -88,6 +109,8 @@ class Leadership(Protocol):
 
 class Cluster(Protocol):
     node_name: str
+    address: str
+    """Where this node listens (host:port), once it does: shown by `nodes`."""
 
     async def start(self, local: LocalNode) -> None: ...
 
@@ -125,7 +148,12 @@ class Cluster(Protocol):
         ...
 
     async def disconnect(self, identity: str, code: int, reason: str) -> bool:
-        """Close the connection of `identity` wherever it is held; False when nowhere."""
+        """Close the connection of `identity` held by another node; False when nowhere."""
+        ...
+
+    async def registration_changed(self, identity: str, status: RegistrationStatus) -> bool:
+        """Tell the node holding `identity` elsewhere its new registration status; False
+        when no live node holds it."""
         ...
 
     async def nodes(self) -> list[NodeInfo]: ...
@@ -138,19 +166,17 @@ class SingleNode:
 
     def __init__(self, node_name: str, address: str, version: str, clock: Any) -> None:
         self.node_name = node_name
-        self._address = address
+        self.address = address
         self._version = version
         self._clock = clock
         self._started_at: datetime | None = None
-        self._local: LocalNode | None = None
         self._since: dict[str, datetime] = {}
 
     async def start(self, local: LocalNode) -> None:
-        self._local = local
         self._started_at = self._clock()
 
     async def stop(self) -> None:
-        self._local = None
+        self._since.clear()
 
     async def claim(self, identity: str, connected_at: datetime) -> None:
         self._since[identity] = connected_at
@@ -179,18 +205,42 @@ class SingleNode:
         raise NotHeld(identity)
 
     async def disconnect(self, identity: str, code: int, reason: str) -> bool:
-        if self._local is None or identity not in self._since:
-            return False
-        await self._local.disconnect_here(identity, code, reason)
-        return True
+        return False  # every connection is this node's: there is no other
+
+    async def registration_changed(self, identity: str, status: RegistrationStatus) -> bool:
+        return False
 
     async def nodes(self) -> list[NodeInfo]:
         assert self._started_at is not None, "started"
         return [
             NodeInfo(
-                self.node_name, self._address, self._started_at, len(self._since), self._version
+                self.node_name, self.address, self._started_at, len(self._since), self._version
             )
         ]
 
     async def fence_holds(self, fence: Fence) -> bool:
         return True
+
+
+REPLY_MARGIN = 5.0
+"""Seconds an asking node waits for a reply beyond the call's own timeout and the holder's
+database timeout (its checks and recorders may wait on the database)."""
+
+
+def for_settings(settings: Settings, version: str, clock: Callable[[], datetime]) -> Cluster:
+    """The cluster `settings` ask for: Redis's when given a URL, else this node alone."""
+    name = settings.node_name or node_default_name(settings.port)
+    address = f"{settings.host}:{settings.port}"
+    if not settings.redis_url:
+        return SingleNode(name, address, version, clock)
+    from ocppd.csms.cluster.redis_cluster import RedisCluster  # only a cluster needs redis-py
+
+    return RedisCluster(
+        settings.redis_url,
+        name,
+        address,
+        version,
+        clock,
+        response_timeout=settings.response_timeout,
+        reply_margin=settings.database_timeout + REPLY_MARGIN,
+    )
