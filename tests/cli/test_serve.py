@@ -42,6 +42,9 @@ class Served:
     and prints it once listening (a port chosen before the start could be taken meanwhile by
     another test's server, under pytest-xdist). Its output is read as it comes."""
 
+    start_deadline = 20.0
+    """Seconds it may take to print that it listens."""
+
     def __init__(
         self,
         tmp_path: Path | None,
@@ -68,7 +71,7 @@ class Served:
         self._output: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.port = self._listening(deadline=time.monotonic() + 20)
+        self.port = self._listening(deadline=time.monotonic() + self.start_deadline)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -88,6 +91,10 @@ class Served:
                 raise AssertionError(f"ocppd serve exited: {self.output()}")
             if found := LISTENING.match(line):
                 return int(found[1])
+
+    def printed(self) -> str:
+        """What it has printed so far."""
+        return "".join(self._output)
 
     def output(self) -> str:
         """Everything it printed, once it has exited."""

@@ -8,6 +8,9 @@ import asyncio
 import json
 import logging
 import resource
+import socket
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -227,7 +230,12 @@ def warn_of_a_database_left_behind(settings: Settings) -> None:
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per log line, for log collectors; `time` in RFC 3339, UTC."""
+    """One JSON object per log line, for log collectors; `time` in RFC 3339, UTC; `node`,
+    a worker's node name (`--workers`)."""
+
+    def __init__(self, node: str = "") -> None:
+        super().__init__()
+        self.node = node
 
     def format(self, record: logging.LogRecord) -> str:
         at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
@@ -237,17 +245,23 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.node:
+            entry["node"] = self.node
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
 
 
-def configure_logging(log_format: str) -> None:
+def configure_logging(log_format: str, node: str = "") -> None:
+    """`node`: a worker's node name, in each of its lines (the workers share one output)."""
     handler = logging.StreamHandler()
     if log_format == "json":
-        handler.setFormatter(JsonLines())
+        handler.setFormatter(JsonLines(node))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        shown = f" [{node}]" if node else ""
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s %(levelname)s{shown} %(name)s: %(message)s")
+        )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
@@ -276,32 +290,60 @@ def raise_file_limit() -> None:
 def serve(**values: Any) -> None:
     """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}, the HTTP
     API at http://HOST:PORT/api/v1, the dashboard at http://HOST:PORT/."""
-    from ocppd.csms.cluster import ClusterUnavailable, NodeNameTaken
-    from ocppd.csms.service import Service, run
-    from ocppd.web.routing import fallback
-
     settings = to_settings(values)
     configure_logging(settings.log_format)
     raise_file_limit()
     warn_of_a_database_left_behind(settings)
 
-    service: Service | None = None
-
-    def listening(port: int) -> None:
+    def listening(port: int, shown: str) -> None:
         # Once bound: the port is the one the system chose when asked for port 0.
         scheme = "wss" if settings.tls_cert else "ws"
-        node = ""
-        if settings.redis_url and service is not None:
-            node = f", node {service.system.cluster.node_name}"
         click.echo(
             f"ocppd: OCPP 1.6J on {scheme}://{settings.host}:{port}{settings.path_prefix}/<id>, "
             f"database {settings.database_url()}, registration {settings.registration.value}"
-            f"{node}"
+            f"{shown}"
         )
+
+    if settings.workers > 1:
+        sys.exit(supervise(settings, lambda port: listening(port, f", {settings.workers} workers")))
+    shown = ", node {}" if settings.redis_url else ""
+    run_node(settings, lambda port, node: listening(port, shown.format(node)))
+
+
+def supervise(settings: Settings, on_listening: Callable[[int], None]) -> int:
+    """`--workers`: the supervisor of the workers (`cli/workers.py`); its exit code."""
+    from ocppd.cli.workers import Supervisor
+    from ocppd.transport.shared_port import bind_shared_port
+
+    try:
+        sockets = bind_shared_port(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc}"
+        ) from None
+    return asyncio.run(Supervisor(settings, sockets, on_listening).run())
+
+
+def run_node(
+    settings: Settings,
+    on_listening: Callable[[int, str], None],
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    """The central system until SIGTERM/SIGINT; `on_listening(port, node name)` once it
+    listens. `sockets`: a worker's share of the port, else it binds the settings' port."""
+    from ocppd.csms.cluster import ClusterUnavailable, NodeNameTaken
+    from ocppd.csms.service import Service, run
+    from ocppd.web.routing import fallback
+
+    service: Service | None = None
+
+    def listening(port: int) -> None:
+        assert service is not None
+        on_listening(port, service.system.cluster.node_name)
 
     service = Service(settings, make_fallback=fallback, on_listening=listening)
     try:
-        run(service)
+        run(service, sockets)
     except (NodeNameTaken, ClusterUnavailable) as error:
         raise click.ClickException(f"cannot join the cluster: {error}") from None
 

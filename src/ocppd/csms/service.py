@@ -72,11 +72,13 @@ class Service:
         self.server.before_exit = self._close_charge_points
         self.server.after_startup = lambda: self._listening(on_listening)
 
-    async def run(self) -> None:
+    async def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until stopped; on `sockets` when given (bound, not yet listening: a worker's
+        share of a port), else on the settings' host and port."""
         await self.system.start()
         settle_garbage_collector()
         try:
-            await self.server.serve()
+            await self.server.serve(sockets)
         finally:
             await self.system.stop()
 
@@ -118,15 +120,15 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def run(service: Service) -> None:
+def run(service: Service, sockets: list[socket.socket] | None = None) -> None:
     """Run on uvloop where it is installed (uvicorn's `loop=` is ignored under asyncio.run)."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(service.run())
+        asyncio.run(service.run(sockets))
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(service.run())
+        runner.run(service.run(sockets))
 
 
 class _GracefulServer(uvicorn.Server):
@@ -134,11 +136,14 @@ class _GracefulServer(uvicorn.Server):
 
     The first SIGTERM/SIGINT closes the charge points, flushes the writes, then stops the
     server, and the process exits 0 after `CentralSystem.stop` (uvicorn would re-raise the
-    signal and skip it). A second signal forces the exit, as with plain uvicorn.
+    signal and skip it). A second SIGINT forces the exit, as with plain uvicorn; a second
+    SIGTERM while the charge points are being closed changes nothing (a worker gets one from
+    its supervisor and one from systemd, which signals every process of the service).
     """
 
     before_exit: Any = None
     after_startup: Callable[[], None] | None = None
+    _closing = False
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -153,5 +158,10 @@ class _GracefulServer(uvicorn.Server):
         ):
             super().handle_exit(sig, frame)
             return
+        if self._closing:
+            if sig == signal.SIGINT:
+                self.should_exit = self.force_exit = True
+            return
+        self._closing = True
         task = asyncio.get_running_loop().create_task(self.before_exit())
         task.add_done_callback(lambda _: setattr(self, "should_exit", True))

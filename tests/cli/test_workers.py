@@ -1,0 +1,284 @@
+"""`ocppd serve --workers N`: real processes on one port, a PostgreSQL schema and a Redis of
+the test's own. Which worker holds a charger is read from its log lines (each carries its
+node name)."""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AsyncExitStack, suppress
+from pathlib import Path
+
+import msgspec
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from ocppd.cli.api_client import ApiClient
+from ocppd.cli.workers import worker_settings
+from ocppd.csms.settings import Settings, node_default_name
+from tests.cli.test_serve import BOOT, Served
+from tests.cluster_nodes import Charger, Cluster
+from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+DEADLINE = 60.0
+"""Seconds a test waits for what it expects (the machine may be loaded)."""
+
+
+class Supervised(Served):
+    """`ocppd serve --workers N`: the supervisor, which prints the listening line once every
+    worker listens; each worker starts the central system (two on a loaded machine take a
+    while)."""
+
+    start_deadline = 120.0
+
+    def wait_for(self, pattern: str, after: int = 0) -> re.Match[str]:
+        """The first match of `pattern` in what it printed from character `after` on, once
+        it is printed."""
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            if found := re.compile(pattern, re.MULTILINE).search(self.printed(), after):
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"never printed {pattern!r}:\n{self.printed()}")
+
+    def listening(self) -> dict[str, int]:
+        """Each worker's pid, the latest that listened."""
+        found = re.findall(r"worker (\S+) listening \(pid (\d+)\)", self.printed())
+        return {name: int(pid) for name, pid in found}
+
+    def stop_gracefully(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=DEADLINE)
+        self.stop()
+
+
+@pytest.fixture
+def supervise(tmp_path: Path, cluster: Cluster) -> Iterator[Callable[..., Supervised]]:
+    """Starts `ocppd serve --workers 2` with extra arguments on the cluster's database and
+    Redis; stopped at the end, its workers gone before the database and Redis are."""
+    started: list[Supervised] = []
+
+    def start(*args: str) -> Supervised:
+        shared = ("--database", cluster.database, "--redis-url", cluster.redis.url)
+        started.append(Supervised(tmp_path, "--workers", "2", *shared, *args))
+        return started[-1]
+
+    yield start
+    for supervised in started:
+        pids = list(supervised.listening().values())
+        supervised.stop_gracefully()
+        wait_until(lambda pids=pids: not any(map(alive, pids)), "the workers ended")
+
+
+def alive(pid: int) -> bool:
+    """Running: neither gone nor a zombie left for its parent to reap."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {DEADLINE} s: {what}"
+        time.sleep(0.05)
+
+
+async def booted(port: int, identity: str, stack: AsyncExitStack) -> ClientConnection:
+    """A charger connected on `port` whose BootNotification was answered."""
+    ws = await stack.enter_async_context(
+        connect(f"ws://127.0.0.1:{port}/ocpp/{identity}", subprotocols=["ocpp1.6"])
+    )
+    await ws.send(BOOT)
+    answer = msgspec.json.decode(await asyncio.wait_for(ws.recv(), DEADLINE))
+    assert answer[0] == 3 and answer[2]["status"] == "Accepted", answer
+    return ws
+
+
+async def holders(served: Supervised, identities: list[str]) -> dict[str, str]:
+    """The node each of these chargers was connected to: connected and booted together, then
+    closed, each node's log names the ones it held."""
+    async with AsyncExitStack() as stack:
+        await asyncio.gather(*(booted(served.port, i, stack) for i in identities))
+    return await held_by(served, identities)
+
+
+async def held_by(served: Supervised, identities: list[str]) -> dict[str, str]:
+    """The node each of these chargers was connected to, once they have disconnected."""
+    nodes = {}
+    for identity in identities:
+        pattern = rf"\[(\S+)\] ocppd\.csms\S*: {identity}: disconnected"
+        nodes[identity] = (await asyncio.to_thread(served.wait_for, pattern))[1]
+    return nodes
+
+
+async def test_workers_share_one_port_and_the_chargers_spread_over_them(
+    supervise: Callable[..., Supervised],
+) -> None:
+    served = supervise("--node-name", "edge")
+    assert served.printed().count("ocppd: OCPP 1.6J on ws://") == 1
+    assert set(served.listening()) == {"edge-1", "edge-2"}
+    # The kernel hashes each connection to a worker: all 20 on one has odds of 2 in 2^20.
+    nodes = await holders(served, [f"SPREAD{i}" for i in range(20)])
+    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+
+
+async def test_a_worker_killed_is_started_again_under_its_name(
+    supervise: Callable[..., Supervised],
+) -> None:
+    served = supervise("--node-name", "edge")
+    killed = served.listening()["edge-2"]
+    os.kill(killed, signal.SIGKILL)
+    after = len(served.printed())
+    # Once its socket is closed with it (a connection the kernel gave it before is reset),
+    # the port keeps serving through the other worker.
+    await asyncio.to_thread(wait_until, lambda: not alive(killed), "the killed worker ended")
+    assert set((await holders(served, ["ALONE"])).values()) <= {"edge-1", "edge-2"}
+    restarted = await asyncio.to_thread(
+        served.wait_for, r"worker edge-2 listening \(pid (\d+)\)", after
+    )
+    assert int(restarted[1]) != killed
+    nodes = await holders(served, [f"BACK{i}" for i in range(20)])
+    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+    assert served.process.poll() is None
+
+
+async def test_a_command_through_any_request_reaches_the_charger_wherever_it_is(
+    supervise: Callable[..., Supervised], cluster: Cluster
+) -> None:
+    served = supervise("--node-name", "edge")
+    api = ApiClient(f"http://127.0.0.1:{served.port}", cluster.token)
+    identities = [f"CMD{i}" for i in range(10)]
+    async with AsyncExitStack() as stack:
+        chargers = [await _charger(served.port, identity, stack) for identity in identities]
+        # Each request is a connection of its own, which the kernel gives to either worker:
+        # 20 requests, with chargers on both workers, all reaching the holder's own worker
+        # has odds of 1 in 2^20.
+        for _ in range(2):
+            answers = await asyncio.gather(
+                *(
+                    asyncio.to_thread(
+                        api.send, "POST", f"/charge-points/{i}/commands/Reset", {"type": "Soft"}
+                    )
+                    for i in identities
+                )
+            )
+            assert [(a.status, a.body) for a in answers] == [(200, {"status": "Accepted"})] * 10
+        for charger in chargers:
+            assert charger.received == [("Reset", {"type": "Soft"})] * 2
+    nodes = await held_by(served, identities)
+    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+
+
+async def _charger(port: int, identity: str, stack: AsyncExitStack) -> Charger:
+    """Booted, accepting each Reset; closed at the end of `stack`."""
+    ws = await connect(
+        f"ws://127.0.0.1:{port}/ocpp/{identity}", subprotocols=["ocpp1.6"], open_timeout=DEADLINE
+    )
+    charger = Charger(ws)
+    stack.push_async_callback(charger.close)
+    await charger.boot()
+    charger.replies["Reset"] = {"status": "Accepted"}
+    return charger
+
+
+@pytest.mark.parametrize("signalled", ["supervisor", "every process"])
+async def test_sigterm_closes_the_chargers_of_every_worker_with_1001(
+    supervise: Callable[..., Supervised], signalled: str
+) -> None:
+    """ "every process": as systemd stops a service (its whole control group), each worker
+    is sent SIGTERM by systemd and by the supervisor."""
+    served = supervise()
+    workers = served.listening()
+    directory = _metrics_directory(workers.values())
+    async with AsyncExitStack() as stack:
+        chargers = await asyncio.gather(
+            *(booted(served.port, f"STOP{i}", stack) for i in range(10))
+        )
+        served.process.send_signal(signal.SIGTERM)
+        if signalled == "every process":
+            for pid in workers.values():
+                os.kill(pid, signal.SIGTERM)
+        codes = await asyncio.gather(*(_close_code(ws) for ws in chargers))
+    assert codes == [1001] * 10
+    assert await asyncio.to_thread(served.process.wait, DEADLINE) == 0
+    output = served.output()
+    assert output.count("charge point connections with 1001") == 2, output
+    closed = re.findall(r"closed (\d+) charge point connections with 1001", output)
+    assert sum(map(int, closed)) == 10
+    assert not any(alive(pid) for pid in workers.values())
+    assert not await asyncio.to_thread(directory.exists), "the metrics directory is removed"
+
+
+async def _close_code(ws: ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed) as caught:
+        await asyncio.wait_for(ws.recv(), DEADLINE)
+    return caught.value.rcvd.code if caught.value.rcvd is not None else None
+
+
+def _metrics_directory(pids: Iterable[int]) -> Path:
+    """The workers' PROMETHEUS_MULTIPROC_DIR: one, made by the supervisor."""
+    directories = {_environment(pid)["PROMETHEUS_MULTIPROC_DIR"] for pid in pids}
+    assert len(directories) == 1, "the workers share one metrics directory"
+    directory = Path(directories.pop())
+    assert directory.is_dir()
+    return directory
+
+
+def _environment(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        pairs = environ.read().decode().split("\0")
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+async def test_the_workers_stop_when_their_supervisor_is_killed(
+    supervise: Callable[..., Supervised],
+) -> None:
+    served = supervise()
+    workers = served.listening().values()
+    served.process.kill()
+    await asyncio.to_thread(wait_until, lambda: not any(map(alive, workers)), "workers ended")
+    assert "the supervisor is gone: stopping" in served.output()
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Worker 1 starts alone: a configuration that cannot start fails once."""
+    nowhere = "postgresql://nobody@127.0.0.1:1/nothing"  # nothing listens on port 1
+    ended = subprocess.run(
+        [
+            *(sys.executable, "-m", "ocppd", "serve", "--port", "0", "--workers", "2"),
+            *("--data-dir", str(tmp_path / "data"), "--database", nowhere),
+            *("--redis-url", redis_server.url),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE * 2,
+    )
+    assert ended.returncode != 0
+    assert "could not start: stopping" in ended.stderr
+    assert "-2 started" not in ended.stderr, "the second worker started though the first failed"
+    assert "ocppd: OCPP 1.6J on" not in ended.stdout
+
+
+def test_each_worker_is_a_node_named_after_the_node_name_or_the_host_and_port() -> None:
+    named = worker_settings(Settings(workers=3, node_name="edge", port=0), 9100)
+    assert [(s.node_name, s.port, s.workers) for s in named] == [
+        ("edge-1", 9100, 1),
+        ("edge-2", 9100, 1),
+        ("edge-3", 9100, 1),
+    ]
+    default = worker_settings(Settings(workers=2), 9100)
+    assert [s.node_name for s in default] == [f"{node_default_name(9100)}-{i}" for i in (1, 2)]
