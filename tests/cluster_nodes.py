@@ -16,6 +16,8 @@ Nothing here waits a fixed time: `eventually` polls a condition up to a generous
 
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -47,15 +49,7 @@ class Node(Served):
         self.name = name
         self.cluster = cluster
         self.args = args
-        arguments = [
-            "--redis-url",
-            cluster.redis.url,
-            "--database",
-            cluster.database,
-            *(["--node-name", name] if name else []),
-            *args,
-        ]
-        super().__init__(cluster.directory / (name or "unnamed"), *arguments)
+        super().__init__(cluster.directory / (name or "unnamed"), *cluster.arguments(name, *args))
 
     @property
     def url(self) -> str:
@@ -101,6 +95,23 @@ class Cluster:
         node = Node(self, name, *args)
         self.nodes.append(node)
         return node
+
+    def arguments(self, name: str, *args: str) -> list[str]:
+        """Of `ocppd serve` for a node of this cluster (after --port 0 and the data dir)."""
+        named = ["--node-name", name] if name else []
+        return ["--redis-url", self.redis.url, "--database", self.database, *named, *args]
+
+    def refused(self, name: str, *args: str) -> tuple[int, str]:
+        """Runs a node expected not to start: its exit code and output."""
+        data = self.directory / (name or "unnamed") / "data"
+        finished = subprocess.run(
+            [sys.executable, "-m", "ocppd", "serve", "--port", "0", "--data-dir", str(data)]
+            + ["--registration", "open", *self.arguments(name, *args)],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
+        return finished.returncode, finished.stdout + finished.stderr
 
     def stop_all(self) -> None:
         for node in self.nodes:
@@ -179,9 +190,8 @@ class Charger:
         except ConnectionClosed:
             pass
         finally:
-            received = self.ws.close_rcvd
-            self.close_code = None if received is None else received.code
-            self.close_reason = "" if received is None else received.reason
+            self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason or ""
             self.closed.set()
 
     async def wait_closed(self) -> int | None:

@@ -7,8 +7,9 @@ Litestar's defaults), `docs_page` (Swagger UI at /api/v1/docs, from a package, n
 `problems` (the one error shape), `operator_input` (what operators send, checked at the edge:
 text, dates, bounds), `pages` (cursor pagination), `system` (the injected
 CentralSystem), `charge_points`, `id_tags`, `transactions`, `exports` (CSV), `messages`,
-`me` (the caller's token), `commands` (one route per action), `sending` (one request and
-its failures), and the flows that keep what a command's answer says: `reservations`,
+`me` (the caller's token), `cluster` (the nodes), `commands` (one route per action),
+`sending` (one request and its failures, on whichever node holds the charger), and the flows
+that keep what a command's answer says: `reservations`,
 `configuration`, `local_lists`; `events` (the server-sent event stream, fed by
 `ocppd.csms.events`); diagnostics and firmware jobs: `jobs` (the resource and the flow),
 `diagnostics`, `firmware`, `uploads` (a file in a request body) and `transfers` (the

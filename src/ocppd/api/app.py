@@ -16,6 +16,7 @@ from ocppd import __version__
 from ocppd.api import (
     charge_points,
     charging_profiles,
+    cluster,
     commands,
     configuration,
     diagnostics,
@@ -79,6 +80,7 @@ def create_app(system: CentralSystem) -> Litestar:
             *me.ROUTES,
             *commands.ROUTES,
             *sites.ROUTES,
+            *cluster.ROUTES,
         ],
         guards=[authorized],
         before_request=check_request,

@@ -1,12 +1,13 @@
 """Charge points: registration (admin) and what the central system knows of each one.
 
 A charge point's view joins its registration, its last BootNotification, its last
-heartbeat, the status of each connector, and whether it is connected right now.
+heartbeat, the status of each connector, and whether it is connected right now, to which node
+of the cluster (from Redis when not to the node answering: 503 while Redis is unreachable).
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -23,9 +24,12 @@ from ocppd.api.tokens import Role
 from ocppd.csms import registration
 from ocppd.csms.central_system import MAX_IDENTITY_LENGTH
 from ocppd.csms.clock import as_utc
+from ocppd.csms.cluster import ClusterUnavailable, Holder
 from ocppd.csms.models import charge_points, connectors
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
+
+T = TypeVar("T")
 
 ChargePointId = Annotated[
     str, PathParameter(name="chargePointId", min_length=1, max_length=MAX_IDENTITY_LENGTH)
@@ -65,6 +69,9 @@ class ChargePoint(msgspec.Struct, rename="camel", kw_only=True):
     tolerate: list[Rule]
     connected: bool
     connected_at: datetime | None
+    node: str | None = None
+    """The node of the cluster that holds its connection (`GET /api/v1/cluster`); null when
+    it is not connected."""
     boot: Boot | None
     last_heartbeat: datetime | None
     connectors: list[Connector]
@@ -92,7 +99,7 @@ class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     tolerate: list[Rule] | UnsetType = UNSET
 
 
-@get("/charge-points", tags=["charge points"], responses=documented())
+@get("/charge-points", tags=["charge points"], responses=documented(503))
 async def list_charge_points(
     system: System,
     limit: Limit = 100,
@@ -100,11 +107,13 @@ async def list_charge_points(
     connected: FromQuery[bool | None] = None,
 ) -> ChargePointPage:
     """Charge points by identity, with connection state, boot details and connectors."""
-    # Connections live in memory, not in the database: the filter is applied here rather than
-    # as an IN list of every connected identity (tens of thousands of bound parameters).
+    # Connections live in memory (and in Redis), not in the database: the filter is applied
+    # here rather than as an IN list of every connected identity (tens of thousands of bound
+    # parameters).
     async with system.engine.connect() as db:
         if connected:
-            wanted = sorted(i for i in system.connections if cursor is None or i > cursor)
+            everywhere = await _cluster(system.connected())
+            wanted = [i for i in everywhere if cursor is None or i > cursor]
             rows = await _rows(db, cursor, limit + 1, charge_points.c.id.in_(wanted[: limit + 1]))
         else:
             rows = []
@@ -113,7 +122,11 @@ async def list_charge_points(
                 batch = await _rows(db, after, limit + 1)
                 if not batch:
                     break
-                rows += [r for r in batch if connected is None or r.id not in system.connections]
+                if connected is None:
+                    rows += batch
+                else:
+                    held = await _holders(system, [r.id for r in batch])
+                    rows += [r for r in batch if r.id not in held]
                 after = batch[-1].id
             rows = rows[: limit + 1]
         items = await _views(db, system, rows[:limit])
@@ -129,7 +142,7 @@ async def _rows(
     return list((await db.execute(query)).all())
 
 
-@get("/charge-points/{chargePointId:str}", tags=["charge points"], responses=documented(404))
+@get("/charge-points/{chargePointId:str}", tags=["charge points"], responses=documented(404, 503))
 async def get_charge_point(system: System, charge_point_id: ChargePointId) -> ChargePoint:
     async with system.engine.connect() as db:
         return await _view(db, system, charge_point_id)
@@ -139,7 +152,7 @@ async def get_charge_point(system: System, charge_point_id: ChargePointId) -> Ch
     "/charge-points/{chargePointId:str}",
     tags=["charge points"],
     opt=needs(Role.ADMIN),
-    responses={**created(ChargePoint), **documented()},
+    responses={**created(ChargePoint), **documented(503)},
 )
 async def put_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[Registration]
@@ -155,7 +168,7 @@ async def put_charge_point(
             frozenset(data.tolerate),
         )
         view = await _view(db, system, charge_point_id)
-    _update_live(system, charge_point_id, data.registration_status)
+    await _update_live(system, charge_point_id, data.registration_status)
     return Response(view, status_code=200 if existed else 201)
 
 
@@ -163,7 +176,7 @@ async def put_charge_point(
     "/charge-points/{chargePointId:str}",
     tags=["charge points"],
     opt=needs(Role.ADMIN),
-    responses=documented(404),
+    responses=documented(404, 503),
 )
 async def patch_charge_point(
     system: System, charge_point_id: ChargePointId, data: JSONBody[RegistrationChange]
@@ -185,7 +198,7 @@ async def patch_charge_point(
             )
         view = await _view(db, system, charge_point_id)
     if data.registration_status is not UNSET:
-        _update_live(system, charge_point_id, data.registration_status)
+        await _update_live(system, charge_point_id, data.registration_status)
     return view
 
 
@@ -193,19 +206,17 @@ async def patch_charge_point(
     "/charge-points/{chargePointId:str}",
     tags=["charge points"],
     opt=needs(Role.ADMIN),
-    responses=documented(404),
+    responses=documented(404, 503),
 )
 async def delete_charge_point(system: System, charge_point_id: ChargePointId) -> None:
     """Forget a charge point (its transactions and message log stay); a connected one is
-    disconnected."""
+    disconnected, whichever node holds it (503, nothing deleted, while that cannot be
+    known)."""
     async with system.engine.connect() as db:
         if await registration.load(db, charge_point_id) is None:
             raise _unknown(charge_point_id)
     # Disconnect first, so that what it sends meanwhile cannot recreate its connector rows.
-    connection = system.connections.get(charge_point_id)
-    if connection is not None:
-        await connection.close(1008, "charge point deleted")
-        await connection.session.close()
+    await _cluster(system.disconnect(charge_point_id, 1008, "charge point deleted"))
     async with system.engine.begin() as db:
         await db.execute(connectors.delete().where(connectors.c.charge_point_id == charge_point_id))
         await db.execute(charge_points.delete().where(charge_points.c.id == charge_point_id))
@@ -215,11 +226,31 @@ def _unknown(charge_point_id: str) -> ProblemException:
     return ProblemException(Problem(status=404, error=f"unknown charge point {charge_point_id!r}"))
 
 
-def _update_live(system: System, charge_point_id: str, status: RegistrationStatus) -> None:
-    # A connected charge point's next BootNotification is answered with the new status.
-    connection = system.connections.get(charge_point_id)
-    if connection is not None:
-        connection.handler.record.registration_status = status
+async def _update_live(system: System, charge_point_id: str, status: RegistrationStatus) -> None:
+    # A connected charge point's next BootNotification is answered with the new status, on
+    # whichever node holds it. The change is stored already when that node cannot be told.
+    try:
+        await system.registration_changed(charge_point_id, status)
+    except ClusterUnavailable as error:
+        raise ProblemException(
+            Problem(
+                status=503,
+                error=f"stored, but the node holding {charge_point_id!r} was not told "
+                f"(its next boot is answered with the old status until it reconnects): {error}",
+            )
+        ) from None
+
+
+async def _cluster(awaitable: Awaitable[T]) -> T:
+    """What needs the cluster; 503 with the reason while Redis is unreachable."""
+    try:
+        return await awaitable
+    except ClusterUnavailable as error:
+        raise ProblemException(Problem(status=503, error=str(error))) from None
+
+
+async def _holders(system: System, ids: list[str]) -> dict[str, Holder]:
+    return await _cluster(system.holders(ids))
 
 
 async def _view(db: AsyncConnection, system: System, charge_point_id: str) -> ChargePoint:
@@ -252,11 +283,11 @@ async def _views(db: AsyncConnection, system: System, rows: Sequence[Any]) -> li
                     timestamp=as_utc(c.status_at),
                 )
             )
-    return [_charge_point(row, system, by_charge_point[row.id]) for row in rows]
+    held = await _holders(system, ids)
+    return [_charge_point(row, held.get(row.id), by_charge_point[row.id]) for row in rows]
 
 
-def _charge_point(row: Any, system: System, connector_list: list[Connector]) -> ChargePoint:
-    live = system.connections.get(row.id)
+def _charge_point(row: Any, live: Holder | None, connector_list: list[Connector]) -> ChargePoint:
     boot = None
     if row.booted_at is not None:
         boot = Boot(
@@ -278,6 +309,7 @@ def _charge_point(row: Any, system: System, connector_list: list[Connector]) -> 
         tolerate=sorted(registration.parse_rules(row.leniency_rules)),
         connected=live is not None,
         connected_at=None if live is None else live.connected_at,
+        node=None if live is None else live.node,
         boot=boot,
         last_heartbeat=as_utc(row.last_heartbeat_at),
         connectors=connector_list,

@@ -108,7 +108,7 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
         summary=spec.name,
         description=f"Send {spec.name} to a connected charge point; the answer is its "
         f"{spec.name}.conf payload.",
-        responses=documented(404, 409, 502, 504),
+        responses=documented(404, 409, 502, 503, 504),
     )(command)
 
 

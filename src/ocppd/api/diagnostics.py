@@ -56,7 +56,7 @@ class DiagnosticsRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     status_code=201,
     opt=needs(Role.OPERATOR),
     tags=["diagnostics"],
-    responses=documented(404, 409, 502, 504),
+    responses=documented(404, 409, 502, 503, 504),
 )
 async def request_diagnostics(
     system: System,

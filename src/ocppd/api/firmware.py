@@ -155,7 +155,7 @@ async def get_firmware(system: System, firmware_id: FirmwareId) -> Firmware:
     status_code=201,
     opt=needs(Role.OPERATOR),
     tags=["firmware"],
-    responses=documented(404, 409, 502, 504),
+    responses=documented(404, 409, 502, 503, 504),
 )
 async def update_firmware(
     system: System,

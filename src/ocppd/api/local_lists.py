@@ -251,7 +251,7 @@ async def get_local_list(system: System, charge_point_id: ChargePointId) -> Loca
     status_code=200,
     opt=needs(Role.OPERATOR),
     tags=["local lists"],
-    responses=documented(404, 409, 502, 504),
+    responses=documented(404, 409, 502, 503, 504),
 )
 async def send_local_list(
     system: System,

@@ -27,7 +27,15 @@ from ocppd.csms import (
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
-from ocppd.csms.cluster import Cluster, Fence, Holder, NotHeld, StaleFence, for_settings
+from ocppd.csms.cluster import (
+    Cluster,
+    Fence,
+    Holder,
+    NotHeld,
+    SingleNode,
+    StaleFence,
+    for_settings,
+)
 from ocppd.csms.commit_deadline import DatabaseUnavailable
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
@@ -38,7 +46,7 @@ from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.readiness import Readiness
-from ocppd.csms.settings import Settings
+from ocppd.csms.settings import Settings, node_default_name
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
 from ocppd.csms.system_services import Check, Recorder
@@ -377,3 +385,7 @@ class CentralSystem:
     def listening(self, port: int) -> None:
         """The port is bound (the system chose it when asked for port 0)."""
         self.cluster.address = f"{self.settings.host}:{port}"
+        if isinstance(self.cluster, SingleNode) and not self.settings.node_name:
+            # Alone, the name can follow the port chosen; a cluster's node took its name when
+            # it joined, before listening (`HOST:0` with --port 0: give --node-name).
+            self.cluster.node_name = node_default_name(port)
