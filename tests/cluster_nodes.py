@@ -104,9 +104,9 @@ class Cluster:
     def refused(self, name: str, *args: str) -> tuple[int, str]:
         """Runs a node expected not to start: its exit code and output."""
         data = self.directory / (name or "unnamed") / "data"
+        serve = [sys.executable, "-m", "ocppd", "serve", "--port", "0", "--data-dir", str(data)]
         finished = subprocess.run(
-            [sys.executable, "-m", "ocppd", "serve", "--port", "0", "--data-dir", str(data)]
-            + ["--registration", "open", *self.arguments(name, *args)],
+            [*serve, "--registration", "open", *self.arguments(name, *args)],
             capture_output=True,
             text=True,
             timeout=DEADLINE,
