@@ -146,10 +146,23 @@ async def cluster(
         created.stop_all()
 
 
+class Silent:
+    """A reply that never comes (the charger ignores the call)."""
+
+
+@dataclass
+class CallError:
+    """A CALLERROR as the reply."""
+
+    code: str
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class Charger:
     """A charge point on a real WebSocket to one node: boots, answers every call from
-    `replies` (by action; default `{}`), sends its own with `ask`. `close_code` is the code
-    the node closed it with, once it did."""
+    `replies` (by action: a payload, `Silent` or a `CallError`; default `{}`), sends its own
+    with `ask`. `close_code` is the code the node closed it with, once it did."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -186,7 +199,13 @@ class Charger:
                 _, unique_id, action, payload = frame
                 self.received.append((action, payload))
                 reply = self.replies.get(action, {})
-                await self.ws.send(msgspec.json.encode([3, unique_id, reply]).decode())
+                if isinstance(reply, Silent):
+                    continue
+                if isinstance(reply, CallError):
+                    answer = [4, unique_id, reply.code, reply.description, reply.details]
+                else:
+                    answer = [3, unique_id, reply]
+                await self.ws.send(msgspec.json.encode(answer).decode())
         except ConnectionClosed:
             pass
         finally:

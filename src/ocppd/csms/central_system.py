@@ -245,12 +245,16 @@ class CentralSystem:
         replaced connection closing late cannot tear down its successor."""
         log.info("%s: disconnected (%d)", connection.identity, code)
         if self.connections.get(connection.identity) is connection:
-            del self.connections[connection.identity]
-            self.events.publish("Disconnected", connection.identity, self.clock(), code=code)
-            await self.cluster.release(connection.identity)
+            await self._forget(connection, code)
         await connection.session.close()
         if connection.ended is not None and not connection.ended.done():
             connection.ended.set_result(None)
+
+    async def _forget(self, connection: Connection, code: int) -> None:
+        """`connection` is no longer the charge point's: calls go elsewhere, or nowhere."""
+        del self.connections[connection.identity]
+        self.events.publish("Disconnected", connection.identity, self.clock(), code=code)
+        await self.cluster.release(connection.identity)
 
     async def call(
         self,
@@ -339,10 +343,15 @@ class CentralSystem:
         if connection.ended is None:
             connection.ended = asyncio.get_running_loop().create_future()
         ended = connection.ended
-        await connection.close(code, reason)
+        # Forgotten at once: a peer that takes long to go must not receive the calls meant
+        # for a newer connection elsewhere.
+        await self._forget(connection, code)
         await connection.session.close()
+        # Bounded: a half-dead peer may never take the close frame, nor end the connection.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(ended), ENDED_WAIT)
+            async with asyncio.timeout(ENDED_WAIT):
+                await connection.close(code, reason)
+                await asyncio.shield(ended)
         return True
 
     async def disconnect(self, identity: str, code: int, reason: str) -> bool:

@@ -3,7 +3,7 @@ PostgreSQL and one Redis; the request travels to the node holding the charger.""
 
 import pytest
 
-from tests.cluster_nodes import Cluster, charger
+from tests.cluster_nodes import CallError, Cluster, Silent, charger
 
 pytestmark = pytest.mark.slow
 
@@ -24,3 +24,48 @@ async def test_a_command_through_another_node_is_answered_by_the_charger(
     assert gone.status == 409, gone.body
     unknown = await b.api("POST", "/charge-points/NOPE/commands/Reset", {"type": "Soft"})
     assert unknown.status == 404, unknown.body
+
+
+async def test_every_failure_has_the_same_status_through_another_node(cluster: Cluster) -> None:
+    """What the holder's call raised is raised again on the asking node: the API answers
+    as for a charger connected to it (api/sending.py)."""
+    a, b = cluster.start("A"), cluster.start("B")
+    async with charger(a, "CP1") as cp:
+        cp.replies["Reset"] = CallError("NotSupported", "no resets here", {"why": "test"})
+        answer = await b.api("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        assert answer.status == 502, answer.body
+        assert answer.body["code"] == "NotSupported"
+        assert answer.body["description"] == "no resets here"
+        assert answer.body["details"] == {"why": "test"}
+
+        cp.replies["Reset"] = {"status": "Maybe"}
+        answer = await b.api("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        assert answer.status == 502, answer.body
+        assert answer.body["field"] == "$.status" and answer.body["code"]
+
+        cp.replies["Reset"] = Silent()
+        answer = await b.api(
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, timeout=1
+        )
+        assert answer.status == 504, answer.body
+
+        reserve = {
+            "connectorId": 1,
+            "expiryDate": "2030-01-01T00:00:00Z",
+            "idTag": "TAG1",
+            "reservationId": 2**63,
+        }
+        answer = await b.api("POST", "/charge-points/CP1/commands/ReserveNow", reserve)
+        assert answer.status == 400 and "not sent" in answer.body["error"], answer.body
+        assert [action for action, _ in cp.received].count("ReserveNow") == 0
+
+        await a.api("PATCH", "/charge-points/CP1", {"registrationStatus": "Rejected"})
+        boot = await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        assert boot["status"] == "Rejected"
+        cp.replies["Reset"] = {"status": "Accepted"}
+        answer = await b.api("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        assert answer.status == 409 and "Rejected" in answer.body["error"], answer.body
+        forced = await b.api(
+            "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, force="true"
+        )
+        assert (forced.status, forced.body) == (200, {"status": "Accepted"})

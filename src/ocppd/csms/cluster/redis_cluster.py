@@ -462,7 +462,7 @@ class RedisCluster:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
                     if message is not None and message.get("type") == "message":
-                        self._received(message["data"])
+                        self._handle_safely(message["data"])
             except UNREACHABLE as error:
                 self._down(error)
             except RedisError as error:
@@ -470,6 +470,12 @@ class RedisCluster:
             finally:
                 await asyncio.shield(_quietly(pubsub.aclose()))
             await asyncio.sleep(RETRY)
+
+    def _handle_safely(self, data: bytes) -> None:
+        try:
+            self._received(data)
+        except Exception:  # a defect of ours: the listener must go on for the next message
+            log.exception("node %s: a message on %s was not handled", self.node_name, self.channel)
 
     def _received(self, data: bytes) -> None:
         try:
