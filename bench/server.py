@@ -53,7 +53,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from processes import TICK, cpu_seconds, free_port, rss_mib, tree
 from server_loadgen import ACTIONS
@@ -272,8 +272,28 @@ class Server:
 # Load generators
 
 
+class Target(Protocol):
+    """What load generators need of a server: where it listens, a name for their files."""
+
+    kind: str
+    tmp: Path
+    port: int
+
+
 class Generators:
-    def __init__(self, server: Server, conns: int, procs: int, mode: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        server: Target,
+        conns: int,
+        procs: int,
+        mode: str,
+        *,
+        cpus: str | None = "1",
+        first: int = 0,
+        **extra: Any,
+    ) -> None:
+        """`procs` processes of `server_loadgen.py` for chargers `first`.. `first + conns - 1`,
+        pinned to `cpus` (`taskset -c`; None: not pinned)."""
         self.outs = []
         self.keep: Path | None = None  # copy the latencies there when stopped
         self.procs: list[subprocess.Popen[str]] = []
@@ -284,8 +304,10 @@ class Generators:
                 break
             out = server.tmp / f"lat-{server.kind}-{server.port}-{mode}-{g}.bin"
             self.outs.append(out)
-            cmd = ["taskset", "-c", "1", sys.executable, str(HERE / "server_loadgen.py")]
-            cmd += ["--port", str(server.port), "--conns", str(n), "--id-base", str(g * per)]
+            cmd = ["taskset", "-c", cpus] if cpus else []
+            cmd += [sys.executable, str(HERE / "server_loadgen.py")]
+            cmd += ["--port", str(server.port), "--conns", str(n)]
+            cmd += ["--id-base", str(first + g * per)]
             cmd += ["--mode", mode, "--out", str(out)]
             for key, value in extra.items():
                 cmd += [f"--{key.replace('_', '-')}", str(value)]
@@ -405,7 +427,7 @@ def run_load(
         if server.ocppd:
             server.add_id_tags(conns)
         rss_idle = rss_mib(server.pids())
-        extra = {"cycle": cycle} if cycle else {}
+        extra: dict[str, Any] = {"cycle": cycle} if cycle else {}
         gens = Generators(server, conns, args.gen_procs, mode, **extra)
         if args.keep_latencies:
             gens.keep = Path(args.keep_latencies) / f"{kind}-{conns}-{mode}"
@@ -604,7 +626,11 @@ NOT_STORED = [
 ]
 
 
-def storm_check(server: Server, n: int) -> dict[str, Any]:
+class Queryable(Protocol):
+    def sql(self, query: str) -> list[tuple[Any, ...]]: ...
+
+
+def storm_check(server: Queryable, n: int) -> dict[str, Any]:
     """What the database holds after the storm (the idle phase booted each charger once)."""
     q = server.sql
     return {
