@@ -1,6 +1,7 @@
 """`ocppd serve --workers N`: real processes on one port, a PostgreSQL schema and a Redis of
-the test's own. Which worker holds a charger is read from its log lines (each carries its
-node name)."""
+the test's own (`tests/cluster_nodes.py`'s `cluster`). Which worker holds a charger: the
+cluster says (`GET /charge-points/{id}`); which worker started, ended, listens: the
+supervisor's log."""
 
 import asyncio
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -37,11 +39,13 @@ class Supervised(Served):
     while)."""
 
     start_deadline = 120.0
+    api: ApiClient
+    """Its API on the shared port, with an admin token."""
 
-    def wait_for(self, pattern: str, after: int = 0) -> re.Match[str]:
+    def wait_for(self, pattern: str, after: int = 0, within: float = DEADLINE) -> re.Match[str]:
         """The first match of `pattern` in what it printed from character `after` on, once
-        it is printed."""
-        deadline = time.monotonic() + DEADLINE
+        it is printed (within `within` seconds)."""
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if found := re.compile(pattern, re.MULTILINE).search(self.printed(), after):
                 return found
@@ -70,6 +74,7 @@ def supervise(tmp_path: Path, cluster: Cluster) -> Iterator[Callable[..., Superv
     def start(*args: str) -> Supervised:
         shared = ("--database", cluster.database, "--redis-url", cluster.redis.url)
         started.append(Supervised(tmp_path, "--workers", "2", *shared, *args))
+        started[-1].api = ApiClient(f"http://127.0.0.1:{started[-1].port}", cluster.token)
         return started[-1]
 
     yield start
@@ -106,21 +111,20 @@ async def booted(port: int, identity: str, stack: AsyncExitStack) -> ClientConne
     return ws
 
 
+async def held(served: Supervised, identities: list[str]) -> dict[str, str]:
+    """The node holding each of these connected chargers (`GET /charge-points/{id}`)."""
+    answers = await asyncio.gather(
+        *(asyncio.to_thread(served.api.send, "GET", f"/charge-points/{i}") for i in identities)
+    )
+    assert all(a.status == 200 for a in answers), answers
+    return {i: a.body["node"] for i, a in zip(identities, answers, strict=True)}
+
+
 async def holders(served: Supervised, identities: list[str]) -> dict[str, str]:
-    """The node each of these chargers was connected to: connected and booted together, then
-    closed, each node's log names the ones it held."""
+    """The node each of these chargers is given, connected and booted together."""
     async with AsyncExitStack() as stack:
         await asyncio.gather(*(booted(served.port, i, stack) for i in identities))
-    return await held_by(served, identities)
-
-
-async def held_by(served: Supervised, identities: list[str]) -> dict[str, str]:
-    """The node each of these chargers was connected to, once they have disconnected."""
-    nodes = {}
-    for identity in identities:
-        pattern = rf"\[(\S+)\] ocppd\.csms\S*: {identity}: disconnected"
-        nodes[identity] = (await asyncio.to_thread(served.wait_for, pattern))[1]
-    return nodes
+        return await held(served, identities)
 
 
 async def test_workers_share_one_port_and_the_chargers_spread_over_them(
@@ -132,6 +136,8 @@ async def test_workers_share_one_port_and_the_chargers_spread_over_them(
     # The kernel hashes each connection to a worker: all 20 on one has odds of 2 in 2^20.
     nodes = await holders(served, [f"SPREAD{i}" for i in range(20)])
     assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+    answer = await asyncio.to_thread(served.api.send, "GET", "/cluster")
+    assert [n["name"] for n in answer.body["nodes"]] == ["edge-1", "edge-2"]
 
 
 async def test_a_worker_killed_is_started_again_under_its_name(
@@ -146,7 +152,7 @@ async def test_a_worker_killed_is_started_again_under_its_name(
     await asyncio.to_thread(wait_until, lambda: not alive(killed), "the killed worker ended")
     assert set((await holders(served, ["ALONE"])).values()) <= {"edge-1", "edge-2"}
     restarted = await asyncio.to_thread(
-        served.wait_for, r"worker edge-2 listening \(pid (\d+)\)", after
+        served.wait_for, r"worker edge-2 listening \(pid (\d+)\)", after, served.start_deadline
     )
     assert int(restarted[1]) != killed
     nodes = await holders(served, [f"BACK{i}" for i in range(20)])
@@ -154,22 +160,44 @@ async def test_a_worker_killed_is_started_again_under_its_name(
     assert served.process.poll() is None
 
 
+async def test_a_worker_that_keeps_dying_is_started_again_later_each_time(
+    supervise: Callable[..., Supervised],
+) -> None:
+    """Each time it dies soon after its start, the delay doubles (the delays logged, not
+    timed)."""
+    served = supervise("--node-name", "edge")
+    pid = served.listening()["edge-2"]
+    for delay in ("0.5", "1.0", "2.0"):
+        after = len(served.printed())
+        os.kill(pid, signal.SIGKILL)
+        ended = rf"worker edge-2 \(pid {pid}\) ended \(signal SIGKILL\): starting it again in "
+        await asyncio.to_thread(served.wait_for, ended + rf"{delay} s", after)
+        started = await asyncio.to_thread(
+            served.wait_for, r"worker edge-2 started \(pid (\d+)\)", after
+        )
+        pid = int(started[1])
+    listening = rf"worker edge-2 listening \(pid {pid}\)"
+    await asyncio.to_thread(served.wait_for, listening, 0, served.start_deadline)
+
+
 async def test_a_command_through_any_request_reaches_the_charger_wherever_it_is(
-    supervise: Callable[..., Supervised], cluster: Cluster
+    supervise: Callable[..., Supervised],
 ) -> None:
     served = supervise("--node-name", "edge")
-    api = ApiClient(f"http://127.0.0.1:{served.port}", cluster.token)
     identities = [f"CMD{i}" for i in range(10)]
     async with AsyncExitStack() as stack:
         chargers = [await _charger(served.port, identity, stack) for identity in identities]
+        assert set((await held(served, identities)).values()) == {"edge-1", "edge-2"}
         # Each request is a connection of its own, which the kernel gives to either worker:
-        # 20 requests, with chargers on both workers, all reaching the holder's own worker
-        # has odds of 1 in 2^20.
+        # 20 requests, all reaching the holder's own worker, has odds of 1 in 2^20.
         for _ in range(2):
             answers = await asyncio.gather(
                 *(
                     asyncio.to_thread(
-                        api.send, "POST", f"/charge-points/{i}/commands/Reset", {"type": "Soft"}
+                        served.api.send,
+                        "POST",
+                        f"/charge-points/{i}/commands/Reset",
+                        {"type": "Soft"},
                     )
                     for i in identities
                 )
@@ -177,8 +205,10 @@ async def test_a_command_through_any_request_reaches_the_charger_wherever_it_is(
             assert [(a.status, a.body) for a in answers] == [(200, {"status": "Accepted"})] * 10
         for charger in chargers:
             assert charger.received == [("Reset", {"type": "Soft"})] * 2
-    nodes = await held_by(served, identities)
-    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+    answering = set()
+    for _ in range(100):  # both, but with odds of 1 in 2^99
+        answering.add((await asyncio.to_thread(served.api.send, "GET", "/cluster")).body["node"])
+    assert answering == {"edge-1", "edge-2"}
 
 
 async def _charger(port: int, identity: str, stack: AsyncExitStack) -> Charger:
@@ -193,12 +223,16 @@ async def _charger(port: int, identity: str, stack: AsyncExitStack) -> Charger:
     return charger
 
 
-@pytest.mark.parametrize("signalled", ["supervisor", "every process"])
-async def test_sigterm_closes_the_chargers_of_every_worker_with_1001(
-    supervise: Callable[..., Supervised], signalled: str
+@pytest.mark.parametrize(
+    ("number", "to_workers"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM to every process"],
+)
+async def test_a_signal_closes_the_chargers_of_every_worker_with_1001(
+    supervise: Callable[..., Supervised], cluster: Cluster, number: int, to_workers: bool
 ) -> None:
-    """ "every process": as systemd stops a service (its whole control group), each worker
-    is sent SIGTERM by systemd and by the supervisor."""
+    """SIGINT: Ctrl-C. SIGTERM to every process: as systemd stops a service (its whole
+    control group), each worker is sent SIGTERM by systemd and by the supervisor."""
     served = supervise()
     workers = served.listening()
     directory = _metrics_directory(workers.values())
@@ -206,8 +240,8 @@ async def test_sigterm_closes_the_chargers_of_every_worker_with_1001(
         chargers = await asyncio.gather(
             *(booted(served.port, f"STOP{i}", stack) for i in range(10))
         )
-        served.process.send_signal(signal.SIGTERM)
-        if signalled == "every process":
+        served.process.send_signal(number)
+        if to_workers:
             for pid in workers.values():
                 os.kill(pid, signal.SIGTERM)
         codes = await asyncio.gather(*(_close_code(ws) for ws in chargers))
@@ -219,6 +253,15 @@ async def test_sigterm_closes_the_chargers_of_every_worker_with_1001(
     assert sum(map(int, closed)) == 10
     assert not any(alive(pid) for pid in workers.values())
     assert not await asyncio.to_thread(directory.exists), "the metrics directory is removed"
+    assert await _node_keys(cluster.redis.url) == [], "a worker left its lease behind"
+
+
+async def _node_keys(url: str) -> list[bytes]:
+    client = Redis.from_url(url)
+    try:
+        return list(await client.keys("ocppd:node:*"))
+    finally:
+        await client.aclose()
 
 
 async def _close_code(ws: ClientConnection) -> int | None:
