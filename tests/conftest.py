@@ -8,7 +8,7 @@ import pytest
 from ocppd.rpc.log_budget import offences
 from tests.cluster_nodes import cluster, cluster_database  # noqa: F401 (fixtures for every test)
 from tests.databases import TEMPLATES, empty_postgres_database  # noqa: F401 (a fixture too)
-from tests.redis_server import redis_server  # noqa: F401 (a fixture for every test)
+from tests.redis_server import redis_client, redis_server  # noqa: F401 (fixtures too)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

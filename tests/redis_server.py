@@ -6,10 +6,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 START_DEADLINE = 20.0
 
@@ -90,3 +91,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client of `redis_server` (redis-py's asyncio client, as the nodes use it)."""
+    client = Redis.from_url(redis_server.url, socket_timeout=5)
+    yield client
+    await client.aclose()
