@@ -79,6 +79,10 @@ class Node(Served):
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def printed(self, text: str) -> bool:
+        """Whether its output so far has `text` (while it runs)."""
+        return any(text in line for line in list(self._output))
+
 
 @dataclass
 class Cluster:
@@ -168,6 +172,8 @@ class Charger:
         self.ws = ws
         self.replies: dict[str, Any] = {}
         self.received: list[tuple[str, Any]] = []
+        self.unique_ids: dict[str, str] = {}
+        """The unique id of the last call of each action (to answer a `Silent` one later)."""
         self.close_code: int | None = None
         self.close_reason = ""
         self.closed = asyncio.Event()
@@ -182,6 +188,10 @@ class Charger:
         frame = await asyncio.wait_for(self._results.get(), DEADLINE)
         assert frame[0] == 3, frame
         return frame[2]
+
+    async def answer(self, action: str, payload: Any) -> None:
+        """Answer the last `action` call now (one its reply left `Silent`)."""
+        await self.ws.send(msgspec.json.encode([3, self.unique_ids[action], payload]).decode())
 
     async def boot(self) -> None:
         answer = await self.ask(
@@ -198,6 +208,7 @@ class Charger:
                     continue
                 _, unique_id, action, payload = frame
                 self.received.append((action, payload))
+                self.unique_ids[action] = unique_id
                 reply = self.replies.get(action, {})
                 if isinstance(reply, Silent):
                     continue

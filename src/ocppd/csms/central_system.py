@@ -328,6 +328,8 @@ class CentralSystem:
         """Before the charge points are closed (SIGTERM): the calls sent to them are answered
         (or time out); no new one is sent."""
         self._stopping = True
+        if self._calls_in_flight:
+            log.info("stopping: waiting for %d calls in flight", self._calls_in_flight)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_calls.wait(), self.settings.response_timeout)
 

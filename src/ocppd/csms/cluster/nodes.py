@@ -53,11 +53,25 @@ if current and current ~= ARGV[1] and current ~= ARGV[5] then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-return false
+if current == ARGV[1] then
+    return false
+end
+return 1
 """
 """Renew this run's lease and entry; KEYS: node key, nodes hash; ARGV: run, lease in ms, name,
-entry, a leftover run that may be taken over (or ''). Returns another run's id, holding the
-name, when there is one (nothing is written then)."""
+entry, a leftover run that may be taken over (or ''). Returns nil when renewed, 1 when the
+key was not there (new, or expired: Redis lost it, or this node paused past its lease), or
+another run's id holding the name (nothing is written then)."""
+
+SWEEP_NODE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] and
+        redis.call('GET', KEYS[2]) ~= ARGV[3] then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+"""Delete a node's entry (KEYS: nodes hash, its node key; ARGV: name, the entry seen, its
+run) if it is still the one seen and its key no longer holds its run."""
 
 LEAVE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

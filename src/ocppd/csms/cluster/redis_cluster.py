@@ -135,6 +135,7 @@ class RedisCluster:
         self._reclaim = self.redis.register_script(owners.RECLAIM)
         self._register_script = self.redis.register_script(nodes.REGISTER)
         self._leave = self.redis.register_script(nodes.LEAVE)
+        self._sweep_node = self.redis.register_script(nodes.SWEEP_NODE)
 
     # Joining and leaving
 
@@ -155,13 +156,20 @@ class RedisCluster:
             raise
         self._accepting = True
         self._keeper = asyncio.create_task(self._keep_alive())
+        try:
+            swept = await self.sweep()
+        except ClusterUnavailable as error:
+            log.warning("node %s: leftovers of dead nodes not swept: %s", self.node_name, error)
+        else:
+            if swept:
+                log.info("node %s: %d entries of nodes gone deleted", self.node_name, swept)
         log.info("node %s joined the cluster (run %s)", self.node_name, self.run_id)
 
     async def _join(self) -> None:
         other = await self._register_script(
             keys=[node_key(self.node_name), NODES], args=self._register_args("")
         )
-        if other is None:
+        if not isinstance(other, bytes):
             return
         # Our own subscription counts one: more means a live node answers to this name.
         (_, listeners), *_ = await self.redis.pubsub_numsub(self.channel)
@@ -174,7 +182,7 @@ class RedisCluster:
         again = await self._register_script(
             keys=[node_key(self.node_name), NODES], args=self._register_args(other.decode())
         )
-        if again is not None:
+        if isinstance(again, bytes):
             raise NodeNameTaken(f"another node took the name {self.node_name!r} meanwhile")
 
     def _register_args(self, takeover: str) -> list[Any]:
@@ -227,18 +235,21 @@ class RedisCluster:
         while True:
             await asyncio.sleep(self._renew)
             try:
-                other = await self._register_script(
+                found = await self._register_script(
                     keys=[node_key(self.node_name), NODES], args=self._register_args("")
                 )
-                if other is not None:
+                if isinstance(found, bytes):
                     log.error(
                         "node %s: another node (run %s) holds this name: give one of them "
                         "another --node-name",
                         self.node_name,
-                        other.decode(errors="replace"),
+                        found.decode(errors="replace"),
                     )
                     continue
-                if self._trouble is not None:
+                if self._trouble is not None or found is not None:
+                    # Redis was away, or lost this node's key (restarted empty, or this
+                    # process paused past its lease and its entries may have been swept).
+                    self._trouble = self._trouble or "this node's lease had expired"
                     await self._rejoin()
             except UNREACHABLE as error:
                 self._down(error)
@@ -563,6 +574,34 @@ class RedisCluster:
             address = self.address if entry.run == self.run_id else entry.address
             shown.append(NodeInfo(name, address, entry.started_at, held, entry.version))
         return shown
+
+    async def sweep(self) -> int:
+        """The owners entries and node entries of nodes that are gone (killed, or an earlier
+        run), deleted; how many. For housekeeping: they count as nobody's anyway."""
+        found = await self._redis(self.redis.hgetall(OWNERS))
+        entries = {_text(i): (t, owners.parse(t)) for i, t in found.items()}
+        live = await self._live_runs(e for _, e in entries.values() if e is not None)
+        stale = [
+            (identity, text)
+            for identity, (text, entry) in entries.items()
+            if entry is None or live.get(entry.node) != entry.run
+        ]
+        listed = await self._redis(self.redis.hgetall(NODES))
+        # Candidates only: the script deletes an entry only if its key does not hold its run.
+        gone = [
+            (_text(name), text, "" if entry is None else entry.run)
+            for name, text in listed.items()
+            if (entry := nodes.decode_entry(text)) is None or live.get(_text(name)) != entry.run
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for identity, text in stale:
+                await self._release(keys=[OWNERS], args=[identity, text], client=pipe)
+            for name, text, run in gone:
+                await self._sweep_node(
+                    keys=[NODES, node_key(name)], args=[name, text, run], client=pipe
+                )
+            deleted = await self._redis(pipe.execute())
+        return sum(int(n) for n in deleted)
 
     async def fence_holds(self, fence: Fence) -> bool:
         """Whether `fence`'s token is still its lease's newest (the `INCR`ed counter)."""
