@@ -4,8 +4,12 @@ point on a real socket: Full, then Differential after tag changes, and the answe
 import asyncio
 from typing import Any
 
+import pytest
+
 from ocppd.api.tokens import Role
 from tests.api.conftest import Api, charge_point
+from tests.cluster_nodes import Cluster
+from tests.cluster_nodes import charger as cluster_charger
 
 
 def sent_list(cp: Any) -> dict[str, Any]:
@@ -225,3 +229,30 @@ async def test_a_differential_with_nul_in_an_id_tag_is_kept(api: Api) -> None:
         assert removed.status == 200, removed.body
         held = (await operator("GET", "/charge-points/CP1/local-list")).body
         assert (held["acknowledgedVersion"], held["localAuthorizationList"]) == (3, [])
+
+
+@pytest.mark.slow
+async def test_lists_sent_through_two_nodes_get_distinct_increasing_versions(
+    cluster: Cluster,
+) -> None:
+    """Two nodes of a cluster (real `ocppd serve` processes) build and send lists for the same
+    charger at once: one at a time cluster-wide, so never the same version twice nor out of
+    order (issue 18, behaviour 4)."""
+    a, b = cluster.start("A"), cluster.start("B")
+    assert (await a.api("PUT", "/id-tags/TAG1", {"status": "Accepted"})).status in (200, 201)
+    async with cluster_charger(a, "CP1") as cp:
+        cp.replies["SendLocalList"] = {"status": "Accepted"}
+        answers = await asyncio.gather(
+            *(
+                node.api("POST", "/charge-points/CP1/local-list", {"updateType": "Full"})
+                for node in (a, b, a, b, b, a)
+            )
+        )
+        assert all(answer.status == 200 for answer in answers), [x.body for x in answers]
+        assert sorted(answer.body["listVersion"] for answer in answers) == [1, 2, 3, 4, 5, 6]
+        sent = [
+            payload["listVersion"] for action, payload in cp.received if action == "SendLocalList"
+        ]
+        assert sent == [1, 2, 3, 4, 5, 6]
+    state = await b.api("GET", "/charge-points/CP1/local-list")
+    assert state.body["acknowledgedVersion"] == 6

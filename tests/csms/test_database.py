@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,7 +9,14 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ocppd.csms.database import alembic_config, async_url, upgrade
+from ocppd.csms.database import (
+    LockBusy,
+    advisory_lock,
+    alembic_config,
+    async_url,
+    create_engine,
+    upgrade,
+)
 from ocppd.csms.models import metadata
 from tests.databases import engine_for
 
@@ -264,3 +272,51 @@ async def test_unmatched_stops_stored_twice_are_kept_once(engine: AsyncEngine) -
         with pytest.raises(sa.exc.IntegrityError):  # and the key holds from now on
             async with connection.begin_nested():
                 await connection.execute(unmatched_stops.insert(), rows[1])
+
+
+async def test_nodes_starting_together_migrate_once(empty_postgres_database: str) -> None:
+    """Nodes of a cluster start together on one database: one migrates, the others wait for it
+    and find nothing left to do (without the lock they all create the tables and fail)."""
+    engines = [create_engine(empty_postgres_database) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(engine) for engine in engines))
+        async with engines[0].connect() as db:
+            versions = (await db.execute(sa.text("select version_num from alembic_version"))).all()
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert versions == [(head,)]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_an_advisory_lock_is_one_holder_at_a_time_and_never_left_behind(
+    empty_postgres_database: str,
+) -> None:
+    """Held by one connection of one engine (one node); another node waits for it, gives up
+    past its wait (LockBusy), and a waiter that was cancelled leaves no lock behind."""
+    holder, other = create_engine(empty_postgres_database), create_engine(empty_postgres_database)
+    try:
+        async with advisory_lock(holder, "local-list:CP1", wait=30):
+            with pytest.raises(LockBusy, match="local-list:CP1"):
+                async with advisory_lock(other, "local-list:CP1", wait=0.2):
+                    pytest.fail("two holders")
+            async with advisory_lock(other, "local-list:CP2", wait=30):
+                pass  # another name: not held
+            waiter = asyncio.create_task(_hold(other, "local-list:CP1"))
+            await asyncio.sleep(0.2)
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+        async with advisory_lock(other, "local-list:CP1", wait=30):
+            with pytest.raises(LockBusy):
+                async with advisory_lock(holder, "local-list:CP1", wait=0.2):
+                    pytest.fail("two holders")
+        async with advisory_lock(holder, "local-list:CP1", wait=30):
+            pass  # released by its holder, not kept by the cancelled waiter's connection
+    finally:
+        await holder.dispose()
+        await other.dispose()
+
+
+async def _hold(engine: AsyncEngine, name: str) -> None:
+    async with advisory_lock(engine, name, wait=30):
+        await asyncio.sleep(3600)

@@ -10,9 +10,11 @@ and the list it holds as of that version.
 - `POST /charge-points/{id}/local-list` builds SendLocalList from the id-tag store: Full (every
   tag), or Differential against the acknowledged list (changed and new tags, removals); by
   default Differential when an acknowledged list allows it. Its version is one more than any
-  version sent, acknowledged or reported. Such POSTs for one charge point run one at a time
-  (a lock per charge point, in this process), so two never send the same version or send
-  them out of order; a raw SendLocalList command carries the operator's own version.
+  version sent, acknowledged or reported. Such POSTs for one charge point run one at a time,
+  through every node of a cluster (a lock per charge point in this process, and on PostgreSQL
+  an advisory lock per charge point held for the round trip), so two never send the same
+  version or send them out of order; one that waited for the lock longer than a round trip
+  can take is answered 409. A raw SendLocalList command carries the operator's own version.
 - A list beyond the charger's SendLocalListMaxLength or LocalAuthListMaxLength is refused
   with 400 before sending (`ocppd.csms.local_list_limits`).
 """
@@ -38,6 +40,7 @@ from ocppd.api.tokens import Role
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.clock import as_utc
+from ocppd.csms.database import LockBusy, advisory_lock
 from ocppd.csms.id_tags import tag_key
 from ocppd.csms.models import id_tags, local_list_entries, local_lists
 from ocppd.csms.stored_text import fitted
@@ -260,9 +263,28 @@ async def send_local_list(
     force: Force = False,
 ) -> LocalListSent:
     """Send the id-tag store as the charge point's local list: Full, or Differential against
-    the list it acknowledged last. 409 also when a Differential is asked without one."""
-    async with _lock(charge_point_id):
-        return await _build_and_send(system, charge_point_id, data, force)
+    the list it acknowledged last. 409 also when a Differential is asked without one, or when
+    another list for this charge point was being sent for longer than a round trip takes."""
+    try:
+        async with (
+            _lock(charge_point_id),
+            advisory_lock(system.engine, f"local-list:{charge_point_id}", _lock_wait(system)),
+        ):
+            return await _build_and_send(system, charge_point_id, data, force)
+    except LockBusy:
+        raise ProblemException(
+            Problem(
+                status=409,
+                error=f"another local list is being sent to {charge_point_id!r}: try again",
+            )
+        ) from None
+
+
+def _lock_wait(system: CentralSystem) -> float:
+    """As long as another POST may hold the lock: its reads, its round trip (through another
+    node: and that node's reply margin), its answer stored."""
+    settings = system.settings
+    return settings.response_timeout + 3 * settings.database_timeout + 5
 
 
 _locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()

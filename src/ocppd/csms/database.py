@@ -9,7 +9,10 @@ open for the many minutes of TCP's retransmissions. Migrations are exempt: they 
 longer on a large database, and nothing waits for them.
 """
 
+import contextlib
+import logging
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ocppd.csms.settings import DATABASE_TIMEOUT
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger("ocppd.csms.database")
 
 
 def async_url(url: str) -> str:
@@ -150,12 +155,74 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+def lock_key(name: str) -> sa.ColumnElement[int]:
+    """The key of PostgreSQL's advisory locks for `name` in the current schema: advisory
+    locks are database-wide, and each schema holds an ocppd of its own (the tests' schemas)."""
+    text = sa.func.concat(f"ocppd:{name}:", sa.func.coalesce(sa.func.current_schema(), ""))
+    return sa.func.hashtextextended(text, 0)
+
+
 async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every migration that the database lacks."""
+    """Apply every migration that the database lacks. On PostgreSQL under an advisory lock:
+    the nodes of a cluster that start together migrate once, the others wait for it and find
+    nothing left to do."""
     path = sqlite_path(str(engine.url))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(sa.text("SET LOCAL statement_timeout = 0"))
+            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("schema"))))
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+
+
+class LockBusy(TimeoutError):
+    """An advisory lock was held by another (node) for longer than one may wait for it."""
+
+
+QUERY_CANCELED = "57014"
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(engine: AsyncEngine, name: str, wait: float) -> AsyncIterator[None]:
+    """On PostgreSQL, the session advisory lock `name` (of this schema) held while the block
+    runs, by a connection of the pool kept for it, outside any transaction (the block may wait
+    on a charger longer than a transaction may stay idle); waited for at most `wait` seconds,
+    then LockBusy. A lock whose release fails ends with its connection (invalidated). Other
+    databases (SQLite: one process) have nothing to lock."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = lock_key(name)
+    async with engine.connect() as connection:
+        try:
+            await connection.execute(
+                sa.select(
+                    sa.func.set_config("statement_timeout", f"{max(1, round(wait * 1000))}", True)
+                )
+            )
+            await connection.execute(sa.select(sa.func.pg_advisory_lock(key)))
+            await connection.commit()
+        except sa.exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+                raise LockBusy(f"{name} is held elsewhere for more than {wait:g} s") from None
+            await connection.invalidate()
+            raise
+        except BaseException:
+            # Cancelled (or failed) while the server may have granted the lock: it must not
+            # stay with a pooled connection, where no one would ever release it.
+            await connection.invalidate()
+            raise
+        try:
+            yield
+        finally:
+            try:
+                await connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                await connection.commit()
+            except BaseException as error:  # the lock must not outlive us: it ends with the session
+                log.warning(
+                    "advisory lock %s not released (%r): its connection is closed", name, error
+                )
+                await connection.invalidate()
+                if not isinstance(error, Exception):
+                    raise
