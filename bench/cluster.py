@@ -401,6 +401,11 @@ def cluster(args: argparse.Namespace, names: Sequence[str], **kwargs: Any) -> It
         yield started
     finally:
         started.close()
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for node in started.nodes:
+                if node.log.exists():
+                    shutil.copy(node.log, args.logs)
 
 
 def api(node: Node, token: str, timeout: float = 60.0) -> httpx.AsyncClient:
@@ -907,9 +912,10 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
             limit = asyncio.Semaphore(32)
             back: list[float] = []
             commandable: list[float] = []
+            lag: list[float] = []
             refused = 0
 
-            async def command_until_answered(identity: str, port: int) -> None:
+            async def command_until_answered(identity: str, port: int, booted: float) -> None:
                 """Through the node that does not hold it: the request crosses over Redis."""
                 nonlocal refused
                 deadline = time.monotonic() + args.failover_deadline
@@ -919,6 +925,7 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
                             answer = await command(other[port], identity)
                             if answer.status_code == 200:
                                 commandable.append(time.time() - killed)
+                                lag.append(time.time() - booted)
                                 return
                     refused += 1
                     await asyncio.sleep(0.05)
@@ -935,7 +942,9 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
                 back.append(line["booted"] - killed)
                 identity = f"FO{line['back']:06d}"
                 commanding.append(
-                    asyncio.create_task(command_until_answered(identity, line["port"]))
+                    asyncio.create_task(
+                        command_until_answered(identity, line["port"], line["booted"])
+                    )
                 )
             if commanding:
                 await asyncio.wait(commanding, timeout=args.failover_deadline)
@@ -943,6 +952,7 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
                 task.cancel()
             row["back"] = Spread.of(back)
             row["commandable"] = Spread.of(commandable)
+            row["lag"] = Spread.of(lag)
             row["refused"] = refused
             gone = await lease
             row["lease_gone_s"] = gone - killed if gone else float("nan")
@@ -987,7 +997,8 @@ def failover_report(r: dict[str, Any]) -> str:
             f"- times from the `kill -9` of A; three nodes, chargers reconnecting at once "
             "(no delay) alternately to B and C, each sent ClearCache through the other of "
             f"the two as soon as it booted (retried every 50 ms while refused: {r['refused']:,} "
-            "refusals)",
+            f"refusals; 32 at a time: from its boot to the command's answer p50 "
+            f"{ms(r['lag'].p50 / 1e3, '.2f')} s, p99 {ms(r['lag'].p99 / 1e3, '.2f')} s)",
             f"- booted on A in {r['connect_s']} s (64 at a time); owners entries in Redis "
             f"{r['owners_before']:,} before, {r['owners_after']:,} after; node log errors "
             f"{r['log_errors']}; {r['load']} at the end",
@@ -998,20 +1009,25 @@ def failover_report(r: dict[str, Any]) -> str:
 # Phase: storm
 
 
-def run_storm(args: argparse.Namespace) -> dict[str, Any]:
+def run_storm(args: argparse.Namespace, nodes: int) -> dict[str, Any]:
+    """The storm on 2 nodes of a cluster, or (the control, as bench/server.py's storm) on 1
+    node without Redis."""
     n = args.storm
-    half = n // 2
-    with cluster(args, ["A", "B"]) as c:
-        a, b = c.nodes
-        assert c.redis is not None
+    names = ["A", "B"][:nodes]
+    with cluster(args, names, redis=nodes > 1) as c:
         c.db.add_id_tags(n)
-        row: dict[str, Any] = {"conns": n}
+        row: dict[str, Any] = {"conns": n, "setup": "2 nodes" if nodes > 1 else "1 node, no Redis"}
         gens: list[Generators] = []
+        # Chargers i..j of each node, and where they reconnect: to the other node.
+        share = -(-n // nodes)
+        parts = [(node, i * share, min(share, n - i * share)) for i, node in enumerate(c.nodes)]
+        owners: Peak | None = None
         try:
             extra = {"connect_deadline": args.storm_deadline}
+            procs = max(1, 4 // nodes)
             gens = [
-                Generators(a, half, 2, "idle", cpus=None, first=0, **extra),
-                Generators(b, n - half, 2, "idle", cpus=None, first=half, **extra),
+                Generators(node, count, procs, "idle", cpus=None, first=first, **extra)
+                for node, first, count in parts
             ]
             ready = [r for g in gens for r in g.read_all(args.storm_deadline + 30)]
             row["idle_connected"] = sum(r["connected"] for r in ready)
@@ -1019,40 +1035,35 @@ def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             for g in gens:
                 g.send({"go": 0, "start": 0, "end": 0})
             time.sleep(1.0)
-            row["owners_idle"] = int(c.redis.client.hlen("ocppd:owners"))
+            row["owners_idle"] = hlen(c, "ocppd:owners")
+            closed = time.monotonic()
             for g in gens:
                 g.send({"stop": True})
             for g in gens:
                 g.read_all(60)
                 g.stop()
-            time.sleep(2.0)  # the nodes see the disconnects
-            row["owners_closed"] = int(c.redis.client.hlen("ocppd:owners"))
-            # Every charger at once, to the other node than before.
+            # Until the nodes have handled the closes (idle again, owners entries released).
+            row["settle_s"] = settle(c, closed, 120.0)
+            row["owners_closed"] = hlen(c, "ocppd:owners")
+            # Every charger at once, to the other node than before (the same one if alone).
             extra["connect_limit"] = 0
             gens = [
-                Generators(b, half, 2, "storm", cpus=None, first=0, **extra),
-                Generators(a, n - half, 2, "storm", cpus=None, first=half, **extra),
-            ]
+                Generators(c.nodes[(i + 1) % nodes], count, procs, "storm", cpus=None,
+                           first=first, **extra)
+                for i, (_, first, count) in enumerate(parts)
+            ]  # fmt: skip
             for g in gens:
                 g.read_all(30)
-            stats0, s0, d0, r0 = (
-                c.commandstats(),
-                cpu_seconds(c.node_pids()),
-                pg_cpu_seconds(),
-                c.redis.cpu(),
-            )
+            stats0, s0, d0 = c.commandstats(), cpu_seconds(c.node_pids()), pg_cpu_seconds()
+            r0 = c.redis.cpu() if c.redis else 0.0
             go = time.time() + 1.0
-            owners = Peak(c.redis, "ocppd:owners")
+            owners = Peak(c.redis, "ocppd:owners") if c.redis else None
             for g in gens:
                 g.send({"go": go})
             done = [d for g in gens for d in g.read_all(args.storm_deadline + 60)]
-            row["owners_peak"] = owners.stop()
-            stats1, s1, d1, r1 = (
-                c.commandstats(),
-                cpu_seconds(c.node_pids()),
-                pg_cpu_seconds(),
-                c.redis.cpu(),
-            )
+            row["owners_peak"] = owners.stop() if owners else 0
+            stats1, s1, d1 = c.commandstats(), cpu_seconds(c.node_pids()), pg_cpu_seconds()
+            r1 = c.redis.cpu() if c.redis else 0.0
             lasts = [d["storm_last"] for d in done if d["storm_last"]]
             row["completed"] = sum(d["storm_completed"] for d in done)
             row["storm_s"] = (max(lasts) - go) if lasts else float("nan")
@@ -1060,16 +1071,35 @@ def run_storm(args: argparse.Namespace) -> dict[str, Any]:
             row["error_samples"] = [s for d in done for s in d["error_samples"]][:3]
             row["failed_connects"] = sum(d["failed_connects"] for d in done)
             row["node_cpu_s"], row["pg_cpu_s"], row["redis_cpu_s"] = s1 - s0, d1 - d0, r1 - r0
-            row["redis_calls"] = owners.own(command_deltas(stats0, stats1))
+            calls = command_deltas(stats0, stats1)
+            row["redis_calls"] = owners.own(calls) if owners else calls
             time.sleep(2.0)  # frames out are logged in the next commit
-            row["owners_after"] = int(c.redis.client.hlen("ocppd:owners"))
+            row["owners_after"] = hlen(c, "ocppd:owners")
             row.update(storm_check(c.db, n))
         finally:
+            if owners is not None:
+                owners.stop()
             for g in gens:
                 g.stop()
         row["log_errors"] = c.log_errors()
         row["load"] = load()
         return row
+
+
+def hlen(c: Cluster, key: str) -> int:
+    return int(c.redis.client.hlen(key)) if c.redis else 0
+
+
+def settle(c: Cluster, since: float, deadline: float) -> float:
+    """Seconds from `since` until the nodes are idle (under 5 % of a core over half a second)
+    and hold no owners entry in Redis; NaN when not within `deadline`."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        cpu = cpu_seconds(c.node_pids())
+        time.sleep(0.5)
+        if cpu_seconds(c.node_pids()) - cpu < 0.025 and hlen(c, "ocppd:owners") == 0:
+            return time.monotonic() - since
+    return float("nan")
 
 
 class Peak(threading.Thread):
@@ -1096,45 +1126,57 @@ class Peak(threading.Thread):
         return {name: n for name, n in left.items() if n > 0}
 
     def stop(self) -> int:
-        self.stopped.set()
-        self.join(10)
-        self.client.close()
+        if not self.stopped.is_set():
+            self.stopped.set()
+            self.join(10)
+            self.client.close()
         return self.peak
 
 
-def storm_report(r: dict[str, Any]) -> str:
-    calls = ", ".join(f"{k} {v:,}" for k, v in r["redis_calls"].items()) or "none"
-    drained = (
-        r["completed"] == r["conns"]
-        and r["db_transactions_closed"] == r["conns"]
-        and r["errors"] == 0
-    )
-    return "\n".join(
-        [
-            "| chargers | idle connected | storm: done | storm s | errors | connect retries "
-            "| nodes CPU s | PG CPU s | Redis CPU s | transactions closed / total "
-            "| frames stored / expected | owners in Redis (peak) |",
-            "|--:" * 12 + "|",
-            f"| {r['conns']:,} | {r['idle_connected']:,} | {r['completed']:,} "
+def storm_report(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| setup | chargers | idle connected | closes handled s | storm: done | storm s | errors "
+        "| connect retries | nodes CPU s | PG CPU s | Redis CPU s | transactions closed / total "
+        "| frames stored / expected | owners in Redis (peak) |",
+        "|---" + "|--:" * 13 + "|",
+    ]
+    notes = [
+        "",
+        "- the chargers are connected and booted (half on each node), closed, and once the "
+        "nodes have handled the closes, all reconnect at once, each to the other node (alone: "
+        "the same one): Boot, then a queued Start and Stop each; then the database is checked",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['setup']} | {r['conns']:,} | {r['idle_connected']:,} "
+            f"| {ms(r['settle_s'], '.1f')} | {r['completed']:,} "
             f"| {ms(r['storm_s'], '.1f')} | {r['errors']} | {r['failed_connects']:,} "
             f"| {r['node_cpu_s']:.1f} | {r['pg_cpu_s']:.1f} | {r['redis_cpu_s']:.1f} "
             f"| {r['db_transactions_closed']:,} / {r['db_transactions']:,} "
-            f"| {r['db_frames']:,} / {r['db_frames_expected']:,} | {r['owners_peak']:,} |",
-            "",
-            f"- two nodes, half the chargers on each (idle connect {r['idle_connect_s']} s), "
-            "all closed, then all at once to the other node: Boot, a queued Start and Stop "
-            f"each: {'DRAINED' if drained else 'NOT DRAINED'}",
-            f"- owners entries in Redis: {r['owners_idle']:,} while idle, {r['owners_closed']:,} "
-            f"once they closed, at most {r['owners_peak']:,} during the storm, "
-            f"{r['owners_after']:,} after it (the generators close their connections at the end)",
-            f"- Redis commands from the go until every generator reported (the first ones done "
-            f"close theirs meanwhile: releases), those inside scripts (evalsha) counted too: "
-            f"{calls} ({sum(r['redis_calls'].values()) / max(1, r['conns']):.1f} per charger)",
-            f"- booted {r['db_booted']:,}, unmatched stops {r['db_unmatched_stops']}, node log "
-            f"errors {r['log_errors']}; {r['load']} at the end"
-            + (f"; error samples {r['error_samples']}" if r["errors"] else ""),
-        ]
-    )
+            f"| {r['db_frames']:,} / {r['db_frames_expected']:,} | {r['owners_peak']:,} |"
+        )
+        drained = (
+            r["completed"] == r["conns"]
+            and r["db_transactions_closed"] == r["conns"]
+            and r["errors"] == 0
+        )
+        calls = ", ".join(f"{k} {v:,}" for k, v in r["redis_calls"].items()) or "none"
+        notes.append(
+            f"- {r['setup']}: {'DRAINED' if drained else 'NOT DRAINED'}; idle connect "
+            f"{r['idle_connect_s']} s; booted {r['db_booted']:,}, unmatched stops "
+            f"{r['db_unmatched_stops']}, node log errors {r['log_errors']}; {r['load']} at the end"
+            + (f"; error samples {r['error_samples']}" if r["errors"] else "")
+        )
+        if r["setup"] != "1 node, no Redis":
+            notes.append(
+                f"- {r['setup']}: owners entries in Redis {r['owners_idle']:,} while idle, "
+                f"{r['owners_closed']:,} once the closes were handled, at most "
+                f"{r['owners_peak']:,} during the storm; Redis commands from the go until every "
+                "generator reported (the first ones done close theirs meanwhile: releases), "
+                f"those inside scripts (evalsha) counted too: {calls} "
+                f"({sum(r['redis_calls'].values()) / max(1, r['conns']):.1f} per charger)"
+            )
+    return "\n".join(lines + notes)
 
 
 # Main
@@ -1183,6 +1225,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--storm", type=int, default=10_000)
     ap.add_argument("--storm-deadline", type=float, default=180.0)
     ap.add_argument("--connect-deadline", type=float, default=120.0)
+    ap.add_argument("--logs", type=Path, help="keep the nodes' logs in this directory")
     ap.add_argument("--budget", type=float, default=900.0, help="seconds for the whole run")
     args = ap.parse_args(argv)
     if args.quick:
@@ -1223,7 +1266,7 @@ def run_phases(args: argparse.Namespace, out: list[str]) -> None:
         )
     if "storm" in args.only:
         started = time.time()
-        report = storm_report(run_storm(args))
+        report = storm_report([run_storm(args, 1), run_storm(args, 2)])
         section(f"Reconnect storm: {args.storm:,} chargers over 2 nodes", started, report)
 
 
