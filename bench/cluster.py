@@ -240,6 +240,13 @@ class Database:
         self.name = f"ocppd_cluster_bench_{os.getpid()}_{secrets.token_hex(3)}"
         self.url = PG_URL + self.name
         self.token = ""
+        try:
+            self._create(env, template)
+        except BaseException:  # the budget's alarm too: nothing left behind
+            self.drop()
+            raise
+
+    def _create(self, env: dict[str, str], template: Database | None) -> None:
         copy = ["-T", template.name] if template else []
         subprocess.run(["createdb", *PG_ADMIN, *copy, self.name], check=True, timeout=60)
         if template is not None:
@@ -1289,6 +1296,8 @@ def main() -> None:
         args.template = Database(env)  # migrated once, copied for each phase
         try:
             run_phases(args, out)
+        except Overran as error:  # what finished is shown; what was running was stopped
+            out.append(f"## Not measured\n\n{error}: the phases after those above.\n")
         finally:
             args.template.drop()
     signal.alarm(0)
