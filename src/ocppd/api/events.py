@@ -11,6 +11,11 @@ refused its share). `?chargePointId=` keeps one charge point's events. A comment
 every KEEPALIVE seconds keeps idle proxies from closing the stream. A client too slow to keep
 up is disconnected (the bus ends its subscription) and may reconnect; events in between are
 lost.
+
+In a cluster the stream carries the events of every node (per charge point in order); it
+starts once every node forwards its events here (at most about a second), and answers 503
+with the reason while Redis cannot be reached. An open stream ends when Redis is lost (a
+comment line says why): events of other nodes would be missed.
 """
 
 from collections.abc import AsyncGenerator
@@ -21,8 +26,9 @@ from litestar import get
 from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from ocppd.api.problems import documented
+from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
+from ocppd.csms.cluster import ClusterUnavailable
 from ocppd.csms.events import Event, Subscription
 
 KEEPALIVE = 15.0
@@ -45,6 +51,10 @@ async def _stream(
             try:
                 event = await subscription.next(KEEPALIVE)
             except StopAsyncIteration:
+                if subscription.ended_because is not None:
+                    yield ServerSentEventMessage(
+                        comment=f"ended: {subscription.ended_because}", data=None
+                    )
                 return
             if event is None:
                 yield ServerSentEventMessage(comment="keepalive", data=None)
@@ -54,13 +64,21 @@ async def _stream(
         subscription.close()
 
 
-@get("/events", tags=["events"], media_type="text/event-stream", responses=documented())
+@get("/events", tags=["events"], media_type="text/event-stream", responses=documented(503))
 async def events(
     system: System,
     charge_point_id: Annotated[str | None, QueryParameter(name="chargePointId")] = None,
 ) -> ServerSentEvent:
     """Server-sent events (text/event-stream) of what happens in the central system."""
-    return ServerSentEvent(_stream(system.events.subscribe(), charge_point_id))
+    subscription = system.events.subscribe()
+    try:
+        await system.cluster.receive_events()
+    except ClusterUnavailable as error:
+        subscription.close()
+        raise ProblemException(
+            Problem(status=503, error=f"events of other nodes cannot reach this node: {error}")
+        ) from None
+    return ServerSentEvent(_stream(subscription, charge_point_id))
 
 
 ROUTES = [events]

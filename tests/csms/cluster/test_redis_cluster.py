@@ -12,6 +12,7 @@ import redis.asyncio as redis
 from ocppd.csms.cluster import Fence, NodeNameTaken, NotHeld
 from ocppd.csms.cluster.owners import OWNERS
 from ocppd.csms.cluster.redis_cluster import RedisCluster
+from ocppd.csms.events import EventBus
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import RegistrationStatus, ResetStatus, ResetType
 from tests.cluster_nodes import eventually
@@ -27,6 +28,7 @@ class StubNode:
         self.connections: set[str] = set()
         self.calls: list[tuple[str, Any, Fence | None]] = []
         self.closed: list[tuple[str, int, str]] = []
+        self.events = EventBus()
 
     def held(self) -> set[str]:
         return self.connections
@@ -135,6 +137,11 @@ async def test_after_an_outage_the_newer_connection_wins(nodes: Any) -> None:
             return identity in holders and holders[identity].node == newer.node_name
 
         await eventually(settled, what=f"{identity} held by {newer.node_name}")
+
+        async def closed(on_older: StubNode = on_older) -> bool:
+            return bool(on_older.closed)  # asked once the newer entry is written: it may lag
+
+        await eventually(closed, what=f"the older connection of {identity} closed")
         assert on_older.closed == [(identity, 1000, "replaced by a new connection")]
         assert identity in on_newer.connections
         on_older.closed.clear()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ocppd.csms.events import EventBus
 from ocppd.csms.settings import Settings, node_default_name
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
@@ -71,6 +72,11 @@ class Fence:
 
 class LocalNode(Protocol):
     """What the cluster asks of its own node's central system."""
+
+    @property
+    def events(self) -> EventBus:
+        """Its event bus: relayed to and from the other nodes (`cluster.events`)."""
+        ...
 
     def held(self) -> Iterable[str]:
         """The charge points connected to this node."""
@@ -160,6 +166,12 @@ class Cluster(Protocol):
 
     async def fence_holds(self, fence: Fence) -> bool: ...
 
+    async def receive_events(self) -> None:
+        """For a new subscriber of this node's bus: returns once what every node publishes
+        reaches it (at most about a second); raises ClusterUnavailable when events of other
+        nodes cannot reach this node."""
+        ...
+
 
 class SingleNode:
     """The cluster of one node: every connected charge point is held here."""
@@ -220,6 +232,9 @@ class SingleNode:
 
     async def fence_holds(self, fence: Fence) -> bool:
         return True
+
+    async def receive_events(self) -> None:
+        return  # every event is published here
 
 
 REPLY_MARGIN = 5.0

@@ -190,6 +190,7 @@ class EventRelay:
         self._buffer: list[Event | None] = []
         """Events to send, and where events were dropped (`_SKIP`)."""
         self._pending = asyncio.Event()
+        self._up = asyncio.Event()
         self._next_seq = 0
         self._pubsub: PubSub | None = None
         self._listening: asyncio.Future[str | None] | None = None
@@ -206,12 +207,15 @@ class EventRelay:
 
     # Lifecycle
 
-    async def start(self) -> None:
-        """Connects in the background (and again whenever Redis is lost)."""
+    async def start(self, wait: float = COMMAND_TIMEOUT) -> None:
+        """Connects (and again whenever Redis is lost) in the background; returns once
+        connected, or after `wait` seconds."""
         self._bus.on_subscribe = self._subscribed
         self._spawn(self._keep_connected())
         self._spawn(self._keep_flushing())
         self._spawn(self._keep_checking())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up.wait(), wait)
 
     async def stop(self) -> None:
         self._bus.on_subscribe = None
@@ -415,6 +419,7 @@ class EventRelay:
         if self.unavailable is not None:
             log.info("%s: events of other nodes relayed again", self.node)
         self.unavailable = None
+        self._up.set()
         if self._bus.subscribers:
             # They were there while this node was cut off: they missed events of other
             # nodes, and they learn it now (the site controller rebuilds, a stream ends).
@@ -425,6 +430,7 @@ class EventRelay:
         if self.unavailable is None:
             log.warning("%s: events of other nodes cannot be relayed: %s", self.node, reason)
         self.unavailable = reason
+        self._up.clear()
         listening, self._listening = self._listening, None
         if listening is not None and not listening.done():
             listening.set_result(reason)

@@ -41,6 +41,7 @@ from ocppd.csms.cluster import (
     owners,
     wire,
 )
+from ocppd.csms.cluster.events import EventRelay
 from ocppd.csms.cluster.nodes import LEASE, NODES, RENEW, NodeEntry, channel, node_key
 from ocppd.csms.cluster.owners import OWNERS, Entry
 from ocppd.protocol.actions import spec_for_request
@@ -126,6 +127,8 @@ class RedisCluster:
         self._trouble: str | None = None
         """Why Redis is unreachable; None while it answers."""
         self._subscribed = asyncio.Event()
+        self.events: EventRelay | None = None
+        """The event bus relayed to and from the other nodes, once started."""
         self._listener: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._garbled = 0
@@ -154,6 +157,8 @@ class RedisCluster:
             if isinstance(error, (TimeoutError, *UNREACHABLE)):
                 raise ClusterUnavailable(f"Redis is unreachable: {error or 'no answer'}") from None
             raise
+        self.events = EventRelay(self.redis, self.node_name, self.run_id, local.events)
+        await self.events.start()
         self._accepting = True
         self._keeper = asyncio.create_task(self._keep_alive())
         try:
@@ -221,6 +226,8 @@ class RedisCluster:
         log.info("node %s left the cluster", self.node_name)
 
     async def _close(self) -> None:
+        if self.events is not None:
+            await self.events.stop()
         for task in (self._listener, self._keeper):
             if task is not None:
                 task.cancel()
@@ -602,6 +609,11 @@ class RedisCluster:
                 )
             deleted = await self._redis(pipe.execute())
         return sum(int(n) for n in deleted)
+
+    async def receive_events(self) -> None:
+        if self.events is None:
+            raise ClusterUnavailable("this node has not joined the cluster")
+        await self.events.listen()
 
     async def fence_holds(self, fence: Fence) -> bool:
         """Whether `fence`'s token is still its lease's newest (the `INCR`ed counter)."""
