@@ -44,6 +44,8 @@ async def rest(subscription: Subscription) -> list[Event]:
 class Node:
     def __init__(self, name: str, redis: Redis, check_every: float, max_buffered: int) -> None:
         self.bus = EventBus()
+        self.failed: list[str] = []
+        """The Redis operations that failed (what metrics count)."""
         self.relay = EventRelay(
             redis,
             name,
@@ -51,6 +53,7 @@ class Node:
             self.bus,
             check_every=check_every,
             max_buffered=max_buffered,
+            redis_failed=self.failed.append,
         )
 
 
@@ -244,6 +247,7 @@ async def test_redis_lost_ends_the_subscribers_refuses_listening_and_all_resumes
     assert "cannot reach" in here.ended_because
     with pytest.raises(ClusterUnavailable, match="Redis"):
         await b.relay.listen()
+    assert "events-subscription" in b.failed
     a.bus.publish("Connected", "CP0", AT)  # never waits, never raises
     meanwhile = b.bus.subscribe()  # e.g. the site controller: it will have missed events
     nodes.server.start()

@@ -29,7 +29,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -175,7 +175,9 @@ class EventRelay:
         prefix: str = "ocppd:",
         check_every: float = CHECK_EVERY,
         max_buffered: int = MAX_BUFFERED,
+        redis_failed: Callable[[str], None] | None = None,
     ) -> None:
+        """`redis_failed` is told of each failed Redis operation (its name: metrics)."""
         self.node = node
         self.run = run
         self.stats = RelayStats()
@@ -204,6 +206,7 @@ class EventRelay:
         self._announcements: dict[int, _Announcement] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._garbled_logged_at = -LOG_GARBLED_EVERY
+        self._on_redis_failure = redis_failed
 
     # Lifecycle
 
@@ -225,6 +228,11 @@ class EventRelay:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._redis.aclose(close_connection_pool=True)
+
+    def _redis_failed(self, operation: str) -> None:
+        self.stats.redis_errors += 1
+        if self._on_redis_failure is not None:
+            self._on_redis_failure(operation)
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
@@ -281,12 +289,17 @@ class EventRelay:
     async def _send(self, events: list[Event]) -> None:
         seq = self._next_seq
         self._next_seq += 1
-        payload = self._encode(seq, events)
+        try:
+            payload = self._encode(seq, events)
+        except Exception:  # a defect of ours: these events are lost, the listeners told
+            log.exception("%s: %d events not encoded", self.node, len(events))
+            self.stats.dropped_events += len(events)
+            return
         try:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self._redis.publish(self._channel, payload)
         except _RELAY_ERRORS as error:
-            self.stats.redis_errors += 1
+            self._redis_failed("events-publish")
             self.stats.dropped_events += len(events)
             log.warning("%s: %d events not forwarded: %s", self.node, len(events), _why(error))
             self._forward_off(lost=_why(error))
@@ -327,7 +340,7 @@ class EventRelay:
                         self._control, _encoder.encode(Listening(self.node, self.run, number))
                     )
             except _RELAY_ERRORS as error:
-                self.stats.redis_errors += 1
+                self._redis_failed("events-listen")
                 raise ClusterUnavailable(f"Redis: {_why(error)}") from error
             # Among the receivers: this node's own subscription to the control channel.
             await self._await_acknowledgements(int(receivers) - 1, announcement, timeout)
@@ -386,7 +399,11 @@ class EventRelay:
         delay = RECONNECT_FIRST
         while True:
             started = time.monotonic()
-            reason = await self._session()
+            try:
+                reason = await self._session()
+            except Exception as error:  # a defect of ours: log it, connect anew
+                log.exception("%s: the events' subscription failed", self.node)
+                reason = f"internal error: {_why(error)}"
             self._lost(reason)
             if time.monotonic() - started > RECONNECT_MAX * 2:
                 delay = RECONNECT_FIRST  # it had worked for a while: retry at once
@@ -407,7 +424,7 @@ class EventRelay:
             self._connected()
             await self._read(pubsub)
         except _RELAY_ERRORS as error:
-            self.stats.redis_errors += 1
+            self._redis_failed("events-subscription")
             return f"Redis unreachable: {_why(error)}"
         finally:
             self._pubsub = None
@@ -447,12 +464,18 @@ class EventRelay:
             now = time.monotonic()
             if message is not None:
                 heard_at = now
-                self._on_message(message)
+                self._on_message_safely(message)
             elif now - heard_at > DEAD_AFTER:
                 raise TimeoutError(f"no answer from Redis for {DEAD_AFTER:.0f} s")
             if now - pinged_at >= PING_EVERY:
                 pinged_at = now
                 await pubsub.ping()
+
+    def _on_message_safely(self, message: dict[str, Any]) -> None:
+        try:
+            self._on_message(message)
+        except Exception:  # a defect of ours: the next message is handled all the same
+            log.exception("%s: a message on the events' channels was not handled", self.node)
 
     def _on_message(self, message: dict[str, Any]) -> None:
         kind, channel = message["type"], message.get("channel")
@@ -492,7 +515,7 @@ class EventRelay:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self._redis.publish(channel, payload)
         except _RELAY_ERRORS as error:
-            self.stats.redis_errors += 1
+            self._redis_failed("events-ack")
             log.info("%s: PUBLISH to %s failed: %s", self.node, channel, _why(error))
 
     def _on_batch(self, data: bytes) -> None:
@@ -552,8 +575,10 @@ class EventRelay:
             async with asyncio.timeout(COMMAND_TIMEOUT):
                 await self.check()
         except _RELAY_ERRORS as error:
-            self.stats.redis_errors += 1
+            self._redis_failed("events-count")
             log.info("%s: counting the event listeners failed: %s", self.node, _why(error))
+        except Exception:
+            log.exception("%s: counting the event listeners failed", self.node)
 
     async def check(self) -> None:
         """Listen while the bus here has subscribers; forward while another node listens."""
