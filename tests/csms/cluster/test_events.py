@@ -259,3 +259,26 @@ async def test_redis_lost_ends_the_subscribers_refuses_listening_and_all_resumes
     a.bus.publish("Connected", "CP1", AT)
     [event] = await take(again, 1)
     assert event.charge_point_id == "CP1"
+
+
+async def test_a_skipped_batch_number_ends_the_subscribers_an_older_one_is_delivered(
+    nodes: Nodes,
+) -> None:
+    b = await nodes.node("b")
+    here = b.bus.subscribe()
+    await b.relay.listen()
+
+    async def send(seq: int, identity: str) -> None:
+        wire = [WireEvent("Connected", identity, AT, {})]
+        await nodes.redis.publish("ocppd:events", msgspec.json.encode(Batch("z", "z1", seq, wire)))
+
+    await send(5, "CP5")
+    await send(3, "CP3")  # sent before z heard of b (its `heard` came first): delivered
+    await send(6, "CP6")
+    assert [e.charge_point_id for e in await take(here, 3)] == ["CP5", "CP3", "CP6"]
+    await send(8, "CP8")
+    assert [e.charge_point_id for e in await rest(here)] == []
+    assert here.overflowed and here.ended_because == "events of node z were lost on the way (Redis)"
+    again = b.bus.subscribe()
+    await send(9, "CP9")
+    assert [e.charge_point_id for e in await take(again, 1)] == ["CP9"]
