@@ -920,7 +920,7 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
             back: list[float] = []
             commandable: list[float] = []
             lag: list[float] = []
-            refused = 0
+            refused = retries = 0
 
             async def command_until_answered(identity: str, port: int, booted: float) -> None:
                 """Through the node that does not hold it: the request crosses over Redis."""
@@ -939,6 +939,10 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
 
             lease = asyncio.create_task(lease_gone(c.redis, "A", args.failover_deadline))
             await asyncio.sleep(0.5)
+            parts = {"nodes B and C": [*b.pids(), *cc.pids()], "chargers": tree(chargers.proc.pid),
+                     "this process (HTTP)": [os.getpid()]}  # fmt: skip
+            cpu0 = {name: cpu_seconds(pids) for name, pids in parts.items()}
+            busy0 = core_busy()
             killed = time.time()
             a.kill()
             commanding = []
@@ -947,6 +951,7 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
                 if line is None or "done" in line:
                     break
                 back.append(line["booted"] - killed)
+                retries += line["attempts"] - 1
                 identity = f"FO{line['back']:06d}"
                 commanding.append(
                     asyncio.create_task(
@@ -957,10 +962,17 @@ async def run_failover(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.wait(commanding, timeout=args.failover_deadline)
             for task in commanding:
                 task.cancel()
+            seconds = time.time() - killed
+            row["cpu"] = {
+                name: (cpu_seconds(pids) - cpu0[name]) / seconds * 100
+                for name, pids in parts.items()
+            }
+            row["cores"] = busy_pct(busy0, core_busy())
             row["back"] = Spread.of(back)
             row["commandable"] = Spread.of(commandable)
             row["lag"] = Spread.of(lag)
             row["refused"] = refused
+            row["retries"] = retries
             gone = await lease
             row["lease_gone_s"] = gone - killed if gone else float("nan")
             row["owners_after"] = int(c.redis.client.hlen("ocppd:owners"))
@@ -1006,6 +1018,11 @@ def failover_report(r: dict[str, Any]) -> str:
             f"the two as soon as it booted (retried every 50 ms while refused: {r['refused']:,} "
             f"refusals; 32 at a time: from its boot to the command's answer p50 "
             f"{ms(r['lag'].p50 / 1e3, '.2f')} s, p99 {ms(r['lag'].p99 / 1e3, '.2f')} s)",
+            "- from the kill until the last answer, CPU in % of one core: "
+            + ", ".join(f"{name} {cpu:.0f}%" for name, cpu in r["cpu"].items())
+            + f"; cores 0 / 1 busy {r['cores']}",
+            f"- connections opened again after a failed one or a refused boot (a CALLERROR: the "
+            f"database did not commit in time): {r['retries']:,}",
             f"- booted on A in {r['connect_s']} s (64 at a time); owners entries in Redis "
             f"{r['owners_before']:,} before, {r['owners_after']:,} after; node log errors "
             f"{r['log_errors']}; {r['load']} at the end",

@@ -4,8 +4,9 @@ which, when that node goes away, connects at once to one of the others and boots
 Each answers every CALL of the central system with `{"status": "Accepted"}` (right for the
 commands the bench sends). Driven over stdin/stdout, one JSON object per line:
   stdout {"ready": ...}  once every charger is booted on --port (or the deadline passed)
-  stdout {"back": i, "port": p, "lost": t, "booted": t}  charger i booted again on port p
-                         (Unix times: when its first connection ended, when it was booted)
+  stdout {"back": i, "port": p, "lost": t, "booted": t, "attempts": n}  charger i booted
+                         again on port p (Unix times: when its first connection ended, when
+                         it was booted; n connections it took, a refused or failed boot too)
   stdout {"done": ...}   once every charger is back, or the deadline passed
   stdin  {"stop": true}  close everything and exit
 Everything is bounded: each phase has a deadline, and the process exits by itself.
@@ -44,11 +45,14 @@ class Charger:
         self.uid = 0
         self.port = args.port
         self.lost_at = 0.0
+        self.attempts = 0
+        """Connections opened (and booted on) so far."""
 
     async def open(self, port: int, deadline: float) -> bool:
         """Connected to `port` and booted; retried, as a charger would, until `deadline`."""
         delay = 0.5
         while time.time() < deadline:
+            self.attempts += 1
             try:
                 self.ws = await connect(
                     f"ws://127.0.0.1:{port}/ocpp/{self.identity}",
@@ -76,8 +80,8 @@ class Charger:
         async with asyncio.timeout(timeout):
             while True:
                 frame = msgspec.json.decode(await self.ws.recv())
-                if frame[0] == 3 and frame[1] == uid:
-                    return bool(frame[2].get("status") == "Accepted")
+                if frame[0] in (3, 4) and frame[1] == uid:  # a CALLERROR: boot again
+                    return bool(frame[0] == 3 and frame[2].get("status") == "Accepted")
                 await self.answer(frame)
 
     async def answer(self, frame: Any) -> None:
@@ -115,6 +119,7 @@ async def run(args: argparse.Namespace) -> None:
     async def live(charger: Charger) -> None:
         nonlocal back
         await charger.serve()
+        charger.attempts = 0
         # The node went away: to another one (spread by index), at once.
         port = others[charger.index % len(others)]
         if await charger.open(port, charger.lost_at + args.failover_deadline):
@@ -125,6 +130,7 @@ async def run(args: argparse.Namespace) -> None:
                     "port": port,
                     "lost": charger.lost_at,
                     "booted": time.time(),
+                    "attempts": charger.attempts,
                 }
             )
             if back == sum(opened):
