@@ -2,14 +2,16 @@
 the role a route needs."""
 
 import asyncio
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from ocppd.api.auth import RoleCache
+from ocppd.api.auth import CHECKED_FOR, RoleCache
 from ocppd.api.tokens import Role
 from tests.api.conftest import Api
+from tests.cluster_nodes import Cluster, eventually
 
 # (method, path, body, the least role that may)
 ROUTES = [
@@ -95,3 +97,27 @@ def test_a_role_is_forgotten_when_the_tokens_changed_since_it_was_learned() -> N
     assert cache.get("ocppd_kept") is Role.VIEWER  # learned under these tokens: still true
     cache.checked(with_new)  # a token created since: every role is asked again
     assert cache.get("ocppd_kept") is None
+
+
+@pytest.mark.slow
+async def test_a_token_revoked_through_one_node_stops_working_on_another(
+    cluster: Cluster,
+) -> None:
+    """Each node remembers roles, and checks the tokens' fingerprint in the database at most
+    once a second (`auth.CHECKED_FOR`): a token revoked through node A is refused by node B
+    within that second (issue 18, behaviour 4). Asserted loosely: the machine may be loaded."""
+    a, b = cluster.start("A"), cluster.start("B")
+    created = await a.api("POST", "/tokens", {"role": "viewer", "name": "revoked soon"})
+    assert created.status == 201, created.body
+    secret = created.body["token"]
+    for node in (a, b):  # remembered by both
+        assert (await node.api("GET", "/charge-points", token=secret)).status == 200
+    assert (await a.api("DELETE", f"/tokens/{created.body['id']}")).status == 204
+    revoked_at = time.monotonic()
+
+    async def refused() -> bool:
+        return (await b.api("GET", "/charge-points", token=secret)).status == 401
+
+    await eventually(refused, what="node B refuses the revoked token")
+    assert time.monotonic() - revoked_at < CHECKED_FOR + 20
+    assert (await a.api("GET", "/charge-points", token=secret)).status == 401
