@@ -48,8 +48,9 @@ MEANINGS = {
     413: "The file is larger than the server's max_file_size",
     502: "The charge point answered with a CALLERROR (code, description, details), or with "
     "an invalid response (field, reason)",
-    503: "The cluster's Redis cannot be reached (the reason), and what was asked needs another "
-    "node of the cluster (only with --redis-url)",
+    503: "The cluster's Redis cannot be reached, or no node drives the sites while one is "
+    "being elected (the reason), and what was asked needs another node of the cluster (only "
+    "with --redis-url)",
     504: "The charge point did not answer in time",
 }
 

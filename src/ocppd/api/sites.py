@@ -22,6 +22,8 @@ from ocppd.api.problems import Problem, ProblemException, created, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import registration, sites
+from ocppd.csms.central_system import CentralSystem
+from ocppd.csms.cluster import ClusterUnavailable
 from ocppd.csms.site_controller import Allocation
 from ocppd.csms.sites import SITE_ID_LENGTH, Site, SiteConfig
 
@@ -57,7 +59,7 @@ async def get_site(system: System, site_id: SiteId) -> Site:
     "/sites/{siteId:str}",
     tags=TAGS,
     opt=needs(Role.ADMIN),
-    responses={**created(Site), **documented()},
+    responses={**created(Site), **documented(503)},
 )
 async def put_site(system: System, site_id: SiteId, data: JSONBody[SiteConfig]) -> Response[Site]:
     """Create a site or replace its configuration (201 when new); its charge points stay."""
@@ -65,7 +67,7 @@ async def put_site(system: System, site_id: SiteId, data: JSONBody[SiteConfig]) 
     async with system.engine.begin() as db:
         created = await sites.save(db, site_id, data, system.clock())
         site = await _site(db, site_id)
-    await system.sites.reload(site_id)
+    await _reload(system, site_id)
     return Response(site, status_code=201 if created else 200)
 
 
@@ -93,7 +95,7 @@ async def _patch_site(system: System, site_id: SiteId, data: Any) -> Site:
         _check(config)
         await sites.save(db, site_id, config, system.clock())
         site = await _site(db, site_id)
-    await system.sites.reload(site_id)
+    await _reload(system, site_id)
     return site
 
 
@@ -104,25 +106,25 @@ patch_site = patch(
     "/sites/{siteId:str}",
     tags=TAGS,
     opt=needs(Role.ADMIN),
-    responses=documented(404),
+    responses=documented(404, 503),
     description="Change any fields of a site's SiteConfig (absent: unchanged).",
 )(_patch_site)
 
 
-@delete("/sites/{siteId:str}", tags=TAGS, opt=needs(Role.ADMIN), responses=documented(404))
+@delete("/sites/{siteId:str}", tags=TAGS, opt=needs(Role.ADMIN), responses=documented(404, 503))
 async def delete_site(system: System, site_id: SiteId) -> None:
     """Delete a site: its charge points leave it (their site profiles are cleared)."""
     async with system.engine.begin() as db:
         if not await sites.delete(db, site_id):
             raise _unknown_site(site_id)
-    await system.sites.reload(site_id)
+    await _reload(system, site_id)
 
 
 @put(
     "/sites/{siteId:str}/charge-points/{chargePointId:str}",
     tags=TAGS,
     opt=needs(Role.ADMIN),
-    responses=documented(404, 409),
+    responses=documented(404, 409, 503),
 )
 async def put_member(system: System, site_id: SiteId, charge_point_id: ChargePointId) -> Site:
     """Add a registered charge point to the site (nothing changes if it is already in it)."""
@@ -143,7 +145,7 @@ async def put_member(system: System, site_id: SiteId, charge_point_id: ChargePoi
         if other is None:
             await sites.add_member(db, site_id, charge_point_id, system.clock())
         site = await _site(db, site_id)
-    await system.sites.reload(site_id)
+    await _reload(system, site_id)
     return site
 
 
@@ -151,7 +153,7 @@ async def put_member(system: System, site_id: SiteId, charge_point_id: ChargePoi
     "/sites/{siteId:str}/charge-points/{chargePointId:str}",
     tags=TAGS,
     opt=needs(Role.ADMIN),
-    responses=documented(404),
+    responses=documented(404, 503),
 )
 async def delete_member(system: System, site_id: SiteId, charge_point_id: ChargePointId) -> None:
     """Remove a charge point from the site: the site's profiles on it are cleared."""
@@ -163,16 +165,35 @@ async def delete_member(system: System, site_id: SiteId, charge_point_id: Charge
                     error=f"charge point {charge_point_id!r} is not in site {site_id!r}",
                 )
             )
-    await system.sites.reload(site_id)
+    await _reload(system, site_id)
 
 
-@get("/sites/{siteId:str}/allocation", tags=TAGS, responses=documented(404))
+@get("/sites/{siteId:str}/allocation", tags=TAGS, responses=documented(404, 503))
 async def get_allocation(system: System, site_id: SiteId) -> Allocation:
-    """The limit in force and how it is shared right now."""
-    allocation = system.sites.allocation(site_id)
+    """The limit in force and how it is shared right now, as the node driving the sites has
+    it (503 while a cluster elects one, or while it cannot be asked)."""
+    try:
+        allocation = await system.sites.live_allocation(site_id)
+    except ClusterUnavailable as error:
+        raise ProblemException(Problem(status=503, error=str(error))) from None
     if allocation is None:
         raise _unknown_site(site_id)
     return allocation
+
+
+async def _reload(system: CentralSystem, site_id: str) -> None:
+    """The change (stored) applied by the node driving the sites; 503 when it cannot be told
+    (in a cluster: Redis unreachable): the change must be sent again."""
+    try:
+        await system.sites.reload(site_id)
+    except ClusterUnavailable as error:
+        raise ProblemException(
+            Problem(
+                status=503,
+                error=f"stored, but the node driving the sites was not told ({error}): "
+                "send the change again",
+            )
+        ) from None
 
 
 ROUTES = [

@@ -6,6 +6,7 @@ accepted connection to `open_session` and its frames to the session.
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ocppd.csms import (
     jobs,
     registration,
     reservations,
+    site_controller,
 )
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
@@ -31,6 +33,7 @@ from ocppd.csms.cluster import (
     Cluster,
     Fence,
     Holder,
+    NoLeader,
     NotHeld,
     SingleNode,
     StaleFence,
@@ -41,7 +44,7 @@ from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
 from ocppd.csms.files import FileStore
 from ocppd.csms.group_commit import GroupCommit
-from ocppd.csms.housekeeping import repeat
+from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
@@ -116,6 +119,10 @@ class CentralSystem:
         self.sites = SiteController(self)
         self.cluster: Cluster = for_settings(settings, __version__, clock)
         """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""
+        self.site_leadership = self.cluster.leadership(
+            site_controller.LEASE, self.sites.start, self.sites.stop
+        )
+        """The sites are driven by one node of a cluster: this one while it leads."""
         self._background: list[asyncio.Task[None]] = []
         self._calls_in_flight = 0
         self._no_calls = asyncio.Event()
@@ -132,9 +139,14 @@ class CentralSystem:
             await self.engine.dispose()
             raise
         retention = timedelta(days=self.settings.message_retention_days)
-        self._background.append(asyncio.create_task(self.message_log.keep_pruning(retention)))
+        pruning = self.message_log.keep_pruning(retention, self._once("message-log-pruning"))
+        self._background.append(asyncio.create_task(pruning))
         self._background.append(asyncio.create_task(self._keep_deleting_old_files()))
-        await self.sites.start()
+        await self.site_leadership.start()
+
+    def _once(self, work: str) -> Claim:
+        """The claim of a period's housekeeping: one node of a cluster runs it."""
+        return functools.partial(self.cluster.once, work)
 
     async def delete_old_files(self) -> int:
         """Diagnostics files older than their retention, deleted; how many."""
@@ -147,12 +159,17 @@ class CentralSystem:
             "deleting old diagnostics files",
             self.delete_old_files,
             "diagnostics: %d files past their retention deleted",
+            claim=self._once("diagnostics-retention"),
         )
+
+    async def hand_over(self) -> None:
+        """Stop driving the sites (another node of a cluster takes over at once)."""
+        await self.site_leadership.stop()
 
     async def stop(self) -> None:
         """Close every connection (1001, going away), leave the cluster, then flush what is
         queued."""
-        await self.sites.stop()
+        await self.hand_over()
         await asyncio.gather(
             *(
                 c.close(1001, "central system shutting down")
@@ -368,6 +385,11 @@ class CentralSystem:
             return False
         connection.handler.record.registration_status = status
         return True
+
+    async def lead_here(self, lease: str, what: str, argument: str) -> bytes:
+        if lease == site_controller.LEASE:
+            return await self.sites.lead_here(what, argument)
+        raise NoLeader(f"{lease}: no such singleton")
 
     async def registration_changed(self, identity: str, status: RegistrationStatus) -> None:
         """A connected charge point's next BootNotification is answered with `status`,

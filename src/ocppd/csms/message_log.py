@@ -14,7 +14,7 @@ from ocppd.csms.authorization_key import (
 )
 from ocppd.csms.clock import Clock
 from ocppd.csms.group_commit import GroupCommit
-from ocppd.csms.housekeeping import repeat
+from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.models import messages
 from ocppd.csms.stored_text import column_lengths
 from ocppd.rpc.session import Traffic
@@ -81,11 +81,13 @@ class MessageLog:
             result = await connection.execute(messages.delete().where(messages.c.at < cutoff))
         return int(result.rowcount or 0)
 
-    async def keep_pruning(self, retention: timedelta) -> None:
+    async def keep_pruning(self, retention: timedelta, claim: Claim | None = None) -> None:
+        """Prune hourly (`claim`: when this node's turn, in a cluster)."""
         await repeat(
             "message log pruning",
             functools.partial(self.prune, retention),
             f"message log: %d frames older than {retention} deleted",
+            claim=claim,
         )
 
 

@@ -88,6 +88,8 @@ class Service:
             on_listening(self.port)
 
     async def _close_charge_points(self) -> None:
+        # The sites this node drives go to another node of the cluster at once.
+        await self.system.hand_over()
         # Open event streams would keep uvicorn waiting: end them first.
         self.system.events.close()
         # The calls sent to charge points are answered first (a cluster's other nodes wait

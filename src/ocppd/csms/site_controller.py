@@ -35,6 +35,13 @@ sends a TxProfile only to the transactions whose limit changed:
 - Recovery: a subscriber that falls behind the bus is ended; the controller then subscribes
   again and rebuilds every site from the database (the latest open transaction of each
   connector of its members; their limits unknown until sent again). The same happens at start.
+- A cluster (decision 0005, "Cluster-wide singletons"): one node drives every site, the leader
+  of the lease `LEASE`; the controller runs from its election (`start`, with the fence its
+  profiles carry: the node holding the charger refuses them once another node leads) until it
+  is deposed or hands over (`stop`). A site changed through another node is reloaded by the
+  leader (`reload` asks it); the live allocation is the leader's (`live_allocation`). Events of
+  chargers on other nodes come through the cluster's event relay; one that could not be
+  relayed ends the subscription, and the controller rebuilds.
 
 The live allocation is in memory (`allocation`); sites and membership are stored (`sites.py`).
 """
@@ -54,6 +61,7 @@ import sqlalchemy as sa
 
 from ocppd.csms import sites
 from ocppd.csms.clock import as_utc
+from ocppd.csms.cluster import Cluster, ClusterUnavailable, Fence, NoLeader
 from ocppd.csms.events import Event
 from ocppd.csms.load_sharing import Demand, allocate, available_to_share, settle
 from ocppd.csms.models import transactions
@@ -98,15 +106,29 @@ MAX_ROUNDS = 4
 FAILURES_KEPT = 50
 MAX_SCHEDULE_WAIT = 3600.0
 
+LEASE = "site-controller"
+"""The lease whose leader drives the sites, in a cluster."""
+
 Send = Callable[[str, Any, float | None], Awaitable[Any]]
 
 
 class SiteServices(SystemServices, Protocol):
-    """Besides the shared services: which charge points are connected, and `call`."""
+    """Besides the shared services: which charge points are connected (here, and to any node),
+    `call` (to any node), and the cluster (to reach the leader)."""
 
     @property
     def connections(self) -> Mapping[str, object]: ...
-    async def call(self, identity: str, request: Any, timeout: float | None = None) -> Any: ...
+    @property
+    def cluster(self) -> Cluster: ...
+    async def call(
+        self,
+        identity: str,
+        request: Any,
+        timeout: float | None = None,
+        force: bool = False,
+        fence: Fence | None = None,
+    ) -> Any: ...
+    async def holders(self, identities: Iterable[str]) -> Mapping[str, object]: ...
 
 
 class Failure(msgspec.Struct, rename="camel", kw_only=True):
@@ -239,27 +261,80 @@ class Plan:
 class SiteController:
     def __init__(self, system: SiteServices, send: Send | None = None) -> None:
         self.system = system
-        self.send: Send = send if send is not None else system.call
+        self.send: Send = send if send is not None else self._send_fenced
         self.sites: dict[str, SiteState] = {}
         self.site_of: dict[str, str] = {}
+        self.running = False
+        """Whether this node drives the sites (in a cluster: it leads `LEASE`)."""
+        self.fence: Fence | None = None
+        """What its profiles are sent under (None: a single node)."""
+        self._life = asyncio.Lock()
+        """Start, stop and reloads one at a time (a reload never meets a half-built state)."""
         self._listener: asyncio.Task[None] | None = None
         self._chores: set[asyncio.Task[Any]] = set()
 
     # Life
 
-    async def start(self) -> None:
-        await self._load_all()
+    async def start(self, fence: Fence | None = None) -> None:
+        """Drive the sites, from the database as it is now (this node was elected)."""
+        async with self._life:
+            self.fence = fence
+            self.running = True
+            await self._load_all()
 
     async def stop(self) -> None:
-        tasks = [self._listener, *(s.worker for s in self.sites.values()), *self._chores]
-        for task in tasks:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
-        self._listener = None
+        """Stop driving the sites at once (deposed, handing over, or stopping); what it knew
+        is forgotten: the next start, here or on another node, rebuilds it."""
+        async with self._life:
+            self.running = False
+            self.fence = None
+            tasks = [self._listener, *(s.worker for s in self.sites.values()), *self._chores]
+            for task in tasks:
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+            self._listener = None
+            self.sites.clear()
+            self.site_of.clear()
+
+    async def _send_fenced(self, identity: str, request: Any, timeout: float | None) -> Any:
+        if not self.running:
+            raise NoLeader("the site controller stopped: nothing is sent")
+        return await self.system.call(identity, request, timeout, fence=self.fence)
 
     async def reload(self, site_id: str) -> None:
-        """The site changed in the database (created, replaced, deleted, members changed)."""
+        """The site changed in the database (created, replaced, deleted, members changed):
+        reloaded here, or by the node that drives the sites. Without one (being elected),
+        nothing to do: the next one loads it. ClusterUnavailable when it cannot be told."""
+        async with self._life:
+            if self.running:
+                await self._reload(site_id)
+                return
+        with contextlib.suppress(NoLeader):
+            await self.system.cluster.ask_leader(LEASE, "reload", site_id)
+
+    async def live_allocation(self, site_id: str) -> Allocation | None:
+        """`allocation`, of the node that drives the sites; NoLeader while none does,
+        ClusterUnavailable when it cannot be asked."""
+        if self.running:
+            return self.allocation(site_id)
+        answer = await self.system.cluster.ask_leader(LEASE, "allocation", site_id)
+        return msgspec.json.decode(answer, type=Allocation | None)
+
+    async def lead_here(self, what: str, argument: str) -> bytes:
+        """What another node asks of the leader (`reload`, `live_allocation`); NoLeader when
+        this node does not drive the sites (any more, or yet)."""
+        async with self._life:
+            if not self.running:
+                raise NoLeader(f"node {self.system.cluster.node_name} does not drive the sites")
+            if what == "reload":
+                await self._reload(argument)
+                return b"true"
+            if what == "allocation":
+                return msgspec.json.encode(self.allocation(argument))
+        raise ValueError(f"the site controller does no {what!r}")
+
+    async def _reload(self, site_id: str) -> None:
         async with self.system.engine.connect() as db:
             site = await sites.load(db, site_id)
         state = self.sites.get(site_id)
@@ -287,12 +362,21 @@ class SiteController:
         async with self.system.engine.connect() as db:
             for tx in await _open_transactions(db, members):
                 state.transactions.setdefault(tx.transaction_id, tx)
+        connected = await self._connected(members)
         for charge_point_id in members:
             self.site_of[charge_point_id] = state.site.site_id
             state.defaults[charge_point_id] = False
-            if charge_point_id in self.system.connections:
+            if charge_point_id in connected:
                 state.pending_defaults.add(charge_point_id)
         state.dirty.set()
+
+    async def _connected(self, members: list[str]) -> Iterable[str]:
+        """Those of `members` connected to any node (Redis unreachable: to this one; the others
+        get their default at their next boot)."""
+        try:
+            return set(await self.system.holders(members))
+        except ClusterUnavailable:
+            return {m for m in members if m in self.system.connections}
 
     def _leave(self, state: SiteState, charge_point_id: str) -> None:
         """A member leaves: its transactions are no longer ours, nor are its profiles."""
@@ -386,10 +470,14 @@ class SiteController:
                 subscription.close()
             if not subscription.overflowed:
                 return  # the bus closed: the central system stops
-            log.warning("sites: fell behind the event bus; rebuilding from the database")
-            for site_id in list(self.sites):
-                await self._forget(site_id)
-            await self._load_all()
+            log.warning(
+                "sites: %s; rebuilding from the database",
+                subscription.ended_because or "fell behind the event bus",
+            )
+            async with self._life:
+                for site_id in list(self.sites):
+                    await self._forget(site_id)
+                await self._load_all()
 
     def on_event(self, event: Event) -> None:
         site_id = self.site_of.get(event.charge_point_id)

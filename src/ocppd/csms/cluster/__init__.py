@@ -9,7 +9,7 @@ The central system implements `LocalNode`, what a cluster asks of its own node (
 a charge point it holds, close one); the cluster never imports the central system.
 """
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,6 +34,11 @@ class NotHeld(LookupError):
 
 class StaleFence(RuntimeError):
     """Not sent: the fence's token is no longer its lease's newest (a newer leader exists)."""
+
+
+class NoLeader(ClusterUnavailable):
+    """No node leads that singleton now (one is being elected, or its leader just stopped or
+    died: another takes over within the lease)."""
 
 
 class RemoteFailure(RuntimeError):
@@ -103,14 +108,51 @@ class LocalNode(Protocol):
         with it); False when it is not connected here."""
         ...
 
+    async def lead_here(self, lease: str, what: str, argument: str) -> bytes:
+        """Do `what` (with `argument`) of the singleton `lease` this node leads, for another
+        node (`Cluster.ask_leader`): its result as JSON; NoLeader when it does not lead it."""
+        ...
+
+
+Elected = Callable[[Fence | None], Awaitable[None]]
+"""Told that this node now leads: the fence to send under (None: alone, nothing to fence)."""
+Deposed = Callable[[], Awaitable[None]]
+"""Told that this node no longer leads: its work stops at once."""
+
 
 class Leadership(Protocol):
-    """One node at a time holds a named lease (`Cluster.leadership`)."""
+    """One node at a time holds a named lease (`Cluster.leadership`): `elected` is awaited
+    when this node starts leading, `deposed` when it stops (also at `stop`, which hands the
+    lease over)."""
 
     @property
     def fence(self) -> Fence | None:
         """The fence to send under while this node leads; None when it does not."""
         ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Alone:
+    """The leadership of a single node: it leads from `start` to `stop`, with no fence."""
+
+    fence: Fence | None = None
+
+    def __init__(self, elected: Elected, deposed: Deposed) -> None:
+        self._elected = elected
+        self._deposed = deposed
+        self._leading = False
+
+    async def start(self) -> None:
+        self._leading = True
+        await self._elected(None)
+
+    async def stop(self) -> None:
+        if self._leading:
+            self._leading = False
+            await self._deposed()
 
 
 class Cluster(Protocol):
@@ -170,6 +212,20 @@ class Cluster(Protocol):
         """For a new subscriber of this node's bus: returns once what every node publishes
         reaches it (at most about a second); raises ClusterUnavailable when events of other
         nodes cannot reach this node."""
+        ...
+
+    def leadership(self, lease: str, elected: Elected, deposed: Deposed) -> Leadership:
+        """This node's candidacy for the singleton `lease` (started and stopped by the caller,
+        before `stop`)."""
+        ...
+
+    async def once(self, work: str, period: float) -> bool:
+        """Whether this node runs this period's `work` (housekeeping): one node a period."""
+        ...
+
+    async def ask_leader(self, lease: str, what: str, argument: str) -> bytes:
+        """What the leader of `lease` answers to `what` (`LocalNode.lead_here`); NoLeader when
+        no node leads it now, ClusterUnavailable when Redis cannot be reached."""
         ...
 
 
@@ -235,6 +291,15 @@ class SingleNode:
 
     async def receive_events(self) -> None:
         return  # every event is published here
+
+    def leadership(self, lease: str, elected: Elected, deposed: Deposed) -> Leadership:
+        return Alone(elected, deposed)
+
+    async def once(self, work: str, period: float) -> bool:
+        return True
+
+    async def ask_leader(self, lease: str, what: str, argument: str) -> bytes:
+        raise NoLeader(f"{lease}: this node alone leads it, and does not now")
 
 
 REPLY_MARGIN = 5.0

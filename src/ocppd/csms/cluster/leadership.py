@@ -24,13 +24,12 @@ released and this node stands again only after `LEASE`, so another node may try.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ocppd.csms.cluster import Fence
+from ocppd.csms.cluster import Deposed, Elected, Fence
 from ocppd.csms.cluster.cancellation import raise_if_cancelled
 
 log = logging.getLogger("ocppd.cluster.leadership")
@@ -41,9 +40,6 @@ successor (plus `RETRY`)."""
 RENEW = 2.0
 RETRY = 0.5
 """Seconds between a candidate's attempts: how long a released lease may wait for a successor."""
-
-Elected = Callable[[Fence], Awaitable[None]]
-Deposed = Callable[[], Awaitable[None]]
 
 FAILURES = (RedisError, OSError, TimeoutError)
 """What a Redis command may raise when Redis is down, slow or lost (or holds what no node
@@ -106,11 +102,25 @@ async def fence_holds(redis: "Redis", fence: Fence) -> bool:
     return token == fence.token
 
 
+async def leader_of(redis: "Redis", lease: str) -> str | None:
+    """The name of the node that holds `lease`; None when none does (or what the lease holds
+    is not `node|run|token`). Raises what Redis raises."""
+    value = await redis.get(lease_key(lease))
+    raise_if_cancelled()
+    if value is None or token_of(value) is None:
+        return None
+    node, _, _ = _text(value).rpartition("|")[0].rpartition("|")
+    return node or None
+
+
 def token_of(value: Any) -> int | None:
     """The token of a lease's value, None when the value is not `node|run|token`."""
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    _, separator, token = text.rpartition("|")
+    _, separator, token = _text(value).rpartition("|")
     return int(token) if separator and token.isdigit() else None
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class Leadership:

@@ -31,18 +31,25 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ocppd.csms.cluster import (
     ClusterUnavailable,
+    Deposed,
+    Elected,
     Fence,
     Holder,
     LocalNode,
     NodeInfo,
     NodeNameTaken,
+    NoLeader,
     NotHeld,
     nodes,
     owners,
     wire,
 )
+from ocppd.csms.cluster.cancellation import raise_if_cancelled
 from ocppd.csms.cluster.events import EventRelay
+from ocppd.csms.cluster.leadership import LEASE as LEADER_LEASE
+from ocppd.csms.cluster.leadership import Leadership, fence_holds, leader_of
 from ocppd.csms.cluster.nodes import LEASE, NODES, RENEW, NodeEntry, channel, node_key
+from ocppd.csms.cluster.once import claim as claim_period
 from ocppd.csms.cluster.owners import OWNERS, Entry
 from ocppd.protocol.actions import spec_for_request
 from ocppd.protocol.enums import RegistrationStatus
@@ -245,6 +252,7 @@ class RedisCluster:
                 found = await self._register_script(
                     keys=[node_key(self.node_name), NODES], args=self._register_args("")
                 )
+                raise_if_cancelled()
                 if isinstance(found, bytes):
                     log.error(
                         "node %s: another node (run %s) holds this name: give one of them "
@@ -460,7 +468,7 @@ class RedisCluster:
         try:
             receivers = await self._redis(self.redis.publish(channel(node), wire.encode(request)))
             if receivers == 0:  # its process is gone: its connection to Redis closed with it
-                raise NotHeld(f"charge point {request.identity!r} is not connected (node {node})")
+                raise _gone(request, node)
             try:
                 reply = await asyncio.wait_for(future, wait)
             except TimeoutError:
@@ -479,6 +487,7 @@ class RedisCluster:
                 self._subscribed.set()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
+                    raise_if_cancelled()
                     if message is not None and message.get("type") == "message":
                         self._handle_safely(message["data"])
             except UNREACHABLE as error:
@@ -563,6 +572,8 @@ class RedisCluster:
         if isinstance(request, wire.Disconnect):
             closed = await local.disconnect_here(request.identity, request.code, request.reason)
             return _boolean(closed)
+        if isinstance(request, wire.Lead):
+            return await local.lead_here(request.lease, request.what, request.argument)
         return _boolean(local.registration_changed_here(request.identity, request.status))
 
     # What the API shows
@@ -615,10 +626,31 @@ class RedisCluster:
             raise ClusterUnavailable("this node has not joined the cluster")
         await self.events.listen()
 
+    # Singletons (csms/cluster/leadership.py, once.py)
+
     async def fence_holds(self, fence: Fence) -> bool:
-        """Whether `fence`'s token is still its lease's newest (the `INCR`ed counter)."""
-        current = await self._redis(self.redis.get(f"ocppd:fence:{fence.lease}"))
-        return current is not None and int(current) == fence.token
+        """Whether `fence`'s lease is still held under its token (the newest)."""
+        return await self._redis(fence_holds(self.redis, fence))
+
+    def leadership(self, lease: str, elected: Elected, deposed: Deposed) -> Leadership:
+        return Leadership(self.redis, lease, self.node_name, self.run_id, elected, deposed)
+
+    async def once(self, work: str, period: float) -> bool:
+        return await self._redis(claim_period(self.redis, work, self.node_name, period))
+
+    async def ask_leader(self, lease: str, what: str, argument: str) -> bytes:
+        node = await self._redis(leader_of(self.redis, lease))
+        if node is None:
+            raise NoLeader(f"no node leads {lease} now (one takes over within {LEADER_LEASE:g} s)")
+        request = wire.Lead(self._request_id(), self.channel, lease, what, argument)
+        return await self._ask(node, request, self._reply_margin)
+
+
+def _gone(request: wire.Request, node: str) -> Exception:
+    """What a request to a node whose process is gone raises."""
+    if isinstance(request, wire.Lead):
+        return NoLeader(f"{request.lease}: its leader, node {node}, is gone")
+    return NotHeld(f"charge point {request.identity!r} is not connected (node {node})")
 
 
 def _text(value: bytes | str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ocppd.csms.charging_profiles import ProfileRefused
-from ocppd.csms.cluster import NotHeld, RemoteFailure, StaleFence
+from ocppd.csms.cluster import NoLeader, NotHeld, RemoteFailure, StaleFence
 from ocppd.csms.local_list_limits import LocalListTooLong
 from ocppd.csms.registration import CommandRefused
 from ocppd.csms.reservations import ReservationRefused
@@ -73,6 +73,17 @@ class Registration(msgspec.Struct, tag="registration", frozen=True):
     status: RegistrationStatus
 
 
+class Lead(msgspec.Struct, tag="lead", frozen=True):
+    """For the leader of the singleton `lease`: do `what` with `argument` (the site controller:
+    reload a site, show its allocation), reply with the result as JSON."""
+
+    id: str
+    reply_to: str
+    lease: str
+    what: str
+    argument: str
+
+
 class RemoteError(msgspec.Struct, frozen=True):
     type: str
     message: str
@@ -93,7 +104,7 @@ class Reply(msgspec.Struct, tag="reply", frozen=True):
     error: RemoteError | None = None
 
 
-Request = Call | Replaced | Disconnect | Registration
+Request = Call | Replaced | Disconnect | Registration | Lead
 Message = Request | Reply
 
 _encoder = msgspec.json.Encoder()
@@ -139,6 +150,7 @@ _BY_MESSAGE: dict[str, type[Exception]] = {
         SessionClosed,
         CallTimeout,
         StaleFence,
+        NoLeader,
     )
 }
 

@@ -1,0 +1,113 @@
+"""One node of a cluster drives the sites (issue 18, behaviours 4 and 6): the leader of the
+lease `site-controller`. Real `ocppd serve` nodes on one PostgreSQL database and a Redis of the
+test's own: the leader is killed or stopped, another takes over; a site changed and read
+through a node that does not lead reaches the leader."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from ocppd.csms.cluster.leadership import lease_key
+from ocppd.csms.site_controller import LEASE, PROFILE_ID
+from tests.cluster_nodes import Charger, Cluster, Node, charger, eventually
+
+pytestmark = pytest.mark.slow
+
+SITE = {"name": "Depot", "limit": 20, "minPerCar": 6}
+
+
+@contextlib.asynccontextmanager
+async def client(cluster: Cluster) -> AsyncIterator[redis.Redis]:
+    connection = redis.Redis.from_url(cluster.redis.url)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+async def leader(cluster: Cluster, nodes: list[Node]) -> tuple[Node, Node]:
+    """The node that drives the sites, once one does, and the other."""
+    name = await leading(cluster)
+    first, other = sorted(nodes, key=lambda node: node.name != name)
+    assert first.name == name
+    return first, other
+
+
+async def leading(cluster: Cluster, besides: str = "") -> str:
+    """The name of the node that leads the sites, once one (other than `besides`) does."""
+    async with client(cluster) as connection:
+
+        async def elected() -> str:
+            value = await connection.get(lease_key(LEASE))
+            name = "" if value is None else value.decode().split("|")[0]
+            return "" if name == besides else name
+
+        return await eventually(elected, what="a node leads the sites")
+
+
+def defaults(cp: Charger) -> int:
+    """How many TxDefaultProfiles of the site `cp` received (one per start of a controller
+    that found it connected)."""
+    return sum(
+        1
+        for action, payload in cp.received
+        if action == "SetChargingProfile"
+        and payload["csChargingProfiles"]["chargingProfileId"] == PROFILE_ID
+    )
+
+
+async def joined(via: Node, cp: Charger, identity: str) -> None:
+    """Site `depot` created, and `identity` made a member, through `via`."""
+    cp.replies["SetChargingProfile"] = {"status": "Accepted"}
+    cp.replies["ClearChargingProfile"] = {"status": "Accepted"}
+    assert (await via.api("PUT", "/sites/depot", SITE)).status == 201
+    assert (await via.api("PUT", f"/sites/depot/charge-points/{identity}")).status == 200
+
+
+async def allocation(node: Node) -> dict[str, Any] | None:
+    answer = await node.api("GET", "/sites/depot/allocation")
+    return answer.body if answer.status == 200 else None
+
+
+async def test_the_leader_drives_the_sites_and_another_takes_over_when_it_is_killed(
+    cluster: Cluster,
+) -> None:
+    nodes = [cluster.start("A"), cluster.start("B")]
+    first, other = await leader(cluster, nodes)
+    async with charger(other, "CP1") as cp:
+        # Through the node that does not lead: the leader reloads the site, and sends the
+        # charger (held by the other node) its TxDefaultProfile under its fence.
+        await joined(other, cp, "CP1")
+        await eventually(lambda: _true(defaults(cp) == 1), what="the leader's TxDefaultProfile")
+        shown = await eventually(lambda: allocation(other), what="the leader's allocation")
+        assert shown["siteId"] == "depot" and shown["withoutDefault"] == []
+        first.kill()
+        # The lease expires, the other node leads, rebuilds the site from the database and
+        # sends the TxDefaultProfile again (it cannot know what the killed one had sent).
+        await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
+        assert await leading(cluster, besides=first.name) == other.name
+        assert (await allocation(other)) is not None
+
+
+async def test_sigterm_hands_the_sites_over_at_once(cluster: Cluster) -> None:
+    nodes = [cluster.start("A"), cluster.start("B")]
+    first, other = await leader(cluster, nodes)
+    async with charger(other, "CP1") as cp:
+        await joined(first, cp, "CP1")
+        await eventually(lambda: _true(defaults(cp) == 1), what="the leader's TxDefaultProfile")
+        assert first.terminate() == 0
+        # Released, not left to expire: once the leader has exited, its lease is gone or
+        # already the other node's.
+        async with client(cluster) as connection:
+            value = await connection.get(lease_key(LEASE))
+        assert value is None or value.decode().startswith(f"{other.name}|"), value
+        assert "no longer leading site-controller: this node stops" in first.output()
+        await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
+        assert await leading(cluster, besides=first.name) == other.name
+
+
+async def _true(value: bool) -> bool:
+    return value
