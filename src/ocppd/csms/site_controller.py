@@ -62,7 +62,7 @@ import sqlalchemy as sa
 from ocppd.csms import sites
 from ocppd.csms.clock import as_utc
 from ocppd.csms.cluster import Cluster, ClusterUnavailable, Fence, NoLeader
-from ocppd.csms.events import Event
+from ocppd.csms.events import Event, Subscription
 from ocppd.csms.load_sharing import Demand, allocate, available_to_share, settle
 from ocppd.csms.models import transactions
 from ocppd.csms.sites import (
@@ -335,6 +335,7 @@ class SiteController:
         raise ValueError(f"the site controller does no {what!r}")
 
     async def _reload(self, site_id: str) -> None:
+        subscription = None if self._listener is not None else await self._subscribe()
         async with self.system.engine.connect() as db:
             site = await sites.load(db, site_id)
         state = self.sites.get(site_id)
@@ -350,7 +351,7 @@ class SiteController:
         else:
             state.site = site
             await self._join(state, new - old)
-        self._listen_if_needed()
+        self._listen_if_needed(subscription)
 
     def _new_state(self, site: Site) -> SiteState:
         state = self.sites[site.site_id] = SiteState(site)
@@ -392,11 +393,15 @@ class SiteController:
         state.dirty.set()
 
     async def _load_all(self) -> None:
+        subscription = await self._subscribe()
+        await self._load_sites()
+        self._listen_if_needed(subscription)
+
+    async def _load_sites(self) -> None:
         async with self.system.engine.connect() as db:
             found = await sites.load_all(db)
         for site in found:
             await self._join(self._new_state(site), site.charge_points)
-        self._listen_if_needed()
 
     async def _forget(self, site_id: str) -> None:
         state = self.sites.pop(site_id, None)
@@ -452,17 +457,31 @@ class SiteController:
 
     # Events
 
-    def _listen_if_needed(self) -> None:
-        """Follow the bus only while there are sites (an idle bus costs nothing)."""
+    async def _subscribe(self) -> Subscription:
+        """A subscription to the bus, taken before the database is read (nothing published
+        after the read is missed), once it receives what every node of a cluster publishes
+        (at most about a second; with Redis away at once: it is ended, and the controller
+        rebuilds, once Redis is back)."""
+        subscription = self.system.events.subscribe()
+        with contextlib.suppress(ClusterUnavailable):
+            await self.system.cluster.receive_events()
+        return subscription
+
+    def _listen_if_needed(self, subscription: Subscription | None) -> None:
+        """Follow the bus (with `subscription`, taken before the sites were read) only while
+        there are sites (an idle bus costs nothing)."""
         if self.sites and self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="sites")
-        elif not self.sites and self._listener is not None:
+            subscription = subscription or self.system.events.subscribe()
+            self._listener = asyncio.create_task(self._listen(subscription), name="sites")
+            return
+        if subscription is not None:
+            subscription.close()
+        if not self.sites and self._listener is not None:
             self._listener.cancel()
             self._listener = None
 
-    async def _listen(self) -> None:
+    async def _listen(self, subscription: Subscription) -> None:
         while True:
-            subscription = self.system.events.subscribe()
             try:
                 async for event in subscription:
                     self.on_event(event)
@@ -474,10 +493,11 @@ class SiteController:
                 "sites: %s; rebuilding from the database",
                 subscription.ended_because or "fell behind the event bus",
             )
+            subscription = await self._subscribe()
             async with self._life:
                 for site_id in list(self.sites):
                     await self._forget(site_id)
-                await self._load_all()
+                await self._load_sites()
 
     def on_event(self, event: Event) -> None:
         site_id = self.site_of.get(event.charge_point_id)

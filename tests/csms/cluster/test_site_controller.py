@@ -17,6 +17,7 @@ from tests.cluster_nodes import Charger, Cluster, Node, charger, eventually
 pytestmark = pytest.mark.slow
 
 SITE = {"name": "Depot", "limit": 20, "minPerCar": 6}
+NOW = "2026-12-01T12:00:00Z"
 
 
 @contextlib.asynccontextmanager
@@ -59,6 +60,16 @@ def defaults(cp: Charger) -> int:
     )
 
 
+def tx_limits(cp: Charger) -> list[float]:
+    """The limits of the site's TxProfiles `cp` received."""
+    return [
+        payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+        for action, payload in cp.received
+        if action == "SetChargingProfile"
+        and payload["csChargingProfiles"]["chargingProfilePurpose"] == "TxProfile"
+    ]
+
+
 async def joined(via: Node, cp: Charger, identity: str) -> None:
     """Site `depot` created, and `identity` made a member, through `via`."""
     cp.replies["SetChargingProfile"] = {"status": "Accepted"}
@@ -84,12 +95,24 @@ async def test_the_leader_drives_the_sites_and_another_takes_over_when_it_is_kil
         await eventually(lambda: _true(defaults(cp) == 1), what="the leader's TxDefaultProfile")
         shown = await eventually(lambda: allocation(other), what="the leader's allocation")
         assert shown["siteId"] == "depot" and shown["withoutDefault"] == []
+        # A transaction on the other node: its event reaches the leader, whose TxProfile
+        # (the whole limit, for the only car) comes back through the other node.
+        started = await cp.ask(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "TAG", "meterStart": 0, "timestamp": NOW},
+        )
+        await eventually(lambda: _true(tx_limits(cp) == [20]), what="the leader's TxProfile")
+        shown = await eventually(lambda: allocation(other), what="the allocation")
+        assert [t["transactionId"] for t in shown["transactions"]] == [started["transactionId"]]
         first.kill()
         # The lease expires, the other node leads, rebuilds the site from the database and
         # sends the TxDefaultProfile again (it cannot know what the killed one had sent).
         await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
         assert await leading(cluster, besides=first.name) == other.name
-        assert (await allocation(other)) is not None
+        # It found the running transaction in the database, its limit unknown: sent again.
+        await eventually(lambda: _true(tx_limits(cp) == [20, 20]), what="the successor's")
+        shown = await eventually(lambda: allocation(other), what="the successor's allocation")
+        assert [t["transactionId"] for t in shown["transactions"]] == [started["transactionId"]]
 
 
 async def test_sigterm_hands_the_sites_over_at_once(cluster: Cluster) -> None:
