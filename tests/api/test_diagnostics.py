@@ -236,3 +236,19 @@ async def test_a_nul_in_the_answered_file_name_is_stored(api: Api) -> None:
     nul = "\ufffd" if api.system.engine.dialect.name == "postgresql" else "\x00"
     done = (await operator("GET", f"/diagnostics/{asked.body['jobId']}")).body
     assert done["file"]["name"] == f"diag{nul}.log"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), [({"stopTime": 0}, "stopTime"), ({"retries": "5"}, "retries")]
+)
+async def test_an_options_body_of_the_wrong_types_is_refused(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    """The body may be left out, and when given it is read as the document types it: a number
+    is no date (Litestar alone read 0 as 1970), a string no number (found by schemathesis)."""
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "a.log"}
+        answer = await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/diagnostics", body)
+    assert answer.status == 400
+    assert answer.body["field"] == field
+    assert cp.received == []

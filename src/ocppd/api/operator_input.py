@@ -30,6 +30,8 @@ sent. A value out of bounds is a 400 naming it (`field`: the parameter, the fiel
 """
 
 import re
+import types
+import typing
 from datetime import datetime
 from typing import Any, overload
 from urllib.parse import unquote_to_bytes
@@ -145,7 +147,7 @@ def _check_types(request: Request[Any, Any, Any], body: bytes) -> None:
     """A body of the API's own (a struct) decoded strictly, as the document types it: Litestar
     alone converts leniently (`"expiryDate": 0` read as 1970, `"retries": "5"` as 5)."""
     data = request.route_handler.parsed_fn_signature.parameters["data"]
-    if not (isinstance(data.annotation, type) and issubclass(data.annotation, msgspec.Struct)):
+    if not _is_struct(data.annotation):
         return
     try:
         document = msgspec.json.decode(body)
@@ -158,6 +160,14 @@ def _check_types(request: Request[Any, Any, Any], body: bytes) -> None:
         if not message:
             raise invalid(None, str(error)) from None
         raise invalid(where.removesuffix("`"), message) from None
+
+
+def _is_struct(annotation: Any) -> bool:
+    """A struct of the API's own, or an optional one (`Struct | None`: a body that may be
+    left out, such as GetDiagnostics' options)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_struct(member) for member in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
 
 
 def _integral(value: Any) -> Any:

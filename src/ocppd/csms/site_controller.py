@@ -27,9 +27,10 @@ sends a TxProfile only to the transactions whose limit changed:
   site's maximum per car when nothing is known; the others share what is left. It is tried
   again after `FIRST_RETRY`, then every `RETRY_SECONDS`, with the limit it is counted at (so
   the others need not move for a retry); once it accepts, it gets a share again. A
-  refusal is reported (a `SiteProfileFailed` event, and the allocation's `failures`) when the
-  transaction still runs and still refuses `REPORT_GRACE` seconds later: a TxProfile that
-  crosses the transaction's StopTransaction is refused without anything being wrong.
+  refusal is reported (a `SiteProfileFailed` event, and the allocation's `failures`) when its
+  retry is refused too and the transaction still runs and still refuses `REPORT_GRACE`
+  seconds later: a TxProfile that crosses the transaction's StopTransaction, or its
+  StartTransaction answer, is refused without anything being wrong.
 - Reaction: a change is applied `DEBOUNCE` seconds after its event (several events, one
   rebalance), well within one meter-value interval.
 - Recovery: a subscriber that falls behind the bus is ended; the controller then subscribes
@@ -623,13 +624,16 @@ class SiteController:
         tx.fallback = failed.reason
         tx.failures += 1
         tx.retry_at = time.monotonic() + (FIRST_RETRY if tx.failures == 1 else RETRY_SECONDS)
-        self._chore(self._report_if_lasting(state, tx))
+        if tx.failures > 1:
+            self._chore(self._report_if_lasting(state, tx))
         return False
 
     async def _report_if_lasting(self, state: SiteState, tx: Active) -> None:
         """A refusal may be a race with the charger (a StopTransaction on its way, a
-        StartTransaction answer not yet applied): reported only if the transaction is still
-        running, and still refusing, `REPORT_GRACE` seconds later."""
+        StartTransaction answer not yet applied): reported only once its retry was refused
+        too (not when a clock says the retry should have been answered: on a busy machine it
+        may not have been), and the transaction is still running, and still refusing,
+        `REPORT_GRACE` seconds later."""
         reason = tx.fallback
         await asyncio.sleep(REPORT_GRACE)
         if state.transactions.get(tx.transaction_id) is tx and tx.fallback is not None:
