@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -325,3 +327,38 @@ def test_each_worker_is_a_node_named_after_the_node_name_or_the_host_and_port() 
     ]
     default = worker_settings(Settings(workers=2), 9100)
     assert [s.node_name for s in default] == [f"{node_default_name(9100)}-{i}" for i in (1, 2)]
+
+
+async def test_one_scrape_of_the_port_shows_every_worker(
+    supervise: Callable[..., Supervised], cluster: Cluster
+) -> None:
+    """The workers share PROMETHEUS_MULTIPROC_DIR (the supervisor's): whichever answers
+    `GET /metrics` shows each worker's counts under its own node name."""
+    served = supervise("--node-name", "edge")
+    nodes = await holders(served, [f"SCRAPE{i}" for i in range(20)])
+    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+    boots = {node: list(nodes.values()).count(node) for node in ("edge-1", "edge-2")}
+
+    def counted() -> dict[str, float]:
+        answer = httpx.get(
+            f"http://127.0.0.1:{served.port}/metrics",
+            headers={"Authorization": f"Bearer {cluster.token}"},
+            timeout=DEADLINE,
+        )
+        assert answer.status_code == 200, answer.text
+        found = {node: 0.0 for node in boots}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "ocppd_messages_total"
+                    and (labels["direction"], labels["action"]) == ("in", "BootNotification")
+                    and labels["node"] in found
+                ):
+                    found[labels["node"]] += sample.value
+        return found
+
+    # Each scrape is a connection of its own, which the kernel gives to either worker; a
+    # worker's counts reach the files within a second.
+    for _ in range(4):
+        await asyncio.to_thread(wait_until, lambda: counted() == boots, "both workers' boots")

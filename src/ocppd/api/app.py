@@ -28,6 +28,7 @@ from ocppd.api import (
     local_lists,
     me,
     messages,
+    metrics,
     problems,
     reservations,
     sites,
@@ -87,7 +88,7 @@ def create_app(system: CentralSystem) -> Litestar:
         security=[{"bearer": []}],
     )
     app = Litestar(
-        route_handlers=[api, openapi_document, transfers.ROUTER, *health.ROUTES],
+        route_handlers=[api, openapi_document, transfers.ROUTER, *health.ROUTES, *metrics.ROUTES],
         plugins=[ClosedStructs()],
         dependencies=PROVIDE,
         state=State({"system": system, "roles": RoleCache()}),

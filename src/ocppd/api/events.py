@@ -30,6 +30,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.system import System
 from ocppd.csms.cluster import ClusterUnavailable
 from ocppd.csms.events import Event, Subscription
+from ocppd.csms.metrics import Metrics
 
 KEEPALIVE = 15.0
 
@@ -42,8 +43,10 @@ def _message(event: Event) -> ServerSentEventMessage:
 
 
 async def _stream(
-    subscription: Subscription, charge_point_id: str | None
+    subscription: Subscription, charge_point_id: str | None, metrics: Metrics
 ) -> AsyncGenerator[Any, None]:
+    """The events of `subscription`; counted as an event stream open while it runs."""
+    metrics.event_stream_opened()
     try:
         # Sent at once, so a client knows the subscription is in place.
         yield ServerSentEventMessage(comment="subscribed", data=None)
@@ -62,6 +65,7 @@ async def _stream(
                 yield _message(event)
     finally:
         subscription.close()
+        metrics.event_stream_closed()
 
 
 @get("/events", tags=["events"], media_type="text/event-stream", responses=documented(503))
@@ -78,7 +82,7 @@ async def events(
         raise ProblemException(
             Problem(status=503, error=f"events of other nodes cannot reach this node: {error}")
         ) from None
-    return ServerSentEvent(_stream(subscription, charge_point_id))
+    return ServerSentEvent(_stream(subscription, charge_point_id, system.metrics))
 
 
 ROUTES = [events]

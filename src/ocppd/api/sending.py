@@ -18,6 +18,7 @@ from ocppd.csms.charging_profiles import ProfileRefused
 from ocppd.csms.cluster import ClusterUnavailable, RemoteFailure, StaleFence
 from ocppd.csms.local_list_limits import LocalListTooLong
 from ocppd.csms.reservations import ReservationRefused
+from ocppd.protocol.actions import spec_for_request
 from ocppd.protocol.errors import CallErrorReceived, PayloadError
 from ocppd.rpc.session import CallTimeout, SessionClosed
 
@@ -42,29 +43,47 @@ async def send(
     force: bool = False,
 ) -> Any:
     """The charge point's response to `request` (sent by whichever node holds it), or a
-    ProblemException saying why not."""
+    ProblemException saying why not; either way counted by action and outcome
+    (`ocppd_commands_total`)."""
+    action = spec_for_request(request).name
     try:
-        return await system.call(charge_point_id, request, timeout, force)
+        response = await system.call(charge_point_id, request, timeout, force)
     except NotConnected:
         async with system.engine.connect() as db:
             known = await registration.load(db, charge_point_id) is not None
         if not known:
+            system.metrics.command(action, "unknown_charge_point")
             raise _problem(404, f"unknown charge point {charge_point_id!r}") from None
+        system.metrics.command(action, "not_connected")
         raise _problem(409, f"charge point {charge_point_id!r} is not connected") from None
-    except registration.CommandRefused as error:
-        raise _problem(409, f"not sent: {error}") from None
-    except (ProfileRefused, LocalListTooLong, ReservationRefused) as error:
-        raise _problem(400, f"not sent: {error}") from None
-    except SessionClosed:
-        raise _problem(409, f"charge point {charge_point_id!r} disconnected") from None
-    except StaleFence as error:
-        raise _problem(409, f"not sent: {error}") from None
-    except ClusterUnavailable as error:
-        raise _problem(503, f"not sent: {error}") from None
-    except RemoteFailure as error:
-        raise _problem(500, f"the node holding {charge_point_id!r} failed: {error}") from None
-    except CallErrorReceived as error:
-        raise ProblemException(
+    except Exception as error:
+        outcome, problem = _failure(charge_point_id, error)
+        system.metrics.command(action, outcome)
+        if problem is None:
+            raise
+        raise problem from None
+    system.metrics.command(action, "answered")
+    return response
+
+
+def _failure(charge_point_id: str, error: Exception) -> tuple[str, ProblemException | None]:
+    """Why `CentralSystem.call` failed: the outcome (`ocppd_commands_total`'s label, beside
+    answered, unknown_charge_point and not_connected) and the Problem that answers it; an
+    error none answers is `failed` and goes on as it is."""
+    if isinstance(error, registration.CommandRefused):
+        return "refused", _problem(409, f"not sent: {error}")
+    if isinstance(error, ProfileRefused | LocalListTooLong | ReservationRefused):
+        return "not_sent", _problem(400, f"not sent: {error}")
+    if isinstance(error, SessionClosed):
+        return "not_connected", _problem(409, f"charge point {charge_point_id!r} disconnected")
+    if isinstance(error, StaleFence):
+        return "stale_fence", _problem(409, f"not sent: {error}")
+    if isinstance(error, ClusterUnavailable):
+        return "unavailable", _problem(503, f"not sent: {error}")
+    if isinstance(error, RemoteFailure):
+        return "failed", _problem(500, f"the node holding {charge_point_id!r} failed: {error}")
+    if isinstance(error, CallErrorReceived):
+        return "call_error", ProblemException(
             Problem(
                 status=502,
                 error=f"the charge point answered {error.wire_code}",
@@ -72,10 +91,10 @@ async def send(
                 description=error.description,
                 details=error.details,
             )
-        ) from None
-    except PayloadError as error:
+        )
+    if isinstance(error, PayloadError):
         # Our request was checked before it left: this is the charge point's answer.
-        raise ProblemException(
+        return "invalid_answer", ProblemException(
             Problem(
                 status=502,
                 error=f"invalid response from the charge point: {error.description}",
@@ -83,9 +102,10 @@ async def send(
                 reason=error.reason,
                 code=error.code.value,
             )
-        ) from None
-    except CallTimeout as error:
-        raise _problem(504, str(error)) from None
+        )
+    if isinstance(error, CallTimeout):
+        return "timeout", _problem(504, str(error))
+    return "failed", None
 
 
 def _problem(status: int, error: str) -> ProblemException:

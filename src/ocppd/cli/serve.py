@@ -210,6 +210,15 @@ def _check_cluster(values: dict[str, Any]) -> None:
         raise click.UsageError("--workers needs --redis-url: each worker is a node of a cluster")
 
 
+def _check_metrics_directory() -> None:
+    """Multiprocess metrics (PROMETHEUS_MULTIPROC_DIR, `csms.metrics`) need their directory."""
+    from ocppd.csms.metrics import multiprocess_problem
+
+    problem = multiprocess_problem()
+    if problem:
+        raise click.UsageError(f"{problem}: metrics of several processes are kept there")
+
+
 FORMER_DATABASE = Path("data") / "ocppd.db"
 """Where ocppd kept its database before the data directory was one place per user: relative
 to the directory it was started from."""
@@ -291,6 +300,7 @@ def serve(**values: Any) -> None:
     """Run the central system: OCPP 1.6J at ws://HOST:PORT/ocpp/{chargePointId}, the HTTP
     API at http://HOST:PORT/api/v1, the dashboard at http://HOST:PORT/."""
     settings = to_settings(values)
+    _check_metrics_directory()
     configure_logging(settings.log_format)
     raise_file_limit()
     warn_of_a_database_left_behind(settings)

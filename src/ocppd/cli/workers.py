@@ -280,13 +280,11 @@ def metrics_directory() -> Iterator[dict[str, str]]:
 
 def mark_process_dead(worker: Worker) -> None:
     """Its live gauges no longer count (prometheus-client's multiprocess mode)."""
-    from prometheus_client import multiprocess
+    from ocppd.csms.metrics import worker_died
 
     if worker.process is not None:
         with suppress(OSError):
-            multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
-                worker.process.pid, worker.env[METRICS_DIR]
-            )
+            worker_died(worker.process.pid, worker.env[METRICS_DIR])
 
 
 # The worker's side

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -31,6 +32,7 @@ from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, Data
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.cluster import (
     Cluster,
+    ClusterUnavailable,
     Fence,
     Holder,
     NoLeader,
@@ -48,8 +50,9 @@ from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.id_tags import Authorizations
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
+from ocppd.csms.metrics import Metrics
 from ocppd.csms.readiness import Readiness
-from ocppd.csms.settings import Settings, node_default_name
+from ocppd.csms.settings import Settings, node_default_name, node_name
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
 from ocppd.csms.system_services import Check, Recorder
@@ -98,7 +101,8 @@ class CentralSystem:
         if engine is None:
             engine = create_engine(settings.database_url(), timeout=timeout)
         self.engine = engine
-        self.writer = GroupCommit(self.engine, timeout=timeout)
+        self.metrics = Metrics(node_name(settings))
+        self.writer = GroupCommit(self.engine, timeout=timeout, metrics=self.metrics)
         self.readiness = Readiness(self.engine)
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()
@@ -117,7 +121,7 @@ class CentralSystem:
         self.local_list_limits = LocalListLimits(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.sites = SiteController(self)
-        self.cluster: Cluster = for_settings(settings, __version__, clock)
+        self.cluster: Cluster = for_settings(settings, __version__, clock, self.metrics)
         """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""
         self.site_leadership = self.cluster.leadership(
             site_controller.LEASE, self.sites.start, self.sites.stop
@@ -138,6 +142,7 @@ class CentralSystem:
             await self.writer.stop()
             await self.engine.dispose()
             raise
+        self.metrics.start()
         retention = timedelta(days=self.settings.message_retention_days)
         pruning = self.message_log.keep_pruning(retention, self._once("message-log-pruning"))
         self._background.append(asyncio.create_task(pruning))
@@ -182,6 +187,7 @@ class CentralSystem:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.writer.stop()
+        await self.metrics.stop()
         await self.engine.dispose()
         self.events.close()
 
@@ -237,11 +243,13 @@ class CentralSystem:
             options=Options(leniency=leniency),
             response_timeout=self.settings.response_timeout,
             name=record.id,
-            observer=self.message_log.observer(record.id),
+            # Bound: the recorder's `__call__` is called for half the instructions it is.
+            observer=self.metrics.meter(self.message_log.observer(record.id).__call__),
             answered_in_reader=ANSWERED_IN_READER,
         )
         connection = Connection(record.id, session, handler, close, self.clock(), leniency)
         self.connections[record.id] = connection
+        self.metrics.connection_opened(len(self.connections))
         self.events.publish("Connected", record.id, connection.connected_at)
         if previous is not None:
             log.info("%s: a new connection replaces the old one", record.id)
@@ -263,6 +271,7 @@ class CentralSystem:
         log.info("%s: disconnected (%d)", connection.identity, code)
         if self.connections.get(connection.identity) is connection:
             await self._forget(connection, code)
+        self.metrics.connection_closed(code, len(self.connections))
         await connection.session.close()
         if connection.ended is not None and not connection.ended.done():
             connection.ended.set_result(None)
@@ -286,10 +295,18 @@ class CentralSystem:
         ClusterUnavailable when the node that does cannot be reached."""
         if identity in self.connections:
             return await self.call_here(identity, request, timeout, force, fence)
+        asked = perf_counter()
         try:
-            return await self.cluster.call(identity, request, timeout, force, fence)
+            response = await self.cluster.call(identity, request, timeout, force, fence)
         except NotHeld as error:
             raise NotConnected(str(error)) from None
+        except ClusterUnavailable:
+            raise  # the holder was not reached: no hop to count
+        except Exception:
+            self.metrics.cross_node_call(perf_counter() - asked)
+            raise
+        self.metrics.cross_node_call(perf_counter() - asked)
+        return response
 
     async def call_here(
         self,
@@ -422,3 +439,4 @@ class CentralSystem:
             # Alone, the name can follow the port chosen; a cluster's node took its name when
             # it joined, before listening (`HOST:0` with --port 0: give --node-name).
             self.cluster.node_name = node_default_name(port)
+            self.metrics.rename(self.cluster.node_name)

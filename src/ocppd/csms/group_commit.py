@@ -24,6 +24,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from ocppd.csms import bulk_writes, sqlite_batches
 from ocppd.csms.batch_database import AlchemyDatabase, Database, DriverDatabase
 from ocppd.csms.bulk_writes import BulkWrites, Upsert
 from ocppd.csms.commit_deadline import DatabaseUnavailable, Deadline, expire_after, unavailable
+from ocppd.csms.metrics import Metrics
 from ocppd.csms.settings import DATABASE_TIMEOUT
 
 log = logging.getLogger("ocppd.csms.storage")
@@ -101,10 +103,12 @@ class GroupCommit:
         max_batch: int = 2000,
         in_flight: int | None = None,
         timeout: float = DATABASE_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
         """`timeout`: seconds a write may wait for its commit, and a batch may work on its
-        connection (`commit_deadline`)."""
+        connection (`commit_deadline`). `metrics`: the node's, where commits are counted."""
         self.engine = engine
+        self.metrics = metrics if metrics is not None else Metrics("")
         self.max_batch = max_batch
         self.timeout = timeout
         # Commits in flight at once per lane. A charge point has one call outstanding and is
@@ -231,10 +235,13 @@ class GroupCommit:
         """Commit `batch` and hand each write its result; False when the database could not
         commit (every write of the batch failed for it)."""
         self.attempts += 1
+        started = perf_counter()
         try:
             results = await self._attempt(batch)
         except Exception as exc:
+            self.metrics.committed(len(batch), perf_counter() - started)
             return await self._failed(batch, exc, retried)
+        self.metrics.committed(len(batch), perf_counter() - started)
         self.batches += 1
         self.writes += len(batch)
         for write, result in zip(batch, results, strict=True):
@@ -263,13 +270,16 @@ class GroupCommit:
             # in the pool are likely gone too. A new pool, and once more, before any
             # write is refused for it.
             log.warning("database connection lost (%s); batch retried", exc)
+            self.metrics.database_error("lost")
             await self.engine.dispose()
             return await self._commit(batch, retried=True)
         if isinstance(exc, DatabaseUnavailable) or unavailable(exc):
             # The database's fault, not a write's: one by one, each would wait as long.
             log.warning("database unavailable: %d writes failed (%s)", len(batch), exc)
+            self.metrics.database_error("unavailable")
             _fail_all(batch, f"the database is unavailable ({exc})")
             return False
+        self.metrics.database_error("refused")
         return await self._isolate(batch, exc)
 
     async def _isolate(self, batch: list[Write], error: Exception) -> bool:

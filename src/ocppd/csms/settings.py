@@ -93,6 +93,11 @@ class Settings:
         return self.database or f"sqlite:///{self.data_dir / 'ocppd.db'}"
 
 
+def node_name(settings: Settings) -> str:
+    """This node's name: `--node-name`, else `node_default_name`."""
+    return settings.node_name or node_default_name(settings.port)
+
+
 def node_default_name(port: int) -> str:
     """Unique and stable per host and port: the same after a restart, another for each node."""
     return f"{socket.gethostname()}:{port}"

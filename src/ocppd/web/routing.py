@@ -1,7 +1,7 @@
 """One ASGI app for the HTTP side of the port: `/api` and below to the API, and `/files` (the
-chargers' file transfers) and the probes `/healthz`, `/readyz`, also served by the API app; the
-rest (and lifespan events) to the dashboard, whose own lifespan is trivial, so the API's
-lifespan runs.
+chargers' file transfers), the probes `/healthz`, `/readyz` and `/metrics`, also served by the
+API app; the rest (and lifespan events) to the dashboard, whose own lifespan is trivial, so
+the API's lifespan runs.
 """
 
 from ocppd.csms.central_system import CentralSystem
@@ -23,8 +23,9 @@ def route(api: ASGIApp, web: ASGIApp) -> ASGIApp:
     return router
 
 
-PROBES = ("/healthz", "/readyz")
-"""The API's routes for load balancers and supervisors, at the top (`api/health.py`)."""
+PROBES = ("/healthz", "/readyz", "/metrics")
+"""The API's routes for load balancers, supervisors and Prometheus, at the top
+(`api/health.py`, `api/metrics.py`)."""
 
 
 def is_api(path: str) -> bool:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ocppd.csms.events import EventBus
-from ocppd.csms.settings import Settings, node_default_name
+from ocppd.csms.metrics import Metrics
+from ocppd.csms.settings import Settings, node_name
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
 
@@ -307,9 +308,15 @@ REPLY_MARGIN = 5.0
 database timeout (its checks and recorders may wait on the database)."""
 
 
-def for_settings(settings: Settings, version: str, clock: Callable[[], datetime]) -> Cluster:
-    """The cluster `settings` ask for: Redis's when given a URL, else this node alone."""
-    name = settings.node_name or node_default_name(settings.port)
+def for_settings(
+    settings: Settings,
+    version: str,
+    clock: Callable[[], datetime],
+    metrics: Metrics | None = None,
+) -> Cluster:
+    """The cluster `settings` ask for: Redis's when given a URL, else this node alone.
+    `metrics`: the node's, where a cluster counts Redis's failures."""
+    name = node_name(settings)
     address = f"{settings.host}:{settings.port}"
     if not settings.redis_url:
         return SingleNode(name, address, version, clock)
@@ -323,4 +330,5 @@ def for_settings(settings: Settings, version: str, clock: Callable[[], datetime]
         clock,
         response_timeout=settings.response_timeout,
         reply_margin=settings.database_timeout + REPLY_MARGIN,
+        metrics=metrics,
     )

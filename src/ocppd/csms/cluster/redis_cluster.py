@@ -51,6 +51,7 @@ from ocppd.csms.cluster.leadership import Leadership, fence_holds, leader_of
 from ocppd.csms.cluster.nodes import LEASE, NODES, RENEW, NodeEntry, channel, node_key
 from ocppd.csms.cluster.once import claim as claim_period
 from ocppd.csms.cluster.owners import OWNERS, Entry
+from ocppd.csms.metrics import Metrics
 from ocppd.protocol.actions import spec_for_request
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
@@ -99,6 +100,7 @@ class RedisCluster:
         reply_margin: float = 15.0,
         lease: float = LEASE,
         renew: float = RENEW,
+        metrics: Metrics | None = None,
     ) -> None:
         pool = redis.BlockingConnectionPool.from_url(
             url,
@@ -111,6 +113,8 @@ class RedisCluster:
         self.redis = redis.Redis(connection_pool=pool)
         """For the other parts of the cluster (events, leadership): the node's client."""
         self.node_name = node_name
+        self.metrics = metrics if metrics is not None else Metrics(node_name)
+        """Where Redis's failures are counted (`ocppd_redis_errors_total`, by operation)."""
         self.address = address
         self.run_id = secrets.token_hex(8)
         """This process's id: what a node key holds while the node is live."""
@@ -227,6 +231,7 @@ class RedisCluster:
                 )
                 await pipe.execute()
         except (*UNREACHABLE, RedisError) as error:
+            self.metrics.redis_error("leave")
             log.warning("node %s left without deleting its keys: %s", self.node_name, error)
         self._claims.clear()
         await self._close()
@@ -267,8 +272,9 @@ class RedisCluster:
                     self._trouble = self._trouble or "this node's lease had expired"
                     await self._rejoin()
             except UNREACHABLE as error:
-                self._down(error)
+                self._down(error, "renew")
             except RedisError as error:
+                self.metrics.redis_error("renew")
                 log.warning("node %s: renewing its lease failed: %s", self.node_name, error)
 
     async def _rejoin(self) -> None:
@@ -313,7 +319,8 @@ class RedisCluster:
         else:
             await self._claim_from(identity, text)
 
-    def _down(self, error: BaseException) -> None:
+    def _down(self, error: BaseException, operation: str) -> None:
+        self.metrics.redis_error(operation)
         reason = f"{type(error).__name__}: {error}"
         if self._trouble is None:
             log.warning(
@@ -329,9 +336,10 @@ class RedisCluster:
         try:
             return await awaitable
         except UNREACHABLE as error:
-            self._down(error)
+            self._down(error, "request")
             raise ClusterUnavailable(f"Redis is unreachable: {error}") from None
         except RedisError as error:
+            self.metrics.redis_error("request")
             raise ClusterUnavailable(f"Redis failed: {error}") from None
 
     # Ownership
@@ -345,8 +353,9 @@ class RedisCluster:
         try:
             await self._claim_from(identity, text)
         except UNREACHABLE as error:
-            self._down(error)
+            self._down(error, "claim")
         except RedisError as error:
+            self.metrics.redis_error("claim")
             log.warning("%s: not claimed: %s", identity, error)
 
     async def _claim_from(self, identity: str, text: str) -> None:
@@ -372,9 +381,10 @@ class RedisCluster:
         try:
             await self._release(keys=[OWNERS], args=[identity, text])
         except UNREACHABLE as error:
-            self._down(error)
+            self._down(error, "release")
             self._unreleased[identity] = text
         except RedisError as error:
+            self.metrics.redis_error("release")
             log.warning("%s: not released: %s", identity, error)
 
     async def holders(self, identities: Collection[str]) -> dict[str, Holder]:
@@ -491,8 +501,9 @@ class RedisCluster:
                     if message is not None and message.get("type") == "message":
                         self._handle_safely(message["data"])
             except UNREACHABLE as error:
-                self._down(error)
+                self._down(error, "listen")
             except RedisError as error:
+                self.metrics.redis_error("listen")
                 log.warning("node %s: listening failed: %s", self.node_name, error)
             finally:
                 await asyncio.shield(_quietly(pubsub.aclose()))
@@ -549,8 +560,9 @@ class RedisCluster:
         try:
             await self.redis.publish(request.reply_to, wire.encode(reply))
         except UNREACHABLE as error:
-            self._down(error)
+            self._down(error, "reply")
         except RedisError as error:
+            self.metrics.redis_error("reply")
             log.warning("node %s: reply not sent: %s", self.node_name, error)
 
     async def _handle(self, request: wire.Request) -> bytes:
