@@ -50,8 +50,14 @@ async def test_a_command_through_another_node_and_a_redis_failure_are_counted(
         assert await value(b, "ocppd_redis_errors_total", node="B", operation="request") >= 1
         assert await value(b, hops, node="B") == 1  # the holder was not reached: no hop
 
-        async def noticed_by_a() -> bool:  # its renewal or its listener finds Redis gone
-            return await value(a, "ocppd_redis_errors_total", node="A") >= 1
+        async def noticed_by_a() -> bool:
+            # Its renewals, its listener, and its candidacy for the site controller's lease
+            # (or the lease it holds) find Redis gone.
+            failed = "ocppd_redis_errors_total"
+            return (
+                await value(a, failed, node="A") >= 1
+                and await value(a, failed, node="A", operation="lease") >= 1
+            )
 
-        await eventually(noticed_by_a, what="node A counts Redis's failure")
+        await eventually(noticed_by_a, what="node A counts Redis's failures")
         cluster.redis.start()

@@ -24,6 +24,7 @@ released and this node stands again only after `LEASE`, so another node may try.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -139,7 +140,9 @@ class Leadership:
         lease: float = LEASE,
         renew: float = RENEW,
         retry: float = RETRY,
+        redis_failed: Callable[[str], None] | None = None,
     ) -> None:
+        """`redis_failed` is told of each failed Redis operation (`lease`: metrics)."""
         if not 0 < 2 * renew < lease:
             raise ValueError("a lease must last more than two renewal periods")
         self.name = name
@@ -147,6 +150,7 @@ class Leadership:
         self._prefix = f"{node}|{run}|"
         self._elected = elected
         self._deposed = deposed
+        self._on_redis_failure = redis_failed
         self._lease = lease
         self._renew = renew
         self._retry = retry
@@ -259,6 +263,8 @@ class Leadership:
         self._changed.set()
 
     def _redis_failed(self, error: BaseException) -> None:
+        if self._on_redis_failure is not None:
+            self._on_redis_failure("lease")
         if not self._unreachable:
             log.warning("lease %s: Redis failed: %r", self.name, error)
             self._unreachable = True

@@ -168,7 +168,13 @@ class RedisCluster:
             if isinstance(error, (TimeoutError, *UNREACHABLE)):
                 raise ClusterUnavailable(f"Redis is unreachable: {error or 'no answer'}") from None
             raise
-        self.events = EventRelay(self.redis, self.node_name, self.run_id, local.events)
+        self.events = EventRelay(
+            self.redis,
+            self.node_name,
+            self.run_id,
+            local.events,
+            redis_failed=self.metrics.redis_error,
+        )
         await self.events.start()
         self._accepting = True
         self._keeper = asyncio.create_task(self._keep_alive())
@@ -645,7 +651,15 @@ class RedisCluster:
         return await self._redis(fence_holds(self.redis, fence))
 
     def leadership(self, lease: str, elected: Elected, deposed: Deposed) -> Leadership:
-        return Leadership(self.redis, lease, self.node_name, self.run_id, elected, deposed)
+        return Leadership(
+            self.redis,
+            lease,
+            self.node_name,
+            self.run_id,
+            elected,
+            deposed,
+            redis_failed=self.metrics.redis_error,
+        )
 
     async def once(self, work: str, period: float) -> bool:
         return await self._redis(claim_period(self.redis, work, self.node_name, period))
