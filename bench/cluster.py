@@ -727,26 +727,31 @@ def setups(quick: bool) -> list[Setup]:
 
 
 class Listener(threading.Thread):
-    """A client of a node's /api/v1/events, counting what it reads (as a dashboard would)."""
+    """A client of a node's /api/v1/events, counting what it reads (as a dashboard would),
+    and how often the node ended its stream (a client too slow to keep up), reconnecting."""
 
     def __init__(self, node: Node, token: str) -> None:
         super().__init__(daemon=True)
         self.url = node.url + "/api/v1/events"
         self.token = token
         self.events = 0
+        self.ended = 0
         self.stopped = threading.Event()
 
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
-        with (
-            contextlib.suppress(httpx.HTTPError),
-            httpx.stream("GET", self.url, headers=headers, timeout=None) as response,
-        ):
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    self.events += 1
-                if self.stopped.is_set():
-                    return
+        while not self.stopped.is_set():
+            with (
+                contextlib.suppress(httpx.HTTPError),
+                httpx.stream("GET", self.url, headers=headers, timeout=None) as response,
+            ):
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        self.events += 1
+                    if self.stopped.is_set():
+                        return
+            self.ended += 1
+            self.stopped.wait(0.2)
 
 
 def run_throughput(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
@@ -788,6 +793,7 @@ def run_throughput(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
             r1 = c.redis.cpu() if c.redis else 0.0
             c1, t1, stats1 = core_busy(), time.time(), c.commandstats()
             events = sum(listener.events for listener in listeners) - events0
+            ended = sum(listener.ended for listener in listeners)
             done = [d for g in gens for d in g.read_all(args.window + 60)]
             lat = [x for g in gens for x in g.latencies()]
         finally:
@@ -821,6 +827,7 @@ def run_throughput(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
             if setup.redis
             else float("nan"),
             "listener_events": events,
+            "listener_ended": ended,
             "log_errors": c.log_errors(),
             "load": load(),
         }
@@ -855,7 +862,10 @@ def throughput_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> s
     for r in rows:
         idle = ", ".join(f"{k} {v}" for k, v in r["redis_idle"].items()) or "none"
         extra = (
-            f"; the listeners read {r['listener_events']:,} events" if r["setup"].listener else ""
+            f"; the listeners read {r['listener_events']:,} events in the window, their streams "
+            f"were ended by the node {r['listener_ended']} times (too slow: they reconnect)"
+            if r["setup"].listener
+            else ""
         )
         notes.append(
             f"- {r['setup'].label}: Redis without load: {idle}{extra}; node log errors "
