@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.cluster_nodes import DEADLINE, Cluster, Node, charger, eventually
+from tests.csms.cluster.test_cluster_metrics import value
 
 pytestmark = pytest.mark.slow
 
@@ -149,6 +150,8 @@ async def test_events_need_redis_503_while_it_is_down_and_resume_once_it_is_back
         refused = await opened(b)
         assert refused.status_code == 503, refused.text
         assert "Redis" in refused.json()["error"], refused.text
+        lost = {"node": "B", "operation": "events-subscription"}
+        assert await value(b, "ocppd_redis_errors_total", **lost) >= 1
         # The charger's own messages need no Redis: answered as ever.
         heartbeat = await cp.ask("Heartbeat", {})
         assert "currentTime" in heartbeat
