@@ -147,6 +147,7 @@ class CentralSystem:
         pruning = self.message_log.keep_pruning(retention, self._once("message-log-pruning"))
         self._background.append(asyncio.create_task(pruning))
         self._background.append(asyncio.create_task(self._keep_deleting_old_files()))
+        self._background.append(asyncio.create_task(self._keep_sweeping()))
         await self.site_leadership.start()
 
     def _once(self, work: str) -> Claim:
@@ -171,6 +172,14 @@ class CentralSystem:
         """Stop driving the sites (another node of a cluster takes over at once)."""
         await self.site_leadership.stop()
 
+    async def _keep_sweeping(self) -> None:
+        await repeat(
+            "sweeping what nodes that are gone left in Redis",
+            self.cluster.sweep,
+            "cluster: %d entries of nodes that are gone deleted",
+            claim=self._once("cluster-sweep"),
+        )
+
     async def stop(self) -> None:
         """Close every connection (1001, going away), leave the cluster, then flush what is
         queued."""
@@ -182,10 +191,10 @@ class CentralSystem:
             ),
             return_exceptions=True,
         )
-        await self.cluster.stop()
-        for task in self._background:
+        for task in self._background:  # housekeeping, which may use Redis: before leaving
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.cluster.stop()
         await self.writer.stop()
         await self.metrics.stop()
         await self.engine.dispose()

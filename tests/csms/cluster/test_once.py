@@ -2,6 +2,7 @@
 (`SET NX PX`), so one node runs it. Against a Redis of the test's own."""
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -10,8 +11,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from ocppd.csms.cluster.once import claim
+from ocppd.csms.cluster.once import claim, once_key
 from ocppd.csms.housekeeping import Claim, repeat
+from tests.cluster_nodes import Cluster, charger
 from tests.eventually import eventually
 from tests.redis_server import RedisServer
 
@@ -114,3 +116,28 @@ async def test_without_a_claim_every_period_runs_here() -> None:
     await eventually(lambda: len(runs) >= 3, "three runs")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.slow
+async def test_the_nodes_sweep_what_a_dead_node_left_once_a_period(cluster: Cluster) -> None:
+    """Housekeeping of the cluster itself: a killed node's owners entry is deleted by the
+    sweep of a live node once the dead node's lease expired (at its start here, then hourly,
+    one node a period: the claim is there)."""
+    a = cluster.start("A")
+    async with charger(a, "CP1"):
+        a.kill()
+    async with contextlib.aclosing(Redis.from_url(cluster.redis.url)) as client:
+        assert await client.hexists("ocppd:owners", "CP1")
+        await eventually(lambda: _expired(client, "A"), "the dead node's lease expires")
+        b = cluster.start("B")
+        await eventually(lambda: _gone(client), "the dead node's entry swept")
+        assert await client.exists(once_key("cluster-sweep")) == 1
+    assert b.running
+
+
+async def _expired(client: Redis, node: str) -> bool:
+    return not await client.exists(f"ocppd:node:{node}")
+
+
+async def _gone(client: Redis) -> bool:
+    return not await client.hexists("ocppd:owners", "CP1")

@@ -224,6 +224,11 @@ class Cluster(Protocol):
         """Whether this node runs this period's `work` (housekeeping): one node a period."""
         ...
 
+    async def sweep(self) -> int:
+        """What nodes that are gone left behind (owners entries, node entries), deleted; how
+        many (housekeeping: they count as nobody's anyway)."""
+        ...
+
     async def ask_leader(self, lease: str, what: str, argument: str) -> bytes:
         """What the leader of `lease` answers to `what` (`LocalNode.lead_here`); NoLeader when
         no node leads it now, ClusterUnavailable when Redis cannot be reached."""
@@ -298,6 +303,9 @@ class SingleNode:
 
     async def once(self, work: str, period: float) -> bool:
         return True
+
+    async def sweep(self) -> int:
+        return 0
 
     async def ask_leader(self, lease: str, what: str, argument: str) -> bytes:
         raise NoLeader(f"{lease}: this node alone leads it, and does not now")
