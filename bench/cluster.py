@@ -715,15 +715,20 @@ class Setup:
 
 
 def setups(quick: bool) -> list[Setup]:
-    out = [
+    """Quick: a node of a cluster and 2 nodes with listeners (the storm's control runs a node
+    without Redis)."""
+    if quick:
+        return [
+            Setup("1 node of a cluster", 1, True, True),
+            Setup("2 nodes, an event listener on each", 2, True, False, listener=True),
+        ]
+    return [
         Setup("1 node, no Redis", 1, False, True),
         Setup("1 node of a cluster", 1, True, True),
+        Setup("1 node of a cluster, unpinned", 1, True, False),
         Setup("2 nodes", 2, True, False),
         Setup("2 nodes, an event listener on each", 2, True, False, listener=True),
     ]
-    if not quick:
-        out.insert(2, Setup("1 node of a cluster, unpinned", 1, True, False))
-    return out
 
 
 class Listener(threading.Thread):
