@@ -4,6 +4,7 @@ test's own: the leader is killed or stopped, another takes over; a site changed 
 through a node that does not lead reaches the leader."""
 
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -134,3 +135,27 @@ async def test_sigterm_hands_the_sites_over_at_once(cluster: Cluster) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_leader_paused_past_its_lease_stops_once_it_runs_again(cluster: Cluster) -> None:
+    """SIGSTOP of the leader: the other node leads once the lease expired; the old leader,
+    continued, finds its lease lost and stops its controller; what it might still send on the
+    way carries its old fence, which the holder refuses (tests/csms/cluster/test_fencing.py)."""
+    nodes = [cluster.start("A"), cluster.start("B")]
+    first, other = await leader(cluster, nodes)
+    async with charger(other, "CP1") as cp:
+        await joined(other, cp, "CP1")
+        await eventually(lambda: _true(defaults(cp) == 1), what="the leader's TxDefaultProfile")
+        first.process.send_signal(signal.SIGSTOP)
+        try:
+            assert await leading(cluster, besides=first.name) == other.name
+            await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        await eventually(
+            lambda: _true(first.printed("no longer leading site-controller")),
+            what="the old leader stops leading",
+        )
+        assert await leading(cluster) == other.name
+        assert defaults(cp) == 2
+        assert (await first.api("GET", "/sites/depot/allocation")).status == 200  # asks B
