@@ -2,8 +2,10 @@
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
+from ocppd.csms.cluster import cancellation
 from ocppd.csms.cluster.cancellation import raise_if_cancelled
 from tests.redis_server import RedisServer
 
@@ -29,3 +31,27 @@ async def test_a_loop_of_redis_commands_ends_when_cancelled(redis_server: RedisS
             assert all(task.cancelled() for task in tasks)
     finally:
         await redis.aclose()
+
+
+async def test_a_task_that_lost_its_cancel_is_cancelled_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As redis-py can: the first cancel swallowed and the loop going on; `stop` must not
+    wait for it forever."""
+    monkeypatch.setattr(cancellation, "RECANCEL_EVERY", 0.01)
+    swallowed = asyncio.Event()
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed.is_set():
+                    raise
+                swallowed.set()
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    await cancellation.cancel_and_wait(task, None)
+    assert swallowed.is_set() and task.cancelled()

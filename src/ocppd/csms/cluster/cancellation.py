@@ -8,6 +8,7 @@ never ends, and whoever awaits it after cancelling it (a `stop`) waits forever. 
 """
 
 import asyncio
+from typing import Any
 
 
 def raise_if_cancelled() -> None:
@@ -15,3 +16,18 @@ def raise_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+RECANCEL_EVERY = 1.0
+"""Seconds a cancelled task has to end before it is cancelled again."""
+
+
+async def cancel_and_wait(*tasks: "asyncio.Task[Any] | None") -> None:
+    """Cancel `tasks` and wait until they have ended, cancelling again any that a lost cancel
+    kept going (a loop around Redis without `raise_if_cancelled`, or one in redis-py itself):
+    a `stop` that awaits them can then not wait forever."""
+    pending = {task for task in tasks if task is not None and not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=RECANCEL_EVERY)

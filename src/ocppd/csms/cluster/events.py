@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ocppd.csms.cluster import ClusterUnavailable
+from ocppd.csms.cluster.cancellation import cancel_and_wait
 from ocppd.csms.events import Event, EventBus
 
 log = logging.getLogger("ocppd.csms.cluster.events")
@@ -223,10 +224,7 @@ class EventRelay:
     async def stop(self) -> None:
         self._bus.on_subscribe = None
         self._bus.forward = None
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         await self._redis.aclose(close_connection_pool=True)
 
     def _redis_failed(self, operation: str) -> None:

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ocppd.csms.cluster import Deposed, Elected, Fence
-from ocppd.csms.cluster.cancellation import raise_if_cancelled
+from ocppd.csms.cluster.cancellation import cancel_and_wait, raise_if_cancelled
 
 log = logging.getLogger("ocppd.cluster.leadership")
 
@@ -184,9 +184,7 @@ class Leadership:
     async def stop(self) -> None:
         """Stop leading: the work deposed (once what it was doing is done), then the lease
         released, so that another node takes over at once without overlapping this one."""
-        if self._campaigning is not None:
-            self._campaigning.cancel()
-            await asyncio.gather(self._campaigning, return_exceptions=True)
+        await cancel_and_wait(self._campaigning)
         value = self._value
         self._stopping = True
         self._step_down("this node stops", logging.INFO)

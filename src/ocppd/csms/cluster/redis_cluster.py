@@ -44,7 +44,7 @@ from ocppd.csms.cluster import (
     owners,
     wire,
 )
-from ocppd.csms.cluster.cancellation import raise_if_cancelled
+from ocppd.csms.cluster.cancellation import cancel_and_wait, raise_if_cancelled
 from ocppd.csms.cluster.events import EventRelay
 from ocppd.csms.cluster.leadership import LEASE as LEADER_LEASE
 from ocppd.csms.cluster.leadership import Leadership, fence_holds, leader_of
@@ -221,9 +221,7 @@ class RedisCluster:
         """Leaves at once: the requests being served finished, this node's owners entries,
         node entry and lease deleted (only those of this run)."""
         self._accepting = False
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+        await cancel_and_wait(self._keeper)
         if self._serving:
             await asyncio.wait(self._serving, timeout=self._response_timeout)
         try:
@@ -246,10 +244,7 @@ class RedisCluster:
     async def _close(self) -> None:
         if self.events is not None:
             await self.events.stop()
-        for task in (self._listener, self._keeper):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(self._listener, self._keeper)
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(ClusterUnavailable("this node is leaving the cluster"))
