@@ -83,7 +83,7 @@ def supervise(tmp_path: Path, cluster: Cluster) -> Iterator[Callable[..., Superv
     for supervised in started:
         pids = list(supervised.listening().values())
         supervised.stop_gracefully()
-        wait_until(lambda pids=pids: not any(map(alive, pids)), "the workers ended")
+        wait_until(lambda pids=pids: not any(map(alive, pids)), "workers ended", supervised)
 
 
 def alive(pid: int) -> bool:
@@ -91,14 +91,17 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped before or while it was read
         return False
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
+def wait_until(condition: Callable[[], bool], what: str, served: Supervised | None = None) -> None:
+    """Polls `condition` until it holds; fails after DEADLINE seconds, with what `served`
+    printed."""
     deadline = time.monotonic() + DEADLINE
     while not condition():
-        assert time.monotonic() < deadline, f"not within {DEADLINE} s: {what}"
+        shown = f":\n{served.printed()}" if served is not None else ""
+        assert time.monotonic() < deadline, f"not within {DEADLINE} s: {what}{shown}"
         time.sleep(0.05)
 
 
@@ -151,7 +154,9 @@ async def test_a_worker_killed_is_started_again_under_its_name(
     after = len(served.printed())
     # Once its socket is closed with it (a connection the kernel gave it before is reset),
     # the port keeps serving through the other worker.
-    await asyncio.to_thread(wait_until, lambda: not alive(killed), "the killed worker ended")
+    await asyncio.to_thread(
+        wait_until, lambda: not alive(killed), "the killed worker ended", served
+    )
     assert set((await holders(served, ["ALONE"])).values()) <= {"edge-1", "edge-2"}
     restarted = await asyncio.to_thread(
         served.wait_for, r"worker edge-2 listening \(pid (\d+)\)", after, served.start_deadline
@@ -255,7 +260,7 @@ async def test_a_signal_closes_the_chargers_of_every_worker_with_1001(
     assert sum(map(int, closed)) == 10
     assert not any(alive(pid) for pid in workers.values())
     assert not await asyncio.to_thread(directory.exists), "the metrics directory is removed"
-    assert await _node_keys(cluster.redis.url) == [], "a worker left its lease behind"
+    assert await _node_keys(cluster.redis.url) == [], f"a worker left its lease:\n{output}"
 
 
 async def _node_keys(url: str) -> list[bytes]:
@@ -293,7 +298,9 @@ async def test_the_workers_stop_when_their_supervisor_is_killed(
     served = supervise()
     workers = served.listening().values()
     served.process.kill()
-    await asyncio.to_thread(wait_until, lambda: not any(map(alive, workers)), "workers ended")
+    await asyncio.to_thread(
+        wait_until, lambda: not any(map(alive, workers)), "workers ended", served
+    )
     assert "the supervisor is gone: stopping" in served.output()
 
 

@@ -14,10 +14,11 @@ name NAME-i and the port), binds the port with SO_REUSEPORT and runs the central
   once does not spin.
 - SIGTERM or SIGINT: each worker is sent SIGTERM (it closes its chargers with 1001 and leaves
   the cluster); the supervisor exits once all have ended, 0 when each ended cleanly. A second
-  signal kills them.
+  signal kills them, and so does the response timeout plus `STOP_MARGIN` passing first.
 - Each worker runs in a process group of its own, so that Ctrl-C in a terminal reaches the
   supervisor only (one signal for each worker, not two); its standard input stays open while
-  the supervisor lives, so that a worker whose supervisor was killed stops by itself.
+  the supervisor lives, so that a worker whose supervisor was killed stops by itself (and
+  ends by SIGALRM if it has not within the same time).
 - prometheus-client's multiprocess mode: the workers write their metrics in
   `PROMETHEUS_MULTIPROC_DIR`, a directory the supervisor makes and removes, unless the
   operator set one.
@@ -25,6 +26,7 @@ name NAME-i and the port), binds the port with SO_REUSEPORT and runs the central
 
 import asyncio
 import logging
+import math
 import os
 import pickle
 import shutil
@@ -46,6 +48,9 @@ FIRST_DELAY = 0.5
 MAX_DELAY = 30.0
 """... doubled each time it ends within `STABLE` seconds of its start, up to this."""
 STABLE = 30.0
+
+STOP_MARGIN = 30.0
+"""Seconds, beyond the response timeout, a worker may take to stop before it is killed."""
 
 READY = b"listening\n"
 """What a worker writes on its pipe once it listens."""
@@ -160,6 +165,7 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.failures: list[int] = []
         """Exit codes of workers that did not end cleanly once stopping."""
+        self.stop_timeout = settings.response_timeout + STOP_MARGIN
 
     async def run(self) -> int:
         """The supervisor's exit code."""
@@ -213,7 +219,8 @@ class Supervisor:
     async def _stop_all(self) -> None:
         for worker in self.workers:
             worker.signal(signal.SIGTERM)
-        await asyncio.gather(*(w.ended() for w in self.workers if w.process is not None))
+        started = [w for w in self.workers if w.process is not None]
+        await asyncio.gather(*(self._stopped(w, asyncio.ensure_future(w.ended())) for w in started))
 
     async def _keep(self, worker: Worker) -> None:
         """Keeps the worker running, started again each time it ends, until stopping; then
@@ -227,7 +234,7 @@ class Supervisor:
             stop.cancel()
             if self.stopping.is_set():
                 worker.signal(signal.SIGTERM)  # started after the others were signalled
-                self._ended(worker, await ended)
+                self._ended(worker, await self._stopped(worker, ended))
                 return
             code = ended.result()
             if loop.time() - worker.started_at >= STABLE:
@@ -248,6 +255,20 @@ class Supervisor:
                 await worker.start(self.stopping)
             except OSError as exc:  # no process to be had (out of memory, of processes)
                 log.error("worker %s could not be started: %s", worker.name, exc)
+
+    async def _stopped(self, worker: Worker, ended: "asyncio.Future[int]") -> int:
+        """Its exit code once it has stopped: killed when it has not within `stop_timeout`
+        (its calls in flight have the response timeout to finish)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(ended), self.stop_timeout)
+        except TimeoutError:
+            log.error(
+                "worker %s has not stopped %.0f s after SIGTERM: killing it",
+                worker.name,
+                self.stop_timeout,
+            )
+            worker.signal(signal.SIGKILL)
+            return await ended
 
     def _ended(self, worker: Worker, code: int) -> None:
         mark_process_dead(worker)
@@ -309,7 +330,8 @@ def work(ready_fd: int) -> None:
         os.write(ready_fd, READY)
         os.close(ready_fd)
         # Standard input ends when the supervisor is gone: no worker outlives it.
-        asyncio.get_running_loop().add_reader(0, _stop_when_orphaned)
+        stop_timeout = settings.response_timeout + STOP_MARGIN
+        asyncio.get_running_loop().add_reader(0, _stop_when_orphaned, stop_timeout)
 
     try:
         run_node(settings, listening, sockets)
@@ -318,12 +340,14 @@ def work(ready_fd: int) -> None:
         sys.exit(error.exit_code)
 
 
-def _stop_when_orphaned() -> None:
+def _stop_when_orphaned(stop_timeout: float) -> None:
     if os.read(0, 4096):
         return  # the supervisor sends nothing after the settings: ignored
     asyncio.get_running_loop().remove_reader(0)
     log.warning("the supervisor is gone: stopping")
     os.kill(os.getpid(), signal.SIGTERM)
+    # No supervisor to kill it if it does not stop: SIGALRM's default action ends it then.
+    signal.alarm(math.ceil(stop_timeout))
 
 
 if __name__ == "__main__":

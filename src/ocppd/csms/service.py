@@ -9,7 +9,9 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -80,7 +82,8 @@ class Service:
         try:
             await self.server.serve(sockets)
         finally:
-            await self.system.stop()
+            with _sigterm_ignored():
+                await self.system.stop()
 
     def _listening(self, on_listening: Callable[[int], None] | None) -> None:
         self.system.listening(self.port)
@@ -113,6 +116,21 @@ class Service:
         return int(servers[0].sockets[0].getsockname()[1]) if servers else self.settings.port
 
 
+@contextmanager
+def _sigterm_ignored() -> Iterator[None]:
+    """SIGTERM ignored (in the main thread): uvicorn has put back the default action, which
+    would end the process before the central system has stopped (a cluster node's lease
+    left behind to expire)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def settle_garbage_collector() -> None:
     """Move what start-up allocated out of the collector's sight, and collect less often:
     a busy server allocates many short-lived objects, and full collections over a large heap
@@ -139,9 +157,9 @@ class _GracefulServer(uvicorn.Server):
     The first SIGTERM/SIGINT closes the charge points, flushes the writes, then stops the
     server, and the process exits 0 after `CentralSystem.stop` (uvicorn would re-raise the
     signal and skip it). A second SIGINT forces the exit, as with plain uvicorn; a second
-    SIGTERM while the charge points are being closed changes nothing (a worker gets one from
-    its supervisor and one from systemd, which signals every process of the service).
-    """
+    SIGTERM changes nothing, however late it comes (a worker gets one from its supervisor and
+    one from systemd, which signals every process of the service): `Service.run` ignores it
+    too once uvicorn has stopped, while the central system stops."""
 
     before_exit: Any = None
     after_startup: Callable[[], None] | None = None
@@ -153,16 +171,18 @@ class _GracefulServer(uvicorn.Server):
             self.after_startup()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        if self._closing:
+            # Not passed to uvicorn, which would raise it again once it has stopped, ending
+            # the process before `CentralSystem.stop` (a cluster node's lease left behind).
+            if sig == signal.SIGINT:
+                self.should_exit = self.force_exit = True
+            return
         if (
             self.should_exit
             or self.before_exit is None
             or sig not in (signal.SIGINT, signal.SIGTERM)
         ):
             super().handle_exit(sig, frame)
-            return
-        if self._closing:
-            if sig == signal.SIGINT:
-                self.should_exit = self.force_exit = True
             return
         self._closing = True
         task = asyncio.get_running_loop().create_task(self.before_exit())
