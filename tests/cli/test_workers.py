@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
@@ -138,11 +139,31 @@ async def test_workers_share_one_port_and_the_chargers_spread_over_them(
     served = supervise("--node-name", "edge")
     assert served.printed().count("ocppd: OCPP 1.6J on ws://") == 1
     assert set(served.listening()) == {"edge-1", "edge-2"}
-    # The kernel hashes each connection to a worker: all 20 on one has odds of 2 in 2^20.
-    nodes = await holders(served, [f"SPREAD{i}" for i in range(20)])
-    assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
-    answer = await asyncio.to_thread(served.api.send, "GET", "/cluster")
-    assert [n["name"] for n in answer.body["nodes"]] == ["edge-1", "edge-2"]
+    identities = [f"SPREAD{i}" for i in range(20)]
+    async with AsyncExitStack() as stack:
+        await asyncio.gather(*(booted(served.port, i, stack) for i in identities))
+        # The kernel hashes each connection to a worker: all 20 on one has odds of 2 in 2^20.
+        nodes = await held(served, identities)
+        assert set(nodes.values()) == {"edge-1", "edge-2"}, nodes
+        answer = await asyncio.to_thread(served.api.send, "GET", "/cluster")
+        assert [n["name"] for n in answer.body["nodes"]] == ["edge-1", "edge-2"]
+        # One scrape, by either worker, shows both (prometheus-client's multiprocess mode).
+        await asyncio.to_thread(
+            wait_until,
+            lambda: _connected_by_node(served) == {"edge-1", "edge-2"},
+            "both workers' chargers in /metrics",
+            served,
+        )
+
+
+def _connected_by_node(served: Supervised) -> set[str]:
+    """The nodes with chargers connected in a scrape of `GET /metrics`."""
+    request = urllib.request.Request(f"http://127.0.0.1:{served.port}/metrics")
+    request.add_header("Authorization", f"Bearer {served.api.token}")
+    with urllib.request.urlopen(request, timeout=DEADLINE) as response:
+        text = response.read().decode()
+    found = re.findall(r'^ocppd_chargers_connected\{node="([^"]+)"\} (\S+)$', text, re.MULTILINE)
+    return {node for node, value in found if float(value) > 0}
 
 
 async def test_a_worker_killed_is_started_again_under_its_name(
