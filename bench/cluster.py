@@ -308,9 +308,16 @@ class Node:
     def log(self) -> Path:
         return self.tmp / f"node-{self.name}-{self.port}.log"
 
-    def start(self, database: Database, redis_url: str | None, env: dict[str, str]) -> None:
+    def start(
+        self, database: Database, redis_url: str | None, env: dict[str, str], prelude: str = ""
+    ) -> None:
+        """`prelude`: Python run before `ocppd serve` (a change measured before making it)."""
         cmd = ["taskset", "-c", self.cpus] if self.cpus else []
-        cmd += [sys.executable, "-m", "ocppd", "serve", "--registration", "open"]
+        if prelude:
+            cmd += [sys.executable, "-c", f"{prelude}; from ocppd.cli import main; main()"]
+        else:
+            cmd += [sys.executable, "-m", "ocppd"]
+        cmd += ["serve", "--registration", "open"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--database", database.url]
         if redis_url:
             cmd += ["--redis-url", redis_url, "--node-name", self.name]
@@ -353,6 +360,7 @@ class Cluster:
         template: Database,
         redis: bool = True,
         cpus: dict[str, str] | None = None,
+        prelude: str = "",
     ) -> None:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         if src is not None:
@@ -367,7 +375,8 @@ class Cluster:
             for name in names:
                 self.nodes.append(Node(name, tmp, (cpus or {}).get(name)))
             for node in self.nodes:
-                node.start(self.database, self.redis.url if self.redis else None, self.env)
+                redis_url = self.redis.url if self.redis else None
+                node.start(self.database, redis_url, self.env, prelude)
             for node in self.nodes:
                 node.wait()
         except BaseException:
@@ -403,7 +412,7 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(args: argparse.Namespace, names: Sequence[str], **kwargs: Any) -> Iterator[Cluster]:
-    started = Cluster(args.tmp, args.src, names, args.template, **kwargs)
+    started = Cluster(args.tmp, args.src, names, args.template, prelude=args.prelude, **kwargs)
     try:
         yield started
     finally:
@@ -1262,8 +1271,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--failover", type=int, default=2000, help="chargers on the killed node")
     ap.add_argument("--failover-deadline", type=float, default=120.0)
     ap.add_argument("--storm", type=int, default=10_000)
+    ap.add_argument(
+        "--storm-nodes",
+        nargs="+",
+        type=int,
+        choices=[1, 2],
+        default=[1, 2],
+        help="1: the control (a node without Redis), 2: the cluster",
+    )
     ap.add_argument("--storm-deadline", type=float, default=180.0)
     ap.add_argument("--connect-deadline", type=float, default=120.0)
+    ap.add_argument(
+        "--prelude",
+        default="",
+        help="Python each node runs first, to measure a change before making it in src/, e.g. "
+        "'import ocppd.csms.cluster.redis_cluster as r; r.MAX_CONNECTIONS = 256'",
+    )
     ap.add_argument("--logs", type=Path, help="keep the nodes' logs in this directory")
     ap.add_argument("--budget", type=float, default=900.0, help="seconds for the whole run")
     args = ap.parse_args(argv)
@@ -1305,7 +1328,7 @@ def run_phases(args: argparse.Namespace, out: list[str]) -> None:
         )
     if "storm" in args.only:
         started = time.time()
-        report = storm_report([run_storm(args, 1), run_storm(args, 2)])
+        report = storm_report([run_storm(args, nodes) for nodes in args.storm_nodes])
         section(f"Reconnect storm: {args.storm:,} chargers over 2 nodes", started, report)
 
 
@@ -1337,7 +1360,8 @@ def main() -> None:
         f"# bench/cluster.py {'--quick ' if args.quick else ''}"
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
         f"{time.time() - started:.0f} s, ocppd from the {revision})\n\n"
-        f"{os.cpu_count()} cores; {load_at_start} at the start, {load()} at the end (other "
+        + (f"Each node ran first: `{args.prelude}`\n\n" if args.prelude else "")
+        + f"{os.cpu_count()} cores; {load_at_start} at the start, {load()} at the end (other "
         "sessions' tests run on the same machine).\n"
     )
     text = "\n".join([title, *out])
