@@ -70,6 +70,13 @@ REDIS_TIMEOUT = 2.0
 MAX_CONNECTIONS = 32
 """Connections to Redis at most (a reconnect storm claims thousands of chargers at once:
 they queue for these rather than opening thousands)."""
+POOL_WAIT = 60.0
+"""Seconds a command may wait for one of those connections. Waiting is not Redis being
+unreachable (only a socket error or a command's timeout is): a storm's queue must not put
+the node in its Redis-down mode, so this is well above how long such a queue lasts."""
+CONTROL_CONNECTIONS = 2
+"""Connections of the node's own pool for its lease renewal and its listener, which the
+claims of a storm must never starve."""
 POLL = 1.0
 """Seconds the listener waits for a message before looking again (it notices a stop)."""
 RETRY = 0.5
@@ -102,16 +109,10 @@ class RedisCluster:
         renew: float = RENEW,
         metrics: Metrics | None = None,
     ) -> None:
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=REDIS_TIMEOUT,
-            socket_timeout=REDIS_TIMEOUT,
-            socket_connect_timeout=REDIS_TIMEOUT,
-            retry=Retry(NoBackoff(), 1),  # once more on a fresh connection: Redis restarted
-        )
-        self.redis = redis.Redis(connection_pool=pool)
+        self.redis = _client(url, MAX_CONNECTIONS, POOL_WAIT)
         """For the other parts of the cluster (events, leadership): the node's client."""
+        self._control = _client(url, CONTROL_CONNECTIONS, REDIS_TIMEOUT)
+        """The lease renewal's and the listener's: one connection each, never queued."""
         self.node_name = node_name
         self.metrics = metrics if metrics is not None else Metrics(node_name)
         """Where Redis's failures are counted (`ocppd_redis_errors_total`, by operation)."""
@@ -248,15 +249,18 @@ class RedisCluster:
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(ClusterUnavailable("this node is leaving the cluster"))
-        await self.redis.aclose()
-        await self.redis.connection_pool.disconnect()
+        for client in (self.redis, self._control):
+            await client.aclose()
+            await client.connection_pool.disconnect()
 
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self._renew)
             try:
                 found = await self._register_script(
-                    keys=[node_key(self.node_name), NODES], args=self._register_args("")
+                    keys=[node_key(self.node_name), NODES],
+                    args=self._register_args(""),
+                    client=self._control,
                 )
                 raise_if_cancelled()
                 if isinstance(found, bytes):
@@ -492,7 +496,7 @@ class RedisCluster:
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._control.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
@@ -665,6 +669,19 @@ class RedisCluster:
             raise NoLeader(f"no node leads {lease} now (one takes over within {LEADER_LEASE:g} s)")
         request = wire.Lead(self._request_id(), self.channel, lease, what, argument)
         return await self._ask(node, request, self._reply_margin)
+
+
+def _client(url: str, connections: int, wait: float) -> redis.Redis:
+    """A client whose commands wait up to `wait` s for one of its `connections`."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=connections,
+        timeout=wait,
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        retry=Retry(NoBackoff(), 1),  # once more on a fresh connection: Redis restarted
+    )
+    return redis.Redis(connection_pool=pool)
 
 
 def _gone(request: wire.Request, node: str) -> Exception:
