@@ -6,8 +6,8 @@ of an earlier run of a restarted node is stale), a token per connection (so that
 connection deletes its own entry and never a newer one) and when it connected. Only the name
 may contain '|', so an entry is split from the right.
 
-The scripts run in Redis, each one atomic step: claim (set, returning what it replaced),
-release (compare-and-delete), reclaim (set unless another holder's entry is there).
+The scripts run in Redis, each one atomic step: claims and releases (set, returning what it
+replaced; compare-and-delete), reclaim (set unless another holder's entry is there).
 """
 
 import secrets
@@ -51,12 +51,27 @@ def parse(text: bytes | str) -> Entry | None:
     return Entry(parts[0], parts[1], parts[2], at)
 
 
-CLAIM = """
-local previous = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+CLAIM_AND_RELEASE = """
+local previous = {}
+for i = 1, #ARGV, 3 do
+    local identity, entry = ARGV[i + 1], ARGV[i + 2]
+    local current = redis.call('HGET', KEYS[1], identity)
+    if ARGV[i] == 'claim' then
+        redis.call('HSET', KEYS[1], identity, entry)
+        previous[#previous + 1] = current or ''
+    else
+        if current == entry then
+            redis.call('HDEL', KEYS[1], identity)
+        end
+        previous[#previous + 1] = ''
+    end
+end
 return previous
 """
-"""Newest wins: the entry becomes ARGV[2] whatever it was; returns the previous one."""
+"""Many claims and releases in one step, in their order: ARGV is (`claim` or `release`,
+identity, entry) triples; returns, for each, the entry a claim replaced ('' for none, and for
+a release). A claim: newest wins, the entry becomes the new one whatever it was; a release:
+RELEASE's compare-and-delete. One script call for many: the claims of a storm coalesced."""
 
 RELEASE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then

@@ -44,6 +44,7 @@ from ocppd.csms.cluster import (
     owners,
     wire,
 )
+from ocppd.csms.cluster.batches import Batches
 from ocppd.csms.cluster.cancellation import cancel_and_wait, raise_if_cancelled
 from ocppd.csms.cluster.events import EventRelay
 from ocppd.csms.cluster.leadership import LEASE as LEADER_LEASE
@@ -145,9 +146,12 @@ class RedisCluster:
         self._keeper: asyncio.Task[None] | None = None
         self._garbled = 0
         self._garbled_logged = 0.0
-        self._claim = self.redis.register_script(owners.CLAIM)
         self._release = self.redis.register_script(owners.RELEASE)
         self._reclaim = self.redis.register_script(owners.RECLAIM)
+        self._claim_and_release = self.redis.register_script(owners.CLAIM_AND_RELEASE)
+        self._owners_changes = Batches(self._change_owners)
+        """Claims and releases: those that come while one round trip is in flight go
+        together in the next one (a storm's claims would otherwise queue by thousands)."""
         self._register_script = self.redis.register_script(nodes.REGISTER)
         self._leave = self.redis.register_script(nodes.LEAVE)
         self._sweep_node = self.redis.register_script(nodes.SWEEP_NODE)
@@ -225,6 +229,7 @@ class RedisCluster:
         await cancel_and_wait(self._keeper)
         if self._serving:
             await asyncio.wait(self._serving, timeout=self._response_timeout)
+        await self._owners_changes.stop()  # none written after this node's are deleted
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for identity, text in {**self._unreleased, **self._claims}.items():
@@ -245,6 +250,7 @@ class RedisCluster:
     async def _close(self) -> None:
         if self.events is not None:
             await self.events.stop()
+        await self._owners_changes.stop()
         await cancel_and_wait(self._listener, self._keeper)
         for future in self._waiting.values():
             if not future.done():
@@ -364,7 +370,7 @@ class RedisCluster:
             log.warning("%s: not claimed: %s", identity, error)
 
     async def _claim_from(self, identity: str, text: str) -> None:
-        previous = await self._claim(keys=[OWNERS], args=[identity, text])
+        previous = await self._owners_changes(("claim", identity, text))
         if previous is None:
             return
         entry = owners.parse(previous)
@@ -376,6 +382,13 @@ class RedisCluster:
         except (NotHeld, CallTimeout, ClusterUnavailable) as error:
             log.info("%s: previous holder %s not waited for: %s", identity, entry.node, error)
 
+    async def _change_owners(self, changes: list[tuple[str, str, str]]) -> list[bytes | None]:
+        """Claims and releases (`claim` or `release`, identity, entry) in one script call;
+        for each, the entry a claim replaced."""
+        args = [part for change in changes for part in change]
+        replaced = await self._claim_and_release(keys=[OWNERS], args=args)
+        return [entry or None for entry in replaced]
+
     async def release(self, identity: str) -> None:
         text = self._claims.pop(identity, None)
         if text is None:
@@ -384,7 +397,7 @@ class RedisCluster:
             self._unreleased[identity] = text
             return
         try:
-            await self._release(keys=[OWNERS], args=[identity, text])
+            await self._owners_changes(("release", identity, text))
         except UNREACHABLE as error:
             self._down(error, "release")
             self._unreleased[identity] = text
