@@ -2,6 +2,7 @@
 tests do not reach (several nodes here are several RedisCluster objects, each with a stub
 in place of its central system)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from ocppd.csms.cluster.redis_cluster import RedisCluster
 from ocppd.csms.events import EventBus
 from ocppd.protocol import messages as m
 from ocppd.protocol.enums import RegistrationStatus, ResetStatus, ResetType
+from ocppd.rpc.session import CallTimeout
 from tests.cluster_nodes import eventually
 from tests.redis_server import RedisServer
 
@@ -132,9 +134,12 @@ async def test_after_an_outage_the_newer_connection_wins(nodes: Any) -> None:
         newer._trouble = "test: Redis away"  # claims only in memory now
         await connect(newer, on_newer, identity, T0 + timedelta(seconds=1))
 
-        async def settled(identity: str = identity, newer: RedisCluster = newer) -> bool:
+        async def settled(
+            identity: str = identity, newer: RedisCluster = newer, on_older: StubNode = on_older
+        ) -> bool:
             holders = await a.holders([identity])
-            return identity in holders and holders[identity].node == newer.node_name
+            held = identity in holders and holders[identity].node == newer.node_name
+            return held and bool(on_older.closed)  # the older node answers after its close
 
         await eventually(settled, what=f"{identity} held by {newer.node_name}")
 
@@ -180,3 +185,25 @@ async def test_release_never_deletes_a_newer_holder(nodes: Any) -> None:
     assert (await a.holders(["CP1"]))["CP1"].node == "B"
     await b.release("CP1")
     assert await a.holders(["CP1"]) == {}
+
+
+async def test_a_lost_subscription_is_noticed_and_made_again(
+    nodes: Any, client: redis.Redis
+) -> None:
+    (a, on_a), (b, _) = await nodes("A"), await nodes("B")
+    await connect(a, on_a, "CP1", T0)
+    await client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # Redis drops them
+    request = m.ResetRequest(type=ResetType.SOFT)
+
+    async def answered() -> bool:
+        try:
+            return await b.call("CP1", request, 5, False) is not None
+        except (NotHeld, CallTimeout):  # A not listening yet, or B's reply lost
+            return False
+
+    await eventually(answered, what="a call answered after the subscriptions were dropped")
+    # A listener deaf without a word (here: stopped) is found by the renewal's count.
+    assert a._listener is not None
+    a._listener.cancel()
+    await asyncio.gather(a._listener, return_exceptions=True)
+    await eventually(answered, what="a call answered after the listener was lost")

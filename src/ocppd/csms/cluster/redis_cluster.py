@@ -282,11 +282,26 @@ class RedisCluster:
                     # process paused past its lease and its entries may have been swept).
                     self._trouble = self._trouble or "this node's lease had expired"
                     await self._rejoin()
+                await self._check_subscription()
             except UNREACHABLE as error:
                 self._down(error, "renew")
             except RedisError as error:
                 self.metrics.redis_error("renew")
                 log.warning("node %s: renewing its lease failed: %s", self.node_name, error)
+            raise_if_cancelled()
+
+    async def _check_subscription(self) -> None:
+        """A subscription can be lost without a word (a network cut healed after Redis
+        dropped the connection, which this side never hears of): the node would be deaf to
+        requests while its renewals succeed. Redis's count of listeners tells."""
+        (_, listeners), *_ = await self.redis.pubsub_numsub(self.channel)
+        if int(listeners) == 0 and self._subscribed.is_set():
+            log.warning(
+                "node %s: not subscribed to %s any more: again", self.node_name, self.channel
+            )
+            self._subscribed.clear()
+            await cancel_and_wait(self._listener)
+            self._listener = asyncio.create_task(self._listen())
 
     async def _rejoin(self) -> None:
         """Redis answers again: this node's chargers claimed anew (one that another live
@@ -304,8 +319,7 @@ class RedisCluster:
                     await self._reclaim(keys=[OWNERS], args=[identity, text, ""], client=pipe)
                 found = await pipe.execute()
             conflicts += [(i, t, c) for (i, t), c in zip(batch, found, strict=True) if c]
-        for identity, text, current in conflicts:
-            await self._settle(identity, text, current)
+        await asyncio.gather(*(self._settle(i, t, c) for i, t, c in conflicts))
         trouble, self._trouble = self._trouble, None
         log.info(
             "node %s: Redis answers again (it was: %s); %d chargers claimed anew",
@@ -519,12 +533,15 @@ class RedisCluster:
                     if message is not None and message.get("type") == "message":
                         self._handle_safely(message["data"])
             except UNREACHABLE as error:
+                raise_if_cancelled()
                 self._down(error, "listen")
             except RedisError as error:
+                raise_if_cancelled()
                 self.metrics.redis_error("listen")
                 log.warning("node %s: listening failed: %s", self.node_name, error)
             finally:
-                await asyncio.shield(_quietly(pubsub.aclose()))
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(pubsub.aclose(), REDIS_TIMEOUT)
             await asyncio.sleep(RETRY)
 
     def _handle_safely(self, data: bytes) -> None:
@@ -710,8 +727,3 @@ def _text(value: bytes | str) -> str:
 
 def _boolean(value: bool) -> bytes:
     return b"true" if value else b"false"
-
-
-async def _quietly(awaitable: Awaitable[Any]) -> None:
-    with contextlib.suppress(Exception):  # closing a connection that is gone already
-        await awaitable
