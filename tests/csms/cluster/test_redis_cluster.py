@@ -30,6 +30,7 @@ class StubNode:
         self.connections: set[str] = set()
         self.calls: list[tuple[str, Any, Fence | None]] = []
         self.closed: list[tuple[str, int, str]] = []
+        self.node: RedisCluster | None = None
         self.events = EventBus()
 
     def held(self) -> set[str]:
@@ -48,6 +49,8 @@ class StubNode:
             return False
         self.connections.discard(identity)
         self.closed.append((identity, code, reason))
+        assert self.node is not None
+        await self.node.release(identity)  # as the central system's `_forget`
         return True
 
     def registration_changed_here(self, identity: str, status: RegistrationStatus) -> bool:
@@ -63,6 +66,7 @@ async def nodes(redis_server: RedisServer) -> AsyncIterator[Any]:
             redis_server.url, name, f"127.0.0.1:{len(started)}", "test", lambda: T0, renew=0.1
         )
         local = StubNode()
+        local.node = node
         await node.start(local)
         started.append(node)
         return node, local

@@ -307,10 +307,29 @@ class RedisCluster:
         """Redis answers again: this node's chargers claimed anew (one that another live
         node took meanwhile, with a newer connection, is closed here), entries it could not
         delete deleted."""
-        for identity, text in list(self._unreleased.items()):
-            await self._release(keys=[OWNERS], args=[identity, text])
-            self._unreleased.pop(identity, None)
-        claims = list(self._claims.items())
+        claimed: dict[str, str] = {}
+        while True:
+            # Until nothing is left: claims and releases made meanwhile went to memory only.
+            # No await between the last look and clearing `_trouble`.
+            unreleased = list(self._unreleased.items())
+            claims = [(i, t) for i, t in self._claims.items() if claimed.get(i) != t]
+            if not unreleased and not claims:
+                break
+            for identity, text in unreleased:
+                await self._release(keys=[OWNERS], args=[identity, text])
+                if self._unreleased.get(identity) == text:
+                    del self._unreleased[identity]
+            await self._claim_anew(claims)
+            claimed.update(claims)
+        trouble, self._trouble = self._trouble, None
+        log.info(
+            "node %s: Redis answers again (it was: %s); %d chargers claimed anew",
+            self.node_name,
+            trouble,
+            len(claimed),
+        )
+
+    async def _claim_anew(self, claims: list[tuple[str, str]]) -> None:
         conflicts: list[tuple[str, str, bytes]] = []
         for start in range(0, len(claims), BATCH):
             batch = claims[start : start + BATCH]
@@ -320,13 +339,6 @@ class RedisCluster:
                 found = await pipe.execute()
             conflicts += [(i, t, c) for (i, t), c in zip(batch, found, strict=True) if c]
         await asyncio.gather(*(self._settle(i, t, c) for i, t, c in conflicts))
-        trouble, self._trouble = self._trouble, None
-        log.info(
-            "node %s: Redis answers again (it was: %s); %d chargers claimed anew",
-            self.node_name,
-            trouble,
-            len(claims),
-        )
 
     async def _settle(self, identity: str, text: str, current: bytes) -> None:
         """Another entry was there for a charger this node holds: the newer connection wins."""
