@@ -51,3 +51,11 @@ async def test_sigterm_leaves_nothing_behind(cluster: Cluster) -> None:
             assert [n["name"] for n in answer.body["nodes"]] == ["B"]
     finally:
         await client.aclose()
+
+
+async def test_a_node_that_cannot_reach_redis_does_not_start(cluster: Cluster) -> None:
+    cluster.redis.stop()
+    code, output = cluster.refused("A")
+    assert code == 1, output
+    assert "cannot join the cluster: Redis is unreachable" in output, output
+    assert "Traceback" not in output, output
