@@ -177,11 +177,13 @@ class Cluster(Protocol):
         ...
 
     async def holders(self, identities: Collection[str]) -> dict[str, Holder]:
-        """The live holders of those of `identities` that are connected anywhere."""
+        """The live holders of those of `identities` that are connected to another node (the
+        central system answers for its own connections)."""
         ...
 
     async def connected(self) -> list[str]:
-        """Every charge point connected to a live node, sorted."""
+        """Every charge point connected to another live node (with, or without, this node's
+        own: the central system adds them), sorted."""
         ...
 
     async def call(
@@ -244,29 +246,26 @@ class SingleNode:
         self._version = version
         self._clock = clock
         self._started_at: datetime | None = None
-        self._since: dict[str, datetime] = {}
+        self._local: LocalNode | None = None
 
     async def start(self, local: LocalNode) -> None:
         self._started_at = self._clock()
+        self._local = local
 
     async def stop(self) -> None:
-        self._since.clear()
+        self._local = None
 
     async def claim(self, identity: str, connected_at: datetime) -> None:
-        self._since[identity] = connected_at
+        return  # the node's own connections are all there is
 
     async def release(self, identity: str) -> None:
-        self._since.pop(identity, None)
+        return
 
     async def holders(self, identities: Collection[str]) -> dict[str, Holder]:
-        return {
-            identity: Holder(self.node_name, since)
-            for identity in identities
-            if (since := self._since.get(identity)) is not None
-        }
+        return {}  # what the node does not hold itself, nobody holds
 
     async def connected(self) -> list[str]:
-        return sorted(self._since)
+        return []
 
     async def call(
         self,
@@ -285,12 +284,9 @@ class SingleNode:
         return False
 
     async def nodes(self) -> list[NodeInfo]:
-        assert self._started_at is not None, "started"
-        return [
-            NodeInfo(
-                self.node_name, self.address, self._started_at, len(self._since), self._version
-            )
-        ]
+        assert self._started_at is not None and self._local is not None, "started"
+        held = sum(1 for _ in self._local.held())
+        return [NodeInfo(self.node_name, self.address, self._started_at, held, self._version)]
 
     async def fence_holds(self, fence: Fence) -> bool:
         return True
