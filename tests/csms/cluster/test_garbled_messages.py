@@ -36,6 +36,13 @@ GARBAGE = [
     call(reply_to="somewhere else"),
     call(fence={"lease": "x", "token": "not a number"}),
     b"x" * 100_000,
+    # A close code or reason no WebSocket may send: the charger would stay connected to a
+    # session already forgotten (the Reset below would find it gone).
+    b'{"type":"disconnect","id":"d1","reply_to":"ocppd:to:TEST","identity":"CP1",'
+    b'"code":99999,"reason":"x"}',
+    b'{"type":"disconnect","id":"d2","reply_to":"ocppd:to:TEST","identity":"CP1",'
+    b'"code":1000,"reason":"' + "é".encode() * 100 + b'"}',
+    b"[" * 5_000 + b"]" * 5_000,
 ]
 
 

@@ -491,7 +491,7 @@ class EventRelay:
     def _on_control(self, data: bytes) -> None:
         try:
             message = _controls.decode(data)
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, RecursionError) as error:  # nested too deeply
             self._garbled(self._control, data, error)
             return
         match message:
@@ -520,7 +520,7 @@ class EventRelay:
         try:
             batch = _batches.decode(data)
             events = [wire.event() for wire in batch.events]
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, RecursionError) as error:  # nested too deeply
             self._garbled(self._channel, data, error)
             return
         if batch.run == self.run:

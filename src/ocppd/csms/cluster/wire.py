@@ -8,7 +8,7 @@ at the other end with the action's types. An exception the holder's call raised 
 API answers a command sent through any node with the same status.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -60,8 +60,12 @@ class Disconnect(msgspec.Struct, tag="disconnect", frozen=True):
     id: str
     reply_to: str
     identity: str
-    code: int
-    reason: str
+    code: Annotated[int, msgspec.Meta(ge=1000, le=4999)]
+    """A close code a WebSocket may send: any other makes the close itself fail, after the
+    connection was forgotten."""
+    reason: Annotated[str, msgspec.Meta(max_length=30)]
+    """A close reason may take 123 bytes: 30 characters of up to 4 bytes each fit (ocppd's
+    own: "charge point deleted")."""
 
 
 class Registration(msgspec.Struct, tag="registration", frozen=True):
