@@ -199,7 +199,7 @@ class RedisCluster:
         if not isinstance(other, bytes):
             return
         # Our own subscription counts one: more means a live node answers to this name.
-        (_, listeners), *_ = await self.redis.pubsub_numsub(self.channel)
+        (_, listeners), *_ = await self._control.pubsub_numsub(self.channel)
         if int(listeners) > 1:
             raise NodeNameTaken(
                 f"a live node is named {self.node_name!r} already (run {other.decode()}): "
@@ -285,16 +285,20 @@ class RedisCluster:
                 await self._check_subscription()
             except UNREACHABLE as error:
                 self._down(error, "renew")
-            except RedisError as error:
+            except (RedisError, ClusterUnavailable) as error:  # the latter: from a rejoin
                 self.metrics.redis_error("renew")
                 log.warning("node %s: renewing its lease failed: %s", self.node_name, error)
+            except Exception:
+                # A defect of ours must not end the renewals: the node would look dead to
+                # the others while it serves its chargers. `_trouble` stays: tried again.
+                log.exception("node %s: renewing its lease failed", self.node_name)
             raise_if_cancelled()
 
     async def _check_subscription(self) -> None:
         """A subscription can be lost without a word (a network cut healed after Redis
         dropped the connection, which this side never hears of): the node would be deaf to
         requests while its renewals succeed. Redis's count of listeners tells."""
-        (_, listeners), *_ = await self.redis.pubsub_numsub(self.channel)
+        (_, listeners), *_ = await self._control.pubsub_numsub(self.channel)
         if int(listeners) == 0 and self._subscribed.is_set():
             log.warning(
                 "node %s: not subscribed to %s any more: again", self.node_name, self.channel
