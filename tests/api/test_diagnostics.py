@@ -252,3 +252,18 @@ async def test_an_options_body_of_the_wrong_types_is_refused(
     assert answer.status == 400
     assert answer.body["field"] == field
     assert cp.received == []
+
+
+@pytest.mark.parametrize("escaped_nul", [False, True])
+async def test_a_body_nested_thousands_deep_is_a_400(api: Api, escaped_nul: bool) -> None:
+    """Read without recursion of ours (it was a RecursionError: 500). With an escaped NUL
+    the body is also searched for one, and that search is bounded too."""
+    depth = 20_000
+    inner = '"\\u0000"' if escaped_nul else "1"
+    body = '{"stopTime":' + "[" * depth + inner + "]" * depth + "}"
+    async with charge_point(api) as cp:
+        answer = await api.client(Role.OPERATOR)(
+            "POST", "/charge-points/CP1/diagnostics", raw=body.encode()
+        )
+    assert answer.status == 400, answer.body
+    assert cp.received == []

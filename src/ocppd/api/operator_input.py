@@ -46,6 +46,7 @@ from ocppd.protocol.fields import NO_UTC_TIME
 NUL = "\x00"
 HAS_NUL = "contains NUL (U+0000)"
 NOT_UTF8 = "not UTF-8"
+TOO_DEEP = "nested too deeply"
 NO_UTC = NO_UTC_TIME
 
 NOT_RFC3339 = "not an RFC 3339 date-time with a zone (2026-11-25T12:00:00Z)"
@@ -134,10 +135,11 @@ async def _check_body(request: Request[Any, Any, Any]) -> None:
     # In JSON a NUL is always escaped; without the escape there is none to look for.
     if b"\\u0000" in body:
         try:
-            document = msgspec.json.decode(body)
+            where = _nul_at(msgspec.json.decode(body), "")
         except msgspec.DecodeError:
             return  # not JSON: the route's own decoding says so
-        where = _nul_at(document, "")
+        except RecursionError:  # msgspec's own guard, or `_nul_at`'s
+            raise invalid(None, TOO_DEEP) from None
         if where is not None:
             raise invalid(where, HAS_NUL)
     _check_types(request, body)
@@ -150,16 +152,16 @@ def _check_types(request: Request[Any, Any, Any], body: bytes) -> None:
     if not _is_struct(data.annotation):
         return
     try:
-        document = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return  # not JSON: the route's own decoding says so
-    try:
-        msgspec.convert(_integral(document), data.annotation, strict=True)
-    except msgspec.ValidationError as error:
+        msgspec.convert(_INTEGRAL_FLOATS.decode(body), data.annotation, strict=True)
+    except msgspec.ValidationError as error:  # before DecodeError, its base class
         message, _, where = str(error).rpartition(" - at `$.")
         if not message:
             raise invalid(None, str(error)) from None
         raise invalid(where.removesuffix("`"), message) from None
+    except msgspec.DecodeError:
+        return  # not JSON: the route's own decoding says so
+    except RecursionError:  # msgspec's own guard against a body nested thousands deep
+        raise invalid(None, TOO_DEEP) from None
 
 
 def _is_struct(annotation: Any) -> bool:
@@ -170,16 +172,15 @@ def _is_struct(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
 
 
-def _integral(value: Any) -> Any:
-    """`value` with its integral floats as ints: JSON's 320.0 is an integer (JSON Schema says
-    so too), which msgspec's strict mode would refuse where an int is expected."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _integral(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral(item) for item in value]
-    return value
+def _integral_float(text: str) -> float | int:
+    """JSON's 320.0 is an integer (JSON Schema says so too), which msgspec's strict mode would
+    refuse where an int is expected."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+_INTEGRAL_FLOATS = msgspec.json.Decoder(float_hook=_integral_float)
+"""A body's document with its integral floats as ints, read without recursion of ours."""
 
 
 def _nul_at(value: Any, path: str) -> str | None:
