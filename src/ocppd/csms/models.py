@@ -41,6 +41,11 @@ charge_points = sa.Table(
     sa.Column("registration_status", String(16), nullable=False, server_default="Accepted"),
     sa.Column("auth_key_hash", String(255)),
     sa.Column("leniency_rules", String(255), nullable=False, server_default=""),
+    # The lowest security profile (0-3) a connection of this charger may use; only raised by
+    # ocppd itself (a connection on a higher one), lowered by an operator (issue 19).
+    sa.Column("security_profile", sa.SmallInteger, nullable=False, server_default="0"),
+    # Whether it takes the OCPP 1.6 security extension's commands (sent only when true).
+    sa.Column("security_extension", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("vendor", String(255)),
     sa.Column("model", String(255)),
     sa.Column("charge_point_serial_number", String(255)),
@@ -215,6 +220,22 @@ messages = sa.Table(
     sa.Column("payload", Text(), nullable=False),
     sa.Column("at", Timestamp, nullable=False),
     sa.Index("ix_messages_charge_point_at", "charge_point_id", "at"),
+)
+
+security_events = sa.Table(
+    "security_events",
+    metadata,
+    # SecurityEventNotifications of chargers (source "charger") and what the central system
+    # itself saw of a charger (source "central_system": a refused connection, a downgrade).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("type", String(50), nullable=False),
+    sa.Column("tech_info", String(255)),
+    sa.Column("critical", sa.Boolean, nullable=False),
+    sa.Column("source", String(16), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index("ix_security_events_charge_point_id", "charge_point_id", "id"),
 )
 
 jobs = sa.Table(
