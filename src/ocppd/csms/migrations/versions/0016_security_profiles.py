@@ -22,9 +22,7 @@ def upgrade() -> None:
             sa.Column("security_profile", sa.SmallInteger, nullable=False, server_default="0")
         )
         batch.add_column(
-            sa.Column(
-                "security_extension", sa.Boolean, nullable=False, server_default=sa.false()
-            )
+            sa.Column("security_extension", sa.Boolean, nullable=False, server_default=sa.false())
         )
     op.create_table(
         "security_events",
