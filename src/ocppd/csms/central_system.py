@@ -52,6 +52,7 @@ from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.metrics import Metrics
 from ocppd.csms.readiness import Readiness
+from ocppd.csms.security_events import SecurityEvents
 from ocppd.csms.settings import Settings, node_default_name, node_name
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
@@ -107,13 +108,17 @@ class CentralSystem:
         self.admissions = registration.Admissions(settings)
         self.authorizations = Authorizations()
         self.transactions = Transactions(settings)
-        self.registry = Registry(settings.extensions)
+        # Every charger may send the security extension's notifications and SignCertificate;
+        # what may be sent to one is decided per charger (its security_extension) in `call`.
+        self.registry = Registry(settings.extensions | {"security"})
         self.data_transfer: dict[str, DataTransferHandler] = {}
         self.connections: dict[str, Connection] = {}
         self.message_log = MessageLog(
             self.writer, clock, settings.message_log_budget, connected=self.connections
         )
         self.events = EventBus()
+        self.security_events = SecurityEvents(self)
+        """Security events the central system records itself (`observed`)."""
         self.checks: dict[str, list[Check]] = {}
         self.recorders: dict[str, list[Recorder]] = {}
         self.charging_profiles = charging_profiles.ChargingProfiles(self)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.csms import jobs, reconciliation, reservations
+from ocppd.csms import jobs, reconciliation, reservations, security_events
 from ocppd.csms import transactions as tx
 from ocppd.csms.bulk_writes import Upsert
 from ocppd.csms.clock import as_utc
@@ -32,6 +32,7 @@ from ocppd.csms.registration import ChargePointRecord
 from ocppd.csms.stored_text import fitted
 from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
+from ocppd.protocol import security as s
 from ocppd.protocol.enums import (
     DataTransferStatus,
     RegistrationStatus,
@@ -52,6 +53,7 @@ HANDLERS = {
     "FirmwareStatusNotification": "firmware_status",
     "Heartbeat": "heartbeat",
     "MeterValues": "meter_values",
+    "SecurityEventNotification": "security_event",
     "StartTransaction": "start_transaction",
     "StatusNotification": "status_notification",
     "StopTransaction": "stop_transaction",
@@ -349,6 +351,22 @@ class ChargePointHandler:
     ) -> m.FirmwareStatusNotificationResponse:
         await self._job(jobs.FIRMWARE, str(request.status))
         return m.FirmwareStatusNotificationResponse()
+
+    # The security extension (enabled on every connection)
+
+    @after_boot
+    async def security_event(
+        self, request: s.SecurityEventNotificationRequest
+    ) -> s.SecurityEventNotificationResponse:
+        event = security_events.SecurityEvent(
+            self.id,
+            request.type,
+            _optional(request.tech_info),
+            request.timestamp,
+            security_events.Source.CHARGER,
+        )
+        await security_events.record(self.system, event)
+        return s.SecurityEventNotificationResponse()
 
     async def _job(self, kind: str, status: str) -> None:
         now = self._now()

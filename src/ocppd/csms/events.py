@@ -27,7 +27,7 @@ class Event:
     """Connected, Disconnected, BootNotification, StatusNotification, TransactionStarted,
     TransactionStopped, TransactionReconciled (a transaction the charger forgot, closed:
     `reconciliation`), MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked,
-    SiteProfileFailed."""
+    SiteProfileFailed, SecurityEvent (`security_events`)."""
     charge_point_id: str
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
@@ -113,7 +113,8 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    def publish(self, type: str, charge_point_id: str, at: datetime, **data: Any) -> None:
+    def publish(self, type: str, charge_point_id: str, at: datetime, /, **data: Any) -> None:
+        # Positional-only: an event's data may have a `type` of its own (SecurityEvent).
         forward = self.forward
         if not self._subscribers and forward is None:
             return
