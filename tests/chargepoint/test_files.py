@@ -1,4 +1,5 @@
-"""GetDiagnostics and UpdateFirmware move real files, over HTTP, to and from a tiny server."""
+"""GetDiagnostics and UpdateFirmware move real files, over HTTP, to and from a tiny server
+(FTP: test_ftp_client.py)."""
 
 import base64
 import threading
@@ -153,14 +154,14 @@ async def test_an_unreachable_location_fails_after_the_retries(
 
 
 @pytest.mark.parametrize("action", ["GetDiagnostics", "UpdateFirmware"])
-async def test_ftp_is_not_supported(
+async def test_a_scheme_it_does_not_speak_is_not_supported(
     booted: tuple[RecordingChargePoint, Station], action: str
 ) -> None:
     cs, _ = booted
     request = (
-        call.GetDiagnostics(location="ftp://example.invalid/up")
+        call.GetDiagnostics(location="sftp://example.invalid/up")
         if action == "GetDiagnostics"
-        else call.UpdateFirmware(location="ftp://example.invalid/fw.bin", retrieve_date=later(0))
+        else call.UpdateFirmware(location="sftp://example.invalid/fw.bin", retrieve_date=later(0))
     )
     with pytest.raises(NotSupportedError):
         await cs.call(request, suppress=False)

@@ -2,13 +2,18 @@
 
 import asyncio
 import json
+import signal
 import socket
 import sys
+from pathlib import Path
 
 import pytest
+from ocpp.v16 import call
 
 from ocppd.chargepoint.fleet import identities
 from tests.chargepoint.central import CentralSystem
+from tests.chargepoint.ftp_servers import real_ftp_server
+from tests.chargepoint.test_files import file_server
 
 
 async def simulate(*args: str) -> tuple[int, str, str]:
@@ -91,3 +96,35 @@ async def test_the_live_view_shows_the_stations() -> None:
     assert "online 1/1" in err
     assert "LIVE1" in err and "Available Available" in err
     assert "stations 1, accepted 1" in out
+
+
+async def test_upload_method_ftp_is_an_ftp_only_charger(tmp_path: Path) -> None:
+    """`--upload-method ftp`: GetDiagnostics to an ftp:// location is stored there; to an
+    http:// one it fails (UploadFailed) without a request, as FTP-only chargers do."""
+    (tmp_path / "up").mkdir()
+    async with CentralSystem() as central, real_ftp_server(tmp_path) as ftp:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ocppd", "simulate", "--url", central.url, "--id", "FTP1",
+            "--upload-method", "ftp", "--progress-interval", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            cs = await central.station("FTP1", timeout=60)
+            supported = await cs.call(call.GetConfiguration(key=["SupportedFileTransferProtocols"]))
+            assert supported.configuration_key[0]["value"] == "FTP"
+            with file_server() as http:
+                await cs.call(call.GetDiagnostics(location=f"{http.url}/up/"))
+                await cs.wait_for("DiagnosticsStatusNotification", count=2, timeout=60)
+                answer = await cs.call(call.GetDiagnostics(location=f"{ftp}/up/"))
+                await cs.wait_for("DiagnosticsStatusNotification", count=4, timeout=60)
+            assert http.requests == []
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.communicate(), 60)
+    assert [p["status"] for p in cs.calls("DiagnosticsStatusNotification")] == [
+        "Uploading",
+        "UploadFailed",
+        "Uploading",
+        "Uploaded",
+    ]
+    assert b"identity: FTP1" in (tmp_path / "up" / answer.file_name).read_bytes()

@@ -46,7 +46,7 @@ async def test_duration_stops_by_itself_and_prints_the_summary(tmp_path: Path) -
 
 
 async def test_strict_counts_what_went_wrong_for_the_chargers(tmp_path: Path) -> None:
-    """An unknown tag (Authorize answered Invalid), an UpdateFirmware by FTP (its handler
+    """An unknown tag (Authorize answered Invalid), an UpdateFirmware by SFTP (its handler
     refuses: NotSupported), timestamps without a zone (ocppd answers CALLERRORs)."""
     served = Served(tmp_path)
     data = ["--data-dir", str(tmp_path / "data")]
@@ -64,8 +64,8 @@ async def test_strict_counts_what_went_wrong_for_the_chargers(tmp_path: Path) ->
         )  # fmt: skip
         assert simulator.stderr is not None
         await _until_connected(ApiClient(env["OCPPD_URL"], env["OCPPD_TOKEN"]), "S1")
-        ftp = '{"location": "ftp://example.com/fw.bin", "retrieveDate": "2026-01-01T00:00:00Z"}'
-        code, _, err = await ocppd("call", "S1", "UpdateFirmware", ftp, env=env)
+        sftp = '{"location": "sftp://example.com/fw.bin", "retrieveDate": "2026-01-01T00:00:00Z"}'
+        code, _, err = await ocppd("call", "S1", "UpdateFirmware", sftp, env=env)
         assert code == 1 and "502" in err and "NotSupported" in err
         async with asyncio.timeout(60):
             while True:

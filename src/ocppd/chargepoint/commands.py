@@ -386,7 +386,7 @@ class Commands:
     # Files
 
     def get_diagnostics(self, request: m.GetDiagnosticsRequest) -> m.GetDiagnosticsResponse:
-        files.check_location(request.location)  # else CALLERROR NotSupported
+        files.check_location(request.location, self.station.file_transfer)  # else NotSupported
         station = self.station
         stamp = station.clock.now().strftime("%Y%m%dT%H%M%SZ")
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station.identity)
@@ -423,7 +423,7 @@ class Commands:
         await self.station.try_call(m.DiagnosticsStatusNotificationRequest(status=status))
 
     def update_firmware(self, request: m.UpdateFirmwareRequest) -> m.UpdateFirmwareResponse:
-        files.check_location(request.location)  # else CALLERROR NotSupported
+        files.check_location(request.location, self.station.file_transfer)  # else NotSupported
         self.station.spawn(self._update(request))
         return m.UpdateFirmwareResponse()
 

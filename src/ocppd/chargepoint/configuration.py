@@ -185,7 +185,7 @@ def default_values(connectors: int) -> dict[str, str]:
         "ChargingScheduleMaxPeriods": "24",
         "ConnectorSwitch3to1PhaseSupported": "false",
         "MaxChargingProfilesInstalled": "16",
-        "SupportedFileTransferProtocols": "HTTP,HTTPS",
+        "SupportedFileTransferProtocols": "FTP,HTTP,HTTPS",
     }
 
 

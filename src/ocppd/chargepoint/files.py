@@ -1,15 +1,26 @@
-"""File transfers of GetDiagnostics (upload) and UpdateFirmware (download), over HTTP(S).
+"""File transfers of GetDiagnostics (upload) and UpdateFirmware (download), over HTTP(S) or FTP.
 
-`SupportedFileTransferProtocols` says HTTP,HTTPS: a location with another scheme (FTP, the
-usual one of 1.6 chargers) is refused with a CALLERROR NotSupported. The transfers use the
-standard library's `urllib.request` in a worker thread, so that the event loop, and the
-thousands of other stations on it, never wait for a file.
+Which protocols the station speaks is `TransferOptions.protocols` (`ocppd simulate
+--upload-method`), and `SupportedFileTransferProtocols` says so:
+
+- `any` (FTP,HTTP,HTTPS): each location by its scheme.
+- `http` (HTTP,HTTPS): a location of another scheme is refused with a CALLERROR NotSupported.
+- `ftp` (FTP): as the FTP-only chargers in the field do, an http(s) location is accepted and
+  then fails (UploadFailed, DownloadFailed): they have no HTTP client.
+
+Any other scheme is refused with NotSupported. `upload` and `download` dispatch on the scheme,
+so every action that moves a file gets both protocols.
+
+HTTP uses the standard library's `urllib.request` in a worker thread, so that the event loop,
+and the thousands of other stations on it, never wait for a file.
 
 - Upload: the location is a directory (section 3, GetDiagnostics). `PUT` sends the file to
   `<location>/<fileName>`, as `curl -T` does with a directory URL; `POST` sends it to the
   location itself as `multipart/form-data` (field `file`), as upload forms expect.
 - Download: `GET <location>`.
 - User and password in the URL (`https://user:secret@host/dir/`) become Basic auth.
+
+FTP is `ftp_client.py` (aioftp's client, on the event loop).
 """
 
 import asyncio
@@ -22,13 +33,18 @@ from ssl import SSLContext
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from ocppd.chargepoint import ftp_client
 from ocppd.protocol.errors import ActionNotSupported
 
 SCHEMES = ("http", "https")
+FTP_SCHEMES = ("ftp",)
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 """A firmware image larger than this is refused (the flash of a charger is not endless)."""
 
 UploadMethod = Literal["PUT", "POST"]
+Protocols = Literal["any", "http", "ftp"]
+SUPPORTED: dict[Protocols, str] = {"any": "FTP,HTTP,HTTPS", "http": "HTTP,HTTPS", "ftp": "FTP"}
+"""The station's `SupportedFileTransferProtocols`."""
 
 
 class TransferFailed(Exception):
@@ -39,18 +55,33 @@ class TransferFailed(Exception):
 class TransferOptions:
     upload_method: UploadMethod = "PUT"
     timeout: float = 30.0
-    """Real seconds for one attempt to connect and transfer."""
+    """Real seconds. HTTP: for one attempt to connect and transfer. FTP: to connect and log
+    in, then for each read or write of the control and data connections."""
     ssl: SSLContext | None = None
     """For https locations; None = the system's trusted CAs."""
+    protocols: Protocols = "any"
+    """What the station speaks (see the module's docstring)."""
 
 
-def check_location(location: str) -> None:
+def check_location(location: str, options: TransferOptions | None = None) -> None:
     """Refuse, with a CALLERROR NotSupported, a location the station cannot reach."""
+    protocols = options.protocols if options is not None else "any"
     scheme = urlsplit(location).scheme.lower()
-    if scheme not in SCHEMES:
+    accepted = FTP_SCHEMES + SCHEMES if protocols in ("any", "ftp") else SCHEMES
+    if scheme not in accepted:
         raise ActionNotSupported(
-            f"File transfer by {scheme or 'no scheme'!r} is not supported (HTTP, HTTPS only)"
+            f"File transfer by {scheme or 'no scheme'!r} is not supported"
+            f" ({SUPPORTED[protocols].replace(',', ', ')} only)"
         )
+
+
+def _uses_ftp(location: str, options: TransferOptions) -> bool:
+    """Whether `location` goes by FTP; TransferFailed when the station cannot use it."""
+    scheme = urlsplit(location).scheme.lower()
+    ftp = scheme in FTP_SCHEMES
+    if (ftp and options.protocols == "http") or (not ftp and options.protocols == "ftp"):
+        raise TransferFailed(f"{scheme}: this station speaks {SUPPORTED[options.protocols]} only")
+    return ftp
 
 
 def _split_credentials(url: str) -> tuple[str, dict[str, str]]:
@@ -76,8 +107,14 @@ def upload_target(location: str, file_name: str, method: UploadMethod) -> str:
 async def upload(
     location: str, file_name: str, data: bytes, options: TransferOptions | None = None
 ) -> int:
-    """Send `data` as `file_name` to the directory `location`; the HTTP status."""
+    """Send `data` as `file_name` to the directory `location`; the HTTP status (FTP: 226)."""
     options = options if options is not None else TransferOptions()
+    if _uses_ftp(location, options):
+        try:
+            await ftp_client.upload(location, file_name, data, options.timeout)
+        except ftp_client.FtpFailed as exc:
+            raise TransferFailed(str(exc)) from None
+        return 226  # the FTP server's "transfer complete"
     url, headers = _split_credentials(upload_target(location, file_name, options.upload_method))
     if options.upload_method == "POST":
         boundary = uuid.uuid4().hex
@@ -102,6 +139,11 @@ async def upload(
 async def download(location: str, options: TransferOptions | None = None) -> bytes:
     """The file at `location`."""
     options = options if options is not None else TransferOptions()
+    if _uses_ftp(location, options):
+        try:
+            return await ftp_client.download(location, options.timeout, MAX_DOWNLOAD_BYTES)
+        except ftp_client.FtpFailed as exc:
+            raise TransferFailed(str(exc)) from None
     url, headers = _split_credentials(location)
     request = urllib.request.Request(url, headers=headers, method="GET")
     _, body = await asyncio.to_thread(_perform, request, options, MAX_DOWNLOAD_BYTES)

@@ -44,7 +44,7 @@ from ocppd.chargepoint.charging import Charging
 from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.configuration import Configuration
 from ocppd.chargepoint.connectors import Connector, Reservation, StationConnector
-from ocppd.chargepoint.files import TransferOptions
+from ocppd.chargepoint.files import SUPPORTED, TransferOptions
 from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
 from ocppd.chargepoint.smart_charging import ChargingProfiles
@@ -113,7 +113,9 @@ class Station(Charging):
         self.model = model if model is not None else ChargerModel()
         self.clock = clock if clock is not None else Clock()
         self.client_options = client_options if client_options is not None else ClientOptions()
-        self.configuration = Configuration(self.model.connectors, configuration)
+        self.file_transfer = file_transfer if file_transfer is not None else TransferOptions()
+        supported = {"SupportedFileTransferProtocols": SUPPORTED[self.file_transfer.protocols]}
+        self.configuration = Configuration(self.model.connectors, supported | (configuration or {}))
         self.configuration.listeners.append(self._configuration_changed)
         self.station = StationConnector()
         self.connectors = {
@@ -129,7 +131,6 @@ class Station(Charging):
         """How this station departs from the specification (`quirks.py`); none by default."""
         self.firmware_image: bytes | None = None
         """The last image downloaded by UpdateFirmware."""
-        self.file_transfer = file_transfer if file_transfer is not None else TransferOptions()
         self.stats = Stats()
         self.ids = UniqueIds()  # the station's own: ids stay unique across its connections
         self.registration: RegistrationStatus | None = None
@@ -652,6 +653,8 @@ class Station(Charging):
             # there, never back (queued messages keep their order in time).
             self.clock.set(saved.saved_at)
         for key, value in saved.configuration.items():
+            if key == "SupportedFileTransferProtocols":
+                continue  # what it speaks is this run's choice (--upload-method)
             with contextlib.suppress(KeyError, ValueError):  # a key of another version
                 self.configuration.set(key, value)
         if saved.firmware_version is not None:

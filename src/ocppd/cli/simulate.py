@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ocppd.chargepoint.files import TransferOptions, UploadMethod
+from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.fleet import Fleet, identities
 from ocppd.chargepoint.quirks import Quirk, parse_quirks
 from ocppd.chargepoint.replay import read_recording, replay
@@ -25,6 +25,15 @@ from ocppd.cli.params import Url
 from ocppd.transport.client import CONNECT_ERRORS, ClientOptions
 
 PROGRESS_SECONDS = 10.0
+UPLOAD_METHODS = {
+    "any": TransferOptions(protocols="any"),
+    "ftp": TransferOptions(protocols="ftp"),
+    "http": TransferOptions(protocols="http"),
+    "PUT": TransferOptions(protocols="http", upload_method="PUT"),
+    "POST": TransferOptions(protocols="http", upload_method="POST"),
+}
+"""--upload-method: what the station speaks. PUT and POST keep their meaning from before
+FTP (HTTP only, with that request)."""
 
 
 @click.command()
@@ -79,10 +88,13 @@ PROGRESS_SECONDS = 10.0
 )
 @click.option(
     "--upload-method",
-    type=click.Choice(["PUT", "POST"]),
-    default="PUT",
+    type=click.Choice(list(UPLOAD_METHODS)),
+    default="any",
     show_default=True,
-    help="GetDiagnostics: PUT <location>/<fileName>, or POST multipart to <location>.",
+    help="How files move (GetDiagnostics, UpdateFirmware): any = by the location's scheme "
+    "(ftp:// by FTP, http(s):// by HTTP PUT); ftp = an FTP-only charger (an http(s) location "
+    "fails: UploadFailed, DownloadFailed); http or PUT = HTTP(S) only, PUT <location>/<fileName> "
+    "(ftp:// refused: NotSupported); POST = HTTP(S) only, POST multipart to <location>.",
 )
 @click.option(
     "--replay",
@@ -141,7 +153,7 @@ def simulate(
     model_name: str,
     state_dir: Path | None,
     quirks: str,
-    upload_method: UploadMethod,
+    upload_method: str,
     replay: Path | None,
     replay_speed: float,
     workers: int,
@@ -185,7 +197,7 @@ def simulate(
         speed=speed,
         state_dir=state_dir,
         quirks=persona,
-        file_transfer=TransferOptions(upload_method=upload_method, ssl=tls),
+        file_transfer=replace(UPLOAD_METHODS[upload_method], ssl=tls),
     )
     progress = Progress(progress_interval, f"worker {worker}: " if worker else "")
     asyncio.run(_run(fleet, duration, live, progress))
