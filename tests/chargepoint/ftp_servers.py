@@ -36,7 +36,7 @@ async def real_ftp_server(root: Path) -> AsyncIterator[str]:
         await server.close()
 
 
-Behaviour = Literal["ok", "drop", "too-large", "stall", "silent"]
+Behaviour = Literal["ok", "drop", "too-large", "stall", "trickle", "silent"]
 
 
 @dataclass
@@ -47,6 +47,8 @@ class ScriptedFtp:
     - drop: on STOR or RETR, both connections closed after a few bytes.
     - too-large: STOR answered 552 once more than `limit` bytes came (data connection closed).
     - stall: STOR or RETR answered 150, then nothing more on either connection.
+    - trickle: STOR's data read whole, then "226-" continuation lines, a few a second, never
+      the last line (each line well within any read timeout).
     - silent: the connection accepted, no greeting ever.
     """
 
@@ -155,6 +157,10 @@ class ScriptedFtp:
                 outgoing.close()
                 reply(writer, "552 exceeded storage allocation")
                 return True
+        while behaviour == "trickle":
+            reply(writer, "226-still storing")
+            await writer.drain()
+            await asyncio.sleep(0.1)
         self.stored[path] = received
         reply(writer, "226 stored")
         return True

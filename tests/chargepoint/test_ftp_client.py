@@ -198,6 +198,15 @@ async def test_a_stalled_data_connection_times_out() -> None:
         assert station.stats.errors["download failed"] == 1
 
 
+async def test_a_server_that_never_ends_its_answer_times_out() -> None:
+    """Continuation lines, each in time for a read, never the final one: the exchange as a
+    whole has the timeout."""
+    async for cs, station in booted_station(timeout=1):
+        async with ScriptedFtp(behaviours=["trickle"]) as ftp:
+            assert await diagnostics(cs, f"{ftp.url}/up/") == ["Uploading", "UploadFailed"]
+        assert station.stats.errors["upload failed"] == 1
+
+
 async def test_a_server_that_never_greets_times_out() -> None:
     async for cs, station in booted_station(timeout=1):
         async with ScriptedFtp(behaviours=["silent"]) as ftp:

@@ -9,9 +9,10 @@ What a charger in the field does with an `ftp://` location, and what `files.py` 
   = anonymous (RFC 1738). The path is relative to the login directory (RFC 1738), so
   `ftp://h/dir/f.bin` is `RETR dir/f.bin`; an upload location is a directory, the file is
   stored there under the name the station chose (`STOR dir/<name>`). Binary type.
-- Timeouts are real seconds on the sockets (the network is real even when the station's
-  clock runs fast): connecting, the greeting and login together, and every read or write of
-  the control and data connections. A server that stops answering fails the attempt.
+- Timeouts are real seconds (the network is real even when the station's clock runs fast):
+  connecting; the greeting and login together; each exchange on the control connection as a
+  whole (so a server trickling continuation lines cannot hold it); every read or write of the
+  data connection. A server that stops answering fails the attempt.
 - A transfer counts only once the server confirmed it (226 after the data connection closed):
   a dropped connection or a refusal (530 login, 550 path, 552 size limit) fails it.
 
@@ -88,12 +89,14 @@ async def upload(url: str, file_name: str, data: bytes, timeout: float) -> None:
     target = f"{location.path}/{file_name}" if location.path else file_name
     if FORBIDDEN.intersection(target):
         raise FtpFailed(f"{_shown(url)}: CR, LF or NUL in the file name")
-    async with (
-        _session(url, location, timeout) as client,
-        client.upload_stream(target) as stream,
-    ):
-        for start in range(0, len(data), BLOCK_BYTES):
-            await stream.write(data[start : start + BLOCK_BYTES])
+    async with _session(url, location, timeout) as client:
+        stream = await _data_connection(client, f"STOR {target}", timeout)
+        try:
+            for start in range(0, len(data), BLOCK_BYTES):
+                await stream.write(data[start : start + BLOCK_BYTES])
+        finally:
+            stream.close()  # the end of the file, in FTP's stream mode
+        await _transfer_confirmed(client, timeout)
 
 
 async def download(url: str, timeout: float, max_bytes: int) -> bytes:
@@ -103,16 +106,44 @@ async def download(url: str, timeout: float, max_bytes: int) -> bytes:
         raise FtpFailed(f"{_shown(url)}: no file named")
     blocks: list[bytes] = []
     size = 0
-    async with (
-        _session(url, location, timeout) as client,
-        client.download_stream(location.path) as stream,
-    ):
-        async for block in stream.iter_by_block(BLOCK_BYTES):
-            size += len(block)
-            if size > max_bytes:
-                raise FtpFailed(f"{_shown(url)}: larger than {max_bytes} bytes")
-            blocks.append(block)
+    async with _session(url, location, timeout) as client:
+        stream = await _data_connection(client, f"RETR {location.path}", timeout)
+        try:
+            async for block in stream.iter_by_block(BLOCK_BYTES):
+                size += len(block)
+                if size > max_bytes:
+                    raise FtpFailed(f"{_shown(url)}: larger than {max_bytes} bytes")
+                blocks.append(block)
+        finally:
+            stream.close()
+        await _transfer_confirmed(client, timeout)
     return b"".join(blocks)
+
+
+async def _data_connection(
+    client: aioftp.Client, command: str, timeout: float
+) -> aioftp.DataConnectionThrottleStreamIO:
+    """The passive data connection of `command`, once the server said the transfer starts
+    (1xx). The exchange has `timeout` as a whole (a server trickling continuation lines
+    cannot hold it), and a refusal closes the data connection already opened (aioftp's
+    `get_stream` leaves it open)."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await client.get_passive_connection("I")
+        try:
+            await client.command(command, "1xx")
+        except BaseException:
+            writer.close()
+            raise
+    return aioftp.DataConnectionThrottleStreamIO(
+        client, reader, writer, throttles={"_": client.throttle}, timeout=timeout
+    )
+
+
+async def _transfer_confirmed(client: aioftp.Client, timeout: float) -> None:
+    """The server's 2xx after the data connection closed: only then did the file arrive
+    whole. Within `timeout` as a whole."""
+    async with asyncio.timeout(timeout):
+        await client.command(None, "2xx", "1xx")
 
 
 @contextlib.asynccontextmanager
