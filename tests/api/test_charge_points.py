@@ -4,10 +4,12 @@ connectors)."""
 import asyncio
 
 import pytest
+import sqlalchemy as sa
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from ocppd.api.tokens import Role
+from ocppd.csms.models import security_events
 from tests.api.conftest import Api, charge_point
 
 
@@ -142,3 +144,81 @@ async def test_a_status_change_reaches_the_next_boot_of_a_connected_charge_point
         )
         boot = await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     assert boot["status"] == "Rejected"
+
+
+async def test_security_settings_are_read_created_changed_and_a_downgrade_recorded(
+    api: Api,
+) -> None:
+    admin = api.client(Role.ADMIN)
+    created = await admin(
+        "PUT", "/charge-points/SEC1", {"securityProfile": 2, "securityExtension": True}
+    )
+    assert created.status == 201, created.body
+    assert (created.body["securityProfile"], created.body["securityExtension"]) == (2, True)
+    # A PUT without them keeps the stored ones: no accidental downgrade by an older script.
+    replaced = await admin("PUT", "/charge-points/SEC1", {"registrationStatus": "Pending"})
+    assert (replaced.body["securityProfile"], replaced.body["securityExtension"]) == (2, True)
+    fresh = await admin("PUT", "/charge-points/SEC2", {})
+    assert (fresh.body["securityProfile"], fresh.body["securityExtension"]) == (0, False)
+
+    events = api.system.events.subscribe()
+    raised = await admin("PATCH", "/charge-points/SEC1", {"securityProfile": 3})
+    assert raised.status == 200 and raised.body["securityProfile"] == 3
+    lowered = await admin(
+        "PATCH", "/charge-points/SEC1", {"securityProfile": 1, "securityExtension": False}
+    )
+    assert lowered.status == 200, lowered.body
+    assert (lowered.body["securityProfile"], lowered.body["securityExtension"]) == (1, False)
+    event = await events.next(30)
+    events.close()
+    assert event is not None, "the downgrade is published"
+    assert (event.type, event.charge_point_id) == ("SecurityEvent", "SEC1")
+    assert event.data["type"] == "SecurityProfileLowered"
+    assert (event.data["previous"], event.data["profile"]) == (3, 1)
+    assert event.data["source"] == "central_system"
+    async with api.system.engine.connect() as db:
+        rows = (
+            await db.execute(
+                sa.select(security_events).where(security_events.c.charge_point_id == "SEC1")
+            )
+        ).all()
+    assert [(r.type, r.source, r.tech_info) for r in rows] == [
+        (
+            "SecurityProfileLowered",
+            "central_system",
+            "security profile lowered by an operator from 3 to 1",
+        )
+    ], "raising is not recorded; lowering is, once"
+    shown = await api.client(Role.VIEWER)("GET", "/charge-points/SEC1")
+    assert (shown.body["securityProfile"], shown.body["securityExtension"]) == (1, False)
+    listed = await api.client(Role.VIEWER)("GET", "/charge-points")
+    assert {i["chargePointId"]: i["securityProfile"] for i in listed.body["items"]} == {
+        "SEC1": 1,
+        "SEC2": 0,
+    }
+
+
+async def test_bad_security_settings_are_400_naming_the_field_and_change_nothing(
+    api: Api,
+) -> None:
+    admin = api.client(Role.ADMIN)
+    await admin("PUT", "/charge-points/SEC1", {"securityProfile": 1})
+    for body, field in [
+        ({"securityProfile": 4}, "securityProfile"),
+        ({"securityProfile": -1}, "securityProfile"),
+        ({"securityProfile": "2"}, "securityProfile"),
+        ({"securityProfile": True}, "securityProfile"),
+        ({"securityProfile": None}, "securityProfile"),
+        ({"securityExtension": "yes"}, "securityExtension"),
+        ({"securityExtension": 1}, "securityExtension"),
+    ]:
+        for method in ("PUT", "PATCH"):
+            answer = await admin(method, "/charge-points/SEC1", body)
+            assert answer.status == 400, (method, body, answer.body)
+            assert field in answer.body["error"], answer.body
+    operator = await api.client(Role.OPERATOR)(
+        "PATCH", "/charge-points/SEC1", {"securityProfile": 0}
+    )
+    assert operator.status == 403
+    shown = await admin("GET", "/charge-points/SEC1")
+    assert (shown.body["securityProfile"], shown.body["securityExtension"]) == (1, False)

@@ -5,12 +5,19 @@ no command prints an AuthorizationKey."""
 import asyncio
 import base64
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ocppd.api.tokens import Role
+from ocppd.cli import main
+from ocppd.csms.database import create_engine
+from ocppd.csms.models import charge_points, security_events
 from tests.api.conftest import Api, charge_point
 from tests.api.test_cli import cli
 
@@ -32,10 +39,12 @@ async def test_list_show_and_change_a_registration(api: Api) -> None:
             "BASIC",
             "AUTH",
             "TOLERATE",
+            "PROFILE",
+            "SECEXT",
             "CONNECTION",
             "CREATED",
         ]
-        assert lines[1][:5] == ["CP1", "Accepted", "no", "-", "online"]
+        assert lines[1][:7] == ["CP1", "Accepted", "no", "-", "0", "no", "online"]
 
         changed = await cli(
             api, Role.ADMIN, "charge-point", "change", "CP1", "--status", "Pending",
@@ -113,3 +122,76 @@ async def test_remove_disconnects_and_forgets(api: Api) -> None:
     assert shown.exit_code == 1 and "404" in shown.output
     again = await cli(api, Role.ADMIN, "charge-point", "remove", "CP1", "--yes")
     assert again.exit_code == 1 and "404" in again.output
+
+
+async def test_security_settings_through_change_show_and_list(api: Api) -> None:
+    async with charge_point(api, "CP1"):
+        pass
+    raised = await cli(
+        api, Role.ADMIN, "charge-point", "change", "CP1", "--security-profile", "2",
+        "--security-extension",
+    )  # fmt: skip
+    assert raised.exit_code == 0, raised.output
+    view = json.loads(raised.output)
+    assert (view["securityProfile"], view["securityExtension"]) == (2, True)
+    listed = await cli(api, Role.VIEWER, "charge-point", "list")
+    assert listed.output.splitlines()[1].split()[4:6] == ["2", "yes"]
+    lowered = await cli(
+        api, Role.ADMIN, "charge-point", "change", "CP1", "--security-profile", "1",
+        "--no-security-extension",
+    )  # fmt: skip
+    assert lowered.exit_code == 0, lowered.output
+    shown = json.loads((await cli(api, Role.VIEWER, "charge-point", "show", "CP1")).output)
+    assert (shown["securityProfile"], shown["securityExtension"]) == (1, False)
+    async with api.system.engine.connect() as db:
+        recorded = (await db.execute(sa.select(security_events.c.type))).scalars().all()
+    assert recorded == ["SecurityProfileLowered"]
+    for args, message in [
+        (("--security-profile", "4"), "'--security-profile'"),
+        (("--security-profile", "two"), "'--security-profile'"),
+    ]:
+        result = await cli(api, Role.ADMIN, "charge-point", "change", "CP1", *args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+def test_add_sets_the_security_settings_and_records_a_lower_profile(tmp_path: Path) -> None:
+    def add(*args: str) -> str:
+        result = CliRunner().invoke(
+            main, ["charge-point", "add", "CP9", *args, "--data-dir", str(tmp_path), "--create"]
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert add().endswith(
+        "charge point CP9 registered (Accepted, security profile 0, security extension off)\n"
+    )
+    assert "security profile 3, security extension on" in add(
+        "--security-profile", "3", "--security-extension"
+    )
+    assert "security profile 3, security extension on" in add(), "kept when not given"
+    assert "security profile 1," in add("--security-profile", "1")
+    refused = CliRunner().invoke(
+        main,
+        ["charge-point", "add", "CP9", "--security-profile", "5", "--data-dir", str(tmp_path)],
+    )
+    assert refused.exit_code == 2 and "'--security-profile'" in refused.output
+
+    async def stored() -> tuple[Any, list[Any]]:
+        engine = create_engine(f"sqlite:///{tmp_path / 'ocppd.db'}")
+        try:
+            async with engine.connect() as db:
+                row = (await db.execute(sa.select(charge_points))).one()
+                events = (await db.execute(sa.select(security_events))).all()
+                return row, events
+        finally:
+            await engine.dispose()
+
+    row, events = asyncio.run(stored())
+    assert (row.security_profile, row.security_extension) == (1, True)
+    assert [(e.type, e.source, e.tech_info) for e in events] == [
+        (
+            "SecurityProfileLowered",
+            "central_system",
+            "security profile lowered by an operator from 3 to 1",
+        )
+    ]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
@@ -784,3 +785,64 @@ async def test_a_rejected_charger_gets_a_command_only_when_forced(
                 await browser.close()
                 serving_cp.cancel()
                 await asyncio.gather(serving_cp, return_exceptions=True)
+
+
+async def test_an_admin_changes_the_security_settings_a_viewer_only_sees_them(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
+) -> None:
+    """The charge point page shows the security profile and extension; an admin's form
+    changes them through the API (the page follows, and the API has them); a lower profile
+    is recorded as a security event; a viewer sees the values but no form."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(live.url + "/login")
+            await page.get_by_label("API token").fill(live.tokens[Role.ADMIN])
+            await page.keyboard.press("Enter")
+            await expect(page).to_have_url(live.url + "/")
+            await page.goto(live.url + "/charge-points/" + CHARGER)
+            await expect(page.locator("#security-profile")).to_have_text("0: no security")
+            await expect(page.locator("#security-extension")).to_have_text("off")
+            form = page.locator("#security-settings")
+            await expect(form).to_be_visible()
+            await form.get_by_label("Security profile").select_option("2")
+            await form.get_by_label("Security extension").select_option("true")
+            await form.get_by_role("button", name="Save security settings").click()
+            await expect(form.locator("output")).to_contain_text('"securityProfile": 2')
+            await expect(page.locator("#security-profile")).to_have_text("2: TLS, Basic auth")
+            await expect(page.locator("#security-extension")).to_have_text("on")
+            await page.locator("#security-title").scroll_into_view_if_needed()
+            await page.screenshot(path=shot(record_screenshots, "15-security-settings"))
+            shown = await live.client(Role.VIEWER)("GET", f"/charge-points/{CHARGER}")
+            assert (shown.body["securityProfile"], shown.body["securityExtension"]) == (2, True)
+
+            # Only the extension changes: the profile left "(unchanged)" stays.
+            await form.get_by_label("Security profile").select_option("")
+            await form.get_by_label("Security extension").select_option("false")
+            await form.get_by_role("button", name="Save security settings").click()
+            await expect(page.locator("#security-extension")).to_have_text("off")
+            await expect(page.locator("#security-profile")).to_have_text("2: TLS, Basic auth")
+
+            await form.get_by_label("Security profile").select_option("1")
+            await form.get_by_role("button", name="Save security settings").click()
+            await expect(page.locator("#security-profile")).to_have_text("1: Basic auth")
+            async with live.system.engine.connect() as db:
+                recorded = (
+                    (await db.execute(sa.select(models.security_events.c.type))).scalars().all()
+                )
+            assert recorded == ["SecurityProfileLowered"]
+
+            viewer = await browser.new_page()
+            await viewer.goto(live.url + "/login")
+            await viewer.get_by_label("API token").fill(live.tokens[Role.VIEWER])
+            await viewer.keyboard.press("Enter")
+            await expect(viewer).to_have_url(live.url + "/")
+            await viewer.goto(live.url + "/charge-points/" + CHARGER)
+            await expect(viewer.locator("#security-profile")).to_have_text("1: Basic auth")
+            await expect(viewer.locator("#security-settings")).to_be_hidden()
+        finally:
+            await browser.close()

@@ -558,11 +558,17 @@ def test_a_form_for_every_command_built_from_its_request_type() -> None:
     assert forms["job-firmware"]["data-api"] == "/charge-points/CP%201%2Fa/firmware-updates"
     assert forms["cmd-Reset"]["data-api"] == "/charge-points/CP%201%2Fa/commands/Reset"
     assert forms["cmd-SendLocalList"]["data-api"] == "/charge-points/CP%201%2Fa/local-list"
-    # Operators' forms start hidden; the script shows them when the token's role allows.
+    # Operators' forms start hidden; the script shows them when the token's role allows. The
+    # security settings are an admin's (the API's PATCH of the charge point).
+    security = forms.pop("security-settings")
+    assert (security["data-needs"], security["data-method"]) == ("admin", "PATCH")
+    assert security["data-api"] == "/charge-points/CP%201%2Fa" and "hidden" in security
     assert all(
         "hidden" in f and f["data-needs"] == "operator" for f in forms.values() if "data-api" in f
     )
     controls = {attrs.get("id"): attrs for _, attrs in parsed.tags}
+    assert controls["security-settings-securityProfile"]["data-type"] == "int"
+    assert controls["security-settings-securityExtension"]["data-type"] == "json"
     # The request types' constraints, as the API's codec checks them.
     assert controls["cmd-RemoteStartTransaction-idTag"]["maxlength"] == "20"
     assert "required" in controls["cmd-RemoteStartTransaction-idTag"]

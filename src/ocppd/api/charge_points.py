@@ -1,5 +1,11 @@
 """Charge points: registration (admin) and what the central system knows of each one.
 
+Its security settings: `securityProfile` (0-3, the lowest profile a connection of it may use)
+and `securityExtension` (whether it is sent the security extension's commands). A PUT without
+them keeps the stored ones (a new charge point: 0 and false): a lower profile is an operator's
+explicit decision, never the side effect of a script that predates the field. Lowering it is
+allowed and recorded as a security event (`SecurityProfileLowered`, source central_system).
+
 A charge point's view joins its registration, its last BootNotification, its last
 heartbeat, the status of each connector, and whether it is connected right now, to which node
 of the cluster (from Redis when not to the node answering: 503 while Redis is unreachable).
@@ -21,7 +27,7 @@ from ocppd.api.pages import Cursor, Limit, next_cursor
 from ocppd.api.problems import Problem, ProblemException, created, documented
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
-from ocppd.csms import registration
+from ocppd.csms import registration, security_settings
 from ocppd.csms.central_system import MAX_IDENTITY_LENGTH
 from ocppd.csms.clock import as_utc
 from ocppd.csms.cluster import ClusterUnavailable, Holder
@@ -30,6 +36,11 @@ from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
 
 T = TypeVar("T")
+
+SecurityProfile = Annotated[int, msgspec.Meta(ge=0, le=3)]
+"""OCPP security profile: 0 none, 1 Basic auth, 2 TLS and Basic auth, 3 TLS with a client
+certificate. (No description in the Meta: wrapped in metadata, its bound of 0 would not reach
+the OpenAPI document.)"""
 
 ChargePointId = Annotated[
     str, PathParameter(name="chargePointId", min_length=1, max_length=MAX_IDENTITY_LENGTH)
@@ -67,6 +78,10 @@ class ChargePoint(msgspec.Struct, rename="camel", kw_only=True):
     basic_auth: bool
     """Whether it must present an AuthorizationKey (HTTP Basic)."""
     tolerate: list[Rule]
+    security_profile: SecurityProfile
+    """The lowest OCPP security profile (0-3) a connection of it may use."""
+    security_extension: bool
+    """Whether it is sent the OCPP 1.6 security extension's commands."""
     connected: bool
     connected_at: datetime | None
     node: str | None = None
@@ -89,6 +104,10 @@ class Registration(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
     authorization_key: str | None = None
     tolerate: list[Rule] = msgspec.field(default_factory=list)
+    security_profile: SecurityProfile | UnsetType = UNSET
+    """Absent: the stored one (0 for a new charge point)."""
+    security_extension: bool | UnsetType = UNSET
+    """Absent: the stored one (false for a new charge point)."""
 
 
 class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
@@ -97,6 +116,8 @@ class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     registration_status: RegistrationStatus | UnsetType = UNSET
     authorization_key: str | UnsetType | None = UNSET
     tolerate: list[Rule] | UnsetType = UNSET
+    security_profile: SecurityProfile | UnsetType = UNSET
+    security_extension: bool | UnsetType = UNSET
 
 
 @get("/charge-points", tags=["charge points"], responses=documented(503))
@@ -159,7 +180,7 @@ async def put_charge_point(
 ) -> Response[ChargePoint]:
     """Register a charge point, or replace its registration (201 when new)."""
     async with system.engine.begin() as db:
-        existed = await registration.load(db, charge_point_id) is not None
+        before = await security_settings.load(db, charge_point_id)
         await registration.register(
             db,
             charge_point_id,
@@ -167,9 +188,18 @@ async def put_charge_point(
             data.authorization_key,
             frozenset(data.tolerate),
         )
+        lowered = await security_settings.store(
+            db,
+            charge_point_id,
+            before,
+            None if data.security_profile is UNSET else data.security_profile,
+            None if data.security_extension is UNSET else data.security_extension,
+            system.clock(),
+        )
         view = await _view(db, system, charge_point_id)
+    security_settings.publish(system.events, lowered)
     await _update_live(system, charge_point_id, data.registration_status)
-    return Response(view, status_code=200 if existed else 201)
+    return Response(view, status_code=200 if before is not None else 201)
 
 
 @patch(
@@ -190,13 +220,23 @@ async def patch_charge_point(
     if data.tolerate is not UNSET:
         values["leniency_rules"] = ",".join(sorted(set(data.tolerate)))
     async with system.engine.begin() as db:
-        if await registration.load(db, charge_point_id) is None:
+        before = await security_settings.load(db, charge_point_id)
+        if before is None:
             raise _unknown(charge_point_id)
         if values:
             await db.execute(
                 charge_points.update().where(charge_points.c.id == charge_point_id).values(values)
             )
+        lowered = await security_settings.store(
+            db,
+            charge_point_id,
+            before,
+            None if data.security_profile is UNSET else data.security_profile,
+            None if data.security_extension is UNSET else data.security_extension,
+            system.clock(),
+        )
         view = await _view(db, system, charge_point_id)
+    security_settings.publish(system.events, lowered)
     if data.registration_status is not UNSET:
         await _update_live(system, charge_point_id, data.registration_status)
     return view
@@ -307,6 +347,8 @@ def _charge_point(row: Any, live: Holder | None, connector_list: list[Connector]
         registration_status=RegistrationStatus(row.registration_status),
         basic_auth=row.auth_key_hash is not None,
         tolerate=sorted(registration.parse_rules(row.leniency_rules)),
+        security_profile=row.security_profile,
+        security_extension=row.security_extension,
         connected=live is not None,
         connected_at=None if live is None else live.connected_at,
         node=None if live is None else live.node,

@@ -42,16 +42,32 @@ def charge_point() -> None:
     type=click.Choice([r.value for r in Rule]),
     help="A tolerance rule to enable for it (repeatable).",
 )
+@click.option(
+    "--security-profile",
+    type=click.IntRange(0, 3),
+    help="The lowest OCPP security profile its connections may use (0 none, 1 Basic auth, "
+    "2 TLS + Basic auth, 3 TLS client certificate). Default: 0, or the one stored.",
+)
+@click.option(
+    "--security-extension",
+    is_flag=True,
+    default=None,
+    help="It takes the OCPP 1.6 security extension's commands (default: no, or as stored).",
+)
 @existing_database
 def add(
     identity: str,
     status: str,
     auth_key: str | None,
     tolerate: tuple[str, ...],
+    security_profile: int | None,
+    security_extension: bool | None,
     database: ExistingDatabase,
 ) -> None:
     """Register IDENTITY (or update its registration)."""
-    from ocppd.csms import registration
+    from datetime import UTC, datetime
+
+    from ocppd.csms import registration, security_settings
 
     if not identity or len(identity) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="IDENTITY")
@@ -60,8 +76,9 @@ def add(
             "must not contain '/' (the API could not address it)", param_hint="IDENTITY"
         )
 
-    async def run() -> None:
+    async def run() -> security_settings.SecuritySettings:
         async with database.engine() as engine, engine.begin() as connection:
+            before = await security_settings.load(connection, identity)
             await registration.register(
                 connection,
                 identity,
@@ -69,26 +86,52 @@ def add(
                 auth_key,
                 frozenset(Rule(r) for r in tolerate),
             )
+            await security_settings.store(
+                connection,
+                identity,
+                before,
+                security_profile,
+                security_extension,
+                datetime.now(UTC),
+            )
+            stored = await security_settings.load(connection, identity)
+            assert stored is not None
+            return stored
 
-    asyncio.run(run())
-    click.echo(f"charge point {identity} registered ({status})")
+    settings = asyncio.run(run())
+    click.echo(
+        f"charge point {identity} registered ({status}, security profile {settings.profile}, "
+        f"security extension {'on' if settings.extension else 'off'})"
+    )
 
 
 @charge_point.command("list")
 @page_options
 @api_options
 def list_(limit: int, cursor: str | None, as_json: bool, url: str, token: str | None) -> None:
-    """List registrations: status, Basic auth, tolerance rules, connection."""
+    """List registrations: status, Basic auth, tolerance rules, security profile and
+    extension, connection."""
     page = ask(ApiClient(url, token), "GET", "/charge-points", limit=limit, cursor=cursor)
     show_page(
         page,
         as_json,
-        ["ID", "REGISTRATION", "BASIC AUTH", "TOLERATE", "CONNECTION", "CREATED"],
+        [
+            "ID",
+            "REGISTRATION",
+            "BASIC AUTH",
+            "TOLERATE",
+            "PROFILE",
+            "SECEXT",
+            "CONNECTION",
+            "CREATED",
+        ],
         lambda cp: [
             cp["chargePointId"],
             cp["registrationStatus"],
             "yes" if cp["basicAuth"] else "no",
             ",".join(cp["tolerate"]) or "-",
+            str(cp["securityProfile"]),
+            "yes" if cp["securityExtension"] else "no",
             "online" if cp["connected"] else "offline",
             cp["createdAt"],
         ],
@@ -120,6 +163,17 @@ def show(identity: str, url: str, token: str | None) -> None:
     help="The tolerance rules, replacing its own (repeatable).",
 )
 @click.option("--tolerate-none", is_flag=True, help="Remove all its tolerance rules.")
+@click.option(
+    "--security-profile",
+    type=click.IntRange(0, 3),
+    help="The lowest OCPP security profile its connections may use; a lower one than stored "
+    "is a downgrade, recorded as a security event.",
+)
+@click.option(
+    "--security-extension/--no-security-extension",
+    default=None,
+    help="Whether it is sent the OCPP 1.6 security extension's commands.",
+)
 @api_options
 def change(
     identity: str,
@@ -128,6 +182,8 @@ def change(
     no_auth_key: bool,
     tolerate: tuple[str, ...],
     tolerate_none: bool,
+    security_profile: int | None,
+    security_extension: bool | None,
     url: str,
     token: str | None,
 ) -> None:
@@ -147,10 +203,14 @@ def change(
         change["authorizationKey"] = auth_key
     if tolerate or tolerate_none:
         change["tolerate"] = list(tolerate)
+    if security_profile is not None:
+        change["securityProfile"] = security_profile
+    if security_extension is not None:
+        change["securityExtension"] = security_extension
     if not change:
         raise click.UsageError(
-            "nothing to change: give --status, --auth-key, --no-auth-key, --tolerate "
-            "or --tolerate-none"
+            "nothing to change: give --status, --auth-key, --no-auth-key, --tolerate, "
+            "--tolerate-none, --security-profile or --[no-]security-extension"
         )
     changed = ask(ApiClient(url, token), "PATCH", f"/charge-points/{quote(identity)}", change)
     click.echo(json.dumps(changed, indent=2))

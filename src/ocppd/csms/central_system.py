@@ -25,6 +25,7 @@ from ocppd.csms import (
     jobs,
     registration,
     reservations,
+    security_settings,
     site_controller,
 )
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
@@ -125,6 +126,7 @@ class CentralSystem:
         self.composite_checks = composite_checks.CompositeChecks(self, self.charging_profiles)
         self.local_list_limits = LocalListLimits(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
+        self.security_gate = security_settings.SecurityGate(self)
         self.sites = SiteController(self)
         self.cluster: Cluster = for_settings(settings, __version__, clock, self.metrics)
         """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""

@@ -1,6 +1,7 @@
 """A charge point's page: its state, boot details and connectors, the transactions running on
-it with their latest meter readings, the command forms, the configuration table (each
-writable key editable, sent as ChangeConfiguration) and its message log (`message_log`).
+it with their latest meter readings, its security settings (profile and extension: shown to
+all, changed by an admin), the command forms, the configuration table (each writable key
+editable, sent as ChangeConfiguration) and its message log (`message_log`).
 
 The running transactions' readings are the last MeterValues group of each (all measurands,
 as the charger sent them); the page refreshes on every event of this charge point.
@@ -80,6 +81,7 @@ def charge_point_page(
 <a href="{esc(charge_point_href(charge_point_id) + "/jobs")}">Diagnostics and firmware</a>
 </nav>
 {region("live", base, "*")}
+{security_section(charge_point_id)}
 {commands.commands_section(charge_point_id)}
 <section class="card" aria-labelledby="configuration-title">
 <h2 id="configuration-title">Configuration</h2>
@@ -99,6 +101,57 @@ def charge_point_page(
     )
 
 
+PROFILES = (
+    ("0", "0: no security"),
+    ("1", "1: Basic auth"),
+    ("2", "2: TLS, Basic auth"),
+    ("3", "3: TLS, client certificate"),
+)
+
+
+def profile_label(cp: Mapping[str, Any]) -> str:
+    return esc(dict(PROFILES).get(str(cp.get("securityProfile")), cp.get("securityProfile")))
+
+
+def security_section(charge_point_id: str) -> str:
+    """The form that changes the security settings (admin: the API's PATCH); what is left at
+    "(unchanged)" stays as it is."""
+    fields = [
+        Field(
+            "securityProfile",
+            "Security profile",
+            "select",
+            options=tuple(v for v, _ in PROFILES),
+            labels=PROFILES,
+            blank="(unchanged)",
+            typed="int",
+            hint="the lowest its connections may use; a lower one is recorded",
+        ),
+        Field(
+            "securityExtension",
+            "Security extension",
+            "select",
+            options=("true", "false"),
+            labels=(("true", "on"), ("false", "off")),
+            blank="(unchanged)",
+            typed="json",
+        ),
+    ]
+    form = api_form(
+        "security-settings",
+        f"/charge-points/{segment(charge_point_id)}",
+        fields,
+        "Save security settings",
+        method="PATCH",
+        needs="admin",
+        refresh="live",
+    )
+    return f"""<section class="card" aria-labelledby="security-title">
+<h2 id="security-title">Security</h2>
+<div class="commands">{form}</div>
+</section>"""
+
+
 def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, Any]] = ()) -> str:
     """State, boot details, connectors; `running`: its active transactions (details)."""
     state = facts(
@@ -109,6 +162,12 @@ def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, 
             ),
             ("Connected since", when(cp.get("connectedAt"))),
             ("Registration", esc(cp.get("registrationStatus"))),
+            ("Security profile", f'<span id="security-profile">{profile_label(cp)}</span>'),
+            (
+                "Security extension",
+                f'<span id="security-extension">{"on" if cp.get("securityExtension") else "off"}'
+                "</span>",
+            ),
             ("Last heartbeat", when(cp.get("lastHeartbeat"))),
         ]
     )

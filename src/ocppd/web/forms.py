@@ -43,6 +43,8 @@ class Field:
     """How an optional select shows its empty choice."""
     labels: tuple[tuple[str, str], ...] = ()
     """How a select shows some of its options (value, label); the others as their value."""
+    typed: str = ""
+    """How the script types a select's value (`int`, `json` for true/false); text if empty."""
 
 
 def humanize(name: str) -> str:
@@ -105,7 +107,8 @@ def _input(field: Field, common: str) -> str:
             f"{esc(shown.get(v, v or field.blank))}</option>"
             for v in [*blank, *field.options]
         )
-        return f"<select {common}>{options}</select>"
+        typed = f' data-type="{field.typed}"' if field.typed else ""
+        return f"<select {common}{typed}>{options}</select>"
     if field.kind == "json":
         return (
             f'<textarea {common} data-type="json" rows="6" spellcheck="false" '
