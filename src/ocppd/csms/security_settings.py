@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.csms.events import EventBus
 from ocppd.csms.models import charge_points, security_events
 from ocppd.csms.registration import CommandRefused
+from ocppd.csms.security_events import EVENT, SecurityEvent, Source
 from ocppd.csms.system_services import SystemServices
 
 LOWERED = "SecurityProfileLowered"
@@ -109,17 +110,8 @@ async def store(
         f"security profile lowered by an operator from {before.profile} to {profile}",
         now,
     )
-    await db.execute(
-        security_events.insert().values(
-            charge_point_id=charge_point_id,
-            type=LOWERED,
-            tech_info=lowered.tech_info,
-            critical=False,
-            source="central_system",
-            timestamp=now,
-            received_at=now,
-        )
-    )
+    event = SecurityEvent(charge_point_id, LOWERED, lowered.tech_info, now, Source.CENTRAL_SYSTEM)
+    await db.execute(security_events.insert().values(event.row(now)))
     return lowered
 
 
@@ -128,14 +120,14 @@ def publish(events: EventBus, lowered: Lowered | None) -> None:
     if lowered is None:
         return
     events.publish(
-        "SecurityEvent",
+        EVENT,
         lowered.charge_point_id,
         lowered.at,
         type=LOWERED,
         techInfo=lowered.tech_info,
         critical=False,
-        source="central_system",
-        timestamp=lowered.at.isoformat(),
+        source=str(Source.CENTRAL_SYSTEM),
+        timestamp=lowered.at,
         previous=lowered.previous,
         profile=lowered.profile,
     )
