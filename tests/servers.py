@@ -11,7 +11,8 @@ from typing import Any
 import uvicorn
 
 from ocppd.csms.central_system import CentralSystem
-from ocppd.csms.service import build_app, uvicorn_config
+from ocppd.csms.service import build_app, tls_context, uvicorn_config
+from ocppd.transport.tls import ServerContext, listen
 
 STOP_DEADLINE = 30.0
 
@@ -24,6 +25,23 @@ async def serving(system: CentralSystem, fallback: Any = None) -> AsyncIterator[
     settings.ping_interval = 0
     async with running(uvicorn_config(build_app(system, fallback), settings)) as server:
         yield int(server.servers[0].sockets[0].getsockname()[1])
+
+
+@asynccontextmanager
+async def serving_tls(
+    system: CentralSystem, fallback: Any = None
+) -> AsyncIterator[tuple[int, int, ServerContext]]:
+    """The plain port, the TLS port (`--tls-port`, the settings' certificates and client CAs)
+    and the TLS context of `system`, served as `ocppd serve` serves them."""
+    settings = system.settings
+    settings.port = settings.tls_port = 0
+    settings.ping_interval = 0
+    context = tls_context(settings)
+    assert context is not None, "no tls_cert in the settings"
+    config = uvicorn_config(build_app(system, fallback), settings, context)
+    async with running(config) as server:
+        tls_port = await listen(server, context, settings.host, 0)
+        yield int(server.servers[0].sockets[0].getsockname()[1]), tls_port, context
 
 
 @asynccontextmanager

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from ocppd.cli.serve import serve, settings_options, to_settings
-from tests.cli.test_serve import Served, make_certificate
+from tests.certificates import TestCa
+from tests.cli.test_serve import Served
 
 ROOT = Path(__file__).parent.parent
 CONFIG = ROOT / "examples" / "ocppd.toml"
@@ -25,6 +26,7 @@ UNIT = ROOT / "examples" / "ocppd.service"
 APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
 """Of https://www.apache.org/licenses/LICENSE-2.0.txt (Debian's common-licenses/Apache-2.0)."""
 
+TLS_SETTINGS = ("cert", "key", "ecdsa-cert", "ecdsa-key", "port", "client-ca")
 COMMENTED = re.compile(r"^# ([a-z][a-z-]*) = ", re.MULTILINE)
 """A setting shown but not set (`# tls-cert = "..."`)."""
 
@@ -61,15 +63,24 @@ def test_the_example_config_names_every_setting_and_loads(tmp_path: Path) -> Non
     commented = set(COMMENTED.findall(text))
     assert not active & commented, "a setting both set and shown commented"
     assert active | commented == serve_settings()
-    assert commented == {"tls-cert", "tls-key"}  # they need files: set them by hand
+    # They need files (or TLS files): set them by hand.
+    assert commented == {f"tls-{name}" for name in TLS_SETTINGS}
     result = loaded(CONFIG)
     assert result.exit_code == 0, result.output
     assert "data_dir=PosixPath('/var/lib/ocppd')" in result.output
     # Uncommented, with files where it names some, it loads just as well.
-    cert, key = make_certificate(tmp_path)
+    ca = TestCa(tmp_path / "pki")
+    rsa, ecdsa = ca.server("rsa"), ca.server("ecdsa")
+    cert, key = rsa.cert, rsa.key
     uncommented = COMMENTED.sub(lambda m: f"{m[1]} = ", text)
-    uncommented = uncommented.replace("/etc/ocppd/cert.pem", str(cert))
-    uncommented = uncommented.replace("/etc/ocppd/key.pem", str(key))
+    for example, real in [
+        ("/etc/ocppd/cert.pem", cert),
+        ("/etc/ocppd/key.pem", key),
+        ("/etc/ocppd/cert-ecdsa.pem", ecdsa.cert),
+        ("/etc/ocppd/key-ecdsa.pem", ecdsa.key),
+        ("/etc/ocppd/charger-ca.pem", ca.cert),
+    ]:
+        uncommented = uncommented.replace(example, str(real))
     (tmp_path / "all.toml").write_text(uncommented)
     result = loaded(tmp_path / "all.toml")
     assert result.exit_code == 0, result.output

@@ -64,7 +64,7 @@ class Endpoint:
         self.peers: list[Peer] = []
         self.close_codes: asyncio.Queue[int] = asyncio.Queue()
 
-    async def admit(self, identity: str, password: str | None) -> Any:
+    async def admit(self, identity: str, password: str | None, tls: Any = None) -> Any:
         return self.refusal or identity
 
     async def open(self, admitted: Any, send: SendText, close: Close) -> Peer:

@@ -25,6 +25,7 @@ from ocppd.cli.database_location import (
     existing_database,
 )
 from ocppd.csms.settings import (
+    CertificateName,
     ConcurrencyScope,
     RegistrationPolicy,
     Settings,
@@ -49,6 +50,8 @@ def _load_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> P
         ctx.default_map = {**(ctx.default_map or {}), **serve_config(path)}
     return path
 
+
+PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 RETENTION_DAYS = click.IntRange(1, 36_500)
 """Up to a hundred years: a cutoff further back than the calendar holds would fail every
@@ -125,8 +128,38 @@ def settings_options(func: Any) -> Any:
             help="Days an uploaded diagnostics file is kept (its job and details stay).",
         ),
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
-        _option("tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        _option("tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        _option(
+            "tls-cert",
+            type=PEM_FILE,
+            help="TLS server certificate chain (PEM); with --tls-key. TLS on --port, or on "
+            "--tls-port when given.",
+        ),
+        _option("tls-key", type=PEM_FILE),
+        _option(
+            "tls-ecdsa-cert",
+            type=PEM_FILE,
+            help="A second server certificate, with an ECDSA key (--tls-cert's then RSA), for "
+            "chargers offering only ECDHE-ECDSA suites; with --tls-ecdsa-key.",
+        ),
+        _option("tls-ecdsa-key", type=PEM_FILE),
+        _option(
+            "tls-port",
+            type=click.IntRange(0, 65535),
+            help="A second port, with TLS (security profiles 2-3), beside the plain --port "
+            "(profiles 0-1). 0: a free port, printed once listening.",
+        ),
+        _option(
+            "tls-client-ca",
+            type=PEM_FILE,
+            help="CA certificates (PEM) trusted for client certificates (security profile 3).",
+        ),
+        _option(
+            "client-certificate-cn",
+            type=click.Choice([c.value for c in CertificateName]),
+            default=defaults.client_certificate_cn.value,
+            help="What a client certificate's subject CN must equal: the charge point's "
+            "identity, or the chargePointSerialNumber of its last BootNotification.",
+        ),
         _option(
             "voltage",
             type=click.FloatRange(1, 1000),
@@ -179,10 +212,12 @@ def settings_options(func: Any) -> Any:
 
 def to_settings(values: dict[str, Any]) -> Settings:
     values = dict(values)
-    if bool(values.get("tls_cert")) != bool(values.get("tls_key")):
-        raise click.UsageError("--tls-cert and --tls-key go together")
+    _check_tls(values)
     values["registration"] = RegistrationPolicy(values["registration"])
     values["concurrent_tx"] = ConcurrencyScope(values["concurrent_tx"])
+    values["client_certificate_cn"] = CertificateName(
+        values.get("client_certificate_cn") or CertificateName.IDENTITY
+    )
     public = values.get("public_url") or ""
     if public and urlsplit(public).scheme not in ("http", "https"):
         raise click.BadParameter(f"{public!r} is not an http(s) URL", param_hint="--public-url")
@@ -190,6 +225,35 @@ def to_settings(values: dict[str, Any]) -> Settings:
     values["data_dir"] = Path(values["data_dir"]).expanduser().absolute()
     _check_cluster(values)
     return Settings(**values)
+
+
+def _check_tls(values: dict[str, Any]) -> None:
+    """The TLS settings make sense together, and the files are what they say (a key that
+    does not fit its certificate, a second certificate of the same key type: an error now,
+    not a failed handshake later)."""
+    for cert, key in (("tls_cert", "tls_key"), ("tls_ecdsa_cert", "tls_ecdsa_key")):
+        if bool(values.get(cert)) != bool(values.get(key)):
+            flags = f"--{cert.replace('_', '-')} and --{key.replace('_', '-')}"
+            raise click.UsageError(f"{flags} go together")
+    if not values.get("tls_cert"):
+        for needing in ("tls_ecdsa_cert", "tls_port", "tls_client_ca"):
+            if values.get(needing) not in (None, ""):
+                flag = "--" + needing.replace("_", "-")
+                raise click.UsageError(f"{flag} needs --tls-cert and --tls-key")
+        return
+    if values.get("tls_port") is not None and values.get("tls_port") == values.get("port") != 0:
+        raise click.UsageError("--tls-port must differ from --port")
+    from ocppd.cli.tls_files import check_tls_files
+
+    problem = check_tls_files(
+        values["tls_cert"],
+        values["tls_key"],
+        values.get("tls_ecdsa_cert"),
+        values.get("tls_ecdsa_key"),
+        values.get("tls_client_ca"),
+    )
+    if problem:
+        raise click.UsageError(problem)
 
 
 def _check_cluster(values: dict[str, Any]) -> None:
@@ -305,42 +369,52 @@ def serve(**values: Any) -> None:
     raise_file_limit()
     warn_of_a_database_left_behind(settings)
 
-    def listening(port: int, shown: str) -> None:
+    def listening(port: int, shown: str, tls_port: int | None = None) -> None:
         # Once bound: the port is the one the system chose when asked for port 0.
-        scheme = "wss" if settings.tls_cert else "ws"
+        scheme = "wss" if settings.tls_cert and settings.tls_port is None else "ws"
+        where = f"{settings.host}:{{}}{settings.path_prefix}/<id>"
+        also = "" if tls_port is None else f" and wss://{where.format(tls_port)}"
         click.echo(
-            f"ocppd: OCPP 1.6J on {scheme}://{settings.host}:{port}{settings.path_prefix}/<id>, "
+            f"ocppd: OCPP 1.6J on {scheme}://{where.format(port)}{also}, "
             f"database {settings.database_url()}, registration {settings.registration.value}"
             f"{shown}"
         )
 
     if settings.workers > 1:
-        sys.exit(supervise(settings, lambda port: listening(port, f", {settings.workers} workers")))
+        workers = f", {settings.workers} workers"
+        sys.exit(supervise(settings, lambda *ports: listening(ports[0], workers, *ports[1:])))
     shown = ", node {}" if settings.redis_url else ""
-    run_node(settings, lambda port, node: listening(port, shown.format(node)))
+    run_node(settings, lambda port, node, *tls: listening(port, shown.format(node), *tls))
 
 
-def supervise(settings: Settings, on_listening: Callable[[int], None]) -> int:
-    """`--workers`: the supervisor of the workers (`cli/workers.py`); its exit code."""
+def supervise(settings: Settings, on_listening: Callable[..., None]) -> int:
+    """`--workers`: the supervisor of the workers (`cli/workers.py`); its exit code.
+    `on_listening(port[, tls_port])`."""
     from ocppd.cli.workers import Supervisor
     from ocppd.transport.shared_port import bind_shared_port
 
+    ports = [settings.port] if settings.tls_port is None else [settings.port, settings.tls_port]
+    bound = []
     try:
-        sockets = bind_shared_port(settings.host, settings.port)
+        for port in ports:
+            bound.append(bind_shared_port(settings.host, port))
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {settings.host}:{settings.port}: {exc}"
-        ) from None
-    return asyncio.run(Supervisor(settings, sockets, on_listening).run())
+        for sockets in bound:
+            for sock in sockets:
+                sock.close()
+        raise click.ClickException(f"cannot listen on {settings.host}:{port}: {exc}") from None
+    return asyncio.run(Supervisor(settings, bound[0], on_listening, *bound[1:]).run())
 
 
 def run_node(
     settings: Settings,
-    on_listening: Callable[[int, str], None],
+    on_listening: Callable[..., None],
     sockets: list[socket.socket] | None = None,
+    tls_sockets: list[socket.socket] | None = None,
 ) -> None:
-    """The central system until SIGTERM/SIGINT; `on_listening(port, node name)` once it
-    listens. `sockets`: a worker's share of the port, else it binds the settings' port."""
+    """The central system until SIGTERM/SIGINT; `on_listening(port, node name[, TLS port])`
+    once it listens. `sockets` (`tls_sockets`): a worker's share of the port (TLS port), else
+    it binds the settings' ports."""
     from ocppd.csms.cluster import ClusterUnavailable, NodeNameTaken
     from ocppd.csms.service import Service, run
     from ocppd.web.routing import fallback
@@ -349,11 +423,12 @@ def run_node(
 
     def listening(port: int) -> None:
         assert service is not None
-        on_listening(port, service.system.cluster.node_name)
+        tls = () if service.tls_port is None else (service.tls_port,)
+        on_listening(port, service.system.cluster.node_name, *tls)
 
     service = Service(settings, make_fallback=fallback, on_listening=listening)
     try:
-        run(service, sockets)
+        run(service, sockets, tls_sockets)
     except (NodeNameTaken, ClusterUnavailable) as error:
         raise click.ClickException(f"cannot join the cluster: {error}") from None
 

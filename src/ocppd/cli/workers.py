@@ -58,11 +58,11 @@ READY = b"listening\n"
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def worker_settings(settings: Settings, port: int) -> list[Settings]:
-    """Each worker's settings: a node named NAME-i on the supervisor's port."""
+def worker_settings(settings: Settings, port: int, tls_port: int | None = None) -> list[Settings]:
+    """Each worker's settings: a node named NAME-i on the supervisor's port (and TLS port)."""
     base = settings.node_name or node_default_name(port)
     return [
-        replace(settings, port=port, node_name=f"{base}-{i}", workers=1)
+        replace(settings, port=port, tls_port=tls_port, node_name=f"{base}-{i}", workers=1)
         for i in range(1, settings.workers + 1)
     ]
 
@@ -155,11 +155,14 @@ class Supervisor:
         self,
         settings: Settings,
         sockets: list[socket.socket],
-        on_listening: Callable[[int], None],
+        on_listening: Callable[..., None],
+        tls_sockets: list[socket.socket] | None = None,
     ) -> None:
-        """`sockets`: the port, bound (`bind_shared_port`); closed at the end."""
+        """`sockets`: the port, bound (`bind_shared_port`), and `tls_sockets` the TLS port
+        (`--tls-port`); closed at the end. `on_listening(port[, tls_port])`."""
         self.settings = settings
         self.sockets = sockets
+        self.tls_sockets = tls_sockets or []
         self.on_listening = on_listening
         self.stopping = asyncio.Event()
         self.workers: list[Worker] = []
@@ -169,14 +172,17 @@ class Supervisor:
 
     async def run(self) -> int:
         """The supervisor's exit code."""
-        port = port_of(self.sockets)
+        ports = [port_of(self.sockets)]
+        if self.tls_sockets:
+            ports.append(port_of(self.tls_sockets))
         try:
             with metrics_directory() as env:
-                self.workers = [Worker(s, env) for s in worker_settings(self.settings, port)]
+                every = worker_settings(self.settings, *ports)
+                self.workers = [Worker(s, env) for s in every]
                 self._handle_signals()
-                return await self._supervise(port)
+                return await self._supervise(ports)
         finally:
-            for sock in self.sockets:
+            for sock in self.sockets + self.tls_sockets:
                 sock.close()
 
     def _handle_signals(self) -> None:
@@ -195,7 +201,7 @@ class Supervisor:
             for worker in self.workers:
                 worker.signal(signal.SIGKILL)
 
-    async def _supervise(self, port: int) -> int:
+    async def _supervise(self, ports: list[int]) -> int:
         first, *others = self.workers
         failed = await self._start_all([first]) or await self._start_all(others)
         if failed is not None:
@@ -205,7 +211,7 @@ class Supervisor:
             code = failed.process.returncode if failed.process is not None else None
             return code if code and code > 0 else 1
         if not self.stopping.is_set():
-            self.on_listening(port)
+            self.on_listening(*ports)
         await asyncio.gather(*(self._keep(worker) for worker in self.workers))
         return 1 if self.failures else 0
 
@@ -320,13 +326,22 @@ def work(ready_fd: int) -> None:
 
     settings: Settings = pickle.load(sys.stdin.buffer)
     configure_logging(settings.log_format, settings.node_name)
+    tls_sockets = None
     try:
         sockets = bind_shared_port(settings.host, settings.port)
+        if settings.tls_port is not None:
+            tls_sockets = bind_shared_port(settings.host, settings.tls_port)
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc)
+        log.error(
+            "cannot listen on %s (port %d, TLS port %s): %s",
+            settings.host,
+            settings.port,
+            settings.tls_port,
+            exc,
+        )
         sys.exit(1)
 
-    def listening(_: int, __: str) -> None:
+    def listening(*_: object) -> None:
         os.write(ready_fd, READY)
         os.close(ready_fd)
         # Standard input ends when the supervisor is gone: no worker outlives it.
@@ -334,7 +349,7 @@ def work(ready_fd: int) -> None:
         asyncio.get_running_loop().add_reader(0, _stop_when_orphaned, stop_timeout)
 
     try:
-        run_node(settings, listening, sockets)
+        run_node(settings, listening, sockets, tls_sockets)
     except click.ClickException as error:
         log.error("%s", error.format_message())
         sys.exit(error.exit_code)

@@ -25,6 +25,7 @@ from ocppd.csms import (
     jobs,
     registration,
     reservations,
+    security_profiles,
     security_settings,
     site_controller,
 )
@@ -64,8 +65,10 @@ from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.leniency import Leniency
 from ocppd.rpc.connection import Options
+from ocppd.rpc.log_budget import offences
 from ocppd.rpc.session import Send, Session, SessionClosed
 from ocppd.transport.server import Close, Refusal
+from ocppd.transport.tls import TlsFacts
 
 log = logging.getLogger("ocppd.csms")
 
@@ -210,7 +213,7 @@ class CentralSystem:
     # Admission, before the WebSocket upgrade
 
     async def admit(
-        self, identity: str, password: str | None
+        self, identity: str, password: str | None, tls: TlsFacts | None = None
     ) -> registration.ChargePointRecord | Refusal:
         if not identity:
             return Refusal(404, "no charge point identity in the path")
@@ -232,14 +235,54 @@ class CentralSystem:
             return Refusal(503, "the database is unavailable")
         if record is None:
             return Refusal(404, f"unknown charge point {identity!r}")
-        if self.settings.basic_auth or record.auth_key_hash:
-            if password is None:
-                return Refusal(401, "HTTP Basic authentication required")
-            if record.auth_key_hash is None or not registration.key_matches(
-                password, record.auth_key_hash
-            ):
-                return Refusal(401, "wrong AuthorizationKey")
+        verdict = security_profiles.judge(record, password, tls, self.settings)
+        if verdict.refusal is not None:
+            if verdict.event_type is not None:
+                await self._security_refusal(identity, verdict.event_type, verdict.refusal)
+            return verdict.refusal
+        if verdict.profile > record.security_profile:
+            try:
+                await self._raise_profile(record, verdict.profile)
+            except DatabaseUnavailable:
+                return Refusal(503, "the database is unavailable")
+        if tls is not None:
+            record.client_certificate = tls.client_certificate
         return record
+
+    async def _security_refusal(self, identity: str, event_type: str, refusal: Refusal) -> None:
+        """A connection refused for its security profile or certificate: a security event
+        of the central system's (stored, published), within the charger's log budget (a few a
+        minute: refused connections cost an attacker nothing, rows cost the database; the
+        ones held back are counted in the next log line)."""
+        if not offences.log(
+            log,
+            logging.WARNING,
+            f"security:{identity}",
+            "%s: security event %s: %s",
+            identity,
+            event_type,
+            refusal.reason,
+        ):
+            return
+        try:
+            await self.security_events.observed(identity, event_type, refusal.reason)
+        except DatabaseUnavailable:
+            log.warning(
+                "%s: security event %s not stored: database unavailable", identity, event_type
+            )
+
+    async def _raise_profile(self, record: registration.ChargePointRecord, profile: int) -> None:
+        """The charger connected on a higher profile than stored: stored (never lowered
+        here), and published."""
+        previous = record.security_profile
+        await self.writer.commit(
+            [], functools.partial(registration.raise_profile, record.id, profile)
+        )
+        record.security_profile = profile
+        log.info("%s: security profile raised from %d to %d", record.id, previous, profile)
+        self.events.publish(
+            "SecurityProfileRaised", record.id, self.clock(), previous=previous, profile=profile
+        )
 
     # Connections
 
@@ -266,7 +309,7 @@ class CentralSystem:
         connection = Connection(record.id, session, handler, close, self.clock(), leniency)
         self.connections[record.id] = connection
         self.metrics.connection_opened(len(self.connections))
-        self.events.publish("Connected", record.id, connection.connected_at)
+        self._publish_connected(record, connection.connected_at)
         if previous is not None:
             log.info("%s: a new connection replaces the old one", record.id)
             await previous.session.close()
@@ -275,6 +318,21 @@ class CentralSystem:
         # lands after what this one does (no Redis on one node).
         await self.cluster.claim(record.id, connection.connected_at)
         return connection
+
+    def _publish_connected(self, record: registration.ChargePointRecord, at: datetime) -> None:
+        """`Connected`, with the client certificate of a profile-3 connection (then
+        forgotten: the record lives as long as the connection)."""
+        certificate, record.client_certificate = record.client_certificate, None
+        if certificate is None:
+            self.events.publish("Connected", record.id, at)
+            return
+        shown = {
+            "serialNumber": certificate.serial_number,
+            "subject": certificate.subject,
+            "notAfter": certificate.not_after.isoformat().replace("+00:00", "Z"),
+            "sha256": certificate.sha256,
+        }
+        self.events.publish("Connected", record.id, at, clientCertificate=shown)
 
     async def open(
         self, admitted: registration.ChargePointRecord, send: Send, close: Close

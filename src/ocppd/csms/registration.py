@@ -18,6 +18,7 @@ from ocppd.csms.models import charge_points
 from ocppd.csms.settings import RegistrationPolicy, Settings
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import NO_RULES, Rule
+from ocppd.transport.tls import ClientCertificate
 
 
 @dataclass(slots=True)
@@ -27,6 +28,13 @@ class ChargePointRecord:
     auth_key_hash: str | None
     leniency_rules: frozenset[Rule]
     booted_at: datetime | None
+    security_profile: int = 0
+    """The lowest security profile its connections may use (security_profiles.py)."""
+    charge_point_serial_number: str | None = None
+    """Of its last BootNotification: what a client certificate's CN must equal with
+    `--client-certificate-cn serial-number`."""
+    client_certificate: ClientCertificate | None = None
+    """Of the connection being admitted (profile 3), until its `Connected` event is out."""
 
 
 _RECORD = (
@@ -35,6 +43,8 @@ _RECORD = (
     charge_points.c.auth_key_hash,
     charge_points.c.leniency_rules,
     charge_points.c.booted_at,
+    charge_points.c.security_profile,
+    charge_points.c.charge_point_serial_number,
 )
 
 
@@ -45,6 +55,8 @@ def _record(row: Any) -> ChargePointRecord:
         auth_key_hash=row.auth_key_hash,
         leniency_rules=parse_rules(row.leniency_rules),
         booted_at=row.booted_at,
+        security_profile=row.security_profile,
+        charge_point_serial_number=row.charge_point_serial_number,
     )
 
 
@@ -103,6 +115,16 @@ async def register(
     )
     if updated.rowcount == 0:
         await connection.execute(charge_points.insert().values(id=charge_point_id, **values))
+
+
+async def raise_profile(charge_point_id: str, profile: int, connection: AsyncConnection) -> None:
+    """The stored security profile raised to `profile`, never lowered (a concurrent raise
+    to a higher one stays)."""
+    await connection.execute(
+        charge_points.update()
+        .where(charge_points.c.id == charge_point_id, charge_points.c.security_profile < profile)
+        .values(security_profile=profile)
+    )
 
 
 def parse_rules(text: str) -> frozenset[Rule]:

@@ -20,6 +20,7 @@ from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from ocppd.transport.handshakes import GuardedHttpToolsProtocol, HandshakeGuard, OcppConfig
 from ocppd.transport.server import ASGIApp, OcppApp
+from ocppd.transport.tls import ServerContext, listen, server_context
 from ocppd.transport.websocket_protocol import CompactWebSocketProtocol, quiet_denials
 
 log = logging.getLogger("ocppd.csms.service")
@@ -29,9 +30,28 @@ def build_app(system: CentralSystem, fallback: ASGIApp | None = None) -> OcppApp
     return OcppApp(system, system.settings.path_prefix, fallback)
 
 
-def uvicorn_config(app: ASGIApp, settings: Settings) -> OcppConfig:
+def tls_context(settings: Settings) -> ServerContext | None:
+    """The SSL context of `--tls-cert` (and `--tls-ecdsa-cert`, `--tls-client-ca`); None
+    without TLS."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    certificates = [(settings.tls_cert, settings.tls_key)]
+    if settings.tls_ecdsa_cert is not None and settings.tls_ecdsa_key is not None:
+        certificates.append((settings.tls_ecdsa_cert, settings.tls_ecdsa_key))
+    client_cas = [settings.tls_client_ca] if settings.tls_client_ca else []
+    return server_context(certificates, client_cas)
+
+
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, context: ServerContext | None = None
+) -> OcppConfig:
+    """uvicorn's configuration for `settings`; TLS on the main port with `context` (default:
+    `tls_context`) unless `tls_port` puts it on a port of its own."""
     ping = settings.ping_interval or None
     quiet_denials()
+    if context is None:
+        context = tls_context(settings)
+    main_tls = context if settings.tls_port is None else None
     return OcppConfig(
         app,
         handshakes=HandshakeGuard(settings.handshake_timeout, settings.max_pending_handshakes),
@@ -48,8 +68,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> OcppConfig:
         log_level="info",
         log_config=None,
         access_log=False,
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_context_factory=None if main_tls is None else lambda _, __: main_tls,
     )
 
 
@@ -70,13 +89,23 @@ class Service:
         self.system = CentralSystem(settings)
         if make_fallback is not None:
             fallback = make_fallback(self.system)
-        self.server = _GracefulServer(uvicorn_config(build_app(self.system, fallback), settings))
+        self.tls = tls_context(settings)
+        config = uvicorn_config(build_app(self.system, fallback), settings, self.tls)
+        self.server = _GracefulServer(config)
+        if settings.tls_port is not None and self.tls is not None:
+            self.server.tls_port = (self.tls, settings.host, settings.tls_port)
         self.server.before_exit = self._close_charge_points
         self.server.after_startup = lambda: self._listening(on_listening)
 
-    async def run(self, sockets: list[socket.socket] | None = None) -> None:
-        """Serve until stopped; on `sockets` when given (bound, not yet listening: a worker's
-        share of a port), else on the settings' host and port."""
+    async def run(
+        self,
+        sockets: list[socket.socket] | None = None,
+        tls_sockets: list[socket.socket] | None = None,
+    ) -> None:
+        """Serve until stopped; on `sockets` (and `tls_sockets` for `--tls-port`) when given
+        (bound, not yet listening: a worker's share of a port), else on the settings' host
+        and ports."""
+        self.server.tls_sockets = tls_sockets
         await self.system.start()
         settle_garbage_collector()
         try:
@@ -115,6 +144,11 @@ class Service:
         servers = getattr(self.server, "servers", [])
         return int(servers[0].sockets[0].getsockname()[1]) if servers else self.settings.port
 
+    @property
+    def tls_port(self) -> int | None:
+        """The TLS port actually bound (`--tls-port`), once listening; None without one."""
+        return self.server.tls_port_bound
+
 
 @contextmanager
 def _sigterm_ignored() -> Iterator[None]:
@@ -140,15 +174,19 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def run(service: Service, sockets: list[socket.socket] | None = None) -> None:
+def run(
+    service: Service,
+    sockets: list[socket.socket] | None = None,
+    tls_sockets: list[socket.socket] | None = None,
+) -> None:
     """Run on uvloop where it is installed (uvicorn's `loop=` is ignored under asyncio.run)."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(service.run(sockets))
+        asyncio.run(service.run(sockets, tls_sockets))
         return
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(service.run(sockets))
+        runner.run(service.run(sockets, tls_sockets))
 
 
 class _GracefulServer(uvicorn.Server):
@@ -164,9 +202,24 @@ class _GracefulServer(uvicorn.Server):
     before_exit: Any = None
     after_startup: Callable[[], None] | None = None
     _closing = False
+    tls_port: tuple[ServerContext, str, int] | None = None
+    """`--tls-port`: its context, host and port."""
+    tls_sockets: list[socket.socket] | None = None
+    tls_port_bound: int | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started and self.tls_port is not None:
+            context, host, port = self.tls_port
+            try:
+                self.tls_port_bound = await listen(self, context, host, port, self.tls_sockets)
+            except OSError as error:
+                log.error("cannot listen on %s:%d (--tls-port): %s", host, port, error)
+                self.started = False
+                self.should_exit = True
+                for server in self.servers:
+                    server.close()
+                raise SystemExit(3) from None
         if self.started and self.after_startup is not None:
             self.after_startup()
 

@@ -26,6 +26,15 @@ class RegistrationPolicy(StrEnum):
     """Only registered identities may connect; others get HTTP 404 before the upgrade."""
 
 
+class CertificateName(StrEnum):
+    """What a profile-3 charger's client certificate subject CN must equal."""
+
+    IDENTITY = "identity"
+    """The charge point's identity (the last segment of its URL)."""
+    SERIAL_NUMBER = "serial-number"
+    """The chargePointSerialNumber of its last BootNotification (the white paper's choice)."""
+
+
 def default_data_dir() -> Path:
     """One absolute place per user, the same from every working directory, so that
     `ocppd serve` and the commands beside it find the same database: `$XDG_DATA_HOME/ocppd`,
@@ -68,6 +77,16 @@ class Settings:
     log_format: str = "text"
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tls_ecdsa_cert: Path | None = None
+    """A second server certificate, with an ECDSA key (`tls_cert`'s being RSA), so that
+    chargers offering only ECDHE_ECDSA suites and those offering only RSA ones both connect."""
+    tls_ecdsa_key: Path | None = None
+    tls_port: int | None = None
+    """A second port, with TLS, beside the plain `port` (profiles 0-1 there, 2-3 here); None
+    = TLS on `port` itself when `tls_cert` is given."""
+    tls_client_ca: Path | None = None
+    """PEM file of the CAs whose client certificates (security profile 3) are trusted."""
+    client_certificate_cn: CertificateName = CertificateName.IDENTITY
     extensions: frozenset[str] = field(default_factory=frozenset)
     voltage: float = 230.0
     """Volts per phase: how charging limits convert between A (per phase) and W (total)."""

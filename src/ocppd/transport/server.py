@@ -4,8 +4,9 @@ Served by uvicorn (decision 0001) on the same port as the HTTP API: WebSocket re
 the OCPP path prefix come here, everything else goes to `fallback` (the API and dashboard).
 Before the upgrade it reads the identity from the last path segment (percent-decoded as
 UTF-8: an identity whose escapes are not UTF-8 is refused, 404, so that no two spellings name
-one charge point) and HTTP Basic credentials, and lets the `Endpoint` admit or refuse (401,
-404) the charge point. Refusals are logged at INFO within the charger's log budget.
+one charge point), HTTP Basic credentials and the connection's TLS facts (`tls.TlsFacts`), and
+lets the `Endpoint` admit or refuse (401, 403, 404) the charge point. Refusals are logged at
+INFO within the charger's log budget.
 """
 
 import base64
@@ -18,10 +19,13 @@ from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from ocppd.rpc.log_budget import offences
+from ocppd.transport.tls import TlsFacts
 
 log = logging.getLogger("ocppd.transport.server")
 
 SUBPROTOCOL = "ocpp1.6"
+TLS_EXTENSION = "ocppd.tls"
+"""The key of a connection's `TlsFacts` in the scope's extensions (websocket_protocol.py)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,7 +51,9 @@ class Peer(Protocol):
 
 
 class Endpoint(Protocol):
-    async def admit(self, identity: str, password: str | None) -> Any: ...
+    async def admit(self, identity: str, password: str | None, tls: TlsFacts | None) -> Any:
+        """What to open for the connection (`open`), or a `Refusal`. `tls`: the connection's
+        TLS (None: plain TCP), its client certificate verified by OpenSSL when it has one."""
 
     async def open(self, admitted: Any, send: SendText, close: Close) -> Peer: ...
 
@@ -95,7 +101,9 @@ class OcppApp:
             refusal = Refusal(401, "Basic auth user must be the charge point identity")
             await _refuse(send, identity, refusal)
             return None
-        admitted = await self.endpoint.admit(identity, password)
+        # Taken out of the scope, which lives as long as the connection.
+        tls = scope.get("extensions", {}).pop(TLS_EXTENSION, None)
+        admitted = await self.endpoint.admit(identity, password, tls)
         if isinstance(admitted, Refusal):
             await _refuse(send, identity, admitted)
             return None

@@ -15,6 +15,9 @@ code) with only what an idle connection holds changed (decision 0002, "Applied (
 - the handshake's request and response, with their headers, are dropped once it is done, and
   the last frame's payload once uvicorn has taken it.
 
+Over TLS the connection's `TlsFacts` (version, cipher, verified client certificate) go in the
+scope as `scope["extensions"]["ocppd.tls"]`, for admission (transport/tls.py).
+
 Once the handshake is answered (101 or a refusal) the connection is no longer pending under
 the server's `HandshakeGuard` (its deadline and cap, see handshakes.py).
 
@@ -43,6 +46,7 @@ from websockets.http11 import Request
 
 from ocppd.rpc.log_budget import offences
 from ocppd.transport.handshakes import guard_of
+from ocppd.transport.tls import tls_facts
 
 log = logging.getLogger("ocppd.transport.websocket")
 
@@ -173,6 +177,10 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
+        facts = tls_facts(self.transport)
+        if facts is not None:
+            # For admission (security profiles 2 and 3); the application takes it out.
+            self.scope["extensions"]["ocppd.tls"] = facts  # type: ignore[assignment]
         # The scope has the headers now; websockets' parser keeps the request for the
         # connection's life (a local of its generator), so its headers are emptied.
         event.headers.clear()
