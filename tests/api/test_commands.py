@@ -3,9 +3,11 @@
 import asyncio
 
 import pytest
+import sqlalchemy as sa
 
 from ocppd.api.commands import ACTIONS
 from ocppd.api.tokens import Role
+from ocppd.csms import models, registration
 from tests.api.conftest import Api, CallError, Silent, charge_point
 
 PROFILE = {
@@ -17,6 +19,13 @@ PROFILE = {
         "chargingRateUnit": "A",
         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
     },
+}
+
+HASH_DATA = {
+    "hashAlgorithm": "SHA256",
+    "issuerNameHash": "a" * 64,
+    "issuerKeyHash": "b" * 64,
+    "serialNumber": "1f",
 }
 
 # action: (request body, what the charge point answers)
@@ -97,16 +106,72 @@ COMMANDS = {
         {"location": "https://example.com/fw.bin", "retrieveDate": "2026-11-26T00:00:00Z"},
         {},
     ),
+    # The security extension's
+    "CertificateSigned": (
+        {"certificateChain": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+        {"status": "Rejected"},
+    ),
+    "DeleteCertificate": (
+        {"certificateHashData": HASH_DATA},
+        {"status": "NotFound"},
+    ),
+    "ExtendedTriggerMessage": (
+        {"requestedMessage": "SignChargePointCertificate"},
+        {"status": "Accepted"},
+    ),
+    "GetInstalledCertificateIds": (
+        {"certificateType": "ManufacturerRootCertificate"},
+        {"status": "Accepted", "certificateHashData": [HASH_DATA]},
+    ),
+    "GetLog": (
+        {
+            "log": {"remoteLocation": "https://example.com/logs/"},
+            "logType": "SecurityLog",
+            "requestId": 5,
+        },
+        {"status": "Accepted", "filename": "security.log"},
+    ),
+    "InstallCertificate": (
+        {
+            "certificateType": "CentralSystemRootCertificate",
+            "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        },
+        {"status": "Accepted"},
+    ),
+    "SignedUpdateFirmware": (
+        {
+            "requestId": 6,
+            "firmware": {
+                "location": "https://example.com/fw.bin",
+                "retrieveDateTime": "2026-11-26T00:00:00Z",
+                "signingCertificate": "-----BEGIN CERTIFICATE-----\n",
+                "signature": "c2ln",
+            },
+        },
+        {"status": "InvalidCertificate"},
+    ),
 }
+
+
+async def with_security_extension(api: Api, identity: str = "CP1") -> None:
+    """A registered charge point whose securityExtension is on (security commands go to it)."""
+    async with api.system.engine.begin() as db:
+        await registration.register(db, identity)
+        await db.execute(
+            sa.update(models.charge_points)
+            .where(models.charge_points.c.id == identity)
+            .values(security_extension=True)
+        )
 
 
 def test_the_table_covers_every_action_a_central_system_sends() -> None:
     assert sorted(COMMANDS) == sorted(spec.name for spec in ACTIONS)
-    assert len(COMMANDS) == 19
+    assert len(COMMANDS) == 19 + 7
 
 
 async def test_every_command_reaches_the_charge_point_and_returns_its_answer(api: Api) -> None:
     client = api.client(Role.OPERATOR)
+    await with_security_extension(api)
     async with charge_point(api) as cp:
         for action, (request, response) in COMMANDS.items():
             cp.replies[action] = response

@@ -28,7 +28,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp, Force, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
-from ocppd.protocol.actions import CORE, ActionSpec
+from ocppd.protocol.actions import CORE, SECURITY, ActionSpec
 from ocppd.protocol.actions import Role as Sender
 
 # What the central system keeps of a command's answer (the flows behind the commands).
@@ -38,7 +38,11 @@ FOLLOW_UPS: dict[str, FollowUp] = {
     **local_lists.FOLLOW_UPS,
 }
 
-ACTIONS: list[ActionSpec] = [spec for spec in CORE.values() if spec.sent_by(Sender.CENTRAL_SYSTEM)]
+ACTIONS: list[ActionSpec] = [
+    spec for spec in (*CORE.values(), *SECURITY.values()) if spec.sent_by(Sender.CENTRAL_SYSTEM)
+]
+"""The core actions a central system sends, then the security extension's (a charger whose
+`securityExtension` is false is not sent those: `CentralSystem.call`)."""
 
 Timeout = Annotated[
     float | None,
@@ -129,7 +133,7 @@ def _unknown_action() -> HTTPRouteHandler:
                 status=404,
                 error=f"unknown action {action!r}{hint}; valid actions: {', '.join(valid)}",
                 field="action",
-                reason="not an action a central system sends in OCPP 1.6",
+                reason="not an action a central system sends in OCPP 1.6 or its security extension",
             )
         )
 

@@ -8,6 +8,14 @@
   location of ocppd's own, `<public URL>/files/firmware/<token>/<name>` (the name last:
   chargers read the version from it). The job follows FirmwareStatusNotification to
   Installed, InstallationFailed or DownloadFailed.
+- With `"signed": true` the job sends SignedUpdateFirmware (security extension) instead: a
+  requestId of its own, the same kind of link (at most 512 characters: a long image name is
+  shortened in it), and the image's signature and signing certificate, either given with the
+  request (`signature`, `signingCertificate`: checked to verify over the image's bytes) or
+  made by ocppd with its firmware-signing key (`<data-dir>/ca/firmware-signing.*`, from
+  `ocppd ca init`; 409 without one). The job follows SignedFirmwareStatusNotification by
+  requestId to Installed or a failure (InvalidSignature, InstallVerificationFailed...); a
+  refusal of the command (Rejected, InvalidCertificate, RevokedCertificate) ends it at once.
 """
 
 from datetime import datetime
@@ -21,6 +29,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET
 
+from ocppd.api import signed_firmware
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.jobs import Count, Job, base_url, read_routes, start
@@ -63,6 +72,15 @@ class FirmwareUpdateRequest(
     """When the charger may download it; absent: now."""
     retries: Count | None = None
     retry_interval: Count | None = None
+    signed: bool = False
+    """Send SignedUpdateFirmware (security extension) rather than UpdateFirmware."""
+    signature: Annotated[str, msgspec.Meta(min_length=1, max_length=800)] | None = None
+    """With `signed`: base64 of the signature over the image (SHA-256; ECDSA DER or RSA
+    PKCS#1 v1.5), with `signingCertificate`; absent: ocppd signs with its own key."""
+    signing_certificate: Annotated[str, msgspec.Meta(min_length=1, max_length=5500)] | None = None
+    """With `signature`: the PEM certificate whose key made it."""
+    install_date: DateTime | None = None
+    """With `signed`: when the charger may install it (installDateTime); absent: at once."""
 
 
 @post(
@@ -179,6 +197,10 @@ async def update_firmware(
         )
     retrieve = utc("retrieveDate", data.retrieve_date or system.clock())
     base = base_url(system, request)
+    if data.signed or data.signature is not None or data.signing_certificate is not None:
+        return await signed_firmware.update(
+            system, charge_point_id, data, image, retrieve, f"{base}/files/firmware/", force
+        )
 
     def command(token: str) -> m.UpdateFirmwareRequest:
         return m.UpdateFirmwareRequest(

@@ -10,6 +10,7 @@ chargers reach the server at the same address; set `public_url` behind a proxy o
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 import sqlalchemy as sa
@@ -54,10 +55,12 @@ class Job(msgspec.Struct, rename="camel", kw_only=True):
     job_id: int
     charge_point_id: str
     kind: str
-    """diagnostics or firmware."""
+    """diagnostics, log or firmware."""
     status: str
     """Requested (sent, nothing reported yet), the charger's latest status, Superseded (a
-    newer job of the same kind), or NothingToUpload (GetDiagnostics answered no fileName)."""
+    newer job of the same kind), NothingToUpload (GetDiagnostics answered no fileName), or
+    the charger's refusal of GetLog or SignedUpdateFirmware (Rejected, InvalidCertificate,
+    RevokedCertificate)."""
     start_time: datetime | None
     stop_time: datetime | None
     retrieve_date: datetime | None
@@ -75,6 +78,13 @@ class Job(msgspec.Struct, rename="camel", kw_only=True):
     waiting_for_transactions: list[int] | None = None
     """A firmware job Downloaded while transactions run on its charge point: their ids. A
     charger installs once no transaction runs (OCPP 1.6 UpdateFirmware); None otherwise."""
+    request_id: int | None = None
+    """The requestId sent with GetLog or SignedUpdateFirmware (their notifications name it)."""
+    log_type: str | None = None
+    """A log job's: DiagnosticsLog or SecurityLog."""
+    signed_by: str | None = None
+    """A SignedUpdateFirmware job's signature: by "ocppd" (its firmware-signing key) or by the
+    "operator" (given with the request); None for UpdateFirmware."""
 
 
 class JobPage(msgspec.Struct, rename="camel", kw_only=True):
@@ -247,4 +257,30 @@ def view(row: Any, history: list[JobStatus] | None) -> Job:
         updated_at=as_utc(row.updated_at),
         ended_at=as_utc(row.ended_at),
         history=history,
+        request_id=row.request_id,
+        log_type=row.log_type,
+        signed_by=row.signed_by,
     )
+
+
+MAX_LOCATION = 512
+"""The security extension's locations (GetLog's remoteLocation, SignedUpdateFirmware's
+location) are at most 512 characters."""
+
+
+def bounded_location(prefix: str, name: str = "") -> str:
+    """`prefix` + `name` (quoted for a URL) within MAX_LOCATION: the name is shortened as
+    needed (it is for the charger; only the token counts); 409 when the prefix alone is too
+    long (a `public_url` of hundreds of characters)."""
+    if len(prefix) >= MAX_LOCATION:
+        raise ProblemException(
+            Problem(
+                status=409,
+                error=f"not sent: the link {prefix[:80]}... is longer than the "
+                f"{MAX_LOCATION} characters a security extension location holds "
+                "(a shorter public_url)",
+            )
+        )
+    while len(prefix) + len(quote(name, safe="")) > MAX_LOCATION:
+        name = name[:-1]
+    return prefix + quote(name, safe="")

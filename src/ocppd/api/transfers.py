@@ -5,6 +5,7 @@ bearer token; the one-time token in the URL is its authorization).
   the file part of a multipart form. PUT to `<location>/<fileName>` is what `curl -T` and
   most chargers do with a directory location; POST to the location is what upload forms
   (and the simulator's POST mode) do. 201 once the file is stored; the token is then used.
+- `PUT|POST /files/log/<token>/[<fileName>]`: the same for a GetLog's log.
 - `GET /files/firmware/<token>/<name>`: the image of an UpdateFirmware job, as often as the
   charger asks until the job ends (the name is for the charger; only the token counts).
 
@@ -56,16 +57,34 @@ async def upload_as(
     return await _upload(system, request, token, name)
 
 
+@_upload_route("/log/{token:str}")
+async def upload_log_to_location(
+    system: System, request: Request[Any, Any, Any], token: Token
+) -> Response[dict[str, Any]]:
+    return await _upload(system, request, token, None, jobs.LOG)
+
+
+@_upload_route("/log/{token:str}/{name:str}")
+async def upload_log_as(
+    system: System, request: Request[Any, Any, Any], token: Token, name: Name
+) -> Response[dict[str, Any]]:
+    return await _upload(system, request, token, name, jobs.LOG)
+
+
 async def _upload(
-    system: System, request: Request[Any, Any, Any], token: str, name: str | None
+    system: System,
+    request: Request[Any, Any, Any],
+    token: str,
+    name: str | None,
+    kind: str = jobs.DIAGNOSTICS,
 ) -> Response[dict[str, Any]]:
     async with system.engine.connect() as db:
-        job = await jobs.by_token(db, jobs.DIAGNOSTICS, token, system.clock())
+        job = await jobs.by_token(db, kind, token, system.clock())
     if job is None:
         raise _unknown()
     store = file_store(system)
     upload = Upload(request, clean_name(name))
-    received = await receive(store, jobs.DIAGNOSTICS, upload, system.settings.max_file_size)
+    received = await receive(store, kind, upload, system.settings.max_file_size)
     now = system.clock()
     try:
         async with system.engine.begin() as db:
@@ -73,13 +92,13 @@ async def _upload(
                 db, job.id, token, clean_name(upload.name), received.size, received.sha256, now
             )
             if won:
-                await store.keep(received, jobs.DIAGNOSTICS, job.id)
+                await store.keep(received, kind, job.id)
     finally:
         await store.drop(received)  # nothing left when kept: it was moved
     if not won:
         raise _unknown()  # another upload with this token came first
     system.events.publish(
-        "JobFile", job.charge_point_id, now, kind=jobs.DIAGNOSTICS, jobId=job.id, size=received.size
+        "JobFile", job.charge_point_id, now, kind=kind, jobId=job.id, size=received.size
     )
     return Response({"size": received.size, "sha256": received.sha256}, status_code=201)
 
@@ -108,6 +127,12 @@ def _unknown() -> ProblemException:
 
 ROUTER = Router(
     PREFIX,
-    route_handlers=[upload_to_location, upload_as, download_firmware],
+    route_handlers=[
+        upload_to_location,
+        upload_as,
+        upload_log_to_location,
+        upload_log_as,
+        download_firmware,
+    ],
     include_in_schema=False,
 )

@@ -50,6 +50,7 @@ from ocppd.csms.files import FileStore
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.id_tags import Authorizations
+from ocppd.csms.installed_certificates import InstalledCertificates
 from ocppd.csms.local_list_limits import LocalListLimits
 from ocppd.csms.message_log import MessageLog
 from ocppd.csms.metrics import Metrics
@@ -128,6 +129,7 @@ class CentralSystem:
         self.charging_profiles = charging_profiles.ChargingProfiles(self)
         self.composite_checks = composite_checks.CompositeChecks(self, self.charging_profiles)
         self.local_list_limits = LocalListLimits(self)
+        self.installed_certificates = InstalledCertificates(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.security_gate = security_settings.SecurityGate(self)
         self.sites = SiteController(self)

@@ -54,6 +54,8 @@ HANDLERS = {
     "Heartbeat": "heartbeat",
     "MeterValues": "meter_values",
     "SecurityEventNotification": "security_event",
+    "LogStatusNotification": "log_status",
+    "SignedFirmwareStatusNotification": "signed_firmware_status",
     "StartTransaction": "start_transaction",
     "StatusNotification": "status_notification",
     "StopTransaction": "stop_transaction",
@@ -368,16 +370,31 @@ class ChargePointHandler:
         await security_events.record(self.system, event)
         return s.SecurityEventNotificationResponse()
 
-    async def _job(self, kind: str, status: str) -> None:
+    @after_boot
+    async def log_status(
+        self, request: s.LogStatusNotificationRequest
+    ) -> s.LogStatusNotificationResponse:
+        await self._job(jobs.LOG, str(request.status), _optional(request.request_id))
+        return s.LogStatusNotificationResponse()
+
+    @after_boot
+    async def signed_firmware_status(
+        self, request: s.SignedFirmwareStatusNotificationRequest
+    ) -> s.SignedFirmwareStatusNotificationResponse:
+        await self._job(jobs.FIRMWARE, str(request.status), _optional(request.request_id))
+        return s.SignedFirmwareStatusNotificationResponse()
+
+    async def _job(self, kind: str, status: str, request_id: int | None = None) -> None:
         now = self._now()
 
         async def store(connection: AsyncConnection) -> int | None:
-            return await jobs.record_status(connection, self.id, kind, status, now)
+            return await jobs.record_status(connection, self.id, kind, status, now, request_id)
 
         job_id = await self._commit([], store)
-        self.system.events.publish(
-            "JobStatus", self.id, now, kind=kind, jobId=job_id, status=status
-        )
+        data: dict[str, Any] = {"kind": kind, "jobId": job_id, "status": status}
+        if request_id is not None:
+            data["requestId"] = request_id
+        self.system.events.publish("JobStatus", self.id, now, **data)
 
 
 def check_connector(connector_id: int) -> None:

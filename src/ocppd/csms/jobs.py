@@ -1,5 +1,6 @@
-"""Diagnostics and firmware jobs: a GetDiagnostics or UpdateFirmware the central system sent,
-the one-time link of its file, and the charger's status notifications.
+"""Diagnostics, log and firmware jobs: a GetDiagnostics, GetLog, UpdateFirmware or
+SignedUpdateFirmware the central system sent, the one-time link of its file, and the charger's
+status notifications.
 
 - A job is opened before its command is sent (so an upload racing the answer finds it) with
   status `Requested`, and forgotten if the command fails. Opening one ends an older open job
@@ -12,7 +13,16 @@ the one-time link of its file, and the charger's status notifications.
   after the job opens (for firmware, after its retrieveDate). A diagnostics token is single
   use: the first complete upload consumes it. A firmware token serves every download until
   the job ends (a charger retries, resumes, or downloads before and after a reboot).
-- An uploaded diagnostics file is deleted `diagnostics_retention_days` after it came
+- GetLog (kind `log`) and SignedUpdateFirmware (kind `firmware`, with its signature) carry a
+  requestId, random (1 to 2^31 - 1: a charger's int32), kept with the job. Their
+  notifications (LogStatusNotification, SignedFirmwareStatusNotification) are counted for the
+  job their requestId names when it is this charger's job of that kind (an ended job gets the
+  history row, not the status), for none when it names no such job; without a requestId, for
+  the newest open job as above. A
+  log job ends at Uploaded, UploadFailure, BadMessage, PermissionDenied or
+  NotSupportedOperation; a signed firmware job also at InvalidSignature and
+  InstallVerificationFailed. A log upload is single use, like a diagnostics one.
+- An uploaded diagnostics or log file is deleted `diagnostics_retention_days` after it came
   (`delete_old_files`, hourly): disks fill up, and a diagnostics file is read within days. The
   job keeps the file's name, size, hash and when it was deleted.
 """
@@ -32,17 +42,39 @@ from ocppd.csms.stored_text import fitted
 
 DIAGNOSTICS = "diagnostics"
 FIRMWARE = "firmware"
-KINDS = (DIAGNOSTICS, FIRMWARE)
+LOG = "log"
+KINDS = (DIAGNOSTICS, FIRMWARE, LOG)
+UPLOADS = (DIAGNOSTICS, LOG)
+"""The kinds whose charger uploads a file (single use link, retention)."""
 
 REQUESTED = "Requested"
 SUPERSEDED = "Superseded"
 IDLE = "Idle"
 FINAL = {
     DIAGNOSTICS: frozenset({"Uploaded", "UploadFailed"}),
-    FIRMWARE: frozenset({"Installed", "InstallationFailed", "DownloadFailed"}),
+    FIRMWARE: frozenset(
+        {
+            "Installed",
+            "InstallationFailed",
+            "DownloadFailed",
+            "InvalidSignature",
+            "InstallVerificationFailed",
+        }
+    ),
+    LOG: frozenset(
+        {"Uploaded", "UploadFailure", "BadMessage", "PermissionDenied", "NotSupportedOperation"}
+    ),
 }
 
 TOKEN_HOURS = 24
+
+MAX_REQUEST_ID = 2**31 - 1
+
+
+def new_request_id() -> int:
+    """A requestId for GetLog or SignedUpdateFirmware: random, so that a charger's
+    notification of an old job cannot be taken for a new one's (nor one of another node's)."""
+    return 1 + secrets.randbelow(MAX_REQUEST_ID)
 
 
 def token_hash(token: str) -> str:
@@ -95,16 +127,26 @@ async def forget(db: AsyncConnection, job_id: int) -> None:
 
 
 async def record_status(
-    db: AsyncConnection, charge_point_id: str, kind: str, status: str, now: datetime
+    db: AsyncConnection,
+    charge_point_id: str,
+    kind: str,
+    status: str,
+    now: datetime,
+    request_id: int | None = None,
 ) -> int | None:
-    """Keep a notification; the job it was counted for, if one was open."""
+    """Keep a notification; the job it was counted for: the one `request_id` names, else
+    the newest open one, if any."""
     j = jobs.c
-    job_id = await db.scalar(
-        sa.select(j.id)
-        .where(j.charge_point_id == charge_point_id, j.kind == kind, j.ended_at.is_(None))
-        .order_by(j.id.desc())
-        .limit(1)
-    )
+    open_ = True
+    if request_id is None:
+        job_id = await db.scalar(
+            sa.select(j.id)
+            .where(j.charge_point_id == charge_point_id, j.kind == kind, j.ended_at.is_(None))
+            .order_by(j.id.desc())
+            .limit(1)
+        )
+    else:
+        job_id, open_ = await _requested(db, charge_point_id, kind, request_id)
     await db.execute(
         job_statuses.insert().values(
             fitted(
@@ -119,12 +161,33 @@ async def record_status(
             )
         )
     )
-    if job_id is not None and status != IDLE:
+    if job_id is not None and open_ and status != IDLE:
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status in FINAL[kind]:
             values.update(ended_at=now, token_hash=None)
         await db.execute(jobs.update().where(j.id == job_id).values(fitted(jobs, values)))
     return None if job_id is None else int(job_id)
+
+
+async def _requested(
+    db: AsyncConnection, charge_point_id: str, kind: str, request_id: int
+) -> tuple[int | None, bool]:
+    """The job a requestId names (this charger's newest of `kind` with it) and whether it is
+    open."""
+    if not 1 <= request_id <= MAX_REQUEST_ID:
+        return None, False
+    j = jobs.c
+    row = (
+        await db.execute(
+            sa.select(j.id, j.ended_at)
+            .where(j.charge_point_id == charge_point_id, j.kind == kind, j.request_id == request_id)
+            .order_by(j.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None, False
+    return int(row.id), row.ended_at is None
 
 
 async def by_token(db: AsyncConnection, kind: str, token: str, now: datetime) -> Any:
@@ -151,7 +214,7 @@ async def file_received(
     sha256: str,
     now: datetime,
 ) -> bool:
-    """Record a diagnostics upload and consume its token; False when another upload with
+    """Record a diagnostics or log upload and consume its token; False when another upload with
     the same token won (or the job ended meanwhile)."""
     j = jobs.c
     done = await db.execute(
@@ -175,30 +238,31 @@ DELETED_AT_ONCE = 500
 async def delete_old_files(
     engine: AsyncEngine, store: FileStore, now: datetime, retention: timedelta
 ) -> int:
-    """Delete the diagnostics files received more than `retention` before `now`, and record
-    when; how many went. A file's upload consumed its link, so nothing can replace it
+    """Delete the diagnostics and log files received more than `retention` before `now`, and
+    record when; how many went. A file's upload consumed its link, so nothing can replace it
     meanwhile. Files go first: a crash in between leaves jobs that the next run records
     again, never a file that no run deletes."""
     deleted = 0
-    while ids := await _with_old_files(engine, now - retention):
-        for job_id in ids:
-            await asyncio.to_thread(store.path(DIAGNOSTICS, job_id).unlink, missing_ok=True)
+    while found := await _with_old_files(engine, now - retention):
+        ids = [job_id for job_id, _ in found]
+        for job_id, kind in found:
+            await asyncio.to_thread(store.path(kind, job_id).unlink, missing_ok=True)
         async with engine.begin() as db:
             await db.execute(jobs.update().where(jobs.c.id.in_(ids)).values(file_deleted_at=now))
         deleted += len(ids)
     return deleted
 
 
-async def _with_old_files(engine: AsyncEngine, cutoff: datetime) -> list[int]:
+async def _with_old_files(engine: AsyncEngine, cutoff: datetime) -> list[tuple[int, str]]:
     j = jobs.c
     async with engine.connect() as db:
         found = await db.execute(
-            sa.select(j.id)
+            sa.select(j.id, j.kind)
             .where(
-                j.kind == DIAGNOSTICS,
+                j.kind.in_(UPLOADS),
                 j.file_received_at < cutoff,
                 j.file_deleted_at.is_(None),
             )
             .limit(DELETED_AT_ONCE)
         )
-        return [int(job_id) for (job_id,) in found]
+        return [(int(job_id), kind) for job_id, kind in found]

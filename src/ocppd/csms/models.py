@@ -262,6 +262,15 @@ jobs = sa.Table(
     sa.Column("file_received_at", Timestamp),
     # Set when the file was deleted, diagnostics_retention_days after it came (its metadata stays).
     sa.Column("file_deleted_at", Timestamp),
+    # GetLog and SignedUpdateFirmware jobs: the requestId sent (random), which the charger's
+    # notifications name.
+    sa.Column("request_id", sa.Integer),
+    # GetLog jobs (kind "log"): DiagnosticsLog or SecurityLog.
+    sa.Column("log_type", String(16)),
+    # SignedUpdateFirmware jobs: what was sent, and who signed ("operator" or "ocppd").
+    sa.Column("signature", String(800)),
+    sa.Column("signing_certificate", Text()),
+    sa.Column("signed_by", String(16)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("ended_at", Timestamp),
@@ -279,6 +288,22 @@ job_statuses = sa.Table(
     sa.Column("kind", String(16), nullable=False),
     sa.Column("status", String(32), nullable=False),
     sa.Column("received_at", Timestamp, nullable=False),
+)
+
+installed_certificates = sa.Table(
+    "installed_certificates",
+    metadata,
+    # The root certificates a charger reported in its last GetInstalledCertificateIds answer of
+    # each type (replaced by the next one; a DeleteCertificate it accepted removes its row).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("certificate_type", String(32), nullable=False),
+    sa.Column("hash_algorithm", String(8), nullable=False),
+    sa.Column("issuer_name_hash", String(128), nullable=False),
+    sa.Column("issuer_key_hash", String(128), nullable=False),
+    sa.Column("serial_number", String(40), nullable=False),
+    sa.Column("reported_at", Timestamp, nullable=False),
+    sa.Index("ix_installed_certificates_charge_point_id", "charge_point_id", "certificate_type"),
 )
 
 firmware = sa.Table(
