@@ -13,9 +13,10 @@ def main() -> None:
 
 def _register() -> None:
     from ocppd.cli.charge_points import charge_point
-    from ocppd.cli.files import diagnostics, firmware
+    from ocppd.cli.files import diagnostics, firmware, logs
     from ocppd.cli.id_tags import id_tag, id_tags
     from ocppd.cli.operate import call, charge_points, transactions
+    from ocppd.cli.security_events import security_events
     from ocppd.cli.serve import db, serve
     from ocppd.cli.simulate import simulate
     from ocppd.cli.tokens import token
@@ -32,6 +33,8 @@ def _register() -> None:
     main.add_command(id_tag)
     main.add_command(diagnostics)
     main.add_command(firmware)
+    main.add_command(logs)
+    main.add_command(security_events)
 
 
 _register()

@@ -1,8 +1,8 @@
-"""`ocppd diagnostics` and `ocppd firmware`: the two file flows through the HTTP API (URL and
-token as for `ocppd call`). With `--wait`, the job is followed until it ends, each status
-shown on stderr as it arrives; a diagnostics file is then saved with `--output`. The exit
-status says how it ended: 0 done (Uploaded, Installed), 1 failed, 3 still under way when the
-wait ran out."""
+"""`ocppd diagnostics`, `ocppd logs` and `ocppd firmware`: the file flows through the HTTP
+API (URL and token as for `ocppd call`). With `--wait`, the job is followed until it ends,
+each status shown on stderr as it arrives; a diagnostics file or log is then saved with
+`--output`. The exit status says how it ended: 0 done (Uploaded, Installed), 1 failed, 3
+still under way when the wait ran out."""
 
 import json
 import time
@@ -73,7 +73,65 @@ def diagnostics(
     )
     route = f"/charge-points/{quote(charge_point)}/diagnostics"
     job = ask(client, "POST", route, body, force=force or None)
-    path = f"/diagnostics/{job['jobId']}"
+    _finish(client, f"/diagnostics/{job['jobId']}", job, wait, output)
+
+
+LOG_TYPES = {"security": "SecurityLog", "diagnostics": "DiagnosticsLog"}
+
+
+@click.command()
+@click.argument("charge_point")
+@click.option(
+    "--type",
+    "log_type",
+    type=click.Choice(sorted(LOG_TYPES)),
+    default="security",
+    show_default=True,
+    help="Which log (SecurityLog or DiagnosticsLog).",
+)
+@click.option("--oldest", help="Oldest entries wanted (RFC 3339).")
+@click.option("--latest", help="Newest entries wanted (RFC 3339).")
+@_transfer_options
+@_wait_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Save the log here (waits, by default up to {DEFAULT_WAIT:g} s).",
+)
+@force_option
+@api_options
+def logs(
+    charge_point: str,
+    log_type: str,
+    oldest: str | None,
+    latest: str | None,
+    retries: int | None,
+    retry_interval: int | None,
+    wait: float | None,
+    output: Path | None,
+    force: bool,
+    url: str,
+    token: str | None,
+) -> None:
+    """Ask CHARGE_POINT for its security or diagnostics log (GetLog, uploaded to ocppd);
+    print the job."""
+    client = ApiClient(url, token)
+    body = _present(
+        logType=LOG_TYPES[log_type],
+        oldestTimestamp=oldest,
+        latestTimestamp=latest,
+        retries=retries,
+        retryInterval=retry_interval,
+    )
+    route = f"/charge-points/{quote(charge_point)}/logs"
+    job = ask(client, "POST", route, body, force=force or None)
+    _finish(client, f"/logs/{job['jobId']}", job, wait, output)
+
+
+def _finish(
+    client: ApiClient, path: str, job: Any, wait: float | None, output: Path | None
+) -> None:
+    """Print the job, or follow it (`--wait`) and save its file (`--output`)."""
     if wait is None and output is None:
         click.echo(json.dumps(job, indent=2))
         return
@@ -117,6 +175,25 @@ def upload(file: Path, name: str | None, url: str, token: str | None) -> None:
 @click.argument("charge_point")
 @click.argument("firmware_id", type=click.IntRange(1))
 @click.option("--retrieve-date", help="When to download it (RFC 3339; default: now).")
+@click.option(
+    "--signed",
+    is_flag=True,
+    help="SignedUpdateFirmware (security extension): signed by ocppd's firmware-signing key, "
+    "or by --signature and --signing-certificate.",
+)
+@click.option(
+    "--signature",
+    "signature_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --signed: a file holding the base64 signature of the image.",
+)
+@click.option(
+    "--signing-certificate",
+    "certificate_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --signature: the PEM certificate whose key made it.",
+)
+@click.option("--install-date", help="With --signed: when to install it (RFC 3339).")
 @_transfer_options
 @_wait_option
 @force_option
@@ -125,6 +202,10 @@ def update(
     charge_point: str,
     firmware_id: int,
     retrieve_date: str | None,
+    signed: bool,
+    signature_file: Path | None,
+    certificate_file: Path | None,
+    install_date: str | None,
     retries: int | None,
     retry_interval: int | None,
     wait: float | None,
@@ -133,12 +214,20 @@ def update(
     token: str | None,
 ) -> None:
     """Send the uploaded image FIRMWARE_ID to CHARGE_POINT; print the job."""
+    if not signed and (signature_file or certificate_file or install_date):
+        raise click.UsageError(
+            "--signature, --signing-certificate and --install-date need --signed"
+        )
     client = ApiClient(url, token)
     body = _present(
         firmwareId=firmware_id,
         retrieveDate=retrieve_date,
         retries=retries,
         retryInterval=retry_interval,
+        signed=signed or None,
+        signature=_text(signature_file, "--signature"),
+        signingCertificate=_text(certificate_file, "--signing-certificate"),
+        installDate=install_date,
     )
     route = f"/charge-points/{quote(charge_point)}/firmware-updates"
     job = ask(client, "POST", route, body, force=force or None)
@@ -146,6 +235,15 @@ def update(
         click.echo(json.dumps(job, indent=2))
     else:
         _follow(client, f"/firmware-updates/{job['jobId']}", wait)
+
+
+def _text(path: Path | None, option: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.BadParameter(f"{path}: {error}", param_hint=option) from None
 
 
 def _present(**values: Any) -> dict[str, Any]:
