@@ -46,6 +46,15 @@ checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"
 ]
 
+# A signed firmware update's signature and certificate must verify over the image (a PEM
+# certificate whose key signed those bytes: not stated by JSON Schema).
+[[operations]]
+include-path = "/api/v1/charge-points/{chargePointId}/firmware-updates"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"
+]
+
 # A site's schedule: its periods start at increasing times of day (not stated by JSON Schema).
 [[operations]]
 include-path = "/api/v1/sites/{siteId}"
