@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,8 +17,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ocpp.exceptions import InternalError
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -138,6 +139,38 @@ class RecordingChargePoint(ChargePoint):
         await self._record("FirmwareStatusNotification", payload)
         return call_result.FirmwareStatusNotification()
 
+    # The security extension's calls of a charger
+
+    @on(Action.security_event_notification)
+    async def on_security_event(self, **payload: Any) -> call_result.SecurityEventNotification:
+        await self._record("SecurityEventNotification", payload)
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status(self, **payload: Any) -> call_result.LogStatusNotification:
+        await self._record("LogStatusNotification", payload)
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware(
+        self, **payload: Any
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self._record("SignedFirmwareStatusNotification", payload)
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, **payload: Any) -> call_result.SignCertificate:
+        await self._record("SignCertificate", payload)
+        return call_result.SignCertificate(status="Accepted")
+
+    @after(Action.sign_certificate)
+    async def after_sign_certificate(self, csr: str) -> None:
+        """With a `signer`, the chain goes back at once, as ocppd's CA does on auto-sign."""
+        if self.central.signer is not None:
+            chain = self.central.signer(csr)
+            answer = await self.call(call.CertificateSigned(certificate_chain=chain))
+            await self._record("CertificateSigned answer", {"status": answer.status})
+
 
 def _tag_info(id_tag: str) -> IdTagInfo:
     """Accepted, except BLOCKED; the tags GROUP-* share the parentIdTag GROUP; NO-UTC expires
@@ -160,7 +193,16 @@ class CentralSystem:
         boot_statuses: list[str] | None = None,
         password: str | None = None,
         subprotocols: list[str] | None = None,
+        tls: ssl.SSLContext | None = None,
+        signer: Callable[[str], str] | None = None,
     ) -> None:
+        self.tls = tls
+        self.signer = signer
+        """Turns a SignCertificate's CSR into the chain sent back in CertificateSigned."""
+        self.client_subjects: list[str | None] = []
+        """The CN of each connection's client certificate (None: none presented)."""
+        self.authorizations: list[str | None] = []
+        """Each connection's Authorization header."""
         self.interval = interval
         self.boot_statuses = list(boot_statuses or [])
         """Answers to the next BootNotifications, then Accepted."""
@@ -185,9 +227,10 @@ class CentralSystem:
             0,
             subprotocols=self.subprotocols or None,
             process_request=self._check_auth,
+            ssl=self.tls,
         )
         port = next(iter(self._server.sockets)).getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}/ocpp"
+        self.url = f"{'wss' if self.tls else 'ws'}://127.0.0.1:{port}/ocpp"
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -196,8 +239,8 @@ class CentralSystem:
         await self._server.wait_closed()
 
     def _check_auth(self, connection: ServerConnection, request: Request) -> Response | None:
-        if self.password is None:
-            return None
+        if self.password is None or connection.transport.get_extra_info("peercert"):
+            return None  # none asked, or profile 3: the client certificate is the credential
         identity = unquote(request.path.rsplit("/", 1)[-1])
         expected = base64.b64encode(f"{identity}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
@@ -210,7 +253,12 @@ class CentralSystem:
         path = connection.request.path if connection.request else ""
         identity = unquote(path.rsplit("/", 1)[-1])
         station = RecordingChargePoint(identity, connection, self)
+        peer = connection.transport.get_extra_info("peercert")
+        subject = dict(item[0] for item in peer["subject"]) if peer else None
+        headers = connection.request.headers if connection.request else Headers()
         async with self._joined:
+            self.client_subjects.append(subject.get("commonName") if subject else None)
+            self.authorizations.append(headers.get("Authorization"))
             self.paths.append(path)
             self.stations[identity] = station
             self.connections += 1

@@ -63,8 +63,9 @@ class Commands:
     def __init__(self, station: "Station") -> None:
         self.station = station
 
-    def handlers(self) -> dict[str, Handler]:
-        """A handler per action, counting what the central system sends."""
+    def handlers(self, extra: dict[str, Handler] | None = None) -> dict[str, Handler]:
+        """A handler per action (and those of `extra`: the security extension's),
+        counting what the central system sends."""
         table: dict[str, Handler] = {
             "CancelReservation": self.cancel_reservation,
             "ChangeAvailability": self.change_availability,
@@ -85,6 +86,7 @@ class Commands:
             "TriggerMessage": self.trigger_message,
             "UnlockConnector": self.unlock_connector,
             "UpdateFirmware": self.update_firmware,
+            **(extra or {}),
         }
         return {action: self._counted(action, handler) for action, handler in table.items()}
 
@@ -205,8 +207,11 @@ class Commands:
     def change_configuration(
         self, request: m.ChangeConfigurationRequest
     ) -> m.ChangeConfigurationResponse:
-        status = self.station.configuration.change(request.key, request.value)
-        self.station.dirty()
+        station = self.station
+        status = station.security.change_configuration(request.key, request.value)
+        if status is None:
+            status = station.configuration.change(request.key, request.value)
+        station.dirty()
         return m.ChangeConfigurationResponse(status=status)
 
     def get_configuration(self, request: m.GetConfigurationRequest) -> m.GetConfigurationResponse:
@@ -456,7 +461,7 @@ class Commands:
         station.firmware_image = image
         # It cannot charge while installing: idle connectors go Unavailable at once, the
         # others when their session ends (section 3, UpdateFirmware).
-        self._installing(True)
+        self.installing(True)
         while station.transactions_running:
             await station.clock.sleep(timedelta(minutes=1).total_seconds())
         await self._firmware_status(FirmwareStatus.INSTALLING)
@@ -464,7 +469,7 @@ class Commands:
         if not image:
             await self._firmware_status(FirmwareStatus.INSTALLATION_FAILED)
             station.firmware_status = FirmwareStatus.IDLE
-            self._installing(False)
+            self.installing(False)
             return
         station.firmware_version = firmware_version(request.location)
         station.dirty()
@@ -472,7 +477,7 @@ class Commands:
         station.after_boot(m.FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED))
         station.request_reboot()
 
-    def _installing(self, installing: bool) -> None:
+    def installing(self, installing: bool) -> None:
         for connector in self.station.connectors.values():
             connector.installing = installing
             self.station.changed(connector)
@@ -522,7 +527,7 @@ def diagnostics_file(station: "Station", request: m.GetDiagnosticsRequest) -> by
         *(f"{n}: {c.status} {c.meter.energy_wh} Wh" for n, c in station.connectors.items()),
         "",
         "[configuration]",
-        *(f"{key}={value}" for key, value in sorted(station.configuration.values().items())),
+        *(f"{key}={value}" for key, value in sorted(station.configuration.readable().items())),
         "",
         "[counts]",
         json.dumps(station.stats.summary(), sort_keys=True),

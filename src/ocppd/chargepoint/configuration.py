@@ -22,6 +22,8 @@ class Kind(Enum):
     INT = "int"
     CSL = "csl"
     """A comma-separated list; its items may be restricted to `choices`."""
+    STRING = "string"
+    """Free text matching `pattern` when there is one."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class KeySpec:
     """A regular expression every CSL item must match."""
     max_items_key: str | None = None
     """The `<Key>MaxLength` key that caps how many items a CSL holds."""
+    writeonly: bool = False
+    """Never read back (the AuthorizationKey): GetConfiguration shows it without a value."""
 
 
 # What the simulated meter can measure: a CSL naming anything else is Rejected.
@@ -68,7 +72,7 @@ def _measurands(name: str) -> KeySpec:
     return KeySpec(name, Kind.CSL, choices=MEASURANDS, max_items_key=f"{name}MaxLength")
 
 
-BOOL, INT, CSL = Kind.BOOL, Kind.INT, Kind.CSL
+BOOL, INT, CSL, STRING = Kind.BOOL, Kind.INT, Kind.CSL, Kind.STRING
 STANDARD_KEYS = [
     # Core
     KeySpec("AllowOfflineTxForUnknownId", BOOL),
@@ -134,6 +138,15 @@ STANDARD_KEYS = [
     KeySpec("MaxChargingProfilesInstalled", INT, readonly=True),
     # FirmwareManagement
     KeySpec("SupportedFileTransferProtocols", CSL, readonly=True),
+    # The security white paper (section 7). SecurityProfile and AuthorizationKey changes
+    # go through `security.py` (raise only, prerequisites, reconnection).
+    KeySpec("SecurityProfile", INT, pattern=r"[0-3]"),
+    # 16 bytes at least, up to 40 hexadecimal digits: kept as the text sent.
+    KeySpec("AuthorizationKey", STRING, writeonly=True, pattern=r"[\x21-\x7e]{16,40}"),
+    KeySpec("CpoName", STRING, pattern=r".{0,64}"),
+    KeySpec("CertificateSignedMaxChainSize", INT, readonly=True),
+    KeySpec("CertificateStoreMaxLength", INT, readonly=True),
+    KeySpec("AdditionalRootCertificateCheck", BOOL, readonly=True),
 ]
 
 
@@ -186,6 +199,11 @@ def default_values(connectors: int) -> dict[str, str]:
         "ConnectorSwitch3to1PhaseSupported": "false",
         "MaxChargingProfilesInstalled": "16",
         "SupportedFileTransferProtocols": "FTP,HTTP,HTTPS",
+        "SecurityProfile": "0",
+        "CpoName": "",
+        "CertificateSignedMaxChainSize": "10000",
+        "CertificateStoreMaxLength": "10",
+        "AdditionalRootCertificateCheck": "false",
     }
 
 
@@ -215,6 +233,14 @@ class Configuration:
     def values(self) -> dict[str, str]:
         """Every key's value, as stored (for the state file)."""
         return dict(self._values)
+
+    def readable(self) -> dict[str, str]:
+        """The values anyone may read: without the write-only keys (a diagnostics file)."""
+        return {k: v for k, v in self._values.items() if not self._spec(k).writeonly}
+
+    def get_text(self, key: str) -> str:
+        """A key's value, "" when it has none (AuthorizationKey before it is set)."""
+        return self._values.get(self._spec(key).name, "")
 
     def _spec(self, key: str) -> KeySpec:
         spec = self._specs.get(key.lower())
@@ -254,7 +280,7 @@ class Configuration:
         return [self._key_value(spec) for spec in known], unknown
 
     def _key_value(self, spec: KeySpec) -> KeyValue:
-        value = self._values.get(spec.name)
+        value = None if spec.writeonly else self._values.get(spec.name)
         return KeyValue(
             key=spec.name, readonly=spec.readonly, value=UNSET if value is None else value
         )
@@ -273,7 +299,12 @@ class Configuration:
         if spec.kind is Kind.BOOL:
             return text.lower() if text.lower() in ("true", "false") else None
         if spec.kind is Kind.INT:
-            return str(int(text)) if re.fullmatch(r"\+?\d+", text) else None
+            if not re.fullmatch(r"\+?\d+", text):
+                return None
+            number = str(int(text))
+            return number if spec.pattern is None or re.fullmatch(spec.pattern, number) else None
+        if spec.kind is Kind.STRING:
+            return value if spec.pattern is None or re.fullmatch(spec.pattern, value) else None
         items = [item.strip() for item in text.split(",") if item.strip()]
         if spec.choices is not None and not set(items) <= spec.choices:
             return None

@@ -14,6 +14,7 @@ from ocppd.chargepoint.clock import Clock
 from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.quirks import Quirk
 from ocppd.chargepoint.scenarios import Scenario
+from ocppd.chargepoint.security import SecuritySettings
 from ocppd.chargepoint.station import ChargerModel, Station
 from ocppd.chargepoint.stats import Stats
 from ocppd.protocol.enums import Reason
@@ -47,6 +48,7 @@ class Fleet:
     quirks: frozenset[Quirk] = frozenset()
     file_transfer: TransferOptions = field(default_factory=TransferOptions)
     """Each station keeps its state file there (`<identity>.json`) across runs."""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     stations: list[Station] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +62,7 @@ class Fleet:
                 state_dir=self.state_dir,
                 quirks=self.quirks,
                 file_transfer=self.file_transfer,
+                security=self.security,
             )
             for name in self.names
         ]

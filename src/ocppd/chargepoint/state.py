@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from ocppd.chargepoint.security import SavedSecurity
 from ocppd.chargepoint.transactions import QueuedMessage, Transaction
 from ocppd.protocol import messages as m
 from ocppd.protocol.actions import Registry, spec_for_request
@@ -85,6 +86,9 @@ class StationState(msgspec.Struct, omit_defaults=True):
     """Those the queue refers to, and those running."""
     queue: list[SavedMessage] = []
     next_local_id: int = 1
+    security: SavedSecurity | None = None
+    """Installed roots, the charge point's key and certificate, a pending CSR's key, the
+    security log and the events not yet delivered (`security.py`)."""
 
 
 _REGISTRY = Registry()

@@ -47,11 +47,12 @@ from ocppd.chargepoint.connectors import Connector, Reservation, StationConnecto
 from ocppd.chargepoint.files import SUPPORTED, TransferOptions
 from ocppd.chargepoint.meter import Meter
 from ocppd.chargepoint.quirks import Quirk, QuirkRewriter
+from ocppd.chargepoint.security import SecuritySettings, StationSecurity
 from ocppd.chargepoint.smart_charging import ChargingProfiles
 from ocppd.chargepoint.stats import CALL_ERROR, Stats
 from ocppd.chargepoint.transactions import Transaction, TransactionMessages
 from ocppd.protocol import messages as m
-from ocppd.protocol.actions import spec_for_request
+from ocppd.protocol.actions import Registry, spec_for_request
 from ocppd.protocol.datatypes import ChargingProfile, IdTagInfo
 from ocppd.protocol.enums import (
     AuthorizationStatus,
@@ -105,9 +106,11 @@ class Station(Charging):
         state_dir: Path | str | None = None,
         file_transfer: TransferOptions | None = None,
         quirks: frozenset[Quirk] = frozenset(),
+        security: SecuritySettings | None = None,
     ) -> None:
         """`state_dir`: where the station keeps its state file (`<identity>.json`), read
-        at once if it exists; None = nothing survives the Station object."""
+        at once if it exists; None = nothing survives the Station object. `security`: its
+        security profile, certificates and the security extension (`security.py`)."""
         self.url = url
         self.identity = identity
         self.model = model if model is not None else ChargerModel()
@@ -158,21 +161,31 @@ class Station(Charging):
         self._background: set[asyncio.Task[Any]] = set()
         self._next_local_id = 1
         self._save_handle: asyncio.TimerHandle | None = None
+        self._started_once = False
+        self.security = StationSecurity(self, security or SecuritySettings())
+        self.registry = Registry({"security"} if self.security.settings.extension else set())
         self.state_file = None if state_dir is None else state.state_path(Path(state_dir), identity)
         if self.state_file is not None:
             saved = state.load(self.state_file)
             if saved is not None:
                 self._restore(saved)
             self.transaction_messages.on_change = self.save
-        from ocppd.chargepoint.commands import Commands  # the commands use the station
+        # The commands use the station.
+        from ocppd.chargepoint.commands import Commands
+        from ocppd.chargepoint.security_commands import SecurityCommands
 
-        self.handlers = Commands(self).handlers()
+        commands = Commands(self)
+        self.security_commands = SecurityCommands(self, commands)
+        self.handlers = commands.handlers(self.security_commands.handlers())
 
     # Lifetime
 
     def start(self) -> None:
         """Connect and keep connected, in the background, until `stop`."""
         if self._life is None:
+            if not self._started_once:
+                self._started_once = True
+                self.security.events.record("StartupOfTheDevice")
             self._life = asyncio.create_task(self._live(), name=f"station {self.identity}")
             self.spawn(self._clock_aligned(), name=f"aligned {self.identity}")
 
@@ -224,11 +237,12 @@ class Station(Charging):
     def go_online(self) -> None:
         self._may_connect.set()
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str = "") -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
         """Run a follow-up of a command after its answer (a report, a triggered message)."""
         task = asyncio.create_task(coroutine, name=name or None)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def _live(self) -> None:
         failures = 0
@@ -236,18 +250,21 @@ class Station(Charging):
             await self._may_connect.wait()
             try:
                 client = await connect(
-                    self.url,
+                    self.security.url(),
                     self.identity,
                     options=self._connect_options(),
                     handlers=self.handlers,
+                    registry=self.registry,
                     ids=self.ids,
                 )
             except CONNECT_ERRORS as exc:
+                self.security.connect_failed(exc)
                 failures += 1
                 self.stats.errors[f"connect {_describe(exc)}"] += 1
                 await self.clock.sleep(_backoff(failures))
                 continue
             self.stats.connections += 1
+            self.security.connected(client)
             await self._connected(client)
             if self._reboot_pending:
                 await self._reboot()
@@ -263,11 +280,12 @@ class Station(Charging):
         outgoing = self.client_options.outgoing
         if outgoing is None and self.quirks:
             outgoing = QuirkRewriter(self.quirks)
-        return dataclasses.replace(
+        options = dataclasses.replace(
             self.client_options,
             ping_interval=self.clock.real_seconds(ping) if ping > 0 else None,
             outgoing=outgoing,
         )
+        return self.security.client_options(options)
 
     async def _connected(self, client: ChargePointClient) -> None:
         """Live on one connection until it closes or the station hangs up."""
@@ -305,6 +323,10 @@ class Station(Charging):
                 self._collapse_outbox()  # back from offline: only the current states
             self._run_connection_task("heartbeat", self._heartbeats())
             self._run_connection_task("delivery", self.transaction_messages.deliver(self.call))
+            if self.security.settings.extension:
+                events = self.security.events.deliver(self.call)
+                self._run_connection_task("security events", events)
+            self.security.accepted()
             await self.report()
             for request in self._after_boot:
                 await self.try_call(request)
@@ -360,7 +382,10 @@ class Station(Charging):
             if self.clock.speed == 1:
                 # A real charger takes the CS's time. A faster clock keeps its own, or a
                 # reboot would send it back in time.
+                shift = (answer.current_time - self.clock.now()).total_seconds()
                 self.clock.set(answer.current_time)
+                if abs(shift) > 1:
+                    self.security.events.record("SettingSystemTime", f"{shift:+.0f} s")
             if answer.interval > 0:
                 self.configuration.set("HeartbeatInterval", str(answer.interval))
             # After a boot every connector is reported, changed or not (errata).
@@ -536,6 +561,7 @@ class Station(Charging):
     def reset(self, reset_type: ResetType) -> None:
         """Stop every transaction (the stops stay queued), then reboot."""
         reason = Reason.HARD_RESET if reset_type == ResetType.HARD else Reason.SOFT_RESET
+        self.security.events.record("ResetOrReboot", f"{reset_type} reset")
         for connector in self.connectors.values():
             if connector.transaction is not None:
                 self.end_transaction(connector, reason)
@@ -566,6 +592,7 @@ class Station(Charging):
             connector.installing = False  # installed, or not: it charges again
             connector.update()
         await self.clock.sleep(REBOOT_SECONDS)
+        self.security.events.record("StartupOfTheDevice")
 
     def after_boot(self, request: Payload) -> None:
         """Send `request` after the next accepted boot (Installed after an update)."""
@@ -573,6 +600,10 @@ class Station(Charging):
 
     def request_reboot(self) -> None:
         self._reboot_pending = True
+        self._hang_up.set()
+
+    def request_reconnect(self) -> None:
+        """Close the connection and open a new one (new credentials), without a reboot."""
         self._hang_up.set()
 
     def connector_status(self, connector_id: int) -> ChargePointStatus:
@@ -644,6 +675,7 @@ class Station(Charging):
             transactions=[state.saved_transaction(t) for t in transactions.values()],
             queue=[state.saved_message(message) for message in messages],
             next_local_id=self._next_local_id,
+            security=self.security.saved(),
         )
 
     def _restore(self, saved: state.StationState) -> None:
@@ -659,6 +691,8 @@ class Station(Charging):
                 self.configuration.set(key, value)
         if saved.firmware_version is not None:
             self.firmware_version = saved.firmware_version
+        if saved.security is not None:
+            self.security.restore(saved.security)
         self.authorizations.local_list.version = saved.local_list_version
         self.authorizations.local_list.entries = dict(saved.local_list)
         self.authorizations.cache = dict(saved.cache)

@@ -14,11 +14,13 @@ from typing import Any
 
 import click
 
+from ocppd.chargepoint.certificates import KeyType
 from ocppd.chargepoint.files import TransferOptions
 from ocppd.chargepoint.fleet import Fleet, identities
 from ocppd.chargepoint.quirks import Quirk, parse_quirks
 from ocppd.chargepoint.replay import read_recording, replay
 from ocppd.chargepoint.scenarios import SCENARIOS, scenario_named
+from ocppd.chargepoint.security import SecuritySettings
 from ocppd.chargepoint.station import ChargerModel
 from ocppd.chargepoint.stats import Stats
 from ocppd.cli.params import Url
@@ -70,8 +72,52 @@ FTP (HTTP only, with that request)."""
     type=click.FloatRange(min=0, min_open=True),
     help="Simulated seconds per real second.",
 )
-@click.option("--password", default=None, help="Basic auth password (security profiles 1, 2).")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--password",
+    default=None,
+    help="Basic auth password (security profiles 1, 2), until the CS sets an AuthorizationKey.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Trust for the central system's certificate (PEM), besides the installed roots.",
+)
+@click.option(
+    "--security-profile",
+    type=click.IntRange(0, 3),
+    default=None,
+    help="0: as --url and --password say; 1: ws + Basic auth; 2: wss + Basic auth; "
+    "3: wss + client certificate. The SecurityProfile key at the first start (a state "
+    "file's value wins after).",
+)
+@click.option(
+    "--tls-url",
+    type=Url(("wss",), "wss://127.0.0.1:9443/ocpp"),
+    default=None,
+    help="The endpoint for profiles 2 and 3 when it is not --url with scheme wss.",
+)
+@click.option(
+    "--client-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A charge point certificate (PEM chain) for profile 3, with --client-key; "
+    "without one a profile-3 station gets its own (connects on 2, sends a CSR).",
+)
+@click.option("--client-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--security-extension/--no-security-extension",
+    default=None,
+    help="Speak the security extension (its commands, SecurityEventNotification); "
+    "default: on with --security-profile.",
+)
+@click.option(
+    "--key-type",
+    type=click.Choice(["ec", "rsa"]),
+    default="ec",
+    show_default=True,
+    help="The key made for a CSR: EC P-256 or RSA 2048.",
+)
 @click.option("--vendor", default="ocppd", show_default=True)
 @click.option("--model", "model_name", default="Simulator", show_default=True)
 @click.option(
@@ -149,6 +195,12 @@ def simulate(
     speed: float,
     password: str | None,
     ca_file: str | None,
+    security_profile: int | None,
+    tls_url: str | None,
+    client_cert: str | None,
+    client_key: str | None,
+    security_extension: bool | None,
+    key_type: KeyType,
     vendor: str,
     model_name: str,
     state_dir: Path | None,
@@ -176,7 +228,19 @@ def simulate(
         persona = parse_quirks(quirks)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--quirks") from None
-    tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    tls = _trust(ca_file)
+    _check_client_certificate(client_cert, client_key)
+    if security_extension is None:
+        security_extension = security_profile is not None
+    security = SecuritySettings(
+        profile=security_profile,
+        tls_url=tls_url,
+        ca_file=ca_file,
+        client_cert=client_cert,
+        client_key=client_key,
+        extension=security_extension,
+        key_type=key_type,
+    )
     if replay is not None:
         _replay(url, identity, replay, replay_speed, ClientOptions(password=password, ssl=tls))
         return
@@ -198,6 +262,7 @@ def simulate(
         state_dir=state_dir,
         quirks=persona,
         file_transfer=replace(UPLOAD_METHODS[upload_method], ssl=tls),
+        security=security,
     )
     progress = Progress(progress_interval, f"worker {worker}: " if worker else "")
     asyncio.run(_run(fleet, duration, live, progress))
@@ -208,6 +273,30 @@ def simulate(
         click.echo(json.dumps(share))
         return
     _report(fleet.summary(), as_json, strict)
+
+
+def _trust(ca_file: str | None) -> ssl.SSLContext | None:
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, ValueError) as exc:
+        raise click.BadParameter(f"not PEM certificates: {exc}", param_hint="--ca-file") from None
+
+
+def _check_client_certificate(cert: str | None, key: str | None) -> None:
+    """Both or neither, and a certificate with its own key: refused now, not at each
+    connection attempt."""
+    if (cert is None) != (key is None):
+        raise click.BadParameter("--client-cert and --client-key go together")
+    if cert is None:
+        return
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise click.BadParameter(
+            f"not a PEM certificate and its key: {exc}", param_hint="--client-cert"
+        ) from None
 
 
 def _report(summary: dict[str, Any], as_json: bool, strict: bool) -> None:

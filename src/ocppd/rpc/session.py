@@ -252,6 +252,18 @@ class Session:
         else:
             future.set_exception(event.error)
 
+    async def settled(self) -> None:
+        """Return once the calls received so far are answered (the answers written) and the
+        call of ours in flight has its answer or failed: a charger that hangs up after a
+        command, to reconnect, answers it first, and leaves a peer that reads one frame at
+        a time no answer of its own still to write."""
+        worker = self._worker
+        if worker is not None and worker is not asyncio.current_task():
+            await asyncio.wait({worker})
+        waiting = [future for future in self._waiting.values() if not future.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+
     async def _answer_calls(self) -> None:
         try:
             while self._calls:

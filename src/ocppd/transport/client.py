@@ -106,6 +106,12 @@ class ChargePointClient:
     def open(self) -> bool:
         return not self._reader.done()
 
+    @property
+    def peer_certificate(self) -> bytes | None:
+        """The central system's certificate (DER) on a TLS connection, else None."""
+        tls = self.websocket.transport.get_extra_info("ssl_object")
+        return None if tls is None else tls.getpeercert(binary_form=True)
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the WebSocket cleanly; the calls still waiting fail with SessionClosed."""
         await self.websocket.close(code, reason)
