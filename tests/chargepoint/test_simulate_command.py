@@ -13,6 +13,7 @@ from ocpp.v16 import call
 from ocppd.chargepoint.fleet import identities
 from tests.chargepoint.central import CentralSystem
 from tests.chargepoint.ftp_servers import real_ftp_server
+from tests.chargepoint.pki import ServerTls, key_pem, pem
 from tests.chargepoint.test_files import file_server
 
 
@@ -128,3 +129,33 @@ async def test_upload_method_ftp_is_an_ftp_only_charger(tmp_path: Path) -> None:
         "Uploaded",
     ]
     assert b"identity: FTP1" in (tmp_path / "up" / answer.file_name).read_bytes()
+
+
+async def test_security_profile_3_with_a_client_certificate(tmp_path: Path) -> None:
+    tls = ServerTls.create(tmp_path)
+    key, certificate = tls.ca.leaf("CP1")
+    (tmp_path / "cp.pem").write_text(pem(certificate))
+    (tmp_path / "cp.key").write_text(key_pem(key))
+    async with CentralSystem(tls=tls.context(True)) as central:
+        code, out, err = await simulate(
+            "--url", central.url, "--security-profile", "3", "--ca-file", str(tls.ca_file),
+            "--client-cert", str(tmp_path / "cp.pem"), "--client-key", str(tmp_path / "cp.key"),
+            "--duration", "2", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["accepted"] == 1
+        assert central.client_subjects == ["CP1"]
+        # The extension is on with --security-profile: the boot's security event went out.
+        assert central.logs["CP1"].calls("SecurityEventNotification")[0]["type"] == (
+            "StartupOfTheDevice"
+        )
+
+
+async def test_a_client_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
+    tls = ServerTls.create(tmp_path)
+    code, _, err = await simulate(
+        "--url", "wss://127.0.0.1:1/ocpp", "--security-profile", "3",
+        "--client-cert", str(tls.cert_file), "--client-key", str(tls.ca_file),
+    )  # fmt: skip
+    assert code == 2
+    assert "not a PEM certificate and its key" in err
