@@ -214,7 +214,7 @@ class SecurityCommands:
     def get_log(self, request: s.GetLogRequest) -> s.GetLogResponse:
         station = self.station
         try:
-            files.check_location(request.log.remote_location)
+            files.check_location(request.log.remote_location, station.file_transfer)
         except ActionNotSupported:
             return s.GetLogResponse(status=LogStatus.REJECTED)
         canceled = self._upload is not None and not self._upload.done()
@@ -287,7 +287,7 @@ class SecurityCommands:
     ) -> s.SignedUpdateFirmwareResponse:
         station, firmware = self.station, request.firmware
         try:
-            files.check_location(firmware.location)
+            files.check_location(firmware.location, station.file_transfer)
         except ActionNotSupported:
             return s.SignedUpdateFirmwareResponse(status=UpdateFirmwareStatus.REJECTED)
         roots = self.security.store.installed(MANUFACTURER_ROOT)
