@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call
+from ocpp.v16.datatypes import LogParameters
 
 from ocppd.chargepoint import ChargerModel, Station
 from ocppd.chargepoint.files import Protocols, TransferOptions
 from ocppd.chargepoint.ftp_client import FtpFailed, FtpLocation, _shown
+from ocppd.chargepoint.security import SecuritySettings
 from tests.chargepoint.central import RecordingChargePoint, running
 from tests.chargepoint.ftp_servers import PASSWORD, ScriptedFtp, real_ftp_server
 from tests.chargepoint.test_commands import later
@@ -221,6 +223,23 @@ async def test_credentials_cannot_smuggle_a_command(booted: Booted) -> None:
         hostile = ftp.url.replace("ftp://ops:", "ftp://ops%0D%0ADELE%20x:", 1)
         assert await diagnostics(cs, f"{hostile}/up/") == ["Uploading", "UploadFailed"]
     assert ftp.commands == []
+
+
+async def test_get_log_goes_by_ftp_as_well(ftp_url: str, ftp_root: Path) -> None:
+    """The security extension's GetLog uploads through the same dispatch: an FTP-only
+    station sends its log to an ftp:// location."""
+    options = TransferOptions(timeout=GENEROUS, protocols="ftp")
+    security = SecuritySettings(extension=True)
+    async with running(file_transfer=options, security=security) as (central, station):
+        await station.boot(timeout=GENEROUS)
+        cs = await central.station("CP1", timeout=GENEROUS)
+        log = LogParameters(remote_location=f"{ftp_url}/uploads/")
+        answer = await cs.call(call.GetLog(log=log, log_type="SecurityLog", request_id=3))
+        assert answer.status == "Accepted"
+        notifications = await cs.wait_for("LogStatusNotification", 2, timeout=GENEROUS)
+    assert [n["status"] for n in notifications] == ["Uploading", "Uploaded"]
+    assert os.listdir(ftp_root / "uploads") == [answer.filename]
+    assert b"StartupOfTheDevice" in (ftp_root / "uploads" / answer.filename).read_bytes()
 
 
 # Which protocols a station speaks
