@@ -36,7 +36,7 @@ async def serving_tls(
     settings = system.settings
     settings.port = settings.tls_port = 0
     settings.ping_interval = 0
-    context = tls_context(settings)
+    context = tls_context(settings, system.metrics)
     assert context is not None, "no tls_cert in the settings"
     config = uvicorn_config(build_app(system, fallback), settings, context)
     async with running(config) as server:

@@ -220,6 +220,10 @@ async def test_an_expired_certificate_is_refused_in_the_tls_handshake(served: Se
     await refused_in_handshake(served, "P3", served.ca.client("P3", expired=True))
     reason = "client certificate: certificate has expired"
     await eventually(lambda: served.context.failures[reason] == 1, "the refusal counted")
+    metrics = served.system.metrics
+    labels = {"node": metrics.node, "reason": reason}
+    sample = metrics.registry.get_sample_value("ocppd_tls_handshakes_refused_total", labels)
+    assert sample == 1
 
 
 async def test_a_certificate_of_an_unknown_ca_is_refused_in_the_tls_handshake(

@@ -329,6 +329,12 @@ class Metrics:
         self.redis_errors = counter(
             "ocppd_redis_errors", "Redis operations that failed, by operation.", "operation"
         )
+        self.tls_refused = counter(
+            "ocppd_tls_handshakes_refused",
+            "TLS handshakes refused, by OpenSSL's reason (a client certificate expired or of "
+            "an untrusted CA, a TLS version or cipher suite not offered).",
+            "reason",
+        )
         self.frames = Frames()
         self._children: dict[tuple[Any, ...], Any] = {}
         self._flushing: asyncio.Task[None] | None = None
@@ -349,6 +355,10 @@ class Metrics:
         return child
 
     # Connections
+
+    def tls_handshake_refused(self, reason: str) -> None:
+        """A TLS handshake failed (no charger identity is known yet)."""
+        self._child(self.tls_refused, reason).inc()
 
     def connection_opened(self, connected: int) -> None:
         """A charger's connection was accepted; `connected` now."""

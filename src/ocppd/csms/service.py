@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from ocppd.csms.central_system import CentralSystem
+from ocppd.csms.metrics import Metrics
 from ocppd.csms.settings import Settings
 from ocppd.transport.handshakes import GuardedHttpToolsProtocol, HandshakeGuard, OcppConfig
 from ocppd.transport.server import ASGIApp, OcppApp
@@ -30,16 +31,19 @@ def build_app(system: CentralSystem, fallback: ASGIApp | None = None) -> OcppApp
     return OcppApp(system, system.settings.path_prefix, fallback)
 
 
-def tls_context(settings: Settings) -> ServerContext | None:
-    """The SSL context of `--tls-cert` (and `--tls-ecdsa-cert`, `--tls-client-ca`); None
-    without TLS."""
+def tls_context(settings: Settings, metrics: Metrics | None = None) -> ServerContext | None:
+    """The SSL context of `--tls-cert` (and `--tls-ecdsa-cert`, `--tls-client-ca`), its
+    refused handshakes counted in `metrics`; None without TLS."""
     if settings.tls_cert is None or settings.tls_key is None:
         return None
     certificates = [(settings.tls_cert, settings.tls_key)]
     if settings.tls_ecdsa_cert is not None and settings.tls_ecdsa_key is not None:
         certificates.append((settings.tls_ecdsa_cert, settings.tls_ecdsa_key))
     client_cas = [settings.tls_client_ca] if settings.tls_client_ca else []
-    return server_context(certificates, client_cas)
+    context = server_context(certificates, client_cas)
+    if metrics is not None:
+        context.observer = metrics.tls_handshake_refused
+    return context
 
 
 def uvicorn_config(
@@ -89,7 +93,7 @@ class Service:
         self.system = CentralSystem(settings)
         if make_fallback is not None:
             fallback = make_fallback(self.system)
-        self.tls = tls_context(settings)
+        self.tls = tls_context(settings, self.system.metrics)
         config = uvicorn_config(build_app(self.system, fallback), settings, self.tls)
         self.server = _GracefulServer(config)
         if settings.tls_port is not None and self.tls is not None:

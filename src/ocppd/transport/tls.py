@@ -31,6 +31,7 @@ import hashlib
 import logging
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,10 +100,14 @@ class ServerContext(ssl.SSLContext):
     """The server's SSL context, with the count of handshakes it refused by reason."""
 
     failures: collections.Counter[str]
+    observer: Callable[[str], None] | None = None
+    """Told the reason of each refused handshake (the central system's metrics)."""
 
     def failed(self, error: ssl.SSLError) -> None:
         reason = _reason(error)
         self.failures[reason] += 1
+        if self.observer is not None:
+            self.observer(reason)
         offences.log(log, logging.INFO, f"tls:{reason}", "TLS handshake refused: %s", reason)
 
 
