@@ -553,9 +553,14 @@ def test_a_form_for_every_command_built_from_its_request_type() -> None:
     parsed = Parsed(charge_point.charge_point_page("CP 1/a"))
     forms = {attrs["id"]: attrs for tag, attrs in parsed.tags if tag == "form"}
     sent = {f.removeprefix("cmd-") for f in forms if f.startswith("cmd-")}
-    assert sent | {"GetDiagnostics", "UpdateFirmware"} == commands.every_action()
+    jobs_ = {"GetDiagnostics", "UpdateFirmware", "GetLog", "SignedUpdateFirmware"}
+    assert sent | jobs_ == commands.every_action()
     assert forms["job-diagnostics"]["data-api"] == "/charge-points/CP%201%2Fa/diagnostics"
     assert forms["job-firmware"]["data-api"] == "/charge-points/CP%201%2Fa/firmware-updates"
+    assert forms["job-log"]["data-api"] == "/charge-points/CP%201%2Fa/logs"
+    signed = forms["job-signed-firmware"]
+    assert signed["data-api"] == "/charge-points/CP%201%2Fa/firmware-updates"
+    assert forms["cmd-DeleteCertificate"]["data-api"].endswith("/commands/DeleteCertificate")
     assert forms["cmd-Reset"]["data-api"] == "/charge-points/CP%201%2Fa/commands/Reset"
     assert forms["cmd-SendLocalList"]["data-api"] == "/charge-points/CP%201%2Fa/local-list"
     # Operators' forms start hidden; the script shows them when the token's role allows. The
@@ -579,6 +584,18 @@ def test_a_form_for_every_command_built_from_its_request_type() -> None:
     assert controls["cmd-ChangeConfiguration-key"]["maxlength"] == "50"
     assert controls["cmd-ChangeConfiguration-value"]["maxlength"] == "500"
     assert controls["cmd-GetConfiguration-key"]["data-type"] == "list"
+    # The security extension's: a PEM goes as its lines, hash data as JSON, a bool typed.
+    assert controls["cmd-InstallCertificate-certificate"]["data-type"] == "pem"
+    assert controls["cmd-InstallCertificate-certificate"]["maxlength"] == "5500"
+    assert controls["cmd-DeleteCertificate-certificateHashData"]["data-type"] == "json"
+    assert controls["job-signed-firmware-signed"] == {
+        "type": "hidden",
+        "id": "job-signed-firmware-signed",
+        "name": "signed",
+        "data-type": "json",
+        "value": "true",
+    }
+    assert "required" in controls["job-log-logType"]
     options = [
         attrs["value"]
         for tag, attrs in parsed.tags
@@ -1063,7 +1080,7 @@ def test_one_command_to_the_ticked_charge_points_for_operators() -> None:
     page = Parsed(overview.overview_page())
     fieldsets = {a["data-action"]: a for t, a in page.tags if t == "fieldset"}
     # Every command a charge point's page sends to one charger's route, jobs aside.
-    assert set(fieldsets) == commands.every_action() - {"GetDiagnostics", "UpdateFirmware"}
+    assert set(fieldsets) == commands.every_action() - set(commands.JOBS)
     assert fieldsets["Reset"]["data-path"] == "/commands/Reset"
     assert fieldsets["SendLocalList"]["data-path"] == "/local-list"
     shown = [name for name, a in fieldsets.items() if "disabled" not in a]

@@ -2,7 +2,8 @@
 
 Routes (GET only):
 - pages: `/login`, `/`, `/charge-points/{id}`, `/transactions`, `/transactions/{n}`,
-  `/id-tags`, `/reservations`, `/sites`, `/sites/{id}` and the smart-charging and jobs pages
+  `/id-tags`, `/reservations`, `/security-events`, `/sites`, `/sites/{id}` and the
+  smart-charging and jobs pages
   of a charge point: shells without data, no token needed.
 - fragments under `/fragments/...`: the data as HTML, for the page's script. They need the
   operator's bearer token and get their data from the API app itself, in process (an ASGI
@@ -31,6 +32,7 @@ from ocppd.web import (
     message_log,
     overview,
     reservations,
+    security_events,
     sites,
     smart_charging,
     transactions,
@@ -102,6 +104,7 @@ class WebApp:
             (("transactions", "#"), self._transaction_page),
             (("id-tags",), self._id_tags_page),
             (("reservations",), self._reservations_page),
+            (("security-events",), self._security_events_page),
             (("sites",), self._sites_page),
             (("sites", "*"), self._site_page),
         ]
@@ -114,11 +117,15 @@ class WebApp:
             (("charge-points", "*", "composite"), self._composite),
             (("charge-points", "*", "diagnostics"), self._diagnostics),
             (("charge-points", "*", "firmware-updates"), self._firmware_updates),
+            (("charge-points", "*", "logs"), self._logs),
             (("firmware",), self._firmware),
             (("transactions",), self._transactions),
             (("transactions", "#"), self._transaction),
             (("id-tags",), self._id_tags),
             (("reservations",), self._reservations),
+            (("security-events",), self._security_events),
+            (("security-events", "critical"), self._critical_security_events),
+            (("charge-points", "*", "security"), self._charge_point_security),
             (("sites",), self._sites),
             (("sites", "*"), self._site),
             (("sites", "*", "allocation"), self._allocation),
@@ -193,6 +200,9 @@ class WebApp:
 
     async def _reservations_page(self, r: Request) -> str:
         return reservations.page(r.query)
+
+    async def _security_events_page(self, r: Request) -> str:
+        return security_events.page(r.query)
 
     # Fragments
 
@@ -272,6 +282,9 @@ class WebApp:
     async def _firmware_updates(self, r: Request) -> str:
         return await self._jobs(r, "firmware-updates")
 
+    async def _logs(self, r: Request) -> str:
+        return await self._jobs(r, "logs")
+
     async def _jobs(self, r: Request, kind: str) -> str:
         path = f"/charge-points/{segment(r.args[0])}/{kind}"
         page = await self.need(r.scope, path, {"limit": str(jobs.JOBS_SHOWN)})
@@ -305,6 +318,23 @@ class WebApp:
         return reservations.fragment(
             page["items"], max(top, 0) + 1, page.get("nextCursor"), r.query
         )
+
+    async def _security_events(self, r: Request) -> str:
+        params = security_events.api_params(r.query)
+        page = await self.need(r.scope, "/security-events", params)
+        return security_events.list_fragment(page["items"], page.get("nextCursor"), r.query)
+
+    async def _critical_security_events(self, r: Request) -> str:
+        params = {"critical": "true", "limit": str(security_events.CRITICAL_SHOWN)}
+        page = await self.need(r.scope, "/security-events", params)
+        return security_events.critical_fragment(page["items"])
+
+    async def _charge_point_security(self, r: Request) -> str:
+        base = f"/charge-points/{segment(r.args[0])}"
+        limit = {"limit": str(security_events.LATEST_SHOWN)}
+        events = await self.need(r.scope, base + "/security-events", limit)
+        certificates = await self.need(r.scope, base + "/installed-certificates")
+        return security_events.charge_point_fragment(r.args[0], events["items"], certificates)
 
     async def _sites(self, r: Request) -> str:
         page = await self.need(r.scope, "/sites", {"limit": str(sites.LIST_LIMIT)})

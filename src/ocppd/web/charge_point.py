@@ -10,7 +10,7 @@ as the charger sent them); the page refreshes on every event of this charge poin
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ocppd.protocol.actions import CORE
+from ocppd.protocol.actions import CORE, SECURITY
 from ocppd.web import commands
 from ocppd.web.forms import Field, api_form, filter_form
 from ocppd.web.layout import layout, region
@@ -44,6 +44,8 @@ BOOT_FIELDS = (
     ("meterSerialNumber", "Meter serial"),
 )
 CONFIGURATION_EVENTS = "CommandResult BootNotification"
+SECURITY_EVENTS = "SecurityEvent CommandResult"
+"""A security event, or an answer (GetInstalledCertificateIds, DeleteCertificate)."""
 
 
 def fragment_base(charge_point_id: str) -> str:
@@ -59,7 +61,13 @@ def charge_point_page(
     log_filters = filter_form(
         "log-filters",
         [
-            Field("action", "Action", "select", options=tuple(sorted(CORE)), value=action),
+            Field(
+                "action",
+                "Action",
+                "select",
+                options=tuple(sorted({*CORE, *SECURITY})),
+                value=action,
+            ),
             Field(
                 "direction",
                 "Direction",
@@ -82,6 +90,10 @@ def charge_point_page(
 </nav>
 {region("live", base, "*")}
 {security_section(charge_point_id)}
+<section class="card" aria-labelledby="security-events-title">
+<h2 id="security-events-title">Security events and certificates</h2>
+{region("security", base + "/security", SECURITY_EVENTS)}
+</section>
 {commands.commands_section(charge_point_id)}
 <section class="card" aria-labelledby="configuration-title">
 <h2 id="configuration-title">Configuration</h2>

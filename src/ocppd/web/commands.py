@@ -4,14 +4,15 @@ action's request type (`forms`).
 
 SendLocalList is offered as the API's `POST .../local-list`, which builds the list from the
 id-tag store and picks its version (typing a list by hand is what a script does, through the
-command route). GetDiagnostics and UpdateFirmware are the API's jobs (`web.jobs`: ocppd gives
-the charger its own upload place or image link). GetConfiguration and ChangeConfiguration
+command route). GetDiagnostics, GetLog, UpdateFirmware and SignedUpdateFirmware are the API's
+jobs (`web.jobs`: ocppd gives the charger its own upload place or image link, and signs the
+image). GetConfiguration and ChangeConfiguration
 live with the configuration table.
 """
 
 from dataclasses import replace
 
-from ocppd.protocol.actions import CORE
+from ocppd.protocol.actions import CORE, SECURITY
 from ocppd.protocol.actions import Role as Sender
 from ocppd.web import jobs
 from ocppd.web.forms import Field, api_form, from_type, humanize
@@ -32,8 +33,23 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Authorization", ("ClearCache", "SendLocalList", "GetLocalListVersion")),
     ("Smart charging", ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")),
     ("Maintenance", ("GetDiagnostics", "UpdateFirmware", "DataTransfer")),
+    (
+        "Security extension",
+        (
+            "ExtendedTriggerMessage",
+            "GetInstalledCertificateIds",
+            "InstallCertificate",
+            "DeleteCertificate",
+            "CertificateSigned",
+            "GetLog",
+            "SignedUpdateFirmware",
+        ),
+    ),
 )
+"""The security extension's commands go only to a charger whose securityExtension is on (the
+API answers 409 otherwise)."""
 CONFIGURATION_ACTIONS = ("GetConfiguration", "ChangeConfiguration")
+SPECS = {**CORE, **SECURITY}
 
 TITLES = {
     "RemoteStartTransaction": ("Remote start", "Start"),
@@ -55,6 +71,11 @@ TITLES = {
     "DataTransfer": ("Data transfer", "Send"),
     "GetConfiguration": ("Read configuration", "Read from charger"),
     "ChangeConfiguration": ("Change a key", "Change"),
+    "ExtendedTriggerMessage": ("Extended trigger", "Trigger"),
+    "GetInstalledCertificateIds": ("Installed certificates", "Ask"),
+    "InstallCertificate": ("Install a root certificate", "Install"),
+    "DeleteCertificate": ("Delete a certificate", "Delete"),
+    "CertificateSigned": ("Send a signed certificate", "Send"),
 }
 
 LABELS = {
@@ -69,7 +90,19 @@ LABELS = {
     "retryInterval": "Retry interval (s)",
     "key": "Key",
     "value": "Value",
+    "certificate": "Certificate (PEM)",
+    "certificateChain": "Certificate chain (PEM)",
+    "certificateHashData": "Certificate hash data (JSON)",
 }
+
+EXAMPLE_HASH_DATA = """{
+  "hashAlgorithm": "SHA256",
+  "issuerNameHash": "",
+  "issuerKeyHash": "",
+  "serialNumber": ""
+}"""
+PEM_FIELDS = ("certificate", "certificateChain")
+"""Several lines: a text area whose text goes as it is (`json` would parse it)."""
 
 EXAMPLE_PROFILE = """{
   "chargingProfileId": 1,
@@ -102,7 +135,7 @@ def fields_of(action: str) -> list[Field]:
     """The form fields of `action`'s request, with the dashboard's labels and hints."""
     if action == "SendLocalList":
         return LOCAL_LIST_FIELDS
-    fields = from_type(CORE[action].request, LABELS)
+    fields = from_type(SPECS[action].request, LABELS)
     shown = []
     for field in fields:
         if field.kind == "datetime":
@@ -115,11 +148,20 @@ def fields_of(action: str) -> list[Field]:
             field = replace(field, hint=HINTS["key"])
         if field.name == "csChargingProfiles":
             field = replace(field, value=EXAMPLE_PROFILE)
+        elif field.name == "certificateHashData":
+            field = replace(field, value=EXAMPLE_HASH_DATA, hint="as GetInstalledCertificateIds")
+        elif field.name in PEM_FIELDS:
+            field = replace(field, kind="pem")
         shown.append(field)
     return shown
 
 
-JOBS = {"GetDiagnostics": jobs.diagnostics_form, "UpdateFirmware": jobs.firmware_form}
+JOBS = {
+    "GetDiagnostics": jobs.diagnostics_form,
+    "UpdateFirmware": jobs.firmware_form,
+    "GetLog": jobs.log_form,
+    "SignedUpdateFirmware": jobs.signed_firmware_form,
+}
 
 
 def api_path(action: str) -> str:
@@ -191,4 +233,4 @@ FORCE = (
 
 def every_action() -> set[str]:
     """The actions a central system sends: each has a form (a check for the tests)."""
-    return {name for name, spec in CORE.items() if spec.sent_by(Sender.CENTRAL_SYSTEM)}
+    return {name for name, spec in SPECS.items() if spec.sent_by(Sender.CENTRAL_SYSTEM)}

@@ -8,8 +8,9 @@ its maximum length and its enumeration, so the browser refuses what the API woul
 
 In the browser (`static/app.js`), `data-type` says how a value goes into the body: `int`,
 `number`, `datetime` (a UTC wall time, sent with `Z`), `list` (comma-separated), `json`
-(parsed), anything else as text; an empty field is left out. `data-api` is the API path, where
-`{name}` takes the (URL-encoded) value of that field, which then stays out of the body.
+(parsed), anything else (`pem` too) as text; an empty field is left out. `data-api` is the API
+path, where `{name}` takes the (URL-encoded) value of that field, which then stays out of the
+body.
 """
 
 import re
@@ -29,7 +30,8 @@ class Field:
     name: str
     label: str
     kind: str = "text"
-    """text, int, number, select, datetime, list, json, url, file (the body of an upload)."""
+    """text, int, number, select, datetime, list, json, pem (lines of text, sent as they are),
+    url, file (the body of an upload)."""
     required: bool = False
     options: tuple[str, ...] = ()
     max_length: int | None = None
@@ -109,10 +111,11 @@ def _input(field: Field, common: str) -> str:
         )
         typed = f' data-type="{field.typed}"' if field.typed else ""
         return f"<select {common}{typed}>{options}</select>"
-    if field.kind == "json":
+    if field.kind in ("json", "pem"):
+        limit = f' maxlength="{field.max_length}"' if field.max_length is not None else ""
         return (
-            f'<textarea {common} data-type="json" rows="6" spellcheck="false" '
-            f'autocomplete="off">{esc(field.value)}</textarea>'
+            f'<textarea {common} data-type="{field.kind}" rows="6" spellcheck="false" '
+            f'autocomplete="off"{limit}>{esc(field.value)}</textarea>'
         )
     attrs = [common, f'value="{esc(field.value)}"']
     if field.kind in ("int", "number"):

@@ -1,6 +1,8 @@
-"""Diagnostics and firmware: a charge point's jobs (requested, each status the charger
-reported, the diagnostics file to download), the forms that start them, and the firmware
-images operators upload.
+"""Diagnostics, logs and firmware: a charge point's jobs (requested, each status the charger
+reported, the diagnostics file or log to download), the forms that start them (GetLog and
+SignedUpdateFirmware of the security extension too: the signed update is signed by ocppd's
+firmware-signing key; an operator's own signature goes through the API or the CLI), and the
+firmware images operators upload.
 
 The forms use the API's job routes, not the raw commands: ocppd gives the charger a one-time
 location of its own (an upload place for diagnostics, the image for firmware), so an
@@ -29,7 +31,23 @@ from ocppd.web.markup import (
 
 EVENTS = "JobCreated JobStatus JobFile"
 DONE = {"Uploaded", "Installed"}
-FAILED = {"UploadFailed", "DownloadFailed", "InstallationFailed", "NothingToUpload"}
+FAILED = {
+    "UploadFailed",
+    "DownloadFailed",
+    "InstallationFailed",
+    "NothingToUpload",
+    "UploadFailure",
+    "BadMessage",
+    "PermissionDenied",
+    "NotSupportedOperation",
+    "InvalidSignature",
+    "InstallVerificationFailed",
+    "Rejected",
+    "InvalidCertificate",
+    "RevokedCertificate",
+}
+FILES = {"diagnostics": "/diagnostics", "logs": "/logs"}
+"""The kinds whose charger uploads a file, and where the API serves it."""
 JOBS_SHOWN = 20
 RETRIES = (
     Field("retries", "Retries", "int", minimum=0),
@@ -74,16 +92,69 @@ def firmware_form(charge_point_id: str, refresh: str = "") -> str:
     )
 
 
+def log_form(charge_point_id: str, refresh: str = "") -> str:
+    return api_form(
+        "job-log",
+        f"/charge-points/{segment(charge_point_id)}/logs",
+        [
+            Field(
+                "logType",
+                "Log",
+                "select",
+                required=True,
+                options=("SecurityLog", "DiagnosticsLog"),
+                labels=(("SecurityLog", "Security log"), ("DiagnosticsLog", "Diagnostics log")),
+            ),
+            Field("oldestTimestamp", "From", "datetime", hint="UTC"),
+            Field("latestTimestamp", "Until", "datetime", hint="UTC"),
+            *RETRIES,
+        ],
+        "Request upload",
+        title="Get log",
+        refresh=refresh,
+    )
+
+
+def signed_firmware_form(charge_point_id: str, refresh: str = "") -> str:
+    return api_form(
+        "job-signed-firmware",
+        f"/charge-points/{segment(charge_point_id)}/firmware-updates",
+        [
+            Field("signed", "Signed", "json", hidden=True, value="true"),
+            Field(
+                "firmwareId",
+                "Firmware image id",
+                "int",
+                required=True,
+                minimum=1,
+                hint="see Firmware; signed by ocppd's key",
+            ),
+            Field("retrieveDate", "Retrieve at", "datetime", hint="UTC; empty = now"),
+            Field("installDate", "Install at", "datetime", hint="UTC; empty = at once"),
+            *RETRIES,
+        ],
+        "Update",
+        title="Signed firmware update",
+        refresh=refresh,
+    )
+
+
 def page(charge_point_id: str) -> str:
     base = "/fragments" + charge_point_href(charge_point_id)
     body = f"""<p class="crumbs"><a href="/">Charge points</a> /
 <a href="{esc(charge_point_href(charge_point_id))}">{esc(charge_point_id)}</a> /</p>
 <h1>Diagnostics and firmware <span class="cp-id">{esc(charge_point_id)}</span></h1>
 <div class="commands">{diagnostics_form(charge_point_id, "diagnostics")}
-{firmware_form(charge_point_id, "firmware-updates")}</div>
+{log_form(charge_point_id, "logs")}
+{firmware_form(charge_point_id, "firmware-updates")}
+{signed_firmware_form(charge_point_id, "firmware-updates")}</div>
 <section class="card" aria-labelledby="diagnostics-title">
 <h2 id="diagnostics-title">Diagnostics</h2>
 {region("diagnostics", base + "/diagnostics", EVENTS)}
+</section>
+<section class="card" aria-labelledby="logs-title">
+<h2 id="logs-title">Logs</h2>
+{region("logs", base + "/logs", EVENTS)}
 </section>
 <section class="card" aria-labelledby="firmware-updates-title">
 <h2 id="firmware-updates-title">Firmware updates</h2>
@@ -114,15 +185,20 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
     job_id = job.get("jobId")
     details = []
     file = job.get("file")
-    if kind == "diagnostics" and isinstance(file, dict):
+    if job.get("logType"):
+        details.append(esc(job.get("logType")))
+    if job.get("signedBy"):
+        details.append(f"signed by {esc(job.get('signedBy'))}")
+    if kind in FILES and isinstance(file, dict):
         described = f"{esc(file.get('name') or 'file')} ({esc(file.get('size'))} bytes)"
         if file.get("deletedAt"):
             details.append(f"{described}, deleted {esc(file.get('deletedAt'))}")
         else:
+            download = f"{FILES[kind]}/{segment(str(job_id))}/file"
             details.append(
                 f"{described} "
                 f'<span data-needs="operator" hidden><button type="button" class="secondary" '
-                f'data-download="/diagnostics/{esc(segment(str(job_id)))}/file">Download</button>'
+                f'data-download="{esc(download)}">Download</button>'
                 '<output class="answer" aria-live="polite"></output></span>'
             )
     if job.get("firmwareId") is not None:

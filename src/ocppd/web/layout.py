@@ -6,7 +6,7 @@ fragment that fills them, the events that refresh them and the filter form that 
 
 from ocppd.web.markup import esc
 
-STATIC_VERSION = "8"
+STATIC_VERSION = "9"
 
 NAVIGATION = (
     ("/", "overview", "Charge points"),
@@ -14,6 +14,7 @@ NAVIGATION = (
     ("/id-tags", "id-tags", "Id tags"),
     ("/reservations", "reservations", "Reservations"),
     ("/firmware", "firmware", "Firmware"),
+    ("/security-events", "security-events", "Security"),
     ("/sites", "sites", "Sites"),
 )
 
