@@ -10,6 +10,7 @@ import signal
 import sys
 import tomllib
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from ocppd.cli.serve import serve, settings_options, to_settings
+from ocppd.csms.certificate_authority import CaFiles
 from tests.certificates import TestCa
 from tests.cli.test_serve import Served
 
@@ -64,7 +66,7 @@ def test_the_example_config_names_every_setting_and_loads(tmp_path: Path) -> Non
     assert not active & commented, "a setting both set and shown commented"
     assert active | commented == serve_settings()
     # They need files (or TLS files): set them by hand.
-    assert commented == {f"tls-{name}" for name in TLS_SETTINGS}
+    assert commented == {f"tls-{name}" for name in TLS_SETTINGS} | {"ca-cert", "ca-key"}
     result = loaded(CONFIG)
     assert result.exit_code == 0, result.output
     assert "data_dir=PosixPath('/var/lib/ocppd')" in result.output
@@ -73,12 +75,16 @@ def test_the_example_config_names_every_setting_and_loads(tmp_path: Path) -> Non
     rsa, ecdsa = ca.server("rsa"), ca.server("ecdsa")
     cert, key = rsa.cert, rsa.key
     uncommented = COMMENTED.sub(lambda m: f"{m[1]} = ", text)
+    authority = CaFiles.of(tmp_path / "ocppd")
+    authority.initialize(datetime.now(UTC))
     for example, real in [
         ("/etc/ocppd/cert.pem", cert),
         ("/etc/ocppd/key.pem", key),
         ("/etc/ocppd/cert-ecdsa.pem", ecdsa.cert),
         ("/etc/ocppd/key-ecdsa.pem", ecdsa.key),
         ("/etc/ocppd/charger-ca.pem", ca.cert),
+        ("/etc/ocppd/ca.pem", authority.ca_cert),
+        ("/etc/ocppd/ca.key", authority.ca_key),
     ]:
         uncommented = uncommented.replace(example, str(real))
     (tmp_path / "all.toml").write_text(uncommented)

@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ocppd import __version__
 from ocppd.api import (
+    certificate_authority,
     charge_points,
     charging_profiles,
     cluster,
@@ -86,6 +87,7 @@ def create_app(system: CentralSystem) -> Litestar:
             *commands.ROUTES,
             *sites.ROUTES,
             *cluster.ROUTES,
+            *certificate_authority.ROUTES,
         ],
         guards=[authorized],
         before_request=check_request,

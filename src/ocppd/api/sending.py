@@ -14,6 +14,7 @@ from ocppd.api.problems import Problem, ProblemException
 from ocppd.api.system import System
 from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem, NotConnected
+from ocppd.csms.certificate_requests import ChainTooLong
 from ocppd.csms.charging_profiles import ProfileRefused
 from ocppd.csms.cluster import ClusterUnavailable, RemoteFailure, StaleFence
 from ocppd.csms.local_list_limits import LocalListTooLong
@@ -72,7 +73,7 @@ def _failure(charge_point_id: str, error: Exception) -> tuple[str, ProblemExcept
     error none answers is `failed` and goes on as it is."""
     if isinstance(error, registration.CommandRefused):
         return "refused", _problem(409, f"not sent: {error}")
-    if isinstance(error, ProfileRefused | LocalListTooLong | ReservationRefused):
+    if isinstance(error, ProfileRefused | LocalListTooLong | ReservationRefused | ChainTooLong):
         return "not_sent", _problem(400, f"not sent: {error}")
     if isinstance(error, SessionClosed):
         return "not_connected", _problem(409, f"charge point {charge_point_id!r} disconnected")

@@ -26,6 +26,7 @@ from ocppd.cli.database_location import (
 )
 from ocppd.csms.settings import (
     CertificateName,
+    CertificateSigning,
     ConcurrencyScope,
     RegistrationPolicy,
     Settings,
@@ -180,6 +181,20 @@ def settings_options(func: Any) -> Any:
         ),
         _option("max-file-size", type=click.IntRange(1), default=defaults.max_file_size),
         _option(
+            "ca-cert",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="An operator's CA certificate that signs chargers' certificates instead of "
+            "the data dir's ca/ (with --ca-key).",
+        ),
+        _option("ca-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        _option(
+            "certificate-signing",
+            type=click.Choice([c.value for c in CertificateSigning]),
+            default=defaults.certificate_signing.value,
+            help="Chargers' certificate requests (SignCertificate): signed at once (auto) or "
+            "held for an operator's approval (manual); a charger's own setting wins.",
+        ),
+        _option(
             "database-timeout",
             type=click.FloatRange(0.1, 3600),
             default=defaults.database_timeout,
@@ -213,6 +228,11 @@ def settings_options(func: Any) -> Any:
 def to_settings(values: dict[str, Any]) -> Settings:
     values = dict(values)
     _check_tls(values)
+    if bool(values.get("ca_cert")) != bool(values.get("ca_key")):
+        raise click.UsageError("--ca-cert and --ca-key go together")
+    if values.get("ca_cert"):
+        _check_ca(Path(values["ca_cert"]), Path(values["ca_key"]))
+    values["certificate_signing"] = CertificateSigning(values["certificate_signing"])
     values["registration"] = RegistrationPolicy(values["registration"])
     values["concurrent_tx"] = ConcurrencyScope(values["concurrent_tx"])
     values["client_certificate_cn"] = CertificateName(
@@ -254,6 +274,16 @@ def _check_tls(values: dict[str, Any]) -> None:
     )
     if problem:
         raise click.UsageError(problem)
+
+
+def _check_ca(cert: Path, key: Path) -> None:
+    """An operator's CA that cannot sign is an error at start, not at the first CSR."""
+    from ocppd.csms.certificate_authority import CaUnreadable, load_authority
+
+    try:
+        load_authority(cert, key)
+    except CaUnreadable as exc:
+        raise click.BadParameter(str(exc), param_hint="--ca-cert/--ca-key") from None
 
 
 def _check_cluster(values: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from ocppd.csms import (
     site_controller,
 )
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
+from ocppd.csms.certificate_requests import CertificateRequests
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.cluster import (
@@ -130,6 +131,7 @@ class CentralSystem:
         self.composite_checks = composite_checks.CompositeChecks(self, self.charging_profiles)
         self.local_list_limits = LocalListLimits(self)
         self.installed_certificates = InstalledCertificates(self)
+        self.certificate_requests = CertificateRequests(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.security_gate = security_settings.SecurityGate(self)
         self.sites = SiteController(self)
@@ -206,6 +208,7 @@ class CentralSystem:
         for task in self._background:  # housekeeping, which may use Redis: before leaving
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.certificate_requests.stop()
         await self.cluster.stop()
         await self.writer.stop()
         await self.metrics.stop()

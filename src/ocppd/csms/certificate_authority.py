@@ -208,12 +208,12 @@ class CheckedRequest:
     key_bits: int
 
 
-def check_request(csr_pem: str, expected_common_name: str) -> CheckedRequest:
+def check_request(csr_pem: str, expected_common_name: str | None) -> CheckedRequest:
     """The white paper's checks of a SignCertificate's CSR, in order: it is one PEM
     certificate request, its signature verifies with its own key (the charger holds the
     private key), the key is RSA >= 2048 or EC >= 224 bits, and its subject's CN is exactly
     `expected_common_name` (the charger's identity, or its serial number with
-    `--client-certificate-cn serial-number`). O (CpoName) is not required: ocppd does not
+    `--client-certificate-cn serial-number`; None: any). O (CpoName) is not required: ocppd does not
     know which CpoName a charger was given; it is kept in the certificate when present.
 
     Raises `CsrRefused` with the reason."""
@@ -225,7 +225,7 @@ def check_request(csr_pem: str, expected_common_name: str) -> CheckedRequest:
     common_name = _single(request.subject, NameOID.COMMON_NAME, "CN")
     if common_name is None:
         raise CsrRefused("the CSR's subject has no CN")
-    if common_name != expected_common_name:
+    if expected_common_name is not None and common_name != expected_common_name:
         raise CsrRefused(f"the CSR's subject CN is {common_name!r}, not {expected_common_name!r}")
     assert isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)
     return CheckedRequest(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.csms import jobs, reconciliation, reservations, security_events
 from ocppd.csms import transactions as tx
 from ocppd.csms.bulk_writes import Upsert
+from ocppd.csms.certificate_requests import CertificateRequests
 from ocppd.csms.clock import as_utc
 from ocppd.csms.id_tags import Authorizations, Lookup
 from ocppd.csms.meter_values import measured_draw, meter_value_rows
@@ -59,6 +60,7 @@ HANDLERS = {
     "StartTransaction": "start_transaction",
     "StatusNotification": "status_notification",
     "StopTransaction": "stop_transaction",
+    "SignCertificate": "sign_certificate",
 }
 # Handlers that store, answer and wait for nothing from the charge point: answered as each
 # frame is read, with no task of their own (`Session`). A DataTransfer goes to the
@@ -78,6 +80,8 @@ class HandlerServices(SystemServices, Protocol):
     def transactions(self) -> tx.Transactions: ...
     @property
     def data_transfer(self) -> dict[str, DataTransferHandler]: ...
+    @property
+    def certificate_requests(self) -> CertificateRequests: ...
 
 
 Request = TypeVar("Request")
@@ -383,6 +387,12 @@ class ChargePointHandler:
     ) -> s.SignedFirmwareStatusNotificationResponse:
         await self._job(jobs.FIRMWARE, str(request.status), _optional(request.request_id))
         return s.SignedFirmwareStatusNotificationResponse()
+
+    @after_boot
+    async def sign_certificate(
+        self, request: s.SignCertificateRequest
+    ) -> s.SignCertificateResponse:
+        return await self.system.certificate_requests.received(self.id, request)
 
     async def _job(self, kind: str, status: str, request_id: int | None = None) -> None:
         now = self._now()

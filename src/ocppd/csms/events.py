@@ -27,7 +27,8 @@ class Event:
     """Connected, Disconnected, BootNotification, StatusNotification, TransactionStarted,
     TransactionStopped, TransactionReconciled (a transaction the charger forgot, closed:
     `reconciliation`), MeterValues, CommandResult, CommandFailed, CompositeScheduleChecked,
-    SiteProfileFailed, SecurityEvent (`security_events`)."""
+    SiteProfileFailed, SecurityEvent (`security_events`), CertificateRequested and
+    CertificateSent (`certificate_requests`)."""
     charge_point_id: str
     at: datetime
     data: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +96,13 @@ class EventBus:
         """Set while other nodes listen: takes each event published here (must not wait)."""
         self.on_subscribe: Callable[[], None] | None = None
         """Told of each new subscription (a cluster asks the other nodes to forward)."""
+        self._watchers: dict[str, list[Callable[[Event], None]]] = {}
+
+    def watch(self, type: str, callback: Callable[[Event], None]) -> None:
+        """`callback` is called with each event of `type` published on this node (it must not
+        wait). Unlike a subscription it does not make the bus `active`: a part of the central
+        system that follows one rare kind does not make every publisher build its events."""
+        self._watchers.setdefault(type, []).append(callback)
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(self, self.max_queued)
@@ -115,6 +123,11 @@ class EventBus:
 
     def publish(self, type: str, charge_point_id: str, at: datetime, /, **data: Any) -> None:
         # Positional-only: an event's data may have a `type` of its own (SecurityEvent).
+        watchers = self._watchers.get(type)
+        if watchers is not None:
+            watched = Event(type, charge_point_id, at, data)
+            for callback in watchers:
+                callback(watched)
         forward = self.forward
         if not self._subscribers and forward is None:
             return

@@ -46,6 +46,8 @@ charge_points = sa.Table(
     sa.Column("security_profile", sa.SmallInteger, nullable=False, server_default="0"),
     # Whether it takes the OCPP 1.6 security extension's commands (sent only when true).
     sa.Column("security_extension", sa.Boolean, nullable=False, server_default=sa.false()),
+    # This charger's certificate requests: "auto" or "manual"; NULL = `--certificate-signing`.
+    sa.Column("certificate_signing", String(8)),
     sa.Column("vendor", String(255)),
     sa.Column("model", String(255)),
     sa.Column("charge_point_serial_number", String(255)),
@@ -236,6 +238,32 @@ security_events = sa.Table(
     sa.Column("timestamp", Timestamp, nullable=False),
     sa.Column("received_at", Timestamp, nullable=False),
     sa.Index("ix_security_events_charge_point_id", "charge_point_id", "id"),
+)
+
+certificate_requests = sa.Table(
+    "certificate_requests",
+    metadata,
+    # A charger's SignCertificate (csms/certificate_requests.py): its CSR as sent, what the
+    # checks found, the operator's or the policy's decision, the certificate issued, the
+    # charger's answer to CertificateSigned, and its reconnection with it (status in-use).
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", String(255), nullable=False),
+    sa.Column("csr", Text(), nullable=False),
+    sa.Column("subject", Text()),
+    sa.Column("key_type", String(8)),
+    sa.Column("key_bits", sa.Integer),
+    sa.Column("status", String(16), nullable=False),
+    sa.Column("reason", Text()),
+    sa.Column("serial_number", String(64)),
+    sa.Column("certificate", Text()),
+    sa.Column("charger_answer", String(16)),
+    sa.Column("requested_at", Timestamp, nullable=False),
+    sa.Column("decided_at", Timestamp),
+    sa.Column("sent_at", Timestamp),
+    sa.Column("answered_at", Timestamp),
+    sa.Column("in_use_at", Timestamp),
+    sa.Index("ix_certificate_requests_charge_point_id", "charge_point_id", "id"),
+    sa.Index("ix_certificate_requests_status", "status", "id"),
 )
 
 jobs = sa.Table(

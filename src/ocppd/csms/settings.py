@@ -35,6 +35,15 @@ class CertificateName(StrEnum):
     """The chargePointSerialNumber of its last BootNotification (the white paper's choice)."""
 
 
+class CertificateSigning(StrEnum):
+    """What ocppd does with a charger's well-formed SignCertificate (decision 0007)."""
+
+    MANUAL = "manual"
+    """Held until an operator approves it (API, dashboard): the safe default."""
+    AUTO = "auto"
+    """Signed and sent at once."""
+
+
 def default_data_dir() -> Path:
     """One absolute place per user, the same from every working directory, so that
     `ocppd serve` and the commands beside it find the same database: `$XDG_DATA_HOME/ocppd`,
@@ -97,6 +106,12 @@ class Settings:
     links of GetDiagnostics and UpdateFirmware; empty = the URL the API request came in on."""
     max_file_size: int = 64 * 1024 * 1024
     """Bytes of one diagnostics upload or firmware image; more is refused (413)."""
+    ca_cert: Path | None = None
+    ca_key: Path | None = None
+    """An operator's CA that signs chargers' certificates, instead of `<data_dir>/ca/`."""
+    certificate_signing: CertificateSigning = CertificateSigning.MANUAL
+    """Chargers' certificate requests signed at once or held for approval (a charger's own
+    setting overrides it)."""
     database_timeout: float = DATABASE_TIMEOUT
     """Seconds a commit may take: past them the calls that wait for it are answered with a
     CALLERROR InternalError (the charger retransmits), and statements are cancelled."""

@@ -2,9 +2,9 @@
 
 Routes (GET only):
 - pages: `/login`, `/`, `/charge-points/{id}`, `/transactions`, `/transactions/{n}`,
-  `/id-tags`, `/reservations`, `/security-events`, `/sites`, `/sites/{id}` and the
-  smart-charging and jobs pages
-  of a charge point: shells without data, no token needed.
+  `/id-tags`, `/reservations`, `/security-events`, `/sites`, `/sites/{id}`,
+  `/certificates` and the smart-charging and jobs pages of a charge point: shells without
+  data, no token needed.
 - fragments under `/fragments/...`: the data as HTML, for the page's script. They need the
   operator's bearer token and get their data from the API app itself, in process (an ASGI
   call with the same Authorization header), so the dashboard sees exactly what the token may
@@ -26,6 +26,7 @@ import msgspec
 
 from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage, lifespan
 from ocppd.web import (
+    certificates,
     charge_point,
     id_tags,
     jobs,
@@ -107,6 +108,7 @@ class WebApp:
             (("security-events",), self._security_events_page),
             (("sites",), self._sites_page),
             (("sites", "*"), self._site_page),
+            (("certificates",), self._certificates_page),
         ]
         self.fragments: list[tuple[tuple[str, ...], Render]] = [
             (("overview",), self._overview),
@@ -129,6 +131,9 @@ class WebApp:
             (("sites",), self._sites),
             (("sites", "*"), self._site),
             (("sites", "*", "allocation"), self._allocation),
+            (("certificate-authority",), self._certificate_authority),
+            (("certificate-requests",), self._certificate_requests),
+            (("certificate-requests", "pending"), self._pending_certificate_requests),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
@@ -182,6 +187,9 @@ class WebApp:
 
     async def _firmware_page(self, r: Request) -> str:
         return jobs.firmware_page()
+
+    async def _certificates_page(self, r: Request) -> str:
+        return certificates.page()
 
     async def _transactions_page(self, r: Request) -> str:
         return transactions.list_page(r.query)
@@ -293,6 +301,24 @@ class WebApp:
     async def _firmware(self, r: Request) -> str:
         page = await self.need(r.scope, "/firmware", {"limit": "100"})
         return jobs.firmware_fragment(page["items"])
+
+    async def _certificate_authority(self, r: Request) -> str:
+        status, body = await self.get(r.scope, "/certificate-authority")
+        if status == 404:
+            return certificates.no_authority_fragment()
+        if status != 200:
+            raise ApiFailure(status, body)
+        return certificates.authority_fragment(body)
+
+    async def _certificate_requests(self, r: Request) -> str:
+        shown = {"limit": str(certificates.RECENT_SHOWN)}
+        page = await self.need(r.scope, "/certificate-requests", shown)
+        return certificates.recent_fragment(page["items"])
+
+    async def _pending_certificate_requests(self, r: Request) -> str:
+        query = {"status": "pending", "limit": "1000"}
+        page = await self.need(r.scope, "/certificate-requests", query)
+        return certificates.pending_fragment(page["items"])
 
     async def _transactions(self, r: Request) -> str:
         page = await self.need(r.scope, "/transactions", transactions.api_params(r.query))

@@ -16,6 +16,7 @@ NAVIGATION = (
     ("/firmware", "firmware", "Firmware"),
     ("/security-events", "security-events", "Security"),
     ("/sites", "sites", "Sites"),
+    ("/certificates", "certificates", "Certificates"),
 )
 
 
