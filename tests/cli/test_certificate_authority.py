@@ -26,7 +26,8 @@ def test_init_then_show(tmp_path: Path) -> None:
     files = CaFiles.of(tmp_path / "data")
     root = files.authority().certificate
     assert fingerprint(root) in out
-    assert f"--tls-cert {files.server_cert} --tls-key {files.server_key}" in out
+    assert f"--tls-cert {files.server_rsa_cert} --tls-key {files.server_rsa_key}" in out
+    assert f"--tls-ecdsa-cert {files.server_cert} --tls-ecdsa-key {files.server_key}" in out
     assert stat.S_IMODE(files.ca_key.stat().st_mode) == 0o600
     server = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
     names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

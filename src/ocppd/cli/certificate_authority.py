@@ -40,8 +40,9 @@ def certificate_authority() -> None:
     "--force", is_flag=True, help="Replace an existing CA (its certificates stop chaining)."
 )
 def init(data_dir: Path, server_names: tuple[str, ...], force: bool) -> None:
-    """Create the CA (ca.pem, ca.key), a server certificate for --tls-cert/--tls-key
-    (server.pem, server.key; server-rsa.* beside it) and a firmware-signing certificate."""
+    """Create the CA (ca.pem, ca.key), server certificates for `serve` (server-rsa.pem/.key
+    for --tls-cert/--tls-key, server.pem/.key (ECDSA) for --tls-ecdsa-cert/--tls-ecdsa-key)
+    and a firmware-signing certificate."""
     files = CaFiles.of(data_dir.expanduser().absolute())
     for name in server_names:
         if not name or not name.isascii() or any(c.isspace() for c in name):
@@ -58,7 +59,10 @@ def init(data_dir: Path, server_names: tuple[str, ...], force: bool) -> None:
         raise click.ClickException(f"cannot write the CA: {exc}") from None
     click.echo(f"CA created in {files.directory}")
     click.echo(f"root SHA-256 fingerprint {fingerprint(authority.certificate)}")
-    click.echo(f"serve with: --tls-cert {files.server_cert} --tls-key {files.server_key}")
+    click.echo(
+        f"serve with: --tls-cert {files.server_rsa_cert} --tls-key {files.server_rsa_key} "
+        f"--tls-ecdsa-cert {files.server_cert} --tls-ecdsa-key {files.server_key}"
+    )
 
 
 @certificate_authority.command()

@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from ocppd.csms.central_system import CentralSystem
+from ocppd.csms.certificate_requests import trusted_ca_file
 from ocppd.csms.metrics import Metrics
 from ocppd.csms.settings import Settings
 from ocppd.transport.handshakes import GuardedHttpToolsProtocol, HandshakeGuard, OcppConfig
@@ -40,6 +41,11 @@ def tls_context(settings: Settings, metrics: Metrics | None = None) -> ServerCon
     if settings.tls_ecdsa_cert is not None and settings.tls_ecdsa_key is not None:
         certificates.append((settings.tls_ecdsa_cert, settings.tls_ecdsa_key))
     client_cas = [settings.tls_client_ca] if settings.tls_client_ca else []
+    # The CA that signs chargers' certificates (SignCertificate) is trusted too: a charger
+    # moves to profile 3 with what ocppd issued it.
+    signing_ca = trusted_ca_file(settings)
+    if signing_ca is not None and signing_ca not in client_cas:
+        client_cas.append(signing_ca)
     context = server_context(certificates, client_cas)
     if metrics is not None:
         context.observer = metrics.tls_handshake_refused
