@@ -287,3 +287,24 @@ async def test_a_lowered_profile_takes_effect_on_the_next_connection(served: Ser
         )
     await served.booted("P2", key=KEY)
     assert await served.stored_profile("P2") == 1
+
+
+async def test_a_silent_client_on_the_tls_port_is_closed_after_the_handshake_timeout(
+    engine: AsyncEngine, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Not asyncio's 60 s: `--handshake-timeout` bounds the TLS handshake too."""
+    ca = TestCa(tmp_path / "pki")
+    server = ca.server("rsa")
+    settings = Settings(tls_cert=server.cert, tls_key=server.key, handshake_timeout=0.5)
+    system = CentralSystem(settings, clock=clock, engine=engine)
+    await system.start()
+    try:
+        async with serving_tls(system) as (_, tls_port, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", tls_port)
+            try:
+                # The server closes it (EOF) long before asyncio's own 60 s.
+                assert await asyncio.wait_for(reader.read(1), 30) == b""
+            finally:
+                writer.close()
+    finally:
+        await system.stop()

@@ -15,8 +15,9 @@ everyone out (issue 17 §3).
 
 `ocppd serve` gives uvicorn `GuardedHttpToolsProtocol` (`http=`) and an `OcppConfig` that
 carries the `HandshakeGuard`; `CompactWebSocketProtocol` ends the pending time once the
-handshake is answered. A TLS handshake is asyncio's, bounded by its own 60 s timeout before
-the connection is handed over.
+handshake is answered. A TLS handshake comes before (the protocol sees the connection once it
+is done): on `--tls-port` it is bounded by the same timeout (`tls.listen`), on `--port` with
+TLS by asyncio's own 60 s (uvicorn makes that listener).
 """
 
 import asyncio

@@ -40,6 +40,7 @@ from typing import Any
 import uvicorn
 
 from ocppd.rpc.log_budget import offences
+from ocppd.transport.handshakes import guard_of
 
 log = logging.getLogger("ocppd.transport.tls")
 
@@ -207,9 +208,15 @@ async def listen(
     """A second port of a started uvicorn `server`, with TLS (`--tls-port`): connections there
     get the server's own protocol classes, application and state, and end with it (its
     `servers`, which uvicorn closes on shutdown). On `sockets` when given (bound, not
-    listening: a worker's share), else on `host` and `port`. Returns the port."""
+    listening: a worker's share), else on `host` and `port`. Returns the port.
+
+    A TLS handshake there must end within the server's `--handshake-timeout` (its guard's),
+    like the WebSocket handshake after it, rather than asyncio's 60 s: a client that opens
+    TCP and sends nothing holds a socket no longer than one that stalls its upgrade."""
     config = server.config
     loop = asyncio.get_running_loop()
+    guard = guard_of(config)
+    timeout = guard.timeout if guard is not None else None
 
     def protocol() -> asyncio.Protocol:
         made: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
@@ -217,13 +224,12 @@ async def listen(
         )
         return made
 
-    backlog = config.backlog
+    options: dict[str, Any] = {"ssl": context, "backlog": config.backlog}
+    if timeout is not None:
+        options["ssl_handshake_timeout"] = timeout
     if sockets is None:
-        made = [await loop.create_server(protocol, host, port, ssl=context, backlog=backlog)]
+        made = [await loop.create_server(protocol, host, port, **options)]
     else:
-        made = [
-            await loop.create_server(protocol, sock=sock, ssl=context, backlog=backlog)
-            for sock in sockets
-        ]
+        made = [await loop.create_server(protocol, sock=sock, **options) for sock in sockets]
     server.servers.extend(made)
     return int(made[0].sockets[0].getsockname()[1])
