@@ -117,9 +117,10 @@ async def test_installed_certificates_follow_the_chargers_answers(api: Api) -> N
             ("ManufacturerRootCertificate", "1f"),
         ]
         assert listed[0]["issuerNameHash"] == "a" * 64 and listed[0]["hashAlgorithm"] == "SHA256"
-        # A refused delete changes nothing; an accepted one (the serial without case) removes it.
+        # A refused delete changes nothing; an accepted one (the serial as a number: 00a is
+        # 0A) removes it.
         cp.replies["DeleteCertificate"] = {"status": "Failed"}
-        deleted = {"certificateHashData": {**other, "serialNumber": "0a"}}
+        deleted = {"certificateHashData": {**other, "serialNumber": "00a"}}
         assert (await operator("POST", path + "DeleteCertificate", deleted)).status == 200
         assert len((await operator("GET", "/charge-points/CP1/installed-certificates")).body) == 3
         cp.replies["DeleteCertificate"] = {"status": "Accepted"}

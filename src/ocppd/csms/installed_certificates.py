@@ -4,7 +4,7 @@ Recorded from every answer that passes `CentralSystem.call` (whoever sent the co
 API, the CLI's `call`, the dashboard): an Accepted GetInstalledCertificateIds replaces what
 was known of that charger and certificate type with its hash data; NotFound empties it; an
 Accepted DeleteCertificate removes the certificate it named (compared as OCPP compares
-hash data: the serial number's hex without case, the hashes without case). InstallCertificate
+hash data: the hashes without case, the serial numbers as numbers). InstallCertificate
 answers add nothing: the charger's hash data of a certificate is known only from its own
 report.
 """
@@ -84,17 +84,36 @@ class InstalledCertificates:
             return
         named = request.certificate_hash_data
         c = installed_certificates.c
-        same = [
-            sa.func.lower(getattr(c, name)) == str(getattr(named, name)).lower()
-            for name in HASH_FIELDS
-        ]
 
         async def remove(db: AsyncConnection) -> None:
-            await db.execute(
-                installed_certificates.delete().where(c.charge_point_id == charge_point_id, *same)
+            rows = await db.execute(
+                sa.select(c.id, *(getattr(c, name) for name in HASH_FIELDS)).where(
+                    c.charge_point_id == charge_point_id
+                )
             )
+            gone = [row.id for row in rows if same_certificate(row, named)]
+            if gone:
+                await db.execute(installed_certificates.delete().where(c.id.in_(gone)))
 
         await self.system.writer.commit([], remove)
+
+
+def same_certificate(row: Any, named: CertificateHashData) -> bool:
+    """Hash data naming the same certificate: the hashes without case, the serial numbers as
+    numbers (a leading zero, or the case of a hex digit, does not hide a match)."""
+    if str(row.hash_algorithm) != str(named.hash_algorithm):
+        return False
+    for name in ("issuer_name_hash", "issuer_key_hash"):
+        if str(getattr(row, name)).lower() != str(getattr(named, name)).lower():
+            return False
+    return _serial(row.serial_number) == _serial(named.serial_number)
+
+
+def _serial(text: str) -> int | str:
+    try:
+        return int(text, 16)
+    except ValueError:
+        return text.lower()
 
 
 async def of(engine: AsyncEngine, charge_point_id: str) -> list[dict[str, Any]]:
