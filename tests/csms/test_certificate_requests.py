@@ -68,7 +68,8 @@ async def test_signed_over_profile_2_then_connected_on_profile_3_with_it(
                 await ws.send(BOOT)
                 assert msgspec.json.decode(await asyncio.wait_for(ws.recv(), 30))[0] == 3
                 csr = make_csr(key, "CP1")
-                await ws.send(msgspec.json.encode([2, "s1", "SignCertificate", {"csr": csr}]).decode())
+                sign = [2, "s1", "SignCertificate", {"csr": csr}]
+                await ws.send(msgspec.json.encode(sign).decode())
                 chain = None
                 while chain is None:
                     frame = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 60))
