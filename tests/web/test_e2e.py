@@ -846,3 +846,64 @@ async def test_an_admin_changes_the_security_settings_a_viewer_only_sees_them(
             await expect(viewer.locator("#security-settings")).to_be_hidden()
         finally:
             await browser.close()
+
+
+async def test_an_operator_starts_a_security_upgrade_and_sees_its_steps(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
+) -> None:
+    """The charge point page's upgrade button starts the upgrade path; its steps appear as
+    they go (pushed by the `SecurityUpgrade` events): here the charger refuses the root
+    certificate, so the first step fails, the others are skipped, and its profile stays."""
+    from playwright.async_api import async_playwright, expect
+    from websockets.asyncio.client import connect
+
+    from ocppd.csms.certificate_authority import CaFiles
+    from tests.api.conftest import FakeChargePoint
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    CaFiles.of(live.system.settings.data_dir).initialize(datetime.now(UTC))
+    settings = {"securityProfile": 1, "securityExtension": True}
+    assert (
+        await live.client(Role.ADMIN)("PATCH", f"/charge-points/{CHARGER}", settings)
+    ).status == 200
+    async with connect(live.ws_url(CHARGER), subprotocols=["ocpp1.6"], open_timeout=5) as ws:  # type: ignore[list-item]
+        cp = FakeChargePoint(ws)
+        serving_cp = asyncio.create_task(cp.serve())
+        await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        cp.replies["InstallCertificate"] = {"status": "Rejected"}
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(chromium_path), args=ARGS
+            )
+            try:
+                page = await browser.new_page()
+                page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+                await page.goto(live.url + "/login")
+                await page.get_by_label("API token").fill(live.tokens[Role.OPERATOR])
+                await page.keyboard.press("Enter")
+                await expect(page).to_have_url(live.url + "/")
+                await page.goto(live.url + "/charge-points/" + CHARGER)
+                steps = page.locator("#security-upgrade")
+                await expect(steps).to_contain_text("No security upgrade yet.")
+                await expect(page.locator("#security-settings")).to_be_hidden()
+                form = page.locator("#security-upgrade-form")
+                await form.get_by_label("Raise to profile").select_option("3")
+                await form.get_by_role("button", name="Start the security upgrade").click()
+                await expect(form.locator("output")).to_contain_text('"status": "running"')
+                await expect(page.locator("#security-upgrade-status")).to_have_text("failed")
+                rows = steps.locator("tbody tr")
+                await expect(rows).to_have_count(4)
+                await expect(rows.nth(0)).to_contain_text("InstallRootCertificate")
+                await expect(rows.nth(0)).to_contain_text(
+                    "the charger answered InstallCertificate Rejected"
+                )
+                for index in (1, 2, 3):
+                    await expect(rows.nth(index)).to_contain_text("skipped")
+                await steps.scroll_into_view_if_needed()
+                await page.screenshot(path=shot(record_screenshots, "16-security-upgrade"))
+                await expect(page.locator("#security-profile")).to_have_text("1: Basic auth")
+                assert [action for action, _ in cp.received] == ["InstallCertificate"]
+            finally:
+                await browser.close()
+                serving_cp.cancel()
+                await asyncio.gather(serving_cp, return_exceptions=True)

@@ -27,6 +27,7 @@ from ocppd.csms import (
     reservations,
     security_profiles,
     security_settings,
+    security_upgrade,
     site_controller,
 )
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
@@ -134,6 +135,7 @@ class CentralSystem:
         self.certificate_requests = CertificateRequests(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.security_gate = security_settings.SecurityGate(self)
+        self.security_upgrades = security_upgrade.SecurityUpgrades(self)
         self.sites = SiteController(self)
         self.cluster: Cluster = for_settings(settings, __version__, clock, self.metrics)
         """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""
@@ -198,6 +200,7 @@ class CentralSystem:
         """Close every connection (1001, going away), leave the cluster, then flush what is
         queued."""
         await self.hand_over()
+        await self.security_upgrades.stop()
         await asyncio.gather(
             *(
                 c.close(1001, "central system shutting down")

@@ -115,6 +115,7 @@ class WebApp:
             (("charge-points", "*"), self._charge_point),
             (("charge-points", "*", "messages"), self._messages),
             (("charge-points", "*", "configuration"), self._configuration),
+            (("charge-points", "*", "security-upgrade"), self._security_upgrade),
             (("charge-points", "*", "charging-profiles"), self._charging_profiles),
             (("charge-points", "*", "composite"), self._composite),
             (("charge-points", "*", "diagnostics"), self._diagnostics),
@@ -266,6 +267,13 @@ class WebApp:
         identity = r.args[0]
         found = await self.need(r.scope, f"/charge-points/{segment(identity)}/configuration")
         return charge_point.configuration_fragment(identity, found)
+
+    async def _security_upgrade(self, r: Request) -> str:
+        path = f"/charge-points/{segment(r.args[0])}/security-upgrade"
+        status, found = await self.get(r.scope, path)
+        if status not in (200, 404):  # 404: none yet
+            raise ApiFailure(status, found)
+        return charge_point.security_upgrade_fragment(found if status == 200 else None)
 
     async def _charging_profiles(self, r: Request) -> str:
         path = f"/charge-points/{segment(r.args[0])}/charging-profiles"

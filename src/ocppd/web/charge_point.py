@@ -158,10 +158,60 @@ def security_section(charge_point_id: str) -> str:
         needs="admin",
         refresh="live",
     )
+    upgrade = api_form(
+        "security-upgrade-form",
+        f"/charge-points/{segment(charge_point_id)}/security-upgrade",
+        [
+            Field(
+                "profile",
+                "Raise to profile",
+                "select",
+                required=True,
+                options=("2", "3"),
+                labels=PROFILES[2:],
+                typed="int",
+                hint="installs ocppd's root certificate, (3) has its certificate signed, "
+                "changes SecurityProfile, waits for the reconnection",
+            )
+        ],
+        "Start the security upgrade",
+        confirm="Raise this charger's security profile? It reconnects on the new profile.",
+        refresh="security-upgrade",
+    )
+    base = fragment_base(charge_point_id)
     return f"""<section class="card" aria-labelledby="security-title">
 <h2 id="security-title">Security</h2>
-<div class="commands">{form}</div>
+<div class="commands">{form}{upgrade}</div>
+<h3>Security upgrade</h3>
+{region("security-upgrade", base + "/security-upgrade", "SecurityUpgrade")}
 </section>"""
+
+
+def security_upgrade_fragment(upgrade: Mapping[str, Any] | None) -> str:
+    """The latest security upgrade of the charger (this node's), step by step."""
+    if not upgrade:
+        return empty("No security upgrade yet.")
+    summary = facts(
+        [
+            (
+                "Upgrade",
+                f"profile {esc(upgrade.get('previous'))} to {esc(upgrade.get('profile'))}",
+            ),
+            ("Status", f'<span id="security-upgrade-status">{esc(upgrade.get("status"))}</span>'),
+            ("Started", when(upgrade.get("startedAt"))),
+            ("Ended", when(upgrade.get("endedAt"))),
+        ]
+    )
+    rows = [
+        (
+            esc(step.get("name")),
+            f'<span class="step-{esc(step.get("status"))}">{esc(step.get("status"))}</span>',
+            when(step.get("at")),
+            dash(step.get("detail")),
+        )
+        for step in upgrade.get("steps") or []
+    ]
+    return summary + table("Security upgrade steps", ("Step", "Status", "Time", "Detail"), rows)
 
 
 def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, Any]] = ()) -> str:
