@@ -162,7 +162,7 @@ async def test_profile_1_to_2_step_by_step(api: Api) -> None:
 
 
 async def test_profile_3_waits_for_the_signed_certificate(api: Api) -> None:
-    await prepare(api, profile=2)
+    await prepare(api)
     async with charge_point(api, "CP1", BASIC) as cp:
         cp.replies["InstallCertificate"] = {"status": "Accepted"}
 
@@ -296,7 +296,7 @@ async def test_preconditions_are_409_and_nothing_is_sent(api: Api, tmp_path: Pat
     operator = api.client(Role.OPERATOR)
     unknown = await operator("POST", PATH, {"profile": 2})
     assert unknown.status == 404, unknown.body
-    await prepare(api, key=False)
+    await prepare(api, profile=0, key=False)
     async with charge_point(api, "CP1") as cp:
         other_ca = pem(create_authority(datetime.now(UTC)).certificate)
         for body, settings, reason in [
@@ -317,7 +317,7 @@ async def test_preconditions_are_409_and_nothing_is_sent(api: Api, tmp_path: Pat
             assert refused.body["error"].startswith("not started: ")
             assert reason in refused.body["error"], refused.body
             if settings:
-                undo = {"securityExtension": True, "securityProfile": 1}
+                undo = {"securityExtension": True, "securityProfile": 0}
                 await api.client(Role.ADMIN)("PATCH", "/charge-points/CP1", undo)
         assert cp.received == []
         cp.replies["InstallCertificate"] = {"status": "Accepted"}
