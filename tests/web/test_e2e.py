@@ -862,14 +862,14 @@ async def test_an_operator_starts_a_security_upgrade_and_sees_its_steps(
 
     expect.set_options(timeout=TIMEOUT_MS)
     CaFiles.of(live.system.settings.data_dir).initialize(datetime.now(UTC))
-    settings = {"securityProfile": 1, "securityExtension": True}
-    assert (
-        await live.client(Role.ADMIN)("PATCH", f"/charge-points/{CHARGER}", settings)
-    ).status == 200
     async with connect(live.ws_url(CHARGER), subprotocols=["ocpp1.6"], open_timeout=5) as ws:  # type: ignore[list-item]
         cp = FakeChargePoint(ws)
         serving_cp = asyncio.create_task(cp.serve())
         await cp.ask("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        # Stored while it is connected (on profile 0, which admission would no longer let in).
+        settings = {"securityProfile": 1, "securityExtension": True}
+        changed = await live.client(Role.ADMIN)("PATCH", f"/charge-points/{CHARGER}", settings)
+        assert changed.status == 200
         cp.replies["InstallCertificate"] = {"status": "Rejected"}
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
