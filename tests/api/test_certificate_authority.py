@@ -257,8 +257,14 @@ def _broken_signature(text: str) -> str:
             "RSA key has 1024 bits",
         ),
         (lambda: make_csr(ec.generate_private_key(ec.SECP192R1())), "EC key has 192 bits"),
+        (
+            lambda: (
+                "-----BEGIN CERTIFICATE REQUEST-----\nA\u0000A\n-----END CERTIFICATE REQUEST-----"
+            ),
+            "cannot be read",
+        ),
     ],
-    ids=["not-pem", "not-der", "broken-signature", "other-identity", "rsa-1024", "ec-192"],
+    ids=["not-pem", "not-der", "broken-signature", "other-identity", "rsa-1024", "ec-192", "nul"],
 )
 async def test_a_bad_csr_is_answered_rejected_stored_and_never_signed(
     api: Api, csr: Any, reason: str
@@ -272,7 +278,7 @@ async def test_a_bad_csr_is_answered_rejected_stored_and_never_signed(
     [row] = await stored(api)
     assert row["status"] == "rejected"
     assert reason in row["reason"]
-    assert row["csr"] == text
+    assert row["csr"] in (text, text.replace("\x00", "\ufffd"))  # PostgreSQL: no NUL
     assert row["certificate"] is None
     assert [action for action, _ in cp.received] == []
     listed = await api.client(Role.VIEWER)("GET", "/certificate-requests", chargePointId="CP1")
@@ -336,6 +342,19 @@ async def test_a_chain_longer_than_the_charger_allows_is_not_sent(api: Api) -> N
         [(action, payload)] = cp.received
         assert action == "CertificateSigned"
         assert payload["certificateChain"].startswith(approved.body["certificate"])
+
+
+async def test_a_newer_csr_supersedes_the_pending_one(api: Api) -> None:
+    await with_ca(api)
+    async with charge_point(api) as cp:
+        await cp.ask("SignCertificate", {"csr": make_csr(ec_key())})
+        await cp.ask("SignCertificate", {"csr": make_csr(ec_key())})
+    first, second = await stored(api)
+    assert (first["status"], first["reason"]) == (
+        "rejected",
+        f"superseded by request {second['id']}",
+    )
+    assert second["status"] == "pending"
 
 
 async def test_rejecting_a_pending_request(api: Api) -> None:

@@ -54,12 +54,13 @@ async def test_an_admin_approves_and_rejects_from_the_page(
     expect.set_options(timeout=TIMEOUT_MS)
     authority = CaFiles.of(live.system.settings.data_dir).initialize(live.system.clock())
     await with_extension(live, CHARGER)
-    async with charge_point(live, CHARGER) as cp:
+    await with_extension(live, "OTHER")
+    async with charge_point(live, CHARGER) as cp, charge_point(live, "OTHER") as other:
         cp.replies["CertificateSigned"] = {"status": "Accepted"}
-        for _ in range(2):
-            answer = await cp.ask(
+        for charger, identity in ((cp, CHARGER), (other, "OTHER")):
+            answer = await charger.ask(
                 "SignCertificate",
-                {"csr": make_csr(ec.generate_private_key(ec.SECP256R1()), CHARGER)},
+                {"csr": make_csr(ec.generate_private_key(ec.SECP256R1()), identity)},
             )
             assert answer == {"status": "Accepted"}
         async with live.system.engine.connect() as db:
@@ -121,3 +122,4 @@ async def test_an_admin_approves_and_rejects_from_the_page(
         for row in (await live.client(Role.VIEWER)("GET", "/certificate-requests")).body["items"]
     ]
     assert statuses == ["rejected", "accepted"]
+    assert [action for action, _ in other.received] == []

@@ -5,7 +5,8 @@
    chargePointSerialNumber with `--client-certificate-cn serial-number`). The charger is
    answered Accepted when it is well formed and will be processed, Rejected otherwise (the
    white paper); either way the request is stored (status `pending` or `rejected`, with the
-   reason) and `CertificateRequested` is published.
+   reason) and `CertificateRequested` is published. A new pending request rejects the
+   charger's older pending ones ("superseded"): it holds the key of its newest CSR only.
 2. A pending request is signed at once when the charger's policy (`charge_points
    .certificate_signing`, else `--certificate-signing`) is `auto`; else it waits for an
    operator (`approve`, `reject`: the API and the dashboard).
@@ -201,11 +202,29 @@ class CertificateRequests:
         return signing_authority(self.system.settings)
 
     async def _insert(self, row: dict[str, Any]) -> int:
+        """Stored; a new pending request supersedes the charger's older pending ones: it
+        keeps the private key of its newest CSR only, and a certificate for an older key
+        would be refused (or worse, accepted and unusable)."""
+        t = certificate_requests
+
         async def insert(db: AsyncConnection) -> int:
-            result = await db.execute(
-                certificate_requests.insert().values(row).returning(certificate_requests.c.id)
-            )
-            return int(result.scalar_one())
+            result = await db.execute(t.insert().values(row).returning(t.c.id))
+            request_id = int(result.scalar_one())
+            if row["status"] == PENDING:
+                await db.execute(
+                    t.update()
+                    .where(
+                        t.c.charge_point_id == row["charge_point_id"],
+                        t.c.status == PENDING,
+                        t.c.id < request_id,
+                    )
+                    .values(
+                        status=REJECTED,
+                        decided_at=row["requested_at"],
+                        reason=f"superseded by request {request_id}",
+                    )
+                )
+            return request_id
 
         request_id: int = await self.system.writer.commit([], insert)
         return request_id
