@@ -23,10 +23,12 @@ from ocppd.api.jobs import (
     Count,
     Job,
     JobId,
-    base_url,
+    Transport,
     load,
+    location,
     read_routes,
     start,
+    transport_for,
 )
 from ocppd.api.operator_input import utc
 from ocppd.api.problems import Problem, ProblemException, documented
@@ -49,6 +51,8 @@ class DiagnosticsRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     retries: Count | None = None
     retry_interval: Count | None = None
     """Seconds between retries."""
+    transport: Transport | None = None
+    """http or ftp; absent: the charge point's fileTransport."""
 
 
 @post(
@@ -68,11 +72,11 @@ async def request_diagnostics(
     """Send GetDiagnostics with an upload location of ocppd's; the job, with the fileName the
     charger answered."""
     asked = data or DiagnosticsRequest()
-    base = base_url(system, request)
+    transport = await transport_for(system, charge_point_id, asked.transport)
 
     def command(token: str) -> m.GetDiagnosticsRequest:
         return m.GetDiagnosticsRequest(
-            location=f"{base}/files/diagnostics/{token}/",
+            location=location(system, request, transport, jobs.DIAGNOSTICS, token),
             retries=UNSET if asked.retries is None else asked.retries,
             retry_interval=UNSET if asked.retry_interval is None else asked.retry_interval,
             start_time=UNSET if asked.start_time is None else asked.start_time,
@@ -86,7 +90,14 @@ async def request_diagnostics(
         "retry_interval": asked.retry_interval,
     }
     return await start(
-        system, charge_point_id, jobs.DIAGNOSTICS, fields, command, _answered, force=force
+        system,
+        charge_point_id,
+        jobs.DIAGNOSTICS,
+        fields,
+        command,
+        _answered,
+        force=force,
+        transport=transport,
     )
 
 

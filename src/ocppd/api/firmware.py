@@ -32,7 +32,7 @@ from msgspec import UNSET
 from ocppd.api import signed_firmware
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.jobs import Count, Job, base_url, read_routes, start
+from ocppd.api.jobs import Count, Job, Transport, location, read_routes, start, transport_for
 from ocppd.api.operator_input import utc
 from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
@@ -81,6 +81,8 @@ class FirmwareUpdateRequest(
     """With `signature`: the PEM certificate whose key made it."""
     install_date: DateTime | None = None
     """With `signed`: when the charger may install it (installDateTime); absent: at once."""
+    transport: Transport | None = None
+    """http or ftp; absent: the charge point's fileTransport."""
 
 
 @post(
@@ -201,10 +203,12 @@ async def update_firmware(
         return await signed_firmware.update(
             system, charge_point_id, data, image, retrieve, f"{base}/files/firmware/", force
         )
+    transport = await transport_for(system, charge_point_id, data.transport)
+    name = quote(image.name, safe="")
 
     def command(token: str) -> m.UpdateFirmwareRequest:
         return m.UpdateFirmwareRequest(
-            location=f"{base}/files/firmware/{token}/{quote(image.name, safe='')}",
+            location=location(system, request, transport, jobs.FIRMWARE, token, name),
             retrieve_date=retrieve,
             retries=UNSET if data.retries is None else data.retries,
             retry_interval=UNSET if data.retry_interval is None else data.retry_interval,
@@ -217,7 +221,14 @@ async def update_firmware(
         "retry_interval": data.retry_interval,
     }
     return await start(
-        system, charge_point_id, jobs.FIRMWARE, fields, command, usable_from=retrieve, force=force
+        system,
+        charge_point_id,
+        jobs.FIRMWARE,
+        fields,
+        command,
+        usable_from=retrieve,
+        force=force,
+        transport=transport,
     )
 
 

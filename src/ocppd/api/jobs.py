@@ -5,11 +5,16 @@ life and its token, `transfers` for the link's side).
 A link is `<public URL>/files/<kind>/<token>/...`; the public URL is the `public_url`
 setting, or else the URL the operator's request came in on (right when operators and
 chargers reach the server at the same address; set `public_url` behind a proxy or NAT).
+
+Over FTP (`"transport": "ftp"` in the request, or the charge point's `fileTransport`) the
+location is `ftp://LOGIN:PASSWORD@<host>:<FTP port>/[<name>]` (`csms/ftp_server.py`), the host
+`ftp_public_host`, else the public URL's, else the request's. FTP asked for while the server
+has none (no `--ftp-port`) is 409, and nothing is sent.
 """
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import msgspec
@@ -24,15 +29,16 @@ from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import send
 from ocppd.api.system import System
-from ocppd.csms import jobs, registration
+from ocppd.csms import ftp_server, jobs, registration
 from ocppd.csms.clock import as_utc
-from ocppd.csms.models import MAX_STORED_INTEGER, job_statuses, transactions
+from ocppd.csms.models import MAX_STORED_INTEGER, charge_points, job_statuses, transactions
 from ocppd.csms.models import jobs as job_table
 from ocppd.protocol.enums import FirmwareStatus
 from ocppd.protocol.fields import Payload
 
 JobId = Annotated[int, PathParameter(name="jobId", ge=1, le=MAX_STORED_INTEGER)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Transport = Literal["http", "ftp"]
 
 
 class JobStatus(msgspec.Struct, rename="camel", kw_only=True):
@@ -49,6 +55,13 @@ class JobFile(msgspec.Struct, rename="camel", kw_only=True):
     received_at: datetime
     deleted_at: datetime | None = None
     """When the file was deleted, `diagnostics_retention_days` after it came."""
+
+
+class TransferError(msgspec.Struct, rename="camel", kw_only=True):
+    """The last transfer of the job's file that failed on ocppd's side (nothing of it kept)."""
+
+    reason: str
+    at: datetime
 
 
 class Job(msgspec.Struct, rename="camel", kw_only=True):
@@ -75,6 +88,10 @@ class Job(msgspec.Struct, rename="camel", kw_only=True):
     ended_at: datetime | None
     history: list[JobStatus] | None
     """Every status notification of this job, oldest first (in a single job's view only)."""
+    transport: str = "http"
+    """How its file travels: http (a link of ocppd's) or ftp (ocppd's FTP server)."""
+    transfer_error: TransferError | None = None
+    """An upload cut short, too large or too slow; a retry within the job may still succeed."""
     waiting_for_transactions: list[int] | None = None
     """A firmware job Downloaded while transactions run on its charge point: their ids. A
     charger installs once no transaction runs (OCPP 1.6 UpdateFirmware); None otherwise."""
@@ -102,6 +119,48 @@ def base_url(system: System, request: Request[Any, Any, Any]) -> str:
     return system.settings.public_url or str(request.base_url).rstrip("/")
 
 
+def location(
+    system: System,
+    request: Request[Any, Any, Any],
+    transport: str,
+    kind: str,
+    token: str,
+    name: str = "",
+) -> str:
+    """Where the charger transfers the job's file: with no `name` an upload's (the charger
+    picks the name), else a download's (`name` quoted for a URL)."""
+    if transport == jobs.FTP:
+        assert system.ftp is not None and system.ftp.port is not None  # `transport_for`
+        host = ftp_server.public_host(system.settings) or request.url.hostname or "localhost"
+        return ftp_server.location(host, system.ftp.port, token, name)
+    return f"{base_url(system, request)}/files/{kind}/{token}/{name}"
+
+
+async def transport_for(system: System, charge_point_id: str, asked: str | None) -> str:
+    """The transport of a new job: `asked`, else the charge point's `fileTransport`; 409 for
+    FTP while this server has none."""
+    transport = asked
+    if transport is None:
+        async with system.engine.connect() as db:
+            stored = await db.scalar(
+                sa.select(charge_points.c.file_transport).where(
+                    charge_points.c.id == charge_point_id
+                )
+            )
+        transport = stored or jobs.HTTP  # unknown: `start` answers 404
+    if transport == jobs.FTP and (system.ftp is None or system.ftp.port is None):
+        whose = "asked for" if asked else f"the fileTransport of {charge_point_id!r}"
+        raise ProblemException(
+            Problem(
+                status=409,
+                error=f"FTP is {whose}, but this server has no FTP (start it with --ftp-port)",
+                field="transport",
+                reason="no FTP server",
+            )
+        )
+    return transport
+
+
 async def start(
     system: System,
     charge_point_id: str,
@@ -111,13 +170,16 @@ async def start(
     sent: Sent | None = None,
     usable_from: datetime | None = None,
     force: bool = False,
+    transport: str = jobs.HTTP,
 ) -> Job:
     """Open a job, send `command(token)`, keep the answer; the job is forgotten if the
     command fails (404, 409, 502, 504 as for any command; `force`: as a command's)."""
     now = system.clock()
 
     async def open_(db: AsyncConnection) -> tuple[int, str]:
-        return await jobs.open_job(db, charge_point_id, kind, now, fields, usable_from)
+        return await jobs.open_job(
+            db, charge_point_id, kind, now, fields, usable_from, transport=transport
+        )
 
     job_id, token = await system.writer.commit([], open_)
     try:
@@ -260,6 +322,10 @@ def view(row: Any, history: list[JobStatus] | None) -> Job:
         request_id=row.request_id,
         log_type=row.log_type,
         signed_by=row.signed_by,
+        transport=row.transport,
+        transfer_error=None
+        if row.transfer_error is None
+        else TransferError(reason=row.transfer_error, at=as_utc(row.transfer_error_at)),
     )
 
 

@@ -180,6 +180,7 @@ def settings_options(func: Any) -> Any:
             "links; empty = the URL of the API request.",
         ),
         _option("max-file-size", type=click.IntRange(1), default=defaults.max_file_size),
+        *ftp_options(defaults),
         _option(
             "ca-cert",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -225,6 +226,56 @@ def settings_options(func: Any) -> Any:
     return func
 
 
+def ftp_options(defaults: Settings) -> list[Any]:
+    """The FTP server for chargers' files (issue 20, `csms/ftp_server.py`)."""
+    return [
+        _option(
+            "ftp-port",
+            type=click.IntRange(0, 65535),
+            default=None,
+            help="Serve diagnostics uploads and firmware downloads over FTP on this port "
+            "(0: a free one); unset: no FTP.",
+        ),
+        _option(
+            "ftp-passive-ports",
+            default="",
+            help="FTP data connections on ports A-B (open them in the firewall); empty = any.",
+        ),
+        _option(
+            "ftp-public-host",
+            default=defaults.ftp_public_host,
+            help="The host chargers reach FTP at; empty = the public URL's host.",
+        ),
+        _option(
+            "ftp-timeout",
+            type=click.FloatRange(1, 3600),
+            default=defaults.ftp_timeout,
+            help="Seconds an FTP client may keep a connection silent.",
+        ),
+        _option(
+            "ftp-max-connections",
+            type=click.IntRange(1, 100_000),
+            default=defaults.ftp_max_connections,
+            help="FTP control connections at once; beyond, refused (421).",
+        ),
+    ]
+
+
+def port_range(text: str) -> tuple[int, int] | None:
+    """`A-B` (1 <= A <= B <= 65535) for --ftp-passive-ports; empty: None."""
+    if not text:
+        return None
+    first, dash, last = text.partition("-")
+    if dash and first.strip().isdigit() and last.strip().isdigit():
+        low, high = int(first), int(last)
+        if 1 <= low <= high <= 65535:
+            return low, high
+    raise click.BadParameter(
+        f"{text!r} is not a port range A-B (1 <= A <= B <= 65535)",
+        param_hint="--ftp-passive-ports",
+    )
+
+
 def to_settings(values: dict[str, Any]) -> Settings:
     values = dict(values)
     _check_tls(values)
@@ -243,6 +294,7 @@ def to_settings(values: dict[str, Any]) -> Settings:
         raise click.BadParameter(f"{public!r} is not an http(s) URL", param_hint="--public-url")
     values["public_url"] = public.rstrip("/")
     values["data_dir"] = Path(values["data_dir"]).expanduser().absolute()
+    values["ftp_passive_ports"] = port_range(values.get("ftp_passive_ports") or "")
     _check_cluster(values)
     return Settings(**values)
 
@@ -302,6 +354,8 @@ def _check_cluster(values: dict[str, Any]) -> None:
             )
     if values.get("workers", 1) > 1 and not redis_url:
         raise click.UsageError("--workers needs --redis-url: each worker is a node of a cluster")
+    if values.get("workers", 1) > 1 and values.get("ftp_port") is not None:
+        raise click.UsageError("--ftp-port runs in one process: not with --workers")
 
 
 def _check_metrics_directory() -> None:

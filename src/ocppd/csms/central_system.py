@@ -49,6 +49,7 @@ from ocppd.csms.commit_deadline import DatabaseUnavailable
 from ocppd.csms.database import create_engine, upgrade
 from ocppd.csms.events import EventBus
 from ocppd.csms.files import FileStore
+from ocppd.csms.ftp_server import FtpServer
 from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.id_tags import Authorizations
@@ -137,6 +138,8 @@ class CentralSystem:
         self.security_gate = security_settings.SecurityGate(self)
         self.security_upgrades = security_upgrade.SecurityUpgrades(self)
         self.sites = SiteController(self)
+        self.ftp = FtpServer(self) if settings.ftp_port is not None else None
+        """Chargers' files over FTP (`--ftp-port`), started with the system."""
         self.cluster: Cluster = for_settings(settings, __version__, clock, self.metrics)
         """The other nodes (csms/cluster), or this one alone (`SingleNode`)."""
         self.site_leadership = self.cluster.leadership(
@@ -159,6 +162,8 @@ class CentralSystem:
             await self.engine.dispose()
             raise
         self.metrics.start()
+        if self.ftp is not None:
+            await self.ftp.start()
         retention = timedelta(days=self.settings.message_retention_days)
         pruning = self.message_log.keep_pruning(retention, self._once("message-log-pruning"))
         self._background.append(asyncio.create_task(pruning))
@@ -201,6 +206,8 @@ class CentralSystem:
         queued."""
         await self.hand_over()
         await self.security_upgrades.stop()
+        if self.ftp is not None:
+            await self.ftp.stop()
         await asyncio.gather(
             *(
                 c.close(1001, "central system shutting down")

@@ -22,6 +22,10 @@ status notifications.
   log job ends at Uploaded, UploadFailure, BadMessage, PermissionDenied or
   NotSupportedOperation; a signed firmware job also at InvalidSignature and
   InstallVerificationFailed. A log upload is single use, like a diagnostics one.
+- A job's file travels over HTTP (`transport` "http": the token is in the link's path) or
+  FTP ("ftp": the token is `LOGIN:PASSWORD`, both random, given in an `ftp://` location and
+  checked by `ftp_server`). The same hash, expiry and single use hold for both; a token works
+  only over its own transport.
 - An uploaded diagnostics or log file is deleted `diagnostics_retention_days` after it came
   (`delete_old_files`, hourly): disks fill up, and a diagnostics file is read within days. The
   job keeps the file's name, size, hash and when it was deleted.
@@ -77,6 +81,20 @@ def new_request_id() -> int:
     return 1 + secrets.randbelow(MAX_REQUEST_ID)
 
 
+HTTP = "http"
+FTP = "ftp"
+TRANSPORTS = (HTTP, FTP)
+
+
+def new_token(transport: str) -> str:
+    """A link token (256 random bits), or FTP credentials `LOGIN:PASSWORD` (64 + 192 bits:
+    the login only has to be unique enough to log in; the password is the secret). Both are
+    URL-safe, so they go into a location unquoted."""
+    if transport == FTP:
+        return f"{secrets.token_hex(8)}:{secrets.token_urlsafe(24)}"
+    return secrets.token_urlsafe(32)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -97,21 +115,24 @@ async def open_job(
     now: datetime,
     request: dict[str, Any],
     usable_from: datetime | None = None,
+    transport: str = HTTP,
 ) -> tuple[int, str]:
-    """A new job (its id and link token); `request` holds the fields asked for."""
+    """A new job (its id and link token, or FTP credentials); `request` holds the fields
+    asked for."""
     j = jobs.c
     await db.execute(
         jobs.update()
         .where(j.charge_point_id == charge_point_id, j.kind == kind, j.ended_at.is_(None))
         .values(status=SUPERSEDED, ended_at=now, updated_at=now, token_hash=None)
     )
-    token = secrets.token_urlsafe(32)
+    token = new_token(transport)
     start = max(now, usable_from) if usable_from is not None else now
     values = {
         **request,
         "charge_point_id": charge_point_id,
         "kind": kind,
         "status": REQUESTED,
+        "transport": transport,
         "token_hash": token_hash(token),
         "token_expires_at": _expiry(start),
         "created_at": now,
@@ -190,19 +211,30 @@ async def _requested(
     return int(row.id), row.ended_at is None
 
 
-async def by_token(db: AsyncConnection, kind: str, token: str, now: datetime) -> Any:
-    """The open job a link token belongs to, or None (unknown, used, ended or expired)."""
+async def by_token(
+    db: AsyncConnection, kind: str | None, token: str, now: datetime, transport: str = HTTP
+) -> Any:
+    """The open job a token of `transport` belongs to, or None (unknown, used, ended or
+    expired); of `kind`, or any kind when None."""
     j = jobs.c
-    return (
-        await db.execute(
-            sa.select(jobs).where(
-                j.token_hash == token_hash(token),
-                j.kind == kind,
-                j.ended_at.is_(None),
-                j.token_expires_at > now,
-            )
-        )
-    ).first()
+    query = sa.select(jobs).where(
+        j.token_hash == token_hash(token),
+        j.transport == transport,
+        j.ended_at.is_(None),
+        j.token_expires_at > now,
+    )
+    if kind is not None:
+        query = query.where(j.kind == kind)
+    return (await db.execute(query)).first()
+
+
+async def transfer_failed(db: AsyncConnection, job_id: int, reason: str, now: datetime) -> None:
+    """A transfer of the job's file failed on ocppd's side; nothing of it was kept."""
+    await db.execute(
+        jobs.update()
+        .where(jobs.c.id == job_id)
+        .values(fitted(jobs, {"transfer_error": reason, "transfer_error_at": now}))
+    )
 
 
 async def file_received(

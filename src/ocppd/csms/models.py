@@ -48,6 +48,8 @@ charge_points = sa.Table(
     sa.Column("security_extension", sa.Boolean, nullable=False, server_default=sa.false()),
     # This charger's certificate requests: "auto" or "manual"; NULL = `--certificate-signing`.
     sa.Column("certificate_signing", String(8)),
+    # How its diagnostics and firmware files travel unless a job says: "http" or "ftp".
+    sa.Column("file_transport", String(8), nullable=False, server_default="http"),
     sa.Column("vendor", String(255)),
     sa.Column("model", String(255)),
     sa.Column("charge_point_serial_number", String(255)),
@@ -283,6 +285,12 @@ jobs = sa.Table(
     sa.Column("firmware_id", sa.BigInteger),
     sa.Column("token_hash", String(64), unique=True),
     sa.Column("token_expires_at", Timestamp),
+    # "http" (a link with a token) or "ftp" (a login and password: the token is "LOGIN:PASSWORD").
+    sa.Column("transport", String(8), nullable=False, server_default="http"),
+    # The last transfer of its file that failed on ocppd's side (an upload cut short, too
+    # large, timed out): nothing of it was kept; a retry within the job may still succeed.
+    sa.Column("transfer_error", String(255)),
+    sa.Column("transfer_error_at", Timestamp),
     # Diagnostics: the fileName the charger answered, then the file it uploaded.
     sa.Column("file_name", String(255)),
     sa.Column("file_size", sa.BigInteger),

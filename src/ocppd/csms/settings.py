@@ -112,6 +112,17 @@ class Settings:
     certificate_signing: CertificateSigning = CertificateSigning.MANUAL
     """Chargers' certificate requests signed at once or held for approval (a charger's own
     setting overrides it)."""
+    ftp_port: int | None = None
+    """The FTP server for job files (`csms/ftp_server.py`); None = off, 0 = a free port."""
+    ftp_passive_ports: tuple[int, int] | None = None
+    """The ports (first, last) of FTP data connections; None = any free port."""
+    ftp_public_host: str = ""
+    """The host chargers reach the FTP server at; empty = the public URL's host (or the API
+    request's)."""
+    ftp_timeout: float = 60.0
+    """Seconds an FTP client may keep a control or data connection silent."""
+    ftp_max_connections: int = 100
+    """FTP control connections at once; beyond, 421 at once."""
     database_timeout: float = DATABASE_TIMEOUT
     """Seconds a commit may take: past them the calls that wait for it are answered with a
     CALLERROR InternalError (the charger retransmits), and statements are cancelled."""

@@ -1,0 +1,555 @@
+"""The central system's FTP server (`--ftp-port`, issue 20): chargers that speak only FTP
+upload diagnostics and download firmware images here, in the same process and event loop.
+
+aioftp's `Server` runs the protocol (the control connection, passive data connections,
+timeouts, the connection bound); what a login may do is ocppd's, and narrow:
+
+- A login is a job's credentials (`jobs.new_token`: `LOGIN:PASSWORD`, kept hashed), looked
+  up in the database on PASS. Every name is asked for a password (no user enumeration, no
+  anonymous login); a wrong one is answered 530 after a delay. Each transfer checks the
+  credentials again: once the job has ended, expired or its upload was kept, they stop working.
+- The only directory is `/`, empty to LIST (refused: there is nothing to list, and other
+  jobs' files are not there). An upload job's login may STOR one file under a plain name of
+  its own choosing (no `/`, `\\`, `..`, control characters or NUL: refused 553); a firmware
+  job's login may RETR (and SIZE, REST) the image it was sent, by its name. Nothing else: no
+  delete, rename, directories, append.
+- An upload streams to the same `FileStore` as HTTP uploads: size limit (552, nothing kept),
+  SHA-256, renamed into place when complete, the job's token consumed. FTP's stream mode ends
+  a file by closing the data connection, so an upload whose client is gone by then (its
+  control connection closed: it was killed or lost, not finished) is dropped, as are an upload
+  cut by ABOR, an error or a data connection silent for `ftp_timeout` seconds; the job keeps
+  why (`transfer_error`) and its credentials stay good for a retry.
+- A data connection is accepted only from the control connection's address (else anyone
+  who finds the passive port first takes the transfer).
+- Bounded: `ftp_max_connections` control connections (beyond, 421 at once), a few password
+  lookups in the database at a time, every read and write within `ftp_timeout`.
+"""
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aioftp
+from aioftp.common import Connection, StreamIO, ThrottleStreamIO
+
+from ocppd.csms import jobs
+from ocppd.csms.files import FileStore, TooLarge
+from ocppd.csms.models import firmware
+from ocppd.csms.settings import Settings
+from ocppd.csms.system_services import SystemServices
+
+log = logging.getLogger("ocppd.csms.ftp_server")
+# aioftp logs each connection's start and end at INFO: a line per charger transfer, and
+# two hundred for a burst of a hundred logins. Our own lines say what matters.
+logging.getLogger("aioftp.server").setLevel(logging.WARNING)
+
+LOGIN_CHECKS = 4
+"""Password lookups in the database at once: a burst of logins queues here rather than
+taking the pool's connections."""
+FAILED_LOGIN_DELAY = 1.0
+"""Seconds before a wrong password is answered: guessing is slow (the secrets are long
+anyway) and a client retrying in a loop costs little."""
+BLOCK = 64 * 1024
+
+GONE = "\x00gone"
+IDLE = "\x00idle"
+"""Commands of our own for what `parse_command` saw: the client went, or kept silent."""
+
+RESERVED_NAMES = {".", ".."}
+
+
+def plain_name(rest: str) -> str | None:
+    """A file name without any path: no separator, not `.`/`..`, printable (no NUL or other
+    control character), at most 255 characters; None for anything else."""
+    name = rest
+    if (
+        not name
+        or len(name) > 255
+        or "/" in name
+        or "\\" in name
+        or name in RESERVED_NAMES
+        or not name.isprintable()
+    ):
+        return None
+    return name
+
+
+class JobUser(aioftp.User):
+    """A login; once its password is right, the job it belongs to."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__(login, None, base_path="/nonexistent", home_path="/")
+        self.token = ""
+        self.job_id = 0
+        self.kind = ""
+
+
+class JobLogins(aioftp.AbstractUserManager):
+    """The jobs' credentials, in the database."""
+
+    def __init__(self, services: SystemServices) -> None:
+        super().__init__()
+        self.services = services
+        self.checks = asyncio.Semaphore(LOGIN_CHECKS)
+
+    async def get_user(
+        self, login: str
+    ) -> tuple[aioftp.AbstractUserManager.GetUserResponse, aioftp.User | None, str]:
+        # Every name gets a password prompt: which logins exist is not told.
+        required = aioftp.AbstractUserManager.GetUserResponse.PASSWORD_REQUIRED
+        return required, JobUser(login), "password required"
+
+    async def authenticate(self, user: aioftp.User, password: str) -> bool:
+        assert isinstance(user, JobUser)
+        token = f"{user.login}:{password}"
+        job = await self.job(token)
+        if job is None:
+            await asyncio.sleep(FAILED_LOGIN_DELAY)
+            return False
+        user.token, user.job_id, user.kind = token, int(job.id), str(job.kind)
+        return True
+
+    async def job(self, token: str) -> Any:
+        """The open job of these FTP credentials, or None."""
+        async with self.checks, self.services.engine.connect() as db:
+            return await jobs.by_token(db, None, token, self.services.clock(), jobs.FTP)
+
+
+def public_host(settings: Settings) -> str:
+    """The host chargers are told: `ftp_public_host`, else the public URL's host; empty when
+    neither is set (the API then takes the host its request came in on)."""
+    return settings.ftp_public_host or urlsplit(settings.public_url).hostname or ""
+
+
+def location(host: str, port: int, token: str, name: str = "") -> str:
+    """`ftp://LOGIN:PASSWORD@HOST:PORT/NAME` (both URL-safe: `jobs.new_token`; `name` quoted
+    by the caller); an IPv6 address in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"ftp://{token}@{shown}:{port}/{name}"
+
+
+def _ipv4(host: str) -> str | None:
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return None
+    return host if host.count(".") == 3 else None
+
+
+def answer(connection: Connection, code: str, info: str) -> bool:
+    connection.response(code, info)
+    return True
+
+
+class JobFtpServer(aioftp.Server):
+    """aioftp's server with ocppd's commands (see the module's docstring)."""
+
+    def __init__(self, services: SystemServices) -> None:
+        settings = services.settings
+        ports = settings.ftp_passive_ports
+        super().__init__(
+            JobLogins(services),
+            block_size=BLOCK,
+            socket_timeout=settings.ftp_timeout,
+            idle_timeout=settings.ftp_timeout,
+            wait_future_timeout=settings.ftp_timeout,
+            maximum_connections=settings.ftp_max_connections,
+            ipv4_pasv_forced_response_address=_ipv4(public_host(settings)),
+            data_ports=None if ports is None else range(ports[0], ports[1] + 1),
+            welcome_message="ocppd: log in with a job's credentials",
+        )
+        self.services = services
+        self.logins: JobLogins = self.user_manager  # type: ignore[assignment]
+        self.store = FileStore(settings.data_dir)
+        self.commands_mapping = {
+            "user": self.user,
+            "pass": self.pass_,
+            "quit": self.quit,
+            "syst": self.syst,
+            "type": self.type,
+            "pwd": self.pwd,
+            "cwd": self.change_directory,
+            "cdup": self.parent_directory,
+            "noop": self.noop,
+            "feat": self.feat,
+            "opts": self.opts,
+            "mode": self.mode,
+            "stru": self.stru,
+            "pasv": self.passive,
+            "epsv": self.extended_passive,
+            "rest": self.rest,
+            "abor": self.abor,
+            "size": self.file_size,
+            "retr": self.retrieve,
+            "stor": self.store_file,
+            **dict.fromkeys(("list", "nlst", "mlsd", "mlst", "stat"), self.no_listing),
+            GONE: self.gone,
+            IDLE: self.idle,
+        }
+
+    # The control connection: what aioftp would log as an exception is a client's doing.
+
+    async def parse_command(
+        self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
+    ) -> tuple[str, str]:
+        try:
+            line = await stream.readline()
+        except TimeoutError:
+            return IDLE, ""
+        except (OSError, ValueError):  # reset, or a line beyond the reader's limit
+            return GONE, ""
+        if not line:
+            return GONE, ""
+        command, _, rest = (
+            line.decode(self.encoding, errors="replace").rstrip("\r\n").partition(" ")
+        )
+        return command.lower(), rest
+
+    async def response_writer(self, stream: StreamIO, response_queue: asyncio.Queue[Any]) -> None:
+        """aioftp's, except that a client gone (or not reading) ends nothing here: the reader
+        sees it and the connection ends there, without a traceback."""
+        while True:
+            args = await response_queue.get()
+            try:
+                await self.write_response(stream, *args)
+            except (OSError, TimeoutError):
+                stream.close()
+            finally:
+                response_queue.task_done()
+
+    async def gone(self, connection: Connection, rest: str) -> bool:
+        return False
+
+    async def idle(self, connection: Connection, rest: str) -> bool:
+        connection.response("421", "idle too long, closing")
+        return False
+
+    async def noop(self, connection: Connection, rest: str) -> bool:
+        return answer(connection, "200", "")
+
+    async def feat(self, connection: Connection, rest: str) -> bool:
+        connection.response(
+            "211", ["features:", "EPSV", "PASV", "SIZE", "REST STREAM", "end"], True
+        )
+        return True
+
+    async def opts(self, connection: Connection, rest: str) -> bool:
+        if rest.upper() == "UTF8 ON":
+            return answer(connection, "200", "always UTF-8")
+        return answer(connection, "501", "no such option")
+
+    async def mode(self, connection: Connection, rest: str) -> bool:
+        return answer(connection, *(("200", "") if rest.upper() == "S" else ("504", "stream only")))
+
+    async def stru(self, connection: Connection, rest: str) -> bool:
+        return answer(connection, *(("200", "") if rest.upper() == "F" else ("504", "file only")))
+
+    # The one directory.
+
+    async def change_directory(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        if rest in ("/", "", "."):
+            return answer(connection, "250", "")
+        return answer(connection, "550", "no such directory: the job's file is in /")
+
+    async def parent_directory(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        return answer(connection, "250", "")
+
+    async def no_listing(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        return answer(connection, "550", "listing is not allowed")
+
+    # Data connections: passive only, and only from the control connection's address.
+
+    def _data_handler(self, connection: Connection) -> Any:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("peername", ("",))[0]
+            if connection.future.data_connection.done() or peer != connection.client_host:
+                writer.close()
+                return
+            connection.data_connection = ThrottleStreamIO(
+                reader,
+                writer,
+                throttles=connection.command_connection.throttles,
+                timeout=connection.socket_timeout,
+            )
+
+        return handler
+
+    async def _listen(self, connection: Connection) -> bool:
+        if connection.future.passive_server.done():
+            return True
+        try:
+            connection.passive_server = await self._start_passive_server(
+                connection, self._data_handler(connection)
+            )
+        except aioftp.errors.NoAvailablePort:
+            connection.response("421", "no free passive port")
+            return False
+        return True
+
+    async def passive(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        if not await self._listen(connection):
+            return True
+        for sock in connection.passive_server.sockets:
+            if sock.family == socket.AF_INET:
+                host, port = sock.getsockname()[:2]
+                host = self.ipv4_pasv_forced_response_address or host
+                numbers = [*host.split("."), str(port >> 8), str(port & 0xFF)]
+                return answer(connection, "227", f"Entering Passive Mode ({','.join(numbers)})")
+        return answer(connection, "425", "IPv6: use EPSV")
+
+    async def extended_passive(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        if rest:
+            return answer(connection, "522", "EPSV without an argument only")
+        if not await self._listen(connection):
+            return True
+        port = connection.passive_server.sockets[0].getsockname()[1]
+        return answer(connection, "229", f"Entering Extended Passive Mode (|||{port}|)")
+
+    # The job's file.
+
+    async def current_job(self, connection: Connection) -> Any:
+        """The login's job if its credentials still work, else None (answered 530)."""
+        user: JobUser = connection.user
+        job = await self.logins.job(user.token)
+        if job is None:
+            connection.response("530", "these credentials have ended with their job")
+        return job
+
+    async def file_size(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection):
+            return True
+        image = await self._image(connection, rest)
+        if image is not None:
+            connection.response("213", str(image.size))
+        return True
+
+    async def _image(self, connection: Connection, rest: str) -> Any:
+        """The firmware image `rest` names, if it is this login's; else answered and None."""
+        user: JobUser = connection.user
+        if user.kind != jobs.FIRMWARE:
+            connection.response("550", "this login uploads its file; it downloads nothing")
+            return None
+        job = await self.current_job(connection)
+        if job is None:
+            return None
+        async with self.services.engine.connect() as db:
+            query = firmware.select().where(firmware.c.id == job.firmware_id)
+            image = (await db.execute(query)).first()
+        if image is None or plain_name(rest) != image.name:
+            connection.response("550", "no such file")
+            return None
+        return image
+
+    async def retrieve(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection) or not _listening(connection):
+            return True
+        image = await self._image(connection, rest)
+        if image is None:
+            return True
+        path = self.store.path(jobs.FIRMWARE, image.id)
+        offset = connection.restart_offset
+        self._transfer(connection, self._send(connection, path, offset))
+        return True
+
+    async def _send(self, connection: Connection, path: Path, offset: int) -> None:
+        stream = await self._data_connection(connection)
+        if stream is None:
+            return
+        try:
+            with await asyncio.to_thread(path.open, "rb") as file:
+                await asyncio.to_thread(file.seek, offset)
+                while block := await asyncio.to_thread(file.read, BLOCK):
+                    await stream.write(block)
+        except FileNotFoundError:
+            connection.response("550", "the image is gone")
+        except (OSError, TimeoutError):
+            connection.response("426", "data connection lost or too slow")
+        else:
+            connection.response("226", "transfer complete")
+        finally:
+            stream.close()
+
+    async def store_file(self, connection: Connection, rest: str) -> bool:
+        if not _logged_in(connection) or not _listening(connection):
+            return True
+        user: JobUser = connection.user
+        if user.kind == jobs.FIRMWARE:
+            return answer(connection, "550", "this login downloads its image; it uploads nothing")
+        name = plain_name(rest)
+        if name is None:
+            return answer(
+                connection, "553", "a plain file name only (no path, no control characters)"
+            )
+        if connection.restart_offset:
+            return answer(connection, "554", "an upload starts at 0 (REST only for downloads)")
+        job = await self.current_job(connection)
+        if job is not None:
+            self._transfer(connection, self._receive(connection, job, name))
+        return True
+
+    async def _receive(self, connection: Connection, job: Any, name: str) -> None:
+        stream = await self._data_connection(connection)
+        if stream is None:
+            return
+        user: JobUser = connection.user
+        limit = self.services.settings.max_file_size
+        failure = ""
+        try:
+            received = await self.store.receive(job.kind, _blocks(stream), limit)
+        except TooLarge:
+            failure = f"larger than {limit} bytes"
+            connection.response("552", f"the file is larger than {limit} bytes; nothing kept")
+        except TimeoutError:
+            failure = f"the data connection was silent for {self.socket_timeout:g} s"
+            connection.response("426", "data connection too slow; nothing kept")
+        except OSError as error:
+            failure = f"the data connection failed ({error.__class__.__name__})"
+            connection.response("426", "data connection lost; nothing kept")
+        except asyncio.CancelledError:
+            # ABOR, or the control connection ended: recorded, then answered (`_abortable`).
+            await self._failed(job, name, "aborted, or the client went during the upload")
+            raise
+        finally:
+            stream.close()
+        if failure:
+            await self._failed(job, name, failure)
+            return
+        if _client_gone(connection):
+            await self.store.drop(received)
+            await self._failed(job, name, "the client went before the end was confirmed")
+            return
+        # Shielded: the client going now must not leave a file in place that the
+        # database does not know of.
+        await asyncio.shield(self._keep(connection, job, user.token, name, received))
+
+    async def _keep(
+        self, connection: Connection, job: Any, token: str, name: str, received: Any
+    ) -> None:
+        now = self.services.clock()
+        try:
+            async with self.services.engine.begin() as db:
+                won = await jobs.file_received(
+                    db, job.id, token, name, received.size, received.sha256, now
+                )
+                if won:
+                    await self.store.keep(received, job.kind, job.id)
+        finally:
+            await self.store.drop(received)  # nothing left when kept: it was moved
+        if not won:
+            connection.response("530", "these credentials have ended with their job")
+            return
+        log.info(
+            "ftp: %s job %d of %s: %s received (%d bytes)",
+            job.kind,
+            job.id,
+            job.charge_point_id,
+            name,
+            received.size,
+        )
+        self.services.events.publish(
+            "JobFile", job.charge_point_id, now, kind=job.kind, jobId=job.id, size=received.size
+        )
+        connection.response("226", "transfer complete")
+
+    async def _failed(self, job: Any, name: str, reason: str) -> None:
+        """Recorded on the job (shielded: a cancelled upload records why, too)."""
+        text = f"upload of {name!r} over FTP: {reason}; nothing kept"
+        log.info("ftp: %s job %d of %s: %s", job.kind, job.id, job.charge_point_id, text)
+        now = self.services.clock()
+
+        async def record() -> None:
+            async with self.services.engine.begin() as db:
+                await jobs.transfer_failed(db, job.id, text, now)
+
+        await asyncio.shield(record())
+        self.services.events.publish(
+            "JobFileFailed", job.charge_point_id, now, kind=job.kind, jobId=job.id, reason=text
+        )
+
+    def _transfer(self, connection: Connection, work: Coroutine[Any, Any, None]) -> None:
+        connection.extra_workers.add(asyncio.create_task(_abortable(connection, work)))
+        connection.response("150", "data transfer starts")
+
+    async def _data_connection(self, connection: Connection) -> ThrottleStreamIO | None:
+        """The data connection once the client opened it (425 if it does not in time)."""
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(connection.future.data_connection), self.wait_future_timeout
+            )
+        except TimeoutError:
+            connection.response("425", "no data connection opened")
+            return None
+        stream: ThrottleStreamIO = connection.data_connection
+        del connection.data_connection
+        return stream
+
+
+def _logged_in(connection: Connection) -> bool:
+    if connection.future.logged.done():
+        return True
+    connection.response("530", "log in first (USER, PASS)")
+    return False
+
+
+def _listening(connection: Connection) -> bool:
+    if connection.future.passive_server.done():
+        return True
+    connection.response("503", "PASV or EPSV first (passive mode only)")
+    return False
+
+
+async def _abortable(connection: Connection, work: Coroutine[Any, Any, None]) -> None:
+    """A transfer that ABOR (or the connection's end) may cancel: answered as aborted,
+    and never a cancellation escaping into aioftp's dispatcher (which would end the
+    connection)."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        connection.response("426", "transfer aborted")
+        connection.response("226", "abort successful")
+
+
+async def _blocks(stream: ThrottleStreamIO) -> AsyncIterator[bytes]:
+    while block := await stream.read(BLOCK):
+        yield block
+
+
+def _client_gone(connection: Connection) -> bool:
+    """The control connection has ended (the client was killed or lost during the upload:
+    its data connection's end was no "done")."""
+    reader = connection.command_connection.reader
+    return bool(reader.at_eof() or reader.exception() is not None)
+
+
+class FtpServer:
+    """The server on `ftp_port`, started and stopped with the central system."""
+
+    def __init__(self, services: SystemServices) -> None:
+        self.services = services
+        self.server = JobFtpServer(services)
+        self.port: int | None = None
+        """Once listening: the port bound (the one the system chose for port 0)."""
+
+    async def start(self) -> None:
+        settings = self.services.settings
+        await self.server.start(settings.host, settings.ftp_port or 0)
+        self.port = int(self.server.server.sockets[0].getsockname()[1])
+        log.info("ocppd: FTP for job files on %s:%d", settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self.port is not None:
+            await self.server.close()
