@@ -5,6 +5,7 @@ client does. The locations come from the API, as a charger gets them."""
 import asyncio
 import ftplib
 import hashlib
+import io
 import json
 import signal
 from collections.abc import AsyncIterator
@@ -29,14 +30,14 @@ LIMIT = 1024 * 1024
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(ftp_port=0, data_dir=tmp_path / "data", max_file_size=LIMIT)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """`--ftp-port 0`, and what a test sets (`indirect` parametrization)."""
+    changed = getattr(request, "param", {})
+    return Settings(ftp_port=0, data_dir=tmp_path / "data", max_file_size=LIMIT, **changed)
 
 
 @pytest.fixture
-async def ftp_api(
-    engine: AsyncEngine, clock: FixedClock, settings: Settings
-) -> AsyncIterator[Api]:
+async def ftp_api(engine: AsyncEngine, clock: FixedClock, settings: Settings) -> AsyncIterator[Api]:
     """`ocppd serve --ftp-port 0`: the API, OCPP and the FTP server of one central system."""
     system = CentralSystem(settings, clock=clock, engine=engine)
     await system.start()
@@ -112,7 +113,7 @@ async def test_curl_uploads_diagnostics_and_downloads_firmware(
     operator = ftp_api.client(Role.OPERATOR)
     async with charge_point(ftp_api) as cp:
         job, location = await diagnostics_job(ftp_api, cp)
-        login, password, port, path = credentials(location)
+        login, password, port, _ = credentials(location)
         assert location == f"ftp://{login}:{password}@127.0.0.1:{port}/"
         assert port == ftp_api.system.ftp.port  # type: ignore[union-attr]
         assert job["transport"] == "ftp"
@@ -133,3 +134,242 @@ async def test_curl_uploads_diagnostics_and_downloads_firmware(
         assert await curl("-C", "-", "-o", str(saved), fw_location) == (0, "")
         assert saved.read_bytes() == IMAGE
     assert fw_job["transport"] == "ftp"
+
+
+def logged_in(port: int, login: str, password: str) -> ftplib.FTP:
+    """Python's FTP client, logged in (in a thread: it blocks)."""
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", port, timeout=60)
+    ftp.login(login, password)
+    return ftp
+
+
+def refusal(perform: Any) -> str:
+    """The code of the error `perform()` raised (it must raise one)."""
+    try:
+        perform()
+    except ftplib.Error as error:
+        return str(error)[:3]
+    raise AssertionError("not refused")
+
+
+async def test_credentials_reach_only_their_own_file_and_end_with_their_job(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    payload = tmp_path / "x.log"
+    payload.write_bytes(b"x" * 1000)
+    async with charge_point(ftp_api) as cp1, charge_point(ftp_api, "CP2") as cp2:
+        _, own = await firmware_job(ftp_api, cp1, IMAGE, "one.bin")
+        _, other = await firmware_job(ftp_api, cp2, IMAGE + b"2", "two.bin")
+        diagnostics, upload = await diagnostics_job(ftp_api, cp2)
+        login, password, port, _ = credentials(own)
+
+        def hostile() -> None:
+            with logged_in(port, login, password) as ftp:
+                assert refusal(lambda: ftp.retrbinary("RETR two.bin", print)) == "550"
+                assert refusal(lambda: ftp.nlst()) == "550"
+                assert refusal(lambda: ftp.retrlines("LIST")) == "550"
+                assert refusal(lambda: ftp.retrlines("MLSD")) == "550"
+                assert refusal(lambda: ftp.storbinary("STOR one.bin", payload.open("rb"))) == "550"
+                assert refusal(lambda: ftp.delete("one.bin")) == "502"
+                assert refusal(lambda: ftp.mkd("d")) == "502"
+                assert refusal(lambda: ftp.cwd("/other")) == "550"
+                assert ftp.size("one.bin") == len(IMAGE)
+                assert refusal(lambda: ftp.size("two.bin")) == "550"
+
+        await asyncio.to_thread(hostile)
+        # The other charger's login with this password: denied.
+        mixed = own.replace(login, credentials(other)[0])
+        status, said = await curl("-o", str(tmp_path / "o"), mixed)
+        assert status == 67, said  # login denied
+        # An upload login downloads nothing, and works over FTP only.
+        up_login, up_password, _, _ = credentials(upload)
+        status, said = await curl("-o", str(tmp_path / "o"), upload + "one.bin")
+        assert status != 0, said
+        over_http = f"{ftp_api.url}/files/diagnostics/{up_login}:{up_password}/x"
+        assert (await http("PUT", over_http, b"x"))[0] == 404
+        assert await curl("-T", str(payload), upload) == (0, "")
+        # The upload was kept: the job's credentials are used up.
+        status, said = await curl("-T", str(payload), upload)
+        assert status == 67, said
+        await cp1.ask("FirmwareStatusNotification", {"status": "DownloadFailed"})
+        status, said = await curl("-o", str(tmp_path / "o"), own)
+        assert status == 67, said  # the job ended
+    job = (await ftp_api.client(Role.VIEWER)("GET", f"/diagnostics/{diagnostics['jobId']}")).body
+    assert job["file"]["size"] == 1000
+
+
+HOSTILE_NAMES = (
+    "../x.log",
+    "/etc/x.log",
+    "/x.log",
+    "a\x00b.log",
+    "sub/x.log",
+    "..",
+    "a\\b",
+    "\x7f",
+)
+
+
+async def test_wrong_passwords_anonymous_and_paths_outside_the_job_are_refused(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    async with charge_point(ftp_api) as cp:
+        job, upload = await diagnostics_job(ftp_api, cp)
+        login, password, port, _ = credentials(upload)
+        attempts = ((login, password + "x"), ("anonymous", "a@b"), ("", ""), (login, ""))
+
+        def hostile() -> None:
+            for user, secret in attempts:
+                with ftplib.FTP() as ftp:
+                    ftp.connect("127.0.0.1", port, timeout=60)
+                    with pytest.raises(ftplib.error_perm, match=r"^530"):
+                        ftp.login(user, secret)
+            with logged_in(port, login, password) as ftp:
+                for name in HOSTILE_NAMES:
+                    with pytest.raises(ftplib.error_perm, match=r"^553"):
+                        ftp.storbinary(f"STOR {name}", io.BytesIO(b"hostile"))
+                assert ftp.pwd() == "/"
+                assert refusal(lambda: ftp.cwd("..x")) == "550"
+                assert ftp.sendcmd("CWD /").startswith("250")
+            with ftplib.FTP() as fresh:  # commands before a login
+                fresh.connect("127.0.0.1", port, timeout=60)
+                assert refusal(lambda: fresh.sendcmd("PASV")) == "530"
+                assert refusal(lambda: fresh.sendcmd("STOR x")) == "530"
+
+        await asyncio.to_thread(hostile)
+        assert files_under(ftp_api.system.settings.data_dir) == []
+        # The job is untouched: its credentials still upload.
+        good = tmp_path / "good.log"
+        good.write_bytes(b"fine")
+        assert await curl("-T", str(good), upload) == (0, "")
+    assert files_under(ftp_api.system.settings.data_dir) == [f"files/diagnostics/{job['jobId']}"]
+
+
+async def test_an_upload_over_the_size_limit_is_refused_and_nothing_kept(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.log"
+    big.write_bytes(b"y" * (LIMIT + 1))
+    async with charge_point(ftp_api) as cp:
+        job, upload = await diagnostics_job(ftp_api, cp)
+        status, said = await curl("-T", str(big), upload)
+        assert status != 0, said
+        viewer = ftp_api.client(Role.VIEWER)
+        failed = await until(viewer, f"/diagnostics/{job['jobId']}", lambda b: b["transferError"])
+        assert f"larger than {LIMIT} bytes" in failed["transferError"]["reason"]
+        assert failed["file"] is None and failed["endedAt"] is None
+        assert files_under(ftp_api.system.settings.data_dir) == []
+        big.write_bytes(b"y" * LIMIT)  # exactly the limit: kept
+        assert await curl("-T", str(big), upload) == (0, "")
+    assert files_under(ftp_api.system.settings.data_dir) == [f"files/diagnostics/{job['jobId']}"]
+
+
+async def test_a_client_killed_mid_upload_leaves_nothing_and_a_retry_works(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    part = tmp_path / "part.log"
+    part.write_bytes(b"z" * (LIMIT - 1))
+    folder = ftp_api.system.settings.data_dir / "files" / "diagnostics"
+    async with charge_point(ftp_api) as cp:
+        job, upload = await diagnostics_job(ftp_api, cp)
+        slow = await asyncio.create_subprocess_exec(
+            "curl", "--silent", "--limit-rate", "20k", "-T", str(part), upload
+        )  # fmt: skip
+
+        def receiving() -> bool:
+            return any(p.stat().st_size > 0 for p in folder.glob(".partial-*"))
+
+        await eventually(receiving, "the upload has started")
+        slow.send_signal(signal.SIGKILL)
+        await slow.wait()
+        viewer = ftp_api.client(Role.VIEWER)
+        failed = await until(
+            viewer, f"/diagnostics/{job['jobId']}", lambda b: b["transferError"], timeout=60
+        )
+        assert "nothing kept" in failed["transferError"]["reason"], failed
+        assert failed["file"] is None
+        await eventually(lambda: files_under(folder) == [], "the partial file removed")
+        assert await curl("-T", str(part), upload) == (0, "")
+        done = (await viewer("GET", f"/diagnostics/{job['jobId']}")).body
+    assert done["file"]["sha256"] == hashlib.sha256(part.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("settings", [{"ftp_timeout": 1.0}], indirect=True)
+async def test_silent_connections_are_timed_out(ftp_api: Api) -> None:
+    async with charge_point(ftp_api) as cp:
+        job, upload = await diagnostics_job(ftp_api, cp)
+        login, password, port, _ = credentials(upload)
+
+        def silent() -> tuple[str, str, bytes]:
+            with logged_in(port, login, password) as ftp:
+                ftp.voidcmd("TYPE I")
+                data = ftp.transfercmd("STOR silent.log")  # opened, never written to
+                data_ended = refusal(ftp.voidresp)
+                data.close()
+                # Asked for an upload, never connected.
+                ftp.sendcmd("PASV")
+                ftp.putcmd("STOR never.log")
+                assert ftp.getline().startswith("150")
+                unconnected = refusal(ftp.voidresp)
+            with ftplib.FTP() as idle:
+                idle.connect("127.0.0.1", port, timeout=60)
+                closing = idle.sock.recv(100) if idle.sock else b""
+            return data_ended, unconnected, closing
+
+        data_ended, unconnected, closing = await asyncio.to_thread(silent)
+        assert (data_ended, unconnected) == ("426", "425")
+        assert closing.startswith(b"421")
+        viewer = ftp_api.client(Role.VIEWER)
+        failed = await until(viewer, f"/diagnostics/{job['jobId']}", lambda b: b["transferError"])
+        assert "silent for 1 s" in failed["transferError"]["reason"]
+    assert files_under(ftp_api.system.settings.data_dir) == []
+
+
+@pytest.mark.parametrize("settings", [{"ftp_max_connections": 30}], indirect=True)
+async def test_a_hundred_parallel_logins_are_bounded_and_the_charger_is_answered(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    async with charge_point(ftp_api) as cp:
+        _, upload = await diagnostics_job(ftp_api, cp)
+        port = credentials(upload)[2]
+        greeted = asyncio.Barrier(101)
+
+        async def login() -> str:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                greeting = await reader.readline()
+                await greeted.wait()
+                if not greeting.startswith(b"220"):
+                    return greeting.decode()[:3]
+                writer.write(b"USER guess\r\nPASS wrong\r\n")
+                await reader.readline()  # 331
+                return (await reader.readline()).decode()[:3]
+            finally:
+                writer.close()
+
+        storm = [asyncio.create_task(login()) for _ in range(100)]
+        await greeted.wait()
+        for _ in range(5):  # while a hundred logins are under way
+            assert "currentTime" in await cp.ask("Heartbeat", {})
+        answers = await asyncio.gather(*storm)
+        assert sorted(set(answers)) == ["421", "530"]
+        assert answers.count("530") == 30
+        # Afterwards the job's own login works.
+        good = tmp_path / "good.log"
+        good.write_bytes(b"fine")
+        assert await curl("-T", str(good), upload) == (0, "")
+
+
+async def test_ftp_on_a_server_without_it_is_409_and_a_wrong_transport_400(api: Api) -> None:
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "d.log"}
+        off = await operator("POST", "/charge-points/CP1/diagnostics", {"transport": "ftp"})
+        assert off.status == 409, off.body
+        assert off.body["field"] == "transport" and "--ftp-port" in off.body["error"]
+        wrong = await operator("POST", "/charge-points/CP1/diagnostics", {"transport": "tftp"})
+        assert wrong.status == 400 and wrong.body["field"] == "transport", wrong.body
+        assert not [a for a, _ in cp.received if a == "GetDiagnostics"]
+        http_job = await operator("POST", "/charge-points/CP1/diagnostics", {"transport": "http"})
+        assert http_job.status == 201 and http_job.body["transport"] == "http"

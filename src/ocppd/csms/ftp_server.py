@@ -37,7 +37,7 @@ import aioftp
 from aioftp.common import Connection, StreamIO, ThrottleStreamIO
 
 from ocppd.csms import jobs
-from ocppd.csms.files import FileStore, TooLarge
+from ocppd.csms.files import FileStore, Received, TooLarge
 from ocppd.csms.models import firmware
 from ocppd.csms.settings import Settings
 from ocppd.csms.system_services import SystemServices
@@ -196,17 +196,22 @@ class JobFtpServer(aioftp.Server):
     async def parse_command(
         self, stream: StreamIO, censor_commands: tuple[str] = ("pass",)
     ) -> tuple[str, str]:
-        try:
-            line = await stream.readline()
-        except TimeoutError:
-            return IDLE, ""
-        except (OSError, ValueError):  # reset, or a line beyond the reader's limit
-            return GONE, ""
+        while True:
+            try:
+                line = await stream.readline()
+                break
+            except TimeoutError:
+                # The control connection is silent during a transfer: only a connection
+                # with none under way is idle.
+                connection = self.connections.get(stream)
+                if connection is None or not connection.extra_workers:
+                    return IDLE, ""
+            except (OSError, ValueError):  # reset, or a line beyond the reader's limit
+                return GONE, ""
         if not line:
             return GONE, ""
-        command, _, rest = (
-            line.decode(self.encoding, errors="replace").rstrip("\r\n").partition(" ")
-        )
+        text = line.decode(self.encoding, errors="replace").rstrip("\r\n")
+        command, _, rest = text.partition(" ")
         return command.lower(), rest
 
     async def response_writer(self, stream: StreamIO, response_queue: asyncio.Queue[Any]) -> None:
@@ -405,9 +410,10 @@ class JobFtpServer(aioftp.Server):
         stream = await self._data_connection(connection)
         if stream is None:
             return
-        user: JobUser = connection.user
         limit = self.services.settings.max_file_size
+        received: Received | None = None
         failure = ""
+        cancelled = False
         try:
             received = await self.store.receive(job.kind, _blocks(stream), limit)
         except TooLarge:
@@ -419,25 +425,31 @@ class JobFtpServer(aioftp.Server):
         except OSError as error:
             failure = f"the data connection failed ({error.__class__.__name__})"
             connection.response("426", "data connection lost; nothing kept")
-        except asyncio.CancelledError:
-            # ABOR, or the control connection ended: recorded, then answered (`_abortable`).
-            await self._failed(job, name, "aborted, or the client went during the upload")
-            raise
+        except asyncio.CancelledError:  # ABOR, or the control connection ended
+            failure, cancelled = "aborted, or the client went during the upload", True
         finally:
             stream.close()
-        if failure:
-            await self._failed(job, name, failure)
+        if not failure and _client_gone(connection):
+            failure = "the client went before the end was confirmed"
+        # Shielded to its end: the client going meanwhile (a cancellation, which may also
+        # come late: asyncio's wait_for can swallow one) must neither leave a file the
+        # database does not know of nor go unrecorded.
+        await asyncio.shield(self._conclude(connection, job, name, received, failure))
+        if cancelled:
+            raise asyncio.CancelledError  # answered by `_abortable`
+
+    async def _conclude(
+        self, connection: Connection, job: Any, name: str, received: Received | None, failure: str
+    ) -> None:
+        if received is not None and not failure:
+            await self._keep(connection, job, connection.user.token, name, received)
             return
-        if _client_gone(connection):
+        if received is not None:
             await self.store.drop(received)
-            await self._failed(job, name, "the client went before the end was confirmed")
-            return
-        # Shielded: the client going now must not leave a file in place that the
-        # database does not know of.
-        await asyncio.shield(self._keep(connection, job, user.token, name, received))
+        await self._failed(job, name, failure)
 
     async def _keep(
-        self, connection: Connection, job: Any, token: str, name: str, received: Any
+        self, connection: Connection, job: Any, token: str, name: str, received: Received
     ) -> None:
         now = self.services.clock()
         try:
@@ -466,16 +478,12 @@ class JobFtpServer(aioftp.Server):
         connection.response("226", "transfer complete")
 
     async def _failed(self, job: Any, name: str, reason: str) -> None:
-        """Recorded on the job (shielded: a cancelled upload records why, too)."""
+        """Recorded on the job: nothing was kept, and why."""
         text = f"upload of {name!r} over FTP: {reason}; nothing kept"
         log.info("ftp: %s job %d of %s: %s", job.kind, job.id, job.charge_point_id, text)
         now = self.services.clock()
-
-        async def record() -> None:
-            async with self.services.engine.begin() as db:
-                await jobs.transfer_failed(db, job.id, text, now)
-
-        await asyncio.shield(record())
+        async with self.services.engine.begin() as db:
+            await jobs.transfer_failed(db, job.id, text, now)
         self.services.events.publish(
             "JobFileFailed", job.charge_point_id, now, kind=job.kind, jobId=job.id, reason=text
         )
