@@ -9,6 +9,7 @@ import io
 import json
 import signal
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -17,9 +18,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
+from ocppd.csms import certificate_authority as ca
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, FakeChargePoint, api_app, charge_point, issue_tokens
+from tests.api.test_commands import with_security_extension
 from tests.api.test_diagnostics import files_under, http, until
 from tests.csms.conftest import FixedClock
 from tests.eventually import eventually
@@ -373,3 +376,49 @@ async def test_ftp_on_a_server_without_it_is_409_and_a_wrong_transport_400(api: 
         assert not [a for a, _ in cp.received if a == "GetDiagnostics"]
         http_job = await operator("POST", "/charge-points/CP1/diagnostics", {"transport": "http"})
         assert http_job.status == 201 and http_job.body["transport"] == "http"
+
+
+async def test_a_log_upload_and_a_signed_firmware_download_over_ftp(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    """The security extension's jobs (GetLog, SignedUpdateFirmware) take FTP too."""
+    data_dir = ftp_api.system.settings.data_dir
+    ca.CaFiles.of(data_dir).initialize(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await with_security_extension(ftp_api)
+    operator = ftp_api.client(Role.OPERATOR)
+    log = tmp_path / "security.log"
+    log.write_bytes(b"2026-11-25T12:00:00Z StartupOfTheDevice\n" * 500)
+    async with charge_point(ftp_api) as cp:
+        cp.replies["GetLog"] = {"status": "Accepted", "filename": "security.log"}
+        asked = await operator(
+            "POST", "/charge-points/CP1/logs", {"logType": "SecurityLog", "transport": "ftp"}
+        )
+        assert asked.status == 201, asked.body
+        location = next(p for a, p in cp.received if a == "GetLog")["log"]["remoteLocation"]
+        assert location.startswith("ftp://") and location.endswith("/")
+        assert await curl("-T", str(log), location) == (0, "")
+        job = await until(operator, f"/logs/{asked.body['jobId']}", lambda b: b["file"])
+        assert job["transport"] == "ftp"
+        assert job["file"]["sha256"] == hashlib.sha256(log.read_bytes()).hexdigest()
+
+        status, image = await http(
+            "POST",
+            f"{ftp_api.url}/api/v1/firmware?name=signed-4.0.bin",
+            IMAGE,
+            {"Authorization": f"Bearer {ftp_api.tokens[Role.OPERATOR]}"},
+        )
+        assert status == 201
+        cp.replies["SignedUpdateFirmware"] = {"status": "Accepted"}
+        body = {"firmwareId": json.loads(image)["firmwareId"], "signed": True, "transport": "ftp"}
+        signed = await operator("POST", "/charge-points/CP1/firmware-updates", body)
+        assert signed.status == 201, signed.body
+        sent = next(p for a, p in cp.received if a == "SignedUpdateFirmware")["firmware"]
+        assert sent["location"].startswith("ftp://") and sent["location"].endswith(
+            "/signed-4.0.bin"
+        )
+        saved = tmp_path / "signed.bin"
+        assert await curl("-o", str(saved), sent["location"]) == (0, "")
+        assert ca.verify_firmware_signature(
+            saved.read_bytes(), sent["signature"], sent["signingCertificate"]
+        )
+    assert signed.body["transport"] == "ftp"

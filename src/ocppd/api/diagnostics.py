@@ -24,8 +24,8 @@ from ocppd.api.jobs import (
     Job,
     JobId,
     Transport,
+    link_prefix,
     load,
-    location,
     read_routes,
     start,
     transport_for,
@@ -73,10 +73,11 @@ async def request_diagnostics(
     charger answered."""
     asked = data or DiagnosticsRequest()
     transport = await transport_for(system, charge_point_id, asked.transport)
+    prefix = link_prefix(system, request, transport, jobs.DIAGNOSTICS)
 
     def command(token: str) -> m.GetDiagnosticsRequest:
         return m.GetDiagnosticsRequest(
-            location=location(system, request, transport, jobs.DIAGNOSTICS, token),
+            location=prefix(token),
             retries=UNSET if asked.retries is None else asked.retries,
             retry_interval=UNSET if asked.retry_interval is None else asked.retry_interval,
             start_time=UNSET if asked.start_time is None else asked.start_time,

@@ -32,7 +32,7 @@ from msgspec import UNSET
 from ocppd.api import signed_firmware
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
-from ocppd.api.jobs import Count, Job, Transport, location, read_routes, start, transport_for
+from ocppd.api.jobs import Count, Job, Transport, link_prefix, read_routes, start, transport_for
 from ocppd.api.operator_input import utc
 from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
@@ -198,17 +198,17 @@ async def update_firmware(
             )
         )
     retrieve = utc("retrieveDate", data.retrieve_date or system.clock())
-    base = base_url(system, request)
+    transport = await transport_for(system, charge_point_id, data.transport)
+    prefix = link_prefix(system, request, transport, jobs.FIRMWARE)
     if data.signed or data.signature is not None or data.signing_certificate is not None:
         return await signed_firmware.update(
-            system, charge_point_id, data, image, retrieve, f"{base}/files/firmware/", force
+            system, charge_point_id, data, image, retrieve, prefix, force, transport
         )
-    transport = await transport_for(system, charge_point_id, data.transport)
     name = quote(image.name, safe="")
 
     def command(token: str) -> m.UpdateFirmwareRequest:
         return m.UpdateFirmwareRequest(
-            location=location(system, request, transport, jobs.FIRMWARE, token, name),
+            location=prefix(token) + name,
             retrieve_date=retrieve,
             retries=UNSET if data.retries is None else data.retries,
             retry_interval=UNSET if data.retry_interval is None else data.retry_interval,

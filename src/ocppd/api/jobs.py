@@ -119,21 +119,24 @@ def base_url(system: System, request: Request[Any, Any, Any]) -> str:
     return system.settings.public_url or str(request.base_url).rstrip("/")
 
 
-def location(
-    system: System,
-    request: Request[Any, Any, Any],
-    transport: str,
-    kind: str,
-    token: str,
-    name: str = "",
-) -> str:
-    """Where the charger transfers the job's file: with no `name` an upload's (the charger
-    picks the name), else a download's (`name` quoted for a URL)."""
+def link_prefix(
+    system: System, request: Request[Any, Any, Any], transport: str, kind: str
+) -> Callable[[str], str]:
+    """Where the charger transfers a job's file, for the job's token, without the file's
+    name (an upload's location; a download's adds the quoted name): over HTTP
+    `<public URL>/files/<kind>/<token>/`, over FTP `ftp://<token>@<host>:<port>/`."""
     if transport == jobs.FTP:
         assert system.ftp is not None and system.ftp.port is not None  # `transport_for`
         host = ftp_server.public_host(system.settings) or request.url.hostname or "localhost"
-        return ftp_server.location(host, system.ftp.port, token, name)
-    return f"{base_url(system, request)}/files/{kind}/{token}/{name}"
+        port = system.ftp.port
+        return lambda token: ftp_server.location(host, port, token)
+    base = base_url(system, request)
+    return lambda token: f"{base}/files/{kind}/{token}/"
+
+
+LONGEST_TOKEN = "x" * 49
+"""As long as any token (FTP credentials `LOGIN:PASSWORD` are 49 characters): a location's
+length checked before a job is opened."""
 
 
 async def transport_for(system: System, charge_point_id: str, asked: str | None) -> str:

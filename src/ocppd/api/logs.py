@@ -21,14 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.api.auth import needs
 from ocppd.api.charge_points import ChargePointId
 from ocppd.api.jobs import (
+    LONGEST_TOKEN,
     Count,
     Job,
     JobId,
-    base_url,
+    Transport,
     bounded_location,
+    link_prefix,
     load,
     read_routes,
     start,
+    transport_for,
 )
 from ocppd.api.operator_input import utc
 from ocppd.api.problems import Problem, ProblemException, documented
@@ -55,6 +58,8 @@ class LogRequest(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fi
     retries: Count | None = None
     retry_interval: Count | None = None
     """Seconds between retries."""
+    transport: Transport | None = None
+    """http or ftp; absent: the charge point's fileTransport."""
 
 
 @post(
@@ -73,8 +78,9 @@ async def request_log(
 ) -> Job:
     """Send GetLog with an upload location of ocppd's; the job, with the filename the charger
     answered (status Rejected and ended when it refused)."""
-    base = base_url(system, request)
-    bounded_location(f"{base}/files/log/{'x' * 43}/")  # 409 before a job is opened
+    transport = await transport_for(system, charge_point_id, data.transport)
+    prefix = link_prefix(system, request, transport, jobs.LOG)
+    bounded_location(prefix(LONGEST_TOKEN))  # 409 before a job is opened
     request_id = jobs.new_request_id()
     oldest = utc("oldestTimestamp", data.oldest_timestamp)
     latest = utc("latestTimestamp", data.latest_timestamp)
@@ -82,7 +88,7 @@ async def request_log(
     def command(token: str) -> s.GetLogRequest:
         return s.GetLogRequest(
             log=LogParameters(
-                remote_location=bounded_location(f"{base}/files/log/{token}/"),
+                remote_location=bounded_location(prefix(token)),
                 oldest_timestamp=UNSET if oldest is None else oldest,
                 latest_timestamp=UNSET if latest is None else latest,
             ),
@@ -100,7 +106,16 @@ async def request_log(
         "retries": data.retries,
         "retry_interval": data.retry_interval,
     }
-    return await start(system, charge_point_id, jobs.LOG, fields, command, _answered, force=force)
+    return await start(
+        system,
+        charge_point_id,
+        jobs.LOG,
+        fields,
+        command,
+        _answered,
+        force=force,
+        transport=transport,
+    )
 
 
 async def _answered(db: AsyncConnection, job_id: int, response: s.GetLogResponse) -> None:

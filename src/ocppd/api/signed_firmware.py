@@ -10,6 +10,7 @@ deliberately wrong one (testing a charger), use the command route SignedUpdateFi
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from cryptography import x509
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ocppd.api.jobs import Job, bounded_location, start
+from ocppd.api.jobs import LONGEST_TOKEN, Job, bounded_location, start
 from ocppd.api.operator_input import utc
 from ocppd.api.problems import Problem, ProblemException
 from ocppd.api.system import System
@@ -42,12 +43,14 @@ async def update(
     asked: Any,
     image: Any,
     retrieve: datetime,
-    link_prefix: str,
+    link_prefix: Callable[[str], str],
     force: bool,
+    transport: str = jobs.HTTP,
 ) -> Job:
     """Sign (or check the operator's signature of) `image`, open the job, send
-    SignedUpdateFirmware; `asked` is the API's FirmwareUpdateRequest."""
-    bounded_location(f"{link_prefix}{'x' * 43}/")  # 409 before a job is opened
+    SignedUpdateFirmware; `asked` is the API's FirmwareUpdateRequest; `link_prefix` the
+    location of a token (`jobs.link_prefix`)."""
+    bounded_location(link_prefix(LONGEST_TOKEN))  # 409 before a job is opened
     path = file_store(system).path(jobs.FIRMWARE, image.id)
     signature, signed_by = await _signature(system, asked, path)
     install = utc("installDate", asked.install_date)
@@ -57,7 +60,7 @@ async def update(
         return s.SignedUpdateFirmwareRequest(
             request_id=request_id,
             firmware=Firmware(
-                location=bounded_location(f"{link_prefix}{token}/", image.name),
+                location=bounded_location(link_prefix(token), image.name),
                 retrieve_date_time=retrieve,
                 signing_certificate=signature.signing_certificate,
                 signature=signature.signature,
@@ -86,6 +89,7 @@ async def update(
         _answered,
         usable_from=retrieve,
         force=force,
+        transport=transport,
     )
 
 
