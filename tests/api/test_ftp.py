@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import click
+import click.testing
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
+from ocppd.cli.serve import settings_options, to_settings
 from ocppd.csms import certificate_authority as ca
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
@@ -422,3 +426,33 @@ async def test_a_log_upload_and_a_signed_firmware_download_over_ftp(
             saved.read_bytes(), sent["signature"], sent["signingCertificate"]
         )
     assert signed.body["transport"] == "ftp"
+
+
+def test_the_ftp_settings_of_ocppd_serve() -> None:
+    @click.command()
+    @settings_options
+    def show(**values: object) -> None:
+        click.echo(repr(to_settings(values)))
+
+    def run(*arguments: str) -> click.testing.Result:
+        return CliRunner().invoke(show, list(arguments), env={"OCPPD_FTP_TIMEOUT": "5"})
+
+    shown = run("--ftp-port", "2121", "--ftp-passive-ports", "30000-30009")
+    assert shown.exit_code == 0, shown.output
+    assert "ftp_port=2121, ftp_passive_ports=(30000, 30009)" in shown.output
+    assert "ftp_timeout=5.0" in shown.output
+    assert "ftp_port=None, ftp_passive_ports=None" in run().output
+    for bad in ("30009-30000", "0-10", "1-65536", "30000", "a-b", "-"):
+        refused = run("--ftp-passive-ports", bad)
+        assert refused.exit_code == 2 and "not a port range A-B" in refused.output, bad
+    both = run(
+        "--ftp-port",
+        "21",
+        "--workers",
+        "2",
+        "--redis-url",
+        "redis://x/0",
+        "--database",
+        "postgresql://x/y",
+    )
+    assert both.exit_code == 2 and "--ftp-port runs in one process" in both.output
