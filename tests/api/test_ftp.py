@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
+from ocppd.cli import main
 from ocppd.cli.serve import settings_options, to_settings
 from ocppd.csms import certificate_authority as ca
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, FakeChargePoint, api_app, charge_point, issue_tokens
+from tests.api.test_cli import cli
 from tests.api.test_commands import with_security_extension
 from tests.api.test_diagnostics import files_under, http, until
 from tests.csms.conftest import FixedClock
@@ -456,3 +459,57 @@ def test_the_ftp_settings_of_ocppd_serve() -> None:
         "postgresql://x/y",
     )
     assert both.exit_code == 2 and "--ftp-port runs in one process" in both.output
+
+
+async def test_a_charge_points_file_transport_is_the_default_of_its_jobs(ftp_api: Api) -> None:
+    operator = ftp_api.client(Role.OPERATOR)
+    async with charge_point(ftp_api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "d.log"}
+        changed = await cli(
+            ftp_api, Role.ADMIN, "charge-point", "change", "CP1", "--file-transport", "ftp"
+        )
+        assert changed.exit_code == 0, changed.output
+        assert json.loads(changed.output)["fileTransport"] == "ftp"
+        shown = await operator("GET", "/charge-points/CP1")
+        assert shown.body["fileTransport"] == "ftp"
+        by_default = await operator("POST", "/charge-points/CP1/diagnostics")
+        assert by_default.body["transport"] == "ftp"
+        assert sent_location(cp, "GetDiagnostics").startswith("ftp://")
+        asked = await operator("POST", "/charge-points/CP1/diagnostics", {"transport": "http"})
+        assert asked.body["transport"] == "http"
+        assert sent_location(cp, "GetDiagnostics").startswith(ftp_api.url + "/files/diagnostics/")
+        bad = await ftp_api.client(Role.ADMIN)(
+            "PATCH", "/charge-points/CP1", {"fileTransport": "sftp"}
+        )
+        assert bad.status == 400 and bad.body["field"] == "fileTransport", bad.body
+        kept = await ftp_api.client(Role.ADMIN)("PUT", "/charge-points/CP1", {})
+        assert kept.body["fileTransport"] == "ftp", "a PUT without it keeps the stored one"
+
+
+async def test_a_charger_set_to_ftp_on_a_server_without_it_is_409(api: Api) -> None:
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "d.log"}
+        await api.client(Role.ADMIN)("PATCH", "/charge-points/CP1", {"fileTransport": "ftp"})
+        refused = await api.client(Role.OPERATOR)("POST", "/charge-points/CP1/diagnostics")
+        assert refused.status == 409, refused.body
+        assert "fileTransport of 'CP1'" in refused.body["error"]
+        assert not [a for a, _ in cp.received if a == "GetDiagnostics"]
+
+
+def test_charge_point_add_sets_the_file_transport(tmp_path: Path) -> None:
+    def add(*args: str) -> str:
+        result = CliRunner().invoke(
+            main, ["charge-point", "add", "CP9", *args, "--data-dir", str(tmp_path), "--create"]
+        )
+        assert result.exit_code == 0, result.output
+        with sqlite3.connect(tmp_path / "ocppd.db") as db:
+            return str(db.execute("SELECT file_transport FROM charge_points").fetchone()[0])
+
+    assert add() == "http"
+    assert add("--file-transport", "ftp") == "ftp"
+    assert add() == "ftp", "kept when not given"
+    refused = CliRunner().invoke(
+        main,
+        ["charge-point", "add", "CP9", "--file-transport", "tftp", "--data-dir", str(tmp_path)],
+    )
+    assert refused.exit_code == 2 and "'--file-transport'" in refused.output

@@ -5,6 +5,8 @@ and `securityExtension` (whether it is sent the security extension's commands). 
 them keeps the stored ones (a new charge point: 0 and false): a lower profile is an operator's
 explicit decision, never the side effect of a script that predates the field. Lowering it is
 allowed and recorded as a security event (`SecurityProfileLowered`, source central_system).
+`fileTransport` (http or ftp) is how its diagnostics, logs and firmware travel unless a job
+says otherwise (issue 20); a PUT without it keeps the stored one (new: http).
 
 A charge point's view joins its registration, its last BootNotification, its last
 heartbeat, the status of each connector, and whether it is connected right now, to which node
@@ -31,6 +33,7 @@ from ocppd.csms import registration, security_settings
 from ocppd.csms.central_system import MAX_IDENTITY_LENGTH
 from ocppd.csms.clock import as_utc
 from ocppd.csms.cluster import ClusterUnavailable, Holder
+from ocppd.csms.jobs import Transport
 from ocppd.csms.models import charge_points, connectors
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
@@ -82,6 +85,8 @@ class ChargePoint(msgspec.Struct, rename="camel", kw_only=True):
     """The lowest OCPP security profile (0-3) a connection of it may use."""
     security_extension: bool
     """Whether it is sent the OCPP 1.6 security extension's commands."""
+    file_transport: Transport
+    """How its jobs' files travel unless a job says: http, or ftp (ocppd's FTP server)."""
     connected: bool
     connected_at: datetime | None
     node: str | None = None
@@ -108,6 +113,8 @@ class Registration(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_
     """Absent: the stored one (0 for a new charge point)."""
     security_extension: bool | UnsetType = UNSET
     """Absent: the stored one (false for a new charge point)."""
+    file_transport: Transport | UnsetType = UNSET
+    """Absent: the stored one (http for a new charge point)."""
 
 
 class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
@@ -118,6 +125,7 @@ class RegistrationChange(msgspec.Struct, rename="camel", kw_only=True, forbid_un
     tolerate: list[Rule] | UnsetType = UNSET
     security_profile: SecurityProfile | UnsetType = UNSET
     security_extension: bool | UnsetType = UNSET
+    file_transport: Transport | UnsetType = UNSET
 
 
 @get("/charge-points", tags=["charge points"], responses=documented(503))
@@ -188,6 +196,8 @@ async def put_charge_point(
             data.authorization_key,
             frozenset(data.tolerate),
         )
+        if data.file_transport is not UNSET:
+            await _set_file_transport(db, charge_point_id, data.file_transport)
         lowered = await security_settings.store(
             db,
             charge_point_id,
@@ -219,6 +229,8 @@ async def patch_charge_point(
         values["auth_key_hash"] = registration.hash_key(key) if key else None
     if data.tolerate is not UNSET:
         values["leniency_rules"] = ",".join(sorted(set(data.tolerate)))
+    if data.file_transport is not UNSET:
+        values["file_transport"] = data.file_transport
     async with system.engine.begin() as db:
         before = await security_settings.load(db, charge_point_id)
         if before is None:
@@ -293,6 +305,14 @@ async def _holders(system: System, ids: list[str]) -> dict[str, Holder]:
     return await _cluster(system.holders(ids))
 
 
+async def _set_file_transport(db: AsyncConnection, charge_point_id: str, transport: str) -> None:
+    await db.execute(
+        charge_points.update()
+        .where(charge_points.c.id == charge_point_id)
+        .values(file_transport=transport)
+    )
+
+
 async def _view(db: AsyncConnection, system: System, charge_point_id: str) -> ChargePoint:
     row = (
         await db.execute(sa.select(charge_points).where(charge_points.c.id == charge_point_id))
@@ -349,6 +369,7 @@ def _charge_point(row: Any, live: Holder | None, connector_list: list[Connector]
         tolerate=sorted(registration.parse_rules(row.leniency_rules)),
         security_profile=row.security_profile,
         security_extension=row.security_extension,
+        file_transport=row.file_transport,
         connected=live is not None,
         connected_at=None if live is None else live.connected_at,
         node=None if live is None else live.node,

@@ -14,7 +14,7 @@ has none (no `--ftp-port`) is 409, and nothing is sent.
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
@@ -38,7 +38,7 @@ from ocppd.protocol.fields import Payload
 
 JobId = Annotated[int, PathParameter(name="jobId", ge=1, le=MAX_STORED_INTEGER)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
-Transport = Literal["http", "ftp"]
+Transport = jobs.Transport
 
 
 class JobStatus(msgspec.Struct, rename="camel", kw_only=True):

@@ -54,6 +54,12 @@ def charge_point() -> None:
     default=None,
     help="It takes the OCPP 1.6 security extension's commands (default: no, or as stored).",
 )
+@click.option(
+    "--file-transport",
+    type=click.Choice(["http", "ftp"]),
+    help="How its diagnostics, logs and firmware travel unless a job says (ftp: ocppd's FTP "
+    "server, --ftp-port). Default: http, or the one stored.",
+)
 @existing_database
 def add(
     identity: str,
@@ -62,12 +68,14 @@ def add(
     tolerate: tuple[str, ...],
     security_profile: int | None,
     security_extension: bool | None,
+    file_transport: str | None,
     database: ExistingDatabase,
 ) -> None:
     """Register IDENTITY (or update its registration)."""
     from datetime import UTC, datetime
 
     from ocppd.csms import registration, security_settings
+    from ocppd.csms.models import charge_points
 
     if not identity or len(identity) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="IDENTITY")
@@ -86,6 +94,12 @@ def add(
                 auth_key,
                 frozenset(Rule(r) for r in tolerate),
             )
+            if file_transport is not None:
+                await connection.execute(
+                    charge_points.update()
+                    .where(charge_points.c.id == identity)
+                    .values(file_transport=file_transport)
+                )
             await security_settings.store(
                 connection,
                 identity,
@@ -174,6 +188,12 @@ def show(identity: str, url: str, token: str | None) -> None:
     default=None,
     help="Whether it is sent the OCPP 1.6 security extension's commands.",
 )
+@click.option(
+    "--file-transport",
+    type=click.Choice(["http", "ftp"]),
+    help="How its diagnostics, logs and firmware travel unless a job says (ftp: ocppd's FTP "
+    "server, --ftp-port).",
+)
 @api_options
 def change(
     identity: str,
@@ -184,6 +204,7 @@ def change(
     tolerate_none: bool,
     security_profile: int | None,
     security_extension: bool | None,
+    file_transport: str | None,
     url: str,
     token: str | None,
 ) -> None:
@@ -207,10 +228,12 @@ def change(
         change["securityProfile"] = security_profile
     if security_extension is not None:
         change["securityExtension"] = security_extension
+    if file_transport is not None:
+        change["fileTransport"] = file_transport
     if not change:
         raise click.UsageError(
             "nothing to change: give --status, --auth-key, --no-auth-key, --tolerate, "
-            "--tolerate-none, --security-profile or --[no-]security-extension"
+            "--tolerate-none, --security-profile, --[no-]security-extension or --file-transport"
         )
     changed = ask(ApiClient(url, token), "PATCH", f"/charge-points/{quote(identity)}", change)
     click.echo(json.dumps(changed, indent=2))

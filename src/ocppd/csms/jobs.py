@@ -35,7 +35,7 @@ import asyncio
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -84,6 +84,8 @@ def new_request_id() -> int:
 HTTP = "http"
 FTP = "ftp"
 TRANSPORTS = (HTTP, FTP)
+Transport = Literal["http", "ftp"]
+"""How a job's file travels; a charge point's `file_transport` is the default."""
 
 
 def new_token(transport: str) -> str:

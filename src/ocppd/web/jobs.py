@@ -8,9 +8,14 @@ The forms use the API's job routes, not the raw commands: ocppd gives the charge
 location of its own (an upload place for diagnostics, the image for firmware), so an
 operator needs no file server. Downloading a diagnostics file needs an operator token (the
 API's rule: it may tell more than a viewer should see).
+
+Each form may choose the transport (http, or ftp: ocppd's FTP server); left blank, the charge
+point's default, which the "File transport" form changes (admin). A job shows an FTP
+transport and the last transfer that failed on ocppd's side (nothing of it kept).
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ocppd.web.forms import Field, api_form
@@ -29,7 +34,7 @@ from ocppd.web.markup import (
     when,
 )
 
-EVENTS = "JobCreated JobStatus JobFile"
+EVENTS = "JobCreated JobStatus JobFile JobFileFailed"
 DONE = {"Uploaded", "Installed"}
 FAILED = {
     "UploadFailed",
@@ -53,6 +58,27 @@ RETRIES = (
     Field("retries", "Retries", "int", minimum=0),
     Field("retryInterval", "Retry interval (s)", "int", minimum=0),
 )
+TRANSPORT = Field(
+    "transport",
+    "Transport",
+    "select",
+    options=("http", "ftp"),
+    labels=(("http", "HTTP"), ("ftp", "FTP")),
+    blank="(the charge point's)",
+)
+
+
+def file_transport_form(charge_point_id: str) -> str:
+    """The charge point's default transport (admin: the API's PATCH)."""
+    return api_form(
+        "file-transport",
+        f"/charge-points/{segment(charge_point_id)}",
+        [replace(TRANSPORT, name="fileTransport", label="Default", blank="(unchanged)")],
+        "Save",
+        title="File transport",
+        method="PATCH",
+        needs="admin",
+    )
 
 
 def diagnostics_form(charge_point_id: str, refresh: str = "") -> str:
@@ -63,6 +89,7 @@ def diagnostics_form(charge_point_id: str, refresh: str = "") -> str:
             Field("startTime", "From", "datetime", hint="UTC"),
             Field("stopTime", "Until", "datetime", hint="UTC"),
             *RETRIES,
+            TRANSPORT,
         ],
         "Request upload",
         title="Get diagnostics",
@@ -85,6 +112,7 @@ def firmware_form(charge_point_id: str, refresh: str = "") -> str:
             ),
             Field("retrieveDate", "Retrieve at", "datetime", hint="UTC; empty = now"),
             *RETRIES,
+            TRANSPORT,
         ],
         "Update",
         title="Update firmware",
@@ -108,6 +136,7 @@ def log_form(charge_point_id: str, refresh: str = "") -> str:
             Field("oldestTimestamp", "From", "datetime", hint="UTC"),
             Field("latestTimestamp", "Until", "datetime", hint="UTC"),
             *RETRIES,
+            TRANSPORT,
         ],
         "Request upload",
         title="Get log",
@@ -132,6 +161,7 @@ def signed_firmware_form(charge_point_id: str, refresh: str = "") -> str:
             Field("retrieveDate", "Retrieve at", "datetime", hint="UTC; empty = now"),
             Field("installDate", "Install at", "datetime", hint="UTC; empty = at once"),
             *RETRIES,
+            TRANSPORT,
         ],
         "Update",
         title="Signed firmware update",
@@ -147,7 +177,8 @@ def page(charge_point_id: str) -> str:
 <div class="commands">{diagnostics_form(charge_point_id, "diagnostics")}
 {log_form(charge_point_id, "logs")}
 {firmware_form(charge_point_id, "firmware-updates")}
-{signed_firmware_form(charge_point_id, "firmware-updates")}</div>
+{signed_firmware_form(charge_point_id, "firmware-updates")}
+{file_transport_form(charge_point_id)}</div>
 <section class="card" aria-labelledby="diagnostics-title">
 <h2 id="diagnostics-title">Diagnostics</h2>
 {region("diagnostics", base + "/diagnostics", EVENTS)}
@@ -203,6 +234,14 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
             )
     if job.get("firmwareId") is not None:
         details.append(f"image #{esc(job.get('firmwareId'))}")
+    if job.get("transport") == "ftp":
+        details.append("over FTP")
+    failed = job.get("transferError")
+    if isinstance(failed, dict):
+        details.append(
+            f'<span class="transfer-error">{esc(failed.get("reason"))} '
+            f"({when(failed.get('at'))})</span>"
+        )
     waiting = job.get("waitingForTransactions")
     if isinstance(waiting, list) and waiting:
         noun = "transaction" if len(waiting) == 1 else "transactions"
