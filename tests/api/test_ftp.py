@@ -10,6 +10,7 @@ import json
 import signal
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,12 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ocppd.api.tokens import Role
+from ocppd.chargepoint import ChargerModel, Clock, Station
+from ocppd.chargepoint.files import TransferOptions
 from ocppd.cli import main
 from ocppd.cli.serve import settings_options, to_settings
 from ocppd.csms import certificate_authority as ca
+from ocppd.csms import registration
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, FakeChargePoint, api_app, charge_point, issue_tokens
@@ -513,3 +517,60 @@ def test_charge_point_add_sets_the_file_transport(tmp_path: Path) -> None:
         ["charge-point", "add", "CP9", "--file-transport", "tftp", "--data-dir", str(tmp_path)],
     )
     assert refused.exit_code == 2 and "'--file-transport'" in refused.output
+
+
+@asynccontextmanager
+async def ftp_station(api: Api, identity: str = "SIM1") -> AsyncIterator[Station]:
+    """ocppd's simulator as an FTP-only charger (`ocppd simulate --upload-method ftp`),
+    registered with fileTransport ftp and booted, on a fast clock."""
+    async with api.system.engine.begin() as db:
+        await registration.register(db, identity)
+    assert (
+        await api.client(Role.ADMIN)(
+            "PATCH", f"/charge-points/{identity}", {"fileTransport": "ftp"}
+        )
+    ).status == 200
+    station = Station(
+        f"ws://127.0.0.1:{api.port}/ocpp",
+        identity,
+        model=ChargerModel(connectors=1, firmware_version="sim-1.0"),
+        clock=Clock(speed=1000.0),
+        file_transfer=TransferOptions(timeout=30, protocols="ftp"),
+    )
+    async with station:
+        await station.wait_accepted()
+        yield station
+
+
+async def test_ocppds_simulator_uploads_diagnostics_and_installs_firmware_over_ftp(
+    ftp_api: Api,
+) -> None:
+    operator = ftp_api.client(Role.OPERATOR)
+    async with ftp_station(ftp_api) as station:
+        asked = await operator("POST", "/charge-points/SIM1/diagnostics")  # its default: FTP
+        assert asked.status == 201 and asked.body["transport"] == "ftp", asked.body
+        done = await until(
+            operator, f"/diagnostics/{asked.body['jobId']}", lambda b: b["endedAt"], timeout=60
+        )
+        assert done["status"] == "Uploaded", done
+        file = await operator("GET", f"/diagnostics/{asked.body['jobId']}/file")
+        assert file.status == 200 and hashlib.sha256(file.raw).hexdigest() == done["file"]["sha256"]
+
+        status, image = await http(
+            "POST",
+            f"{ftp_api.url}/api/v1/firmware?name=sim-2.0.bin",
+            IMAGE,
+            {"Authorization": f"Bearer {ftp_api.tokens[Role.OPERATOR]}"},
+        )
+        assert status == 201
+        body = {"firmwareId": json.loads(image)["firmwareId"]}
+        update = await operator("POST", "/charge-points/SIM1/firmware-updates", body)
+        assert update.status == 201 and update.body["transport"] == "ftp", update.body
+        installed = await until(
+            operator,
+            f"/firmware-updates/{update.body['jobId']}",
+            lambda b: b["endedAt"],
+            timeout=60,
+        )
+        assert installed["status"] == "Installed", installed
+        assert station.firmware_image == IMAGE
