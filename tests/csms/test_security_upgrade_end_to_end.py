@@ -1,8 +1,10 @@
 """The upgrade path against ocppd's own simulator (`ocppd simulate`, a real process): ocppd
 serves a plain port and a TLS port with the certificates of its own CA (`ocppd ca init`), the
-station starts on profile 1 (ws, Basic auth) trusting nothing, and the operator's upgrade to
+station starts on profile 1 (ws, Basic auth) trusting nothing. The operator's upgrade to
 profile 2 installs ocppd's root in it, changes its SecurityProfile and sees it reconnect on
-the TLS port, its stored profile raised by the admission."""
+the TLS port, its stored profile raised by the admission; the upgrade to 3 has it make a CSR,
+which waits for the operator's approval (the default signing policy), and once its
+certificate is accepted it reconnects with it (mutual TLS)."""
 
 import asyncio
 import signal
@@ -110,6 +112,46 @@ async def test_profile_1_to_2_with_the_simulator(served: Served, tmp_path: Path)
         assert shown["securityProfile"] == 2, "raised by the connection on profile 2"
         await eventually(connected, "the station is connected (on the TLS port)")
         assert "CP1" in api.system.connections
+
+        events = api.system.events.subscribe()
+        started = await api.client(Role.OPERATOR)(
+            "POST", "/charge-points/CP1/security-upgrade", {"profile": 3}
+        )
+        assert started.status == 202, started.body
+        assert started.body["previous"] == 2
+        # The CSR waits for an operator (the default policy): approve it as one would.
+        while True:
+            event = await events.next(120)
+            assert event is not None, "no certificate request from the station"
+            if event.type == "CertificateRequested" and event.charge_point_id == "CP1":
+                break
+        events.close()
+        assert event.data["status"] == "pending", event.data
+        approved = await api.client(Role.ADMIN)(
+            "POST", f"/certificate-requests/{event.data['requestId']}/approve"
+        )
+        assert approved.status == 200, approved.body
+        upgrade.clear()
+        await eventually(over, "the upgrade to 3 ended", deadline=600)
+        assert upgrade["status"] == "succeeded", upgrade
+        assert [(s["name"], s["status"]) for s in upgrade["steps"]] == [
+            ("InstallRootCertificate", "done"),
+            ("SignChargePointCertificate", "done"),
+            ("ChangeSecurityProfile", "done"),
+            ("ReconnectOnNewProfile", "done"),
+        ]
+        assert (
+            f"certificate request {event.data['requestId']} signed"
+            in (upgrade["steps"][1]["detail"])
+        )
+        assert (await view(api))["securityProfile"] == 3
+        await eventually(connected, "the station is connected with its certificate")
+
+        async def in_use() -> bool:
+            path = f"/certificate-requests/{event.data['requestId']}"
+            return bool((await api.client(Role.VIEWER)("GET", path)).body["status"] == "in-use")
+
+        await eventually(in_use, "the station connected with the certificate ocppd issued")
     finally:
         if station.returncode is None:
             station.send_signal(signal.SIGINT)

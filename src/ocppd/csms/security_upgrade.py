@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from ocppd.csms.certificate_authority import CaFiles
+from ocppd.csms.certificate_requests import trusted_ca_file
 from ocppd.csms.events import Event, Subscription
 from ocppd.csms.models import charge_points
 from ocppd.csms.system_services import SystemServices
@@ -205,7 +205,7 @@ class SecurityUpgrades:
         return int(row[0]), bool(row[1]), row[2] is not None
 
     def _ocppd_root(self) -> str:
-        path = root_certificate_file(self.system.settings)
+        path = trusted_ca_file(self.system.settings)
         if path is None:
             raise UpgradeRefused(
                 "no root certificate to install: ocppd has no CA (ocppd ca init, or --ca-cert); "
@@ -403,15 +403,6 @@ class UnknownChargePoint(LookupError):
 def _expect(status: Any, wanted: set[str], action: str) -> None:
     if str(status) not in wanted:
         raise StepFailed(f"the charger answered {action} {status}")
-
-
-def root_certificate_file(settings: Any) -> Path | None:
-    """ocppd's CA certificate: `--ca-cert`, else `<data-dir>/ca/ca.pem` when there."""
-    configured = getattr(settings, "ca_cert", None)
-    if configured is not None:
-        return Path(configured)
-    made = CaFiles.of(Path(settings.data_dir)).ca_cert
-    return made if made.exists() else None
 
 
 def check_root(root_pem: str, server_certificate: Path | None) -> None:
