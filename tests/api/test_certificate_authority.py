@@ -27,6 +27,7 @@ from ocppd.csms.certificate_authority import Authority, CaFiles, fingerprint, pe
 from ocppd.csms.models import certificate_requests, charge_points, configuration
 from ocppd.csms.settings import CertificateSigning
 from tests.api.conftest import Api, charge_point
+from tests.api.test_cli import ocppd
 from tests.eventually import eventually
 
 
@@ -387,3 +388,35 @@ async def test_the_root_and_firmware_signing_certificates_are_served(api: Api) -
     assert answer.body["rootFingerprint"] == fingerprint(authority.certificate)
     assert answer.body["firmwareSigningCertificate"] == files.firmware_cert.read_text()
     assert answer.body["certificateSigning"] == "manual"
+
+
+async def test_the_command_line_lists_approves_and_rejects(api: Api) -> None:
+    await with_ca(api)
+    await with_extension(api, "CP2")
+    env = {"OCPPD_URL": api.url, "OCPPD_TOKEN": api.tokens[Role.ADMIN]}
+    async with charge_point(api) as cp, charge_point(api, "CP2") as other:
+        cp.replies["CertificateSigned"] = {"status": "Accepted"}
+        await cp.ask("SignCertificate", {"csr": make_csr(ec_key())})
+        await other.ask("SignCertificate", {"csr": make_csr(ec_key(), "CP2")})
+        first, second = await stored(api)
+        code, out, err = await ocppd("certificate-requests", "--status", "pending", env=env)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].split()[:3] == ["ID", "CHARGE", "POINT"]
+        assert [line.split()[:3] for line in lines[1:3]] == [
+            [str(second["id"]), "CP2", "pending"],
+            [str(first["id"]), "CP1", "pending"],
+        ]
+        code, out, err = await ocppd("certificate-requests", "approve", str(first["id"]), env=env)
+        assert code == 0, err
+        assert '"status": "accepted"' in out
+        assert [action for action, _ in cp.received] == ["CertificateSigned"]
+        code, out, err = await ocppd(
+            "certificate-requests", "reject", str(second["id"]), "--reason", "no", env=env
+        )
+        assert code == 0, err
+        assert '"reason": "no"' in out
+        code, _, err = await ocppd("certificate-requests", "approve", str(second["id"]), env=env)
+        assert code == 1
+        assert "rejected" in err
+        assert other.received == []

@@ -12,7 +12,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ocppd.cli.certificate_authority import certificate_authority
+    from ocppd.cli.certificate_authority import certificate_authority, certificate_requests
     from ocppd.cli.charge_points import charge_point
     from ocppd.cli.files import diagnostics, firmware, logs
     from ocppd.cli.id_tags import id_tag, id_tags
@@ -37,6 +37,7 @@ def _register() -> None:
     main.add_command(logs)
     main.add_command(security_events)
     main.add_command(certificate_authority)
+    main.add_command(certificate_requests)
 
 
 _register()

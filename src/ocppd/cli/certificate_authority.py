@@ -1,15 +1,20 @@
 """`ocppd ca init` and `ocppd ca show`: ocppd's certificate authority in `<data-dir>/ca/`
-(`csms/certificate_authority.py`, decision 0007)."""
+(`csms/certificate_authority.py`, decision 0007); `ocppd certificate-requests` (list,
+approve, reject): chargers' certificate requests through a running ocppd's API."""
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ocppd.cli.api_client import ApiClient
 from ocppd.cli.database_location import data_dir_option
+from ocppd.cli.operate import api_options, ask, page_options, show_page
 from ocppd.csms.certificate_authority import (
     DEFAULT_SERVER_NAMES,
     CaExists,
@@ -97,3 +102,76 @@ def _key_text(certificate: x509.Certificate) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA {key.key_size}"
     return type(key).__name__
+
+
+STATUSES = ["pending", "signed", "sent", "accepted", "refused", "rejected", "in-use"]
+
+
+@click.group("certificate-requests", invoke_without_command=True)
+@click.option("--charge-point", help="Only this charge point's.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only those in this status.")
+@page_options
+@api_options
+@click.pass_context
+def certificate_requests(
+    ctx: click.Context,
+    charge_point: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+    url: str,
+    token: str | None,
+) -> None:
+    """Chargers' certificate requests (SignCertificate), newest first; `approve` and `reject`
+    one (admin token)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    page = ask(
+        ApiClient(url, token),
+        "GET",
+        "/certificate-requests",
+        chargePointId=charge_point,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    header = ["ID", "CHARGE POINT", "STATUS", "KEY", "SERIAL", "REQUESTED", "REASON"]
+    show_page(page, as_json, header, _request_row)
+
+
+def _request_row(item: dict[str, Any]) -> list[str]:
+    key = f"{item['keyType']} {item['keyBits']}" if item["keyType"] else ""
+    return [
+        str(item["id"]),
+        item["chargePointId"],
+        item["status"],
+        key,
+        item["serialNumber"] or "",
+        item["requestedAt"],
+        item["reason"] or "",
+    ]
+
+
+@certificate_requests.command()
+@click.argument("request_id", type=click.IntRange(1, 2**63 - 1))
+@api_options
+def approve(request_id: int, url: str, token: str | None) -> None:
+    """Sign a pending request and send the chain (a signed one: send it again); exit 1 when
+    it was not delivered (its reason is printed)."""
+    answer = ask(ApiClient(url, token), "POST", f"/certificate-requests/{request_id}/approve")
+    click.echo(json.dumps(answer, indent=2))
+    if answer["status"] == "signed":
+        click.echo(f"not delivered: {answer['reason']}", err=True)
+        raise SystemExit(1)
+
+
+@certificate_requests.command()
+@click.argument("request_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--reason", help="Why (kept with the request).")
+@api_options
+def reject(request_id: int, reason: str | None, url: str, token: str | None) -> None:
+    """Refuse a pending request."""
+    body = {"reason": reason} if reason else {}
+    answer = ask(ApiClient(url, token), "POST", f"/certificate-requests/{request_id}/reject", body)
+    click.echo(json.dumps(answer, indent=2))
