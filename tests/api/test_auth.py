@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from ocppd.api.auth import CHECKED_FOR, RoleCache
-from ocppd.api.tokens import Role
+from ocppd.api.tokens import Caller, Role
 from tests.api.conftest import Api
 from tests.cluster_nodes import Cluster, eventually
 
@@ -89,12 +89,12 @@ def test_a_role_is_forgotten_when_the_tokens_changed_since_it_was_learned() -> N
     cache = RoleCache()
     before = (3, "2026-12-06 10:00:00")
     cache.checked(before)
-    cache.put("ocppd_kept", Role.VIEWER, before)
+    cache.put("ocppd_kept", Caller(1, "kept", Role.VIEWER), before)
     with_new = (4, "2026-12-06 10:00:01")  # created ...
-    cache.put("ocppd_short_lived", Role.ADMIN, with_new)  # ... and used ...
+    cache.put("ocppd_short_lived", Caller(2, "short", Role.ADMIN), with_new)  # ... and used ...
     cache.checked(before)  # ... and revoked: the count and the newest as before
     assert cache.get("ocppd_short_lived") is None
-    assert cache.get("ocppd_kept") is Role.VIEWER  # learned under these tokens: still true
+    assert cache.get("ocppd_kept") == Caller(1, "kept", Role.VIEWER)  # learned under these tokens: still true
     cache.checked(with_new)  # a token created since: every role is asked again
     assert cache.get("ocppd_kept") is None
 

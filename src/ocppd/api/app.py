@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ocppd import __version__
 from ocppd.api import (
+    audit_log,
     certificate_authority,
     charge_points,
     charging_profiles,
@@ -50,6 +51,12 @@ from ocppd.transport.server import ASGIApp
 
 PREFIX = "/api/v1"
 DOCS = PREFIX + "/docs"
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """Every API route: the operator's input checked, then a change's audit entry written."""
+    await check_request(request)
+    await audit_log.attempted(request)
 
 
 @get(PREFIX + "/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
@@ -90,9 +97,10 @@ def create_app(system: CentralSystem) -> Litestar:
             *cluster.ROUTES,
             *certificate_authority.ROUTES,
             *security_upgrades.ROUTES,
+            *audit_log.ROUTES,
         ],
         guards=[authorized],
-        before_request=check_request,
+        before_request=before_request,
         security=[{"bearer": []}],
     )
     app = Litestar(
@@ -101,6 +109,7 @@ def create_app(system: CentralSystem) -> Litestar:
         dependencies=PROVIDE,
         state=State({"system": system, "roles": RoleCache()}),
         exception_handlers=problems.HANDLERS,
+        before_send=[audit_log.before_send],
         openapi_config=OpenAPIConfig(
             title="ocppd",
             version=__version__,

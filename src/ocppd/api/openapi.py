@@ -9,7 +9,8 @@ does (schemathesis checks both directions in `tests/api/test_contract.py`):
   largest id the database holds) and every string parameter without NUL (`operator_input`
   refuses it: PostgreSQL's text cannot hold one), a body with a default optional, a
   command's location a `format: uri` (as OCPP's schema says), a file's Last-Modified an
-  HTTP-date, and a HEAD operation's answers without a body (Litestar gives them its GET's).
+  HTTP-date, a HEAD operation's answers without a body (Litestar gives them its GET's), and
+  every change's 503 when its audit entry cannot be written (`api/audit_log.py`).
 - `answer_allow_of_whole_routes`: OPTIONS answers every method of its path. Litestar's OPTIONS
   handler lists the methods of the route it was made with, which for a path whose handlers
   were registered one by one was its first handler's alone (`Allow: GET, OPTIONS` beside PUT).
@@ -90,8 +91,29 @@ def served_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
                     _http_dates(response.get("headers", {}))
             if "head" in item:
                 _without_bodies(item["head"])
+        _audit_unavailable(document)
         cached = app.state["openapi_document"] = (built, document)
     return cached[1]
+
+
+AUDIT_UNAVAILABLE = "not done: its audit entry cannot be written (the database failed)"
+CHANGES = ("post", "put", "patch", "delete")
+
+
+def _audit_unavailable(document: dict[str, Any]) -> None:
+    """A change under /api/v1 is refused 503 when its audit entry cannot be written."""
+    for path, item in document.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in CHANGES:
+            responses = item.get(method, {}).get("responses")
+            if responses is None:
+                continue
+            if "503" in responses:
+                responses["503"]["description"] += "; or " + AUDIT_UNAVAILABLE
+            else:
+                refused = responses.get("400") or next(iter(responses.values()))
+                responses["503"] = {**refused, "description": AUDIT_UNAVAILABLE.capitalize()}
 
 
 def _without_bodies(head: dict[str, Any]) -> None:

@@ -71,12 +71,23 @@ async def create(connection: AsyncConnection, role: Role, name: str = "") -> New
     return NewToken(id=int(token_id), name=name, role=role, created_at=now, token=secret)
 
 
-async def role_of(connection: AsyncConnection, token: str) -> Role | None:
-    """The role a presented token grants, or None for a token we never issued."""
-    role = await connection.scalar(
-        sa.select(api_tokens.c.role).where(api_tokens.c.token_hash == digest(token))
-    )
-    return None if role is None else Role(role)
+class Caller(msgspec.Struct, frozen=True):
+    """Who a presented token is: what the guard learns, and the audit log records."""
+
+    token_id: int
+    name: str
+    role: Role
+
+
+async def caller_of(connection: AsyncConnection, token: str) -> Caller | None:
+    """The token presented, or None for a token we never issued."""
+    t = api_tokens.c
+    row = (
+        await connection.execute(
+            sa.select(t.id, t.name, t.role).where(t.token_hash == digest(token))
+        )
+    ).first()
+    return None if row is None else Caller(int(row.id), row.name, Role(row.role))
 
 
 async def fingerprint(connection: AsyncConnection) -> tuple[int, str]:

@@ -2,10 +2,12 @@
 first `ocppd serve`, as `token create`). `list`, `show`, `change` and `remove` go through a
 running ocppd's HTTP API (admin token; `show` and `list` any), so that its live connections
 follow: a removed charge point is disconnected, a changed status answers its next boot.
+`add` is recorded in the audit log (role `cli`, the OS user) with its registration.
 No command prints an AuthorizationKey: only whether one is set."""
 
 import asyncio
 import json
+from typing import Any
 
 import click
 
@@ -74,7 +76,7 @@ def add(
     """Register IDENTITY (or update its registration)."""
     from datetime import UTC, datetime
 
-    from ocppd.csms import registration, security_settings
+    from ocppd.csms import audit_log, registration, security_settings
     from ocppd.csms.models import charge_points
 
     if not identity or len(identity) > 255:
@@ -110,6 +112,16 @@ def add(
             )
             stored = await security_settings.load(connection, identity)
             assert stored is not None
+            body = _registration(status, auth_key, tolerate, security_profile, security_extension)
+            if file_transport is not None:
+                body["fileTransport"] = file_transport
+            await audit_log.record_command_line(
+                connection,
+                "charge-point add",
+                "put_charge_point",
+                {"path": {"chargePointId": identity}, "body": body},
+                charge_point_id=identity,
+            )
             return stored
 
     settings = asyncio.run(run())
@@ -117,6 +129,24 @@ def add(
         f"charge point {identity} registered ({status}, security profile {settings.profile}, "
         f"security extension {'on' if settings.extension else 'off'})"
     )
+
+
+def _registration(
+    status: str,
+    auth_key: str | None,
+    tolerate: tuple[str, ...],
+    security_profile: int | None,
+    security_extension: bool | None,
+) -> dict[str, Any]:
+    """What `add` was asked, as the API's body says it (the key's value is redacted)."""
+    body: dict[str, Any] = {"registrationStatus": status, "tolerate": list(tolerate)}
+    if auth_key is not None:
+        body["authorizationKey"] = auth_key
+    if security_profile is not None:
+        body["securityProfile"] = security_profile
+    if security_extension is not None:
+        body["securityExtension"] = security_extension
+    return body
 
 
 @charge_point.command("list")

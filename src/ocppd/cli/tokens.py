@@ -1,6 +1,8 @@
 """`ocppd token create|list|revoke`: bearer tokens of the HTTP API, in the database directly
 (the first admin token cannot come from the API itself, and a leaked admin token must be
 revocable without it). Only `create` prints a secret: the database keeps hashes only.
+`create` and `revoke` are recorded in the audit log (role `cli`, the OS user) in the
+transaction of their change.
 
 A token revoked here is refused by a running ocppd within a second (`ocppd.api.auth`: it asks
 whether the tokens changed at most once a second); one revoked through the API, at once."""
@@ -35,10 +37,19 @@ def token() -> None:
 def create(role: str, name: str, database: ExistingDatabase) -> None:
     """Print a new token; only its hash is stored, so keep it now."""
     from ocppd.api import tokens
+    from ocppd.csms import audit_log
 
     async def run() -> str:
         async with database.engine() as engine, engine.begin() as connection:
-            return (await tokens.create(connection, tokens.Role(role), name)).token
+            created = await tokens.create(connection, tokens.Role(role), name)
+            await audit_log.record_command_line(
+                connection,
+                "token create",
+                "create_token",
+                {"body": {"role": role, "name": name}},
+                response={"id": created.id},
+            )
+            return created.token
 
     click.echo(asyncio.run(run()))
 
@@ -71,10 +82,20 @@ def revoke(token_id: int, database: ExistingDatabase) -> None:
     """Revoke the token ID (see `ocppd token list`): a running ocppd refuses it within a
     second (through the API, at once)."""
     from ocppd.api import tokens
+    from ocppd.csms import audit_log
 
     async def run() -> bool:
         async with database.engine() as engine, engine.begin() as connection:
-            return await tokens.revoke(connection, token_id)
+            revoked = await tokens.revoke(connection, token_id)
+            await audit_log.record_command_line(
+                connection,
+                "token revoke",
+                "revoke_token",
+                {"path": {"tokenId": token_id}},
+                outcome=audit_log.SUCCEEDED if revoked else audit_log.REFUSED,
+                result=None if revoked else f"no token {token_id}",
+            )
+            return revoked
 
     if not asyncio.run(run()):
         raise click.ClickException(f"no token {token_id} (see `ocppd token list`)")

@@ -366,6 +366,29 @@ api_tokens = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
 
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # What operators changed or tried to (csms/audit_log.py): who, when, what, and the outcome.
+    # Kept: nothing deletes it.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("token_id", sa.BigInteger),  # NULL: the command line (role "cli")
+    sa.Column("actor", String(255), nullable=False),  # the token's name, or the OS user
+    sa.Column("role", String(16), nullable=False),
+    sa.Column("method", String(8), nullable=False),
+    sa.Column("route", String(255), nullable=False),
+    sa.Column("operation", String(64), nullable=False),
+    sa.Column("charge_point_id", String(255)),
+    sa.Column("request", Text(), nullable=False),  # a JSON summary, secrets redacted
+    sa.Column("status", sa.SmallInteger),  # HTTP status; NULL: not known (yet)
+    sa.Column("outcome", String(16)),  # succeeded, refused, failed; NULL: not known (yet)
+    sa.Column("result", String(255)),  # a command's answer status, or the error
+    sa.Column("response", Text()),  # a JSON summary of the answer
+    sa.Index("ix_audit_log_actor", "actor", "id"),
+    sa.Index("ix_audit_log_charge_point_id", "charge_point_id", "id"),
+)
+
 reservations = sa.Table(
     "reservations",
     metadata,
