@@ -94,7 +94,8 @@ def test_a_role_is_forgotten_when_the_tokens_changed_since_it_was_learned() -> N
     cache.put("ocppd_short_lived", Caller(2, "short", Role.ADMIN), with_new)  # ... and used ...
     cache.checked(before)  # ... and revoked: the count and the newest as before
     assert cache.get("ocppd_short_lived") is None
-    assert cache.get("ocppd_kept") == Caller(1, "kept", Role.VIEWER)  # learned under these tokens: still true
+    # Learned under these tokens: still true.
+    assert cache.get("ocppd_kept") == Caller(1, "kept", Role.VIEWER)
     cache.checked(with_new)  # a token created since: every role is asked again
     assert cache.get("ocppd_kept") is None
 
