@@ -258,3 +258,16 @@ async def test_every_mutating_route_is_recorded(api: Api) -> None:
             assert entry["route"] == re.sub(r":[a-z]+\}", "}", route.path)
             tried += 1
     assert tried >= 30
+
+
+async def test_a_body_that_is_no_json_or_no_utf8_is_recorded_as_such(api: Api) -> None:
+    admin = api.client(Role.ADMIN)
+    for raw, kept in [
+        (b'{"status": "\xff"}', "not UTF-8 (15 bytes)"),
+        (b'{"status": ', "not JSON (11 bytes)"),
+    ]:
+        answer = await admin("PUT", "/id-tags/T1", raw=raw)
+        assert answer.status == 400, answer.body
+        entry = await last(api)
+        assert (entry["operation"], entry["status"]) == ("put_id_tag", 400)
+        assert entry["request"]["body"] == kept

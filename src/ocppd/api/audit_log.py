@@ -95,7 +95,19 @@ async def attempted(request: Request[Any, Any, Any]) -> None:
 
 
 async def before_send(message: Any, scope: Any) -> None:
-    """The app's before-send hook: the outcome of a recorded request, before its body."""
+    """The app's before-send hook: the outcome of a recorded request, before its body. Never
+    fails the answer: a defect of ours here is logged, the answer goes out."""
+    try:
+        await _before_send(message, scope)
+    except Exception:
+        method, path = _what(scope)
+        log.exception("%s %s: its audit entry failed", method, path)
+        recording = scope.get(STATE)
+        if recording is not None:
+            recording.done = True
+
+
+async def _before_send(message: Any, scope: Any) -> None:
     if message["type"] == "http.response.start":
         recording = _recording(scope)
         if recording is not None:
@@ -160,11 +172,19 @@ def _request_summary(scope: Any, params: dict[str, Any]) -> Any:
         summary["query"] = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
     body = ScopeState.from_scope(scope).body
     if body is not Empty and body:
-        try:
-            summary["body"] = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError):
-            summary["body"] = f"not JSON ({len(body)} bytes)"
+        summary["body"] = _body(body)
     return audit_log.summary(summary)
+
+
+def _body(body: bytes) -> Any:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return f"not UTF-8 ({len(body)} bytes)"
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return f"not JSON ({len(body)} bytes)"
 
 
 async def _write_outcome(system: CentralSystem, recording: Recording, scope: Any) -> None:

@@ -3,8 +3,8 @@
 Routes (GET only):
 - pages: `/login`, `/`, `/charge-points/{id}`, `/transactions`, `/transactions/{n}`,
   `/id-tags`, `/reservations`, `/security-events`, `/sites`, `/sites/{id}`,
-  `/certificates` and the smart-charging and jobs pages of a charge point: shells without
-  data, no token needed.
+  `/certificates`, `/audit-log` and the smart-charging and jobs pages of a charge point:
+  shells without data, no token needed.
 - fragments under `/fragments/...`: the data as HTML, for the page's script. They need the
   operator's bearer token and get their data from the API app itself, in process (an ASGI
   call with the same Authorization header), so the dashboard sees exactly what the token may
@@ -26,6 +26,7 @@ import msgspec
 
 from ocppd.transport.server import ASGIApp, Receive, Scope, SendMessage, lifespan
 from ocppd.web import (
+    audit_log,
     certificates,
     charge_point,
     id_tags,
@@ -109,6 +110,7 @@ class WebApp:
             (("sites",), self._sites_page),
             (("sites", "*"), self._site_page),
             (("certificates",), self._certificates_page),
+            (("audit-log",), self._audit_log_page),
         ]
         self.fragments: list[tuple[tuple[str, ...], Render]] = [
             (("overview",), self._overview),
@@ -135,6 +137,7 @@ class WebApp:
             (("certificate-authority",), self._certificate_authority),
             (("certificate-requests",), self._certificate_requests),
             (("certificate-requests", "pending"), self._pending_certificate_requests),
+            (("audit-log",), self._audit_log),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: SendMessage) -> None:
@@ -212,6 +215,9 @@ class WebApp:
 
     async def _security_events_page(self, r: Request) -> str:
         return security_events.page(r.query)
+
+    async def _audit_log_page(self, r: Request) -> str:
+        return audit_log.page(r.query)
 
     # Fragments
 
@@ -380,6 +386,10 @@ class WebApp:
     async def _allocation(self, r: Request) -> str:
         path = sites.site_href(r.args[0]) + "/allocation"
         return sites.allocation_fragment(await self.need(r.scope, path))
+
+    async def _audit_log(self, r: Request) -> str:
+        page = await self.need(r.scope, "/audit-log", audit_log.api_params(r.query))
+        return audit_log.fragment(page["items"], page.get("nextCursor"), r.query)
 
     # The API, in process
 

@@ -17,14 +17,18 @@ NAVIGATION = (
     ("/security-events", "security-events", "Security"),
     ("/sites", "sites", "Sites"),
     ("/certificates", "certificates", "Certificates"),
+    ("/audit-log", "audit-log", "Audit log"),
 )
+ADMIN_PAGES = frozenset({"audit-log"})
+"""Links shown to admins only (hidden until the token's role is known)."""
 
 
 def layout(title: str, body: str, page: str, *, signed_in: bool = True, data: str = "") -> str:
     """`data`: extra attributes of <body>, already escaped."""
     logout = '<button type="button" class="link" data-logout>Sign out</button>' if signed_in else ""
     nav = "".join(
-        f'<a href="{href}"{" aria-current=page" if key == page else ""}>{label}</a>'
+        f'<a href="{href}"{" aria-current=page" if key == page else ""}'
+        f"{' data-needs=admin hidden' if key in ADMIN_PAGES else ''}>{label}</a>"
         for href, key, label in NAVIGATION
     )
     role = (
