@@ -35,6 +35,7 @@ from tests.api.conftest import Api, FakeChargePoint, api_app, charge_point, issu
 from tests.api.test_cli import cli
 from tests.api.test_commands import with_security_extension
 from tests.api.test_diagnostics import files_under, http, until
+from tests.certificates import TestCa
 from tests.csms.conftest import FixedClock
 from tests.eventually import eventually
 from tests.servers import serving
@@ -46,7 +47,10 @@ LIMIT = 1024 * 1024
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """`--ftp-port 0`, and what a test sets (`indirect` parametrization)."""
-    changed = getattr(request, "param", {})
+    changed = dict(getattr(request, "param", {}))
+    if changed.pop("tls", False):  # `--tls-cert` (on a TLS port of its own: the API stays plain)
+        server = TestCa(tmp_path / "pki").server("rsa")
+        changed.update(tls_cert=server.cert, tls_key=server.key, tls_port=0)
     return Settings(ftp_port=0, data_dir=tmp_path / "data", max_file_size=LIMIT, **changed)
 
 
@@ -574,3 +578,43 @@ async def test_ocppds_simulator_uploads_diagnostics_and_installs_firmware_over_f
         )
         assert installed["status"] == "Installed", installed
         assert station.firmware_image == IMAGE
+
+
+@pytest.mark.parametrize("settings", [{"tls": True}], indirect=True)
+async def test_explicit_ftps_with_the_servers_certificate(ftp_api: Api, tmp_path: Path) -> None:
+    """AUTH TLS, PBSZ 0, PROT P: control and data connections encrypted, checked by curl
+    against the CA; plain FTP still works for chargers without TLS."""
+    authority = tmp_path / "pki" / "ocppd-test-CA.pem"
+    payload = tmp_path / "secret.log"
+    payload.write_bytes(b"confidential diagnostics\n" * 5000)
+    async with charge_point(ftp_api) as cp:
+        job, upload = await diagnostics_job(ftp_api, cp)
+        tls = ("--ssl-reqd", "--cacert", str(authority))
+        assert await curl(*tls, "-T", str(payload), upload) == (0, "")
+        done = (await ftp_api.client(Role.VIEWER)("GET", f"/diagnostics/{job['jobId']}")).body
+        assert done["file"]["sha256"] == hashlib.sha256(payload.read_bytes()).hexdigest()
+        _, download = await firmware_job(ftp_api, cp)
+        saved = tmp_path / "image.bin"
+        assert await curl(*tls, "-o", str(saved), download) == (0, "")
+        assert saved.read_bytes() == IMAGE
+        assert await curl("-o", str(tmp_path / "plain.bin"), download) == (0, "")
+        # A certificate the client does not trust: refused before any credential is sent.
+        other = TestCa(tmp_path / "other", "another CA").cert
+        status, said = await curl("--ssl-reqd", "--cacert", str(other), "-o", "x", download)
+        assert status == 60, said  # peer certificate cannot be authenticated
+
+        def before_tls() -> tuple[str, str]:
+            with ftplib.FTP() as ftp:
+                ftp.connect("127.0.0.1", credentials(download)[2], timeout=60)
+                return refusal(lambda: ftp.sendcmd("PROT P")), refusal(
+                    lambda: ftp.sendcmd("AUTH XYZ")
+                )
+
+        assert await asyncio.to_thread(before_tls) == ("503", "504")
+
+
+async def test_auth_tls_without_a_certificate_is_refused(ftp_api: Api) -> None:
+    async with charge_point(ftp_api) as cp:
+        _, upload = await diagnostics_job(ftp_api, cp)
+        status, said = await curl("--ssl-reqd", "-T", "/etc/hostname", upload)
+        assert status == 64, said  # "requested FTP SSL level failed"

@@ -23,14 +23,17 @@ timeouts, the connection bound); what a login may do is ocppd's, and narrow:
   who finds the passive port first takes the transfer).
 - Bounded: `ftp_max_connections` control connections (beyond, 421 at once), a few password
   lookups in the database at a time, every read and write within `ftp_timeout`.
+- FTPS, explicit and optional: with `--tls-cert`, AUTH TLS upgrades the control connection
+  and PROT P each data connection; a client that does not ask stays in plain FTP.
 """
 
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aioftp
@@ -54,6 +57,9 @@ FAILED_LOGIN_DELAY = 1.0
 """Seconds before a wrong password is answered: guessing is slow (the secrets are long
 anyway) and a client retrying in a loop costs little."""
 BLOCK = 64 * 1024
+
+UPGRADE = object()
+"""Marks the 234 answer to AUTH TLS: the writer starts TLS once it is written."""
 
 GONE = "\x00gone"
 IDLE = "\x00idle"
@@ -163,6 +169,8 @@ class JobFtpServer(aioftp.Server):
             welcome_message="ocppd: log in with a job's credentials",
         )
         self.services = services
+        self.tls = _tls_context(settings)
+        """For AUTH TLS (explicit FTPS) with `--tls-cert`; None: plain FTP only."""
         self.logins: JobLogins = self.user_manager  # type: ignore[assignment]
         self.store = FileStore(settings.data_dir)
         self.commands_mapping = {
@@ -183,6 +191,9 @@ class JobFtpServer(aioftp.Server):
             "epsv": self.extended_passive,
             "rest": self.rest,
             "abor": self.abor,
+            "auth": self.auth,
+            "pbsz": self.protection_buffer,
+            "prot": self.protection,
             "size": self.file_size,
             "retr": self.retrieve,
             "stor": self.store_file,
@@ -220,11 +231,22 @@ class JobFtpServer(aioftp.Server):
         while True:
             args = await response_queue.get()
             try:
-                await self.write_response(stream, *args)
-            except (OSError, TimeoutError):
+                if args[-1] is UPGRADE:
+                    await self._upgrade(stream, *args[:-1])
+                else:
+                    await self.write_response(stream, *args)
+            except (OSError, TimeoutError, ssl.SSLError):
                 stream.close()
             finally:
                 response_queue.task_done()
+
+    async def _upgrade(self, stream: StreamIO, code: str, info: str) -> None:
+        """234, then TLS on the control connection. Reading pauses before the answer goes
+        out, so the client's handshake never reaches the command reader as text."""
+        assert self.tls is not None
+        cast(asyncio.Transport, stream.writer.transport).pause_reading()
+        await self.write_response(stream, code, info)
+        await stream.start_tls(self.tls, None)
 
     async def gone(self, connection: Connection, rest: str) -> bool:
         return False
@@ -253,6 +275,32 @@ class JobFtpServer(aioftp.Server):
     async def stru(self, connection: Connection, rest: str) -> bool:
         return answer(connection, *(("200", "") if rest.upper() == "F" else ("504", "file only")))
 
+    # Explicit TLS (AUTH TLS, then PBSZ 0 and PROT P for the data connections).
+
+    async def auth(self, connection: Connection, rest: str) -> bool:
+        if self.tls is None:
+            return answer(connection, "502", "no TLS here (the server has no --tls-cert)")
+        if rest.upper() not in ("TLS", "TLS-C", "SSL"):
+            return answer(connection, "504", "AUTH TLS only")
+        if _protected_control(connection):
+            return answer(connection, "503", "TLS is on already")
+        connection.response("234", "TLS it is", UPGRADE)
+        return True
+
+    async def protection_buffer(self, connection: Connection, rest: str) -> bool:
+        if not _protected_control(connection):
+            return answer(connection, "503", "AUTH TLS first")
+        return answer(connection, "200", "PBSZ=0")
+
+    async def protection(self, connection: Connection, rest: str) -> bool:
+        if not _protected_control(connection):
+            return answer(connection, "503", "AUTH TLS first")
+        level = rest.upper()
+        if level not in ("C", "P"):
+            return answer(connection, "536", "PROT C or P only")
+        connection.protected_data = level == "P"
+        return answer(connection, "200", f"PROT {level}")
+
     # The one directory.
 
     async def change_directory(self, connection: Connection, rest: str) -> bool:
@@ -280,6 +328,14 @@ class JobFtpServer(aioftp.Server):
             if connection.future.data_connection.done() or peer != connection.client_host:
                 writer.close()
                 return
+            if self.tls is not None and _protected_data(connection):
+                try:
+                    await writer.start_tls(
+                        self.tls, ssl_handshake_timeout=connection.socket_timeout
+                    )
+                except (OSError, TimeoutError, ssl.SSLError):
+                    writer.close()
+                    return
             connection.data_connection = ThrottleStreamIO(
                 reader,
                 writer,
@@ -504,6 +560,25 @@ class JobFtpServer(aioftp.Server):
         stream: ThrottleStreamIO = connection.data_connection
         del connection.data_connection
         return stream
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """`--tls-cert` and `--tls-key` for explicit FTPS; TLS 1.2 at least."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+def _protected_control(connection: Connection) -> bool:
+    writer = connection.command_connection.writer
+    return writer.get_extra_info("ssl_object") is not None
+
+
+def _protected_data(connection: Connection) -> bool:
+    return bool(connection.future.protected_data.done() and connection.protected_data)
 
 
 def _logged_in(connection: Connection) -> bool:
