@@ -25,7 +25,7 @@ from ocppd.api.tokens import Role
 from ocppd.csms import registration
 from ocppd.csms.certificate_authority import Authority, CaFiles, fingerprint, pem
 from ocppd.csms.models import certificate_requests, charge_points, configuration
-from ocppd.csms.settings import CertificateSigning
+from ocppd.csms.settings import CertificateName, CertificateSigning
 from tests.api.conftest import Api, charge_point
 from tests.api.test_cli import ocppd
 from tests.eventually import eventually
@@ -284,6 +284,32 @@ async def test_a_bad_csr_is_answered_rejected_stored_and_never_signed(
     assert [action for action, _ in cp.received] == []
     listed = await api.client(Role.VIEWER)("GET", "/certificate-requests", chargePointId="CP1")
     assert [item["status"] for item in listed.body["items"]] == ["rejected"]
+
+
+async def test_the_cn_is_the_serial_number_when_so_configured(api: Api) -> None:
+    await with_ca(api)
+    api.system.settings.client_certificate_cn = CertificateName.SERIAL_NUMBER
+    async with charge_point(api) as cp:
+        # The boot of `charge_point` named no serial number: nothing to compare with.
+        assert await cp.ask("SignCertificate", {"csr": make_csr(ec_key(), "CP1")}) == {
+            "status": "Rejected"
+        }
+        boot = {
+            "chargePointVendor": "V",
+            "chargePointModel": "M",
+            "chargePointSerialNumber": "SN-7",
+        }
+        assert (await cp.ask("BootNotification", boot))["status"] == "Accepted"
+        assert await cp.ask("SignCertificate", {"csr": make_csr(ec_key(), "CP1")}) == {
+            "status": "Rejected"
+        }
+        assert await cp.ask("SignCertificate", {"csr": make_csr(ec_key(), "SN-7")}) == {
+            "status": "Accepted"
+        }
+    unknown, identity, serial = await stored(api)
+    assert "chargePointSerialNumber is unknown" in unknown["reason"]
+    assert "'CP1', not 'SN-7'" in identity["reason"]
+    assert (serial["status"], serial["subject"]) == ("pending", "CN=SN-7,O=Example CPO")
 
 
 async def test_no_ca_or_no_extension_means_rejected(api: Api) -> None:

@@ -49,7 +49,7 @@ from ocppd.csms.certificate_authority import (
 )
 from ocppd.csms.events import Event
 from ocppd.csms.models import certificate_requests, charge_points, configuration
-from ocppd.csms.settings import CertificateSigning, Settings
+from ocppd.csms.settings import CertificateName, CertificateSigning, Settings
 from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import security as s
 from ocppd.protocol.enums import CertificateSignedStatus, GenericStatus
@@ -194,8 +194,8 @@ class CertificateRequests:
         serial = row.charge_point_serial_number if row else None
         own = row.certificate_signing if row else None
         policy = CertificateSigning(own) if own else self.system.settings.certificate_signing
-        by_serial = getattr(self.system.settings, "client_certificate_cn", "identity")
-        expected = serial if str(by_serial) == "serial-number" else charge_point_id
+        by_serial = self.system.settings.client_certificate_cn is CertificateName.SERIAL_NUMBER
+        expected = serial if by_serial else charge_point_id
         return expected, policy, bool(row and row.security_extension)
 
     def _authority(self) -> Authority | None:
