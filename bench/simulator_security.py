@@ -26,11 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ocppd.chargepoint import Clock, Station, certificates  # noqa: E402
-from ocppd.chargepoint.security import SecuritySettings  # noqa: E402
-from ocppd.transport.client import ClientOptions  # noqa: E402
-from tests.chargepoint.central import CentralSystem  # noqa: E402
-from tests.chargepoint.pki import ServerTls, key_pem, pem  # noqa: E402
+from tests.chargepoint.central import CentralSystem
+from tests.chargepoint.pki import ServerTls, key_pem, pem
+
+from ocppd.chargepoint import Clock, Station, certificates
+from ocppd.chargepoint.security import SecuritySettings
+from ocppd.transport.client import ClientOptions
 
 KEY = "0123456789abcdef0123"
 
