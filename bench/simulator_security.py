@@ -83,7 +83,7 @@ async def fleet(profile: int, count: int, tls: ServerTls, directory: Path) -> fl
 async def main(count: int, rounds: int) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}; {count} stations, {rounds} keys")
     for kind in ("ec", "rsa"):
-        spent = keys(kind, rounds)  # type: ignore[arg-type]
+        spent = keys(kind, rounds)
         print(
             f"key + CSR {kind:>3}: median {statistics.median(spent):7.1f} ms, "
             f"max {max(spent):7.1f} ms"
