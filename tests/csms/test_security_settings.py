@@ -160,3 +160,32 @@ def test_profile_values() -> None:
     assert [profile_value(v) for v in ("0", "1", "2", "3")] == [0, 1, 2, 3]
     for value in ("", "4", "01", "+1", "1 ", "\u0661", "\uff12"):
         assert profile_value(value) is None, value
+
+
+async def test_the_api_routes_of_the_security_commands_are_409_without_the_extension(
+    api: Api,
+) -> None:
+    """The generic command route and the GetLog job route: refused with the reason, nothing
+    sent and no job left; sent once the extension is on."""
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api, "CP1") as cp:
+        cp.replies.update(ANSWERS)
+        body = {"certificateType": "CentralSystemRootCertificate"}
+        path = "/charge-points/CP1/commands/GetInstalledCertificateIds"
+        refused = await operator("POST", path, body)
+        assert refused.status == 409, refused.body
+        assert refused.body["error"] == (
+            "not sent: GetInstalledCertificateIds is a command of the OCPP 1.6 security "
+            "extension, and 'CP1' does not have it enabled (securityExtension is false)"
+        )
+        forced = await operator("POST", path, body, force="true")
+        assert forced.status == 409, "force does not lift it"
+        log = {"logType": "SecurityLog"}
+        no_log = await operator("POST", "/charge-points/CP1/logs", log)
+        assert no_log.status == 409 and "security extension" in no_log.body["error"], no_log.body
+        assert (await operator("GET", "/charge-points/CP1/logs")).body["items"] == []
+        assert cp.received == []
+        await set_security(api, "CP1", securityExtension=True)
+        sent = await operator("POST", path, body)
+        assert (sent.status, sent.body) == (200, {"status": "NotFound"})
+        assert [action for action, _ in cp.received] == ["GetInstalledCertificateIds"]
