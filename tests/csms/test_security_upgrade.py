@@ -10,6 +10,7 @@ tests/csms/test_security_upgrade_end_to_end.py."""
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from ocppd.csms.certificate_authority import CaFiles, create_authority, pem
 from ocppd.csms.models import charge_points
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, CallError, FakeChargePoint, api_app, charge_point, issue_tokens
+from tests.api.test_cli import cli
 from tests.csms.conftest import FixedClock
 from tests.eventually import eventually
 from tests.servers import serving
@@ -395,3 +397,39 @@ async def test_no_ca_and_no_root_given_is_409(
                 ]
     finally:
         await system.stop()
+
+
+async def test_the_cli_follows_an_upgrade_step_by_step(api: Api, tmp_path: Path) -> None:
+    """`ocppd charge-point security-upgrade` against the running server: each step on stderr
+    as it goes, the upgrade as JSON, exit 1 when it failed or was refused."""
+    await prepare(api)
+    async with charge_point(api, "CP1", BASIC) as cp:
+        cp.replies["InstallCertificate"] = {"status": "Accepted"}
+        raise_on_change(api, cp)
+        done = await cli(
+            api, Role.OPERATOR, "charge-point", "security-upgrade", "CP1", "--profile", "2"
+        )
+        assert done.exit_code == 0, done.output
+        for name in ("InstallRootCertificate", "ChangeSecurityProfile", "ReconnectOnNewProfile"):
+            assert f"{name} done" in done.stderr, done.stderr
+        assert json.loads(done.stdout)["status"] == "succeeded"
+        again = await cli(
+            api, Role.OPERATOR, "charge-point", "security-upgrade", "CP1", "--profile", "2"
+        )
+        assert again.exit_code == 1
+        assert "409: not started: 'CP1' is on security profile 2 already" in again.output
+        cp.replies["InstallCertificate"] = {"status": "Rejected"}
+        other_root = tmp_path / "root.pem"
+        other_root.write_text(CaFiles.of(api.system.settings.data_dir).ca_cert.read_text())
+        failed = await cli(
+            api, Role.OPERATOR, "charge-point", "security-upgrade", "CP1", "--profile", "3",
+            "--root-certificate", str(other_root), "--certificate-timeout", "5",
+        )  # fmt: skip
+        assert failed.exit_code == 1, failed.output
+        assert (
+            "InstallRootCertificate failed: the charger answered InstallCertificate Rejected"
+            in (failed.stderr)
+        )
+        assert "the security upgrade of CP1 failed" in failed.stderr
+    bad = await cli(api, Role.OPERATOR, "charge-point", "security-upgrade", "CP1", "--profile", "4")
+    assert bad.exit_code == 2 and "'--profile'" in bad.output

@@ -1,12 +1,15 @@
 """`ocppd charge-point add` registers a charge point in the database directly (before the
-first `ocppd serve`, as `token create`). `list`, `show`, `change` and `remove` go through a
-running ocppd's HTTP API (admin token; `show` and `list` any), so that its live connections
-follow: a removed charge point is disconnected, a changed status answers its next boot.
+first `ocppd serve`, as `token create`). `list`, `show`, `change`, `security-upgrade` and
+`remove` go through a running ocppd's HTTP API (admin token; `show` and `list` any,
+`security-upgrade` an operator's), so that its live connections follow: a removed charge point
+is disconnected, a changed status answers its next boot.
 `add` is recorded in the audit log (role `cli`, the OS user) with its registration.
 No command prints an AuthorizationKey: only whether one is set."""
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +20,8 @@ from ocppd.cli.operate import api_options, ask, page_options, show_page
 from ocppd.cli.params import StoredText
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
+
+POLL_SECONDS = 1.0
 
 
 @click.group("charge-point")
@@ -267,6 +272,78 @@ def change(
         )
     changed = ask(ApiClient(url, token), "PATCH", f"/charge-points/{quote(identity)}", change)
     click.echo(json.dumps(changed, indent=2))
+
+
+@charge_point.command("security-upgrade")
+@click.argument("identity")
+@click.option(
+    "--profile",
+    type=click.IntRange(2, 3),
+    required=True,
+    help="The security profile to raise it to (2 or 3).",
+)
+@click.option(
+    "--root-certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM: the root of ocppd's TLS server certificate, when it is not ocppd's own CA.",
+)
+@click.option(
+    "--certificate-timeout",
+    type=click.FloatRange(1, 86_400),
+    help="Profile 3: seconds for its certificate to be signed and accepted (default 600).",
+)
+@click.option(
+    "--reconnection-timeout",
+    type=click.FloatRange(1, 3_600),
+    help="Seconds for its connection on the new profile (default 300).",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Follow it to its end, each step on stderr as it goes; exit 1 if it failed.",
+)
+@api_options
+def security_upgrade(
+    identity: str,
+    profile: int,
+    root_certificate: Path | None,
+    certificate_timeout: float | None,
+    reconnection_timeout: float | None,
+    wait: bool,
+    url: str,
+    token: str | None,
+) -> None:
+    """Raise IDENTITY's security profile step by step (the API's security upgrade): its root
+    certificate, for 3 its own certificate, SecurityProfile, its reconnection."""
+    body: dict[str, object] = {"profile": profile}
+    if root_certificate is not None:
+        try:
+            body["rootCertificate"] = root_certificate.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.BadParameter(str(error), param_hint="--root-certificate") from None
+    if certificate_timeout is not None:
+        body["certificateTimeout"] = certificate_timeout
+    if reconnection_timeout is not None:
+        body["reconnectionTimeout"] = reconnection_timeout
+    client = ApiClient(url, token)
+    path = f"/charge-points/{quote(identity)}/security-upgrade"
+    upgrade = ask(client, "POST", path, body)
+    shown: set[tuple[str, str, str | None]] = set()
+    while wait:
+        for step in upgrade["steps"]:
+            seen = (step["name"], step["status"], step["detail"])
+            if step["status"] != "pending" and seen not in shown:
+                shown.add(seen)
+                detail = f": {step['detail']}" if step["detail"] else ""
+                click.echo(f"{step['at']} {step['name']} {step['status']}{detail}", err=True)
+        if upgrade["status"] != "running":
+            break
+        time.sleep(POLL_SECONDS)
+        upgrade = ask(client, "GET", path)
+    click.echo(json.dumps(upgrade, indent=2))
+    if upgrade["status"] == "failed":
+        raise click.ClickException(f"the security upgrade of {identity} failed")
 
 
 @charge_point.command()
