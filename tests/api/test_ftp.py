@@ -618,3 +618,29 @@ async def test_auth_tls_without_a_certificate_is_refused(ftp_api: Api) -> None:
         _, upload = await diagnostics_job(ftp_api, cp)
         status, said = await curl("--ssl-reqd", "-T", "/etc/hostname", upload)
         assert status == 64, said  # "requested FTP SSL level failed"
+
+
+async def test_the_job_commands_take_a_transport(ftp_api: Api) -> None:
+    async with charge_point(ftp_api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "d.log"}
+        cp.replies["UpdateFirmware"] = {}
+        asked = await cli(ftp_api, Role.OPERATOR, "diagnostics", "CP1", "--transport", "ftp")
+        assert asked.exit_code == 0, asked.output
+        assert json.loads(asked.output)["transport"] == "ftp"
+        assert sent_location(cp, "GetDiagnostics").startswith("ftp://")
+        status, image = await http(
+            "POST",
+            f"{ftp_api.url}/api/v1/firmware?name=cli.bin",
+            IMAGE,
+            {"Authorization": f"Bearer {ftp_api.tokens[Role.OPERATOR]}"},
+        )
+        assert status == 201
+        firmware_id = str(json.loads(image)["firmwareId"])
+        update = await cli(
+            ftp_api, Role.OPERATOR, "firmware", "update", "CP1", firmware_id, "--transport", "ftp"
+        )
+        assert update.exit_code == 0, update.output
+        assert json.loads(update.output)["transport"] == "ftp"
+        assert sent_location(cp, "UpdateFirmware").endswith("/cli.bin")
+        wrong = await cli(ftp_api, Role.OPERATOR, "diagnostics", "CP1", "--transport", "tftp")
+        assert wrong.exit_code == 2 and "'--transport'" in wrong.output

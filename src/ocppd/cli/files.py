@@ -38,6 +38,11 @@ def _transfer_options(func: Any) -> Any:
     func = click.option("--retry-interval", type=click.IntRange(0), help="Seconds between tries.")(
         func
     )
+    func = click.option(
+        "--transport",
+        type=click.Choice(["http", "ftp"]),
+        help="How the file travels (ftp: ocppd's FTP server); default: the charge point's.",
+    )(func)
     return click.option("--retries", type=click.IntRange(0), help="Tries after the first.")(func)
 
 
@@ -60,6 +65,7 @@ def diagnostics(
     stop_time: str | None,
     retries: int | None,
     retry_interval: int | None,
+    transport: str | None,
     wait: float | None,
     output: Path | None,
     force: bool,
@@ -69,7 +75,11 @@ def diagnostics(
     """Ask CHARGE_POINT for its diagnostics (uploaded to ocppd); print the job."""
     client = ApiClient(url, token)
     body = _present(
-        startTime=start_time, stopTime=stop_time, retries=retries, retryInterval=retry_interval
+        startTime=start_time,
+        stopTime=stop_time,
+        retries=retries,
+        retryInterval=retry_interval,
+        transport=transport,
     )
     route = f"/charge-points/{quote(charge_point)}/diagnostics"
     job = ask(client, "POST", route, body, force=force or None)
@@ -107,6 +117,7 @@ def logs(
     latest: str | None,
     retries: int | None,
     retry_interval: int | None,
+    transport: str | None,
     wait: float | None,
     output: Path | None,
     force: bool,
@@ -122,6 +133,7 @@ def logs(
         latestTimestamp=latest,
         retries=retries,
         retryInterval=retry_interval,
+        transport=transport,
     )
     route = f"/charge-points/{quote(charge_point)}/logs"
     job = ask(client, "POST", route, body, force=force or None)
@@ -208,6 +220,7 @@ def update(
     install_date: str | None,
     retries: int | None,
     retry_interval: int | None,
+    transport: str | None,
     wait: float | None,
     force: bool,
     url: str,
@@ -228,6 +241,7 @@ def update(
         signature=_text(signature_file, "--signature"),
         signingCertificate=_text(certificate_file, "--signing-certificate"),
         installDate=install_date,
+        transport=transport,
     )
     route = f"/charge-points/{quote(charge_point)}/firmware-updates"
     job = ask(client, "POST", route, body, force=force or None)
