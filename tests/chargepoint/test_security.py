@@ -483,3 +483,24 @@ async def test_a_raised_profile_that_cannot_connect_falls_back(tls: ServerTls) -
             assert cp.configuration.get_int("SecurityProfile") == 1
             events = await events_of(cs, "ReconfigurationOfSecurityParameters", 2)
             assert events[1]["tech_info"] == "SecurityProfile 2 failed to connect: back to 1"
+
+
+async def test_a_new_authorization_key_is_used_at_once_and_never_shown() -> None:
+    new = "abcdef0123456789abcdef0123456789"
+    async with CentralSystem(password=KEY) as central:
+        settings = SecuritySettings(profile=1, extension=True)
+        async with station(
+            central.url, configuration={"AuthorizationKey": KEY}, security=settings
+        ) as cp:
+            cs = await connected(central, cp)
+            short = call.ChangeConfiguration(key="AuthorizationKey", value="tooshort")
+            assert (await cs.call(short)).status == "Rejected"
+            central.password = new  # the central system expects the new key from now on
+            answer = await cs.call(call.ChangeConfiguration(key="AuthorizationKey", value=new))
+            assert answer.status == "Accepted"
+            await central.wait_connections(2, timeout=WAIT)
+            assert central.authorizations == [basic_auth("CP1", KEY), basic_auth("CP1", new)]
+            [event] = await events_of(cs, "ReconfigurationOfSecurityParameters")
+            assert event["tech_info"] == "AuthorizationKey"  # not its value
+            shown = await central.stations["CP1"].call(call.GetConfiguration())
+            assert all(new not in str(k.get("value")) for k in shown.configuration_key)
