@@ -1,7 +1,11 @@
 """Security events through the API (filters, pages, roles) from chargers on real sockets; the
 installed certificates recorded from GetInstalledCertificateIds and DeleteCertificate."""
 
+import asyncio
+import json
 from typing import Any
+
+import httpx
 
 from ocppd.api.tokens import Role
 from tests.api.conftest import Api, charge_point
@@ -135,3 +139,40 @@ async def test_installed_certificates_follow_the_chargers_answers(api: Api) -> N
         listed = (await operator("GET", "/charge-points/CP1/installed-certificates")).body
         assert [c["serialNumber"] for c in listed] == ["77"]
     assert (await operator("GET", "/charge-points/NOBODY/installed-certificates")).status == 404
+
+
+async def test_a_security_event_on_the_event_stream(api: Api) -> None:
+    """The `event:` line names SecurityEvent; the data's `type` is the security event's (the
+    contract's field names), with the rest of the contract's fields."""
+    headers = {"Authorization": f"Bearer {api.tokens[Role.VIEWER]}"}
+    async with (
+        httpx.AsyncClient(base_url=api.url, timeout=30) as client,
+        client.stream(
+            "GET", "/api/v1/events", params={"chargePointId": "CP1"}, headers=headers
+        ) as response,
+    ):
+        lines = response.aiter_lines()
+        assert await asyncio.wait_for(anext(lines), 30) == ": subscribed"
+        async with charge_point(api) as cp:
+            payload = event("MemoryExhaustion", "2026-11-25T10:00:00+02:00", "heap")
+            assert await cp.ask("SecurityEventNotification", payload) == {}
+
+            async def security_event() -> tuple[str, dict[str, Any]]:
+                kind = ""
+                async for line in lines:
+                    if line.startswith("event:"):
+                        kind = line.removeprefix("event:").strip()
+                    elif line.startswith("data:") and kind == "SecurityEvent":
+                        return kind, json.loads(line.removeprefix("data:").strip())
+                raise AssertionError("the stream ended")
+
+            kind, data = await asyncio.wait_for(security_event(), 30)
+    assert kind == "SecurityEvent"
+    assert {k: v for k, v in data.items() if k != "at"} == {
+        "type": "MemoryExhaustion",
+        "chargePointId": "CP1",
+        "techInfo": "heap",
+        "critical": True,
+        "source": "charger",
+        "timestamp": "2026-11-25T08:00:00Z",
+    }
