@@ -522,7 +522,8 @@ async def test_diagnostics_and_firmware_from_the_browser(
             await expect(page.locator("#live")).to_contain_text("14 bytes")
 
             await page.goto(f"{live.url}/charge-points/{identity}/jobs")
-            await page.get_by_role("button", name="Request upload").click()
+            get_diagnostics = page.get_by_role("form", name="Get diagnostics")
+            await get_diagnostics.get_by_role("button", name="Request upload").click()
             diagnostics = page.locator("#diagnostics")
             await expect(diagnostics.locator(".badge")).to_have_text("Uploaded")
             async with page.expect_download() as downloading:
