@@ -264,7 +264,8 @@ class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
     """The HTTP status answered; null for the command line, or when not known."""
     outcome: Outcome
     result: str | None
-    """A command's answer status (`Accepted`), or the error."""
+    """The answer's `status` (a command's: the charger's answer, `Accepted`; a resource's,
+    such as an id tag's), or the Problem's error."""
     response: Any
     """A few fields of the answer (`status`, `id`), or of the Problem."""
 
