@@ -8,7 +8,9 @@ import hashlib
 import io
 import json
 import signal
+import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -644,3 +646,45 @@ async def test_the_job_commands_take_a_transport(ftp_api: Api) -> None:
         assert sent_location(cp, "UpdateFirmware").endswith("/cli.bin")
         wrong = await cli(ftp_api, Role.OPERATOR, "diagnostics", "CP1", "--transport", "tftp")
         assert wrong.exit_code == 2 and "'--transport'" in wrong.output
+
+
+def a_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PASSIVE = a_free_port()
+
+
+@pytest.mark.parametrize("settings", [{"ftp_passive_ports": (PASSIVE, PASSIVE)}], indirect=True)
+async def test_data_connections_stay_within_the_passive_ports(ftp_api: Api, tmp_path: Path) -> None:
+    async with charge_point(ftp_api) as cp:
+        _, download = await firmware_job(ftp_api, cp)
+        login, password, port, _ = credentials(download)
+
+        def two_clients() -> tuple[str, str, str]:
+            with (
+                logged_in(port, login, password) as first,
+                logged_in(port, login, password) as second,
+            ):
+                held = first.sendcmd("EPSV")
+                refused = refusal(lambda: second.sendcmd("EPSV"))  # the one port is taken
+                first.quit()
+                deadline = time.monotonic() + 60
+                while True:  # the port comes back once the first connection has ended
+                    try:
+                        freed = second.sendcmd("EPSV")
+                        break
+                    except ftplib.error_temp:
+                        assert time.monotonic() < deadline, "the passive port never came back"
+                        time.sleep(0.05)
+            return held, refused, freed
+
+        held, refused, freed = await asyncio.to_thread(two_clients)
+        assert held.startswith("229") and f"(|||{PASSIVE}|)" in held
+        assert refused == "421"
+        assert f"(|||{PASSIVE}|)" in freed
+        saved = tmp_path / "image.bin"
+        assert await curl("-o", str(saved), download) == (0, "")
+        assert saved.read_bytes() == IMAGE
