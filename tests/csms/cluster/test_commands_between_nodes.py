@@ -69,3 +69,32 @@ async def test_every_failure_has_the_same_status_through_another_node(cluster: C
             "POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, force="true"
         )
         assert (forced.status, forced.body) == (200, {"status": "Accepted"})
+
+
+async def test_the_security_gate_holds_through_another_node(cluster: Cluster) -> None:
+    """The charger's security settings, changed on one node, gate the commands another node
+    sends through the node holding it (issue 19): the same 409 and reason."""
+    a, b = cluster.start("A"), cluster.start("B")
+    async with charger(a, "CP1") as cp:
+        cp.replies["GetInstalledCertificateIds"] = {"status": "NotFound"}
+        cp.replies["ChangeConfiguration"] = {"status": "Accepted"}
+        body = {"certificateType": "CentralSystemRootCertificate"}
+        path = "/charge-points/CP1/commands/GetInstalledCertificateIds"
+        refused = await b.api("POST", path, body)
+        assert refused.status == 409, refused.body
+        assert "securityExtension is false" in refused.body["error"]
+        changed = await b.api(
+            "PATCH", "/charge-points/CP1", {"securityExtension": True, "securityProfile": 2}
+        )
+        assert changed.status == 200, changed.body
+        sent = await b.api("POST", path, body)
+        assert (sent.status, sent.body) == (200, {"status": "NotFound"})
+        change = "/charge-points/CP1/commands/ChangeConfiguration"
+        lower = await b.api("POST", change, {"key": "SecurityProfile", "value": "1"})
+        assert lower.status == 409 and "downgrade" in lower.body["error"], lower.body
+        higher = await b.api("POST", change, {"key": "SecurityProfile", "value": "3"})
+        assert (higher.status, higher.body) == (200, {"status": "Accepted"})
+        assert [action for action, _ in cp.received] == [
+            "GetInstalledCertificateIds",
+            "ChangeConfiguration",
+        ]
