@@ -504,3 +504,46 @@ async def test_a_new_authorization_key_is_used_at_once_and_never_shown() -> None
             assert event["tech_info"] == "AuthorizationKey"  # not its value
             shown = await central.stations["CP1"].call(call.GetConfiguration())
             assert all(new not in str(k.get("value")) for k in shown.configuration_key)
+
+
+async def test_the_root_in_use_and_the_own_certificate_cannot_be_deleted(
+    tls: ServerTls, tmp_path: Path
+) -> None:
+    key, certificate = tls.ca.leaf("CP1")
+    (tmp_path / "cp.pem").write_text(pem(certificate) + tls.ca.pem)
+    (tmp_path / "cp.key").write_text(key_pem(key))
+    settings = SecuritySettings(
+        profile=3,
+        client_cert=str(tmp_path / "cp.pem"),
+        client_key=str(tmp_path / "cp.key"),
+        ca_file=str(tls.ca_file),
+        extension=True,
+    )
+    async with (
+        CentralSystem(tls=tls.context(True)) as central,
+        station(central.url, security=settings) as cp,
+    ):
+        cs = await connected(central, cp)
+        install = call.InstallCertificate(
+            certificate_type="CentralSystemRootCertificate", certificate=tls.ca.pem
+        )
+        assert (await cs.call(install)).status == "Accepted"
+        root = expected_hash_data(tls.ca.certificate)
+        in_use = call.DeleteCertificate(certificate_hash_data=root)
+        assert (await cs.call(in_use)).status == "Failed"  # M04.FR.06
+        point = certificate.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        issuer_point = tls.ca.certificate.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        assert point != issuer_point
+        own = {
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": hashlib.sha256(certificate.issuer.public_bytes()).hexdigest(),
+            "issuer_key_hash": hashlib.sha256(issuer_point).hexdigest(),
+            "serial_number": format(certificate.serial_number, "X"),
+        }
+        answer = await cs.call(call.DeleteCertificate(certificate_hash_data=own))
+        assert answer.status == "Failed"  # M04.FR.05
+        assert cp.security.store.installed(CertificateUse.CENTRAL_SYSTEM_ROOT_CERTIFICATE)
