@@ -384,6 +384,31 @@ async def test_a_newer_csr_supersedes_the_pending_one(api: Api) -> None:
     assert second["status"] == "pending"
 
 
+async def test_the_raw_command_obeys_the_chargers_chain_size_too(api: Api) -> None:
+    authority = await with_ca(api)
+    async with api.system.engine.begin() as db:
+        await db.execute(
+            configuration.insert().values(
+                charge_point_id="CP1",
+                key="certificateSignedMaxChainSize",  # keys compare without case
+                known=True,
+                readonly=True,
+                value="100",
+                reboot_required=False,
+                updated_at=api.system.clock(),
+            )
+        )
+    async with charge_point(api) as cp:
+        sent = await api.client(Role.OPERATOR)(
+            "POST",
+            "/charge-points/CP1/commands/CertificateSigned",
+            {"certificateChain": pem(authority.certificate)},
+        )
+        assert sent.status == 400, sent.body
+        assert "CertificateSignedMaxChainSize is 100" in sent.body["error"]
+        assert cp.received == []
+
+
 async def test_rejecting_a_pending_request(api: Api) -> None:
     await with_ca(api)
     admin = api.client(Role.ADMIN)
