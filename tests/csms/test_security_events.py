@@ -4,7 +4,7 @@ published, critical per the white paper's list; the central system's own events.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -15,7 +15,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from ocppd.csms import models, registration, security_events
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.events import Event, Subscription
+from ocppd.csms.settings import Settings
 from tests.csms.conftest import FixedClock, RunningServer
+from tests.eventually import eventually
 
 BOOT = '[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
@@ -166,3 +168,36 @@ def test_criticality() -> None:
     assert not security_events.is_critical("")
     assert security_events.CRITICAL_TYPES < security_events.KNOWN_TYPES
     assert len(security_events.KNOWN_TYPES) == 18
+
+
+async def test_events_past_their_retention_are_pruned(
+    server: RunningServer, clock: FixedClock
+) -> None:
+    """A charger sending SecurityEventNotification in a loop: its rows last the retention
+    (by when they were received), then the hourly housekeeping deletes them."""
+    notification = {"type": "InvalidMessages", "timestamp": "2026-11-25T12:00:00Z"}
+    async with charger(server) as ws:
+        await booted(ws)
+        for n in range(3):
+            assert await ask(ws, "SecurityEventNotification", notification, f"old{n}") == [
+                3,
+                f"old{n}",
+                {},
+            ]
+        clock.now += timedelta(days=Settings().security_event_retention_days + 1)
+        assert await ask(ws, "SecurityEventNotification", notification, "new") == [3, "new", {}]
+    assert len(await stored(server.system)) == 4
+    # The housekeeping runs at start, then hourly: a node started now prunes at once.
+    later = CentralSystem(Settings(), clock=clock, engine=server.system.engine)
+    await later.start()
+    try:
+
+        async def pruned() -> bool:
+            return len(await stored(server.system)) == 1
+
+        await eventually(pruned, "the 3 old security events deleted")
+    finally:
+        await later.stop()
+    [kept] = await stored(server.system)
+    assert kept["received_at"].replace(tzinfo=UTC) == clock.now
+    assert await server.system.prune_security_events() == 0

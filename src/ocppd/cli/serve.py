@@ -128,6 +128,12 @@ def settings_options(func: Any) -> Any:
             default=defaults.diagnostics_retention_days,
             help="Days an uploaded diagnostics file is kept (its job and details stay).",
         ),
+        _option(
+            "security-event-retention-days",
+            type=RETENTION_DAYS,
+            default=defaults.security_event_retention_days,
+            help="Days a security event is kept (by when it was received).",
+        ),
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
         _option(
             "tls-cert",

@@ -25,6 +25,7 @@ from ocppd.csms import (
     jobs,
     registration,
     reservations,
+    security_events,
     security_profiles,
     security_settings,
     security_upgrade,
@@ -168,6 +169,7 @@ class CentralSystem:
         pruning = self.message_log.keep_pruning(retention, self._once("message-log-pruning"))
         self._background.append(asyncio.create_task(pruning))
         self._background.append(asyncio.create_task(self._keep_deleting_old_files()))
+        self._background.append(asyncio.create_task(self._keep_pruning_security_events()))
         self._background.append(asyncio.create_task(self._keep_sweeping()))
         await self.site_leadership.start()
 
@@ -187,6 +189,19 @@ class CentralSystem:
             self.delete_old_files,
             "diagnostics: %d files past their retention deleted",
             claim=self._once("diagnostics-retention"),
+        )
+
+    async def prune_security_events(self) -> int:
+        """Security events older than their retention, deleted; how many."""
+        retention = timedelta(days=self.settings.security_event_retention_days)
+        return await security_events.prune(self, retention)
+
+    async def _keep_pruning_security_events(self) -> None:
+        await repeat(
+            "pruning old security events",
+            self.prune_security_events,
+            "security events: %d past their retention deleted",
+            claim=self._once("security-event-retention"),
         )
 
     async def hand_over(self) -> None:

@@ -20,7 +20,7 @@ may name any identity); the strings are cut to their columns.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -126,6 +126,18 @@ async def observed(
         charge_point_id, event_type, tech_info, system.clock(), Source.CENTRAL_SYSTEM
     )
     await record(system, event)
+
+
+async def prune(system: SystemServices, retention: timedelta) -> int:
+    """Delete the events received more than `retention` ago; how many went. The table's only
+    bound: a charger may send SecurityEventNotification in a loop (each is stored, as the
+    white paper asks), so its rows last the retention, not forever."""
+    cutoff = system.clock() - retention
+    async with system.engine.begin() as db:
+        result = await db.execute(
+            security_events.delete().where(security_events.c.received_at < cutoff)
+        )
+    return int(result.rowcount or 0)
 
 
 class SecurityEvents:

@@ -83,6 +83,9 @@ class Settings:
     size and SHA-256 until the hour is over. 0 = no limit."""
     diagnostics_retention_days: int = 90
     """Days an uploaded diagnostics file is kept on disk (the job and the file's details stay)."""
+    security_event_retention_days: int = 365
+    """Days a security event is kept (by when ocppd received it): a charger that sends
+    SecurityEventNotification in a loop cannot grow the table beyond this window."""
     log_format: str = "text"
     tls_cert: Path | None = None
     tls_key: Path | None = None
