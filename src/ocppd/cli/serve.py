@@ -132,7 +132,8 @@ def settings_options(func: Any) -> Any:
             "security-event-retention-days",
             type=RETENTION_DAYS,
             default=defaults.security_event_retention_days,
-            help="Days a security event is kept (by when it was received).",
+            help="Days a security event is kept (by when it was received), and a certificate "
+            "request rejected without a certificate.",
         ),
         _option("log-format", type=click.Choice(["text", "json"]), default="text"),
         _option(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ocppd import __version__
 from ocppd.csms import (
     authorization_key,
+    certificate_requests,
     charging_profiles,
     composite_checks,
     jobs,
@@ -32,7 +33,6 @@ from ocppd.csms import (
     site_controller,
 )
 from ocppd.csms.authorization_key import NAMING_AUTHORIZATION_KEY
-from ocppd.csms.certificate_requests import CertificateRequests
 from ocppd.csms.charge_point import ANSWERED_IN_READER, ChargePointHandler, DataTransferHandler
 from ocppd.csms.clock import Clock, utc_now
 from ocppd.csms.cluster import (
@@ -134,7 +134,7 @@ class CentralSystem:
         self.composite_checks = composite_checks.CompositeChecks(self, self.charging_profiles)
         self.local_list_limits = LocalListLimits(self)
         self.installed_certificates = InstalledCertificates(self)
-        self.certificate_requests = CertificateRequests(self)
+        self.certificate_requests = certificate_requests.CertificateRequests(self)
         self.checks.setdefault("ReserveNow", []).append(reservations.check_storable)
         self.security_gate = security_settings.SecurityGate(self)
         self.security_upgrades = security_upgrade.SecurityUpgrades(self)
@@ -192,15 +192,17 @@ class CentralSystem:
         )
 
     async def prune_security_events(self) -> int:
-        """Security events older than their retention, deleted; how many."""
+        """Security events older than their retention, and certificate requests rejected
+        before it without a certificate, deleted; how many."""
         retention = timedelta(days=self.settings.security_event_retention_days)
-        return await security_events.prune(self, retention)
+        events = await security_events.prune(self, retention)
+        return events + await certificate_requests.prune_rejected(self, retention)
 
     async def _keep_pruning_security_events(self) -> None:
         await repeat(
             "pruning old security events",
             self.prune_security_events,
-            "security events: %d past their retention deleted",
+            "security events and rejected certificate requests: %d past their retention deleted",
             claim=self._once("security-event-retention"),
         )
 

@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,6 +102,23 @@ def trusted_ca_file(settings: Settings) -> Path | None:
         return settings.ca_cert
     path = CaFiles.of(settings.data_dir).ca_cert
     return path if path.exists() else None
+
+
+async def prune_rejected(system: SystemServices, retention: timedelta) -> int:
+    """Delete the requests rejected more than `retention` ago that never got a certificate
+    (failed checks, superseded, an operator's no); how many went. A charger may send
+    SignCertificate in a loop, and each is stored: these rows last the retention (ocppd
+    uses the security events'), not forever. Requests with a certificate stay: they are the
+    record of what the CA issued."""
+    t = certificate_requests
+    cutoff = system.clock() - retention
+    async with system.engine.begin() as db:
+        result = await db.execute(
+            t.delete().where(
+                t.c.status == REJECTED, t.c.serial_number.is_(None), t.c.decided_at < cutoff
+            )
+        )
+    return int(result.rowcount or 0)
 
 
 class CertificateServices(SystemServices, Protocol):
