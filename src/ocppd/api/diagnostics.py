@@ -25,17 +25,16 @@ from ocppd.api.jobs import (
     JobId,
     Transport,
     link_prefix,
-    load,
     read_routes,
     start,
     transport_for,
+    uploaded_file,
 )
 from ocppd.api.operator_input import utc
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import documented
 from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
-from ocppd.api.uploads import file_store
 from ocppd.csms import jobs
 from ocppd.csms.models import jobs as job_table
 from ocppd.csms.stored_text import fitted
@@ -132,22 +131,7 @@ async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnostics
 async def download_diagnostics(system: System, job_id: JobId) -> File:
     """The file the charger uploaded (404 until it has; 410 once deleted, after
     `diagnostics_retention_days`)."""
-    job = await load(system, jobs.DIAGNOSTICS, job_id)
-    if job.file is not None and job.file.deleted_at is not None:
-        days = system.settings.diagnostics_retention_days
-        raise ProblemException(
-            Problem(
-                status=410,
-                error=f"the file of diagnostics job {job_id} was deleted at "
-                f"{job.file.deleted_at.isoformat()} (files are kept {days} days)",
-            )
-        )
-    path = file_store(system).path(jobs.DIAGNOSTICS, job_id)
-    if job.file is None or not path.is_file():
-        raise ProblemException(
-            Problem(status=404, error=f"diagnostics job {job_id} has no file (yet)")
-        )
-    return File(path=path, filename=job.file.name or f"diagnostics-{job_id}")
+    return await uploaded_file(system, jobs.DIAGNOSTICS, job_id)
 
 
 ROUTES = [

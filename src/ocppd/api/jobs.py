@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from litestar import Request, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter
+from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocppd.api.charge_points import ChargePointId
@@ -29,6 +30,7 @@ from ocppd.api.pages import IdCursor, Limit, newest_first, next_cursor
 from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import send
 from ocppd.api.system import System
+from ocppd.api.uploads import file_store
 from ocppd.csms import ftp_server, jobs, registration
 from ocppd.csms.clock import as_utc
 from ocppd.csms.models import MAX_STORED_INTEGER, charge_points, job_statuses, transactions
@@ -262,6 +264,25 @@ async def _note_waiting(db: AsyncConnection, found: list[Job]) -> None:
         by_charge_point.setdefault(charge_point_id, []).append(transaction_id)
     for job in waiting:
         job.waiting_for_transactions = by_charge_point.get(job.charge_point_id)
+
+
+async def uploaded_file(system: System, kind: str, job_id: int) -> File:
+    """The file a charger uploaded for a job of `kind` (diagnostics or log): 404 until it
+    has, 410 once deleted after `diagnostics_retention_days`."""
+    job = await load(system, kind, job_id)
+    if job.file is not None and job.file.deleted_at is not None:
+        days = system.settings.diagnostics_retention_days
+        raise ProblemException(
+            Problem(
+                status=410,
+                error=f"the file of {kind} job {job_id} was deleted at "
+                f"{job.file.deleted_at.isoformat()} (files are kept {days} days)",
+            )
+        )
+    path = file_store(system).path(kind, job_id)
+    if job.file is None or not path.is_file():
+        raise ProblemException(Problem(status=404, error=f"{kind} job {job_id} has no file (yet)"))
+    return File(path=path, filename=job.file.name or f"{kind}-{job_id}")
 
 
 def read_routes(kind: str, path: str, tag: str) -> list[HTTPRouteHandler]:

@@ -28,17 +28,16 @@ from ocppd.api.jobs import (
     Transport,
     bounded_location,
     link_prefix,
-    load,
     read_routes,
     start,
     transport_for,
+    uploaded_file,
 )
 from ocppd.api.operator_input import utc
-from ocppd.api.problems import Problem, ProblemException, documented
+from ocppd.api.problems import documented
 from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
-from ocppd.api.uploads import file_store
 from ocppd.csms import jobs
 from ocppd.csms.models import jobs as job_table
 from ocppd.csms.stored_text import fitted
@@ -146,20 +145,7 @@ async def _answered(db: AsyncConnection, job_id: int, response: s.GetLogResponse
 async def download_log(system: System, job_id: JobId) -> File:
     """The log the charger uploaded (404 until it has; 410 once deleted, after
     `diagnostics_retention_days`)."""
-    job = await load(system, jobs.LOG, job_id)
-    if job.file is not None and job.file.deleted_at is not None:
-        days = system.settings.diagnostics_retention_days
-        raise ProblemException(
-            Problem(
-                status=410,
-                error=f"the file of log job {job_id} was deleted at "
-                f"{job.file.deleted_at.isoformat()} (files are kept {days} days)",
-            )
-        )
-    path = file_store(system).path(jobs.LOG, job_id)
-    if job.file is None or not path.is_file():
-        raise ProblemException(Problem(status=404, error=f"log job {job_id} has no file (yet)"))
-    return File(path=path, filename=job.file.name or f"log-{job_id}")
+    return await uploaded_file(system, jobs.LOG, job_id)
 
 
 ROUTES = [request_log, *read_routes(jobs.LOG, "logs", "logs"), download_log]

@@ -19,25 +19,12 @@ from msgspec import UNSET
 
 from ocppd.chargepoint.clock import Clock
 from ocppd.protocol.errors import OCPPError
-from ocppd.protocol.security import SecurityEventNotificationRequest
+from ocppd.protocol.security import CRITICAL_SECURITY_EVENTS, SecurityEventNotificationRequest
 from ocppd.rpc.session import CallTimeout, SessionClosed
 
 LOG_LENGTH = 1000
 RETRY_SECONDS = 30
 """Simulated seconds before an event whose call timed out is sent again."""
-
-CRITICAL = frozenset(
-    {
-        "FirmwareUpdated",
-        "SettingSystemTime",
-        "StartupOfTheDevice",
-        "ResetOrReboot",
-        "SecurityLogWasCleared",
-        "MemoryExhaustion",
-        "TamperDetectionActivated",
-    }
-)
-"""Section 8's critical events."""
 
 
 class SecurityEvent(msgspec.Struct, omit_defaults=True):
@@ -47,7 +34,7 @@ class SecurityEvent(msgspec.Struct, omit_defaults=True):
 
     @property
     def critical(self) -> bool:
-        return self.type in CRITICAL
+        return self.type in CRITICAL_SECURITY_EVENTS
 
 
 class SecurityEvents:

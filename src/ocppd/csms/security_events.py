@@ -28,37 +28,12 @@ from ocppd.csms.clock import as_utc
 from ocppd.csms.models import security_events
 from ocppd.csms.stored_text import fitted
 from ocppd.csms.system_services import SystemServices
+from ocppd.protocol.security import CRITICAL_SECURITY_EVENTS, SECURITY_EVENTS
 
-CRITICAL_TYPES = frozenset(
-    name.casefold()
-    for name in (
-        "FirmwareUpdated",
-        "SettingSystemTime",
-        "StartupOfTheDevice",
-        "ResetOrReboot",
-        "SecurityLogWasCleared",
-        "MemoryExhaustion",
-        "TamperDetectionActivated",
-    )
-)
-"""The white paper's critical security events (casefolded)."""
+CRITICAL_TYPES = frozenset(name.casefold() for name in CRITICAL_SECURITY_EVENTS)
+"""The white paper's critical security events (casefolded: a type is a CiString50)."""
 
-KNOWN_TYPES = CRITICAL_TYPES | frozenset(
-    name.casefold()
-    for name in (
-        "FailedToAuthenticateAtCentralSystem",
-        "CentralSystemFailedToAuthenticate",
-        "ReconfigurationOfSecurityParameters",
-        "InvalidMessages",
-        "AttemptedReplayAttacks",
-        "InvalidFirmwareSignature",
-        "InvalidFirmwareSigningCertificate",
-        "InvalidCentralSystemCertificate",
-        "InvalidChargePointCertificate",
-        "InvalidTLSVersion",
-        "InvalidTLSCipherSuite",
-    )
-)
+KNOWN_TYPES = frozenset(name.casefold() for name in SECURITY_EVENTS)
 """Every security event the white paper lists (casefolded); others are a vendor's own."""
 
 EVENT = "SecurityEvent"

@@ -138,3 +138,35 @@ class SignedUpdateFirmwareRequest(Payload):
 
 class SignedUpdateFirmwareResponse(Payload):
     status: UpdateFirmwareStatus
+
+
+CRITICAL_SECURITY_EVENTS = frozenset(
+    {
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "SecurityLogWasCleared",
+        "MemoryExhaustion",
+        "TamperDetectionActivated",
+    }
+)
+"""The white paper's critical security events (section 8): a charger sends them at once and
+keeps them while offline; a SecurityEventNotification's `type` is any CiString50."""
+
+SECURITY_EVENTS = CRITICAL_SECURITY_EVENTS | frozenset(
+    {
+        "FailedToAuthenticateAtCentralSystem",
+        "CentralSystemFailedToAuthenticate",
+        "ReconfigurationOfSecurityParameters",
+        "InvalidMessages",
+        "AttemptedReplayAttacks",
+        "InvalidFirmwareSignature",
+        "InvalidFirmwareSigningCertificate",
+        "InvalidCentralSystemCertificate",
+        "InvalidChargePointCertificate",
+        "InvalidTLSVersion",
+        "InvalidTLSCipherSuite",
+    }
+)
+"""Every security event the white paper lists; others are a vendor's own."""
