@@ -25,6 +25,7 @@ requests are answered Rejected, stored with that reason.
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -88,11 +89,33 @@ def signing_authority(settings: Settings) -> Authority | None:
     when `ocppd ca init` made one; None when there is none. Read on each use: a CA made while
     ocppd runs is used at once."""
     if settings.ca_cert is not None and settings.ca_key is not None:
-        return load_authority(settings.ca_cert, settings.ca_key)
+        return _loaded(settings.ca_cert, settings.ca_key)
     files = CaFiles.of(settings.data_dir)
     if not files.ca_cert.exists():
         return None
-    return files.authority()
+    return _loaded(files.ca_cert, files.ca_key)
+
+
+def _loaded(cert_path: Path, key_path: Path) -> Authority:
+    """The CA of these files, loaded again only when one of them changed: loading an RSA
+    key checks it, which takes a fraction of a second of the event loop's CPU (measured
+    140-700 ms for 3072-4096 bits on a loaded machine), and a charger may send
+    SignCertificate in a loop."""
+    try:
+        versions = (_version(cert_path), _version(key_path))
+    except OSError:
+        return load_authority(cert_path, key_path)  # raises CaUnreadable naming the file
+    return _load_version(cert_path, key_path, versions)
+
+
+def _version(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_version(cert_path: Path, key_path: Path, versions: object) -> Authority:
+    return load_authority(cert_path, key_path)
 
 
 def trusted_ca_file(settings: Settings) -> Path | None:
