@@ -267,3 +267,31 @@ async def test_a_body_nested_thousands_deep_is_a_400(api: Api, escaped_nul: bool
         )
     assert answer.status == 400, answer.body
     assert cp.received == []
+
+
+async def test_the_message_log_hides_the_links_credentials(api: Api) -> None:
+    """A viewer reading the message log cannot take a running job's link: its token (HTTP) or
+    password (FTP, or an operator's own URL) is hidden; the charger got the real one."""
+    operator = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {}
+        asked = await operator("POST", "/charge-points/CP1/diagnostics", {})
+        assert asked.status == 201, asked.body
+        own = {"location": "https://someone:s3cret-word@files.example/up/"}
+        sent = await operator("POST", "/charge-points/CP1/commands/GetDiagnostics", own)
+        assert sent.status == 200, sent.body
+    await api.system.writer.flush()
+    ours, _ = [payload for action, payload in cp.received if action == "GetDiagnostics"]
+    token = ours["location"].rstrip("/").rsplit("/", 1)[1]
+    assert len(token) > 20  # the charger got the real link
+    log = await api.client(Role.VIEWER)("GET", "/messages", chargePointId="CP1")
+    frames = [item["frame"] for item in log.body["items"]]
+    calls = [frame for frame in frames if frame[:1] == [2] and frame[2] == "GetDiagnostics"]
+    assert token not in repr(calls) and "s3cret-word" not in repr(calls)
+    shown = sorted(frame[3]["location"] for frame in calls)
+    assert shown == sorted(
+        [
+            "https://someone:<redacted>@files.example/up/",
+            ours["location"].replace(token, "<redacted>"),
+        ]
+    )

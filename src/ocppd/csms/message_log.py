@@ -17,6 +17,7 @@ from ocppd.csms.group_commit import GroupCommit
 from ocppd.csms.housekeeping import Claim, repeat
 from ocppd.csms.models import messages
 from ocppd.csms.stored_text import column_lengths
+from ocppd.csms.transfer_credentials import CARRYING_LOCATIONS, redact_transfer_credentials
 from ocppd.rpc.session import Traffic
 
 log = logging.getLogger("ocppd.csms.message_log")
@@ -130,6 +131,8 @@ class FrameRecorder:
         action = traffic.action
         if action is None or action in NAMING_AUTHORIZATION_KEY:
             text = redact_authorization_key(text, action)
+        elif action in CARRYING_LOCATIONS:
+            text = redact_transfer_credentials(text)
         elif len(action) > ACTION_LENGTH:
             action = action[:ACTION_LENGTH]  # an unknown action, answered NotImplemented
         now = self.message_log.clock()
