@@ -275,6 +275,40 @@ async def test_the_certificate_cn_may_have_to_be_the_serial_number(served: Serve
     assert await served.refused("P3", tls=True, certificate=served.ca.client("P3")) == 403
 
 
+async def test_a_certificate_ocppd_issued_serves_only_the_charger_that_asked(
+    served: Served,
+) -> None:
+    """By serial number, a CN names what any charger may claim in its boot: THIEF booted with
+    VICTIM's serial number and got a certificate for it. It serves THIEF, never VICTIM."""
+    served.system.settings.client_certificate_cn = CertificateName.SERIAL_NUMBER
+    stolen = served.ca.client("SN-7")
+    issued = x509.load_pem_x509_certificate(stolen.cert.read_bytes())
+    async with served.system.engine.begin() as connection:
+        for identity in ("THIEF", "VICTIM"):
+            await registration.register(connection, identity, auth_key=KEY)
+        await connection.execute(
+            models.charge_points.update().values(
+                security_profile=3, charge_point_serial_number="SN-7"
+            )
+        )
+        await connection.execute(
+            models.certificate_requests.insert().values(
+                charge_point_id="THIEF",
+                csr="-",
+                status="sent",
+                serial_number=format(issued.serial_number, "x"),
+                requested_at=served.system.clock(),
+            )
+        )
+    assert await served.refused("VICTIM", tls=True, certificate=stolen) == 403
+    [(kind, reason, source)] = await served.security_events("VICTIM")
+    assert (kind, source) == ("InvalidChargePointCertificate", "central_system")
+    assert reason == "client certificate issued to 'THIEF', not 'VICTIM'"
+    await served.booted("THIEF", tls=True, certificate=stolen)
+    # One the CA of an operator issued (not in ocppd's requests) goes by its CN, as before.
+    await served.booted("VICTIM", tls=True, certificate=served.ca.client("SN-7"))
+
+
 async def test_a_lowered_profile_takes_effect_on_the_next_connection(served: Served) -> None:
     await served.register("P2", 2)
     assert await served.refused("P2", key=KEY) == 403

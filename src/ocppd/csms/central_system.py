@@ -60,7 +60,7 @@ from ocppd.csms.message_log import MessageLog
 from ocppd.csms.metrics import Metrics
 from ocppd.csms.readiness import Readiness
 from ocppd.csms.security_events import SecurityEvents
-from ocppd.csms.settings import Settings, node_default_name, node_name
+from ocppd.csms.settings import CertificateName, Settings, node_default_name, node_name
 from ocppd.csms.site_controller import SiteController
 from ocppd.csms.stored_text import NUL
 from ocppd.csms.system_services import Check, Recorder
@@ -73,7 +73,7 @@ from ocppd.rpc.connection import Options
 from ocppd.rpc.log_budget import offences
 from ocppd.rpc.session import Send, Session, SessionClosed
 from ocppd.transport.server import Close, Refusal
-from ocppd.transport.tls import TlsFacts
+from ocppd.transport.tls import ClientCertificate, TlsFacts
 
 log = logging.getLogger("ocppd.csms")
 
@@ -268,6 +268,11 @@ class CentralSystem:
         if record is None:
             return Refusal(404, f"unknown charge point {identity!r}")
         verdict = security_profiles.judge(record, password, tls, self.settings)
+        if verdict.refusal is None and tls is not None and tls.client_certificate is not None:
+            try:
+                verdict = await self._owned(record, tls.client_certificate, verdict)
+            except DatabaseUnavailable:
+                return Refusal(503, "the database is unavailable")
         if verdict.refusal is not None:
             if verdict.event_type is not None:
                 await self._security_refusal(identity, verdict.event_type, verdict.refusal)
@@ -280,6 +285,23 @@ class CentralSystem:
         if tls is not None:
             record.client_certificate = tls.client_certificate
         return record
+
+    async def _owned(
+        self,
+        record: registration.ChargePointRecord,
+        certificate: ClientCertificate,
+        verdict: security_profiles.Verdict,
+    ) -> security_profiles.Verdict:
+        """With `--client-certificate-cn serial-number` a CN names a serial number, which any
+        charger may claim in its BootNotification: a certificate ocppd issued is then
+        accepted only from the charger that asked for it (by CN alone it is, by identity)."""
+        if self.settings.client_certificate_cn is not CertificateName.SERIAL_NUMBER:
+            return verdict
+        owner = await self.certificate_requests.issued_to(certificate.serial_number)
+        if owner is None or owner == record.id:
+            return verdict
+        refusal = Refusal(403, f"client certificate issued to {owner!r}, not {record.id!r}")
+        return security_profiles.Verdict(3, refusal, security_profiles.INVALID_CERTIFICATE)
 
     async def _security_refusal(self, identity: str, event_type: str, refusal: Refusal) -> None:
         """A connection refused for its security profile or certificate: a security event

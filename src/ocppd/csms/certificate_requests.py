@@ -443,6 +443,18 @@ class CertificateRequests:
             return
         self._spawn(self._in_use(event.charge_point_id, serial, event.at))
 
+    async def issued_to(self, serial: str) -> str | None:
+        """The charger whose request ocppd issued the certificate of this serial number (hex,
+        as `serial_hex`) for, or None when ocppd did not issue it (an operator's CA)."""
+        t = certificate_requests
+
+        async def read(db: AsyncConnection) -> str | None:
+            query = sa.select(t.c.charge_point_id).where(t.c.serial_number == serial).limit(1)
+            return (await db.execute(query)).scalar()
+
+        owner: str | None = await self.system.writer.commit([], read)
+        return owner
+
     async def _in_use(self, charge_point_id: str, serial: str, at: datetime) -> None:
         t = certificate_requests
 
