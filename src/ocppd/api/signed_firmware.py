@@ -107,8 +107,11 @@ async def _signature(system: System, asked: Any, path: Any) -> tuple[ca.Firmware
         x509.load_pem_x509_certificate(asked.signing_certificate.encode())
     except ValueError:
         raise _invalid("signingCertificate", "not a PEM X.509 certificate") from None
-    image = await asyncio.to_thread(path.read_bytes)
-    if not ca.verify_firmware_signature(image, asked.signature, asked.signing_certificate):
+    # Off the event loop: the image may be as large as the upload limit.
+    verified = await asyncio.to_thread(
+        ca.verify_firmware_file_signature, path, asked.signature, asked.signing_certificate
+    )
+    if not verified:
         raise _invalid(
             "signature", "does not verify over the image with the signing certificate's key"
         )

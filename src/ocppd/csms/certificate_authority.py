@@ -305,11 +305,16 @@ def sign_firmware_file(
     over its bytes with SHA-256 (ECDSA: DER; RSA: PKCS#1 v1.5) and the signing certificate
     PEM. The file is read in chunks (images are large). `FirmwareSigner` holds the key and
     certificate of `<data-dir>/ca/firmware-signing.*`."""
+    return _signature(_file_digest(path), key, certificate)
+
+
+def _file_digest(path: Path) -> bytes:
+    """SHA-256 of the file at `path`, read in chunks (images are large)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
-    return _signature(digest.digest(), key, certificate)
+    return digest.digest()
 
 
 def _signature(digest: bytes, key: PrivateKey, certificate: x509.Certificate) -> FirmwareSignature:
@@ -323,13 +328,24 @@ def _signature(digest: bytes, key: PrivateKey, certificate: x509.Certificate) ->
 
 def verify_firmware_signature(firmware: bytes, signature: str, certificate_pem: str) -> bool:
     """Whether `signature` (base64) is the signing certificate's key's over `firmware`."""
+    return _verifies(hashlib.sha256(firmware).digest(), signature, certificate_pem)
+
+
+def verify_firmware_file_signature(path: Path, signature: str, certificate_pem: str) -> bool:
+    """`verify_firmware_signature` over the file at `path`, read in chunks: blocking work
+    (a hash of up to the upload limit), for a thread."""
+    return _verifies(_file_digest(path), signature, certificate_pem)
+
+
+def _verifies(digest: bytes, signature: str, certificate_pem: str) -> bool:
     public_key = x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
+    prehashed = Prehashed(hashes.SHA256())
     try:
         raw = base64.b64decode(signature, validate=True)
         if isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(raw, firmware, padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(raw, digest, padding.PKCS1v15(), prehashed)
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(raw, firmware, ec.ECDSA(hashes.SHA256()))
+            public_key.verify(raw, digest, ec.ECDSA(prehashed))
         else:
             return False
     except (InvalidSignature, ValueError):
