@@ -471,3 +471,33 @@ async def test_the_command_line_lists_approves_and_rejects(api: Api) -> None:
         assert code == 1
         assert "rejected" in err
         assert other.received == []
+
+
+async def test_a_chain_size_no_number_can_hold_is_the_fields_own_limit(api: Api) -> None:
+    """A charger's CertificateSignedMaxChainSize of "²" (a digit to str.isdigit, not to
+    int()) is no limit of its own: the certificate goes out, not a ValueError as the reason."""
+    await with_ca(api)
+    async with api.system.engine.begin() as db:
+        await registration.register(db, "CP1")
+        await db.execute(
+            configuration.insert().values(
+                charge_point_id="CP1",
+                key="CertificateSignedMaxChainSize",
+                known=True,
+                readonly=True,
+                value="²",
+                reboot_required=False,
+                updated_at=api.system.clock(),
+            )
+        )
+    async with charge_point(api) as cp:
+        cp.replies["CertificateSigned"] = {"status": "Accepted"}
+        assert await cp.ask("SignCertificate", {"csr": make_csr(ec_key())}) == {
+            "status": "Accepted"
+        }
+        [row] = await stored(api)
+        approved = await api.client(Role.ADMIN)(
+            "POST", f"/certificate-requests/{row['id']}/approve"
+        )
+        assert approved.status == 200, approved.body
+        assert approved.body["status"] == "accepted", approved.body

@@ -422,8 +422,8 @@ class CertificateRequests:
                 )
             ).scalar()
         most = MAX_CHAIN_CHARACTERS
-        if value is not None and value.strip().isdigit():
-            most = min(most, int(value))
+        if value is not None and (digits := value.strip()).isascii() and digits.isdigit():
+            most = min(most, int(digits))
         if size > most:
             raise ChainTooLong(
                 f"a certificate chain of {size} characters; the charger's "
