@@ -266,6 +266,8 @@ certificate_requests = sa.Table(
     sa.Column("in_use_at", Timestamp),
     sa.Index("ix_certificate_requests_charge_point_id", "charge_point_id", "id"),
     sa.Index("ix_certificate_requests_status", "status", "id"),
+    # Admission with --client-certificate-cn serial-number: who a certificate was issued to.
+    sa.Index("ix_certificate_requests_serial_number", "serial_number"),
 )
 
 jobs = sa.Table(
