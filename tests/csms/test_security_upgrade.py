@@ -25,6 +25,7 @@ from ocppd.api.tokens import Role
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.certificate_authority import CaFiles, create_authority, pem
 from ocppd.csms.models import charge_points
+from ocppd.csms.security_upgrade import Timeouts, UpgradeRefused
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, CallError, FakeChargePoint, api_app, charge_point, issue_tokens
 from tests.api.test_cli import cli
@@ -433,3 +434,21 @@ async def test_the_cli_follows_an_upgrade_step_by_step(api: Api, tmp_path: Path)
         assert "the security upgrade of CP1 failed" in failed.stderr
     bad = await cli(api, Role.OPERATOR, "charge-point", "security-upgrade", "CP1", "--profile", "4")
     assert bad.exit_code == 2 and "'--profile'" in bad.output
+
+
+async def test_two_requests_at_once_start_one_upgrade(api: Api) -> None:
+    """The second arrives while the first one's checks still wait on the database: one runs,
+    the other is refused, and the charger is asked once."""
+    await prepare(api)
+    async with charge_point(api, "CP1", BASIC) as cp:
+        cp.replies["InstallCertificate"] = {"status": "Accepted"}
+        cp.replies["ExtendedTriggerMessage"] = {"status": "Accepted"}
+        upgrades = api.system.security_upgrades
+        timeouts = Timeouts(command=10, certificate=1, reconnection=10)
+        started = await asyncio.gather(
+            *(upgrades.start("CP1", 3, timeouts) for _ in range(2)), return_exceptions=True
+        )
+        [refused] = [outcome for outcome in started if isinstance(outcome, UpgradeRefused)]
+        assert str(refused) == "an upgrade of 'CP1' is running already"
+        await ended(api)
+        assert [action for action, _ in cp.received].count("InstallCertificate") == 1

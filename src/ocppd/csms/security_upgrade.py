@@ -130,6 +130,9 @@ class SecurityUpgrades:
         self.system = system
         self.latest: dict[str, Upgrade] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._starting: set[str] = set()
+        """Chargers whose upgrade is being checked (the checks await the database): a second
+        request meanwhile is refused as if the first were running."""
 
     async def start(
         self,
@@ -142,8 +145,30 @@ class SecurityUpgrades:
         if profile not in (2, 3):
             raise UpgradeRefused(f"profile {profile}: an upgrade goes to profile 2 or 3")
         running = self.latest.get(charge_point_id)
-        if running is not None and running.status == RUNNING:
+        if charge_point_id in self._starting or (running is not None and running.status == RUNNING):
             raise UpgradeRefused(f"an upgrade of {charge_point_id!r} is running already")
+        self._starting.add(charge_point_id)
+        try:
+            upgrade = await self._checked(charge_point_id, profile, timeouts, root_certificate)
+        finally:
+            self._starting.discard(charge_point_id)
+        self.latest[charge_point_id] = upgrade
+        # Subscribed before anything is sent: no event of the charger's can come too early.
+        subscription = self.system.events.subscribe()
+        task = asyncio.create_task(self._run(upgrade, subscription))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._publish(upgrade)
+        return upgrade
+
+    async def _checked(
+        self,
+        charge_point_id: str,
+        profile: int,
+        timeouts: Timeouts,
+        root_certificate: str | None,
+    ) -> Upgrade:
+        """The upgrade, once its preconditions hold (else `UpgradeRefused`)."""
         previous, extension, has_key = await self._stored(charge_point_id)
         if not extension:
             raise UpgradeRefused(
@@ -164,25 +189,16 @@ class SecurityUpgrades:
             raise UpgradeRefused(f"charge point {charge_point_id!r} is not connected")
         root = root_certificate or self._ocppd_root()
         check_root(root, self.system.settings.tls_cert)
-        now = self.system.clock()
         names = [INSTALL_ROOT, *([SIGN_CERTIFICATE] if profile == 3 else []), CHANGE_PROFILE]
-        upgrade = Upgrade(
+        return Upgrade(
             charge_point_id,
             profile,
             previous,
             timeouts,
             root,
-            now,
+            self.system.clock(),
             [Step(name) for name in [*names, RECONNECT]],
         )
-        self.latest[charge_point_id] = upgrade
-        # Subscribed before anything is sent: no event of the charger's can come too early.
-        subscription = self.system.events.subscribe()
-        task = asyncio.create_task(self._run(upgrade, subscription))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        self._publish(upgrade)
-        return upgrade
 
     async def stop(self) -> None:
         for task in list(self._tasks):
