@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ocppd.csms.authorization_key import REDACTED, hide
 from ocppd.csms.clock import utc_now
 from ocppd.csms.models import audit_log
+from ocppd.csms.transfer_credentials import hide_url_passwords
 
 CLI = "cli"
 """The role of the entries the command line writes itself (`token create`...)."""
@@ -52,7 +53,6 @@ SECRET_NAMES = (
 """A field whose name (in any case) contains one of these has its value redacted, unless it
 names an id (`tokenId`)."""
 SECRET_PEM = re.compile(r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE REQUEST)-----")
-URI_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
 
 MAX_STRING = 200
 MAX_ITEMS = 20
@@ -226,7 +226,7 @@ class _Summary:
     def _text(self, text: str) -> str:
         if SECRET_PEM.search(text):
             return REDACTED
-        text = URI_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+        text = hide_url_passwords(text)
         limit = max(0, min(MAX_STRING, self.left))
         self.left -= min(len(text), MAX_STRING) + 1
         if len(text) <= limit:

@@ -7,17 +7,24 @@ hidden. The same goes for a password an operator put in a location of their own
 
 import re
 
+from ocppd.csms.authorization_key import REDACTED
+
 CARRYING_LOCATIONS = frozenset(
     {"GetDiagnostics", "UpdateFirmware", "GetLog", "SignedUpdateFirmware"}
 )
 """The actions whose calls hold a file location (an error's details may echo it)."""
 
-REDACTED = "<redacted>"
 _LINK_TOKEN = re.compile(r"(/files/[A-Za-z]+/)[A-Za-z0-9_-]+/")
-_PASSWORD = re.compile(r'(://[^/@"\\\s:]*:)[^/@"\\\s]*@')
+_PASSWORD = re.compile(r'(://[^/@"\\\s:]*:)[^/"\\\s]*@')
+"""A URL's password: up to the last `@` before the host (a careless one may hold an `@`)."""
 
 
 def redact_transfer_credentials(frame: str) -> str:
     """The frame with every link token and every password of a URL's user info hidden."""
-    frame = _LINK_TOKEN.sub(rf"\g<1>{REDACTED}/", frame)
-    return _PASSWORD.sub(rf"\g<1>{REDACTED}@", frame)
+    return hide_url_passwords(_LINK_TOKEN.sub(rf"\g<1>{REDACTED}/", frame))
+
+
+def hide_url_passwords(text: str) -> str:
+    """`text` with the password of every URL's user info hidden (the audit log's summaries
+    use it too)."""
+    return _PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
