@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from ocppd.protocol.datatypes import CertificateHashData
 from ocppd.protocol.enums import CertificateUse, HashAlgorithm
+from ocppd.protocol.security import same_certificate
 
 KeyType = Literal["ec", "rsa"]
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -77,7 +78,7 @@ class CertificateStore:
         for use, pems in self.roots.items():
             for index, pem in enumerate(pems):
                 certificate = x509.load_pem_x509_certificate(pem.encode())
-                if same_hash_data(hash_data(certificate, wanted.hash_algorithm), wanted):
+                if same_certificate(hash_data(certificate, wanted.hash_algorithm), wanted):
                     return use, index
         return None
 
@@ -107,21 +108,6 @@ def hash_data(
         issuer_name_hash=request.issuer_name_hash.hex(),
         issuer_key_hash=request.issuer_key_hash.hex(),
         serial_number=format(certificate.serial_number, "X"),
-    )
-
-
-def same_hash_data(a: CertificateHashData, b: CertificateHashData) -> bool:
-    """Equal as CiStrings (case-insensitive); serial numbers compared as numbers, so that a
-    central system's leading zeros do not hide a match."""
-    try:
-        serials = int(a.serial_number, 16) == int(b.serial_number, 16)
-    except ValueError:
-        serials = False
-    return (
-        a.hash_algorithm == b.hash_algorithm
-        and a.issuer_name_hash.lower() == b.issuer_name_hash.lower()
-        and a.issuer_key_hash.lower() == b.issuer_key_hash.lower()
-        and serials
     )
 
 

@@ -206,7 +206,7 @@ class SecurityCommands:
         for issuer in issuers:
             if certificates.issued_by(chain[0], issuer):
                 named = certificates.hash_data(chain[0], wanted.hash_algorithm, issuer)
-                return certificates.same_hash_data(named, wanted)
+                return s.same_certificate(named, wanted)
         return False
 
     # Logs

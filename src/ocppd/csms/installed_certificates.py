@@ -91,29 +91,11 @@ class InstalledCertificates:
                     c.charge_point_id == charge_point_id
                 )
             )
-            gone = [row.id for row in rows if same_certificate(row, named)]
+            gone = [row.id for row in rows if s.same_certificate(row, named)]
             if gone:
                 await db.execute(installed_certificates.delete().where(c.id.in_(gone)))
 
         await self.system.writer.commit([], remove)
-
-
-def same_certificate(row: Any, named: CertificateHashData) -> bool:
-    """Hash data naming the same certificate: the hashes without case, the serial numbers as
-    numbers (a leading zero, or the case of a hex digit, does not hide a match)."""
-    if str(row.hash_algorithm) != str(named.hash_algorithm):
-        return False
-    for name in ("issuer_name_hash", "issuer_key_hash"):
-        if str(getattr(row, name)).lower() != str(getattr(named, name)).lower():
-            return False
-    return _serial(row.serial_number) == _serial(named.serial_number)
-
-
-def _serial(text: str) -> int | str:
-    try:
-        return int(text, 16)
-    except ValueError:
-        return text.lower()
 
 
 async def of(engine: AsyncEngine, charge_point_id: str) -> list[dict[str, Any]]:

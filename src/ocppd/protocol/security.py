@@ -1,6 +1,6 @@
 """The 22 payloads of the 11 actions of the OCPP 1.6 security extension (draft-06 schemas)."""
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -170,3 +170,35 @@ SECURITY_EVENTS = CRITICAL_SECURITY_EVENTS | frozenset(
     }
 )
 """Every security event the white paper lists; others are a vendor's own."""
+
+
+class NamedCertificate(Protocol):
+    """What names an installed certificate: CertificateHashData, or a stored row of it."""
+
+    @property
+    def hash_algorithm(self) -> str: ...
+    @property
+    def issuer_name_hash(self) -> str: ...
+    @property
+    def issuer_key_hash(self) -> str: ...
+    @property
+    def serial_number(self) -> str: ...
+
+
+def same_certificate(a: NamedCertificate, b: NamedCertificate) -> bool:
+    """Hash data naming the same certificate, on either side: the hashes compared without
+    case (CiStrings), the serial numbers as numbers (a leading zero, or the case of a hex
+    digit, does not hide a match; one that is no hex number, as text without case)."""
+    return (
+        str(a.hash_algorithm) == str(b.hash_algorithm)
+        and a.issuer_name_hash.lower() == b.issuer_name_hash.lower()
+        and a.issuer_key_hash.lower() == b.issuer_key_hash.lower()
+        and _serial(a.serial_number) == _serial(b.serial_number)
+    )
+
+
+def _serial(text: str) -> int | str:
+    try:
+        return int(text, 16)
+    except ValueError:
+        return text.lower()
