@@ -19,13 +19,11 @@ from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from ocppd.rpc.log_budget import offences
-from ocppd.transport.tls import TlsFacts
+from ocppd.transport.tls import TLS_EXTENSION, TlsFacts
 
 log = logging.getLogger("ocppd.transport.server")
 
 SUBPROTOCOL = "ocpp1.6"
-TLS_EXTENSION = "ocppd.tls"
-"""The key of a connection's `TlsFacts` in the scope's extensions (websocket_protocol.py)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

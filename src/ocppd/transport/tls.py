@@ -72,6 +72,11 @@ class ClientCertificate:
     """Of the certificate's DER, hexadecimal."""
 
 
+TLS_EXTENSION = "ocppd.tls"
+"""The key of a connection's `TlsFacts` in the ASGI scope's extensions: written by
+websocket_protocol.py, read (and removed) by server.py."""
+
+
 @dataclass(frozen=True, slots=True)
 class TlsFacts:
     """What a connection's TLS tells of it: put in the ASGI scope as

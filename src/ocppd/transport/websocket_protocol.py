@@ -46,7 +46,7 @@ from websockets.http11 import Request
 
 from ocppd.rpc.log_budget import offences
 from ocppd.transport.handshakes import guard_of
-from ocppd.transport.tls import tls_facts
+from ocppd.transport.tls import TLS_EXTENSION, tls_facts
 
 log = logging.getLogger("ocppd.transport.websocket")
 
@@ -180,7 +180,7 @@ class CompactWebSocketProtocol(WebSocketsSansIOProtocol):
         facts = tls_facts(self.transport)
         if facts is not None:
             # For admission (security profiles 2 and 3); the application takes it out.
-            self.scope["extensions"]["ocppd.tls"] = facts  # type: ignore[assignment]
+            self.scope["extensions"][TLS_EXTENSION] = facts  # type: ignore[assignment]
         # The scope has the headers now; websockets' parser keeps the request for the
         # connection's life (a local of its generator), so its headers are emptied.
         event.headers.clear()
