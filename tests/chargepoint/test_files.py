@@ -15,7 +15,7 @@ from ocpp.v16 import call
 
 from ocppd.chargepoint import ChargerModel, Station
 from ocppd.chargepoint.commands import firmware_version
-from ocppd.chargepoint.files import TransferOptions
+from ocppd.chargepoint.files import MAX_RETRIES, TransferOptions
 from tests.chargepoint.central import RecordingChargePoint, running
 from tests.chargepoint.test_commands import later
 
@@ -151,6 +151,21 @@ async def test_an_unreachable_location_fails_after_the_retries(
     assert statuses(cs, "DiagnosticsStatusNotification") == ["Uploading", "UploadFailed"]
     assert len(http.requests) == 2
     assert station.stats.errors["upload failed"] == 2
+
+
+async def test_retries_beyond_the_stations_limit_are_not_tried(
+    booted: tuple[RecordingChargePoint, Station], http: FileServer
+) -> None:
+    """A central system asking for 2**31 - 1 retries without a pause: the station tries
+    1 + MAX_RETRIES times and reports UploadFailed, instead of trying for good."""
+    cs, station = booted
+    http.failures = 1000
+    request = call.GetDiagnostics(location=f"{http.url}/up/", retries=2**31 - 1, retry_interval=0)
+    await cs.call(request)
+    await cs.wait_for("DiagnosticsStatusNotification", count=2, timeout=60)
+    assert statuses(cs, "DiagnosticsStatusNotification") == ["Uploading", "UploadFailed"]
+    assert len(http.requests) == 1 + MAX_RETRIES
+    assert station.stats.errors["upload failed"] == 1 + MAX_RETRIES
 
 
 @pytest.mark.parametrize("action", ["GetDiagnostics", "UpdateFirmware"])

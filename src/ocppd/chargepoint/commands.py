@@ -10,7 +10,7 @@ import contextlib
 import inspect
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -405,20 +405,18 @@ class Commands:
         station = self.station
         await self._diagnostics_status(DiagnosticsStatus.UPLOADING)
         data = diagnostics_file(station, request)
-        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
-        interval = 0 if request.retry_interval is UNSET else request.retry_interval
-        uploaded = False
-        for attempt in range(attempts):
-            try:
-                await files.upload(request.location, file_name, data, station.file_transfer)
-            except files.TransferFailed as exc:
-                station.stats.errors["upload failed"] += 1
-                log.info("%s: diagnostics upload failed: %s", station.identity, exc)
-                if attempt + 1 < attempts:
-                    await station.clock.sleep(interval)
-            else:
-                uploaded = True
-                break
+
+        async def upload() -> bool:
+            await files.upload(request.location, file_name, data, station.file_transfer)
+            return True
+
+        uploaded = await files.with_retries(
+            upload,
+            request.retries,
+            request.retry_interval,
+            station.clock.sleep,
+            failed(station, "upload failed", "diagnostics upload"),
+        )
         final = DiagnosticsStatus.UPLOADED if uploaded else DiagnosticsStatus.UPLOAD_FAILED
         await self._diagnostics_status(final)
         station.diagnostics_status = DiagnosticsStatus.IDLE
@@ -440,19 +438,13 @@ class Commands:
         wait = (request.retrieve_date - station.clock.now()).total_seconds()
         await station.clock.sleep(wait)
         await self._firmware_status(FirmwareStatus.DOWNLOADING)
-        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
-        interval = 0 if request.retry_interval is UNSET else request.retry_interval
-        image: bytes | None = None
-        for attempt in range(attempts):
-            try:
-                image = await files.download(request.location, station.file_transfer)
-            except files.TransferFailed as exc:
-                station.stats.errors["download failed"] += 1
-                log.info("%s: firmware download failed: %s", station.identity, exc)
-                if attempt + 1 < attempts:
-                    await station.clock.sleep(interval)
-            else:
-                break
+        image = await files.with_retries(
+            lambda: files.download(request.location, station.file_transfer),
+            request.retries,
+            request.retry_interval,
+            station.clock.sleep,
+            failed(station, "download failed", "firmware download"),
+        )
         if image is None:
             await self._firmware_status(FirmwareStatus.DOWNLOAD_FAILED)
             station.firmware_status = FirmwareStatus.IDLE
@@ -540,3 +532,13 @@ async def _quietly(awaitable: Any) -> None:
     """A triggered message: its failure is counted by the station, nothing else to do."""
     with contextlib.suppress(CallTimeout, OCPPError, SessionClosed):
         await awaitable
+
+
+def failed(station: "Station", counter: str, what: str) -> Callable[[files.TransferFailed], None]:
+    """What a failed try of a transfer leaves: a count in the station's errors, a log line."""
+
+    def count(exc: files.TransferFailed) -> None:
+        station.stats.errors[counter] += 1
+        log.info("%s: %s failed: %s", station.identity, what, exc)
+
+    return count

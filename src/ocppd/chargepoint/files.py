@@ -28,10 +28,13 @@ import base64
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from ssl import SSLContext
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from msgspec import UNSET, UnsetType
 
 from ocppd.chargepoint import ftp_client
 from ocppd.protocol.errors import ActionNotSupported
@@ -49,6 +52,36 @@ SUPPORTED: dict[Protocols, str] = {"any": "FTP,HTTP,HTTPS", "http": "HTTP,HTTPS"
 
 class TransferFailed(Exception):
     """The transfer did not complete: connection refused, HTTP error status, timeout..."""
+
+
+T = TypeVar("T")
+
+MAX_RETRIES = 10
+"""The most retries of one transfer, whatever a command asks: a central system asking for
+2**31 retries with no interval between them would keep the station trying for good."""
+
+
+async def with_retries(
+    transfer: Callable[[], Awaitable[T]],
+    retries: int | UnsetType,
+    retry_interval: int | UnsetType,
+    sleep: Callable[[float], Awaitable[None]],
+    failed: Callable[[TransferFailed], None],
+) -> T | None:
+    """`transfer()`'s result once it succeeds: tried 1 + `retries` times at most (no more than
+    `MAX_RETRIES` retries), `retry_interval` seconds apart by `sleep`; None when every try
+    failed, each failure told to `failed`."""
+    asked = 0 if retries is UNSET else max(retries, 0)
+    attempts = 1 + min(asked, MAX_RETRIES)
+    interval = 0 if retry_interval is UNSET else retry_interval
+    for attempt in range(attempts):
+        try:
+            return await transfer()
+        except TransferFailed as exc:
+            failed(exc)
+            if attempt + 1 < attempts:
+                await sleep(interval)
+    return None
 
 
 @dataclass(frozen=True)

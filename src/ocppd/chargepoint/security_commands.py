@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 from msgspec import UNSET
 
 from ocppd.chargepoint import certificates, files
-from ocppd.chargepoint.commands import FILE_TRANSFER_SECONDS, diagnostics_file, firmware_version
+from ocppd.chargepoint.commands import (
+    FILE_TRANSFER_SECONDS,
+    diagnostics_file,
+    failed,
+    firmware_version,
+)
 from ocppd.chargepoint.security import CENTRAL_SYSTEM_ROOT, MANUFACTURER_ROOT
 from ocppd.protocol import messages as m
 from ocppd.protocol import security as s
@@ -233,23 +238,21 @@ class SecurityCommands:
         self.log_request_id = request.request_id
         await self._log_status(UploadLogStatus.UPLOADING)
         data = self._log_file(request)
-        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
-        interval = 0 if request.retry_interval is UNSET else request.retry_interval
-        final = UploadLogStatus.UPLOAD_FAILURE
-        for attempt in range(attempts):
-            try:
-                await files.upload(
-                    request.log.remote_location, file_name, data, station.file_transfer
-                )
-            except files.TransferFailed as exc:
-                station.stats.errors["upload failed"] += 1
-                log.info("%s: log upload failed: %s", station.identity, exc)
-                if attempt + 1 < attempts:
-                    await station.clock.sleep(interval)
-            else:
-                final = UploadLogStatus.UPLOADED
-                break
-        await self._log_status(final)
+
+        async def upload() -> bool:
+            await files.upload(request.log.remote_location, file_name, data, station.file_transfer)
+            return True
+
+        uploaded = await files.with_retries(
+            upload,
+            request.retries,
+            request.retry_interval,
+            station.clock.sleep,
+            failed(station, "upload failed", "log upload"),
+        )
+        await self._log_status(
+            UploadLogStatus.UPLOADED if uploaded else UploadLogStatus.UPLOAD_FAILURE
+        )
         self.log_status, self.log_request_id = UploadLogStatus.IDLE, None
 
     async def _log_status(self, status: UploadLogStatus) -> None:
@@ -331,21 +334,20 @@ class SecurityCommands:
     async def _download(self, request: s.SignedUpdateFirmwareRequest) -> bytes | None:
         station = self.station
         await self._firmware(FirmwareStatusEnhanced.DOWNLOADING)
-        attempts = 1 + (0 if request.retries is UNSET else max(request.retries, 0))
-        interval = 0 if request.retry_interval is UNSET else request.retry_interval
-        for attempt in range(attempts):
-            try:
-                image = await files.download(request.firmware.location, station.file_transfer)
-            except files.TransferFailed as exc:
-                station.stats.errors["download failed"] += 1
-                log.info("%s: signed firmware download failed: %s", station.identity, exc)
-                if attempt + 1 < attempts:
-                    await station.clock.sleep(interval)
-            else:
-                await self._firmware(FirmwareStatusEnhanced.DOWNLOADED)
-                return image
-        await self._firmware(FirmwareStatusEnhanced.DOWNLOAD_FAILED)
-        return None
+        image = await files.with_retries(
+            lambda: files.download(request.firmware.location, station.file_transfer),
+            request.retries,
+            request.retry_interval,
+            station.clock.sleep,
+            failed(station, "download failed", "signed firmware download"),
+        )
+        downloaded = image is not None
+        await self._firmware(
+            FirmwareStatusEnhanced.DOWNLOADED
+            if downloaded
+            else FirmwareStatusEnhanced.DOWNLOAD_FAILED
+        )
+        return image
 
     async def _install(self, request: s.SignedUpdateFirmwareRequest, image: bytes) -> None:
         """Once no transaction runs (idle connectors Unavailable meanwhile, L01.FR.07)."""
