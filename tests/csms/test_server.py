@@ -368,9 +368,14 @@ async def charge_point_row_locked(system: CentralSystem, identity: str) -> Async
             )
             yield
         return
-    locker = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    # Taken off the event loop: the system's own write transaction (the boot's writes, run by
+    # aiosqlite's thread) needs this loop to commit, and a blocking wait here would hold it
+    # until sqlite3's busy timeout gave up with "database is locked".
+    locker = sqlite3.connect(
+        str(engine.url.database), isolation_level=None, check_same_thread=False, timeout=60
+    )
     try:
-        locker.execute("BEGIN IMMEDIATE")
+        await asyncio.to_thread(locker.execute, "BEGIN IMMEDIATE")
         yield
     finally:
         locker.close()
