@@ -18,6 +18,7 @@ import uvicorn
 
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.certificate_requests import trusted_ca_file
+from ocppd.csms.client_trust import ClientTrust
 from ocppd.csms.metrics import Metrics
 from ocppd.csms.settings import Settings
 from ocppd.transport.handshakes import GuardedHttpToolsProtocol, HandshakeGuard, OcppConfig
@@ -100,6 +101,7 @@ class Service:
         if make_fallback is not None:
             fallback = make_fallback(self.system)
         self.tls = tls_context(settings, self.system.metrics)
+        self.client_trust = None if self.tls is None else self._trusting(self.tls)
         config = uvicorn_config(build_app(self.system, fallback), settings, self.tls)
         self.server = _GracefulServer(config)
         if settings.tls_port is not None and self.tls is not None:
@@ -117,12 +119,23 @@ class Service:
         and ports."""
         self.server.tls_sockets = tls_sockets
         await self.system.start()
+        if self.client_trust is not None:
+            self.client_trust.start()
         settle_garbage_collector()
         try:
             await self.server.serve(sockets)
         finally:
             with _sigterm_ignored():
+                if self.client_trust is not None:
+                    await self.client_trust.stop()
                 await self.system.stop()
+
+    def _trusting(self, context: ServerContext) -> ClientTrust:
+        """The signing CA kept trusted by `context` (made or replaced while ocppd runs)."""
+        trust = ClientTrust(context, lambda: trusted_ca_file(self.settings))
+        checks = self.system.checks.setdefault("CertificateSigned", [])
+        checks.append(trust.before_certificate_signed)
+        return trust
 
     def _listening(self, on_listening: Callable[[int], None] | None) -> None:
         self.system.listening(self.port)
