@@ -501,3 +501,28 @@ async def test_a_chain_size_no_number_can_hold_is_the_fields_own_limit(api: Api)
         )
         assert approved.status == 200, approved.body
         assert approved.body["status"] == "accepted", approved.body
+
+
+async def test_a_certificate_approved_while_its_charger_is_away_is_sent_when_it_boots(
+    api: Api,
+) -> None:
+    authority = await with_ca(api)
+    key = ec_key()
+    async with third_party(api) as charger:
+        answer = await charger.call(call.SignCertificate(csr=make_csr(key)))
+        assert answer.status == GenericStatus.accepted
+    await eventually(lambda: "CP1" not in api.system.connections, "the charger gone")
+    [row] = await stored(api)
+    approved = await api.client(Role.ADMIN)("POST", f"/certificate-requests/{row['id']}/approve")
+    assert approved.status == 200, approved.body
+    assert approved.body["status"] == "signed", approved.body
+    async with third_party(api) as charger:
+        await eventually(lambda: bool(charger.chains), "CertificateSigned after its boot")
+        leaf = check_chain(charger.chains[0], authority, key)
+        await eventually(lambda: _status(api, "accepted"), "the charger's answer stored")
+    assert len(charger.chains) == 1
+    [row] = await stored(api)
+    assert row["serial_number"] == format(leaf.serial_number, "x") == approved.body["serialNumber"]
+    async with third_party(api) as charger:  # booted again: nothing more to send
+        await charger.call(call.Heartbeat())
+    assert charger.chains == []

@@ -15,7 +15,8 @@
    charger's answer is stored (`accepted`, or `refused` for Rejected) and `CertificateSent`
    is published. A request whose sending failed (not connected, no answer, a chain longer
    than the charger's CertificateSignedMaxChainSize) stays `signed` with the reason;
-   approving it again sends the same certificate.
+   approving it again sends the same certificate, and so does the charger's next accepted
+   BootNotification when it is still its newest request (it was away when it was signed).
 4. When the charger connects with the issued certificate (the `Connected` event's
    `clientCertificate.serialNumber`), the request is `in-use`.
 
@@ -53,7 +54,7 @@ from ocppd.csms.models import certificate_requests, charge_points, configuration
 from ocppd.csms.settings import CertificateName, CertificateSigning, Settings
 from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import security as s
-from ocppd.protocol.enums import CertificateSignedStatus, GenericStatus
+from ocppd.protocol.enums import CertificateSignedStatus, GenericStatus, RegistrationStatus
 
 log = logging.getLogger("ocppd.csms.certificate_requests")
 
@@ -164,6 +165,7 @@ class CertificateRequests:
         self._tasks: set[asyncio.Task[Any]] = set()
         system.checks.setdefault("CertificateSigned", []).append(self.check_chain)
         system.events.watch("Connected", self._connected)
+        system.events.watch("BootNotification", self._booted)
 
     # From the charger
 
@@ -442,6 +444,42 @@ class CertificateRequests:
         except ValueError:
             return
         self._spawn(self._in_use(event.charge_point_id, serial, event.at))
+
+    def _booted(self, event: Event) -> None:
+        if event.data.get("status") == str(RegistrationStatus.ACCEPTED):
+            self._spawn(self._send_unsent(event.charge_point_id))
+
+    async def _send_unsent(self, charge_point_id: str) -> None:
+        """A certificate signed while its charger was away (CertificateSigned could not be
+        sent, the request stays `signed`) goes out when the charger is back and accepted:
+        it made the CSR for it and waits for the chain. Only its newest request: an older
+        one is for a key it no longer holds."""
+        await asyncio.sleep(0)  # after the BootNotification answer
+        t = certificate_requests
+        async with self.system.engine.connect() as db:
+            newest = (
+                await db.execute(
+                    sa.select(t.c.id, t.c.status)
+                    .where(t.c.charge_point_id == charge_point_id)
+                    .order_by(t.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if newest is None or newest.status != SIGNED:
+            return
+        try:
+            decision = await self.approve(newest.id)
+        except RequestConflict:
+            return  # sent meanwhile (an operator approved it again)
+        except Exception:
+            log.exception("%s: certificate request %d not sent", charge_point_id, newest.id)
+            return
+        log.info(
+            "%s: certificate request %d sent again after its boot: %s",
+            charge_point_id,
+            newest.id,
+            decision.error or decision.request["status"],
+        )
 
     async def issued_to(self, serial: str) -> str | None:
         """The charger whose request ocppd issued the certificate of this serial number (hex,
