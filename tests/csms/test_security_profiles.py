@@ -30,6 +30,7 @@ from tests.eventually import eventually
 from tests.servers import serving_tls
 
 KEY = "00112233445566778899aabbccddeeff"
+FAILED = "FailedToAuthenticateAtCentralSystem"
 BOOT = '[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
 
 
@@ -188,6 +189,29 @@ async def test_a_wrong_key_is_refused_on_every_profile(served: Served) -> None:
     await served.register("P2", 2)
     assert await served.refused("P1", key="ffff") == 401
     assert await served.refused("P2", tls=True, key="ffff") == 401
+
+
+async def test_a_downgrade_is_refused_as_one_whatever_its_key(served: Served) -> None:
+    # A profile-3 charger needs no AuthorizationKey (Basic auth is not used on 3): a
+    # connection with Basic auth is still a downgrade, answered and recorded as one.
+    await served.register("P3", 3, key=None)
+    await served.register("P2", 2)
+    assert await served.refused("P3", tls=True, key=KEY) == 403
+    assert await served.refused("P3", key=KEY) == 403
+    # A wrong key on a lower profile: the same answer as the right one, no key oracle.
+    assert await served.refused("P2", key="ffff") == 403
+    required = "security profile 3 required, the connection uses"
+    assert await served.security_events("P3") == [
+        (FAILED, f"{required} 2: a client certificate is required", "central_system"),
+        (FAILED, f"{required} 1: a client certificate is required", "central_system"),
+    ]
+    assert await served.security_events("P2") == [
+        (
+            FAILED,
+            "security profile 2 required, the connection uses 1: TLS is required",
+            "central_system",
+        )
+    ]
 
 
 async def test_a_client_certificate_of_another_charger_is_refused(served: Served) -> None:

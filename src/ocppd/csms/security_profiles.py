@@ -18,7 +18,8 @@ lowers it). On profile 3 the client certificate's subject CN must equal the iden
 with `--client-certificate-cn serial-number`, the chargePointSerialNumber of its last
 BootNotification, as the white paper names it): a certificate of another charger is refused
 whatever the stored profile, and Basic auth is not looked at. A wrong AuthorizationKey is
-refused as before (401), whatever the profile.
+refused as before (401), whatever the profile, once the connection's profile is not lower than
+the stored one (a lower one is refused for that, its key not looked at).
 
 Stored 0 is today's behaviour: Basic auth required when the charger has an AuthorizationKey
 or `--basic-auth` is on, nothing otherwise.
@@ -62,17 +63,23 @@ def judge(
             return Verdict(3, Refusal(403, reason), INVALID_CERTIFICATE)
         profile = 3
     elif password is not None:
-        if record.auth_key_hash is None or not key_matches(password, record.auth_key_hash):
-            return Verdict(0, Refusal(401, "wrong AuthorizationKey"))
         profile = 2 if tls is not None else 1
     else:
         profile = 0
     stored = record.security_profile
     if profile < stored:
+        # Before the key: a lower profile is refused whatever its key (a profile-3 charger
+        # has none to match), and the answer tells nothing of whether the key was right.
         return Verdict(profile, _downgrade(profile, stored, tls), FAILED_TO_AUTHENTICATE)
+    if profile in (1, 2) and password is not None and not _key_is_right(record, password):
+        return Verdict(0, Refusal(401, "wrong AuthorizationKey"))
     if profile == 0 and (settings.basic_auth or record.auth_key_hash):
         return Verdict(0, Refusal(401, "HTTP Basic authentication required"))
     return Verdict(profile)
+
+
+def _key_is_right(record: ChargePointRecord, password: str) -> bool:
+    return record.auth_key_hash is not None and key_matches(password, record.auth_key_hash)
 
 
 def _expected_name(record: ChargePointRecord, settings: Settings) -> str | None:
