@@ -295,3 +295,52 @@ async def test_the_message_log_hides_the_links_credentials(api: Api) -> None:
             ours["location"].replace(token, "<redacted>"),
         ]
     )
+
+
+async def test_a_failed_upload_is_recorded_on_its_job_and_a_retry_works(
+    api: Api, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Too large, or cut when the charger went mid-body: nothing kept, the job says why (as
+    over FTP), no error in the log, and the link still takes the whole file."""
+    operator = api.client(Role.OPERATOR)
+    api.system.settings.max_file_size = 100_000
+    events = api.system.events.subscribe()
+    async with charge_point(api) as cp:
+        cp.replies["GetDiagnostics"] = {"fileName": "diag.txt"}
+        job = (await operator("POST", "/charge-points/CP1/diagnostics")).body
+        path = f"/diagnostics/{job['jobId']}"
+        location = location_of(cp.received)
+        assert (await http("PUT", location + "big.txt", b"x" * 100_001))[0] == 413
+        too_large = await until(operator, path, lambda b: b["transferError"])
+        assert too_large["transferError"]["reason"] == (
+            "upload of 'big.txt' over HTTP: the file is larger than 100000 bytes; nothing kept"
+        )
+
+        target = location.removeprefix(api.url)
+        _, writer = await asyncio.open_connection("127.0.0.1", api.port)
+        head = f"PUT {target}diag.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n"
+        with caplog.at_level("WARNING"):
+            writer.write(head.encode() + b"y" * 20_000)
+            await writer.drain()
+            writer.close()  # gone, 30,000 bytes short
+            cut = await until(
+                operator, path, lambda b: "cut" in (b["transferError"] or {}).get("reason", "")
+            )
+        assert cut["transferError"]["reason"] == (
+            "upload of 'diag.txt' over HTTP: the connection was cut; nothing kept"
+        )
+        assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+        assert files_under(data_dir) == []
+        assert cut["file"] is None
+
+        assert (await http("PUT", location + "diag.txt", b"diagnostics\n"))[0] == 201
+    done = (await operator("GET", path)).body
+    assert done["file"]["size"] == len(b"diagnostics\n")
+    assert files_under(data_dir) == [f"files/diagnostics/{job['jobId']}"]
+    failed = []
+    while len(failed) < 2:
+        event = await events.next(timeout=30)
+        assert event is not None, failed
+        if event.type == "JobFileFailed":
+            failed.append(event.data["reason"])
+    assert "larger than" in failed[0] and "cut" in failed[1]

@@ -11,13 +11,16 @@ bearer token; the one-time token in the URL is its authorization).
 
 An unknown, used, ended or expired token is 404, and so is every other path under /files;
 more than `max_file_size` bytes is 413, a malformed multipart body 400, and none of these
-keeps anything. These routes are not in the OpenAPI document, which describes the operators'
-API; they are in the README.
+keeps anything. A failed upload with a good token (413, 400, or a body cut when the charger
+went) is recorded on its job (`transferError`, the `JobFileFailed` event), as over FTP; the
+link stays good for a retry. These routes are not in the OpenAPI document, which describes
+the operators' API; they are in the README.
 """
 
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, route
+from litestar.exceptions import HTTPException
 from litestar.params import PathParameter
 from litestar.response import File
 
@@ -84,7 +87,13 @@ async def _upload(
         raise _unknown()
     store = file_store(system)
     upload = Upload(request, clean_name(name))
-    received = await receive(store, kind, upload, system.settings.max_file_size)
+    try:
+        received = await receive(store, kind, upload, system.settings.max_file_size)
+    except HTTPException as error:  # too large, malformed, or the charger went mid-body
+        why = "the connection was cut" if error.status_code >= 500 else error.detail
+        text = f"upload of {upload.name or ''!r} over HTTP: {why}; nothing kept"
+        await jobs.upload_failed(system, job, text)
+        raise
     now = system.clock()
     try:
         async with system.engine.begin() as db:

@@ -537,12 +537,7 @@ class JobFtpServer(aioftp.Server):
         """Recorded on the job: nothing was kept, and why."""
         text = f"upload of {name!r} over FTP: {reason}; nothing kept"
         log.info("ftp: %s job %d of %s: %s", job.kind, job.id, job.charge_point_id, text)
-        now = self.services.clock()
-        async with self.services.engine.begin() as db:
-            await jobs.transfer_failed(db, job.id, text, now)
-        self.services.events.publish(
-            "JobFileFailed", job.charge_point_id, now, kind=job.kind, jobId=job.id, reason=text
-        )
+        await jobs.upload_failed(self.services, job, text)
 
     def _transfer(self, connection: Connection, work: Coroutine[Any, Any, None]) -> None:
         connection.extra_workers.add(asyncio.create_task(_abortable(connection, work)))

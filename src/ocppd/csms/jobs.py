@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ocppd.csms.files import FileStore
 from ocppd.csms.models import job_statuses, jobs
 from ocppd.csms.stored_text import fitted
+from ocppd.csms.system_services import SystemServices
 
 DIAGNOSTICS = "diagnostics"
 FIRMWARE = "firmware"
@@ -236,6 +237,18 @@ async def transfer_failed(db: AsyncConnection, job_id: int, reason: str, now: da
         jobs.update()
         .where(jobs.c.id == job_id)
         .values(fitted(jobs, {"transfer_error": reason, "transfer_error_at": now}))
+    )
+
+
+async def upload_failed(services: SystemServices, job: Any, text: str) -> None:
+    """An upload of `job`'s file that kept nothing (cut, too large, malformed), over HTTP or
+    FTP: recorded on the job (`transfer_error`, the latest) and published as
+    `JobFileFailed`. The link stays good for a retry within the job."""
+    now = services.clock()
+    async with services.engine.begin() as db:
+        await transfer_failed(db, job.id, text, now)
+    services.events.publish(
+        "JobFileFailed", job.charge_point_id, now, kind=job.kind, jobId=job.id, reason=text
     )
 
 
