@@ -21,7 +21,12 @@ from ocppd.csms.settings import Settings
 from ocppd.protocol import messages as m
 from ocppd.protocol import security as s
 from ocppd.protocol.datatypes import Firmware
-from ocppd.protocol.enums import CertificateUse, ConfigurationStatus, ExtendedMessageTrigger
+from ocppd.protocol.enums import (
+    CertificateUse,
+    ConfigurationStatus,
+    ExtendedMessageTrigger,
+    ResetType,
+)
 from ocppd.transport.client import ClientOptions
 from tests.chargepoint.test_files import FileServer, file_server
 from tests.chargepoint.test_security import KEY, WAIT
@@ -190,6 +195,28 @@ async def test_the_upgrade_path_from_1_to_3(ocppd: Ocppd, tmp_path: Path) -> Non
     assert cp.security.profile == 3 and cp.security.fallback_profile is None
 
 
+async def test_a_soft_reset_reports_its_reset_once(ocppd: Ocppd) -> None:
+    # The station hangs up for a soft reset once ResetOrReboot is answered, not while it
+    # is in flight: else it sends it again after the reboot, and ocppd stores it twice.
+    await ocppd.register("RS", 1)
+    cp = station(ocppd, "RS", profile=1)
+    async with cp:
+        await cp.boot(timeout=WAIT)
+        await eventually(
+            lambda: _has(ocppd.charger_events("RS"), "StartupOfTheDevice"), "the first startup"
+        )
+        reset = m.ResetRequest(type=ResetType.SOFT)
+        assert (await ocppd.call("RS", reset)).status == "Accepted"
+        await eventually(
+            lambda: _count(ocppd.charger_events("RS"), "StartupOfTheDevice", 2), "the reboot"
+        )
+    assert await ocppd.charger_events("RS") == [
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "StartupOfTheDevice",
+    ]
+
+
 async def test_firmware_signed_by_ocppd_is_verified_and_installed(
     ocppd: Ocppd, http: FileServer
 ) -> None:
@@ -236,6 +263,10 @@ def _csr(identity: str, directory: Path) -> str:
 
 async def _has(rows: Any, kind: str) -> bool:
     return kind in await rows
+
+
+async def _count(rows: Any, kind: str, count: int) -> bool:
+    return (await rows).count(kind) == count
 
 
 async def _equals(value: Any, expected: int) -> bool:

@@ -47,6 +47,9 @@ class SecurityEvents:
         self.pending: list[SecurityEvent] = []
         """Recorded, not yet acknowledged by the central system, oldest first."""
         self._arrived = asyncio.Event()
+        self._answered = asyncio.Event()
+        """Set while nothing is pending: every recorded event answered."""
+        self._answered.set()
 
     def record(self, kind: str, tech_info: str | None = None) -> SecurityEvent:
         info = None if tech_info is None else tech_info[:255]
@@ -56,16 +59,23 @@ class SecurityEvents:
         if self.queued:
             self.pending.append(event)
             self._arrived.set()
+            self._answered.clear()
         self.on_change()
         return event
 
     def restore(self, log: list[SecurityEvent], pending: list[SecurityEvent]) -> None:
         self.log = list(log)
         self.pending = list(pending)
+        if self.pending:
+            self._answered.clear()
 
     def types(self) -> list[str]:
         """The types in the log, oldest first (for tests and the summary)."""
         return [event.type for event in self.log]
+
+    async def drain(self) -> None:
+        """Return when every recorded event was answered (a soft reset waits for it)."""
+        await self._answered.wait()
 
     async def deliver(self, call: Callable[[Any], Awaitable[Any]]) -> None:
         """Send the queue, then each new event, while the connection lasts."""
@@ -89,5 +99,7 @@ class SecurityEvents:
                 if self.pending and self.pending[0] is event:
                     self.pending.pop(0)
                     self.on_change()
+                if not self.pending:
+                    self._answered.set()
             self._arrived.clear()
             await self._arrived.wait()

@@ -570,10 +570,12 @@ class Station(Charging):
     async def _restart(self, graceful: bool) -> None:
         await self.report()
         if graceful and self.online:
-            # A soft reset lets the stops go out first; whatever is left stays queued.
+            # A soft reset lets the stops and its own ResetOrReboot go out first (hung up
+            # with it in flight, it would go again after the reboot); the rest stays queued.
             timeout = self.clock.real_seconds(self.configuration.get_int("MessageTimeout"))
+            queues = (self.transaction_messages.drain(), self.security.events.drain())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.transaction_messages.drain(), timeout)
+                await asyncio.wait_for(asyncio.gather(*queues), timeout)
         if self.client is None:
             await self._reboot()  # offline: reboot without waiting for a connection
         else:
