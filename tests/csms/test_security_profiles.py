@@ -214,6 +214,23 @@ async def test_a_downgrade_is_refused_as_one_whatever_its_key(served: Served) ->
     ]
 
 
+async def test_basic_auth_to_a_charger_without_a_key_at_profile_0_is_not_looked_at(
+    served: Served,
+) -> None:
+    # As before profiles: a charger without an AuthorizationKey, `--basic-auth` off, is
+    # admitted whatever Basic auth it sends, at profile 0 (an unverifiable key raises nothing).
+    await served.register("NOKEY", 0, key=None)
+    await served.booted("NOKEY", key=KEY)
+    await served.booted("NOKEY", tls=True, key=KEY)
+    assert await served.stored_profile("NOKEY") == 0
+    served.system.settings.registration = served.system.settings.registration.OPEN
+    await served.booted("NEWCOMER", tls=True, key=KEY)
+    assert await served.stored_profile("NEWCOMER") == 0
+    served.system.settings.basic_auth = True  # now every charger needs a key it has
+    assert await served.refused("NOKEY", key=KEY) == 401
+    assert await served.security_events("NOKEY") == []
+
+
 async def test_a_client_certificate_of_another_charger_is_refused(served: Served) -> None:
     await served.register("P3", 3)
     await served.register("P0", 0, key=None)

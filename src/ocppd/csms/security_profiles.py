@@ -22,7 +22,7 @@ refused as before (401), whatever the profile, once the connection's profile is 
 the stored one (a lower one is refused for that, its key not looked at).
 
 Stored 0 is today's behaviour: Basic auth required when the charger has an AuthorizationKey
-or `--basic-auth` is on, nothing otherwise.
+or `--basic-auth` is on, nothing otherwise (sent anyway, it is not looked at).
 """
 
 from dataclasses import dataclass
@@ -62,7 +62,7 @@ def judge(
             )
             return Verdict(3, Refusal(403, reason), INVALID_CERTIFICATE)
         profile = 3
-    elif password is not None:
+    elif password is not None and _checks_basic_auth(record, settings):
         profile = 2 if tls is not None else 1
     else:
         profile = 0
@@ -76,6 +76,13 @@ def judge(
     if profile == 0 and (settings.basic_auth or record.auth_key_hash):
         return Verdict(0, Refusal(401, "HTTP Basic authentication required"))
     return Verdict(profile)
+
+
+def _checks_basic_auth(record: ChargePointRecord, settings: Settings) -> bool:
+    """Whether Basic auth is looked at: not for a charger at profile 0 without a key while
+    `--basic-auth` is off, as before profiles (a charger may send it anyway; unverifiable,
+    it counts for no profile)."""
+    return bool(record.security_profile or record.auth_key_hash or settings.basic_auth)
 
 
 def _key_is_right(record: ChargePointRecord, password: str) -> bool:
