@@ -23,15 +23,22 @@ timeouts, the connection bound); what a login may do is ocppd's, and narrow:
   who finds the passive port first takes the transfer).
 - Bounded: `ftp_max_connections` control connections (beyond, 421 at once), a few password
   lookups in the database at a time, every read and write within `ftp_timeout`.
+- A connection's commands run one after the other, in the order sent (aioftp runs each as
+  a task of its own as soon as it is read: pipelined PASVs each took a passive port for
+  good, pipelined STORs raced for one data connection, a command after REST could reset
+  its offset before RETR read it), and one transfer at a time (another STOR or RETR
+  meanwhile: 450). A failure of ours in a command is one WARNING line and 451, never a
+  traceback that ends the connection.
 - FTPS, explicit and optional: with `--tls-cert`, AUTH TLS upgrades the control connection
   and PROT P each data connection; a client that does not ask stays in plain FTP.
 """
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -63,7 +70,15 @@ UPGRADE = object()
 
 GONE = "\x00gone"
 IDLE = "\x00idle"
-"""Commands of our own for what `parse_command` saw: the client went, or kept silent."""
+TOO_LONG = "\x00too long"
+"""Commands of our own for what `parse_command` saw: the client went, kept silent, or sent
+a line beyond the reader's limit (64 KiB)."""
+
+OFFSET = re.compile(r"[0-9]{1,18}")
+"""REST's argument: ASCII digits (`str.isdigit` takes `²`, which `int` refuses), short
+enough for a file offset (Python refuses to convert 4,300 digits and more)."""
+
+Handler = Callable[[Connection, str], Awaitable[bool]]
 
 RESERVED_NAMES = {".", ".."}
 
@@ -173,10 +188,10 @@ class JobFtpServer(aioftp.Server):
         """For AUTH TLS (explicit FTPS) with `--tls-cert`; None: plain FTP only."""
         self.logins: JobLogins = self.user_manager  # type: ignore[assignment]
         self.store = FileStore(settings.data_dir)
-        self.commands_mapping = {
-            "user": self.user,
-            "pass": self.pass_,
-            "quit": self.quit,
+        commands: dict[str, Handler] = {
+            "user": self.login_name,
+            "pass": self.password,
+            "quit": self.quit_after_transfer,
             "syst": self.syst,
             "type": self.type,
             "pwd": self.pwd,
@@ -189,7 +204,7 @@ class JobFtpServer(aioftp.Server):
             "stru": self.stru,
             "pasv": self.passive,
             "epsv": self.extended_passive,
-            "rest": self.rest,
+            "rest": self.restart,
             "abor": self.abor,
             "auth": self.auth,
             "pbsz": self.protection_buffer,
@@ -198,8 +213,12 @@ class JobFtpServer(aioftp.Server):
             "retr": self.retrieve,
             "stor": self.store_file,
             **dict.fromkeys(("list", "nlst", "mlsd", "mlst", "stat"), self.no_listing),
+        }
+        self.commands_mapping = {
+            **{name: _in_order(name, handler) for name, handler in commands.items()},
             GONE: self.gone,
             IDLE: self.idle,
+            TOO_LONG: self.too_long,
         }
 
     # The control connection: what aioftp would log as an exception is a client's doing.
@@ -217,7 +236,9 @@ class JobFtpServer(aioftp.Server):
                 connection = self.connections.get(stream)
                 if connection is None or not connection.extra_workers:
                     return IDLE, ""
-            except (OSError, ValueError):  # reset, or a line beyond the reader's limit
+            except ValueError:  # a line beyond the reader's limit
+                return TOO_LONG, ""
+            except OSError:  # reset
                 return GONE, ""
         if not line:
             return GONE, ""
@@ -253,6 +274,34 @@ class JobFtpServer(aioftp.Server):
 
     async def idle(self, connection: Connection, rest: str) -> bool:
         connection.response("421", "idle too long, closing")
+        return False
+
+    async def too_long(self, connection: Connection, rest: str) -> bool:
+        # The rest of the line may still come: nothing after it can be read as a command.
+        log.info("ftp: a command line over 64 KiB from %s; closing", connection.client_host)
+        connection.response("500", "command line too long, closing")
+        return False
+
+    # Logging in and out, never while a transfer runs under the login.
+
+    async def login_name(self, connection: Connection, rest: str) -> bool:
+        if _transferring(connection):
+            return answer(connection, "503", "a transfer is under way: USER after it ends")
+        return await self.user(connection, rest)
+
+    async def password(self, connection: Connection, rest: str) -> bool:
+        if _transferring(connection):
+            return answer(connection, "503", "a transfer is under way: PASS after it ends")
+        return await self.pass_(connection, rest)
+
+    async def quit_after_transfer(self, connection: Connection, rest: str) -> bool:
+        """221 once the transfer under way (if any) has ended and been answered (RFC 959:
+        QUIT during a transfer waits for its reply), so that a client that sends QUIT
+        right after its data loses neither the upload nor the answer."""
+        running = _running(connection)
+        if running:
+            await asyncio.wait(running)
+        connection.response("221", "bye")
         return False
 
     async def noop(self, connection: Connection, rest: str) -> bool:
@@ -390,6 +439,18 @@ class JobFtpServer(aioftp.Server):
             connection.response("530", "these credentials have ended with their job")
         return job
 
+    async def restart(self, connection: Connection, rest: str) -> bool:
+        """A resumed download: the offset RETR starts at (checked against the image's size
+        there). An upload starts at 0: its file is one whole, never appended to."""
+        if not _logged_in(connection):
+            return True
+        if connection.user.kind != jobs.FIRMWARE:
+            return answer(connection, "504", "REST only for a download: an upload starts at 0")
+        if OFFSET.fullmatch(rest) is None:
+            return answer(connection, "501", "REST takes a byte offset (at most 18 digits)")
+        connection.restart_at = int(rest)
+        return answer(connection, "350", f"RETR starts at byte {rest}")
+
     async def file_size(self, connection: Connection, rest: str) -> bool:
         if not _logged_in(connection):
             return True
@@ -416,13 +477,17 @@ class JobFtpServer(aioftp.Server):
         return image
 
     async def retrieve(self, connection: Connection, rest: str) -> bool:
-        if not _logged_in(connection) or not _listening(connection):
+        if not _logged_in(connection) or not _listening(connection) or _busy(connection):
             return True
+        offset: int = connection.restart_at
         image = await self._image(connection, rest)
         if image is None:
             return True
+        if offset > image.size:
+            return answer(
+                connection, "554", f"REST {offset} is beyond the image's {image.size} bytes"
+            )
         path = self.store.path(jobs.FIRMWARE, image.id)
-        offset = connection.restart_offset
         self._transfer(connection, self._send(connection, path, offset))
         return True
 
@@ -445,7 +510,7 @@ class JobFtpServer(aioftp.Server):
             stream.close()
 
     async def store_file(self, connection: Connection, rest: str) -> bool:
-        if not _logged_in(connection) or not _listening(connection):
+        if not _logged_in(connection) or not _listening(connection) or _busy(connection):
             return True
         user: JobUser = connection.user
         if user.kind == jobs.FIRMWARE:
@@ -455,34 +520,38 @@ class JobFtpServer(aioftp.Server):
             return answer(
                 connection, "553", "a plain file name only (no path, no control characters)"
             )
-        if connection.restart_offset:
-            return answer(connection, "554", "an upload starts at 0 (REST only for downloads)")
         job = await self.current_job(connection)
         if job is not None:
-            self._transfer(connection, self._receive(connection, job, name))
+            token = connection.user.token  # the login's, whatever USER comes next
+            self._transfer(connection, self._receive(connection, job, token, name))
         return True
 
-    async def _receive(self, connection: Connection, job: Any, name: str) -> None:
+    async def _receive(self, connection: Connection, job: Any, token: str, name: str) -> None:
         stream = await self._data_connection(connection)
         if stream is None:
             return
         limit = self.services.settings.max_file_size
         received: Received | None = None
         failure = ""
+        reply: tuple[str, str] | None = None
         cancelled = False
         try:
             received = await self.store.receive(job.kind, _blocks(stream), limit)
         except TooLarge:
             failure = f"larger than {limit} bytes"
-            connection.response("552", f"the file is larger than {limit} bytes; nothing kept")
+            reply = "552", f"the file is larger than {limit} bytes; nothing kept"
         except TimeoutError:
             failure = f"the data connection was silent for {self.socket_timeout:g} s"
-            connection.response("426", "data connection too slow; nothing kept")
+            reply = "426", "data connection too slow; nothing kept"
         except OSError as error:
             failure = f"the data connection failed ({error.__class__.__name__})"
-            connection.response("426", "data connection lost; nothing kept")
+            reply = "426", "data connection lost; nothing kept"
         except asyncio.CancelledError:  # ABOR, or the control connection ended
             failure, cancelled = "aborted, or the client went during the upload", True
+        except Exception as error:  # ours: recorded and answered, no traceback
+            failure = f"a failure of the server's ({error.__class__.__name__}: {error})"
+            log.warning("ftp: upload for job %d: %s", job.id, failure)
+            reply = "451", "local error; nothing kept"
         finally:
             stream.close()
         if not failure and _client_gone(connection):
@@ -490,15 +559,25 @@ class JobFtpServer(aioftp.Server):
         # Shielded to its end: the client going meanwhile (a cancellation, which may also
         # come late: asyncio's wait_for can swallow one) must neither leave a file the
         # database does not know of nor go unrecorded.
-        await asyncio.shield(self._conclude(connection, job, name, received, failure))
+        await asyncio.shield(self._conclude(connection, job, token, name, received, failure))
         if cancelled:
             raise asyncio.CancelledError  # answered by `_abortable`
+        # Answered last, once recorded and with nothing left to await: a client that
+        # retries at once finds the transfer ended (not 450) and the job saying why.
+        if reply is not None:
+            connection.response(*reply)
 
     async def _conclude(
-        self, connection: Connection, job: Any, name: str, received: Received | None, failure: str
+        self,
+        connection: Connection,
+        job: Any,
+        token: str,
+        name: str,
+        received: Received | None,
+        failure: str,
     ) -> None:
         if received is not None and not failure:
-            await self._keep(connection, job, connection.user.token, name, received)
+            await self._keep(connection, job, token, name, received)
             return
         if received is not None:
             await self.store.drop(received)
@@ -583,6 +662,52 @@ def _logged_in(connection: Connection) -> bool:
     return False
 
 
+def _running(connection: Connection) -> set[asyncio.Task[Any]]:
+    """The connection's transfers under way (the dispatcher forgets ended ones later)."""
+    return {task for task in connection.extra_workers if not task.done()}
+
+
+def _transferring(connection: Connection) -> bool:
+    return bool(_running(connection))
+
+
+def _busy(connection: Connection) -> bool:
+    """A transfer is under way on this connection (answered 450): one at a time, each on a
+    data connection of its own."""
+    if not _transferring(connection):
+        return False
+    connection.response("450", "a transfer is under way on this connection: one at a time")
+    return True
+
+
+def _in_order(name: str, handler: Handler) -> Handler:
+    """`handler` run after the connection's earlier commands have ended (see the module's
+    docstring); REST's offset holds for the next command only. A failure of ours is
+    answered 451 and logged in one line: the client's connection and the server go on."""
+
+    async def run(connection: Connection, rest: str) -> bool:
+        if not connection.future.turn.done():
+            connection.turn = asyncio.Lock()
+            connection.restart_at = 0
+        async with connection.turn:
+            try:
+                return await handler(connection, rest)
+            except Exception as error:  # one line, not a traceback
+                log.warning(
+                    "ftp: %s from %s failed on the server's side: %s: %s",
+                    name.upper(),
+                    connection.client_host,
+                    error.__class__.__name__,
+                    error,
+                )
+                return answer(connection, "451", "local error; try again")
+            finally:
+                if name != "rest":
+                    connection.restart_at = 0
+
+    return run
+
+
 def _listening(connection: Connection) -> bool:
     if connection.future.passive_server.done():
         return True
@@ -599,6 +724,14 @@ async def _abortable(connection: Connection, work: Coroutine[Any, Any, None]) ->
     except asyncio.CancelledError:
         connection.response("426", "transfer aborted")
         connection.response("226", "abort successful")
+    except Exception as error:  # one line, not a traceback
+        log.warning(
+            "ftp: a transfer for %s failed on the server's side: %s: %s",
+            connection.client_host,
+            error.__class__.__name__,
+            error,
+        )
+        connection.response("451", "local error; nothing kept")
 
 
 async def _blocks(stream: ThrottleStreamIO) -> AsyncIterator[bytes]:
