@@ -66,6 +66,7 @@ def uvicorn_config(
     return OcppConfig(
         app,
         handshakes=HandshakeGuard(settings.handshake_timeout, settings.max_pending_handshakes),
+        tls=main_tls,
         host=settings.host,
         port=settings.port,
         ws=CompactWebSocketProtocol,
@@ -79,7 +80,6 @@ def uvicorn_config(
         log_level="info",
         log_config=None,
         access_log=False,
-        ssl_context_factory=None if main_tls is None else lambda _, __: main_tls,
     )
 
 
@@ -245,6 +245,20 @@ class _GracefulServer(uvicorn.Server):
                 raise SystemExit(3) from None
         if self.started and self.after_startup is not None:
             self.after_startup()
+
+    def _log_started_message(self, listeners: Any) -> None:
+        # uvicorn names the scheme after its own `ssl`, which is None when the TLS of the
+        # port is ocppd's (`OcppConfig.tls`, done under the handshake guard).
+        config = self.config
+        tls = config.tls if isinstance(config, OcppConfig) else None
+        if tls is None:
+            super()._log_started_message(listeners)
+            return
+        config.ssl = tls
+        try:
+            super()._log_started_message(listeners)
+        finally:
+            config.ssl = None
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self._closing:

@@ -2,12 +2,12 @@
 
 A connection is *pending* from the moment it is accepted until its request headers are in
 (plain HTTP) or its WebSocket handshake is answered (101, or a refusal), including the
-admission of the charge point. Without a bound, a client that sends nothing, half a request or
-a byte now and then held its socket and file descriptor forever, and a thousand of them locked
-everyone out (issue 17 §3).
+admission of the charge point, and on a TLS listener its TLS handshake before all that.
+Without a bound, a client that sends nothing, half a request or a byte now and then held its
+socket and file descriptor forever, and a thousand of them locked everyone out (issue 17 §3).
 
 - `timeout`: a pending connection is closed when its deadline passes, however many bytes it
-  keeps trickling in;
+  keeps trickling in; one deadline for the whole opening, TLS handshake included;
 - `limit`: when that many are pending, the oldest is closed to make room for the newest. A
   real charger's handshake takes milliseconds, so it gets through while an attacker's slow
   ones are turned over; refusing newcomers instead would lock chargers out for as long as the
@@ -15,14 +15,20 @@ everyone out (issue 17 §3).
 
 `ocppd serve` gives uvicorn `GuardedHttpToolsProtocol` (`http=`) and an `OcppConfig` that
 carries the `HandshakeGuard`; `CompactWebSocketProtocol` ends the pending time once the
-handshake is answered. A TLS handshake comes before (the protocol sees the connection once it
-is done): on `--tls-port` it is bounded by the same timeout (`tls.listen`), on `--port` with
-TLS by asyncio's own 60 s (uvicorn makes that listener).
+handshake is answered. asyncio's own TLS listeners show the protocol a connection only once
+its TLS handshake is done, bounded by their 60 s and counted nowhere; so ocppd's TLS
+listeners (`--port` with `--tls-cert`: `OcppConfig.tls`; `--tls-port`: `tls.listen`) are
+plain TCP listeners whose connections start as a `TlsHandshake`: pending from the accept, the
+TLS handshake done over the accepted transport (`loop.start_tls`), then the connection's own
+protocol given the TLS transport with what is left of the deadline.
 """
 
 import asyncio
+import functools
 import logging
-from typing import Any
+import ssl
+from collections.abc import Callable
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -61,6 +67,19 @@ class HandshakeGuard:
         if timer is not None:
             timer.cancel()
 
+    def handed_over(
+        self,
+        transport: asyncio.BaseTransport,
+        successor: asyncio.BaseTransport,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """`transport`'s opening goes on as `successor` (the TLS transport over it, once the
+        TLS handshake is done), against the same deadline."""
+        timer = self._pending.pop(transport, None)
+        if timer is not None:
+            timer.cancel()
+            self._pending[successor] = loop.call_at(timer.when(), self._expire, successor)
+
     def _expire(self, transport: asyncio.BaseTransport) -> None:
         self._close(transport, "not opened within %.1f s", self.timeout)
 
@@ -71,12 +90,150 @@ class HandshakeGuard:
         transport.close()
 
 
-class OcppConfig(uvicorn.Config):
-    """uvicorn's configuration with the guard of the server it configures."""
+ProtocolFactory = Callable[[], asyncio.Protocol]
 
-    def __init__(self, *args: Any, handshakes: HandshakeGuard, **kwargs: Any) -> None:
+_handshaking: set["asyncio.Task[None]"] = set()
+"""The TLS handshakes under way (the loop keeps only weak references to tasks)."""
+
+
+class TlsHandshake(asyncio.Protocol):
+    """A connection accepted on a TLS listener, until its TLS handshake is done: pending under
+    the guard from the accept (counted under its cap, closed at its deadline like any opening
+    connection), then handed to the protocol `make` makes, over TLS."""
+
+    def __init__(self, make: ProtocolFactory, context: ssl.SSLContext, guard: HandshakeGuard):
+        self._make = make
+        self._context = context
+        self._guard = guard
+        self._early: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is none by inheritance
+        # Nothing is read before `start_tls` takes the transport: asyncio honours this,
+        # uvloop starts reading once this returns all the same (see `data_received`).
+        transport.pause_reading()
+        self._raw = transport
+        loop = asyncio.get_running_loop()
+        self._guard.opening(transport, loop)
+        task = loop.create_task(self._handshake(transport, loop))
+        _handshaking.add(task)
+        task.add_done_callback(_handshaking.discard)
+
+    def data_received(self, data: bytes) -> None:
+        # uvloop: the first bytes (the ClientHello), read before `start_tls` took over. They
+        # are kept for the TLS protocol (`_hand_early_bytes`), and nothing more read till then.
+        self._early.append(data)
+        self._raw.pause_reading()
+
+    async def _handshake(self, raw: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        early = _Handover()
+        tls = None
+        try:
+            tls = await self._tls(raw, early, loop)
+        finally:
+            if tls is None:  # or cancelled, at shutdown
+                self._guard.opened(raw)
+                raw.close()
+        if tls is not None:
+            self._guard.handed_over(raw, tls, loop)
+            early.hand_over(tls, self._make())
+
+    async def _tls(
+        self, raw: asyncio.Transport, early: "_Handover", loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Transport | None:
+        """The TLS transport over `raw` once the handshake is done; None when it was closed
+        before: evicted, its deadline passed, the peer left, or the handshake was refused
+        (counted by `ServerContext`)."""
+        if raw.is_closing():  # evicted before this task ran
+            return None
+        starting = loop.create_task(
+            loop.start_tls(
+                raw,
+                early,
+                self._context,
+                server_side=True,
+                # The guard's deadline (which closes it too), not asyncio's 60 s.
+                ssl_handshake_timeout=self._guard.timeout,
+            )
+        )
+        # Runs right after start_tls has put its TLS protocol on `raw`, before that protocol
+        # reads anything (start_tls resumes reading in a later callback).
+        loop.call_soon(self._hand_early_bytes, raw)
+        try:
+            tls = await starting
+        except OSError:  # ssl.SSLError, ConnectionError, TimeoutError
+            return None
+        # asyncio's start_tls returns None when the connection was lost during the handshake.
+        return tls if tls is not None and not tls.is_closing() else None
+
+    def _hand_early_bytes(self, raw: asyncio.Transport) -> None:
+        """The bytes read before start_tls took `raw`, to its TLS protocol (a buffered
+        protocol, as the transport hands it what it reads)."""
+        if not self._early or raw.is_closing() or raw.get_protocol() is self:
+            return
+        # asyncio's and uvloop's TLS protocols are both buffered (uvloop's not by inheritance).
+        protocol = cast(asyncio.BufferedProtocol, raw.get_protocol())
+        for data in self._early:
+            while data:
+                buffer = memoryview(protocol.get_buffer(len(data)))
+                size = min(len(buffer), len(data))
+                buffer[:size] = data[:size]
+                protocol.buffer_updated(size)
+                data = data[size:]
+        self._early.clear()
+
+
+class _Handover(asyncio.Protocol):
+    """The TLS transport's protocol from the end of its handshake until the connection's own
+    protocol takes it (a moment later, once `start_tls` has returned): what arrives in between,
+    a request in the same packets as the client's Finished, is kept for that protocol."""
+
+    def __init__(self) -> None:
+        self._received: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        self._received.append(data)
+
+    def hand_over(self, transport: asyncio.Transport, protocol: asyncio.Protocol) -> None:
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        for data in self._received:
+            protocol.data_received(data)
+
+
+def over_tls(
+    make: Callable[..., asyncio.Protocol], context: ssl.SSLContext, guard: HandshakeGuard
+) -> Callable[..., asyncio.Protocol]:
+    """A protocol factory for a TLS listener: `make(**arguments)`'s protocols, each behind
+    its `TlsHandshake`."""
+
+    def accepted(**arguments: Any) -> asyncio.Protocol:
+        return TlsHandshake(functools.partial(make, **arguments), context, guard)
+
+    return accepted
+
+
+class OcppConfig(uvicorn.Config):
+    """uvicorn's configuration with the guard of the server it configures, and the TLS of
+    its port (`tls`), done under that guard (`TlsHandshake`), not by uvicorn (its `ssl`)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        handshakes: HandshakeGuard,
+        tls: ssl.SSLContext | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.handshakes = handshakes
+        self.tls = tls
+
+    def load(self) -> None:
+        super().load()
+        if self.tls is not None:
+            self.http_protocol_class = over_tls(  # type: ignore[assignment]
+                self.http_protocol_class, self.tls, self.handshakes
+            )
 
 
 def guard_of(config: uvicorn.Config) -> HandshakeGuard | None:

@@ -27,6 +27,7 @@ certificate's subject, serial number, notAfter and SHA-256, read with the `ssl` 
 
 import asyncio
 import collections
+import functools
 import hashlib
 import logging
 import socket
@@ -40,7 +41,7 @@ from typing import Any
 import uvicorn
 
 from ocppd.rpc.log_budget import offences
-from ocppd.transport.handshakes import guard_of
+from ocppd.transport.handshakes import HandshakeGuard, guard_of, over_tls
 
 log = logging.getLogger("ocppd.transport.tls")
 
@@ -215,26 +216,25 @@ async def listen(
     `servers`, which uvicorn closes on shutdown). On `sockets` when given (bound, not
     listening: a worker's share), else on `host` and `port`. Returns the port.
 
-    A TLS handshake there must end within the server's `--handshake-timeout` (its guard's),
-    like the WebSocket handshake after it, rather than asyncio's 60 s: a client that opens
-    TCP and sends nothing holds a socket no longer than one that stalls its upgrade."""
+    Its connections are pending under the server's guard from the accept, TLS handshake
+    included (`handshakes.TlsHandshake`): a client that opens TCP and sends nothing is closed
+    at `--handshake-timeout` and counts under `--max-pending-handshakes`, as one that stalls
+    its upgrade."""
     config = server.config
     loop = asyncio.get_running_loop()
     guard = guard_of(config)
-    timeout = guard.timeout if guard is not None else None
-
-    def protocol() -> asyncio.Protocol:
-        made: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
-            config=config, server_state=server.server_state, app_state=server.lifespan.state
-        )
-        return made
-
-    options: dict[str, Any] = {"ssl": context, "backlog": config.backlog}
-    if timeout is not None:
-        options["ssl_handshake_timeout"] = timeout
+    protocol = over_tls(
+        config.http_protocol_class, context, HandshakeGuard() if guard is None else guard
+    )
+    accepted = functools.partial(
+        protocol, config=config, server_state=server.server_state, app_state=server.lifespan.state
+    )
     if sockets is None:
-        made = [await loop.create_server(protocol, host, port, **options)]
+        made = [await loop.create_server(accepted, host, port, backlog=config.backlog)]
     else:
-        made = [await loop.create_server(protocol, sock=sock, **options) for sock in sockets]
+        made = [
+            await loop.create_server(accepted, sock=sock, backlog=config.backlog)
+            for sock in sockets
+        ]
     server.servers.extend(made)
     return int(made[0].sockets[0].getsockname()[1])
