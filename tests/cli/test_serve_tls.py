@@ -16,6 +16,7 @@ from tests.certificates import TestCa
 from tests.cli.test_serve import BOOT, Served, settings_shown
 from tests.cli.test_workers import Supervised
 from tests.cluster_nodes import Cluster
+from tests.csms.test_handshakes import TLS_RECORD_START, closed_by_server, half_open, still_open
 from tests.eventually import eventually
 
 pytestmark = pytest.mark.slow
@@ -121,3 +122,44 @@ async def test_workers_share_the_tls_port_too(tmp_path: Path, cluster: Cluster) 
         await eventually(lambda: len(nodes()) == 2, "TLS chargers on both workers")
     finally:
         served.stop_gracefully()
+
+
+@pytest.mark.parametrize("listener", ["port", "tls-port"])
+async def test_tls_handshakes_are_pending_under_the_cap_and_the_deadline(
+    tmp_path: Path, listener: str
+) -> None:
+    """In a real `ocppd serve` (uvloop, which reads the ClientHello before the TLS protocol
+    is in place): with a cap of 3, a fourth client silent before its TLS handshake closes the
+    oldest, a charger's connection the next oldest, and the charger boots over TLS; the
+    others are closed at their deadline (10 s)."""
+    ca = TestCa(tmp_path / "pki")
+    rsa = ca.server("rsa")
+    served = Served(
+        tmp_path,
+        *("--tls-cert", str(rsa.cert), "--tls-key", str(rsa.key)),
+        *("--handshake-timeout", "10", "--max-pending-handshakes", "3"),
+        *(["--tls-port", "0"] if listener == "tls-port" else []),
+    )
+    try:
+        port = served.port
+        if listener == "tls-port":
+            found = TLS_LISTENING.search(served.printed())
+            assert found is not None, served.printed()
+            port = int(found[1])
+        else:
+            assert "ocppd: OCPP 1.6J on wss://" in served.printed()
+        held = [half_open(port, TLS_RECORD_START if n == 3 else b"") for n in range(4)]
+        try:
+            await closed_by_server(held[0])
+            assert all(still_open(raw) for raw in held[1:])
+            await booted(
+                f"wss://127.0.0.1:{port}/ocpp/CP1", ssl.create_default_context(cafile=ca.cert)
+            )
+            await closed_by_server(held[1])
+            for raw in held[2:]:
+                await closed_by_server(raw, timeout=30)
+        finally:
+            for raw in held:
+                raw.close()
+    finally:
+        served.stop()

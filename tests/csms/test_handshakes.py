@@ -1,20 +1,26 @@
 """Connections that never finish opening (issue 17 §3): silent ones, half a request, a byte
-now and then. Each is closed at its deadline, at most `max_pending_handshakes` are held, and
-a real charger gets in meanwhile. Over real sockets, against the central system as `ocppd
-serve` runs it."""
+now and then, on the plain port and on both TLS listeners (their TLS handshake included).
+Each is closed at its deadline, at most `max_pending_handshakes` are held, and a real charger
+gets in meanwhile. Over real sockets, against the central system as `ocppd serve` runs it."""
 
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from websockets.asyncio.client import connect
 
 from ocppd.csms.central_system import CentralSystem
+from tests.certificates import TestCa
 from tests.csms.conftest import RunningServer
 from tests.csms.test_server import BOOT, ask, open_socket, register
-from tests.servers import serving
+from tests.servers import serving, serving_tls
 
 PARTIAL = b"GET /ocpp/CP1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
 
@@ -131,3 +137,115 @@ async def test_plain_http_requests_are_timed_too(
             await closed_by_server(raw)
         finally:
             raw.close()
+
+
+# TLS listeners: the TLS handshake is part of the opening (the guard counts a connection from
+# its accept, not from the end of its TLS handshake as asyncio's own TLS listeners would).
+
+TLS_RECORD_START = b"\x16\x03\x01\x02\x00\x01"
+"""The first bytes of a ClientHello: a handshake record that never comes whole."""
+
+
+@dataclass
+class TlsServer:
+    port: int
+    client: ssl.SSLContext
+    """Trusts the server's certificate, as a charger on profile 2 would."""
+
+    def connect(self, identity: str) -> Any:
+        return connect(
+            f"wss://127.0.0.1:{self.port}/ocpp/{identity}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            ssl=self.client,
+            open_timeout=30,
+        )
+
+
+@contextlib.asynccontextmanager
+async def tls_server_with(
+    system: CentralSystem, listener: str, pki: Path, **settings: Any
+) -> AsyncIterator[TlsServer]:
+    """`system` with TLS on `listener`: "port" (`--port` with `--tls-cert`) or "tls-port"."""
+    ca = TestCa(pki)
+    certificate = ca.server("rsa")
+    system.settings.tls_cert, system.settings.tls_key = certificate.cert, certificate.key
+    client = ssl.create_default_context(cafile=ca.cert)
+    for name, value in settings.items():
+        setattr(system.settings, name, value)
+    if listener == "port":
+        async with serving(system) as port:
+            yield TlsServer(port, client)
+    else:
+        async with serving_tls(system) as (_, tls_port, _):
+            yield TlsServer(tls_port, client)
+
+
+async def booted(server: TlsServer, identity: str) -> None:
+    async with server.connect(identity) as ws:
+        await ws.send(BOOT.decode())
+        answer = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 30))
+        assert answer[:2] == [3, "b1"] and answer[2]["status"] == "Accepted"
+
+
+LISTENERS = pytest.mark.parametrize("listener", ["port", "tls-port"])
+
+
+@LISTENERS
+async def test_a_tls_handshake_never_finished_is_closed_at_the_deadline(
+    central_system: CentralSystem, listener: str, tmp_path: Path
+) -> None:
+    """Silent, or half a ClientHello: closed at `--handshake-timeout` (0.5 s here), not at
+    asyncio's 60 s."""
+    async with tls_server_with(
+        central_system, listener, tmp_path / "pki", handshake_timeout=0.5
+    ) as server:
+        silent, partial = half_open(server.port), half_open(server.port, TLS_RECORD_START)
+        try:
+            await closed_by_server(silent)
+            await closed_by_server(partial)
+        finally:
+            silent.close()
+            partial.close()
+
+
+@LISTENERS
+async def test_the_deadline_goes_on_after_the_tls_handshake(
+    central_system: CentralSystem, listener: str, tmp_path: Path
+) -> None:
+    """A client that completes TLS and sends no request is closed (TLS close_notify: EOF
+    through TLS) at the deadline of its opening, as a plain one is."""
+    async with tls_server_with(
+        central_system, listener, tmp_path / "pki", handshake_timeout=0.5
+    ) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=server.client)
+        try:
+            assert await asyncio.wait_for(reader.read(1), 20) == b""
+        finally:
+            writer.close()
+
+
+@LISTENERS
+async def test_the_oldest_tls_handshakes_make_room_for_a_charger(
+    central_system: CentralSystem, listener: str, tmp_path: Path
+) -> None:
+    """With a cap of 5 and 8 clients silent before their ClientHello, the 3 oldest are
+    closed; the charger's connection closes the next oldest and boots over TLS. The deadline
+    (60 s) plays no part."""
+    await register(central_system, "CP1")
+    async with tls_server_with(
+        central_system,
+        listener,
+        tmp_path / "pki",
+        handshake_timeout=60.0,
+        max_pending_handshakes=5,
+    ) as server:
+        held = [half_open(server.port, TLS_RECORD_START if n % 2 else b"") for n in range(8)]
+        try:
+            await asyncio.gather(*(closed_by_server(raw) for raw in held[:3]))
+            assert all(still_open(raw) for raw in held[3:])
+            await booted(server, "CP1")
+            await closed_by_server(held[3])
+            assert all(still_open(raw) for raw in held[4:])
+        finally:
+            for raw in held:
+                raw.close()
