@@ -99,13 +99,14 @@ def settings_options(func: Any) -> Any:
             type=click.FloatRange(0.1, 300),
             default=defaults.handshake_timeout,
             help="Seconds from connect to the answered WebSocket handshake (or an HTTP "
-            "request's headers); a slower connection is closed.",
+            "request's headers), a TLS handshake included; a slower connection is closed.",
         ),
         _option(
             "max-pending-handshakes",
             type=click.IntRange(1),
             default=defaults.max_pending_handshakes,
-            help="Connections being opened at once; beyond, the oldest of them is closed.",
+            help="Connections being opened at once (TLS handshakes included); beyond, the "
+            "oldest of them is closed.",
         ),
         _option("basic-auth/--no-basic-auth", default=defaults.basic_auth),
         _option(
