@@ -6,8 +6,9 @@ admission of the charge point, and on a TLS listener its TLS handshake before al
 Without a bound, a client that sends nothing, half a request or a byte now and then held its
 socket and file descriptor forever, and a thousand of them locked everyone out (issue 17 §3).
 
-- `timeout`: a pending connection is closed when its deadline passes, however many bytes it
-  keeps trickling in; one deadline for the whole opening, TLS handshake included;
+- `timeout`: a pending connection is closed (aborted: its socket freed at once, TLS or not)
+  when its deadline passes, however many bytes it keeps trickling in; one deadline for the
+  whole opening, TLS handshake included;
 - `limit`: when that many are pending, the oldest is closed to make room for the newest. A
   real charger's handshake takes milliseconds, so it gets through while an attacker's slow
   ones are turned over; refusing newcomers instead would lock chargers out for as long as the
@@ -47,12 +48,12 @@ class HandshakeGuard:
     ) -> None:
         self.timeout = timeout
         self.limit = limit
-        self._pending: dict[asyncio.BaseTransport, asyncio.TimerHandle] = {}
+        self._pending: dict[asyncio.Transport, asyncio.TimerHandle] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def opening(self, transport: asyncio.BaseTransport, loop: asyncio.AbstractEventLoop) -> None:
+    def opening(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         """`transport` starts (or, for the next request on it, starts again) to open."""
         if transport in self._pending:
             return
@@ -61,7 +62,7 @@ class HandshakeGuard:
             self._close(oldest, "evicted: %d connections pending", self.limit)
         self._pending[transport] = loop.call_later(self.timeout, self._expire, transport)
 
-    def opened(self, transport: asyncio.BaseTransport) -> None:
+    def opened(self, transport: asyncio.Transport) -> None:
         """`transport` is open (or closed): no deadline any more."""
         timer = self._pending.pop(transport, None)
         if timer is not None:
@@ -69,8 +70,8 @@ class HandshakeGuard:
 
     def handed_over(
         self,
-        transport: asyncio.BaseTransport,
-        successor: asyncio.BaseTransport,
+        transport: asyncio.Transport,
+        successor: asyncio.Transport,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         """`transport`'s opening goes on as `successor` (the TLS transport over it, once the
@@ -80,14 +81,17 @@ class HandshakeGuard:
             timer.cancel()
             self._pending[successor] = loop.call_at(timer.when(), self._expire, successor)
 
-    def _expire(self, transport: asyncio.BaseTransport) -> None:
+    def _expire(self, transport: asyncio.Transport) -> None:
         self._close(transport, "not opened within %.1f s", self.timeout)
 
-    def _close(self, transport: asyncio.BaseTransport, why: str, *args: Any) -> None:
+    def _close(self, transport: asyncio.Transport, why: str, *args: Any) -> None:
         self.opened(transport)
         peer = transport.get_extra_info("peername")
         log.debug("%s: closed, " + why, peer, *args)
-        transport.close()
+        # Aborted, not closed: nothing a connection that never opened could be owed is worth
+        # its socket, and a TLS close waits up to 30 s for a close_notify such a client
+        # never sends, holding the socket past the deadline and beyond the cap.
+        transport.abort()
 
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
