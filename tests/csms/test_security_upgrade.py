@@ -13,7 +13,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ocppd.api.tokens import Role
 from ocppd.csms.central_system import CentralSystem
 from ocppd.csms.certificate_authority import CaFiles, create_authority, pem
-from ocppd.csms.models import charge_points
+from ocppd.csms.models import charge_points, security_upgrades
 from ocppd.csms.security_upgrade import Timeouts, UpgradeRefused
 from ocppd.csms.settings import Settings
 from tests.api.conftest import Api, CallError, FakeChargePoint, api_app, charge_point, issue_tokens
@@ -365,7 +365,7 @@ async def test_bad_bodies_are_400_naming_the_field(api: Api) -> None:
         assert answer.status == 400, (body, answer.body)
         assert field in answer.body["error"], answer.body
     none = await api.client(Role.VIEWER)("GET", PATH)
-    assert (none.status, none.body["error"]) == (404, "no security upgrade of 'CP1' on this node")
+    assert (none.status, none.body["error"]) == (404, "no security upgrade of 'CP1'")
 
 
 async def test_no_ca_and_no_root_given_is_409(
@@ -452,3 +452,69 @@ async def test_two_requests_at_once_start_one_upgrade(api: Api) -> None:
         assert str(refused) == "an upgrade of 'CP1' is running already"
         await ended(api)
         assert [action for action, _ in cp.received].count("InstallCertificate") == 1
+
+
+async def test_another_node_shows_the_upgrade_and_a_lost_one_ends_failed(
+    api: Api, clock: FixedClock
+) -> None:
+    """The upgrade is stored as it goes: a second central system on the same database (another
+    node, or this one restarted) shows it; one left `running` by a node that was killed is
+    shown failed once past its deadline, and a new one may start."""
+    await prepare(api)
+    async with charge_point(api, "CP1", BASIC) as cp:
+        cp.replies["InstallCertificate"] = {"status": "Rejected"}
+        started = await api.client(Role.OPERATOR)("POST", PATH, {"profile": 2})
+        assert started.status == 202, started.body
+        upgrade = await ended(api)
+    other = CentralSystem(api.system.settings, clock=clock, engine=api.system.engine)
+    assert await other.security_upgrades.shown("CP1") == {
+        **upgrade,
+        "startedAt": datetime.fromisoformat(upgrade["startedAt"]),
+        "endedAt": datetime.fromisoformat(upgrade["endedAt"]),
+    }
+
+    # A node killed while its upgrade waited for the reconnection: its row says running.
+    async with api.system.engine.begin() as db:
+        await db.execute(
+            security_upgrades.update().values(
+                status="running",
+                ended_at=None,
+                node="node-b",
+                deadline_at=clock.now + timedelta(seconds=60),
+                steps=json.dumps(
+                    [
+                        {"name": "InstallRootCertificate", "status": "done", "at": None,
+                         "detail": None},
+                        {"name": "ChangeSecurityProfile", "status": "done", "at": None,
+                         "detail": None},
+                        {"name": "ReconnectOnNewProfile", "status": "running", "at": None,
+                         "detail": None},
+                    ]
+                ),
+            )
+        )  # fmt: skip
+    async with charge_point(api, "CP1", BASIC) as cp:
+        refused = await api.client(Role.OPERATOR)("POST", PATH, {"profile": 2})
+        assert refused.status == 409, refused.body
+        assert "running already" in refused.body["error"]
+        assert cp.received == [], "nothing sent"
+        shown = (await api.client(Role.VIEWER)("GET", PATH)).body
+        assert shown["status"] == "running"
+
+        clock.now += timedelta(seconds=61)
+        lost = (await api.client(Role.VIEWER)("GET", PATH)).body
+        assert lost["status"] == "failed" and lost["endedAt"] is not None
+        assert [step["status"] for step in lost["steps"]] == ["done", "done", "failed"]
+        assert lost["steps"][2]["detail"] == (
+            "not finished by its deadline: the node that ran it (node-b) stopped"
+        )
+        cp.replies["InstallCertificate"] = {"status": "Rejected"}
+        again = await api.client(Role.OPERATOR)("POST", PATH, {"profile": 2})
+        assert again.status == 202, again.body
+        assert (await ended(api))["status"] == "failed"
+
+
+def test_an_upgrades_deadline_is_the_sum_of_its_timeouts() -> None:
+    timeouts = Timeouts(command=30, certificate=600, reconnection=300)
+    assert timeouts.total(2) == timedelta(seconds=2 * 30 + 300)
+    assert timeouts.total(3) == timedelta(seconds=3 * 30 + 600 + 300)

@@ -34,7 +34,7 @@ from ocppd.csms.central_system import MAX_IDENTITY_LENGTH
 from ocppd.csms.clock import as_utc
 from ocppd.csms.cluster import ClusterUnavailable, Holder
 from ocppd.csms.jobs import Transport
-from ocppd.csms.models import charge_points, connectors
+from ocppd.csms.models import charge_points, connectors, security_upgrades
 from ocppd.protocol.enums import RegistrationStatus
 from ocppd.protocol.leniency import Rule
 
@@ -271,6 +271,9 @@ async def delete_charge_point(system: System, charge_point_id: ChargePointId) ->
     await _cluster(system.disconnect(charge_point_id, 1008, "charge point deleted"))
     async with system.engine.begin() as db:
         await db.execute(connectors.delete().where(connectors.c.charge_point_id == charge_point_id))
+        await db.execute(
+            security_upgrades.delete().where(security_upgrades.c.charge_point_id == charge_point_id)
+        )
         await db.execute(charge_points.delete().where(charge_points.c.id == charge_point_id))
 
 

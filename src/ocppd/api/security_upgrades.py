@@ -3,8 +3,9 @@
 `POST /charge-points/{id}/security-upgrade` {"profile": 2|3} starts it (202, operator: it only
 ever raises the profile), once its preconditions hold (409 with the reason otherwise,
 nothing sent); `GET` the same path shows the latest upgrade of that charger, step by step
-(each step: name, status, time, detail), from the node that ran it. Each change is also
-published as the event `SecurityUpgrade`.
+(each step: name, status, time, detail), as stored by the node that runs it (any node answers;
+one lost with its node shows failed once past its deadline). Each change is also published as
+the event `SecurityUpgrade`.
 """
 
 from datetime import datetime
@@ -119,13 +120,13 @@ async def start_upgrade(
     responses=documented(404),
 )
 async def get_upgrade(system: System, charge_point_id: ChargePointId) -> SecurityUpgrade:
-    """The latest security upgrade of the charger that this node ran, step by step."""
-    upgrade = system.security_upgrades.latest.get(charge_point_id)
-    if upgrade is None:
+    """The latest security upgrade of the charger, step by step, whichever node runs it."""
+    shown = await system.security_upgrades.shown(charge_point_id)
+    if shown is None:
         raise ProblemException(
-            Problem(status=404, error=f"no security upgrade of {charge_point_id!r} on this node")
+            Problem(status=404, error=f"no security upgrade of {charge_point_id!r}")
         )
-    return _view(upgrade)
+    return msgspec.convert(shown, SecurityUpgrade, from_attributes=False)
 
 
 ROUTES = [start_upgrade, get_upgrade]

@@ -368,6 +368,23 @@ api_tokens = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False, server_default=sa.func.now()),
 )
 
+security_upgrades = sa.Table(
+    "security_upgrades",
+    metadata,
+    # The latest security upgrade of each charger (csms/security_upgrade.py), as the node that
+    # runs it records each step: any node shows it, and it outlives that node. `steps` is the
+    # JSON list the API shows; a `running` one past `deadline_at` was lost with its node.
+    sa.Column("charge_point_id", String(255), primary_key=True),
+    sa.Column("profile", sa.SmallInteger, nullable=False),
+    sa.Column("previous", sa.SmallInteger, nullable=False),
+    sa.Column("status", String(16), nullable=False),
+    sa.Column("node", String(255), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("deadline_at", Timestamp, nullable=False),
+    sa.Column("steps", Text(), nullable=False),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,

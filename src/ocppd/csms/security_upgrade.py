@@ -26,25 +26,32 @@ is connected, has the security extension, its stored profile is lower than N, no
 it is running; profile 2 needs its AuthorizationKey (Basic auth); the root is a certificate,
 and when ocppd serves TLS (`--tls-cert`) the server certificate chains to it.
 
-An upgrade is kept in memory by the node that runs it (the latest per charger; gone when that
-node stops), and each change is published as `SecurityUpgrade`.
+The node that runs an upgrade records each change in the database (`security_upgrades`, the
+latest per charger), so every node of a cluster shows it and it outlives that node, and
+publishes it as `SecurityUpgrade`. Starting one claims the charger's row in one statement: two
+requests at once, on one node or two, start one upgrade. A `running` upgrade past its deadline
+(the sum of its timeouts, and a minute) was lost with the node that ran it (killed): it is
+shown failed, and a new one may start.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from ocppd.csms.certificate_requests import trusted_ca_file
+from ocppd.csms.clock import as_utc
 from ocppd.csms.events import Event, Subscription
-from ocppd.csms.models import charge_points
+from ocppd.csms.models import charge_points, security_upgrades
+from ocppd.csms.settings import node_name
 from ocppd.csms.system_services import SystemServices
 from ocppd.protocol import messages as m
 from ocppd.protocol import security as s
@@ -60,6 +67,8 @@ RECONNECT = "ReconnectOnNewProfile"
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
 SUCCEEDED = "succeeded"
 EVENT = "SecurityUpgrade"
+DEADLINE_MARGIN = timedelta(minutes=1)
+"""Beyond the sum of an upgrade's timeouts: a `running` one older than that was lost."""
 
 
 class UpgradeRefused(Exception):
@@ -84,6 +93,16 @@ class Timeouts:
     reconnection: float
     """Seconds from the profile's change to the connection on the new profile."""
 
+    def total(self, profile: int) -> timedelta:
+        """The longest an upgrade to `profile` can run: a command per step before the
+        reconnection (and the trigger of profile 3's certificate), the certificate's wait,
+        the reconnection."""
+        commands = 3 if profile == 3 else 2
+        seconds = commands * self.command + self.reconnection
+        if profile == 3:
+            seconds += self.certificate
+        return timedelta(seconds=seconds)
+
 
 @dataclass(slots=True)
 class Step:
@@ -102,9 +121,14 @@ class Upgrade:
     root_certificate: str
     started_at: datetime
     steps: list[Step]
+    node: str = ""
     status: str = RUNNING
     ended_at: datetime | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def deadline(self) -> datetime:
+        return self.started_at + self.timeouts.total(self.profile) + DEADLINE_MARGIN
 
     def shown(self) -> dict[str, Any]:
         return {
@@ -119,6 +143,45 @@ class Upgrade:
                 for p in self.steps
             ],
         }
+
+    def row(self) -> dict[str, Any]:
+        """As `security_upgrades` stores it."""
+        return {
+            "charge_point_id": self.charge_point_id,
+            "profile": self.profile,
+            "previous": self.previous,
+            "status": self.status,
+            "node": self.node,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "deadline_at": self.deadline,
+            "steps": msgspec.json.encode(self.shown()["steps"]).decode(),
+        }
+
+
+def shown_from_row(row: Any, now: datetime) -> dict[str, Any]:
+    """An upgrade as stored, as `Upgrade.shown` gives it; one still `running` past its
+    deadline is shown as what it is: failed, lost with the node that ran it."""
+    steps = msgspec.json.decode(row.steps)
+    status, ended_at = row.status, row.ended_at
+    deadline = as_utc(row.deadline_at)
+    if status == RUNNING and now > deadline:
+        status, ended_at = FAILED, deadline
+        lost = f"not finished by its deadline: the node that ran it ({row.node}) stopped"
+        for step in steps:
+            if step["status"] == RUNNING:
+                step.update(status=FAILED, detail=lost)
+            elif step["status"] == PENDING:
+                step["status"] = SKIPPED
+    return {
+        "chargePointId": row.charge_point_id,
+        "profile": row.profile,
+        "previous": row.previous,
+        "status": status,
+        "startedAt": as_utc(row.started_at),
+        "endedAt": None if ended_at is None else as_utc(ended_at),
+        "steps": steps,
+    }
 
 
 class StepFailed(Exception):
@@ -150,6 +213,7 @@ class SecurityUpgrades:
         self._starting.add(charge_point_id)
         try:
             upgrade = await self._checked(charge_point_id, profile, timeouts, root_certificate)
+            await self._claim(upgrade)
         finally:
             self._starting.discard(charge_point_id)
         self.latest[charge_point_id] = upgrade
@@ -198,7 +262,40 @@ class SecurityUpgrades:
             root,
             self.system.clock(),
             [Step(name) for name in [*names, RECONNECT]],
+            node=node_name(self.system.settings),
         )
+
+    async def _claim(self, upgrade: Upgrade) -> None:
+        """The charger's row, in one statement: replaced when its upgrade is not running (or
+        was lost), inserted when it has none; refused when another runs, on any node."""
+        t = security_upgrades
+        row = upgrade.row()
+        now = upgrade.started_at
+        running = sa.and_(t.c.status == RUNNING, t.c.deadline_at > now)
+        async with self.system.engine.begin() as db:
+            replaced = await db.execute(
+                t.update()
+                .where(t.c.charge_point_id == upgrade.charge_point_id, sa.not_(running))
+                .values(row)
+            )
+            if replaced.rowcount == 1:
+                return
+        try:
+            async with self.system.engine.begin() as db:
+                await db.execute(t.insert().values(row))
+        except sa.exc.IntegrityError:
+            raise UpgradeRefused(
+                f"an upgrade of {upgrade.charge_point_id!r} is running already"
+            ) from None
+
+    async def shown(self, charge_point_id: str) -> dict[str, Any] | None:
+        """The charger's latest upgrade as any node recorded it; None when it has had none."""
+        t = security_upgrades
+        async with self.system.engine.connect() as db:
+            row = (
+                await db.execute(sa.select(t).where(t.c.charge_point_id == charge_point_id))
+            ).first()
+        return None if row is None else shown_from_row(row, self.system.clock())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -235,29 +332,29 @@ class SecurityUpgrades:
     async def _run(self, upgrade: Upgrade, subscription: Subscription) -> None:
         try:
             for step in upgrade.steps:
-                self._mark(upgrade, step, RUNNING)
+                await self._mark(upgrade, step, RUNNING)
                 try:
                     detail = await self._perform(upgrade, step, subscription)
                 except StepFailed as failure:
-                    self._mark(upgrade, step, FAILED, str(failure))
-                    self._end(upgrade, FAILED)
+                    await self._mark(upgrade, step, FAILED, str(failure))
+                    await self._end(upgrade, FAILED)
                     return
-                self._mark(upgrade, step, DONE, detail)
-            self._end(upgrade, SUCCEEDED)
+                await self._mark(upgrade, step, DONE, detail)
+            await self._end(upgrade, SUCCEEDED)
         except asyncio.CancelledError:
-            self._fail_running(upgrade, "ocppd stopped")
+            await self._fail_running(upgrade, "ocppd stopped")
             raise
         except Exception as error:  # a defect of ours: the upgrade ends, the process goes on
             log.exception("%s: security upgrade failed", upgrade.charge_point_id)
-            self._fail_running(upgrade, f"{type(error).__name__}: {error}")
+            await self._fail_running(upgrade, f"{type(error).__name__}: {error}")
         finally:
             subscription.close()
 
-    def _fail_running(self, upgrade: Upgrade, why: str) -> None:
+    async def _fail_running(self, upgrade: Upgrade, why: str) -> None:
         for step in upgrade.steps:
             if step.status == RUNNING:
-                self._mark(upgrade, step, FAILED, why)
-        self._end(upgrade, FAILED)
+                step.status, step.at, step.detail = FAILED, self.system.clock(), why
+        await self._end(upgrade, FAILED)
 
     async def _perform(self, upgrade: Upgrade, step: Step, events: Subscription) -> str | None:
         if step.name == INSTALL_ROOT:
@@ -314,7 +411,7 @@ class SecurityUpgrades:
             )
         request_id = requested.data.get("requestId")
         step = next(p for p in upgrade.steps if p.name == SIGN_CERTIFICATE)
-        self._mark(
+        await self._mark(
             upgrade,
             step,
             RUNNING,
@@ -384,13 +481,16 @@ class SecurityUpgrades:
             ):
                 return event
 
-    def _mark(self, upgrade: Upgrade, step: Step, status: str, detail: str | None = None) -> None:
+    async def _mark(
+        self, upgrade: Upgrade, step: Step, status: str, detail: str | None = None
+    ) -> None:
         step.status = status
         step.at = self.system.clock()
         step.detail = detail
+        await self._save(upgrade)
         self._publish(upgrade)
 
-    def _end(self, upgrade: Upgrade, status: str) -> None:
+    async def _end(self, upgrade: Upgrade, status: str) -> None:
         now = self.system.clock()
         for step in upgrade.steps:
             if step.status == PENDING:
@@ -398,6 +498,7 @@ class SecurityUpgrades:
         upgrade.status = status
         upgrade.ended_at = now
         upgrade.ended.set()
+        await self._save(upgrade)
         self._publish(upgrade)
         log.info(
             "%s: security upgrade to profile %d %s",
@@ -405,6 +506,24 @@ class SecurityUpgrades:
             upgrade.profile,
             status,
         )
+
+    async def _save(self, upgrade: Upgrade) -> None:
+        """Its row, unless a newer upgrade of the charger replaced it (this one was lost by
+        then). A database that fails here does not end the upgrade: the event still goes out,
+        and the next change is saved again."""
+        t = security_upgrades
+        try:
+            async with self.system.engine.begin() as db:
+                await db.execute(
+                    t.update()
+                    .where(
+                        t.c.charge_point_id == upgrade.charge_point_id,
+                        t.c.started_at == upgrade.started_at,
+                    )
+                    .values(upgrade.row())
+                )
+        except (sa.exc.SQLAlchemyError, OSError) as error:
+            log.warning("%s: security upgrade not saved: %s", upgrade.charge_point_id, error)
 
     def _publish(self, upgrade: Upgrade) -> None:
         shown = upgrade.shown()
