@@ -458,6 +458,20 @@ def test_the_ftp_settings_of_ocppd_serve() -> None:
     for bad in ("30009-30000", "0-10", "1-65536", "30000", "a-b", "-"):
         refused = run("--ftp-passive-ports", bad)
         assert refused.exit_code == 2 and "not a port range A-B" in refused.output, bad
+    # What goes into chargers' ftp:// URLs: a host name or an address, nothing more.
+    for host, kept in (
+        ("csms.example.com", "csms.example.com"),
+        ("CSMS-1.example.com.", "CSMS-1.example.com"),
+        ("192.0.2.7", "192.0.2.7"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("2001:db8::1", "2001:db8::1"),
+    ):
+        shown = run("--ftp-public-host", host)
+        assert f"ftp_public_host={kept!r}" in shown.output, (host, shown.output)
+    for bad in ("user@host", "host:2121", "a b", "ftp://host", "a/b", "-a.b", "a..b", "a\rb", "é"):
+        refused = run("--ftp-public-host", bad)
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert "--ftp-public-host" in refused.output and "not a host name" in refused.output
     both = run(
         "--ftp-port",
         "21",

@@ -303,6 +303,13 @@ def to_settings(values: dict[str, Any]) -> Settings:
     values["public_url"] = public.rstrip("/")
     values["data_dir"] = Path(values["data_dir"]).expanduser().absolute()
     values["ftp_passive_ports"] = port_range(values.get("ftp_passive_ports") or "")
+    if values.get("ftp_public_host"):
+        from ocppd.csms.ftp_server import checked_host
+
+        try:
+            values["ftp_public_host"] = checked_host(values["ftp_public_host"])
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--ftp-public-host") from None
     _check_cluster(values)
     return Settings(**values)
 

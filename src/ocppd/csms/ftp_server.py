@@ -34,6 +34,7 @@ timeouts, the connection bound); what a login may do is ocppd's, and narrow:
 """
 
 import asyncio
+import ipaddress
 import logging
 import re
 import socket
@@ -144,6 +145,24 @@ def public_host(settings: Settings) -> str:
     """The host chargers are told: `ftp_public_host`, else the public URL's host; empty when
     neither is set (the API then takes the host its request came in on)."""
     return settings.ftp_public_host or urlsplit(settings.public_url).hostname or ""
+
+
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def checked_host(text: str) -> str:
+    """`--ftp-public-host` as it goes into chargers' `ftp://` URLs: an IP address (IPv6 with
+    or without brackets) or a DNS name; ValueError saying why not. Anything else (`x@y`,
+    `host:21`, a space, a URL) would make a location that no charger parses as meant."""
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    name = text.removesuffix(".")
+    if len(name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return name
+    raise ValueError(f"{text!r} is not a host name or IP address (no port, user or path)")
 
 
 def location(host: str, port: int, token: str, name: str = "") -> str:
