@@ -275,7 +275,7 @@ class SingleNode:
         force: bool,
         fence: Fence | None = None,
     ) -> Any:
-        raise NotHeld(identity)
+        raise NotHeld(f"charge point {identity!r} is not connected")  # as a cluster says it
 
     async def disconnect(self, identity: str, code: int, reason: str) -> bool:
         return False  # every connection is this node's: there is no other
