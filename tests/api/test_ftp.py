@@ -10,6 +10,7 @@ import json
 import signal
 import socket
 import sqlite3
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -540,9 +541,12 @@ def test_charge_point_add_sets_the_file_transport(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def ftp_station(api: Api, identity: str = "SIM1") -> AsyncIterator[Station]:
+async def ftp_station(
+    api: Api, identity: str = "SIM1", options: TransferOptions | None = None
+) -> AsyncIterator[Station]:
     """ocppd's simulator as an FTP-only charger (`ocppd simulate --upload-method ftp`),
-    registered with fileTransport ftp and booted, on a fast clock."""
+    registered with fileTransport ftp and booted, on a fast clock; `options`: other
+    transfer options than these."""
     async with api.system.engine.begin() as db:
         await registration.register(db, identity)
     assert (
@@ -555,7 +559,7 @@ async def ftp_station(api: Api, identity: str = "SIM1") -> AsyncIterator[Station
         identity,
         model=ChargerModel(connectors=1, firmware_version="sim-1.0"),
         clock=Clock(speed=1000.0),
-        file_transfer=TransferOptions(timeout=30, protocols="ftp"),
+        file_transfer=options or TransferOptions(timeout=30, protocols="ftp"),
     )
     async with station:
         await station.wait_accepted()
@@ -627,6 +631,64 @@ async def test_explicit_ftps_with_the_servers_certificate(ftp_api: Api, tmp_path
                 )
 
         assert await asyncio.to_thread(before_tls) == ("503", "504")
+
+
+def ftps(ca_file: Path) -> TransferOptions:
+    """`ocppd simulate --upload-method ftp --ftp-tls --ca-file CA_FILE`."""
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+    return TransferOptions(timeout=30, protocols="ftp", ftp_tls=True, ssl=trusted)
+
+
+@pytest.mark.parametrize("settings", [{"tls": True}], indirect=True)
+async def test_ocppds_simulator_over_explicit_ftps(ftp_api: Api, tmp_path: Path) -> None:
+    """The simulator's FTPS (AUTH TLS before the login, PROT P) against ocppd's server: the
+    upload and the download go through, and a server certificate it does not trust fails
+    them (so TLS was spoken: plain FTP would not have looked at a certificate)."""
+    operator = ftp_api.client(Role.OPERATOR)
+    authority = tmp_path / "pki" / "ocppd-test-CA.pem"
+    async with ftp_station(ftp_api, options=ftps(authority)) as station:
+        asked = await operator("POST", "/charge-points/SIM1/diagnostics")
+        done = await until(
+            operator, f"/diagnostics/{asked.body['jobId']}", lambda b: b["endedAt"], timeout=60
+        )
+        assert done["status"] == "Uploaded", done
+        file = await operator("GET", f"/diagnostics/{asked.body['jobId']}/file")
+        assert hashlib.sha256(file.raw).hexdigest() == done["file"]["sha256"]
+        _, image = await http(
+            "POST",
+            f"{ftp_api.url}/api/v1/firmware?name=sim-3.0.bin",
+            IMAGE,
+            {"Authorization": f"Bearer {ftp_api.tokens[Role.OPERATOR]}"},
+        )
+        body = {"firmwareId": json.loads(image)["firmwareId"]}
+        update = await operator("POST", "/charge-points/SIM1/firmware-updates", body)
+        installed = await until(
+            operator, f"/firmware-updates/{update.body['jobId']}", lambda b: b["endedAt"]
+        )
+        assert installed["status"] == "Installed", installed
+        assert station.firmware_image == IMAGE
+    other = TestCa(tmp_path / "other", "another CA").cert
+    async with ftp_station(ftp_api, "SIM2", options=ftps(other)):
+        asked = await operator("POST", "/charge-points/SIM2/diagnostics")
+        failed = await until(
+            operator, f"/diagnostics/{asked.body['jobId']}", lambda b: b["endedAt"], timeout=60
+        )
+        assert failed["status"] == "UploadFailed", failed
+
+
+async def test_the_simulators_ftps_fails_on_a_server_without_tls(
+    ftp_api: Api, tmp_path: Path
+) -> None:
+    """AUTH TLS answered 502: the transfer fails rather than going on in the clear."""
+    authority = TestCa(tmp_path / "pki").cert
+    operator = ftp_api.client(Role.OPERATOR)
+    async with ftp_station(ftp_api, options=ftps(authority)):
+        asked = await operator("POST", "/charge-points/SIM1/diagnostics")
+        failed = await until(
+            operator, f"/diagnostics/{asked.body['jobId']}", lambda b: b["endedAt"], timeout=60
+        )
+        assert failed["status"] == "UploadFailed", failed
+        assert failed["file"] is None
 
 
 async def test_auth_tls_without_a_certificate_is_refused(ftp_api: Api) -> None:

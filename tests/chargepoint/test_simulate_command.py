@@ -131,6 +131,34 @@ async def test_upload_method_ftp_is_an_ftp_only_charger(tmp_path: Path) -> None:
     assert b"identity: FTP1" in (tmp_path / "up" / answer.file_name).read_bytes()
 
 
+async def test_ftp_tls_insists_on_tls(tmp_path: Path) -> None:
+    """`--ftp-tls`: against a server without AUTH TLS the upload fails (nothing stored, the
+    password never sent in the clear); with an HTTP-only upload method it is a usage error."""
+    (tmp_path / "up").mkdir()
+    code, _, err = await simulate(
+        "--url", "ws://127.0.0.1:9/ocpp", "--ftp-tls", "--upload-method", "http"
+    )
+    assert code == 2 and "--ftp-tls with --upload-method http" in err, err
+    async with CentralSystem() as central, real_ftp_server(tmp_path) as ftp:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ocppd", "simulate", "--url", central.url, "--id", "FTPS1",
+            "--upload-method", "ftp", "--ftp-tls", "--progress-interval", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            cs = await central.station("FTPS1", timeout=60)
+            await cs.call(call.GetDiagnostics(location=f"{ftp}/up/"))
+            await cs.wait_for("DiagnosticsStatusNotification", count=2, timeout=60)
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.communicate(), 60)
+    assert [p["status"] for p in cs.calls("DiagnosticsStatusNotification")] == [
+        "Uploading",
+        "UploadFailed",
+    ]
+    assert list((tmp_path / "up").iterdir()) == []
+
+
 async def test_security_profile_3_with_a_client_certificate(tmp_path: Path) -> None:
     tls = ServerTls.create(tmp_path)
     key, certificate = tls.ca.leaf("CP1")

@@ -30,7 +30,7 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from ssl import SSLContext
+from ssl import SSLContext, create_default_context
 from typing import Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -94,6 +94,15 @@ class TransferOptions:
     """For https locations; None = the system's trusted CAs."""
     protocols: Protocols = "any"
     """What the station speaks (see the module's docstring)."""
+    ftp_tls: bool = False
+    """FTP in explicit TLS only (AUTH TLS before the login, `ssl` for the server's
+    certificate): a server without it fails the transfer."""
+
+    def ftp_context(self) -> SSLContext | None:
+        """The TLS of FTP transfers; None: plain FTP."""
+        if not self.ftp_tls:
+            return None
+        return self.ssl if self.ssl is not None else create_default_context()
 
 
 def check_location(location: str, options: TransferOptions | None = None) -> None:
@@ -144,7 +153,8 @@ async def upload(
     options = options if options is not None else TransferOptions()
     if _uses_ftp(location, options):
         try:
-            await ftp_client.upload(location, file_name, data, options.timeout)
+            tls = options.ftp_context()
+            await ftp_client.upload(location, file_name, data, options.timeout, tls)
         except ftp_client.FtpFailed as exc:
             raise TransferFailed(str(exc)) from None
         return 226  # the FTP server's "transfer complete"
@@ -174,7 +184,8 @@ async def download(location: str, options: TransferOptions | None = None) -> byt
     options = options if options is not None else TransferOptions()
     if _uses_ftp(location, options):
         try:
-            return await ftp_client.download(location, options.timeout, MAX_DOWNLOAD_BYTES)
+            tls = options.ftp_context()
+            return await ftp_client.download(location, options.timeout, MAX_DOWNLOAD_BYTES, tls)
         except ftp_client.FtpFailed as exc:
             raise TransferFailed(str(exc)) from None
     url, headers = _split_credentials(location)

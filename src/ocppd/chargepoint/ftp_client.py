@@ -18,10 +18,17 @@ What a charger in the field does with an `ftp://` location, and what `files.py` 
 
 A user, password or path holding CR, LF or NUL fails before anything is sent: it would
 smuggle a second command into the control connection.
+
+Explicit FTPS (`tls`, `ocppd simulate --ftp-tls`): AUTH TLS right after the greeting, the
+server's certificate checked against the URL's host, then PBSZ 0 and PROT P (the data
+connections in TLS too, resuming the control connection's TLS session), all before USER:
+the credentials never travel in the clear. A server that does not take AUTH TLS fails the
+attempt, as a charger that insists on TLS does (curl's `--ssl-reqd`).
 """
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -83,13 +90,15 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
 
 
-async def upload(url: str, file_name: str, data: bytes, timeout: float) -> None:
-    """Store `data` as `file_name` in the directory `url`."""
+async def upload(
+    url: str, file_name: str, data: bytes, timeout: float, tls: ssl.SSLContext | None = None
+) -> None:
+    """Store `data` as `file_name` in the directory `url` (over explicit FTPS with `tls`)."""
     location = FtpLocation.parse(url)
     target = f"{location.path}/{file_name}" if location.path else file_name
     if FORBIDDEN.intersection(target):
         raise FtpFailed(f"{_shown(url)}: CR, LF or NUL in the file name")
-    async with _session(url, location, timeout) as client:
+    async with _session(url, location, timeout, tls) as client:
         stream = await _data_connection(client, f"STOR {target}", timeout)
         try:
             for start in range(0, len(data), BLOCK_BYTES):
@@ -99,14 +108,16 @@ async def upload(url: str, file_name: str, data: bytes, timeout: float) -> None:
         await _transfer_confirmed(client, timeout)
 
 
-async def download(url: str, timeout: float, max_bytes: int) -> bytes:
-    """The file at `url`; more than `max_bytes` fails."""
+async def download(
+    url: str, timeout: float, max_bytes: int, tls: ssl.SSLContext | None = None
+) -> bytes:
+    """The file at `url`; more than `max_bytes` fails (over explicit FTPS with `tls`)."""
     location = FtpLocation.parse(url)
     if not location.path:
         raise FtpFailed(f"{_shown(url)}: no file named")
     blocks: list[bytes] = []
     size = 0
-    async with _session(url, location, timeout) as client:
+    async with _session(url, location, timeout, tls) as client:
         stream = await _data_connection(client, f"RETR {location.path}", timeout)
         try:
             async for block in stream.iter_by_block(BLOCK_BYTES):
@@ -147,8 +158,11 @@ async def _transfer_confirmed(client: aioftp.Client, timeout: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _session(url: str, location: FtpLocation, timeout: float) -> AsyncIterator[aioftp.Client]:
-    """A logged-in client; every failure inside becomes `FtpFailed` naming the URL."""
+async def _session(
+    url: str, location: FtpLocation, timeout: float, tls: ssl.SSLContext | None
+) -> AsyncIterator[aioftp.Client]:
+    """A logged-in client (in TLS first with `tls`); every failure inside becomes
+    `FtpFailed` naming the URL."""
     client = aioftp.Client(
         socket_timeout=timeout, connection_timeout=timeout, passive_commands=("epsv", "pasv")
     )
@@ -156,6 +170,8 @@ async def _session(url: str, location: FtpLocation, timeout: float) -> AsyncIter
         try:
             async with asyncio.timeout(timeout):  # a greeting or login that never ends
                 await client.connect(location.host, location.port)
+                if tls is not None:
+                    await client.upgrade_to_tls(tls)
                 await client.login(location.user, location.password)
             yield client
         except FtpFailed:

@@ -143,6 +143,13 @@ FTP (HTTP only, with that request)."""
     "(ftp:// refused: NotSupported); POST = HTTP(S) only, POST multipart to <location>.",
 )
 @click.option(
+    "--ftp-tls/--no-ftp-tls",
+    default=False,
+    show_default=True,
+    help="FTP in explicit TLS only (FTPS: AUTH TLS before the login, the server's certificate "
+    "checked against --ca-file, else the system's CAs); a server without it fails the transfer.",
+)
+@click.option(
     "--replay",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -206,6 +213,7 @@ def simulate(
     state_dir: Path | None,
     quirks: str,
     upload_method: str,
+    ftp_tls: bool,
     replay: Path | None,
     replay_speed: float,
     workers: int,
@@ -230,6 +238,8 @@ def simulate(
         raise click.BadParameter(str(exc), param_hint="--quirks") from None
     tls = _trust(ca_file)
     _check_client_certificate(client_cert, client_key)
+    if ftp_tls and UPLOAD_METHODS[upload_method].protocols == "http":
+        raise click.UsageError(f"--ftp-tls with --upload-method {upload_method}: no FTP to protect")
     if security_extension is None:
         security_extension = security_profile is not None
     security = SecuritySettings(
@@ -261,7 +271,7 @@ def simulate(
         speed=speed,
         state_dir=state_dir,
         quirks=persona,
-        file_transfer=replace(UPLOAD_METHODS[upload_method], ssl=tls),
+        file_transfer=replace(UPLOAD_METHODS[upload_method], ssl=tls, ftp_tls=ftp_tls),
         security=security,
     )
     progress = Progress(progress_interval, f"worker {worker}: " if worker else "")
