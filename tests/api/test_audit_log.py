@@ -9,10 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar.routes import HTTPRoute
+from ocpp.v16 import call
 
 from ocppd.api.audit_log import AUDITED
 from ocppd.api.tokens import Role
 from tests.api.conftest import Api, Silent, charge_point
+from tests.api.test_certificate_authority import ec_key, make_csr, third_party, with_ca
 from tests.csms.conftest import FixedClock
 from tests.eventually import eventually
 
@@ -271,3 +273,25 @@ async def test_a_body_that_is_no_json_or_no_utf8_is_recorded_as_such(api: Api) -
         entry = await last(api)
         assert (entry["operation"], entry["status"]) == ("put_id_tag", 400)
         assert entry["request"]["body"] == kept
+
+
+async def test_a_certificate_approved_or_rejected_names_its_charge_point(api: Api) -> None:
+    """The routes of certificate requests name no charge point in their path: the entry takes
+    the one the request is for from the answer, so the charger's entries show who signed its
+    certificate."""
+    await with_ca(api)
+    async with third_party(api) as charger:
+        for _ in range(2):  # the second supersedes the first: one to approve, one to reject
+            await charger.call(call.SignCertificate(csr=make_csr(ec_key())))
+    admin = api.client(Role.ADMIN)
+    pending = await admin("GET", "/certificate-requests", status="pending")
+    [request] = pending.body["items"]
+    assert (await admin("POST", f"/certificate-requests/{request['id']}/approve")).status == 200
+    assert (await admin("POST", "/certificate-requests/1/reject", {})).status == 409
+    approved = await last(api, operation="approve_certificate_request")
+    assert (approved["chargePointId"], approved["outcome"]) == ("CP1", "succeeded")
+    refused = await last(api, operation="reject_certificate_request")
+    assert (refused["chargePointId"], refused["outcome"]) == (None, "refused")
+    assert [e["operation"] for e in await entries(api, chargePointId="CP1")] == [
+        "approve_certificate_request"
+    ]

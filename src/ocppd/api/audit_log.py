@@ -17,12 +17,13 @@ Requests without a known token (none, an unknown one: 401) and requests no route
 (404, 405 before the guard) are not recorded: there is nobody to name, and anyone could fill
 the table. What a request is about: its route, the handler's name as the operation (a
 command's is its action), the charge point of the path, and a summary of the path and query
-parameters and of a JSON body (secrets redacted, `audit_log.summary`). An upload's bytes are
-never read for it.
+parameters and of a JSON body (secrets redacted, `audit_log.summary`); a route whose path
+names no charge point takes the one its successful answer names. An upload's bytes are never
+read for it.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -189,16 +190,19 @@ def _body(body: bytes) -> Any:
 
 async def _write_outcome(system: CentralSystem, recording: Recording, scope: Any) -> None:
     status = recording.status or 500
-    result, response = _answer(status, bytes(recording.body))
+    body = bytes(recording.body)
+    result, response = _answer(status, body)
     outcome = audit_log.outcome_of(status)
+    charge_point = recording.entry.charge_point_id or _answers_charge_point(status, body)
     try:
         async with system.engine.begin() as db:
             if recording.entry_id is None:
-                await audit_log.record(
-                    db, system.clock(), recording.entry, status, outcome, result, response
-                )
+                entry = replace(recording.entry, charge_point_id=charge_point)
+                await audit_log.record(db, system.clock(), entry, status, outcome, result, response)
             else:
-                await audit_log.finish(db, recording.entry_id, status, outcome, result, response)
+                await audit_log.finish(
+                    db, recording.entry_id, status, outcome, result, response, charge_point
+                )
     except Exception:  # the answer goes out: the change is made, its outcome stays unknown
         log.exception(
             "%s %s answered %d: its audit outcome cannot be written", *_what(scope), status
@@ -220,6 +224,19 @@ def _answer(status: int, body: bytes) -> tuple[str | None, Any]:
     kept = {k: document[k] for k in wanted if isinstance(document.get(k), str | int)}
     result = kept.get("status") if status < 400 else kept.get("error")
     return (result if isinstance(result, str) else None), (audit_log.summary(kept) or None)
+
+
+def _answers_charge_point(status: int, body: bytes) -> str | None:
+    """The charge point a successful answer names, for a route whose path names none (a
+    certificate request approved or rejected: the charger it was signed for)."""
+    if status >= 400 or not body or len(body) > MAX_ANSWER:
+        return None
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    named = document.get("chargePointId") if isinstance(document, dict) else None
+    return named if isinstance(named, str) else None
 
 
 def _what(scope: Any) -> tuple[str, str]:

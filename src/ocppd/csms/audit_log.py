@@ -113,12 +113,14 @@ async def finish(
     outcome: str,
     result: str | None,
     response: Any = None,
+    charge_point_id: str | None = None,
 ) -> None:
-    await db.execute(
-        audit_log.update()
-        .where(audit_log.c.id == entry_id)
-        .values(_outcome(status, outcome, result, response))
-    )
+    """Write the outcome of entry `entry_id`, and the charge point the answer named when
+    the request did not (`charge_point_id`)."""
+    values = _outcome(status, outcome, result, response)
+    if charge_point_id is not None:
+        values["charge_point_id"] = charge_point_id[:IDENTITY_LENGTH]
+    await db.execute(audit_log.update().where(audit_log.c.id == entry_id).values(values))
 
 
 async def record(
