@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -120,6 +121,20 @@ class Cluster:
     def stop_all(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    async def lapse(self, *keys: str) -> None:
+        """Ends the leases at `keys` now, as their time running out would: what a killed or
+        paused holder leaves lasts a lease (10 s: nodes.LEASE, leadership.LEASE), which the
+        other nodes could only wait out. Redis expires them (PEXPIRE), so the others see
+        them go the way a lapsed lease goes. (Were a renewal sent before the holder stopped
+        processed after this, the lease would last its time again: the test only waits
+        longer.)"""
+        client = Redis.from_url(self.redis.url)
+        try:
+            for key in keys:
+                await client.pexpire(key, 1)
+        finally:
+            await client.aclose()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from ocppd.csms.cluster.nodes import node_key
 from tests.cluster_nodes import Charger, Cluster, Node, Silent, charger, eventually
 
 pytestmark = pytest.mark.slow
@@ -80,6 +81,7 @@ async def test_kill_9_chargers_reconnect_elsewhere_and_nothing_acknowledged_is_l
         listed = (await b.api("GET", "/cluster")).body["nodes"]
         return [n["name"] for n in listed] == ["B", "C"]
 
+    await cluster.lapse(node_key("A"))  # not waited for (10 s from its last renewal)
     await eventually(a_gone, what="A's lease expired")
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
+from ocppd.csms.cluster.nodes import node_key
 from ocppd.csms.cluster.once import claim, once_key
 from ocppd.csms.housekeeping import Claim, repeat
 from tests.cluster_nodes import Cluster, charger
@@ -128,6 +129,7 @@ async def test_the_nodes_sweep_what_a_dead_node_left_once_a_period(cluster: Clus
         a.kill()
     async with contextlib.aclosing(Redis.from_url(cluster.redis.url)) as client:
         assert await client.hexists("ocppd:owners", "CP1")
+        await cluster.lapse(node_key("A"))  # not waited for (10 s)
         await eventually(lambda: _expired(client, "A"), "the dead node's lease expires")
         b = cluster.start("B")
         await eventually(lambda: _gone(client), "the dead node's entry swept")

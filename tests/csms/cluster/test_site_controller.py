@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as redis
 
 from ocppd.csms.cluster.leadership import lease_key
+from ocppd.csms.cluster.nodes import node_key
 from ocppd.csms.site_controller import LEASE, PROFILE_ID
 from tests.cluster_nodes import Charger, Cluster, Node, charger, eventually
 
@@ -125,6 +126,7 @@ async def test_the_leader_drives_the_sites_and_another_takes_over_when_it_is_kil
             what="the allocation with the transaction",
         )
         first.kill()
+        await cluster.lapse(lease_key(LEASE))  # not waited for (10 s from its last renewal)
         # The lease expires, the other node leads, rebuilds the site from the database and
         # sends the TxDefaultProfile again (it cannot know what the killed one had sent).
         await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
@@ -158,6 +160,12 @@ async def _true(value: bool) -> bool:
     return value
 
 
+def stopped(node: Node) -> bool:
+    """Whether its process is stopped (by SIGSTOP), no longer able to renew anything."""
+    with open(f"/proc/{node.process.pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
 async def test_a_leader_paused_past_its_lease_stops_once_it_runs_again(cluster: Cluster) -> None:
     """SIGSTOP of the leader: the other node leads once the lease expired; the old leader,
     continued, finds its lease lost and stops its controller; what it might still send on the
@@ -169,6 +177,10 @@ async def test_a_leader_paused_past_its_lease_stops_once_it_runs_again(cluster: 
         await eventually(lambda: _true(defaults(cp) == 1), what="the leader's TxDefaultProfile")
         first.process.send_signal(signal.SIGSTOP)
         try:
+            await eventually(lambda: _true(stopped(first)), what="the leader stopped")
+            # Paused past its leases (the lease it leads by, its node's): made so, not
+            # waited for (10 s from their last renewals).
+            await cluster.lapse(lease_key(LEASE), node_key(first.name))
             assert await leading(cluster, besides=first.name) == other.name
             await eventually(lambda: _true(defaults(cp) == 2), what="the successor's TxDefault")
         finally:
