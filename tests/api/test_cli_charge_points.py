@@ -195,3 +195,27 @@ def test_add_sets_the_security_settings_and_records_a_lower_profile(tmp_path: Pa
             "security profile lowered by an operator from 3 to 1",
         )
     ]
+
+
+def test_add_warns_when_what_it_stores_keeps_the_charger_out(tmp_path: Path) -> None:
+    """`add` replaces a registration, as the API's PUT: a key not given again is removed, and
+    profiles 1 and 2 need one. Stored as asked, with a warning on stderr."""
+
+    def add(*args: str) -> Any:
+        result = CliRunner().invoke(
+            main, ["charge-point", "add", "CP8", *args, "--data-dir", str(tmp_path), "--create"]
+        )
+        assert result.exit_code == 0, result.output
+        return result
+
+    keyed = add("--auth-key", "0123456789abcdef", "--security-profile", "2")
+    assert "warning" not in keyed.stderr
+    replaced = add()
+    assert replaced.stdout.startswith("charge point CP8 registered (Accepted, security profile 2")
+    assert replaced.stderr.splitlines() == [
+        "warning: CP8's AuthorizationKey was removed: add replaces a registration (give "
+        "--auth-key to keep one; `ocppd charge-point change` changes only what it is given)",
+        "warning: security profile 2 authenticates with HTTP Basic auth and CP8 has no "
+        "AuthorizationKey: it cannot connect until it has one (--auth-key)",
+    ]
+    assert add("--security-profile", "3").stderr == "", "profile 3 needs no key"

@@ -91,9 +91,11 @@ def add(
             "must not contain '/' (the API could not address it)", param_hint="IDENTITY"
         )
 
-    async def run() -> security_settings.SecuritySettings:
+    async def run() -> tuple[security_settings.SecuritySettings, bool]:
         async with database.engine() as engine, engine.begin() as connection:
             before = await security_settings.load(connection, identity)
+            existing = await registration.load(connection, identity)
+            had_key = existing is not None and existing.auth_key_hash is not None
             await registration.register(
                 connection,
                 identity,
@@ -127,13 +129,36 @@ def add(
                 {"path": {"chargePointId": identity}, "body": body},
                 charge_point_id=identity,
             )
-            return stored
+            return stored, had_key
 
-    settings = asyncio.run(run())
+    settings, had_key = asyncio.run(run())
     click.echo(
         f"charge point {identity} registered ({status}, security profile {settings.profile}, "
         f"security extension {'on' if settings.extension else 'off'})"
     )
+    for warning in _lockout_warnings(identity, settings.profile, had_key, auth_key):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _lockout_warnings(
+    identity: str, profile: int, had_key: bool, auth_key: str | None
+) -> list[str]:
+    """What `add` did that may keep the charger out: `add` replaces a registration (as the
+    API's PUT), so a key not given is removed, and profiles 1 and 2 authenticate with it."""
+    if auth_key:
+        return []
+    warnings = []
+    if had_key:
+        warnings.append(
+            f"{identity}'s AuthorizationKey was removed: add replaces a registration (give "
+            "--auth-key to keep one; `ocppd charge-point change` changes only what it is given)"
+        )
+    if profile in (1, 2):
+        warnings.append(
+            f"security profile {profile} authenticates with HTTP Basic auth and {identity} has "
+            "no AuthorizationKey: it cannot connect until it has one (--auth-key)"
+        )
+    return warnings
 
 
 def _registration(
