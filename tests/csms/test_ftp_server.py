@@ -218,8 +218,9 @@ async def test_rest_resumes_a_download_only(server: Api, tmp_path: Path) -> None
 
 
 async def test_commands_out_of_order_and_long_lines_get_clear_answers(server: Api) -> None:
-    async with charge_point(server) as cp:
+    async with charge_point(server) as cp, charge_point(server, "CP2") as other:
         _, upload = await diagnostics_job(server, cp)
+        _, image = await firmware_job(server, other, IMAGE, "other.bin")
         login, password, port, _ = credentials(upload)
         async with control(port) as ftp:
             for command in ("LIST", "NLST", "MLSD", "RETR x", "STOR x", "SIZE x", "EPSV", "CWD /"):
@@ -230,6 +231,10 @@ async def test_commands_out_of_order_and_long_lines_get_clear_answers(server: Ap
             assert (await ftp.ask("STOR x"))[:3] == "503"  # PASV first
             await ftp.passive_port()
             assert (await ftp.ask("STOR " + "a" * 300))[:3] == "553"
+            for name in ("../x.log", "/etc/x.log", "a\x00b.log", "sub/x", "..", "a\\b"):
+                assert (await ftp.ask(f"STOR {name}"))[:3] == "553", name
+            assert (await ftp.ask("RETR other.bin"))[:3] == "550"  # another job's image
+            assert (await ftp.ask("REST 5"))[:3] == "504"
             for command in ("LIST", "NLST", "MLSD"):
                 assert (await ftp.ask(command))[:3] == "550", command
             assert (await ftp.ask("DELE x"))[:3] == "502"
@@ -238,7 +243,14 @@ async def test_commands_out_of_order_and_long_lines_get_clear_answers(server: Ap
             assert await ftp.reply() == ""  # closed
         async with control(port) as ftp:  # the server goes on
             await ftp.login(login, password)
-    assert files_under(server.system.settings.data_dir) == []
+        # The image's login reaches its image only.
+        image_login, image_password, _, _ = credentials(image)
+        async with control(port) as ftp:
+            await ftp.login(image_login, image_password)
+            await ftp.passive_port()
+            for command in ("STOR other.bin", "RETR ../other.bin", "RETR /other.bin", "LIST"):
+                assert (await ftp.ask(command))[:3] in ("550", "553"), command
+    assert not (server.system.settings.data_dir / "files" / "diagnostics").exists()
 
 
 async def test_abor_mid_upload_keeps_nothing_and_the_connection_goes_on(server: Api) -> None:
