@@ -13,7 +13,7 @@ from ocpp.v16 import call
 from ocppd.chargepoint.fleet import identities
 from tests.chargepoint.central import CentralSystem
 from tests.chargepoint.ftp_servers import real_ftp_server
-from tests.chargepoint.pki import ServerTls, key_pem, pem
+from tests.chargepoint.pki import Authority, ServerTls, key_pem, pem
 from tests.chargepoint.test_files import file_server
 
 
@@ -139,10 +139,13 @@ async def test_ftp_tls_insists_on_tls(tmp_path: Path) -> None:
         "--url", "ws://127.0.0.1:9/ocpp", "--ftp-tls", "--upload-method", "http"
     )
     assert code == 2 and "--ftp-tls with --upload-method http" in err, err
+    ca_file = tmp_path / "ca.pem"  # trusted for FTPS; OCPP here is plain ws://
+    ca_file.write_text(Authority.create().pem)
     async with CentralSystem() as central, real_ftp_server(tmp_path) as ftp:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ocppd", "simulate", "--url", central.url, "--id", "FTPS1",
-            "--upload-method", "ftp", "--ftp-tls", "--progress-interval", "0",
+            "--upload-method", "ftp", "--ftp-tls", "--ca-file", str(ca_file),
+            "--progress-interval", "0",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:

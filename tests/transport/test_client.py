@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import ssl
 
 import pytest
 from ocpp.v16 import call as cs_call
@@ -59,6 +60,15 @@ async def test_basic_auth_is_sent_and_a_wrong_password_is_refused() -> None:
         with pytest.raises(InvalidStatus) as refused:
             await connect(central.url, "CP1", options=ClientOptions(password="wrong"))
         assert refused.value.response.status_code == 401
+
+
+async def test_a_tls_context_is_for_wss_only() -> None:
+    """A station holding trusted CAs (`ocppd simulate --ca-file`, e.g. for FTPS) still
+    connects to a ws:// central system: websockets refused the context there."""
+    async with CentralSystem() as central:
+        options = ClientOptions(ssl=ssl.create_default_context())
+        async with await connect(central.url, "CP1", options=options) as client:
+            assert (await client.session.call(BOOT)).status is RegistrationStatus.ACCEPTED
 
 
 async def test_a_server_without_ocpp16_is_refused() -> None:

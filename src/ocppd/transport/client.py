@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ssl import SSLContext
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -146,8 +146,10 @@ async def connect(
     if options.password is not None:
         headers["Authorization"] = basic_auth(identity, options.password)
     tls: dict[str, Any] = {}
-    if options.ssl is not None:
-        tls["ssl"] = options.ssl  # only with wss://; websockets makes a default context there
+    if options.ssl is not None and urlsplit(url).scheme == "wss":
+        # websockets refuses a context with ws:// (a ValueError, not a failed connection),
+        # and a station may hold one for other things: FTPS, a later wss:// URL.
+        tls["ssl"] = options.ssl
     websocket = await ws_connect(
         station_url(url, identity),
         subprotocols=[Subprotocol(SUBPROTOCOL)],
