@@ -5,8 +5,9 @@ import asyncio
 import pytest
 from ocpp.v16 import call as cs_call
 
-from ocppd.chargepoint import ChargerModel, Station
+from ocppd.chargepoint import ChargerModel, Clock, Station
 from tests.chargepoint.central import CentralSystem, running
+from tests.eventually import eventually
 
 
 async def test_boot_then_status_of_every_connector(central: CentralSystem) -> None:
@@ -71,3 +72,20 @@ async def test_pending_station_answers_and_a_triggered_boot_accepts_it() -> None
         assert trigger.status == "Accepted"
         await station.wait_accepted(timeout=1)
         await cs.wait_for("StatusNotification", count=3)
+
+
+async def test_a_connect_error_of_another_kind_is_counted_and_tried_again(
+    central: CentralSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL the WebSocket client refuses (not a failed connection): the station neither
+    stops silently nor hides it from its summary; it tries again, once warned."""
+    station = Station(central.url.replace("ws://", "http://", 1), "CP1", clock=Clock(speed=1000))
+    async with station:
+        station.start()
+
+        def attempts() -> int:
+            return sum(n for kind, n in station.stats.errors.items() if "InvalidURI" in kind)
+
+        await eventually(lambda: attempts() >= 3, "three attempts counted")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "CP1: cannot connect: InvalidURI" in warnings[0]

@@ -263,6 +263,17 @@ class Station(Charging):
                 self.stats.errors[f"connect {_describe(exc)}"] += 1
                 await self.clock.sleep(_backoff(failures))
                 continue
+            except Exception as exc:  # a setting the client refuses, or a defect of ours
+                # Not the end of the station: it is counted in the summary (which said
+                # "errors: none" while no station could connect) and tried again later.
+                failures += 1
+                self.stats.errors[f"connect {type(exc).__name__}: {exc}"] += 1
+                if failures == 1:
+                    log.warning(
+                        "%s: cannot connect: %s: %s", self.identity, type(exc).__name__, exc
+                    )
+                await self.clock.sleep(_backoff(failures))
+                continue
             self.stats.connections += 1
             self.security.connected(client)
             await self._connected(client)
