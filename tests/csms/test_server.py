@@ -482,3 +482,88 @@ async def test_a_charger_repeating_bad_frames_gets_a_few_log_lines(
                 assert (await ask(ws, f'[2,"{n}",{{}}]'))[:3] == [4, str(n), "FormationViolation"]
     assert_quiet(caplog)
     assert len(lines(caplog, "CP1: dropped")) + len(lines(caplog, "CP1: answered")) == 5
+
+
+async def test_binary_and_oversized_frames_log_a_few_lines(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each binary frame and each frame over the size limit logged a WARNING, past the
+    charger's log budget (README: repeated bad frames, at most 5 lines a minute)."""
+    await register(server.system, "CP1")
+    loop = asyncio.get_running_loop()
+    too_big = "x" * (server.system.settings.max_frame_size + 1)
+    with caplog.at_level(logging.INFO):
+        for frame, code in [(b"\x82\x80" + bytes(4), 1003), (masked_text_frame(too_big), 1009)]:
+            for _ in range(8):
+                raw = await open_upgraded(server.port, "/ocpp/CP1")
+                try:
+                    await loop.sock_sendall(raw, frame)
+                    close = await ServerFrames(raw).next()
+                finally:
+                    raw.close()
+                assert close is not None and close[0] == 0x8
+                assert struct.unpack("!H", close[1][:2])[0] == code
+    assert_quiet(caplog)
+    assert len(lines(caplog, "CP1: binary frame refused")) == 5
+    assert len(lines(caplog, "CP1: frame over the size limit")) == 0  # the budget is spent
+    assert "8 similar lines held back" not in caplog.text
+
+
+async def test_a_percent_that_starts_no_escape_is_refused(server: RunningServer) -> None:
+    """`/ocpp/%` was the charge point `%`, as `/ocpp/%25` is: two spellings of one
+    identity, each replacing the other's connection."""
+    from ocppd.csms.settings import RegistrationPolicy
+
+    server.system.settings.registration = RegistrationPolicy.OPEN
+    loop = asyncio.get_running_loop()
+    for path in ["/ocpp/%", "/ocpp/50%", "/ocpp/%2", "/ocpp/%zz", "/ocpp/a%2g"]:
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            raw.setblocking(False)
+            await loop.sock_sendall(raw, upgrade_request(path))
+            answer = await asyncio.wait_for(loop.sock_recv(raw, 300), 5)
+        assert answer.startswith(b"HTTP/1.1 404"), (path, answer)
+        assert b"UTF-8" in answer
+    async with open_socket(server, "50%25") as ws:
+        assert (await ask(ws, BOOT))[0] == 3
+        assert list(server.system.connections) == ["50%"]
+
+
+async def test_a_refused_long_identity_is_logged_as_a_bounded_prefix(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An identity refused for its length was logged whole: 8,000 characters a line."""
+    with caplog.at_level(logging.INFO), pytest.raises(InvalidStatus) as caught:
+        async with open_socket(server, "L" * 8000):
+            pass
+    assert caught.value.response.status_code == 404
+    (refused,) = lines(caplog, "refused 'LLL")
+    assert "(8000 characters)" in refused.getMessage()
+    assert len(refused.getMessage()) < 300
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '[2,"u","' + "A" * 100_000 + '",{}]',  # an unknown action
+        '[2,"u","Heartbeat",{"' + "k" * 100_000 + '":1}]',  # an unknown field
+        '[2,"u","StatusNotification",{"' + "k" * 100_000 + '":1}]',  # a missing one too
+    ],
+    ids=["action", "unknown-field", "unknown-and-missing-fields"],
+)
+async def test_a_callerror_echoes_a_bounded_part_of_what_was_sent(
+    server: RunningServer, caplog: pytest.LogCaptureFixture, frame: str
+) -> None:
+    """A 100,000-character field name was answered in 400 KB (the name in the description and
+    twice in the details) and logged in a 200 KB line (issue 17 §10: a bounded prefix)."""
+    await register(server.system, "CP1")
+    async with open_socket(server, "CP1") as ws:
+        await ask(ws, BOOT)
+        with caplog.at_level(logging.INFO):
+            await ws.send(frame)
+            answer = await asyncio.wait_for(ws.recv(), 5)
+        assert len(answer) < 1000, answer[:200]
+        assert msgspec.json.decode(answer)[:2] == [4, "u"]
+        assert "characters)" in answer  # says how long what it cut was
+        assert (await ask(ws, '[2,"h","Heartbeat",{}]'))[:2] == [3, "h"]
+    assert_quiet(caplog)
+    assert max(len(r.getMessage()) for r in caplog.records) < 1000

@@ -41,6 +41,19 @@ def error_code_from_wire(code: str) -> ErrorCode | None:
         return _RECEIVED_ALIASES.get(code)
 
 
+# How much of a value the peer sent a CALLERROR (and its log line) repeats: a field name or an
+# action can be as long as the frame (1 MiB), and echoing it whole, in the description and
+# again in the details, answered 100 KB with 400 KB.
+ECHOED_CHARACTERS = 100
+
+
+def shortened(text: str, limit: int = ECHOED_CHARACTERS) -> str:
+    """`text`, or its first `limit` characters and how many it had."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 class OCPPError(Exception):
     """A failure that is answered, or was answered, with a CALLERROR."""
 
@@ -107,8 +120,12 @@ class PayloadError(OCPPError):
     """A payload that does not match its schema: names the field (a JSON path) and why."""
 
     def __init__(self, code: ErrorCode, reason: str, path: str) -> None:
-        where = f" at {path}" if path and path != "$" else ""
-        super().__init__(f"{reason}{where}", {"path": path, "reason": reason}, code=code)
+        # What is answered and logged repeats a bounded part of what the peer sent; `path`
+        # and `reason` stay whole for the leniency rules that find the field by them.
+        shown_path, shown_reason = shortened(path), shortened(reason)
+        where = f" at {shown_path}" if path and path != "$" else ""
+        details = {"path": shown_path, "reason": shown_reason}
+        super().__init__(f"{shown_reason}{where}", details, code=code)
         self.path = path
         self.reason = reason
 

@@ -21,6 +21,7 @@ from ocppd.protocol.errors import (
     OCPPError,
     PayloadError,
     error_code_from_wire,
+    shortened,
 )
 from ocppd.protocol.fields import Payload
 from ocppd.protocol.frames import (
@@ -153,7 +154,10 @@ class RpcConnection:
         spec = self.registry.get(call.action)
         if spec is None:
             return self._refuse(
-                unique_id, ErrorCode.NOT_IMPLEMENTED, f"Unknown action {call.action!r}", call.action
+                unique_id,
+                ErrorCode.NOT_IMPLEMENTED,
+                f"Unknown action {shortened(call.action)!r}",
+                call.action,
             )
         if call.action not in self.handled:
             return self._refuse(

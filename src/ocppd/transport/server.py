@@ -13,11 +13,13 @@ import base64
 import binascii
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
+from ocppd.protocol.errors import shortened
 from ocppd.rpc.log_budget import offences
 from ocppd.transport.tls import TLS_EXTENSION, TlsFacts
 
@@ -91,7 +93,9 @@ class OcppApp:
             return None
         identity = _identity(scope, self.prefix)
         if identity is None:
-            refusal = Refusal(404, "charge point identity must be UTF-8 once percent-decoded")
+            refusal = Refusal(
+                404, "charge point identity must be UTF-8 once percent-decoded (%XX escapes)"
+            )
             await _refuse(send, scope["path"], refusal)
             return None
         user, password = _basic_credentials(scope)
@@ -146,11 +150,13 @@ async def _deliver(message: Message, identity: str, peer: Peer, socket: "_Socket
     if message["type"] == "websocket.disconnect":
         code: int = message.get("code", 1005)
         if code == 1009:
-            log.warning("%s: frame over the size limit; connection closed", identity)
+            line = "%s: frame over the size limit; connection closed"
+            offences.log(log, logging.WARNING, identity, line, identity)
         return code
     text = message.get("text")
     if text is None:
-        log.warning("%s: binary frame refused (OCPP-J is text)", identity)
+        line = "%s: binary frame refused (OCPP-J is text)"
+        offences.log(log, logging.WARNING, identity, line, identity)
         await socket.close(1003, "OCPP-J frames are text")
         return 1003
     await peer.receive(text)
@@ -190,13 +196,20 @@ class _Socket:
         return code
 
 
+# A `%` that does not start an escape of two hex digits (RFC 3986, 2.1).
+_MALFORMED_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
 def _identity(scope: Scope, prefix: str) -> str | None:
     """The percent-decoded last segment; None when its bytes are not UTF-8 (`%ff` would
-    otherwise become U+FFFD, the same charge point as `%fe` and `%EF%BF%BD`)."""
+    otherwise become U+FFFD, the same charge point as `%fe` and `%EF%BF%BD`), or when a `%`
+    starts no escape (`%` itself would otherwise be the same charge point as `%25`)."""
     raw = scope.get("raw_path") or scope["path"].encode()
     rest = raw[len(prefix.encode()) :]
     if b"/" in rest:
         return ""  # `<prefix>/<identity>`: exactly one segment
+    if _MALFORMED_ESCAPE.search(rest):
+        return None
     try:
         return unquote_to_bytes(rest).decode("utf-8")
     except UnicodeDecodeError:
@@ -216,6 +229,9 @@ def _basic_credentials(scope: Scope) -> tuple[str | None, str | None]:
 
 
 async def _refuse(send: SendMessage, who: str, refusal: Refusal) -> None:
+    # An identity refused for its length can be a request line long (8 KiB): its line in the
+    # log, and its key in the log budget (up to 10,000 of them), hold a bounded prefix.
+    who = shortened(who)
     status, reason = refusal.status, refusal.reason
     offences.log(log, logging.INFO, who, "refused %r: %d %s", who, status, reason)
     await _deny(send, status, reason)
