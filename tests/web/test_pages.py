@@ -1106,3 +1106,30 @@ def test_the_cursor_after_the_frames_a_page_reached_into() -> None:
     assert message_log.cursor_after(older, 2) == "8"  # frame 7 is on the next page
     assert message_log.cursor_after(older, 3) == "7"
     assert message_log.cursor_after({"items": [{"id": 9}], "nextCursor": None}, 1) is None
+
+
+def test_security_upgrade_steps_are_badges_a_failure_stands_out_names_stay_whole() -> None:
+    upgrade = {
+        "profile": 3,
+        "previous": 1,
+        "status": "failed",
+        "startedAt": "2026-11-25T10:00:00Z",
+        "endedAt": "2026-11-25T10:00:01Z",
+        "steps": [
+            {"name": "InstallRootCertificate", "status": "done", "at": "2026-11-25T10:00:00Z"},
+            {"name": "SignChargePointCertificate", "status": "failed", "detail": "<b>x</b>"},
+            {"name": "ChangeSecurityProfile", "status": "skipped"},
+            {"name": "ReconnectOnNewProfile", "status": "<script>"},
+        ],
+    }
+    parsed = Parsed(charge_point.security_upgrade_fragment(upgrade))
+    badges = [a["class"] for t, a in parsed.tags if "badge" in (a.get("class") or "")]
+    assert badges == [
+        "badge s-faulted",  # the upgrade
+        "badge s-available",
+        "badge s-faulted",
+        "badge s-unknown",
+        "badge s-unknown",  # not one of ours: grey, shown as text
+    ]
+    assert "cards words" in [a.get("class") for t, a in parsed.tags if t == "table"]
+    assert "<script>" in parsed.joined() and "<b>x</b>" in parsed.joined()

@@ -123,6 +123,7 @@ class WebApp:
             (("charge-points", "*", "diagnostics"), self._diagnostics),
             (("charge-points", "*", "firmware-updates"), self._firmware_updates),
             (("charge-points", "*", "logs"), self._logs),
+            (("charge-points", "*", "file-transport"), self._file_transport),
             (("firmware",), self._firmware),
             (("transactions",), self._transactions),
             (("transactions", "#"), self._transaction),
@@ -306,6 +307,10 @@ class WebApp:
 
     async def _logs(self, r: Request) -> str:
         return await self._jobs(r, "logs")
+
+    async def _file_transport(self, r: Request) -> str:
+        cp = await self.need(r.scope, "/charge-points/" + segment(r.args[0]))
+        return jobs.file_transport_fragment(cp)
 
     async def _jobs(self, r: Request, kind: str) -> str:
         path = f"/charge-points/{segment(r.args[0])}/{kind}"

@@ -2,7 +2,7 @@
 first, a page at a time, filtered as the API filters it (`GET /api/v1/audit-log`).
 
 Its link in the navigation is shown to admins only; the API refuses other roles (403), and
-the page then shows that refusal instead of entries.
+the page then shows that refusal instead of its filters and entries.
 """
 
 from collections.abc import Mapping, Sequence
@@ -61,7 +61,10 @@ def page(query: Mapping[str, str]) -> str:
         "<h1>Audit log</h1>"
         '<p class="muted">What operators changed or tried to: API tokens and the command line '
         "(admins only).</p>"
+        # Its filters are for admins only too: another role sees the API's refusal alone.
+        + '<div data-needs="admin" hidden>'
         + filter_form("audit-filters", fields, "Filter the audit log")
+        + "</div>"
         + region("live", "/fragments/audit-log", "", filters="audit-filters")
     )
     return layout("Audit log", body, "audit-log")

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ocppd.protocol.actions import CORE, SECURITY
-from ocppd.web import commands
+from ocppd.web import commands, jobs
 from ocppd.web.forms import Field, api_form, filter_form
 from ocppd.web.layout import layout, region
 from ocppd.web.markup import (
+    badge,
     charge_point_href,
     connection_badge,
     connector_badge,
@@ -197,7 +198,7 @@ def security_upgrade_fragment(upgrade: Mapping[str, Any] | None) -> str:
                 "Upgrade",
                 f"profile {esc(upgrade.get('previous'))} to {esc(upgrade.get('profile'))}",
             ),
-            ("Status", f'<span id="security-upgrade-status">{esc(upgrade.get("status"))}</span>'),
+            ("Status", f'<span id="security-upgrade-status">{_step_status(upgrade)}</span>'),
             ("Started", when(upgrade.get("startedAt"))),
             ("Ended", when(upgrade.get("endedAt"))),
         ]
@@ -205,13 +206,29 @@ def security_upgrade_fragment(upgrade: Mapping[str, Any] | None) -> str:
     rows = [
         (
             esc(step.get("name")),
-            f'<span class="step-{esc(step.get("status"))}">{esc(step.get("status"))}</span>',
+            _step_status(step),
             when(step.get("at")),
             dash(step.get("detail")),
         )
         for step in upgrade.get("steps") or []
     ]
-    return summary + table("Security upgrade steps", ("Step", "Status", "Time", "Detail"), rows)
+    steps = table("Security upgrade steps", ("Step", "Status", "Time", "Detail"), rows, "words")
+    return summary + f'<div class="scroll">{steps}</div>'
+
+
+STEP_CLASSES = {
+    "done": "s-available",
+    "succeeded": "s-available",
+    "running": "s-preparing",
+    "failed": "s-faulted",
+}
+"""A step's (or the upgrade's) status as a coloured badge: a failure stands out; pending and
+skipped are grey."""
+
+
+def _step_status(item: Mapping[str, Any]) -> str:
+    status = str(item.get("status"))
+    return badge(status, STEP_CLASSES.get(status, "s-unknown"))
 
 
 def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, Any]] = ()) -> str:
@@ -229,6 +246,10 @@ def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, 
                 "Security extension",
                 f'<span id="security-extension">{"on" if cp.get("securityExtension") else "off"}'
                 "</span>",
+            ),
+            (
+                "File transport",
+                f'<span id="file-transport">{jobs.transport_label(cp)}</span>',
             ),
             ("Last heartbeat", when(cp.get("lastHeartbeat"))),
         ]

@@ -10,7 +10,8 @@ operator needs no file server. Downloading a diagnostics file needs an operator 
 API's rule: it may tell more than a viewer should see).
 
 Each form may choose the transport (http, or ftp: ocppd's FTP server); left blank, the charge
-point's default, which the "File transport" form changes (admin). A job shows an FTP
+point's default, shown at the top of the page (and on the charge point's page) and changed
+by the "File transport" form (admin). A job shows an FTP
 transport and the last transfer that failed on ocppd's side (nothing of it kept).
 """
 
@@ -58,14 +59,29 @@ RETRIES = (
     Field("retries", "Retries", "int", minimum=0),
     Field("retryInterval", "Retry interval (s)", "int", minimum=0),
 )
+TRANSPORTS = (("http", "HTTP"), ("ftp", "FTP"))
 TRANSPORT = Field(
     "transport",
     "Transport",
     "select",
-    options=("http", "ftp"),
-    labels=(("http", "HTTP"), ("ftp", "FTP")),
+    options=tuple(key for key, _ in TRANSPORTS),
+    labels=TRANSPORTS,
     blank="(the charge point's)",
 )
+
+
+def transport_label(cp: Mapping[str, Any]) -> str:
+    """The charge point's default transport (`fileTransport`), as the forms name it."""
+    value = cp.get("fileTransport")
+    return esc(dict(TRANSPORTS).get(str(value), value))
+
+
+def file_transport_fragment(cp: Mapping[str, Any]) -> str:
+    """The default in force: what a job left at "(the charge point's)" uses."""
+    return (
+        f'<p>Default file transport: <strong id="file-transport-default">{transport_label(cp)}'
+        '</strong> (a job left at "(the charge point\'s)" uses it)</p>'
+    )
 
 
 def file_transport_form(charge_point_id: str) -> str:
@@ -78,6 +94,7 @@ def file_transport_form(charge_point_id: str) -> str:
         title="File transport",
         method="PATCH",
         needs="admin",
+        refresh="file-transport-now",
     )
 
 
@@ -174,6 +191,7 @@ def page(charge_point_id: str) -> str:
     body = f"""<p class="crumbs"><a href="/">Charge points</a> /
 <a href="{esc(charge_point_href(charge_point_id))}">{esc(charge_point_id)}</a> /</p>
 <h1>Diagnostics and firmware <span class="cp-id">{esc(charge_point_id)}</span></h1>
+{region("file-transport-now", base + "/file-transport", "")}
 <div class="commands">{diagnostics_form(charge_point_id, "diagnostics")}
 {log_form(charge_point_id, "logs")}
 {firmware_form(charge_point_id, "firmware-updates")}
@@ -235,12 +253,12 @@ def _job_row(kind: str, job: Mapping[str, Any]) -> tuple[str, ...]:
     if job.get("firmwareId") is not None:
         details.append(f"image #{esc(job.get('firmwareId'))}")
     if job.get("transport") == "ftp":
-        details.append("over FTP")
+        details.insert(0, badge("over FTP", "transport"))
     failed = job.get("transferError")
     if isinstance(failed, dict):
         details.append(
-            f'<span class="transfer-error">{esc(failed.get("reason"))} '
-            f"({when(failed.get('at'))})</span>"
+            f'<strong class="transfer-error">Transfer failed: {esc(failed.get("reason"))} '
+            f"({when(failed.get('at'))})</strong>"
         )
     waiting = job.get("waitingForTransactions")
     if isinstance(waiting, list) and waiting:

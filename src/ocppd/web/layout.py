@@ -6,7 +6,7 @@ fragment that fills them, the events that refresh them and the filter form that 
 
 from ocppd.web.markup import esc
 
-STATIC_VERSION = "9"
+STATIC_VERSION = "10"
 
 NAVIGATION = (
     ("/", "overview", "Charge points"),
