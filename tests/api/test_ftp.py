@@ -7,13 +7,14 @@ import ftplib
 import hashlib
 import io
 import json
+import random
 import signal
 import socket
 import sqlite3
 import ssl
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ LIMIT = 1024 * 1024
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """`--ftp-port 0`, and what a test sets (`indirect` parametrization)."""
-    changed = dict(getattr(request, "param", {}))
+    # A value given as a function is chosen as the test starts (free ports), not when collected.
+    asked = dict(getattr(request, "param", {}))
+    changed = {key: value() if callable(value) else value for key, value in asked.items()}
     if changed.pop("tls", False):  # `--tls-cert` (on a TLS port of its own: the API stays plain)
         server = TestCa(tmp_path / "pki").server("rsa")
         changed.update(tls_cert=server.cert, tls_key=server.key, tls_port=0)
@@ -724,17 +727,31 @@ async def test_the_job_commands_take_a_transport(ftp_api: Api) -> None:
         assert wrong.exit_code == 2 and "'--transport'" in wrong.output
 
 
-def a_free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_passive_ports(count: int) -> tuple[int, int]:
+    """The first and last of `count` consecutive ports free now, below Linux's ephemeral
+    range (32768-60999): the passive server binds them only at each PASV, and a port picked
+    with bind(0) may be taken meanwhile by any socket's bind(0) or outgoing connection (one
+    picked at import was minutes old, and the same in both xdist workers, whose tests of
+    this range ran at once: '421 no free passive port')."""
+    pick = random.SystemRandom()
+    while True:
+        first = pick.randrange(20000, 32768 - count)
+        try:
+            with ExitStack() as probes:
+                for port in range(first, first + count):
+                    probes.enter_context(socket.socket()).bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first, first + count - 1
 
 
-PASSIVE = a_free_port()
-
-
-@pytest.mark.parametrize("settings", [{"ftp_passive_ports": (PASSIVE, PASSIVE)}], indirect=True)
+@pytest.mark.parametrize(
+    "settings", [{"ftp_passive_ports": lambda: free_passive_ports(1)}], indirect=True
+)
 async def test_data_connections_stay_within_the_passive_ports(ftp_api: Api, tmp_path: Path) -> None:
+    passive = ftp_api.system.settings.ftp_passive_ports
+    assert passive is not None
+    epsv_port = f"(|||{passive[0]}|)"
     async with charge_point(ftp_api) as cp:
         _, download = await firmware_job(ftp_api, cp)
         login, password, port, _ = credentials(download)
@@ -758,9 +775,9 @@ async def test_data_connections_stay_within_the_passive_ports(ftp_api: Api, tmp_
             return held, refused, freed
 
         held, refused, freed = await asyncio.to_thread(two_clients)
-        assert held.startswith("229") and f"(|||{PASSIVE}|)" in held
+        assert held.startswith("229") and epsv_port in held
         assert refused == "421"
-        assert f"(|||{PASSIVE}|)" in freed
+        assert epsv_port in freed
         saved = tmp_path / "image.bin"
         assert await curl("-o", str(saved), download) == (0, "")
         assert saved.read_bytes() == IMAGE
