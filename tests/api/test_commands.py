@@ -262,6 +262,37 @@ async def test_invalid_answer_from_the_charge_point_is_502_with_the_field(api: A
     assert answer.status == 502 and answer.body["field"] == "$.status"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '[3,"{id}",{{"status":"\\ud800"}}]',  # a lone surrogate escape (issue 17 §5)
+        '[3,"{id}",{{"status":' + "[" * 2000 + "]" * 2000 + "}}]",  # too deep (§4)
+        '[3,"{id}",{{"status":',  # cut short
+        '[3,"{id}",7]',  # not an object
+        '[4,"{id}",5,"",{{}}]',  # a CALLERROR whose code is no string
+    ],
+    ids=["lone-surrogate", "too-deep", "cut", "not-an-object", "callerror-code"],
+)
+async def test_an_answer_that_is_no_frame_is_502_at_once(api: Api, answer: str) -> None:
+    """An answer naming the call but not parseable was dropped: the command waited for its
+    timeout and said "no answer" (504) though the charger had answered."""
+    client = api.client(Role.OPERATOR)
+    async with charge_point(api) as cp:
+        cp.replies["Reset"] = Silent()
+        sent = asyncio.create_task(
+            client("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"}, timeout=20)
+        )
+        await asyncio.wait_for(cp.called.wait(), 5)
+        await cp.ws.send(answer.format(id=cp.unique_ids["Reset"]))
+        done = await asyncio.wait_for(sent, 5)
+        assert done.status == 502, done.body
+        assert done.body["code"] == "FormationViolation"
+        assert "invalid response from the charge point" in done.body["error"]
+        cp.replies["Reset"] = {"status": "Accepted"}
+        again = await client("POST", "/charge-points/CP1/commands/Reset", {"type": "Soft"})
+        assert (again.status, again.body) == (200, {"status": "Accepted"})
+
+
 async def test_no_answer_in_time_is_504_and_the_next_command_still_works(api: Api) -> None:
     client = api.client(Role.OPERATOR)
     async with charge_point(api) as cp:

@@ -29,6 +29,7 @@ from ocppd.protocol.frames import (
     CallError,
     CallResult,
     FrameError,
+    MessageType,
     encode_call,
     encode_error,
     encode_result,
@@ -142,7 +143,7 @@ class RpcConnection:
             if exc.answerable and exc.unique_id is not None:
                 data = encode_error(exc.unique_id, exc.code, exc.description)
                 return Reply(data, exc, unique_id=exc.unique_id)
-            return Dropped(f"{exc.description}: {_preview(data)}")
+            return self._unreadable_answer(exc) or Dropped(f"{exc.description}: {_preview(data)}")
         if isinstance(frame, Call):
             return self._receive_call(frame)
         if isinstance(frame, CallResult):
@@ -184,6 +185,18 @@ class RpcConnection:
     def _refuse(self, unique_id: str, code: ErrorCode, description: str, action: str) -> Reply:
         error = OCPPError(description, code=code)
         return Reply(encode_error(unique_id, code, description), error, action, unique_id)
+
+    def _unreadable_answer(self, exc: FrameError) -> IncomingError | None:
+        """The failure of our call whose answer names it but is no frame (not JSON, a lone
+        surrogate, too deep, the wrong shape): its caller learns it now, as of an invalid
+        payload, instead of at its timeout (30 s, then "no answer")."""
+        answer = (MessageType.CALLRESULT, MessageType.CALLERROR)
+        if exc.unique_id is None or exc.message_type not in answer:
+            return None
+        spec = self._outgoing.pop(exc.unique_id, None)
+        if spec is None:
+            return None
+        return IncomingError(exc.unique_id, spec, PayloadError(exc.code, exc.description, "$"))
 
     def _receive_result(self, result: CallResult) -> Event:
         spec = self._outgoing.pop(result.unique_id, None)
