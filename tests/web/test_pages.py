@@ -1133,3 +1133,6 @@ def test_security_upgrade_steps_are_badges_a_failure_stands_out_names_stay_whole
     ]
     assert "cards words" in [a.get("class") for t, a in parsed.tags if t == "table"]
     assert "<script>" in parsed.joined() and "<b>x</b>" in parsed.joined()
+    running = upgrade | {"status": "running", "endedAt": None}
+    shown = Parsed(charge_point.security_upgrade_fragment(running)).joined()
+    assert "never" not in shown, "a running upgrade or a waiting step has not ended *yet*"

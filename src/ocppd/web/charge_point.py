@@ -200,14 +200,15 @@ def security_upgrade_fragment(upgrade: Mapping[str, Any] | None) -> str:
             ),
             ("Status", f'<span id="security-upgrade-status">{_step_status(upgrade)}</span>'),
             ("Started", when(upgrade.get("startedAt"))),
-            ("Ended", when(upgrade.get("endedAt"))),
+            # Not "never" while it runs or a step waits: a dash until it happens.
+            ("Ended", _at(upgrade.get("endedAt"))),
         ]
     )
     rows = [
         (
             esc(step.get("name")),
             _step_status(step),
-            when(step.get("at")),
+            _at(step.get("at")),
             dash(step.get("detail")),
         )
         for step in upgrade.get("steps") or []
@@ -224,6 +225,10 @@ STEP_CLASSES = {
 }
 """A step's (or the upgrade's) status as a coloured badge: a failure stands out; pending and
 skipped are grey."""
+
+
+def _at(value: str | None) -> str:
+    return when(value) if value else dash(None)
 
 
 def _step_status(item: Mapping[str, Any]) -> str:
