@@ -18,6 +18,7 @@ from ocppd.web import (
     message_log,
     overview,
     reservations,
+    security_events,
     sites,
     smart_charging,
     transactions,
@@ -1136,3 +1137,8 @@ def test_security_upgrade_steps_are_badges_a_failure_stands_out_names_stay_whole
     running = upgrade | {"status": "running", "endedAt": None}
     shown = Parsed(charge_point.security_upgrade_fragment(running)).joined()
     assert "never" not in shown, "a running upgrade or a waiting step has not ended *yet*"
+
+
+def test_no_installed_certificate_does_not_claim_the_charger_was_never_asked() -> None:
+    shown = Parsed(security_events.certificates_table([])).joined()
+    assert "None reported" in shown and "answered NotFound" in shown

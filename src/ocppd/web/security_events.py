@@ -127,8 +127,10 @@ def charge_point_fragment(
 
 def certificates_table(certificates: Sequence[Mapping[str, Any]]) -> str:
     if not certificates:
+        # An answer NotFound empties the list too: the text must not claim nobody asked.
         return empty(
-            "None reported: send GetInstalledCertificateIds (Commands, Security extension) to ask."
+            "None reported (not asked yet, or the charger answered NotFound): send "
+            "GetInstalledCertificateIds (Commands, Security extension) to ask."
         )
     rows = [
         (
