@@ -77,7 +77,8 @@ def _watts(kw: float | None) -> float | None:
 
 class Probe:
     """The simulated power of every charger, read all at once (no await in between), and how
-    long each new car waited (real seconds) until it was offered the minimum."""
+    long each new car waited (real seconds) until it was offered the minimum: shown when the
+    run fails, not asserted (it depends on the machine's load)."""
 
     def __init__(self, stations: list[Station]) -> None:
         self.stations = stations
@@ -176,9 +177,10 @@ async def test_a_site_never_draws_more_than_its_limit(
     assert len(site_power) >= RUN_SECONDS * SPEED / INTERVAL / 2
     assert max(site_power.values()) > 0.6 * limit_w, "the site was never loaded"
     assert max(site_power.values()) <= limit_w, max(site_power.values())
-    assert later and min(later) >= MIN_A, min(later)
-    interval = INTERVAL / SPEED
-    assert probe.waits and max(probe.waits) < interval, f"waited {max(probe.waits):.2f} s"
+    # Each new car offered the minimum before its next sample: from what was stored, not from
+    # how many real seconds it waited (the probe's `waits`, which a loaded machine stretches).
+    waited = f"the longest wait {max(probe.waits, default=0):.2f} s real"
+    assert later and min(later) >= MIN_A, (min(later), waited)
     peak = max(sum(powers) for _, powers in probe.readings)
     assert peak <= limit_w, f"the simulated meters drew {peak:.0f} W > {limit_w:.0f} W"
 
