@@ -77,3 +77,34 @@ async def test_a_viewer_gets_neither_the_audit_logs_link_nor_its_page(
             ).to_be_visible()
         finally:
             await browser.close()
+
+
+async def test_an_admin_sets_the_authorization_key_the_upgrade_to_2_needs(
+    live: Api, chromium_path: Path, record_screenshots: list[Path]
+) -> None:
+    """Without a key, the upgrade to profile 2 is refused with "set one first": the Security
+    card sets it (typed hidden, never shown back, only whether one is set)."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium_path), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await sign_in(page, live, Role.ADMIN)
+            await page.goto(f"{live.url}/charge-points/{CHARGER}")
+            key = page.locator("#authorization-key")
+            await expect(key).to_have_text("none")
+            form = page.locator("#security-settings")
+            field = form.get_by_label("AuthorizationKey")
+            await expect(field).to_have_attribute("type", "password")
+            await field.fill("0123456789abcdef0123")
+            await form.get_by_role("button", name="Save security settings").click()
+            await expect(form.locator("output")).to_contain_text('"basicAuth": true')
+            await expect(key).to_have_text("set")
+            await expect(page.locator("main")).not_to_contain_text("0123456789abcdef0123")
+            await page.screenshot(path=shot(record_screenshots, "21-authorization-key"))
+        finally:
+            await browser.close()
+    shown = await live.client(Role.ADMIN)("GET", f"/charge-points/{CHARGER}")
+    assert shown.body["basicAuth"] is True

@@ -149,6 +149,15 @@ def security_section(charge_point_id: str) -> str:
             blank="(unchanged)",
             typed="json",
         ),
+        # Profiles 1 and 2 (and an upgrade to 2) need it; without it here the dashboard's
+        # upgrade stopped at "set one first" with nowhere to set it.
+        Field(
+            "authorizationKey",
+            "AuthorizationKey",
+            "secret",
+            max_length=255,
+            hint="the charger's Basic auth password; empty = unchanged",
+        ),
     ]
     form = api_form(
         "security-settings",
@@ -255,6 +264,10 @@ def charge_point_fragment(cp: Mapping[str, Any], running: Sequence[Mapping[str, 
             (
                 "File transport",
                 f'<span id="file-transport">{jobs.transport_label(cp)}</span>',
+            ),
+            (
+                "AuthorizationKey",
+                f'<span id="authorization-key">{"set" if cp.get("basicAuth") else "none"}</span>',
             ),
             ("Last heartbeat", when(cp.get("lastHeartbeat"))),
         ]

@@ -31,7 +31,7 @@ class Field:
     label: str
     kind: str = "text"
     """text, int, number, select, datetime, list, json, pem (lines of text, sent as they are),
-    url, file (the body of an upload)."""
+    url, file (the body of an upload), secret (text not shown as typed)."""
     required: bool = False
     options: tuple[str, ...] = ()
     max_length: int | None = None
@@ -133,6 +133,8 @@ def _input(field: Field, common: str) -> str:
         return f'<input {common} type="file">'
     elif field.kind == "url":
         attrs.append('type="url" autocomplete="off"')
+    elif field.kind == "secret":
+        attrs.append('type="password" autocomplete="new-password"')
     else:
         attrs.append('type="text" autocomplete="off"')
     if field.max_length is not None and field.kind != "list":
