@@ -53,10 +53,12 @@ class Served:
         cwd: Path | None = None,
         open_files: int | None = None,
         command: list[str] | None = None,
+        hard_open_files: int | None = None,
     ) -> None:
         """`tmp_path`: the data dir is its `data`; None: the default data dir (of `env`).
-        `open_files`: the soft limit of open files it starts with. `command`: run as given
-        instead (`args` ignored), e.g. a systemd unit's ExecStart."""
+        `open_files`: the soft limit of open files it starts with (`hard_open_files`: and the
+        hard one). `command`: run as given instead (`args` ignored), e.g. a systemd unit's
+        ExecStart."""
         data = [] if tmp_path is None else ["--data-dir", str(tmp_path / "data")]
         self.process = subprocess.Popen(
             command or [sys.executable, "-m", "ocppd", "serve", "--port", "0", *data, *OPEN, *args],
@@ -65,7 +67,9 @@ class Served:
             text=True,
             env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
             cwd=cwd,
-            preexec_fn=None if open_files is None else lambda: _limit_files(open_files),
+            preexec_fn=(
+                None if open_files is None else lambda: _limit_files(open_files, hard_open_files)
+            ),
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._output: list[str] = []
@@ -108,10 +112,10 @@ class Served:
         self.process.wait()
 
 
-def _limit_files(soft: int) -> None:
-    resource.setrlimit(
-        resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-    )
+def _limit_files(soft: int, hard: int | None = None) -> None:
+    if hard is None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture
@@ -346,6 +350,30 @@ async def test_serve_raises_its_file_limit_and_closes_connections_that_never_ope
             await ws.send(BOOT)
             assert msgspec.json.decode(await ws.recv())[0] == 3
     finally:
+        served.stop()
+
+
+async def test_connections_that_never_open_leave_files_to_accept_a_charger_with(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 §3 under a hard limit the process cannot raise: with the default cap (1,000)
+    above the file limit (1,024), the half-open connections and the process's own files took
+    every descriptor and a charger's connection was not accepted until they timed out. The
+    cap is at most half the file limit; here 64 of 128."""
+    served = Served(tmp_path, open_files=128, hard_open_files=128)
+    held: list[socket.socket] = []
+    try:
+        assert "at most 64 connections pending, not 1000" in served.printed()
+        for _ in range(150):  # beyond the file limit: the oldest are evicted, never accept
+            held.append(socket.create_connection(("127.0.0.1", served.port)))
+        async with connect(
+            f"ws://127.0.0.1:{served.port}/ocpp/CP1", subprotocols=["ocpp1.6"], open_timeout=5
+        ) as ws:
+            await ws.send(BOOT)
+            assert msgspec.json.decode(await ws.recv())[0] == 3
+    finally:
+        for raw in held:
+            raw.close()
         served.stop()
 
 

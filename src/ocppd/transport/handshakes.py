@@ -12,7 +12,9 @@ socket and file descriptor forever, and a thousand of them locked everyone out (
 - `limit`: when that many are pending, the oldest is closed to make room for the newest. A
   real charger's handshake takes milliseconds, so it gets through while an attacker's slow
   ones are turned over; refusing newcomers instead would lock chargers out for as long as the
-  attacker holds its sockets.
+  attacker holds its sockets. It is at most half the process's limit of open files: under a
+  hard limit of 1,024, 1,000 pending connections and the process's own two dozen files left
+  no descriptor to accept a charger with, until they timed out.
 
 `ocppd serve` gives uvicorn `GuardedHttpToolsProtocol` (`http=`) and an `OcppConfig` that
 carries the `HandshakeGuard`; `CompactWebSocketProtocol` ends the pending time once the
@@ -27,6 +29,7 @@ protocol given the TLS transport with what is left of the deadline.
 import asyncio
 import functools
 import logging
+import resource
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
@@ -40,6 +43,17 @@ HANDSHAKE_TIMEOUT = 10.0
 MAX_PENDING_HANDSHAKES = 1000
 
 
+def _within_file_limit(limit: int) -> int:
+    """`limit`, or half the soft limit of open files when that is lower (logged)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or limit <= soft // 2:
+        return limit
+    bounded = max(1, soft // 2)
+    text = "at most %d connections pending, not %d: half the open files limit (%d)"
+    log.warning(text, bounded, limit, soft)
+    return bounded
+
+
 class HandshakeGuard:
     """The pending connections of one server, oldest first, each with its deadline timer."""
 
@@ -47,7 +61,7 @@ class HandshakeGuard:
         self, timeout: float = HANDSHAKE_TIMEOUT, limit: int = MAX_PENDING_HANDSHAKES
     ) -> None:
         self.timeout = timeout
-        self.limit = limit
+        self.limit = _within_file_limit(limit)
         self._pending: dict[asyncio.Transport, asyncio.TimerHandle] = {}
 
     def __len__(self) -> int:
