@@ -210,7 +210,8 @@ async def test_pings_drop_a_dead_peer_and_keep_a_live_one() -> None:
                 if frame[0] == 0x8:
                     assert int.from_bytes(frame[1][:2], "big") == 1011
         assert opcodes[0] == 0x9 and opcodes[-1] == 0x8  # pinged, then closed
-        assert time.monotonic() - started < 2
+        # By the pings (0.4 s), not by anything slower; generous for a loaded machine.
+        assert time.monotonic() - started < 10
         await live.send("still here")
         assert await live.recv() == "still here"
 
