@@ -1142,3 +1142,10 @@ def test_security_upgrade_steps_are_badges_a_failure_stands_out_names_stay_whole
 def test_no_installed_certificate_does_not_claim_the_charger_was_never_asked() -> None:
     shown = Parsed(security_events.certificates_table([])).joined()
     assert "None reported" in shown and "answered NotFound" in shown
+
+
+def test_a_charts_readings_are_shown_to_two_decimals() -> None:
+    """A power reading of 11,111.1 W is 11.11 kW in the chart's caption, not 11.1111 (the
+    table of readings shows each value as the charger sent it)."""
+    caption = Parsed(transactions.detail_fragment(a_transaction("11.1111"))).joined()
+    assert "11.11 to 11.11 kW" in caption and "11.1111 to" not in caption

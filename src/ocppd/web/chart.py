@@ -70,6 +70,12 @@ def number(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
 
 
+def reading(value: float) -> str:
+    """A reading in a chart's unit (kW, kWh): to two decimals, without trailing zeros
+    (`11.11`, not `11.1111`: 10 W or 10 Wh is finer than a chart shows)."""
+    return number(round(value, 2))
+
+
 def amount(value: float) -> str:
     """A limit or a share of one: to one decimal (the precision of OCPP's limits), without
     trailing zeros (`11.1`, not `11.1111`; `16`, not `16.0`)."""
@@ -170,7 +176,7 @@ def line_chart(
     )
     summary = (
         f"{len(points)} readings from {frame.start:%Y-%m-%d %H:%M:%S} to "
-        f"{frame.end:%H:%M:%S} UTC, {number(min(values))} to {number(max(values))} {unit}"
+        f"{frame.end:%H:%M:%S} UTC, {reading(min(values))} to {reading(max(values))} {unit}"
     )
     if held:
         summary += "; limit in force (dashed): " + ", ".join(
