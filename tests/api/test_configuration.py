@@ -139,7 +139,14 @@ async def test_the_authorization_key_is_not_in_the_message_log(api: Api) -> None
     viewer = api.client(Role.VIEWER)
     async with charge_point(api) as cp:
         cp.replies["GetConfiguration"] = FULL
-        await operator("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        asked = await operator("POST", "/charge-points/CP1/commands/GetConfiguration", {})
+        assert asked.status == 200, asked.body
+        assert asked.body["configurationKey"][3] == {
+            "key": "AuthorizationKey",
+            "readonly": False,
+            "value": "<redacted>",
+        }, "not to the operator who asked either"
+        assert asked.body["configurationKey"][:3] == FULL["configurationKey"][:3]
         cp.replies["ChangeConfiguration"] = {"status": "Rejected"}
         change = {"key": "AuthorizationKey", "value": "new-key-0123456789"}
         await operator("POST", "/charge-points/CP1/commands/ChangeConfiguration", change)

@@ -28,6 +28,7 @@ from ocppd.api.problems import Problem, ProblemException, documented
 from ocppd.api.sending import FollowUp, Force, send
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
+from ocppd.csms.authorization_key import hidden_in_answer
 from ocppd.protocol.actions import CORE, SECURITY, ActionSpec
 from ocppd.protocol.actions import Role as Sender
 
@@ -91,7 +92,7 @@ def _route(spec: ActionSpec) -> HTTPRouteHandler:
         follow_up = FOLLOW_UPS.get(spec.name)
         if follow_up is not None:
             await follow_up(system, charge_point_id, data, response)
-        return response
+        return hidden_in_answer(spec.name, response)
 
     # The types are known at run time only; Litestar reads them from the annotations.
     body: Any = JSONBody

@@ -1,6 +1,7 @@
 """The AuthorizationKey is write-only (security white paper): its value is never shown to
-anyone, in the message log (and so the API and the dashboard), in the event stream, or in the
-stored configuration (`api/configuration.py`)."""
+anyone, in the message log (and so the API and the dashboard), in the event stream, in the
+stored configuration (`api/configuration.py`), or in the answer a command gets back (a
+GetConfiguration sent through the API, `hidden_in_answer`)."""
 
 from typing import Any
 
@@ -28,6 +29,17 @@ def redact_authorization_key(frame: str, action: str | None) -> str:
     if not hide(document):
         return frame
     return msgspec.json.encode(document).decode()
+
+
+def hidden_in_answer(action: str, response: Any) -> Any:
+    """A charger's answer (a payload Struct) with the AuthorizationKey's value hidden; the
+    same object when it names none."""
+    if action not in NAMING_AUTHORIZATION_KEY:
+        return response
+    document = msgspec.to_builtins(response)
+    if not hide(document):
+        return response
+    return msgspec.convert(document, type(response))
 
 
 def hide(document: Any) -> bool:
