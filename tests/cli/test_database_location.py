@@ -4,6 +4,7 @@ user), and those commands never create a database unless told to (`--create`).""
 
 import asyncio
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from ocppd.cli import main
 from ocppd.csms.settings import default_data_dir
 from tests.cli.test_serve import Served
 from tests.databases import empty_postgres_database
@@ -189,3 +192,19 @@ def test_config_gives_the_commands_the_servers_database(
     config.write_text('[serve]\ndata_dir = "/a"\nwrong = 1\n')
     refused = ocppd("token", "list", "--config", str(config), env=user, cwd=elsewhere)
     assert refused.returncode == 2 and "unknown setting 'wrong'" in refused.stderr
+
+
+@pytest.mark.parametrize("command", ADMIN_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_database_that_cannot_be_reached_is_one_line_not_a_traceback(
+    command: list[str],
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+asyncpg://ocppd:secret@127.0.0.1:{port}/ocppd"
+    result = CliRunner().invoke(main, [*command, "--database", url])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: cannot open the database postgresql+asyncpg://ocppd:***@127.0.0.1:{port}/ocppd: "
+        f"[Errno 111] Connect call failed ('127.0.0.1', {port})\n"
+    )

@@ -77,6 +77,8 @@ class ExistingDatabase:
     async def engine(self) -> AsyncIterator["AsyncEngine"]:
         """An engine on the database, its migrations applied; `NoDatabase` when it holds no
         ocppd schema yet and `create` was not given."""
+        from sqlalchemy.exc import DBAPIError
+
         from ocppd.csms.database import create_engine, holds_schema, sqlite_path, upgrade
 
         path = sqlite_path(self.url)
@@ -87,7 +89,10 @@ class ExistingDatabase:
                     "serve` keeps it, or --create to create a new one there"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
-        empty = not await holds_schema(self.url)
+        try:
+            empty = not await holds_schema(self.url)
+        except (OSError, TimeoutError, DBAPIError) as error:
+            raise NoDatabase(f"cannot open the database {_shown(self.url)}: {error}") from None
         if empty and not self.create:
             raise NoDatabase(
                 f"{self.url} holds no ocppd database: give --database where `ocppd serve` "
@@ -101,6 +106,17 @@ class ExistingDatabase:
             yield engine
         finally:
             await engine.dispose()
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"
 
 
 def _database_of_config(ctx: click.Context, _: click.Parameter, path: Path | None) -> Path | None:
