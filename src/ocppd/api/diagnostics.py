@@ -36,8 +36,6 @@ from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import jobs
-from ocppd.csms.models import jobs as job_table
-from ocppd.csms.stored_text import fitted
 from ocppd.protocol import messages as m
 from ocppd.protocol.fields import DateTime
 
@@ -102,23 +100,10 @@ async def request_diagnostics(
 
 
 async def _answered(db: AsyncConnection, job_id: int, response: m.GetDiagnosticsResponse) -> None:
-    j = job_table.c
-    job = job_table.update().where(j.id == job_id)
     if response.file_name is UNSET:
-        # Nothing to upload: the job is over, and so is its link.
-        await db.execute(
-            job.where(j.ended_at.is_(None)).values(
-                status=NOTHING_TO_UPLOAD, ended_at=j.updated_at, token_hash=None
-            )
-        )
+        await jobs.ended_by_answer(db, job_id, NOTHING_TO_UPLOAD)
     else:
-        # The column's own type binds the charger's name (a NUL becomes U+FFFD on PostgreSQL:
-        # `stored_text`); a literal inside coalesce() would bind as a plain string.
-        await db.execute(
-            job.where(j.file_name.is_(None)).values(
-                fitted(job_table, {"file_name": response.file_name})
-            )
-        )
+        await jobs.file_named(db, job_id, response.file_name)
 
 
 @get(

@@ -39,8 +39,6 @@ from ocppd.api.sending import Force
 from ocppd.api.system import System
 from ocppd.api.tokens import Role
 from ocppd.csms import jobs
-from ocppd.csms.models import jobs as job_table
-from ocppd.csms.stored_text import fitted
 from ocppd.protocol import security as s
 from ocppd.protocol.datatypes import LogParameters
 from ocppd.protocol.enums import LogStatus, LogType
@@ -118,21 +116,10 @@ async def request_log(
 
 
 async def _answered(db: AsyncConnection, job_id: int, response: s.GetLogResponse) -> None:
-    j = job_table.c
-    job = job_table.update().where(j.id == job_id)
     if response.status == LogStatus.REJECTED:
-        # Nothing will come: the job is over, and so is its link.
-        await db.execute(
-            job.where(j.ended_at.is_(None)).values(
-                status=str(response.status), ended_at=j.updated_at, token_hash=None
-            )
-        )
+        await jobs.ended_by_answer(db, job_id, str(response.status))
     elif response.filename is not UNSET:
-        await db.execute(
-            job.where(j.file_name.is_(None)).values(
-                fitted(job_table, {"file_name": response.filename})
-            )
-        )
+        await jobs.file_named(db, job_id, response.filename)
 
 
 @get(

@@ -25,7 +25,6 @@ from ocppd.api.system import System
 from ocppd.api.uploads import file_store
 from ocppd.csms import certificate_authority as ca
 from ocppd.csms import jobs
-from ocppd.csms.models import jobs as job_table
 from ocppd.protocol import security as s
 from ocppd.protocol.datatypes import Firmware
 from ocppd.protocol.enums import UpdateFirmwareStatus
@@ -142,15 +141,8 @@ def _ours(system: System, path: Any) -> ca.FirmwareSignature:
 async def _answered(
     db: AsyncConnection, job_id: int, response: s.SignedUpdateFirmwareResponse
 ) -> None:
-    if response.status in GOING_ON:
-        return
-    j = job_table.c
-    # Refused: nothing will come, the job is over and so is its link.
-    await db.execute(
-        job_table.update()
-        .where(j.id == job_id, j.ended_at.is_(None))
-        .values(status=str(response.status), ended_at=j.updated_at, token_hash=None)
-    )
+    if response.status not in GOING_ON:
+        await jobs.ended_by_answer(db, job_id, str(response.status))
 
 
 def _invalid(field: str, reason: str) -> ProblemException:

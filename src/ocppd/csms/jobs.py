@@ -231,6 +231,30 @@ async def by_token(
     return (await db.execute(query)).first()
 
 
+async def ended_by_answer(db: AsyncConnection, job_id: int, status: str) -> None:
+    """The charger's answer to the job's command says nothing will come (refused, or nothing
+    to upload): the job ends with `status`, and its link with it."""
+    j = jobs.c
+    await db.execute(
+        jobs.update()
+        .where(j.id == job_id, j.ended_at.is_(None))
+        .values(status=status, ended_at=j.updated_at, token_hash=None)
+    )
+
+
+async def file_named(db: AsyncConnection, job_id: int, name: str) -> None:
+    """The file name the charger's answer gave, unless the job knows one already (its upload
+    may have come first)."""
+    # The column's own type binds the charger's name (a NUL becomes U+FFFD on PostgreSQL:
+    # `stored_text`); a literal inside coalesce() would bind as a plain string.
+    j = jobs.c
+    await db.execute(
+        jobs.update()
+        .where(j.id == job_id, j.file_name.is_(None))
+        .values(fitted(jobs, {"file_name": name}))
+    )
+
+
 async def transfer_failed(db: AsyncConnection, job_id: int, reason: str, now: datetime) -> None:
     """A transfer of the job's file failed on ocppd's side; nothing of it was kept."""
     await db.execute(
