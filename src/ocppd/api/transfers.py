@@ -94,21 +94,8 @@ async def _upload(
         text = f"upload of {upload.name or ''!r} over HTTP: {why}; nothing kept"
         await jobs.upload_failed(system, job, text)
         raise
-    now = system.clock()
-    try:
-        async with system.engine.begin() as db:
-            won = await jobs.file_received(
-                db, job.id, token, clean_name(upload.name), received.size, received.sha256, now
-            )
-            if won:
-                await store.keep(received, kind, job.id)
-    finally:
-        await store.drop(received)  # nothing left when kept: it was moved
-    if not won:
+    if not await jobs.upload_received(system, store, job, token, clean_name(upload.name), received):
         raise _unknown()  # another upload with this token came first
-    system.events.publish(
-        "JobFile", job.charge_point_id, now, kind=kind, jobId=job.id, size=received.size
-    )
     return Response({"size": received.size, "sha256": received.sha256}, status_code=201)
 
 

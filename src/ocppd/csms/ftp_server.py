@@ -88,7 +88,7 @@ RESERVED_NAMES = {".", ".."}
 def plain_name(rest: str) -> str | None:
     """A file name without any path: no separator, not `.`/`..`, printable (no NUL or other
     control character), at most 255 characters; None for anything else."""
-    name = rest
+    name = rest  # the whole argument is the name
     if (
         not name
         or len(name) > 255
@@ -615,17 +615,7 @@ class JobFtpServer(aioftp.Server):
     async def _keep(
         self, connection: Connection, job: Any, token: str, name: str, received: Received
     ) -> None:
-        now = self.services.clock()
-        try:
-            async with self.services.engine.begin() as db:
-                won = await jobs.file_received(
-                    db, job.id, token, name, received.size, received.sha256, now
-                )
-                if won:
-                    await self.store.keep(received, job.kind, job.id)
-        finally:
-            await self.store.drop(received)  # nothing left when kept: it was moved
-        if not won:
+        if not await jobs.upload_received(self.services, self.store, job, token, name, received):
             connection.response("530", "these credentials have ended with their job")
             return
         log.info(
@@ -635,9 +625,6 @@ class JobFtpServer(aioftp.Server):
             job.charge_point_id,
             name,
             received.size,
-        )
-        self.services.events.publish(
-            "JobFile", job.charge_point_id, now, kind=job.kind, jobId=job.id, size=received.size
         )
         connection.response("226", "transfer complete")
 

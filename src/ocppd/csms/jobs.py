@@ -33,6 +33,7 @@ status notifications.
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -40,10 +41,12 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ocppd.csms.files import FileStore
+from ocppd.csms.files import FileStore, Received
 from ocppd.csms.models import job_statuses, jobs
 from ocppd.csms.stored_text import fitted
 from ocppd.csms.system_services import SystemServices
+
+log = logging.getLogger("ocppd.csms.jobs")
 
 DIAGNOSTICS = "diagnostics"
 FIRMWARE = "firmware"
@@ -84,7 +87,6 @@ def new_request_id() -> int:
 
 HTTP = "http"
 FTP = "ftp"
-TRANSPORTS = (HTTP, FTP)
 Transport = Literal["http", "ftp"]
 """How a job's file travels; a charge point's `file_transport` is the default."""
 
@@ -255,22 +257,49 @@ async def file_named(db: AsyncConnection, job_id: int, name: str) -> None:
     )
 
 
-async def transfer_failed(db: AsyncConnection, job_id: int, reason: str, now: datetime) -> None:
-    """A transfer of the job's file failed on ocppd's side; nothing of it was kept."""
-    await db.execute(
-        jobs.update()
-        .where(jobs.c.id == job_id)
-        .values(fitted(jobs, {"transfer_error": reason, "transfer_error_at": now}))
-    )
+async def upload_received(
+    services: SystemServices,
+    store: FileStore,
+    job: Any,
+    token: str,
+    name: str | None,
+    received: Received,
+) -> bool:
+    """A complete upload of `job`'s file, over HTTP or FTP: kept under the job's id and
+    published as `JobFile`, when the token is still the job's (the first upload consumes
+    it); else dropped, and False. Nothing is left at the temporary path either way."""
+    now = services.clock()
+    try:
+        async with services.engine.begin() as db:
+            won = await file_received(db, job.id, token, name, received.size, received.sha256, now)
+            if won:
+                await store.keep(received, job.kind, job.id)
+    finally:
+        await store.drop(received)  # nothing left when kept: it was moved
+    if won:
+        services.events.publish(
+            "JobFile", job.charge_point_id, now, kind=job.kind, jobId=job.id, size=received.size
+        )
+    return won
 
 
 async def upload_failed(services: SystemServices, job: Any, text: str) -> None:
     """An upload of `job`'s file that kept nothing (cut, too large, malformed), over HTTP or
     FTP: recorded on the job (`transfer_error`, the latest) and published as
-    `JobFileFailed`. The link stays good for a retry within the job."""
+    `JobFileFailed`. The link stays good for a retry within the job. A database that
+    cannot record it is logged, not raised: the upload's own failure is what its sender is
+    answered."""
     now = services.clock()
-    async with services.engine.begin() as db:
-        await transfer_failed(db, job.id, text, now)
+    try:
+        async with services.engine.begin() as db:
+            await db.execute(
+                jobs.update()
+                .where(jobs.c.id == job.id)
+                .values(fitted(jobs, {"transfer_error": text, "transfer_error_at": now}))
+            )
+    except (sa.exc.SQLAlchemyError, OSError) as error:
+        log.warning("job %d: its failed upload not recorded: %s", job.id, error)
+        return
     services.events.publish(
         "JobFileFailed", job.charge_point_id, now, kind=job.kind, jobId=job.id, reason=text
     )
