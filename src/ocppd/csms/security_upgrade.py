@@ -37,7 +37,7 @@ shown failed, and a new one may start.
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,7 +124,6 @@ class Upgrade:
     node: str = ""
     status: str = RUNNING
     ended_at: datetime | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def deadline(self) -> datetime:
@@ -191,11 +190,7 @@ class StepFailed(Exception):
 class SecurityUpgrades:
     def __init__(self, system: UpgradeServices) -> None:
         self.system = system
-        self.latest: dict[str, Upgrade] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._starting: set[str] = set()
-        """Chargers whose upgrade is being checked (the checks await the database): a second
-        request meanwhile is refused as if the first were running."""
 
     async def start(
         self,
@@ -207,16 +202,10 @@ class SecurityUpgrades:
         """Check the preconditions and start the upgrade (it runs on in a task of its own)."""
         if profile not in (2, 3):
             raise UpgradeRefused(f"profile {profile}: an upgrade goes to profile 2 or 3")
-        running = self.latest.get(charge_point_id)
-        if charge_point_id in self._starting or (running is not None and running.status == RUNNING):
-            raise UpgradeRefused(f"an upgrade of {charge_point_id!r} is running already")
-        self._starting.add(charge_point_id)
-        try:
-            upgrade = await self._checked(charge_point_id, profile, timeouts, root_certificate)
-            await self._claim(upgrade)
-        finally:
-            self._starting.discard(charge_point_id)
-        self.latest[charge_point_id] = upgrade
+        upgrade = await self._checked(charge_point_id, profile, timeouts, root_certificate)
+        # Nothing has been sent yet: two requests at once, here or on two nodes, both pass
+        # the checks, and the claim lets one of them run.
+        await self._claim(upgrade)
         # Subscribed before anything is sent: no event of the charger's can come too early.
         subscription = self.system.events.subscribe()
         task = asyncio.create_task(self._run(upgrade, subscription))
@@ -497,7 +486,6 @@ class SecurityUpgrades:
                 step.status, step.at = SKIPPED, now
         upgrade.status = status
         upgrade.ended_at = now
-        upgrade.ended.set()
         await self._save(upgrade)
         self._publish(upgrade)
         log.info(

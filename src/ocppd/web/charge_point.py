@@ -198,7 +198,7 @@ def security_section(charge_point_id: str) -> str:
 
 
 def security_upgrade_fragment(upgrade: Mapping[str, Any] | None) -> str:
-    """The latest security upgrade of the charger (this node's), step by step."""
+    """The latest security upgrade of the charger, step by step."""
     if not upgrade:
         return empty("No security upgrade yet.")
     summary = facts(
