@@ -257,18 +257,14 @@ class Station(Charging):
                     registry=self.registry,
                     ids=self.ids,
                 )
-            except CONNECT_ERRORS as exc:
-                self.security.connect_failed(exc)
+            except Exception as exc:
                 failures += 1
                 self.stats.errors[f"connect {_describe(exc)}"] += 1
-                await self.clock.sleep(_backoff(failures))
-                continue
-            except Exception as exc:  # a setting the client refuses, or a defect of ours
-                # Not the end of the station: it is counted in the summary (which said
-                # "errors: none" while no station could connect) and tried again later.
-                failures += 1
-                self.stats.errors[f"connect {type(exc).__name__}: {exc}"] += 1
-                if failures == 1:
+                if isinstance(exc, CONNECT_ERRORS):
+                    self.security.connect_failed(exc)
+                elif failures == 1:
+                    # A setting the client refuses, or a defect of ours: not the end of the
+                    # station (the summary said "errors: none" while none could connect).
                     log.warning(
                         "%s: cannot connect: %s: %s", self.identity, type(exc).__name__, exc
                     )
