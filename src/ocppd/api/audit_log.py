@@ -117,8 +117,10 @@ async def _before_send(message: Any, scope: Any) -> None:
     recording = scope.get(STATE)
     if message["type"] != "http.response.body" or recording is None or recording.done:
         return
-    if len(recording.body) <= MAX_ANSWER:
-        recording.body += message.get("body", b"")
+    # Kept up to one byte past the bound: enough to know an answer is too long to summarise.
+    room = MAX_ANSWER + 1 - len(recording.body)
+    if room > 0:
+        recording.body += message.get("body", b"")[:room]
     if message.get("more_body", False):
         return
     recording.done = True
@@ -190,10 +192,10 @@ def _body(body: bytes) -> Any:
 
 async def _write_outcome(system: CentralSystem, recording: Recording, scope: Any) -> None:
     status = recording.status or 500
-    body = bytes(recording.body)
-    result, response = _answer(status, body)
+    document = _document(recording.body)
+    result, response = _answer(status, document)
     outcome = audit_log.outcome_of(status)
-    charge_point = recording.entry.charge_point_id or _answers_charge_point(status, body)
+    charge_point = recording.entry.charge_point_id or _answers_charge_point(status, document)
     try:
         async with system.engine.begin() as db:
             if recording.entry_id is None:
@@ -209,16 +211,21 @@ async def _write_outcome(system: CentralSystem, recording: Recording, scope: Any
         )
 
 
-def _answer(status: int, body: bytes) -> tuple[str | None, Any]:
-    """What an entry keeps of an answer: a short result (a command's answer status, a
-    Problem's error) and a few of its fields."""
+def _document(body: bytes | bytearray) -> dict[str, Any] | None:
+    """The answer's JSON object, once; None when it is empty, too long, or not one."""
     if not body or len(body) > MAX_ANSWER:
-        return None, None
+        return None
     try:
         document = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):
-        return None, None
-    if not isinstance(document, dict):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _answer(status: int, document: dict[str, Any] | None) -> tuple[str | None, Any]:
+    """What an entry keeps of an answer: a short result (a command's answer status, a
+    Problem's error) and a few of its fields."""
+    if document is None:
         return None, None
     wanted = ANSWER_FIELDS if status < 400 else PROBLEM_FIELDS
     kept = {k: document[k] for k in wanted if isinstance(document.get(k), str | int)}
@@ -226,16 +233,12 @@ def _answer(status: int, body: bytes) -> tuple[str | None, Any]:
     return (result if isinstance(result, str) else None), (audit_log.summary(kept) or None)
 
 
-def _answers_charge_point(status: int, body: bytes) -> str | None:
+def _answers_charge_point(status: int, document: dict[str, Any] | None) -> str | None:
     """The charge point a successful answer names, for a route whose path names none (a
     certificate request approved or rejected: the charger it was signed for)."""
-    if status >= 400 or not body or len(body) > MAX_ANSWER:
+    if status >= 400 or document is None:
         return None
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    named = document.get("chargePointId") if isinstance(document, dict) else None
+    named = document.get("chargePointId")
     return named if isinstance(named, str) else None
 
 
