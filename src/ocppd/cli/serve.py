@@ -286,9 +286,8 @@ def port_range(text: str) -> tuple[int, int] | None:
 
 def to_settings(values: dict[str, Any]) -> Settings:
     values = dict(values)
+    _check_pairs(values)
     _check_tls(values)
-    if bool(values.get("ca_cert")) != bool(values.get("ca_key")):
-        raise click.UsageError("--ca-cert and --ca-key go together")
     if values.get("ca_cert"):
         _check_ca(Path(values["ca_cert"]), Path(values["ca_key"]))
     values["certificate_signing"] = CertificateSigning(values["certificate_signing"])
@@ -314,14 +313,21 @@ def to_settings(values: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
+PAIRS = (("tls_cert", "tls_key"), ("tls_ecdsa_cert", "tls_ecdsa_key"), ("ca_cert", "ca_key"))
+"""A certificate and its key: given both or neither."""
+
+
+def _check_pairs(values: dict[str, Any]) -> None:
+    for cert, key in PAIRS:
+        if bool(values.get(cert)) != bool(values.get(key)):
+            flags = f"--{cert.replace('_', '-')} and --{key.replace('_', '-')}"
+            raise click.UsageError(f"{flags} go together")
+
+
 def _check_tls(values: dict[str, Any]) -> None:
     """The TLS settings make sense together, and the files are what they say (a key that
     does not fit its certificate, a second certificate of the same key type: an error now,
     not a failed handshake later)."""
-    for cert, key in (("tls_cert", "tls_key"), ("tls_ecdsa_cert", "tls_ecdsa_key")):
-        if bool(values.get(cert)) != bool(values.get(key)):
-            flags = f"--{cert.replace('_', '-')} and --{key.replace('_', '-')}"
-            raise click.UsageError(f"{flags} go together")
     if not values.get("tls_cert"):
         for needing in ("tls_ecdsa_cert", "tls_port", "tls_client_ca"):
             if values.get(needing) not in (None, ""):
