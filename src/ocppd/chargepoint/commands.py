@@ -406,17 +406,14 @@ class Commands:
         await self._diagnostics_status(DiagnosticsStatus.UPLOADING)
         data = diagnostics_file(station, request)
 
-        async def upload() -> bool:
-            await files.upload(request.location, file_name, data, station.file_transfer)
-            return True
-
-        uploaded = await files.with_retries(
-            upload,
+        status = await files.with_retries(
+            lambda: files.upload(request.location, file_name, data, station.file_transfer),
             request.retries,
             request.retry_interval,
             station.clock.sleep,
             failed(station, "upload failed", "diagnostics upload"),
         )
+        uploaded = status is not None
         final = DiagnosticsStatus.UPLOADED if uploaded else DiagnosticsStatus.UPLOAD_FAILED
         await self._diagnostics_status(final)
         station.diagnostics_status = DiagnosticsStatus.IDLE

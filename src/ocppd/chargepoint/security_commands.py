@@ -239,19 +239,16 @@ class SecurityCommands:
         await self._log_status(UploadLogStatus.UPLOADING)
         data = self._log_file(request)
 
-        async def upload() -> bool:
-            await files.upload(request.log.remote_location, file_name, data, station.file_transfer)
-            return True
-
-        uploaded = await files.with_retries(
-            upload,
+        location = request.log.remote_location
+        status = await files.with_retries(
+            lambda: files.upload(location, file_name, data, station.file_transfer),
             request.retries,
             request.retry_interval,
             station.clock.sleep,
             failed(station, "upload failed", "log upload"),
         )
         await self._log_status(
-            UploadLogStatus.UPLOADED if uploaded else UploadLogStatus.UPLOAD_FAILURE
+            UploadLogStatus.UPLOADED if status is not None else UploadLogStatus.UPLOAD_FAILURE
         )
         self.log_status, self.log_request_id = UploadLogStatus.IDLE, None
 
