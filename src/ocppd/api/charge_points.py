@@ -195,9 +195,8 @@ async def put_charge_point(
             data.registration_status,
             data.authorization_key,
             frozenset(data.tolerate),
+            None if data.file_transport is UNSET else data.file_transport,
         )
-        if data.file_transport is not UNSET:
-            await _set_file_transport(db, charge_point_id, data.file_transport)
         lowered = await security_settings.store(
             db,
             charge_point_id,
@@ -306,14 +305,6 @@ async def _cluster(awaitable: Awaitable[T]) -> T:
 
 async def _holders(system: System, ids: list[str]) -> dict[str, Holder]:
     return await _cluster(system.holders(ids))
-
-
-async def _set_file_transport(db: AsyncConnection, charge_point_id: str, transport: str) -> None:
-    await db.execute(
-        charge_points.update()
-        .where(charge_points.c.id == charge_point_id)
-        .values(file_transport=transport)
-    )
 
 
 async def _view(db: AsyncConnection, system: System, charge_point_id: str) -> ChargePoint:

@@ -82,7 +82,6 @@ def add(
     from datetime import UTC, datetime
 
     from ocppd.csms import audit_log, registration, security_settings
-    from ocppd.csms.models import charge_points
 
     if not identity or len(identity) > 255:
         raise click.BadParameter("must be 1 to 255 characters", param_hint="IDENTITY")
@@ -102,13 +101,8 @@ def add(
                 RegistrationStatus(status),
                 auth_key,
                 frozenset(Rule(r) for r in tolerate),
+                file_transport,
             )
-            if file_transport is not None:
-                await connection.execute(
-                    charge_points.update()
-                    .where(charge_points.c.id == identity)
-                    .values(file_transport=file_transport)
-                )
             await security_settings.store(
                 connection,
                 identity,

@@ -103,13 +103,17 @@ async def register(
     status: RegistrationStatus = RegistrationStatus.ACCEPTED,
     auth_key: str | None = None,
     leniency_rules: frozenset[Rule] = frozenset(),
+    file_transport: str | None = None,
 ) -> None:
-    """Add a charge point (or replace its registration settings)."""
+    """Add a charge point (or replace its registration settings); its default file
+    transport is set when given, else kept (a new one: http)."""
     values = {
         "registration_status": status.value,
         "auth_key_hash": hash_key(auth_key) if auth_key else None,
         "leniency_rules": ",".join(sorted(leniency_rules)),
     }
+    if file_transport is not None:
+        values["file_transport"] = file_transport
     updated = await connection.execute(
         charge_points.update().where(charge_points.c.id == charge_point_id).values(**values)
     )
