@@ -330,8 +330,8 @@ async def test_no_ca_or_no_extension_means_rejected(api: Api) -> None:
     assert "security extension is off" in rows[-1]["reason"]
 
 
-async def test_a_chain_longer_than_the_charger_allows_is_not_sent(api: Api) -> None:
-    await with_ca(api)
+async def max_chain_size(api: Api, value: str) -> None:
+    """CP1 registered, its CertificateSignedMaxChainSize reported as `value`."""
     async with api.system.engine.begin() as db:
         await registration.register(db, "CP1")
         await db.execute(
@@ -340,11 +340,16 @@ async def test_a_chain_longer_than_the_charger_allows_is_not_sent(api: Api) -> N
                 key="CertificateSignedMaxChainSize",
                 known=True,
                 readonly=True,
-                value="800",
+                value=value,
                 reboot_required=False,
                 updated_at=api.system.clock(),
             )
         )
+
+
+async def test_a_chain_longer_than_the_charger_allows_is_not_sent(api: Api) -> None:
+    await with_ca(api)
+    await max_chain_size(api, "800")
     admin = api.client(Role.ADMIN)
     async with charge_point(api) as cp:
         cp.replies["CertificateSigned"] = {"status": "Accepted"}
@@ -477,19 +482,7 @@ async def test_a_chain_size_no_number_can_hold_is_the_fields_own_limit(api: Api)
     """A charger's CertificateSignedMaxChainSize of "²" (a digit to str.isdigit, not to
     int()) is no limit of its own: the certificate goes out, not a ValueError as the reason."""
     await with_ca(api)
-    async with api.system.engine.begin() as db:
-        await registration.register(db, "CP1")
-        await db.execute(
-            configuration.insert().values(
-                charge_point_id="CP1",
-                key="CertificateSignedMaxChainSize",
-                known=True,
-                readonly=True,
-                value="²",
-                reboot_required=False,
-                updated_at=api.system.clock(),
-            )
-        )
+    await max_chain_size(api, "²")
     async with charge_point(api) as cp:
         cp.replies["CertificateSigned"] = {"status": "Accepted"}
         assert await cp.ask("SignCertificate", {"csr": make_csr(ec_key())}) == {
